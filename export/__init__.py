@@ -1,0 +1,1 @@
+"""Checkpoint -> encoder/decoder ONNX graphs, with parity checks (needs the `train` extra: torch)."""

@@ -1,0 +1,119 @@
+"""The fully-convolutional spectrogram autoencoder.
+
+Input `[B, 2, F, T]`: log-magnitude and phase of the STFT of `codec_rt.stft` (F = n_fft // 2 + 1).
+
+Encoder: `freq_downsamples` Conv2d blocks of stride 2 (k=3, p=1, so F -> ceil(F / 2)); the first
+`time_downsamples` of them also stride 2 in time, the others stride in frequency only (finer time
+resolution in the latent is what helps the phase most). Then a bottleneck ResBlock and a 1x1 projection
+to `channels` latent channels: latent `[B, channels, F', ceil(T / 2**time_downsamples)]`.
+
+Decoder: the mirror, ConvTranspose2d blocks (k=4 along a strided axis, p=1, exact 2x), predicting both
+log-magnitude and phase (an unwrapped angle), so decoding never needs the stored phase.
+
+Padding and cropping: the encoder zero-pads time up to a multiple of the time stride. The decoder crops
+frequency back to F inside the graph (F is fixed by the STFT); it returns `time_stride * T'` frames and the
+caller crops time to the real frame count (`SpecAutoencoder.forward` does; the runtime does it from the
+blob's sample count), because the latent alone cannot know how many frames were padded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from codec_rt.config import ModelConfig
+
+
+# Fixed affine scaling of the features into the range the convolutions like (log-magnitudes of level-
+# normalized audio have mean about -6 and spread about 4; phase spans 2 pi). Part of both graphs, so the
+# graph I/O stays raw log-magnitude and phase. Without it, Adam needs thousands of steps to move the output
+# bias to the mean.
+LOGMAG_MEAN, LOGMAG_STD = -6.0, 4.0
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.leaky_relu(self.conv1(F.leaky_relu(x, 0.2)), 0.2))
+
+
+def _strides(cfg: ModelConfig) -> list[tuple[int, int]]:
+    return [(2, 2 if i < cfg.time_downsamples else 1) for i in range(cfg.freq_downsamples)]
+
+
+class Encoder(nn.Module):
+    """`[B, 2, F, T] float32` -> latent `[B, channels, F', ceil(T / time_stride)] float32`."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.time_stride = cfg.time_stride
+        layers: list[nn.Module] = []
+        c_in = 2
+        for s in _strides(cfg):
+            layers += [nn.Conv2d(c_in, cfg.hidden, 3, stride=s, padding=1), nn.LeakyReLU(0.2)]
+            c_in = cfg.hidden
+        self.down = nn.Sequential(*layers)
+        self.res = ResBlock(cfg.hidden)
+        self.proj = nn.Conv2d(cfg.hidden, cfg.channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = (-x.shape[-1]) % self.time_stride
+        x = torch.cat([(x[:, :1] - LOGMAG_MEAN) / LOGMAG_STD, x[:, 1:2] / math.pi], dim=1)
+        x = F.pad(x, (0, pad))
+        return self.proj(self.res(self.down(x)))
+
+
+class Decoder(nn.Module):
+    """latent `[B, channels, F', T']` -> `[B, 2, F, T' * time_stride] float32` (log-magnitude, phase)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_bins = cfg.n_bins
+        self.proj = nn.Conv2d(cfg.channels, cfg.hidden, 1)
+        self.res = ResBlock(cfg.hidden)
+        layers: list[nn.Module] = []
+        strides = list(reversed(_strides(cfg)))
+        for i, (sf, st) in enumerate(strides):
+            last = i == len(strides) - 1
+            layers.append(
+                nn.ConvTranspose2d(
+                    cfg.hidden, 2 if last else cfg.hidden, (4, 4 if st == 2 else 3), stride=(sf, st), padding=1
+                )
+            )
+            if not last:
+                layers.append(nn.LeakyReLU(0.2))
+        self.up = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.up(F.leaky_relu(self.res(self.proj(z)), 0.2))
+        # The phase channel is an angle modulo 2 pi: it is never wrapped, only used through exp(i phase).
+        y = y[:, :, : self.n_bins, :]
+        return torch.cat([y[:, :1] * LOGMAG_STD + LOGMAG_MEAN, y[:, 1:2] * math.pi], dim=1)
+
+
+class SpecAutoencoder(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    def forward(self, x: torch.Tensor, noise_bits: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (reconstruction `[B, 2, F, T]`, latent). `noise_bits` simulates the quantizer while training."""
+        z = self.encoder(x)
+        zq = z if noise_bits is None else quant_noise(z, noise_bits)
+        return self.decoder(zq)[..., : x.shape[-1]], z
+
+
+def quant_noise(z: torch.Tensor, bits: float) -> torch.Tensor:
+    """Uniform noise of one quantizer step of `codec_rt.quantize` (per-channel max-norm, 2**bits levels)."""
+    scale = z.detach().abs().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
+    step = 2.0 * scale / (2.0**bits - 1.0)
+    return z + (torch.rand_like(z) - 0.5) * step

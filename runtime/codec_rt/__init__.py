@@ -1,0 +1,28 @@
+"""codec-rt: a neural audio codec with a torch-free onnxruntime runtime.
+
+    from codec_rt import Codec, CodecError
+    codec = Codec.load()                      # the shipped default model, CPU
+    blob = codec.encode(audio, sample_rate)   # audio [channels, samples] float32
+    audio, sample_rate = codec.decode(blob)
+"""
+
+from .codec import Codec
+from .config import ModelConfig
+from .errors import (
+    AudioError,
+    ChecksumError,
+    CodecError,
+    FormatError,
+    ModelError,
+    ModelMismatchError,
+    OutputExistsError,
+    ProviderError,
+    TruncatedError,
+    UnsupportedVersionError,
+)
+
+__version__ = "0.1.0"
+__all__ = [
+    "AudioError", "ChecksumError", "Codec", "CodecError", "FormatError", "ModelConfig", "ModelError",
+    "ModelMismatchError", "OutputExistsError", "ProviderError", "TruncatedError", "UnsupportedVersionError",
+]

@@ -1,0 +1,146 @@
+"""`codec-rt`: encode, decode, inspect and evaluate from the command line.
+
+A user mistake (missing file, bad blob, existing output...) is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from . import blob as blobfmt
+from .codec import Codec
+from .errors import CodecError
+from .files import check_output, read_audio, read_blob, write_audio, write_bytes
+from .metrics import round_trip_report
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
+
+
+class Mode(str, Enum):
+    predicted = "predicted"
+    store_phase = "store_phase"
+
+
+class Provider(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model directory (default: the shipped model)")]
+ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
+BitsOpt = Annotated[Optional[int], typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+
+
+def _kbps(n_bytes: int, seconds: float) -> str:
+    return f"{8 * n_bytes / seconds / 1000:.2f} kbps" if seconds > 0 else "n/a kbps"
+
+
+@app.command()
+def encode(
+    input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="blob to write")],
+    bits: BitsOpt = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
+    model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu,
+    force: ForceOpt = False,
+) -> None:
+    """Compress an audio file into a codec-rt blob."""
+    out = check_output(output, force, (input,))
+    audio, sr = read_audio(input)
+    codec = Codec.load(model, provider.value)
+    data = codec.encode(audio, sr, bits=bits, mode=mode.value)
+    write_bytes(out, data)
+    seconds = audio.shape[1] / sr
+    typer.echo(f"{input} -> {out}: {len(data)} bytes, {seconds:.2f} s, {_kbps(len(data), seconds)}", err=True)
+
+
+@app.command()
+def decode(
+    input: Annotated[Path, typer.Argument(help="codec-rt blob")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg)")],
+    model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu,
+    force: ForceOpt = False,
+) -> None:
+    """Decompress a codec-rt blob into an audio file."""
+    out = check_output(output, force, (input,))
+    data = read_blob(input)
+    codec = Codec.load(model, provider.value)
+    audio, sr = codec.decode(data)
+    write_audio(out, audio, sr)
+    typer.echo(f"{input} -> {out}: {audio.shape[0]} ch, {audio.shape[1]} samples at {sr} Hz", err=True)
+
+
+@app.command()
+def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
+    """Print a blob's header, size and actual bitrate (checks its checksum too)."""
+    data = read_blob(blob)
+    header, _ = blobfmt.read(data)
+    seconds = header.num_samples / header.sample_rate
+    d: dict[str, Any] = {"format": f"{blobfmt.MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name}
+    d.update(bytes=len(data), seconds=round(seconds, 3), kbps=round(8 * len(data) / seconds / 1000, 3) if seconds else None)
+    for k, v in d.items():
+        typer.echo(f"{k:16s} {v}")
+
+
+@app.command("eval")
+def eval_(
+    input: Annotated[Path, typer.Argument(help="audio file to round-trip")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="where reconstructions and residuals go")] = Path("eval_out"),
+    bits: BitsOpt = None,
+    model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the figures as JSON")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Round-trip a file in both modes; print SNR, SI-SDR, LSD, PESQ-WB, STOI, size and bitrate; write the
+    reconstruction and the residual of each mode as wav files."""
+    audio, sr = read_audio(input)
+    codec = Codec.load(model, provider.value)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"input": str(input), "model_id": codec.model_id, "sample_rate": sr,
+                               "channels": audio.shape[0], "modes": {}}
+    for mode in Mode:
+        data = codec.encode(audio, sr, bits=bits, mode=mode.value)
+        recon, _ = codec.decode(data)
+        report = round_trip_report(audio, recon, sr, len(data))
+        results["modes"][mode.value] = report
+        for kind, signal in (("recon", recon), ("residual", audio - recon)):
+            out = check_output(out_dir / f"{input.stem}.{mode.value}.{kind}.wav", force)
+            write_audio(out, signal, sr)
+        figures = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items())
+        typer.echo(f"{mode.value:12s} {figures}")
+    if json_out is not None:
+        write_bytes(check_output(json_out, force), json.dumps(results, indent=2).encode())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="codec-rt: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except CodecError as e:
+        typer.echo(f"codec-rt: error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("codec-rt: interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort,):
+        sys.exit(1)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2)
+        raise

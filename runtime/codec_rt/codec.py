@@ -1,0 +1,159 @@
+"""`Codec`: audio `[C, N] float32` at any sample rate <-> blob bytes, with the two ONNX graphs.
+
+Encoding, per audio channel (channels are coded independently, one after another in the blob, so any
+channel count works and each decodes on its own): resample to the model rate (soxr), scale to the model's
+level (`level.py`), STFT, encoder graph, per-channel max-norm quantization at `bits`, bit-packing.
+In mode `store_phase` the STFT phase is also quantized into the blob and used instead of the predicted one.
+
+Decoding reverses it and restores the input's exact length, channel count and sample rate.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from . import blob, stft
+from .blob import MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
+from .config import ModelConfig
+from .errors import AudioError, CodecError, FormatError, ModelMismatchError
+from .level import normalizing_gain
+from .onnx_model import OnnxModel
+from .quantize import check_bits, dequantize, quantize
+
+log = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+DEFAULT_PHASE_BITS = 8
+
+
+def model_length(num_samples: int, sample_rate: int, model_rate: int) -> int:
+    """Samples at the model rate for `num_samples` at `sample_rate` (rounded up, so nothing is cut)."""
+    return -(-num_samples * model_rate // sample_rate)
+
+
+def resample(x: F32, rate_in: int, rate_out: int, length: int) -> F32:
+    """`[C, N]` -> `[C, length]` at `rate_out` (soxr, then cut or zero-pad to the exact length)."""
+    if rate_in != rate_out and x.shape[1] > 0:
+        x = np.ascontiguousarray(soxr.resample(x.T, rate_in, rate_out, quality="HQ").T, dtype=np.float32)
+    if x.shape[1] >= length:
+        return np.ascontiguousarray(x[:, :length], dtype=np.float32)
+    return np.pad(x, ((0, 0), (0, length - x.shape[1]))).astype(np.float32)
+
+
+def _check_audio(audio: npt.ArrayLike, sample_rate: int) -> F32:
+    a = np.asarray(audio)
+    if a.ndim != 2:
+        raise AudioError(f"audio must be [channels, samples], got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise AudioError(f"audio must be float samples in [-1, 1], got dtype {a.dtype}")
+    if not 1 <= a.shape[0] <= blob.MAX_CHANNELS:
+        raise AudioError(f"{a.shape[0]} channels; codec-rt codes 1..{blob.MAX_CHANNELS}")
+    if not isinstance(sample_rate, (int, np.integer)) or not 1 <= sample_rate <= blob.MAX_SAMPLE_RATE:
+        raise AudioError(f"sample rate {sample_rate!r} not in 1..{blob.MAX_SAMPLE_RATE} Hz")
+    if not np.all(np.isfinite(a)):
+        raise AudioError("audio contains NaN or infinite samples")
+    return a.astype(np.float32)
+
+
+class Codec:
+    """A loaded model, ready to encode and decode. Thread-compatible, not thread-safe."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Codec:
+        """Load a model directory (default: the model shipped in the package) on `provider` ("cpu"/"cuda")."""
+        return cls(OnnxModel.load(path, provider, threads))
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    def encode(
+        self,
+        audio: npt.ArrayLike,
+        sample_rate: int,
+        bits: int | None = None,
+        mode: str = "predicted",
+        phase_bits: int = DEFAULT_PHASE_BITS,
+    ) -> bytes:
+        """audio `[C, N] float` at `sample_rate` -> blob bytes.
+
+        bits: latent bits per value, 1..16 (default: the model's `default_bits`).
+        mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
+        `phase_bits` into the blob: near-lossless, many more bytes).
+        """
+        cfg = self.config
+        bits = cfg.default_bits if bits is None else bits
+        check_bits(bits)
+        if mode not in MODES:
+            raise CodecError(f"unknown mode {mode!r}; choose one of {sorted(MODES)}")
+        if mode == "store_phase":
+            check_bits(phase_bits)
+        x = _check_audio(audio, sample_rate)
+        n_ch, n = x.shape
+        m_len = model_length(n, sample_rate, cfg.sample_rate)
+        xm = resample(x, sample_rate, cfg.sample_rate, m_len)
+        gains = normalizing_gain(xm)
+        spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
+        latent = self.model.encode(stft.to_features(spec))  # [C, Lc, Lf, Lt]
+        header = BlobHeader(
+            mode=MODES[mode], bits=bits, phase_bits=phase_bits if mode == "store_phase" else 0,
+            sample_rate=int(sample_rate), channels=n_ch, latent_channels=latent.shape[1],
+            latent_bins=latent.shape[2], n_bins=spec.shape[1], num_samples=n, n_frames=spec.shape[2],
+            latent_frames=latent.shape[3], model_id=self.model_id,
+        )
+        sections = []
+        for c in range(n_ch):
+            codes, scales = quantize(latent[c], bits)
+            phase = None
+            if header.mode == MODE_STORE_PHASE:
+                levels = 1 << phase_bits
+                phase = np.rint((np.angle(spec[c]) + np.pi) * (levels / (2 * np.pi))).astype(np.int64) % levels
+            data = ChannelData(float(gains[c]), scales, codes, None if phase is None else phase.astype(np.uint16))
+            sections.append(blob.channel_section(data, header))
+        return blob.write(header, b"".join(sections))
+
+    def decode(self, data: bytes) -> tuple[F32, int]:
+        """blob bytes -> (audio `[C, N] float32`, sample_rate), exactly the encoded shape and rate."""
+        header, channels = blob.read(bytes(data))
+        self.check_compatible(header)
+        cfg = self.config
+        m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
+        latent = np.stack([dequantize(ch.codes, ch.scales, header.bits) for ch in channels])
+        feats = self.model.decode(latent)[..., : header.n_frames]  # [C, 2, F, T]
+        if header.mode == MODE_STORE_PHASE:
+            levels = 1 << header.phase_bits
+            for c, ch in enumerate(channels):
+                assert ch.phase_codes is not None
+                feats[c, 1] = ch.phase_codes.astype(np.float32) * (2 * np.pi / levels) - np.pi
+        y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
+        y /= np.array([ch.gain for ch in channels], dtype=np.float32)[:, None]
+        return resample(y, cfg.sample_rate, header.sample_rate, header.num_samples), header.sample_rate
+
+    def check_compatible(self, header: BlobHeader) -> None:
+        """Raise unless `header` was written by this model (same id, same latent geometry)."""
+        if header.model_id != self.model_id:
+            raise ModelMismatchError(
+                f"blob was encoded with model {header.model_id}, but the loaded model is {self.model_id}"
+            )
+        cfg = self.config
+        m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
+        frames = stft.n_frames(m_len, cfg.hop)
+        expected = (cfg.channels, cfg.latent_bins, cfg.n_bins, frames, cfg.latent_frames(frames))
+        got = (header.latent_channels, header.latent_bins, header.n_bins, header.n_frames, header.latent_frames)
+        if got != expected:
+            raise FormatError(f"blob geometry {got} does not match the model and sample count {expected}")
+
+
+__all__ = ["Codec", "MODE_PREDICTED", "MODE_STORE_PHASE"]

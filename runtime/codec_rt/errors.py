@@ -1,0 +1,43 @@
+"""Typed errors. Every failure a user can cause is a `CodecError`; the CLI maps them to exit code 2."""
+
+from __future__ import annotations
+
+
+class CodecError(Exception):
+    """Base class of every error codec-rt raises on purpose."""
+
+
+class FormatError(CodecError):
+    """A blob is not a valid codec-rt blob (bad magic, bad field, inconsistent lengths)."""
+
+
+class TruncatedError(FormatError):
+    """A blob ends before the lengths in its header say it should."""
+
+
+class ChecksumError(FormatError):
+    """A blob's CRC32 does not match its bytes."""
+
+
+class UnsupportedVersionError(FormatError):
+    """A blob was written by a format version this runtime cannot read."""
+
+
+class ModelMismatchError(CodecError):
+    """A blob was encoded with other weights than the model asked to decode it."""
+
+
+class ModelError(CodecError):
+    """A model directory or ONNX file is missing, unreadable or inconsistent."""
+
+
+class ProviderError(CodecError):
+    """The requested onnxruntime execution provider is not available."""
+
+
+class AudioError(CodecError):
+    """Input audio cannot be coded (unreadable file, wrong shape, NaN samples, ...)."""
+
+
+class OutputExistsError(CodecError):
+    """The output file exists and overwriting was not allowed."""

@@ -1,0 +1,100 @@
+"""The two ONNX graphs of a model directory, as onnxruntime sessions with an explicit provider.
+
+A model directory holds `encoder.onnx` and `decoder.onnx`. Each graph carries in its `metadata_props`:
+`codec_rt.role` (encoder/decoder), `codec_rt.config` (ModelConfig as JSON), `codec_rt.model_id`
+(16 hex digits: SHA-256 of the weights of both graphs, computed at export) and readable copies of the
+constants (`sample_rate`, `n_fft`, `hop`, `latent_layout`). Both graphs must agree, or loading fails.
+
+Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
+decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase), T dynamic.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from .config import ModelConfig
+from .errors import ModelError, ProviderError
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+
+
+def make_session(path: Path, provider: str, threads: int | None = None) -> ort.InferenceSession:
+    """An InferenceSession on exactly `provider` ("cpu" or "cuda"): never a silent fallback."""
+    if provider not in PROVIDERS:
+        raise ProviderError(f"unknown provider {provider!r}; choose one of {sorted(PROVIDERS)}")
+    name = PROVIDERS[provider]
+    if name not in ort.get_available_providers():
+        raise ProviderError(
+            f"provider {provider!r} is not available in this onnxruntime "
+            f"(available: {ort.get_available_providers()}); for cuda install codec-rt[gpu] on a CUDA machine"
+        )
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    # Heuristic cuDNN algorithm choice: exhaustive search re-runs for every new time length.
+    prov_opts = [{"cudnn_conv_algo_search": "HEURISTIC"}] if provider == "cuda" else [{}]
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=[name], provider_options=prov_opts)
+    except Exception as e:  # onnxruntime raises its own untyped errors for unreadable graphs
+        raise ModelError(f"cannot load {path}: {e}") from None
+    if sess.get_providers()[0] != name:
+        raise ProviderError(f"onnxruntime fell back to {sess.get_providers()[0]} instead of {name}")
+    return sess
+
+
+@dataclass
+class OnnxModel:
+    """Encoder and decoder sessions of one model, with its config and id."""
+
+    config: ModelConfig
+    model_id: str
+    encoder: ort.InferenceSession
+    decoder: ort.InferenceSession
+    path: Path
+    provider: str
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> OnnxModel:
+        d = DEFAULT_MODEL_DIR if path is None else Path(path)
+        if not d.is_dir():
+            raise ModelError(f"model directory {d} does not exist")
+        sessions, metas = {}, {}
+        for role in ("encoder", "decoder"):
+            f = d / f"{role}.onnx"
+            if not f.is_file():
+                raise ModelError(f"model directory {d} has no {role}.onnx")
+            sessions[role] = make_session(f, provider, threads)
+            metas[role] = sessions[role].get_modelmeta().custom_metadata_map
+            if metas[role].get("codec_rt.role") != role:
+                raise ModelError(f"{f} is not a codec-rt {role} graph (metadata codec_rt.role missing)")
+        enc, dec = metas["encoder"], metas["decoder"]
+        if enc.get("codec_rt.model_id") != dec.get("codec_rt.model_id") or enc.get("codec_rt.config") != dec.get(
+            "codec_rt.config"
+        ):
+            raise ModelError(f"encoder and decoder in {d} come from different models")
+        config = ModelConfig.from_json(enc.get("codec_rt.config", ""))
+        model_id = enc.get("codec_rt.model_id", "")
+        log.info("loaded model %s from %s on %s", model_id, d, provider)
+        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider)
+
+    def encode(self, feats: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """`[B, 2, F, T] float32` -> latent `[B, C, F', ceil(T / time_stride)] float32`."""
+        (z,) = self.encoder.run(None, {self.encoder.get_inputs()[0].name: np.ascontiguousarray(feats)})
+        return np.asarray(z, dtype=np.float32)
+
+    def decode(self, latent: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """latent `[B, C, F', T']` -> features `[B, 2, F, T' * time_stride] float32`."""
+        (y,) = self.decoder.run(None, {self.decoder.get_inputs()[0].name: np.ascontiguousarray(latent)})
+        return np.asarray(y, dtype=np.float32)

@@ -1,0 +1,74 @@
+"""Per-channel max-norm quantization of latents, and real bit-packing (6 bits cost 6 bits).
+
+Quantizer: for each latent channel c, `scale_c = max |z_c|`; values are mapped onto `2**bits` evenly
+spaced levels spanning `[-scale_c, scale_c]` (level k <-> `scale_c * (2k / (2**bits - 1) - 1)`), so
+1 bit means {-scale, +scale} and every bit count in 1..16 uses all its codes. An all-zero channel gets
+scale 0 and decodes to zeros (no division by zero).
+
+Packing: codes are written most-significant bit first, back to back, and the last byte is zero-padded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import CodecError, FormatError
+
+MIN_BITS, MAX_BITS = 1, 16
+
+F32 = npt.NDArray[np.float32]
+U16 = npt.NDArray[np.uint16]
+
+
+def check_bits(bits: int) -> None:
+    if not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
+        raise CodecError(f"bits must be an integer in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
+
+
+def quantize(z: npt.ArrayLike, bits: int) -> tuple[U16, F32]:
+    """`z [C, ...] float` -> (codes `[C, ...] uint16` in 0..2**bits-1, scales `[C] float32`)."""
+    check_bits(bits)
+    za = np.asarray(z, dtype=np.float32)
+    scales = np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32)
+    levels = (1 << bits) - 1
+    safe = np.where(scales > 0, scales, 1.0).reshape((-1,) + (1,) * (za.ndim - 1))
+    unit = np.clip(za / safe, -1.0, 1.0)
+    codes = np.rint((unit + 1.0) * (levels / 2.0)).astype(np.uint16)
+    return codes, scales
+
+
+def dequantize(codes: npt.ArrayLike, scales: npt.ArrayLike, bits: int) -> F32:
+    """Inverse of `quantize`: codes `[C, ...]`, scales `[C]` -> `[C, ...] float32`."""
+    check_bits(bits)
+    c = np.asarray(codes, dtype=np.float32)
+    s = np.asarray(scales, dtype=np.float32).reshape((-1,) + (1,) * (c.ndim - 1))
+    levels = (1 << bits) - 1
+    return ((c * (2.0 / levels) - 1.0) * s).astype(np.float32)
+
+
+def packed_size(n_values: int, bits: int) -> int:
+    """Bytes that `pack` writes for `n_values` codes of `bits` bits."""
+    return (n_values * bits + 7) // 8
+
+
+def pack(codes: npt.ArrayLike, bits: int) -> bytes:
+    """Flattened codes (each < 2**bits) -> `packed_size(n, bits)` bytes, MSB first."""
+    check_bits(bits)
+    c = np.asarray(codes).reshape(-1)
+    if c.size and int(c.max()) >= (1 << bits):
+        raise CodecError(f"code {int(c.max())} does not fit in {bits} bits")
+    as_bytes = c.astype(">u2").view(np.uint8).reshape(-1, 2)
+    bitrows = np.unpackbits(as_bytes, axis=1)[:, 16 - bits :]
+    return np.packbits(bitrows.reshape(-1)).tobytes()
+
+
+def unpack(data: bytes, n_values: int, bits: int) -> U16:
+    """Inverse of `pack`: the first `n_values` codes `[n_values] uint16` of `data`."""
+    check_bits(bits)
+    if len(data) != packed_size(n_values, bits):
+        raise FormatError(f"packed latent has {len(data)} bytes, expected {packed_size(n_values, bits)}")
+    bitstream = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: n_values * bits].reshape(n_values, bits)
+    rows = np.zeros((n_values, 16), dtype=np.uint8)
+    rows[:, 16 - bits :] = bitstream
+    return np.packbits(rows, axis=1).view(">u2").reshape(-1).astype(np.uint16)

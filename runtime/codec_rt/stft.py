@@ -1,0 +1,78 @@
+"""The codec's front end: NumPy STFT and inverse STFT, the one definition the whole project uses.
+
+Framing (why it restores any length exactly): the signal `[N]` is zero-padded by `n_fft // 2` on the
+left and on the right up to `n_fft + hop * (T - 1)` samples, with `T = N // hop + 1` frames, so every
+input sample sits under at least one full-weight window. The window is a periodic Hann. The inverse is
+weighted overlap-add divided by the summed squared window, then the left pad is dropped and the result
+cut to `N`. Zero padding (not reflection) keeps inputs shorter than one frame legal.
+
+The model sees two channels per bin: `log(max(|X|, MAG_FLOOR))` and `angle(X)` in [-pi, pi].
+`training/stft_torch.py` is the torch twin; a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+MAG_FLOOR = 1e-5
+
+F32 = npt.NDArray[np.float32]
+C64 = npt.NDArray[np.complex64]
+
+
+def window(n_fft: int) -> npt.NDArray[np.float64]:
+    """Periodic Hann window `[n_fft] float64`."""
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+
+
+def n_frames(n_samples: int, hop: int) -> int:
+    """Number of STFT frames for a signal of `n_samples` samples."""
+    return n_samples // hop + 1
+
+
+def stft(x: npt.ArrayLike, n_fft: int, hop: int) -> C64:
+    """Complex STFT of `x [..., N]` -> `[..., n_fft // 2 + 1, T] complex64`."""
+    xa = np.asarray(x, dtype=np.float64)
+    n = xa.shape[-1]
+    t = n_frames(n, hop)
+    total = n_fft + hop * (t - 1)
+    pad = [(0, 0)] * (xa.ndim - 1) + [(n_fft // 2, total - n - n_fft // 2)]
+    xp = np.pad(xa, pad)
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(t)[:, None]
+    frames = xp[..., idx] * window(n_fft)  # [..., T, n_fft]
+    spec = np.fft.rfft(frames, axis=-1)
+    return np.swapaxes(spec, -1, -2).astype(np.complex64)
+
+
+def istft(spec: npt.ArrayLike, n_fft: int, hop: int, length: int) -> F32:
+    """Inverse of `stft`: `[..., n_fft // 2 + 1, T] complex` -> `[..., length] float32`."""
+    s = np.asarray(spec, dtype=np.complex128)
+    t = s.shape[-1]
+    frames = np.fft.irfft(np.swapaxes(s, -1, -2), n=n_fft, axis=-1) * window(n_fft)  # [..., T, n_fft]
+    total = n_fft + hop * (t - 1)
+    out = np.zeros(s.shape[:-2] + (total,), dtype=np.float64)
+    wsum = np.zeros(total, dtype=np.float64)
+    w2 = window(n_fft) ** 2
+    for i in range(t):
+        out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
+        wsum[i * hop : i * hop + n_fft] += w2
+    out /= np.maximum(wsum, 1e-8)
+    start = n_fft // 2
+    y = out[..., start : start + length]
+    if y.shape[-1] < length:  # only when `length` exceeds what the frames cover
+        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - y.shape[-1])])
+    return y.astype(np.float32)
+
+
+def to_features(spec: npt.ArrayLike) -> F32:
+    """`[..., F, T] complex` -> `[..., 2, F, T] float32`: log-magnitude and phase."""
+    s = np.asarray(spec)
+    logmag = np.log(np.maximum(np.abs(s), MAG_FLOOR))
+    return np.stack([logmag, np.angle(s)], axis=-3).astype(np.float32)
+
+
+def from_features(feats: npt.ArrayLike) -> C64:
+    """Inverse of `to_features`: `[..., 2, F, T] float32` -> `[..., F, T] complex64`."""
+    f = np.asarray(feats, dtype=np.float64)
+    return (np.exp(f[..., 0, :, :]) * np.exp(1j * f[..., 1, :, :])).astype(np.complex64)

@@ -1,0 +1,1 @@
+"""Training of codec-rt models (needs the `train` extra: torch)."""

@@ -1,0 +1,68 @@
+"""Training losses: L1 on log-magnitude, magnitude-weighted L1 on the wrapped phase error, L1 on the
+waveform, and L1 on log-mel spectra at two resolutions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import stft_torch as st
+
+MEL_RESOLUTIONS = ((1024, 256, 80), (256, 64, 40))  # (n_fft, hop, mels)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """HTK mel filterbank `[n_mels, n_fft // 2 + 1]` (triangles, unnormalized)."""
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    mels = np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(sr / 2)), n_mels + 2)
+    hz = 700.0 * (10 ** (mels / 2595.0) - 1.0)
+    bins = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    fb = np.zeros((n_mels, bins.size))
+    for i in range(n_mels):
+        lo, c, hi = hz[i], hz[i + 1], hz[i + 2]
+        fb[i] = np.maximum(0, np.minimum((bins - lo) / (c - lo), (hi - bins) / (hi - c)))
+    return fb.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    mag: float = 1.0
+    phase: float = 1.0
+    wave: float = 10.0
+    mel: float = 0.003
+
+
+class CodecLoss(torch.nn.Module):
+    def __init__(self, sample_rate: int, n_fft: int, hop: int, weights: LossWeights) -> None:
+        super().__init__()
+        self.n_fft, self.hop, self.w = n_fft, hop, weights
+        for i, (nf, _, nm) in enumerate(MEL_RESOLUTIONS):
+            self.register_buffer(f"mel{i}", torch.from_numpy(mel_filterbank(sample_rate, nf, nm)))
+
+    def _log_mel(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        nf, hop, _ = MEL_RESOLUTIONS[i]
+        mag = st.stft(x, nf, hop).abs()
+        return torch.log(torch.matmul(getattr(self, f"mel{i}"), mag) + 1e-5)
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, wave: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """pred, target `[B, 2, F, T]` features; wave `[B, N]` the target audio."""
+        mag = (pred[:, 0] - target[:, 0]).abs().mean()
+        dphi = pred[:, 1] - target[:, 1]
+        wrapped = torch.atan2(torch.sin(dphi), torch.cos(dphi)).abs()
+        weight = torch.exp(target[:, 0])
+        weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
+        phase = (wrapped * weight).mean()
+        y = st.istft(st.from_features(pred), self.n_fft, self.hop, wave.shape[-1])
+        wav = (y - wave).abs().mean()
+        mel = sum((self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() for i in range(len(MEL_RESOLUTIONS)))
+        mel_t = torch.as_tensor(mel)
+        total = self.w.mag * mag + self.w.phase * phase + self.w.wave * wav + self.w.mel * mel_t
+        terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item()}
+        return total, terms

@@ -1,0 +1,128 @@
+"""`codec-train`: train the spectrogram autoencoder on folders of wav/flac/ogg.
+
+Every knob is a flag whose default comes from the environment variable of the same name (upper case),
+so `EPOCHS=5 codec-train data/` and `codec-train --epochs 5 data/` are the same run. The loop is seeded,
+writes `RESULTS_DIR/model_last.pth` after every epoch, and `--resume` continues from it (same data order,
+same crops: the epoch's RNG is derived from the seed and the epoch number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from codec_rt.config import ModelConfig
+from models import SpecAutoencoder
+
+from . import stft_torch as st
+from .data import ClipSet
+from .losses import CodecLoss, LossWeights
+
+
+def _env(name: str, default: Any) -> Any:
+    v = os.environ.get(name)
+    return default if v is None else type(default)(v)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="codec-train", description=__doc__.split("\n")[0])
+    p.add_argument("data", nargs="+", type=Path, help="folders searched recursively for wav/flac/ogg")
+    knobs: list[tuple[str, Any, str]] = [
+        ("MAX_TRAIN_FILES", 20, "files used (<= 0: all)"),
+        ("MAX_AUDIO_SECONDS", 8.0, "random crop per file per epoch (<= 0 disables)"),
+        ("MODEL_CHANNELS", 8, "latent channels"),
+        ("MODEL_HIDDEN", 32, "width of the convolution stack"),
+        ("FREQ_DOWNSAMPLES", 3, "stride-2 blocks (4 = the extra downsample)"),
+        ("TIME_DOWNSAMPLES", 2, "how many of them also halve time"),
+        ("MEL_LOSS_WEIGHT", 0.003, "weight of the two-resolution log-mel L1"),
+        ("WAVE_LOSS_WEIGHT", 10.0, "weight of the waveform L1"),
+        ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
+        ("EPOCHS", 80, "epochs (one random crop of every file each)"),
+        ("BATCH_SIZE", 16, "clips per step"),
+        ("LEARNING_RATE", 1e-3, "Adam learning rate"),
+        ("QAT_BITS", 0, "train with quantizer noise of QAT_BITS..8 bits (0: no noise)"),
+        ("DEFAULT_BITS", 8, "latent bits the exported model uses by default"),
+        ("SEED", 0, "seed of data order, crops and init"),
+        ("MAX_MINUTES", 0.0, "stop after the epoch that passes this wall time (0: no limit)"),
+        ("RESULTS_DIR", "results", "where model_last.pth goes"),
+        ("THREADS", 2, "torch intra-op threads"),
+    ]
+    for name, default, help_ in knobs:
+        p.add_argument(
+            "--" + name.lower().replace("_", "-"), dest=name.lower(), type=type(default),
+            default=_env(name, default), help=f"{help_} [env {name}, default {default}]",
+        )
+    p.add_argument("--resume", action="store_true", default=_env("RESUME", 0) == 1,
+                   help="continue from RESULTS_DIR/model_last.pth [env RESUME=1]")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    cfg = ModelConfig(channels=a.model_channels, hidden=a.model_hidden, freq_downsamples=a.freq_downsamples,
+                      time_downsamples=a.time_downsamples, default_bits=a.default_bits)
+    cfg.validate()
+    out = Path(a.results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "model_last.pth"
+
+    model = SpecAutoencoder(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
+    start_epoch, step = 0, 0
+    if a.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if ModelConfig.from_dict(ck["config"]) != cfg:
+            raise SystemExit(f"{ckpt_path} was trained with {ck['config']}, not {cfg.to_dict()}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start_epoch, step = ck["epoch"], ck["step"]
+        print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)
+
+    weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight)
+    loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights)
+    data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
+    t0 = time.time()
+    for epoch in range(start_epoch, a.epochs):
+        rng = np.random.default_rng([a.seed, epoch])
+        # Cosine decay to 5 % over EPOCHS, so a short run still ends on a low learning rate.
+        lr = a.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / max(a.epochs, 1))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        sums: dict[str, float] = {}
+        batches = data.batches(a.batch_size, rng)
+        model.train()
+        for wave_np in batches:
+            wave = torch.from_numpy(wave_np)
+            feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop))
+            bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
+            pred, _ = model(feats, noise_bits=bits)
+            loss, terms = loss_fn(pred, feats, wave)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            for k, v in {"loss": loss.item(), **terms}.items():
+                sums[k] = sums.get(k, 0.0) + v
+        torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "epoch": epoch + 1, "step": step, "args": vars(a) | {"data": [str(d) for d in a.data]}},
+                   ckpt_path)
+        terms_s = " ".join(f"{k} {v / max(len(batches), 1):.4f}" for k, v in sums.items())
+        print(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s} ({time.time() - t0:.0f} s)", flush=True)
+        if a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes:
+            print(f"stopping after {a.max_minutes} min; resume with --resume", flush=True)
+            break
+
+
+if __name__ == "__main__":
+    main()

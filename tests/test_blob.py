@@ -5,9 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-
-from codec_rt import ChecksumError, CodecError, FormatError, TruncatedError, UnsupportedVersionError
-from codec_rt import blob
+from codec_rt import ChecksumError, CodecError, FormatError, TruncatedError, UnsupportedVersionError, blob
 from codec_rt.blob import BlobHeader, ChannelData
 from codec_rt.quantize import quantize
 
@@ -31,7 +29,7 @@ def test_round_trip_every_field(mode: int) -> None:
     h, chans, data = make(mode)
     h2, chans2 = blob.read(data)
     assert h2 == h and h2.to_dict() == h.to_dict() and BlobHeader.from_dict(h.to_dict()) == h
-    for a, b in zip(chans, chans2):
+    for a, b in zip(chans, chans2, strict=True):
         assert a.gain == b.gain
         np.testing.assert_array_equal(a.scales, b.scales)
         np.testing.assert_array_equal(a.codes, b.codes)

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from codec_rt import CodecError, FormatError
 from codec_rt.quantize import dequantize, pack, packed_size, quantize, unpack
 

@@ -1,5 +1,13 @@
 """Training losses: L1 on log-magnitude, magnitude-weighted L1 on the wrapped phase error, L1 on the
-waveform, and L1 on log-mel spectra at two resolutions."""
+waveform, and L1 on log-mel spectra at two resolutions.
+
+The waveform and mel terms are computed on `istft(predicted magnitude, TRUE phase)` by default
+(`wave_phase="true"`): a predicted phase is near random for most of training, and a waveform built from it
+teaches the magnitude to shrink rather than to be right. The predicted-phase decoder refines its phase at
+run time (`codec_rt.phase`), and store_phase decodes exactly this signal. `wave_phase="predicted"` uses
+the predicted phase instead.
+Log-magnitudes below LOGMAG_FLOOR (-80 dB re. full scale bins, inaudible) are not told apart by the loss.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ import torch
 from . import stft_torch as st
 
 MEL_RESOLUTIONS = ((1024, 256, 80), (256, 64, 40))  # (n_fft, hop, mels)
+LOGMAG_FLOOR = -9.0
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
@@ -35,6 +44,7 @@ class LossWeights:
     phase: float = 1.0
     wave: float = 10.0
     mel: float = 0.003
+    wave_phase: str = "true"
 
 
 class CodecLoss(torch.nn.Module):
@@ -53,13 +63,15 @@ class CodecLoss(torch.nn.Module):
         self, pred: torch.Tensor, target: torch.Tensor, wave: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """pred, target `[B, 2, F, T]` features; wave `[B, N]` the target audio."""
-        mag = (pred[:, 0] - target[:, 0]).abs().mean()
+        mag = (pred[:, 0].clamp_min(LOGMAG_FLOOR) - target[:, 0].clamp_min(LOGMAG_FLOOR)).abs().mean()
         dphi = pred[:, 1] - target[:, 1]
         wrapped = torch.atan2(torch.sin(dphi), torch.cos(dphi)).abs()
         weight = torch.exp(target[:, 0])
         weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
         phase = (wrapped * weight).mean()
-        y = st.istft(st.from_features(pred), self.n_fft, self.hop, wave.shape[-1])
+        phase_src = target if self.w.wave_phase == "true" else pred
+        y = st.istft(st.from_features(torch.stack([pred[:, 0], phase_src[:, 1]], dim=1)), self.n_fft, self.hop,
+                     wave.shape[-1])
         wav = (y - wave).abs().mean()
         mel = sum((self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() for i in range(len(MEL_RESOLUTIONS)))
         mel_t = torch.as_tensor(mel)

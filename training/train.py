@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from codec_rt.config import ModelConfig
+
 from models import SpecAutoencoder
 
 from . import stft_torch as st
@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("MEL_LOSS_WEIGHT", 0.003, "weight of the two-resolution log-mel L1"),
         ("WAVE_LOSS_WEIGHT", 10.0, "weight of the waveform L1"),
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
+        ("WAVE_PHASE", "true", "phase used to build the waveform for the wave and mel losses: true|predicted"),
         ("EPOCHS", 80, "epochs (one random crop of every file each)"),
         ("BATCH_SIZE", 16, "clips per step"),
         ("LEARNING_RATE", 1e-3, "Adam learning rate"),
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         start_epoch, step = ck["epoch"], ck["step"]
         print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)
 
-    weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight)
+    if a.wave_phase not in ("true", "predicted"):
+        raise SystemExit("WAVE_PHASE must be 'true' or 'predicted'")
+    weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
+                          wave_phase=a.wave_phase)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights)
     data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
     t0 = time.time()

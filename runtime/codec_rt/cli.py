@@ -10,7 +10,7 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -33,10 +33,10 @@ class Provider(str, Enum):
     cuda = "cuda"
 
 
-ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model directory (default: the shipped model)")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped model)")]
 ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
-BitsOpt = Annotated[Optional[int], typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
 
 
 def _kbps(n_bytes: int, seconds: float) -> str:
@@ -87,7 +87,8 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
     header, _ = blobfmt.read(data)
     seconds = header.num_samples / header.sample_rate
     d: dict[str, Any] = {"format": f"{blobfmt.MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name}
-    d.update(bytes=len(data), seconds=round(seconds, 3), kbps=round(8 * len(data) / seconds / 1000, 3) if seconds else None)
+    kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None
+    d.update(bytes=len(data), seconds=round(seconds, 3), kbps=kbps)
     for k, v in d.items():
         typer.echo(f"{k:16s} {v}")
 
@@ -95,11 +96,13 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
 @app.command("eval")
 def eval_(
     input: Annotated[Path, typer.Argument(help="audio file to round-trip")],
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="where reconstructions and residuals go")] = Path("eval_out"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="folder for reconstructions and residuals")] = Path(
+        "eval_out"
+    ),
     bits: BitsOpt = None,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the figures as JSON")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures as JSON")] = None,
     force: ForceOpt = False,
 ) -> None:
     """Round-trip a file in both modes; print SNR, SI-SDR, LSD, PESQ-WB, STOI, size and bitrate; write the
@@ -135,12 +138,12 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except (typer.Abort,):
+    except typer.Abort:
         sys.exit(1)
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
+    except typer.TyperException as e:  # usage errors (missing option, bad value) from the parser
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        if type(e).__name__ == "NoArgsIsHelpError":
+            typer.echo(message)
+            sys.exit(0)
+        typer.echo(f"codec-rt: error: {' '.join(message.split())}", err=True)
+        sys.exit(2)

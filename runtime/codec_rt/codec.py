@@ -156,4 +156,4 @@ class Codec:
             raise FormatError(f"blob geometry {got} does not match the model and sample count {expected}")
 
 
-__all__ = ["Codec", "MODE_PREDICTED", "MODE_STORE_PHASE"]
+__all__ = ["MODE_PREDICTED", "MODE_STORE_PHASE", "Codec"]

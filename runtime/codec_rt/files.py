@@ -76,7 +76,10 @@ def atomic_write(out: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_bytes(out: Path, data: bytes) -> None:
-    atomic_write(out, lambda tmp: tmp.write_bytes(data))
+    def _write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    atomic_write(out, _write)
 
 
 def write_audio(out: Path, audio: npt.NDArray[np.float32], sample_rate: int) -> None:

@@ -21,4 +21,4 @@ def normalizing_gain(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
         return np.ones(x.shape[:-1], dtype=np.float32)
     rms = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1))
     gain = TARGET_RMS / np.maximum(rms, 1e-12)
-    return np.clip(gain, MIN_GAIN, MAX_GAIN).astype(np.float32)
+    return np.asarray(np.clip(gain, MIN_GAIN, MAX_GAIN), dtype=np.float32)

@@ -30,7 +30,7 @@ def snr(ref: Audio, deg: Audio) -> float:
 def si_sdr(ref: Audio, deg: Audio) -> float:
     """Scale-invariant SDR in dB, per channel (zero-mean), averaged over channels."""
     vals = []
-    for r, d in zip(np.asarray(ref, np.float64), np.asarray(deg, np.float64)):
+    for r, d in zip(np.asarray(ref, np.float64), np.asarray(deg, np.float64), strict=True):
         r, d = r - r.mean(), d - d.mean()
         target = (np.dot(d, r) / (np.dot(r, r) + EPS)) * r
         vals.append(10 * np.log10((np.sum(target**2) + EPS) / (np.sum((d - target) ** 2) + EPS)))
@@ -50,7 +50,7 @@ def _mono16k(x: Audio, sample_rate: int) -> npt.NDArray[np.float64]:
 
     m = np.asarray(x, np.float32).mean(axis=0, keepdims=True)
     n = -(-m.shape[1] * 16000 // sample_rate)
-    return resample(m, sample_rate, 16000, n)[0].astype(np.float64)
+    return np.asarray(resample(m, sample_rate, 16000, n)[0], dtype=np.float64)
 
 
 def pesq_wb(ref: Audio, deg: Audio, sample_rate: int) -> float | None:

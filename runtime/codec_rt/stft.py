@@ -50,19 +50,31 @@ def istft(spec: npt.ArrayLike, n_fft: int, hop: int, length: int) -> F32:
     s = np.asarray(spec, dtype=np.complex128)
     t = s.shape[-1]
     frames = np.fft.irfft(np.swapaxes(s, -1, -2), n=n_fft, axis=-1) * window(n_fft)  # [..., T, n_fft]
-    total = n_fft + hop * (t - 1)
-    out = np.zeros(s.shape[:-2] + (total,), dtype=np.float64)
-    wsum = np.zeros(total, dtype=np.float64)
-    w2 = window(n_fft) ** 2
-    for i in range(t):
-        out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
-        wsum[i * hop : i * hop + n_fft] += w2
+    out = _overlap_add(frames, hop)
+    wsum = _overlap_add(np.broadcast_to(window(n_fft) ** 2, (t, n_fft)), hop)
     out /= np.maximum(wsum, 1e-8)
     start = n_fft // 2
     y = out[..., start : start + length]
     if y.shape[-1] < length:  # only when `length` exceeds what the frames cover
         y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - y.shape[-1])])
     return y.astype(np.float32)
+
+
+def _overlap_add(frames: npt.NDArray[np.float64], hop: int) -> npt.NDArray[np.float64]:
+    """`[..., T, n_fft]` -> `[..., n_fft + hop * (T - 1)]`, summing frames placed `hop` apart."""
+    t, n_fft = frames.shape[-2:]
+    total = n_fft + hop * (t - 1)
+    if n_fft % hop == 0:  # the usual case: add n_fft / hop shifted block views, no Python loop over frames
+        r = n_fft // hop
+        blocks = frames.reshape(frames.shape[:-1] + (r, hop))
+        out = np.zeros(frames.shape[:-2] + (t + r - 1, hop))
+        for k in range(r):
+            out[..., k : k + t, :] += blocks[..., :, k, :]
+        return out.reshape(frames.shape[:-2] + (total,))
+    out = np.zeros(frames.shape[:-2] + (total,))
+    for i in range(t):
+        out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
+    return out
 
 
 def to_features(spec: npt.ArrayLike) -> F32:
@@ -75,4 +87,4 @@ def to_features(spec: npt.ArrayLike) -> F32:
 def from_features(feats: npt.ArrayLike) -> C64:
     """Inverse of `to_features`: `[..., 2, F, T] float32` -> `[..., F, T] complex64`."""
     f = np.asarray(feats, dtype=np.float64)
-    return (np.exp(f[..., 0, :, :]) * np.exp(1j * f[..., 1, :, :])).astype(np.complex64)
+    return np.asarray(np.exp(f[..., 0, :, :] + 1j * f[..., 1, :, :]), dtype=np.complex64)

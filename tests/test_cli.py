@@ -1,0 +1,114 @@
+"""`codec-rt` as a user runs it: real files on disk, exit codes, one-line errors, nothing lost."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codec_rt", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_encode_info_decode_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "speech.flac"
+    shutil.copy(DATA / "speech_fr_16k.flac", src)
+    r = run("encode", str(src), "-o", str(tmp_path / "s.cra"))
+    assert r.returncode == 0, r.stderr
+    assert "kbps" in r.stderr
+    r = run("info", str(tmp_path / "s.cra"))
+    assert r.returncode == 0, r.stderr
+    info = dict(line.split(None, 1) for line in r.stdout.splitlines())
+    size = (tmp_path / "s.cra").stat().st_size
+    assert int(info["bytes"]) == size and info["mode"] == "predicted"
+    seconds = sf.info(str(src)).frames / 16000
+    assert float(info["kbps"]) == pytest.approx(8 * size / seconds / 1000, abs=1e-3)
+    r = run("decode", str(tmp_path / "s.cra"), "-o", str(tmp_path / "out.wav"))
+    assert r.returncode == 0, r.stderr
+    a, b = sf.info(str(src)), sf.info(str(tmp_path / "out.wav"))
+    assert (b.frames, b.channels, b.samplerate) == (a.frames, a.channels, a.samplerate)
+
+
+def test_stereo_music_round_trip(tmp_path: Path) -> None:
+    assert run("encode", str(DATA / "music_44k_stereo.ogg"), "-o", str(tmp_path / "m.cra")).returncode == 0
+    assert run("decode", str(tmp_path / "m.cra"), "-o", str(tmp_path / "m.flac")).returncode == 0
+    i = sf.info(str(tmp_path / "m.flac"))
+    assert (i.channels, i.samplerate, i.frames) == (2, 44100, sf.info(str(DATA / "music_44k_stereo.ogg")).frames)
+
+
+def _is_user_error(r: subprocess.CompletedProcess[str]) -> bool:
+    return r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "s.cra"
+    out.write_bytes(b"precious")
+    r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", str(out))
+    assert _is_user_error(r) and "--force" in r.stderr
+    assert out.read_bytes() == b"precious"
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", str(out), "--force").returncode == 0
+    assert out.read_bytes()[:4] == b"CRTB"
+
+
+def test_never_overwrites_the_input(tmp_path: Path) -> None:
+    src = tmp_path / "x.wav"
+    sf.write(str(src), np.zeros(1000, np.float32), 16000)
+    before = src.read_bytes()
+    r = run("encode", str(src), "-o", str(src), "--force")
+    assert _is_user_error(r) and src.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("encode", "missing.wav", "-o", "x.cra"),
+        ("encode", ".", "-o", "x.cra"),
+        ("decode", "missing.cra", "-o", "x.wav"),
+        ("info", "not_a_blob.txt"),
+        ("decode", "not_a_blob.txt", "-o", "x.wav"),
+        ("encode", "not_a_blob.txt", "-o", "x.cra"),
+        ("encode", "speech.flac", "-o", "x.cra", "--provider", "cuda"),
+        ("encode", "speech.flac", "-o", "no/such/dir/x.cra"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / "not_a_blob.txt").write_text("hello\n")
+    shutil.copy(DATA / "speech_fr_16k.flac", tmp_path / "speech.flac")
+    before = set(tmp_path.iterdir())
+    r = run(*args, cwd=tmp_path)
+    assert _is_user_error(r), (r.returncode, r.stderr)
+    assert set(tmp_path.iterdir()) == before  # no partial output
+
+
+def test_corrupt_blob_leaves_no_output(tmp_path: Path) -> None:
+    blob = tmp_path / "s.cra"
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", str(blob)).returncode == 0
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0x40
+    blob.write_bytes(bytes(data))
+    r = run("decode", str(blob), "-o", str(tmp_path / "out.wav"))
+    assert _is_user_error(r) and "checksum" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cra"]
+
+
+def test_eval_writes_reconstructions_residuals_and_figures(tmp_path: Path) -> None:
+    r = run("eval", str(DATA / "speech_fr_16k.flac"), "--out-dir", str(tmp_path / "ev"), "--json",
+            str(tmp_path / "ev.json"))
+    assert r.returncode == 0, r.stderr
+    figures = json.loads((tmp_path / "ev.json").read_text())
+    for mode in ("predicted", "store_phase"):
+        f = figures["modes"][mode]
+        for key in ("snr_db", "si_sdr_db", "lsd_db", "kbps", "compression_ratio", "blob_bytes", "pesq_wb", "stoi"):
+            assert key in f
+        assert f["compression_ratio"] > 1 or mode == "store_phase"
+        for kind in ("recon", "residual"):
+            out = tmp_path / "ev" / f"speech_fr_16k.{mode}.{kind}.wav"
+            assert sf.info(str(out)).frames == sf.info(str(DATA / "speech_fr_16k.flac")).frames
+    assert figures["modes"]["store_phase"]["lsd_db"] < figures["modes"]["predicted"]["lsd_db"]

@@ -1,0 +1,108 @@
+"""The Python API on the shipped default model and real audio."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+from codec_rt import AudioError, Codec, CodecError, ModelMismatchError, ProviderError, metrics
+
+
+def test_speech_round_trip_keeps_shape_rate_and_quality(codec: Codec, speech: tuple[np.ndarray, int]) -> None:
+    x, sr = speech
+    data = codec.encode(x, sr)
+    y, sr2 = codec.decode(data)
+    assert sr2 == sr and y.shape == x.shape and y.dtype == np.float32
+    kbps = 8 * len(data) / (x.shape[1] / sr) / 1000
+    assert kbps <= 32.0
+    # Far from transparent, but clearly intelligible speech: a broken model or pipeline scores ~0.5.
+    assert metrics.stoi(x, y, sr) > 0.8
+
+
+def test_store_phase_is_near_lossless(codec: Codec, speech: tuple[np.ndarray, int]) -> None:
+    x, sr = speech
+    y_pred, _ = codec.decode(codec.encode(x, sr))
+    data = codec.encode(x, sr, mode="store_phase")
+    y, _ = codec.decode(data)
+    assert y.shape == x.shape
+    assert metrics.lsd(x, y) < metrics.lsd(x, y_pred)
+    assert metrics.stoi(x, y, sr) > metrics.stoi(x, y_pred, sr)
+
+
+def test_stereo_music_at_44k(codec: Codec, music: tuple[np.ndarray, int]) -> None:
+    x, sr = music
+    y, sr2 = codec.decode(codec.encode(x, sr))
+    assert (sr2, y.shape) == (44100, x.shape)
+    # Channels are coded independently: swapping them swaps the output.
+    y_swapped, _ = codec.decode(codec.encode(x[::-1].copy(), sr))
+    np.testing.assert_allclose(y_swapped, y[::-1], atol=1e-5)
+
+
+def test_48k_mono_and_odd_lengths(codec: Codec, speech: tuple[np.ndarray, int]) -> None:
+    x16, _ = speech
+    x48 = soxr.resample(x16[0], 16000, 48000).astype(np.float32)[None, :48001]
+    for n in (48001, 1000, 1, 0):
+        y, sr = codec.decode(codec.encode(x48[:, :n], 48000))
+        assert sr == 48000 and y.shape == (1, n)
+
+
+@pytest.mark.parametrize("bits", [3, 8, 12])
+def test_more_bits_cost_more_bytes(codec: Codec, speech: tuple[np.ndarray, int], bits: int) -> None:
+    x, sr = speech
+    sizes = {b: len(codec.encode(x, sr, bits=b)) for b in (bits - 1, bits)}
+    assert sizes[bits] > sizes[bits - 1]
+
+
+def test_encoding_is_deterministic(codec: Codec, speech: tuple[np.ndarray, int]) -> None:
+    x, sr = speech
+    assert codec.encode(x, sr) == codec.encode(x.copy(), sr)
+
+
+@pytest.mark.parametrize(
+    "audio,rate",
+    [
+        (np.zeros(100, np.float32), 16000),  # not [C, N]
+        (np.zeros((1, 100), np.int16), 16000),  # not float
+        (np.full((1, 100), np.nan, np.float32), 16000),
+        (np.zeros((1, 100), np.float32), 0),
+        (np.zeros((65, 100), np.float32), 16000),
+    ],
+)
+def test_bad_audio_is_an_audio_error(codec: Codec, audio: np.ndarray, rate: int) -> None:
+    with pytest.raises(AudioError):
+        codec.encode(audio, rate)
+
+
+def test_bad_options_are_codec_errors(codec: Codec, speech: tuple[np.ndarray, int]) -> None:
+    x, sr = speech
+    with pytest.raises(CodecError):
+        codec.encode(x, sr, bits=17)
+    with pytest.raises(CodecError):
+        codec.encode(x, sr, mode="lossless")
+
+
+def test_cuda_where_unavailable_is_an_error_not_a_fallback() -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ProviderError, match="cuda"):
+        Codec.load(provider="cuda")
+
+
+def test_blob_from_another_model_names_both_ids(codec: Codec, speech: tuple[np.ndarray, int], tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from codec_rt.onnx_model import DEFAULT_MODEL_DIR
+
+    other_id = "00000000deadbeef"
+    for role in ("encoder", "decoder"):
+        m = onnx.load(str(DEFAULT_MODEL_DIR / f"{role}.onnx"))
+        for p in m.metadata_props:
+            if p.key == "codec_rt.model_id":
+                p.value = other_id
+        onnx.save(m, str(tmp_path / f"{role}.onnx"))
+    other = Codec.load(tmp_path)
+    x, sr = speech
+    with pytest.raises(ModelMismatchError) as e:
+        other.decode(codec.encode(x, sr))
+    assert codec.model_id in str(e.value) and other_id in str(e.value)

@@ -1,0 +1,70 @@
+"""ONNX against torch, and the shipped model against the committed checkpoint it was exported from."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxscript")
+
+from codec_rt import Codec
+from codec_rt.config import ModelConfig
+from codec_rt.onnx_model import OnnxModel
+
+from export.export import export, load_checkpoint, model_id, parity
+from models import SpecAutoencoder
+
+REPO = Path(__file__).resolve().parents[1]
+CHECKPOINT = REPO / "checkpoints" / "default.pth"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[SpecAutoencoder, Path]:
+    model = load_checkpoint(CHECKPOINT)
+    out = tmp_path_factory.mktemp("model")
+    export(model, out)
+    return model, out
+
+
+def test_onnx_matches_torch_on_real_speech(exported: tuple[SpecAutoencoder, Path], speech: tuple) -> None:
+    model, out = exported
+    x, _ = speech
+    assert parity(model, out, x[0] * 10) <= 1e-4
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 4, 5, 31, 130])
+def test_any_number_of_frames(exported: tuple[SpecAutoencoder, Path], frames: int) -> None:
+    model, out = exported
+    cfg = model.cfg
+    feats = np.random.default_rng(frames).standard_normal((2, 2, cfg.n_bins, frames)).astype(np.float32)
+    rt = OnnxModel.load(out)
+    z = rt.encode(feats)
+    assert z.shape == (2, cfg.channels, cfg.latent_bins, cfg.latent_frames(frames))
+    y = rt.decode(z)
+    assert y.shape == (2, 2, cfg.n_bins, cfg.latent_frames(frames) * cfg.time_stride)
+    with torch.no_grad():
+        y_t, _ = model(torch.from_numpy(feats))
+    np.testing.assert_allclose(y[..., :frames], y_t.numpy(), atol=1e-4)
+
+
+def test_metadata_describes_the_model(exported: tuple[SpecAutoencoder, Path]) -> None:
+    model, out = exported
+    rt = OnnxModel.load(out)
+    assert rt.config == model.cfg
+    meta = rt.encoder.get_modelmeta().custom_metadata_map
+    assert int(meta["sample_rate"]) == model.cfg.sample_rate and int(meta["hop"]) == model.cfg.hop
+    assert rt.model_id == model_id(model)
+
+
+def test_shipped_model_is_the_committed_checkpoint(exported: tuple[SpecAutoencoder, Path]) -> None:
+    model, _ = exported
+    assert Codec.load().model_id == model_id(model)
+
+
+def test_different_weights_get_a_different_id() -> None:
+    torch.manual_seed(0)
+    a = SpecAutoencoder(ModelConfig())
+    torch.manual_seed(1)
+    b = SpecAutoencoder(ModelConfig())
+    assert model_id(a) != model_id(b) and len(model_id(a)) == 16

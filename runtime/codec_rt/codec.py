@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from . import blob, stft
+from . import blob, phase, stft
 from .blob import MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
 from .config import ModelConfig
 from .errors import AudioError, CodecError, FormatError, ModelMismatchError
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 DEFAULT_PHASE_BITS = 8
+# Griffin-Lim iterations that refine the predicted phase (codec_rt.phase); 0 uses the raw prediction.
+DEFAULT_PHASE_ITERS = 32
 
 
 def model_length(num_samples: int, sample_rate: int, model_rate: int) -> int:
@@ -124,8 +126,13 @@ class Codec:
             sections.append(blob.channel_section(data, header))
         return blob.write(header, b"".join(sections))
 
-    def decode(self, data: bytes) -> tuple[F32, int]:
-        """blob bytes -> (audio `[C, N] float32`, sample_rate), exactly the encoded shape and rate."""
+    def decode(self, data: bytes, phase_iters: int = DEFAULT_PHASE_ITERS) -> tuple[F32, int]:
+        """blob bytes -> (audio `[C, N] float32`, sample_rate), exactly the encoded shape and rate.
+
+        phase_iters: Griffin-Lim iterations refining the predicted phase (ignored with stored phase).
+        """
+        if not 0 <= phase_iters <= 10_000:
+            raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
         header, channels = blob.read(bytes(data))
         self.check_compatible(header)
         cfg = self.config
@@ -137,7 +144,10 @@ class Codec:
             for c, ch in enumerate(channels):
                 assert ch.phase_codes is not None
                 feats[c, 1] = ch.phase_codes.astype(np.float32) * (2 * np.pi / levels) - np.pi
-        y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
+        if header.mode == MODE_PREDICTED and phase_iters > 0:
+            y = phase.refine(np.exp(feats[:, 0]), feats[:, 1], cfg.n_fft, cfg.hop, m_len, phase_iters)
+        else:
+            y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
         y /= np.array([ch.gain for ch in channels], dtype=np.float32)[:, None]
         return resample(y, cfg.sample_rate, header.sample_rate, header.num_samples), header.sample_rate
 

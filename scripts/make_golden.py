@@ -1,0 +1,48 @@
+"""Write the golden blobs of the current format version under tests/data/ (run once per format version).
+
+    python scripts/make_golden.py
+
+A tiny seeded model (tests/data/golden_model/, a few KB) encodes one second of the test speech in both
+modes; the blobs and their decoded output (phase_iters=0, so the reference pins the format and the graphs,
+not the phase refinement) are stored. tests/test_golden.py decodes every golden blob forever. Never
+overwrite an existing version's files: add new ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from codec_rt import Codec, blob
+from codec_rt.config import ModelConfig
+from export.export import export
+from models import SpecAutoencoder
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+def main() -> None:
+    model_dir = DATA / "golden_model"
+    if not model_dir.exists():
+        torch.manual_seed(1234)
+        export(SpecAutoencoder(ModelConfig(channels=2, hidden=4, default_bits=6)).eval(), model_dir)
+    codec = Codec.load(model_dir)
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
+    x = np.ascontiguousarray(x[16000:32000].T)
+    version = f"v{blob.MAJOR}_{blob.MINOR}"
+    for mode in ("predicted", "store_phase"):
+        stem = DATA / f"golden_{version}_{mode}"
+        if stem.with_suffix(".cra").exists():
+            continue
+        data = codec.encode(x, sr, mode=mode)
+        stem.with_suffix(".cra").write_bytes(data)
+        y, _ = codec.decode(data, phase_iters=0)
+        np.save(stem.with_suffix(".npy"), y)
+        print(f"wrote {stem}.cra ({len(data)} bytes) and its reference decode")
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ from . import stft_torch as st
 
 MEL_RESOLUTIONS = ((1024, 256, 80), (256, 64, 40))  # (n_fft, hop, mels)
 LOGMAG_FLOOR = -9.0
+LOGMAG_CEIL = 10.0  # exp() of a wild early prediction must not overflow into inf/NaN
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
@@ -70,8 +71,8 @@ class CodecLoss(torch.nn.Module):
         weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
         phase = (wrapped * weight).mean()
         phase_src = target if self.w.wave_phase == "true" else pred
-        y = st.istft(st.from_features(torch.stack([pred[:, 0], phase_src[:, 1]], dim=1)), self.n_fft, self.hop,
-                     wave.shape[-1])
+        feats = torch.stack([pred[:, 0].clamp_max(LOGMAG_CEIL), phase_src[:, 1]], dim=1)
+        y = st.istft(st.from_features(feats), self.n_fft, self.hop, wave.shape[-1])
         wav = (y - wave).abs().mean()
         mel = sum((self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() for i in range(len(MEL_RESOLUTIONS)))
         mel_t = torch.as_tensor(mel)

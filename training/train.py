@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         for g in opt.param_groups:
             g["lr"] = lr
         sums: dict[str, float] = {}
+        skipped = 0
         batches = data.batches(a.batch_size, rng)
         model.train()
         for wave_np in batches:
@@ -113,16 +114,22 @@ def main(argv: list[str] | None = None) -> None:
             loss, terms = loss_fn(pred, feats, wave)
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+                skipped += 1  # one bad batch must not poison the weights
+                continue
             opt.step()
             step += 1
             for k, v in {"loss": loss.item(), **terms}.items():
                 sums[k] = sums.get(k, 0.0) + v
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise SystemExit(f"weights became non-finite in epoch {epoch + 1}; {ckpt_path} keeps the last good ones")
         torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "epoch": epoch + 1, "step": step, "args": vars(a) | {"data": [str(d) for d in a.data]}},
                    ckpt_path)
-        terms_s = " ".join(f"{k} {v / max(len(batches), 1):.4f}" for k, v in sums.items())
-        print(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s} ({time.time() - t0:.0f} s)", flush=True)
+        terms_s = " ".join(f"{k} {v / max(len(batches) - skipped, 1):.4f}" for k, v in sums.items())
+        extra = f" skipped {skipped} non-finite batches" if skipped else ""
+        print(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s}{extra} ({time.time() - t0:.0f} s)", flush=True)
         if a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes:
             print(f"stopping after {a.max_minutes} min; resume with --resume", flush=True)
             break

@@ -31,6 +31,7 @@ F32 = npt.NDArray[np.float32]
 DEFAULT_PHASE_BITS = 8
 # Griffin-Lim iterations that refine the predicted phase (codec_rt.phase); 0 uses the raw prediction.
 DEFAULT_PHASE_ITERS = 32
+MAX_LOGMAG = 12.0  # about +100 dB over the model's working level
 
 
 def model_length(num_samples: int, sample_rate: int, model_rate: int) -> int:
@@ -139,6 +140,8 @@ class Codec:
         m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
         latent = np.stack([dequantize(ch.codes, ch.scales, header.bits) for ch in channels])
         feats = self.model.decode(latent)[..., : header.n_frames]  # [C, 2, F, T]
+        # A damaged-but-valid blob can drive the decoder anywhere: keep exp() finite.
+        np.minimum(feats[:, 0], MAX_LOGMAG, out=feats[:, 0])
         if header.mode == MODE_STORE_PHASE:
             levels = 1 << header.phase_bits
             for c, ch in enumerate(channels):

@@ -5,7 +5,8 @@ The waveform and mel terms are computed on `istft(predicted magnitude, TRUE phas
 (`wave_phase="true"`): a predicted phase is near random for most of training, and a waveform built from it
 teaches the magnitude to shrink rather than to be right. The predicted-phase decoder refines its phase at
 run time (`codec_rt.phase`), and store_phase decodes exactly this signal. `wave_phase="predicted"` uses
-the predicted phase instead.
+the predicted phase instead, and `"both"` averages the two (used to fine-tune the phase so that it starts
+the run-time refinement closer to a consistent spectrogram, while the magnitude stays anchored).
 Log-magnitudes below LOGMAG_FLOOR (-80 dB re. full scale bins, inaudible) are not told apart by the loss.
 """
 
@@ -70,12 +71,15 @@ class CodecLoss(torch.nn.Module):
         weight = torch.exp(target[:, 0])
         weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
         phase = (wrapped * weight).mean()
-        phase_src = target if self.w.wave_phase == "true" else pred
-        feats = torch.stack([pred[:, 0].clamp_max(LOGMAG_CEIL), phase_src[:, 1]], dim=1)
-        y = st.istft(st.from_features(feats), self.n_fft, self.hop, wave.shape[-1])
-        wav = (y - wave).abs().mean()
-        mel = sum((self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() for i in range(len(MEL_RESOLUTIONS)))
-        mel_t = torch.as_tensor(mel)
+        sources = {"true": [target], "predicted": [pred], "both": [target, pred]}[self.w.wave_phase]
+        wav = torch.zeros(())
+        mel_t = torch.zeros(())
+        for phase_src in sources:
+            feats = torch.stack([pred[:, 0].clamp_max(LOGMAG_CEIL), phase_src[:, 1]], dim=1)
+            y = st.istft(st.from_features(feats), self.n_fft, self.hop, wave.shape[-1])
+            wav = wav + (y - wave).abs().mean() / len(sources)
+            for i in range(len(MEL_RESOLUTIONS)):
+                mel_t = mel_t + (self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() / len(sources)
         total = self.w.mag * mag + self.w.phase * phase + self.w.wave * wav + self.w.mel * mel_t
         terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item()}
         return total, terms

@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("MEL_LOSS_WEIGHT", 0.003, "weight of the two-resolution log-mel L1"),
         ("WAVE_LOSS_WEIGHT", 10.0, "weight of the waveform L1"),
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
-        ("WAVE_PHASE", "true", "phase used to build the waveform for the wave and mel losses: true|predicted"),
+        ("WAVE_PHASE", "true", "phase of the waveform in the wave and mel losses: true|predicted|both"),
         ("EPOCHS", 80, "epochs (one random crop of every file each)"),
         ("BATCH_SIZE", 16, "clips per step"),
         ("LEARNING_RATE", 1e-3, "Adam learning rate"),
@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--" + name.lower().replace("_", "-"), dest=name.lower(), type=type(default),
             default=_env(name, default), help=f"{help_} [env {name}, default {default}]",
         )
+    p.add_argument("--init-from", type=Path, default=Path(v) if (v := os.environ.get("INIT_FROM")) else None,
+                   help="start from this checkpoint's weights with a fresh optimizer and epoch count (fine-tuning) "
+                   "[env INIT_FROM]")
     p.add_argument("--resume", action="store_true", default=_env("RESUME", 0) == 1,
                    help="continue from RESULTS_DIR/model_last.pth [env RESUME=1]")
     return p.parse_args(argv)
@@ -80,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     model = SpecAutoencoder(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
     start_epoch, step = 0, 0
+    if a.init_from is not None and not (a.resume and ckpt_path.exists()):
+        ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
+        if ModelConfig.from_dict(ck["config"]) != cfg:
+            raise SystemExit(f"{a.init_from} was trained with {ck['config']}, not {cfg.to_dict()}")
+        model.load_state_dict(ck["model"])
+        print(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)", flush=True)
     if a.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         if ModelConfig.from_dict(ck["config"]) != cfg:
@@ -89,8 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         start_epoch, step = ck["epoch"], ck["step"]
         print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)
 
-    if a.wave_phase not in ("true", "predicted"):
-        raise SystemExit("WAVE_PHASE must be 'true' or 'predicted'")
+    if a.wave_phase not in ("true", "predicted", "both"):
+        raise SystemExit("WAVE_PHASE must be 'true', 'predicted' or 'both'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
                           wave_phase=a.wave_phase)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights)

@@ -38,10 +38,14 @@ def si_sdr(ref: Audio, deg: Audio) -> float:
 
 
 def lsd(ref: Audio, deg: Audio, n_fft: int = 512, hop: int = 128) -> float:
-    """Log-spectral distance in dB: RMS over bins of the log-power difference, averaged over frames."""
-    p_ref = np.abs(stft.stft(ref, n_fft, hop)) ** 2
-    p_deg = np.abs(stft.stft(deg, n_fft, hop)) ** 2
-    d = 10 * np.log10(p_ref + 1e-10) - 10 * np.log10(p_deg + 1e-10)
+    """Log-spectral distance in dB: RMS over bins of the log-power difference, averaged over frames.
+
+    Powers are floored 80 dB below the reference's peak bin, so silence and empty bands (a 16 kHz model
+    decoding 44.1 kHz audio has nothing above 8 kHz) count as at most 80 dB, not as log(0)."""
+    p_ref = np.abs(stft.stft(ref, n_fft, hop)).astype(np.float64) ** 2
+    p_deg = np.abs(stft.stft(deg, n_fft, hop)).astype(np.float64) ** 2
+    floor = max(float(p_ref.max(initial=0.0)), EPS) * 1e-8
+    d = 10 * np.log10(np.maximum(p_ref, floor)) - 10 * np.log10(np.maximum(p_deg, floor))
     return float(np.mean(np.sqrt(np.mean(d**2, axis=-2))))
 
 

@@ -34,6 +34,10 @@ def test_encode_info_decode_round_trip(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     a, b = sf.info(str(src)), sf.info(str(tmp_path / "out.wav"))
     assert (b.frames, b.channels, b.samplerate) == (a.frames, a.channels, a.samplerate)
+    # Outputs get ordinary permissions, not the private mode of the temporary file they were written to.
+    (tmp_path / "plain").write_bytes(b"")
+    for f in ("s.cra", "out.wav"):
+        assert (tmp_path / f).stat().st_mode == (tmp_path / "plain").stat().st_mode
 
 
 def test_stereo_music_round_trip(tmp_path: Path) -> None:

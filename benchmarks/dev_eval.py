@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from codec_rt import Codec
 from codec_rt.codec import DEFAULT_PHASE_ITERS
+from codec_rt.postfilter import DEFAULT_CONTRAST
 from codec_rt.files import read_audio
 from codec_rt.metrics import round_trip_report
 
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bits", type=int, default=None)
     p.add_argument("--mode", default="predicted", choices=["predicted", "store_phase"])
     p.add_argument("--phase-iters", type=int, default=DEFAULT_PHASE_ITERS)
+    p.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST)
     p.add_argument("--limit", type=int, default=40)
     p.add_argument("--min-seconds", type=float, default=1.5)
     p.add_argument("--json", type=Path, default=None)
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     for f in files:
         x, sr = read_audio(f)
         data = codec.encode(x, sr, bits=a.bits, mode=a.mode)
-        y, _ = codec.decode(data, phase_iters=a.phase_iters)
+        y, _ = codec.decode(data, phase_iters=a.phase_iters, contrast=a.contrast)
         r = round_trip_report(x, y, sr, len(data))
         rows.append({"file": str(f), **r})
         total_bytes += len(data)
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     mean = {k: float(np.mean([r[k] for r in rows if r[k] is not None])) for k in keys}
     summary = {
         "model_id": codec.model_id, "bits": a.bits or codec.config.default_bits, "mode": a.mode,
-        "phase_iters": a.phase_iters,
+        "phase_iters": a.phase_iters, "contrast": a.contrast,
         "files": len(rows), "seconds": round(total_seconds, 2),
         "kbps_overall": 8 * total_bytes / total_seconds / 1000, "mean": mean,
         "max_kbps": max(r["kbps"] for r in rows),

@@ -3,8 +3,8 @@
     python scripts/make_golden.py
 
 A tiny seeded model (tests/data/golden_model/, a few KB) encodes one second of the test speech in both
-modes; the blobs and their decoded output (phase_iters=0, so the reference pins the format and the graphs,
-not the phase refinement) are stored. tests/test_golden.py decodes every golden blob forever. Never
+modes; the blobs and their decoded output (phase_iters=0, contrast=1.0, so the reference pins the format and
+the graphs, not the post-processing) are stored. tests/test_golden.py decodes every golden blob forever. Never
 overwrite an existing version's files: add new ones.
 """
 
@@ -39,7 +39,7 @@ def main() -> None:
             continue
         data = codec.encode(x, sr, mode=mode)
         stem.with_suffix(".cra").write_bytes(data)
-        y, _ = codec.decode(data, phase_iters=0)
+        y, _ = codec.decode(data, phase_iters=0, contrast=1.0)
         np.save(stem.with_suffix(".npy"), y)
         print(f"wrote {stem}.cra ({len(data)} bytes) and its reference decode")
 

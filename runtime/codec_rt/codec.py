@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from . import blob, phase, stft
+from . import blob, phase, postfilter, stft
 from .blob import MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
 from .config import ModelConfig
 from .errors import AudioError, CodecError, FormatError, ModelMismatchError
@@ -127,13 +127,19 @@ class Codec:
             sections.append(blob.channel_section(data, header))
         return blob.write(header, b"".join(sections))
 
-    def decode(self, data: bytes, phase_iters: int = DEFAULT_PHASE_ITERS) -> tuple[F32, int]:
+    def decode(
+        self, data: bytes, phase_iters: int = DEFAULT_PHASE_ITERS, contrast: float = postfilter.DEFAULT_CONTRAST
+    ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate), exactly the encoded shape and rate.
 
-        phase_iters: Griffin-Lim iterations refining the predicted phase (ignored with stored phase).
+        In the predicted-phase mode only (both are ignored with stored phase):
+        phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction).
+        contrast: spectral-contrast postfilter factor (`postfilter.py`; 1.0 = off).
         """
         if not 0 <= phase_iters <= 10_000:
             raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
+        if not 0.5 <= contrast <= 2.0:
+            raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
         header, channels = blob.read(bytes(data))
         self.check_compatible(header)
         cfg = self.config
@@ -147,6 +153,8 @@ class Codec:
             for c, ch in enumerate(channels):
                 assert ch.phase_codes is not None
                 feats[c, 1] = ch.phase_codes.astype(np.float32) * (2 * np.pi / levels) - np.pi
+        if header.mode == MODE_PREDICTED:
+            feats[:, 0] = postfilter.enhance(feats[:, 0], contrast)
         if header.mode == MODE_PREDICTED and phase_iters > 0:
             y = phase.refine(np.exp(feats[:, 0]), feats[:, 1], cfg.n_fft, cfg.hop, m_len, phase_iters)
         else:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from codec_rt import Codec
 from codec_rt.codec import DEFAULT_PHASE_ITERS
-from codec_rt.postfilter import DEFAULT_CONTRAST
 from codec_rt.files import read_audio
 from codec_rt.metrics import round_trip_report
+from codec_rt.postfilter import DEFAULT_CONTRAST
 
 
 def pick(folder: Path, limit: int, min_seconds: float) -> list[Path]:

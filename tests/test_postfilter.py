@@ -1,5 +1,4 @@
 import numpy as np
-
 from codec_rt import postfilter
 
 

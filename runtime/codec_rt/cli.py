@@ -15,10 +15,11 @@ from typing import Annotated, Any
 import typer
 
 from . import blob as blobfmt
-from .codec import Codec
+from .codec import DEFAULT_PHASE_ITERS, Codec
 from .errors import CodecError
 from .files import check_output, read_audio, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
+from .postfilter import DEFAULT_CONTRAST
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -36,6 +37,12 @@ class Provider(str, Enum):
 ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped model)")]
 ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
+PhaseItersOpt = Annotated[
+    int, typer.Option("--phase-iters", min=0, max=10_000, help="Griffin-Lim iterations (predicted-phase mode)")
+]
+ContrastOpt = Annotated[
+    float, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off (predicted mode)")
+]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
 
 
@@ -67,6 +74,8 @@ def encode(
 def decode(
     input: Annotated[Path, typer.Argument(help="codec-rt blob")],
     output: Annotated[Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg)")],
+    phase_iters: PhaseItersOpt = DEFAULT_PHASE_ITERS,
+    contrast: ContrastOpt = DEFAULT_CONTRAST,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -75,7 +84,7 @@ def decode(
     out = check_output(output, force, (input,))
     data = read_blob(input)
     codec = Codec.load(model, provider.value)
-    audio, sr = codec.decode(data)
+    audio, sr = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
     write_audio(out, audio, sr)
     typer.echo(f"{input} -> {out}: {audio.shape[0]} ch, {audio.shape[1]} samples at {sr} Hz", err=True)
 
@@ -100,6 +109,8 @@ def eval_(
         "eval_out"
     ),
     bits: BitsOpt = None,
+    phase_iters: PhaseItersOpt = DEFAULT_PHASE_ITERS,
+    contrast: ContrastOpt = DEFAULT_CONTRAST,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures as JSON")] = None,
@@ -114,7 +125,7 @@ def eval_(
                                "channels": audio.shape[0], "modes": {}}
     for mode in Mode:
         data = codec.encode(audio, sr, bits=bits, mode=mode.value)
-        recon, _ = codec.decode(data)
+        recon, _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
         report = round_trip_report(audio, recon, sr, len(data))
         results["modes"][mode.value] = report
         for kind, signal in (("recon", recon), ("residual", audio - recon)):

@@ -31,6 +31,15 @@ def _env(name: str, default: Any) -> Any:
     return default if v is None else type(default)(v)
 
 
+def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder) -> dict[str, Any]:
+    """Load `path`'s weights into `model`, refusing a checkpoint of another architecture."""
+    ck: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    if ModelConfig.from_dict(ck["config"]) != cfg:
+        raise SystemExit(f"{path} was trained with {ck['config']}, not {cfg.to_dict()}")
+    model.load_state_dict(ck["model"])
+    return ck
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="codec-train", description=__doc__.split("\n")[0])
     p.add_argument("data", nargs="+", type=Path, help="folders searched recursively for wav/flac/ogg")
@@ -84,16 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
     start_epoch, step = 0, 0
     if a.init_from is not None and not (a.resume and ckpt_path.exists()):
-        ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
-        if ModelConfig.from_dict(ck["config"]) != cfg:
-            raise SystemExit(f"{a.init_from} was trained with {ck['config']}, not {cfg.to_dict()}")
-        model.load_state_dict(ck["model"])
+        ck = _load_matching(a.init_from, cfg, model)
         print(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)", flush=True)
     if a.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if ModelConfig.from_dict(ck["config"]) != cfg:
-            raise SystemExit(f"{ckpt_path} was trained with {ck['config']}, not {cfg.to_dict()}")
-        model.load_state_dict(ck["model"])
+        ck = _load_matching(ckpt_path, cfg, model)
         opt.load_state_dict(ck["optimizer"])
         start_epoch, step = ck["epoch"], ck["step"]
         print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from codec_rt import CodecError, FormatError
-from codec_rt.quantize import dequantize, pack, packed_size, quantize, unpack
+from codec_rt.quantize import dequantize, dequantize_phase, pack, packed_size, quantize, quantize_phase, unpack
 
 
 @pytest.mark.parametrize("bits", range(1, 17))
@@ -42,3 +42,13 @@ def test_bits_out_of_range_is_a_codec_error(bits: int) -> None:
 def test_unpack_refuses_wrong_length() -> None:
     with pytest.raises(FormatError):
         unpack(b"\x00" * 3, 10, 6)
+
+
+@pytest.mark.parametrize("bits", [1, 3, 8, 16])
+def test_phase_codes_round_trip_on_the_circle(bits: int) -> None:
+    angles = np.random.default_rng(bits).uniform(-10, 10, 1000)
+    codes = quantize_phase(angles, bits)
+    assert codes.max() < 2**bits
+    back = dequantize_phase(codes, bits)
+    err = np.angle(np.exp(1j * (back - angles)))  # wrapped difference
+    assert np.abs(err).max() <= np.pi / 2**bits + 1e-5

@@ -23,7 +23,7 @@ from .config import ModelConfig
 from .errors import AudioError, CodecError, FormatError, ModelMismatchError
 from .level import normalizing_gain
 from .onnx_model import OnnxModel
-from .quantize import check_bits, dequantize, quantize
+from .quantize import check_bits, dequantize, dequantize_phase, quantize, quantize_phase
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +119,8 @@ class Codec:
         sections = []
         for c in range(n_ch):
             codes, scales = quantize(latent[c], bits)
-            phase = None
-            if header.mode == MODE_STORE_PHASE:
-                levels = 1 << phase_bits
-                phase = np.rint((np.angle(spec[c]) + np.pi) * (levels / (2 * np.pi))).astype(np.int64) % levels
-            data = ChannelData(float(gains[c]), scales, codes, None if phase is None else phase.astype(np.uint16))
+            phase = quantize_phase(np.angle(spec[c]), phase_bits) if header.mode == MODE_STORE_PHASE else None
+            data = ChannelData(float(gains[c]), scales, codes, phase)
             sections.append(blob.channel_section(data, header))
         return blob.write(header, b"".join(sections))
 
@@ -149,16 +146,16 @@ class Codec:
         # A damaged-but-valid blob can drive the decoder anywhere: keep exp() finite.
         np.minimum(feats[:, 0], MAX_LOGMAG, out=feats[:, 0])
         if header.mode == MODE_STORE_PHASE:
-            levels = 1 << header.phase_bits
             for c, ch in enumerate(channels):
                 assert ch.phase_codes is not None
-                feats[c, 1] = ch.phase_codes.astype(np.float32) * (2 * np.pi / levels) - np.pi
-        if header.mode == MODE_PREDICTED:
-            feats[:, 0] = postfilter.enhance(feats[:, 0], contrast)
-        if header.mode == MODE_PREDICTED and phase_iters > 0:
-            y = phase.refine(np.exp(feats[:, 0]), feats[:, 1], cfg.n_fft, cfg.hop, m_len, phase_iters)
-        else:
+                feats[c, 1] = dequantize_phase(ch.phase_codes, header.phase_bits)
             y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
+        else:
+            feats[:, 0] = postfilter.enhance(feats[:, 0], contrast)
+            if phase_iters > 0:
+                y = phase.refine(np.exp(feats[:, 0]), feats[:, 1], cfg.n_fft, cfg.hop, m_len, phase_iters)
+            else:
+                y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
         y /= np.array([ch.gain for ch in channels], dtype=np.float32)[:, None]
         return resample(y, cfg.sample_rate, header.sample_rate, header.num_samples), header.sample_rate
 

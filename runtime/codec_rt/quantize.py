@@ -5,6 +5,8 @@ spaced levels spanning `[-scale_c, scale_c]` (level k <-> `scale_c * (2k / (2**b
 1 bit means {-scale, +scale} and every bit count in 1..16 uses all its codes. An all-zero channel gets
 scale 0 and decodes to zeros (no division by zero).
 
+Stored phase (mode store_phase): angles are coded uniformly on the circle, code k <-> -pi + 2 pi k / 2**bits.
+
 Packing: codes are written most-significant bit first, back to back, and the last byte is zero-padded.
 """
 
@@ -45,6 +47,22 @@ def dequantize(codes: npt.ArrayLike, scales: npt.ArrayLike, bits: int) -> F32:
     s = np.asarray(scales, dtype=np.float32).reshape((-1,) + (1,) * (c.ndim - 1))
     levels = (1 << bits) - 1
     return ((c * (2.0 / levels) - 1.0) * s).astype(np.float32)
+
+
+def quantize_phase(angle: npt.ArrayLike, bits: int) -> U16:
+    """Angles in radians (any range) -> codes in 0..2**bits-1 on the circle."""
+    check_bits(bits)
+    levels = 1 << bits
+    a = np.asarray(angle, dtype=np.float64)
+    return (np.rint((a + np.pi) * (levels / (2 * np.pi))).astype(np.int64) % levels).astype(np.uint16)
+
+
+def dequantize_phase(codes: npt.ArrayLike, bits: int) -> F32:
+    """Inverse of `quantize_phase`: codes -> angles in [-pi, pi) float32."""
+    check_bits(bits)
+    return (np.asarray(codes, dtype=np.float32) * np.float32(2 * np.pi / (1 << bits)) - np.float32(np.pi)).astype(
+        np.float32
+    )
 
 
 def packed_size(n_values: int, bits: int) -> int:

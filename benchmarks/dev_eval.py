@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from codec_rt import Codec
 from codec_rt.codec import DEFAULT_PHASE_ITERS
 from codec_rt.files import read_audio

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+
 from codec_rt import stft
 from codec_rt.config import ModelConfig
 from codec_rt.level import normalizing_gain
 from codec_rt.onnx_model import OnnxModel
-
 from models import SpecAutoencoder
 from training.data import load_mono
 

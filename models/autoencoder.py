@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 
 import torch
-from codec_rt.config import ModelConfig
 from torch import nn
 from torch.nn import functional as F
+
+from codec_rt.config import ModelConfig
 
 # Fixed affine scaling of the features into the range the convolutions like (log-magnitudes of level-
 # normalized audio have mean about -6 and spread about 4; phase spans 2 pi). Part of both graphs, so the

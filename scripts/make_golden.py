@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+
 from codec_rt import Codec, blob
 from codec_rt.config import ModelConfig
-
 from export.export import export
 from models import SpecAutoencoder
 

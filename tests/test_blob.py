@@ -5,6 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
+
 from codec_rt import ChecksumError, CodecError, FormatError, TruncatedError, UnsupportedVersionError, blob
 from codec_rt.blob import BlobHeader, ChannelData
 from codec_rt.quantize import quantize

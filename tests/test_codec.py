@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
+
 from codec_rt import AudioError, Codec, CodecError, ModelMismatchError, ProviderError, metrics
 
 

@@ -11,7 +11,6 @@ pytest.importorskip("onnxscript")
 from codec_rt import Codec
 from codec_rt.config import ModelConfig
 from codec_rt.onnx_model import OnnxModel
-
 from export.export import export, load_checkpoint, model_id, parity
 from models import SpecAutoencoder
 

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from codec_rt import CodecError, blob
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from codec_rt import CodecError, blob
 
 GOLDEN = (Path(__file__).parent / "data" / "golden_v1_0_store_phase.cra").read_bytes()
 

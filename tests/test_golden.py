@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from codec_rt import Codec, blob
 
 DATA = Path(__file__).parent / "data"

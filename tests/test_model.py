@@ -5,7 +5,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from codec_rt.config import ModelConfig  # noqa: E402
-
 from models import SpecAutoencoder  # noqa: E402
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+
 from codec_rt import postfilter
 
 

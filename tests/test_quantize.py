@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from codec_rt import CodecError, FormatError
 from codec_rt.quantize import dequantize, dequantize_phase, pack, packed_size, quantize, quantize_phase, unpack
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+
 from codec_rt.level import normalizing_gain
 
 log = logging.getLogger(__name__)

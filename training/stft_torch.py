@@ -4,8 +4,9 @@ same features; `tests/test_stft.py` holds the two equal."""
 from __future__ import annotations
 
 import torch
-from codec_rt.stft import MAG_FLOOR, n_frames
 from torch.nn import functional as F
+
+from codec_rt.stft import MAG_FLOOR, n_frames
 
 
 def _window(n_fft: int, device: torch.device) -> torch.Tensor:

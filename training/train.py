@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from codec_rt.config import ModelConfig
 
+from codec_rt.config import ModelConfig
 from models import SpecAutoencoder
 
 from . import stft_torch as st

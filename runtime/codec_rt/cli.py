@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -16,8 +17,8 @@ import typer
 
 from . import blob as blobfmt
 from .codec import DEFAULT_PHASE_ITERS, Codec
-from .errors import CodecError
-from .files import check_output, read_audio, read_blob, write_audio, write_bytes
+from .errors import AudioError, CodecError, OutputError
+from .files import audio_format, check_audio_output, check_output, read_audio, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
 from .postfilter import DEFAULT_CONTRAST
 
@@ -64,7 +65,10 @@ def encode(
     out = check_output(output, force, (input,))
     audio, sr = read_audio(input)
     codec = Codec.load(model, provider.value)
-    data = codec.encode(audio, sr, bits=bits, mode=mode.value)
+    try:
+        data = codec.encode(audio, sr, bits=bits, mode=mode.value)
+    except AudioError as e:
+        raise AudioError(f"{input}: {e}") from None
     write_bytes(out, data)
     seconds = audio.shape[1] / sr
     typer.echo(f"{input} -> {out}: {len(data)} bytes, {seconds:.2f} s, {_kbps(len(data), seconds)}", err=True)
@@ -82,7 +86,10 @@ def decode(
 ) -> None:
     """Decompress a codec-rt blob into an audio file."""
     out = check_output(output, force, (input,))
+    audio_format(out)
     data = read_blob(input)
+    header, _ = blobfmt.read_header(data)  # refuse what the output format cannot hold before decoding
+    check_audio_output(out, header.channels, header.sample_rate, header.num_samples)
     codec = Codec.load(model, provider.value)
     audio, sr = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
     write_audio(out, audio, sr)
@@ -118,9 +125,21 @@ def eval_(
 ) -> None:
     """Round-trip a file in both modes; print SNR, SI-SDR, LSD, PESQ-WB, STOI, size and bitrate; write the
     reconstruction and the residual of each mode as wav files."""
+    outputs = {(mode, kind): out_dir / f"{input.stem}.{mode.value}.{kind}.wav"
+               for mode in Mode for kind in ("recon", "residual")}
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out-dir {out_dir} is a file, not a folder")
+    if out_dir.is_dir():  # every refusal before any work, so a refusal leaves nothing half-done
+        for path in outputs.values():
+            check_output(path, force, (input,))
+    if json_out is not None:
+        check_output(json_out, force, (input,))
     audio, sr = read_audio(input)
     codec = Codec.load(model, provider.value)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create --out-dir {out_dir} ({e.strerror or e})") from None
     results: dict[str, Any] = {"input": str(input), "model_id": codec.model_id, "sample_rate": sr,
                                "channels": audio.shape[0], "modes": {}}
     for mode in Mode:
@@ -128,25 +147,38 @@ def eval_(
         recon, _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
         report = round_trip_report(audio, recon, sr, len(data))
         results["modes"][mode.value] = report
-        for kind, signal in (("recon", recon), ("residual", audio - recon)):
-            out = check_output(out_dir / f"{input.stem}.{mode.value}.{kind}.wav", force)
-            write_audio(out, signal, sr)
+        for kind, wave in (("recon", recon), ("residual", audio - recon)):
+            write_audio(check_output(outputs[mode, kind], force, (input,)), wave, sr)
         figures = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items())
         typer.echo(f"{mode.value:12s} {figures}")
     if json_out is not None:
         write_bytes(check_output(json_out, force), json.dumps(results, indent=2).encode())
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C does, so temporary output files are removed on the way out.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="codec-rt: %(message)s")
+    signal.signal(signal.SIGTERM, _terminated)
     try:
-        app(standalone_mode=False)
+        # Typer turns a KeyboardInterrupt inside a command into a *returned* 130 when standalone_mode is off.
+        code = app(standalone_mode=False)
+        if code == 130:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CodecError as e:
-        typer.echo(f"codec-rt: error: {e}", err=True)
+        typer.echo(f"codec-rt: error: {' '.join(str(e).split())}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("codec-rt: interrupted", err=True)
         sys.exit(130)
+    except MemoryError:
+        typer.echo("codec-rt: error: out of memory (the input is too long for this machine)", err=True)
+        sys.exit(1)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:

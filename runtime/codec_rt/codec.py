@@ -48,6 +48,11 @@ def resample(x: F32, rate_in: int, rate_out: int, length: int) -> F32:
     return np.pad(x, ((0, 0), (0, length - x.shape[1]))).astype(np.float32)
 
 
+# Lowest input rate the encoder takes: its memory grows with the length at the model rate, and below 1 kHz
+# a small file would be resampled into an enormous one (a 1 Hz WAV of 100 kB is 800 M samples at 16 kHz).
+MIN_ENCODE_RATE = 1000
+
+
 def _check_audio(audio: npt.ArrayLike, sample_rate: int) -> F32:
     a = np.asarray(audio)
     if a.ndim != 2:
@@ -56,11 +61,19 @@ def _check_audio(audio: npt.ArrayLike, sample_rate: int) -> F32:
         raise AudioError(f"audio must be float samples in [-1, 1], got dtype {a.dtype}")
     if not 1 <= a.shape[0] <= blob.MAX_CHANNELS:
         raise AudioError(f"{a.shape[0]} channels; codec-rt codes 1..{blob.MAX_CHANNELS}")
-    if not isinstance(sample_rate, (int, np.integer)) or not 1 <= sample_rate <= blob.MAX_SAMPLE_RATE:
-        raise AudioError(f"sample rate {sample_rate!r} not in 1..{blob.MAX_SAMPLE_RATE} Hz")
+    if (
+        not isinstance(sample_rate, (int, np.integer))
+        or isinstance(sample_rate, bool)
+        or not MIN_ENCODE_RATE <= sample_rate <= blob.MAX_SAMPLE_RATE
+    ):
+        raise AudioError(f"sample rate {sample_rate!r} not in {MIN_ENCODE_RATE}..{blob.MAX_SAMPLE_RATE} Hz")
     if not np.all(np.isfinite(a)):
         raise AudioError("audio contains NaN or infinite samples")
-    return a.astype(np.float32)
+    with np.errstate(over="ignore"):
+        x = a.astype(np.float32)
+    if not np.all(np.isfinite(x)):  # float64 beyond the float32 range
+        raise AudioError("audio has samples beyond the float32 range (|x| > 3.4e38)")
+    return x
 
 
 class Codec:

@@ -41,3 +41,11 @@ class AudioError(CodecError):
 
 class OutputExistsError(CodecError):
     """The output file exists and overwriting was not allowed."""
+
+
+class InputError(CodecError):
+    """An input path is missing, a directory, not a regular file, or cannot be read."""
+
+
+class OutputError(CodecError):
+    """An output cannot be written: no such folder, a format that cannot hold the audio, disk full, ..."""

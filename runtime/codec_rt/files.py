@@ -1,13 +1,19 @@
 """Reading and writing the user's files without losing anything.
 
-Outputs go to a temporary file in the destination folder and are renamed into place only when complete,
-so a failure or Ctrl-C leaves no partial file. An existing output is replaced only with `force`, and an
-output that is the input itself is always refused.
+Outputs go to a temporary file in the destination folder (`.NAME.XXXXXX.part.EXT`), are flushed to disk
+and renamed into place only when complete, so a failure, Ctrl-C or SIGTERM leaves no partial file and no
+temporary file (only a hard kill or a power cut can leave a `.part` file behind, never a half-written
+output). An existing output is replaced only with `force`, and an output that is the input itself is
+always refused. Every failure here is a `CodecError` with one readable line (docs/BAD_INPUT.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,67 +22,140 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from .errors import AudioError, CodecError, OutputExistsError
+from .errors import AudioError, InputError, OutputError, OutputExistsError
+
+log = logging.getLogger(__name__)
 
 MAX_BLOB_BYTES = 1 << 34  # 16 GiB: far above any real blob, below what would exhaust memory silently
 
+# Output formats by extension: (libsndfile format, subtype, max channels, max sample rate, min frames).
+# The limits are what libsndfile 1.2 writes and reads back; past them it fails, or crashes the process
+# (Vorbis above 200 kHz segfaults, FLAC with NaN samples aborts), so they are checked before writing.
+AUDIO_FORMATS: dict[str, tuple[str, str, int, int, int]] = {
+    "wav": ("WAV", "PCM_16", 64, 768_000, 0),
+    "flac": ("FLAC", "PCM_16", 8, 655_350, 1),
+    "ogg": ("OGG", "VORBIS", 255, 200_000, 0),
+}
+MAX_WAV_DATA_BYTES = 0xFFFFFFFF - 1024  # RIFF sizes are 32-bit
+
 
 def _check_input(path: Path) -> None:
-    if not path.exists():
-        raise CodecError(f"{path}: no such file")
-    if path.is_dir():
-        raise CodecError(f"{path} is a directory, not a file")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot open ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path} is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} is not a regular file (a device, pipe or socket); give a file")
+
+
+_WAV_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
 def read_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Any file soundfile reads (wav, flac, ogg, ...) -> (audio `[C, N] float32`, sample_rate)."""
+    """Any file soundfile reads (wav, flac, ogg, ...) -> (audio `[C, N] float32`, sample_rate).
+
+    A file that ends before its header says (a truncated WAV) is read up to its last whole frame, with a
+    warning; NaN or infinite samples (float WAV) are refused, naming the first one.
+    """
     p = Path(path)
     _check_input(p)
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-        raise AudioError(f"{p}: not a readable audio file ({e})") from None
-    return np.ascontiguousarray(data.T), int(sr)
+        with sf.SoundFile(str(p)) as f:
+            sr, declared, extra = int(f.samplerate), f.frames, f.extra_info
+            data = f.read(dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as e:
+        raise AudioError(f"{p}: not a readable audio file ({' '.join(str(e).split())})") from None
+    m = _WAV_DATA.search(extra)
+    if m is not None and int(m.group(2)) < int(m.group(1)):
+        log.warning("warning: %s is truncated: its header announces %s bytes of audio, the file holds %s; "
+                    "coding the %d frames present", p, m.group(1), m.group(2), data.shape[0])
+    elif data.shape[0] < declared:
+        log.warning("warning: %s ends after %d of the %d frames its header announces; coding those",
+                    p, data.shape[0], declared)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        frame, channel = (int(i) for i in np.argwhere(bad)[0])
+        raise AudioError(f"{p}: sample {frame} of channel {channel} is {data[frame, channel]}; "
+                         f"codec-rt codes finite samples only")
+    return np.ascontiguousarray(data.T), sr
 
 
 def read_blob(path: str | Path) -> bytes:
     p = Path(path)
     _check_input(p)
-    if p.stat().st_size > MAX_BLOB_BYTES:
-        raise CodecError(f"{p} is {p.stat().st_size} bytes, larger than any codec-rt blob")
-    return p.read_bytes()
+    size = p.stat().st_size
+    if size > MAX_BLOB_BYTES:
+        raise InputError(f"{p} is {size} bytes, larger than any codec-rt blob ({MAX_BLOB_BYTES})")
+    try:
+        with open(p, "rb") as f:
+            return f.read(MAX_BLOB_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)  # also catches hard links and symbolic links to the input
+    except OSError:
+        return False
 
 
 def check_output(out: str | Path, force: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
     """Refuse an output that would overwrite an input, or an existing file without `force`."""
     o = Path(out)
     for i in inputs:
-        if Path(i).exists() and o.exists() and o.resolve() == Path(i).resolve():
+        if _same_file(o, Path(i)):
             raise OutputExistsError(f"{o} is the input file; refusing to overwrite it")
     if o.is_dir():
         raise OutputExistsError(f"{o} is a directory")
-    if o.exists() and not force:
+    if (o.exists() or o.is_symlink()) and not force:
         raise OutputExistsError(f"{o} exists; use --force to replace it")
     if not o.parent.is_dir():
-        raise CodecError(f"output folder {o.parent} does not exist")
+        what = "is not a folder" if o.parent.exists() else "does not exist"
+        raise OutputError(f"output folder {o.parent} {what}")
     return o
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(out: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary path beside `out`, then rename it to `out`."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part" + out.suffix, dir=out.parent)
+    """Call `write(tmp)` on a temporary path beside `out`, then rename it to `out`.
+
+    Whatever happens before the rename (an exception, KeyboardInterrupt, SystemExit), the temporary file
+    is removed and `out` is untouched. An OSError (disk full, read-only folder) becomes an OutputError.
+    """
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part" + out.suffix, dir=out.parent)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot create a file in {out.parent} ({e.strerror or e})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        _fsync(tmp)
         # mkstemp makes the file private (0600); give it the mode any newly created file would get.
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OutputError(f"{out}: cannot write ({e.strerror or e})") from None
         raise
+    with contextlib.suppress(OSError):  # make the rename itself durable; not every filesystem allows it
+        _fsync(out.parent)
 
 
 def write_bytes(out: Path, data: bytes) -> None:
@@ -86,12 +165,50 @@ def write_bytes(out: Path, data: bytes) -> None:
     atomic_write(out, _write)
 
 
-def write_audio(out: Path, audio: npt.NDArray[np.float32], sample_rate: int) -> None:
-    """Write `[C, N]` audio; the format follows the extension (wav and flac as 16-bit PCM, clipped)."""
+def audio_format(out: Path) -> tuple[str, str, int, int, int]:
+    """The `AUDIO_FORMATS` entry for `out`'s extension (OutputError for any other extension)."""
     ext = out.suffix.lower().lstrip(".")
-    formats = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
-    if ext not in formats:
-        raise CodecError(f"{out}: unknown audio extension; use .wav, .flac or .ogg")
-    format_, subtype = formats[ext]
+    if ext not in AUDIO_FORMATS:
+        raise OutputError(f"{out}: unknown audio extension; use .wav, .flac or .ogg")
+    return AUDIO_FORMATS[ext]
+
+
+def check_audio_output(out: Path, channels: int, sample_rate: int, frames: int) -> tuple[str, str]:
+    """Refuse audio that `out`'s format cannot hold -> (format, subtype) for soundfile."""
+    format_, subtype, max_channels, max_rate, min_frames = audio_format(out)
+    name = out.suffix.lower().lstrip(".").upper()
+    if channels > max_channels:
+        raise OutputError(f"{out}: {name} holds at most {max_channels} channels, the audio has {channels}; "
+                          f"write a .wav")
+    if sample_rate > max_rate:
+        raise OutputError(f"{out}: {name} holds at most {max_rate} Hz, the audio is at {sample_rate} Hz; "
+                          f"write a .wav")
+    if frames < min_frames:
+        raise OutputError(f"{out}: {name} cannot hold an empty signal; write a .wav")
+    if format_ == "WAV" and frames * channels * 2 > MAX_WAV_DATA_BYTES:
+        raise OutputError(f"{out}: {frames} frames x {channels} channels is over the 4 GiB a WAV file holds; "
+                          f"write a .flac or .ogg")
+    return format_, subtype
+
+
+def write_audio(out: Path, audio: npt.NDArray[np.float32], sample_rate: int) -> None:
+    """Write `[C, N]` audio; the format follows the extension (wav and flac as 16-bit PCM, clipped).
+
+    Non-finite samples (only a damaged blob yields them) are written as 0 (NaN) or full scale (inf), with a
+    warning: libsndfile's encoders must never see them.
+    """
+    format_, subtype = check_audio_output(out, audio.shape[0], sample_rate, audio.shape[1])
+    bad = int(np.count_nonzero(~np.isfinite(audio)))
+    if bad:
+        log.warning("warning: %d non-finite samples written as 0 or full scale", bad)
+        audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
     clipped = np.clip(audio, -1.0, 1.0).T
-    atomic_write(out, lambda tmp: sf.write(str(tmp), clipped, sample_rate, format=format_, subtype=subtype))
+
+    def _write(tmp: Path) -> None:
+        try:
+            sf.write(str(tmp), clipped, sample_rate, format=format_, subtype=subtype)
+        except sf.SoundFileError as e:
+            raise OutputError(f"{out}: cannot write ({' '.join(str(e).split())})") from None
+
+    atomic_write(out, _write)
+

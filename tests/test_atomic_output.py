@@ -1,0 +1,122 @@
+"""Nothing lost: a failure, Ctrl-C or SIGTERM while an output is written leaves no partial file and no
+temporary file, and an existing output stays exactly as it was (docs/BAD_INPUT.md, last rows)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from codec_rt import Codec, files
+from codec_rt.errors import OutputError
+
+AUDIO = np.random.default_rng(0).uniform(-0.3, 0.3, (1, 4000)).astype(np.float32)
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def _half_then(exc: BaseException):  # type: ignore[no-untyped-def]
+    """A stand-in for soundfile.write that writes half a file, then fails with `exc`."""
+    real = sf.write
+
+    def write(path: str, data: np.ndarray, rate: int, **kw: object) -> None:
+        real(path, data, rate, **kw)
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(size // 2)
+        raise exc
+
+    return write
+
+
+@pytest.mark.parametrize("exc", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt(),
+                                 SystemExit(143), RuntimeError("anything else")],
+                         ids=["disk-full", "ctrl-c", "exit", "bug"])
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_interrupted_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException,
+                           existing: bool) -> None:
+    out = tmp_path / "out.wav"
+    if existing:
+        out.write_bytes(b"precious")
+    before = _listing(tmp_path)
+    monkeypatch.setattr(sf, "write", _half_then(exc))
+    expected = OutputError if isinstance(exc, OSError) else type(exc)
+    with pytest.raises(expected) as e:
+        files.write_audio(out, AUDIO, 16000)
+    if isinstance(exc, OSError):
+        assert "No space left on device" in str(e.value) and str(out) in str(e.value)
+    assert _listing(tmp_path) == before
+
+
+def test_interrupted_write_of_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "x.cra"
+    out.write_bytes(b"precious")
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OutputError, match="cannot write"):
+        files.write_bytes(out, b"new content")
+    assert _listing(tmp_path) == {"x.cra": b"precious"}
+
+
+def test_unwritable_folder_is_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*a: object, **k: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputError, match="Permission denied"):
+        files.write_bytes(tmp_path / "x.cra", b"data")
+    assert list(tmp_path.iterdir()) == []
+
+
+# A real signal, delivered to a real `codec-rt decode` process while it writes its output.
+_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import soundfile as sf
+    real = sf.write
+    def write(path, data, rate, **kw):
+        real(path, data[: len(data) // 2], rate, **kw)  # half the output is on disk, under its temporary name
+        os.kill(os.getpid(), signal.SIG{sig})
+        real(path, data, rate, **kw)
+    sf.write = write
+    sys.argv = ["codec-rt", "decode", "s.cra", "-o", "out.wav", "--force"]
+    from codec_rt.cli import main
+    main()
+    """
+)
+
+
+@pytest.mark.parametrize("sig", ["INT", "TERM"])
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_interrupted_write_by_a_signal(tmp_path: Path, codec: Codec, sig: str, existing: bool) -> None:
+    (tmp_path / "s.cra").write_bytes(codec.encode(AUDIO, 16000))
+    if existing:
+        (tmp_path / "out.wav").write_bytes(b"precious")
+    before = _listing(tmp_path)
+    r = subprocess.run([sys.executable, "-c", _SCRIPT.format(sig=sig)], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 128 + signal.SIGINT and r.stderr.strip() == "codec-rt: interrupted", r.stderr
+    assert _listing(tmp_path) == before
+
+
+def test_output_exists_force(tmp_path: Path) -> None:
+    sf.write(str(tmp_path / "in.wav"), AUDIO.T, 16000)
+    (tmp_path / "x.cra").write_bytes(b"old")
+    r = subprocess.run([sys.executable, "-m", "codec_rt", "encode", "in.wav", "-o", "x.cra", "--force"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "x.cra").read_bytes()[:4] == b"CRTB"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "x.cra"]

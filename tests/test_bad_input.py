@@ -1,0 +1,278 @@
+"""Every row of docs/BAD_INPUT.md, through the real command line (`python -m codec_rt`, a fresh process).
+
+A row is either coded (encode then decode succeed; the decoded file has the input's exact length, channel
+count and rate) or refused (exit code 2, one line on stderr, no traceback, and the folder holds exactly the
+files it held before: no output, no temporary file). A last test holds the document and this file to the
+same list of rows.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from codec_rt import AudioError, Codec
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+DOC = REPO / "docs" / "BAD_INPUT.md"
+RNG = np.random.default_rng(5)
+RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codec_rt", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def noise(frames: int, channels: int = 1, level: float = 0.3) -> np.ndarray:
+    return RNG.uniform(-level, level, (frames, channels)).astype(np.float32)
+
+
+def wav(name: str, data: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> Callable[[Path, Codec], None]:
+    def make(tmp: Path, codec: Codec) -> None:
+        sf.write(str(tmp / name), data, rate, subtype=subtype)
+
+    return make
+
+
+# ---------------------------------------------------------------- audio that is coded
+
+@dataclass
+class Coded:
+    id: str
+    make: Callable[[Path, Codec], None]
+    input: str
+    expect: tuple[int, int, int]  # frames, channels, rate of the decoded file
+    check: Callable[[np.ndarray], bool] | None = None
+
+
+def _truncated_wav(tmp: Path, codec: Codec) -> None:
+    sf.write(str(tmp / "full.wav"), noise(4000, 2), 48000, subtype="PCM_24")
+    data = (tmp / "full.wav").read_bytes()
+    (tmp / "full.wav").unlink()
+    (tmp / "cut.wav").write_bytes(data[: 44 + 6 * 1500 + 4])  # 1500 whole frames and part of one more
+
+
+def _square(frames: int) -> np.ndarray:
+    return np.where((np.arange(frames) // 40) % 2 == 0, 1.0, -1.0).astype(np.float32)[:, None]
+
+
+CODED = [
+    Coded("zero-samples", wav("in.wav", np.zeros((0, 1), np.float32)), "in.wav", (0, 1, 16000)),
+    Coded("one-sample", wav("in.wav", np.full((1, 1), 0.5, np.float32)), "in.wav", (1, 1, 16000)),
+    Coded("shorter-than-a-frame", wav("in.wav", noise(300)), "in.wav", (300, 1, 16000)),
+    Coded("silence", wav("in.wav", np.zeros((16000, 1), np.float32)), "in.wav", (16000, 1, 16000),
+          lambda y: float(np.abs(y).max()) < 1e-3),
+    Coded("dc", wav("in.wav", np.full((8000, 1), 0.5, np.float32)), "in.wav", (8000, 1, 16000)),
+    Coded("full-scale-clipping", wav("in.wav", _square(8000)), "in.wav", (8000, 1, 16000)),
+    Coded("8-channels", wav("in.wav", noise(2000, 8)), "in.wav", (2000, 8, 16000)),
+    *[Coded(f"rates-8k-192k[{r}]", wav("in.wav", noise(r // 10), r), "in.wav", (r // 10, 1, r)) for r in RATES],
+    Coded("pcm-24-bit", wav("in.wav", noise(4000, 2), 48000, "PCM_24"), "in.wav", (4000, 2, 48000)),
+    Coded("float-wav", wav("in.wav", noise(4000, 1, 1.5), 22050, "FLOAT"), "in.wav", (4000, 1, 22050)),
+    Coded("truncated-wav", _truncated_wav, "cut.wav", (1500, 2, 48000)),
+]
+
+
+@pytest.mark.parametrize("row", CODED, ids=lambda r: r.id)
+def test_coded(row: Coded, tmp_path: Path, codec: Codec) -> None:
+    row.make(tmp_path, codec)
+    enc = run("encode", row.input, "-o", "x.cra", cwd=tmp_path)
+    assert enc.returncode == 0 and "Traceback" not in enc.stderr, enc.stderr
+    dec = run("decode", "x.cra", "-o", "out.wav", cwd=tmp_path)
+    assert dec.returncode == 0 and "Traceback" not in dec.stderr, dec.stderr
+    i = sf.info(str(tmp_path / "out.wav"))
+    assert (i.frames, i.channels, i.samplerate) == row.expect
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({row.input, "x.cra", "out.wav"})
+    if row.check is not None:
+        y, _ = sf.read(str(tmp_path / "out.wav"), always_2d=True)
+        assert row.check(y)
+    if row.id == "truncated-wav":
+        assert "cut.wav is truncated" in enc.stderr and "coding the 1500 frames present" in enc.stderr
+
+
+# ---------------------------------------------------------------- everything that is refused
+
+@dataclass
+class Refused:
+    id: str
+    make: Callable[[Path, Codec], None]
+    commands: list[tuple[str, ...]]
+    message: str  # a piece of the one error line (a regular expression)
+
+
+def nothing(tmp: Path, codec: Codec) -> None:
+    pass
+
+
+def text(name: str, content: bytes = b"hello, this is not audio\n") -> Callable[[Path, Codec], None]:
+    def make(tmp: Path, codec: Codec) -> None:
+        (tmp / name).write_bytes(content)
+
+    return make
+
+
+def blob(name: str = "s.cra", audio: np.ndarray | None = None, rate: int = 16000,
+         edit: Callable[[bytes], bytes] | None = None) -> Callable[[Path, Codec], None]:
+    def make(tmp: Path, codec: Codec) -> None:
+        x = noise(1600).T if audio is None else audio
+        data = codec.encode(np.ascontiguousarray(x), rate)
+        (tmp / name).write_bytes(data if edit is None else edit(data))
+
+    return make
+
+
+def both(*makers: Callable[[Path, Codec], None]) -> Callable[[Path, Codec], None]:
+    def make(tmp: Path, codec: Codec) -> None:
+        for m in makers:
+            m(tmp, codec)
+
+    return make
+
+
+def _truncated_flac(tmp: Path, codec: Codec) -> None:
+    data = (DATA / "speech_fr_16k.flac").read_bytes()
+    (tmp / "in.flac").write_bytes(data[: len(data) // 2])
+
+
+def _flip(data: bytes) -> bytes:
+    b = bytearray(data)
+    b[len(b) // 2] ^= 0x10
+    return bytes(b)
+
+
+def _major_2(data: bytes) -> bytes:
+    b = bytearray(data[:-4])
+    b[4] = 2
+    return bytes(b) + struct.pack("<I", zlib.crc32(bytes(b)))
+
+
+def _link(name: str, target: str) -> Callable[[Path, Codec], None]:
+    def make(tmp: Path, codec: Codec) -> None:
+        (tmp / name).symlink_to(target)
+
+    return make
+
+
+BLOB_COMMANDS = [("info", "s.cra"), ("decode", "s.cra", "-o", "out.wav")]
+
+REFUSED = [
+    Refused("nan-sample", wav("in.wav", np.array([[0.1], [np.nan], [0.2]], np.float32), subtype="FLOAT"),
+            [("encode", "in.wav", "-o", "x.cra")], r"in\.wav: sample 1 of channel 0 is nan"),
+    Refused("inf-sample", wav("in.wav", np.array([[0.1], [0.2], [-np.inf]], np.float32), subtype="FLOAT"),
+            [("encode", "in.wav", "-o", "x.cra")], r"in\.wav: sample 2 of channel 0 is -inf"),
+    Refused("double-beyond-float32", wav("in.wav", np.array([[0.1], [1e300]]), subtype="DOUBLE"),
+            [("encode", "in.wav", "-o", "x.cra")], r"sample 1 of channel 0 is inf"),
+    Refused("65-channels", wav("in.wav", noise(100, 65)), [("encode", "in.wav", "-o", "x.cra")],
+            r"in\.wav: 65 channels; codec-rt codes 1\.\.64"),
+    Refused("rate-below-1khz", wav("in.wav", noise(500), 500), [("encode", "in.wav", "-o", "x.cra")],
+            r"in\.wav: sample rate 500 not in 1000\.\.768000 Hz"),
+    Refused("rate-above-768khz", wav("in.wav", noise(1000), 1_000_000), [("encode", "in.wav", "-o", "x.cra")],
+            r"sample rate 1000000 not in"),
+    Refused("corrupt-audio", _truncated_flac, [("encode", "in.flac", "-o", "x.cra")],
+            r"in\.flac: not a readable audio file \(.*lost sync"),
+    Refused("non-audio-file", text("in.wav"), [("encode", "in.wav", "-o", "x.cra")],
+            r"in\.wav: not a readable audio file"),
+    Refused("empty-file", text("in.wav", b""), [("encode", "in.wav", "-o", "x.cra")],
+            r"in\.wav: not a readable audio file"),
+    Refused("directory", nothing, [("encode", ".", "-o", "x.cra"), ("decode", ".", "-o", "x.wav"), ("info", ".")],
+            r"is a directory, not a file"),
+    Refused("missing-path", nothing,
+            [("encode", "no.wav", "-o", "x.cra"), ("decode", "no.cra", "-o", "x.wav"), ("info", "no.cra")],
+            r"no\.(wav|cra): no such file"),
+    Refused("device-file", nothing,
+            [("encode", "/dev/zero", "-o", "x.cra"), ("decode", "/dev/zero", "-o", "x.wav"), ("info", "/dev/zero")],
+            r"/dev/zero is not a regular file"),
+    Refused("output-is-input", both(wav("in.wav", noise(100)), blob(), _link("link.wav", "in.wav")),
+            [("encode", "in.wav", "-o", "in.wav", "--force"), ("decode", "s.cra", "-o", "s.cra", "--force"),
+             ("encode", "in.wav", "-o", "link.wav", "--force"), ("encode", "link.wav", "-o", "./in.wav", "--force")],
+            r"is the input file; refusing to overwrite it"),
+    Refused("output-exists", both(wav("in.wav", noise(100)), blob(), text("x.cra"), text("x.wav")),
+            [("encode", "in.wav", "-o", "x.cra"), ("decode", "s.cra", "-o", "x.wav")],
+            r"x\.(cra|wav) exists; use --force to replace it"),
+    Refused("output-folder-missing", both(wav("in.wav", noise(100)), blob()),
+            [("encode", "in.wav", "-o", "no/x.cra"), ("decode", "s.cra", "-o", "no/x.wav")],
+            r"output folder no does not exist"),
+    Refused("output-is-a-directory", both(wav("in.wav", noise(100)), blob()),
+            [("encode", "in.wav", "-o", ".", "--force"), ("decode", "s.cra", "-o", ".", "--force")],
+            r"\. is a directory"),
+    Refused("unknown-output-extension", blob(), [("decode", "s.cra", "-o", "x.mp3")],
+            r"x\.mp3: unknown audio extension; use \.wav, \.flac or \.ogg"),
+    Refused("flac-over-8-channels", blob(audio=noise(800, 9).T), [("decode", "s.cra", "-o", "x.flac")],
+            r"FLAC holds at most 8 channels, the audio has 9; write a \.wav"),
+    Refused("ogg-over-200khz", blob(audio=noise(3840).T, rate=384000), [("decode", "s.cra", "-o", "x.ogg")],
+            r"OGG holds at most 200000 Hz, the audio is at 384000 Hz"),
+    Refused("flac-empty", blob(audio=np.zeros((1, 0), np.float32)), [("decode", "s.cra", "-o", "x.flac")],
+            r"FLAC cannot hold an empty signal"),
+    Refused("empty-blob", text("s.cra", b""), BLOB_COMMANDS, r"blob is 0 bytes"),
+    Refused("truncated-blob", blob(edit=lambda d: d[: len(d) - 10]), BLOB_COMMANDS,
+            r"blob is \d+ bytes, its header says \d+"),
+    Refused("flipped-byte", blob(edit=_flip), BLOB_COMMANDS, r"checksum mismatch"),
+    Refused("trailing-bytes", blob(edit=lambda d: d + b"\0"), BLOB_COMMANDS, r"1 unexpected bytes after the blob"),
+    Refused("not-a-blob", text("s.cra"), BLOB_COMMANDS, r"not a codec-rt blob"),
+    Refused("future-major-version", blob(edit=_major_2), BLOB_COMMANDS, r"blob format 2\.\d+; this runtime reads 1\.x"),
+    Refused("wrong-model", blob(), [("decode", "s.cra", "-o", "x.wav", "--model", str(DATA / "golden_model"))],
+            r"encoded with model [0-9a-f]{16}, but the loaded model is c34e345da8f67bf8"),
+    Refused("model-folder-missing", both(wav("in.wav", noise(100)), blob()),
+            [("encode", "in.wav", "-o", "x.cra", "--model", "nowhere"),
+             ("decode", "s.cra", "-o", "x.wav", "--model", "nowhere")],
+            r"model directory nowhere does not exist"),
+]
+
+
+@pytest.mark.parametrize("row", REFUSED, ids=lambda r: r.id)
+def test_refused(row: Refused, tmp_path: Path, codec: Codec) -> None:
+    row.make(tmp_path, codec)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for cmd in row.commands:
+        r = run(*cmd, cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, (cmd, r.returncode, r.stderr)
+        assert lines[0].startswith("codec-rt: error: ") and re.search(row.message, lines[0]), (cmd, lines[0])
+        assert r.stdout == ""
+        # Nothing written, nothing touched, no temporary file left.
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, cmd
+
+
+def test_wrong_model_names_both_ids_whatever_they_are(tmp_path: Path, codec: Codec) -> None:
+    golden = Codec.load(DATA / "golden_model")
+    blob()(tmp_path, codec)
+    r = run("decode", "s.cra", "-o", "x.wav", "--model", str(DATA / "golden_model"), cwd=tmp_path)
+    assert r.returncode == 2 and codec.model_id in r.stderr and golden.model_id in r.stderr
+
+
+# ---------------------------------------------------------------- the API's own refusals
+
+@pytest.mark.parametrize(
+    "audio,rate,message",
+    [
+        (np.array([[0.0, 1e300]]), 16000, "beyond the float32 range"),
+        (np.zeros((1, 10), np.float32), True, "sample rate"),
+        (np.zeros((1, 10), np.float32), 999, "sample rate 999"),
+        (np.zeros((0, 10), np.float32), 16000, "0 channels"),
+    ],
+    ids=["api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"],
+)
+def test_api_refusals(codec: Codec, audio: np.ndarray, rate: int, message: str) -> None:
+    with pytest.raises(AudioError, match=message):
+        codec.encode(audio, rate)
+
+
+# ---------------------------------------------------------------- the document and the tests agree
+
+def test_every_row_of_the_document_has_a_test_and_back() -> None:
+    doc_ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(), re.MULTILINE))
+    test_ids = {r.id.split("[")[0] for r in CODED} | {r.id for r in REFUSED}
+    test_ids |= {"api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"}
+    test_ids |= {"output-exists-force", "interrupted-write"}  # tests/test_atomic_output.py
+    assert doc_ids == test_ids

@@ -49,6 +49,31 @@ def lsd(ref: Audio, deg: Audio, n_fft: int = 512, hop: int = 128) -> float:
     return float(np.mean(np.sqrt(np.mean(d**2, axis=-2))))
 
 
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> npt.NDArray[np.float64]:
+    """Triangular filters on the HTK mel scale from 0 Hz to Nyquist, `[n_mels, n_fft // 2 + 1]`, peak 1."""
+    mel_max = 2595.0 * np.log10(1.0 + (sample_rate / 2) / 700.0)
+    hz = 700.0 * (10.0 ** (np.linspace(0.0, mel_max, n_mels + 2) / 2595.0) - 1.0)
+    bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    lo, mid, hi = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    return np.maximum(0.0, np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)))
+
+
+def mel_distance(
+    ref: Audio, deg: Audio, sample_rate: int, n_fft: int = 1024, hop: int = 256, n_mels: int = 80
+) -> float:
+    """Log-mel L1 distance in dB: mean absolute difference of the mel-band powers in dB, per channel.
+
+    Mel bands weigh the spectrum as hearing does (fine at low, coarse at high frequencies), so this
+    complements LSD, which weighs every linear bin alike. Powers are floored 80 dB below the reference's
+    peak band, as in `lsd`, so silence costs a bounded amount, not log(0)."""
+    fb = mel_filterbank(sample_rate, n_fft, n_mels)
+    m_ref = fb @ (np.abs(stft.stft(ref, n_fft, hop)).astype(np.float64) ** 2)  # [C, n_mels, T]
+    m_deg = fb @ (np.abs(stft.stft(deg, n_fft, hop)).astype(np.float64) ** 2)
+    floor = max(float(m_ref.max(initial=0.0)), EPS) * 1e-8
+    d = 10 * np.log10(np.maximum(m_ref, floor)) - 10 * np.log10(np.maximum(m_deg, floor))
+    return float(np.mean(np.abs(d)))
+
+
 def _mono16k(x: Audio, sample_rate: int) -> npt.NDArray[np.float64]:
     from .codec import resample
 
@@ -93,6 +118,7 @@ def round_trip_report(ref: Audio, deg: Audio, sample_rate: int, blob_bytes: int)
         "snr_db": snr(ref, deg),
         "si_sdr_db": si_sdr(ref, deg),
         "lsd_db": lsd(ref, deg),
+        "mel_db": mel_distance(ref, deg, sample_rate),
         "pesq_wb": pesq_wb(ref, deg, sample_rate),
         "stoi": stoi(ref, deg, sample_rate),
     }

@@ -2,7 +2,8 @@
 
 Each graph has a dynamic batch and time axis and carries the model's constants in `metadata_props`
 (see `codec_rt.onnx_model`). The model id is the first 16 hex digits of the SHA-256 over every weight of
-the checkpoint (names sorted, float32 little-endian bytes), so a blob names the exact weights.
+the checkpoint (names sorted, float32 little-endian bytes) and, for a range-coded model, of its entropy
+tables (JSON), so a blob names the exact weights and tables.
 After writing, onnxruntime is run against torch on real audio: the max abs difference of latent and
 output is printed, and the command fails above `--tolerance` (1e-4).
 """
@@ -37,22 +38,34 @@ def load_checkpoint(path: Path) -> SpecAutoencoder:
     return model.eval()
 
 
-def model_id(model: torch.nn.Module) -> str:
+def entropy_json(model: SpecAutoencoder) -> str | None:
+    return model.prior.tables().to_json() if model.prior is not None else None
+
+
+def model_id(model: SpecAutoencoder) -> str:
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().astype("<f4").tobytes())
+    tables = entropy_json(model)
+    if tables is not None:
+        h.update(tables.encode())
     return h.hexdigest()[:16]
 
 
-def _metadata(cfg: ModelConfig, mid: str, role: str) -> dict[str, str]:
+def _metadata(model: SpecAutoencoder, mid: str, role: str) -> dict[str, str]:
+    cfg = model.cfg
     layout = (f"[B, {cfg.channels}, {cfg.latent_bins}, ceil(T / {cfg.time_stride})] float32 "
               f"(batch, latent channels, frequency rows, time steps)")
-    return {
+    meta = {
         "codec_rt.role": role, "codec_rt.config": cfg.to_json(), "codec_rt.model_id": mid,
         "sample_rate": str(cfg.sample_rate), "n_fft": str(cfg.n_fft), "hop": str(cfg.hop),
         "window": "periodic hann", "channels": str(cfg.channels), "latent_layout": layout,
     }
+    tables = entropy_json(model)
+    if tables is not None:
+        meta["codec_rt.entropy"] = tables
+    return meta
 
 
 def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, in_name: str, out_name: str,
@@ -77,8 +90,8 @@ def export(model: SpecAutoencoder, out_dir: Path) -> str:
     feats = torch.randn(1, 2, cfg.n_bins, 64)
     with torch.no_grad():
         z = model.encoder(feats)
-    _export(model.encoder, feats, out_dir / "encoder.onnx", "features", "latent", _metadata(cfg, mid, "encoder"))
-    _export(model.decoder, z, out_dir / "decoder.onnx", "latent", "features", _metadata(cfg, mid, "decoder"))
+    _export(model.encoder, feats, out_dir / "encoder.onnx", "features", "latent", _metadata(model, mid, "encoder"))
+    _export(model.decoder, z, out_dir / "decoder.onnx", "latent", "features", _metadata(model, mid, "decoder"))
     return mid
 
 

@@ -26,6 +26,8 @@ from torch.nn import functional as F
 
 from codec_rt.config import ModelConfig
 
+from .prior import LatentPrior
+
 # Fixed affine scaling of the features into the range the convolutions like (log-magnitudes of level-
 # normalized audio have mean about -6 and spread about 4; phase spans 2 pi). Part of both graphs, so the
 # graph I/O stays raw log-magnitude and phase. Without it, Adam needs thousands of steps to move the output
@@ -98,17 +100,30 @@ class Decoder(nn.Module):
 
 
 class SpecAutoencoder(nn.Module):
+    """With `cfg.coder == 1` it also holds the latent's entropy model (`prior`) and decodes the latent
+    rounded to integers, as the runtime does (straight-through gradient while training)."""
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        self.prior = LatentPrior(cfg.channels, cfg.latent_bins) if cfg.coder == 1 else None
 
     def forward(self, x: torch.Tensor, noise_bits: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (reconstruction `[B, 2, F, T]`, latent). `noise_bits` simulates the quantizer while training."""
+        """Returns (reconstruction `[B, 2, F, T]`, latent). `noise_bits` simulates the fixed-width quantizer
+        while training (coder 0)."""
         z = self.encoder(x)
-        zq = z if noise_bits is None else quant_noise(z, noise_bits)
+        if self.prior is not None:
+            zq = z + (torch.round(z) - z).detach()
+        else:
+            zq = z if noise_bits is None else quant_noise(z, noise_bits)
         return self.decoder(zq)[..., : x.shape[-1]], z
+
+    def rate_bits(self, z: torch.Tensor) -> torch.Tensor:
+        """Bits of each latent value `[B, C, F, T]` under the prior, with uniform noise standing in for rounding."""
+        assert self.prior is not None
+        return self.prior.bits(z + torch.rand_like(z) - 0.5)
 
 
 def quant_noise(z: torch.Tensor, bits: float) -> torch.Tensor:

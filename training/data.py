@@ -59,6 +59,28 @@ class ClipSet:
         hours = sum(c.size for c in self.clips) / sample_rate / 3600
         log.info("loaded %d clips, %.2f h, from %d candidate files", len(self.clips), hours, len(files))
 
+    @classmethod
+    def from_packed(cls, path: Path, sample_rate: int, max_files: int, max_seconds: float, seed: int) -> ClipSet:
+        """Clips stored end to end in one mono file at `sample_rate` (`scripts/pack_clips.py`), their lengths
+        in `<path>.lengths.npy`: a compact copy of a training set, quick to load and to move to another machine."""
+        x, sr = sf.read(str(path), dtype="float32")
+        if sr != sample_rate or x.ndim != 1:
+            raise SystemExit(f"{path}: packed clips must be mono at {sample_rate} Hz")
+        lengths = np.load(str(path) + ".lengths.npy")
+        if int(lengths.sum()) != x.size:
+            raise SystemExit(f"{path}: lengths do not add up to the audio")
+        clips = np.split(x, np.cumsum(lengths)[:-1])
+        order = np.random.default_rng(seed).permutation(len(clips))
+        if max_files > 0:
+            order = order[:max_files]
+        self = cls.__new__(cls)
+        self.clips = [clips[i] for i in sorted(order)]
+        self.sample_rate = sample_rate
+        self.max_len = int(max_seconds * sample_rate) if max_seconds > 0 else 0
+        hours = sum(c.size for c in self.clips) / sample_rate / 3600
+        log.info("loaded %d of %d packed clips, %.2f h", len(self.clips), len(clips), hours)
+        return self
+
     def batches(self, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
         """One epoch: every clip once, randomly cropped, level-normalized, zero-padded into `[B, N]` batches."""
         order = rng.permutation(len(self.clips))

@@ -4,6 +4,11 @@ Every knob is a flag whose default comes from the environment variable of the sa
 so `EPOCHS=5 codec-train data/` and `codec-train --epochs 5 data/` are the same run. The loop is seeded,
 writes `RESULTS_DIR/model_last.pth` after every epoch, and `--resume` continues from it (same data order,
 same crops: the epoch's RNG is derived from the seed and the epoch number).
+
+Rate-distortion training (`--coder 1`): the latent is rounded (straight-through) and a rate term, the bits
+of the latent under the learned prior (`models/prior.py`) in kbps, is added with weight lambda. With
+`--rate-kbps R`, lambda follows the rate to R (dual ascent on log lambda, each step), so one run lands at
+an operating point of the ladder; `--init-from` a fixed-width checkpoint starts from its weights.
 """
 
 from __future__ import annotations
@@ -31,18 +36,24 @@ def _env(name: str, default: Any) -> Any:
     return default if v is None else type(default)(v)
 
 
-def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder) -> dict[str, Any]:
-    """Load `path`'s weights into `model`, refusing a checkpoint of another architecture."""
+def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder, init: bool = False) -> dict[str, Any]:
+    """Load `path`'s weights into `model`, refusing a checkpoint of another architecture. With `init`, a
+    fixed-width checkpoint may seed a range-coded model (the coder and bits differ; the prior starts fresh)."""
     ck: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    if ModelConfig.from_dict(ck["config"]) != cfg:
+    theirs = ModelConfig.from_dict(ck["config"])
+    if init:
+        theirs = ModelConfig.from_dict(theirs.to_dict() | {"coder": cfg.coder, "default_bits": cfg.default_bits})
+    if theirs != cfg:
         raise SystemExit(f"{path} was trained with {ck['config']}, not {cfg.to_dict()}")
-    model.load_state_dict(ck["model"])
+    missing, unexpected = model.load_state_dict(ck["model"], strict=not init)
+    if unexpected or any(not k.startswith("prior.") for k in missing):
+        raise SystemExit(f"{path}: weights do not fit (missing {missing}, unexpected {unexpected})")
     return ck
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="codec-train", description=__doc__.split("\n")[0])
-    p.add_argument("data", nargs="+", type=Path, help="folders searched recursively for wav/flac/ogg")
+    p.add_argument("data", nargs="*", type=Path, help="folders searched recursively for wav/flac/ogg")
     knobs: list[tuple[str, Any, str]] = [
         ("MAX_TRAIN_FILES", 20, "files used (<= 0: all)"),
         ("MAX_AUDIO_SECONDS", 8.0, "random crop per file per epoch (<= 0 disables)"),
@@ -59,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("LEARNING_RATE", 1e-3, "Adam learning rate"),
         ("QAT_BITS", 0, "train with quantizer noise of QAT_BITS..8 bits (0: no noise)"),
         ("DEFAULT_BITS", 8, "latent bits the exported model uses by default"),
+        ("CODER", 0, "0: fixed-width codes; 1: rate-distortion training for range coding"),
+        ("RATE_KBPS", 0.0, "coder 1: latent rate to steer lambda to, in kbps (0: keep RATE_LAMBDA fixed)"),
+        ("RATE_LAMBDA", 0.02, "coder 1: weight of the rate term (per kbps), its start value when steered"),
+        ("DEVICE", "cpu", "torch device (cpu, cuda)"),
+        ("PACKED", "", "read clips from this .flac + .lengths.npy pair instead of the folders"),
         ("SEED", 0, "seed of data order, crops and init"),
         ("MAX_MINUTES", 0.0, "stop after the epoch that passes this wall time (0: no limit)"),
         ("RESULTS_DIR", "results", "where model_last.pth goes"),
@@ -83,35 +99,45 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     cfg = ModelConfig(channels=a.model_channels, hidden=a.model_hidden, freq_downsamples=a.freq_downsamples,
-                      time_downsamples=a.time_downsamples, default_bits=a.default_bits)
+                      time_downsamples=a.time_downsamples, default_bits=a.default_bits, coder=a.coder)
     cfg.validate()
     out = Path(a.results_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "model_last.pth"
 
+    device = torch.device(a.device)
     model = SpecAutoencoder(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
-    start_epoch, step = 0, 0
+    start_epoch, step, log_lambda = 0, 0, float(np.log(a.rate_lambda))
     if a.init_from is not None and not (a.resume and ckpt_path.exists()):
-        ck = _load_matching(a.init_from, cfg, model)
+        ck = _load_matching(a.init_from, cfg, model, init=True)
         print(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)", flush=True)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
     if a.resume and ckpt_path.exists():
         ck = _load_matching(ckpt_path, cfg, model)
         opt.load_state_dict(ck["optimizer"])
         start_epoch, step = ck["epoch"], ck["step"]
+        log_lambda = ck.get("log_lambda", log_lambda)
         print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)
 
     if a.wave_phase not in ("true", "predicted", "both"):
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted' or 'both'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
                           wave_phase=a.wave_phase)
-    loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights)
-    data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
+    loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights).to(device)
+    if a.packed:
+        data = ClipSet.from_packed(Path(a.packed), cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
+    else:
+        data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
     t0 = time.time()
     for epoch in range(start_epoch, a.epochs):
         rng = np.random.default_rng([a.seed, epoch])
-        # Cosine decay to 5 % over EPOCHS, so a short run still ends on a low learning rate.
-        lr = a.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / max(a.epochs, 1))))
+        # Cosine decay to 5 % over EPOCHS or MAX_MINUTES, whichever runs out first, so a short run still ends
+        # on a low learning rate.
+        progress = epoch / max(a.epochs, 1)
+        if a.max_minutes > 0:
+            progress = max(progress, (time.time() - t0) / (60 * a.max_minutes))
+        lr = a.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
         sums: dict[str, float] = {}
@@ -119,11 +145,18 @@ def main(argv: list[str] | None = None) -> None:
         batches = data.batches(a.batch_size, rng)
         model.train()
         for wave_np in batches:
-            wave = torch.from_numpy(wave_np)
+            wave = torch.from_numpy(wave_np).to(device)
             feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop))
             bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
-            pred, _ = model(feats, noise_bits=bits)
+            pred, z = model(feats, noise_bits=bits)
             loss, terms = loss_fn(pred, feats, wave)
+            if cfg.coder == 1:
+                # kbps of the latent: bits over the batch's audio seconds (padding included, as in a file).
+                kbps = model.rate_bits(z).sum() / (wave.shape[0] * wave.shape[1] / cfg.sample_rate) / 1000
+                loss = loss + float(np.exp(log_lambda)) * kbps
+                terms |= {"kbps": kbps.item(), "lambda": float(np.exp(log_lambda))}
+                if a.rate_kbps > 0:  # dual ascent: raise lambda while over the target rate, lower it below
+                    log_lambda = float(np.clip(log_lambda + 0.01 * (kbps.item() / a.rate_kbps - 1), -12, 3))
             opt.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -137,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise SystemExit(f"weights became non-finite in epoch {epoch + 1}; {ckpt_path} keeps the last good ones")
         torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "epoch": epoch + 1, "step": step, "args": vars(a) | {"data": [str(d) for d in a.data]}},
+                    "epoch": epoch + 1, "step": step, "log_lambda": log_lambda,
+                    "args": vars(a) | {"data": [str(d) for d in a.data]}},
                    ckpt_path)
         terms_s = " ".join(f"{k} {v / max(len(batches) - skipped, 1):.4f}" for k, v in sums.items())
         extra = f" skipped {skipped} non-finite batches" if skipped else ""

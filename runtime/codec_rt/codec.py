@@ -2,8 +2,13 @@
 
 Encoding, per audio channel (channels are coded independently, one after another in the blob, so any
 channel count works and each decodes on its own): resample to the model rate (soxr), scale to the model's
-level (`level.py`), STFT, encoder graph, per-channel max-norm quantization at `bits`, bit-packing.
-In mode `store_phase` the STFT phase is also quantized into the blob and used instead of the predicted one.
+level (`level.py`), STFT, encoder graph, then by the model's coder either per-channel max-norm quantization
+at `bits` and bit-packing (coder 0), or rounding to integers and range coding with the model's entropy
+tables (coder 1, `entropy.py`). In mode `store_phase` the STFT phase is also quantized into the blob and
+used instead of the predicted one.
+
+Which model: `Codec.load(bitrate=KBPS)` picks a point of the shipped ladder (`ladder.py`); a blob names its
+model, and `Codec.for_blob` loads the shipped model that wrote it.
 
 Decoding reverses it and restores the input's exact length, channel count and sample rate.
 """
@@ -17,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from . import blob, phase, postfilter, stft
-from .blob import MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
+from . import blob, entropy, ladder, phase, postfilter, stft
+from .blob import CODER_FIXED, CODER_RANGE, MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
 from .config import ModelConfig
-from .errors import AudioError, CodecError, FormatError, ModelMismatchError
+from .errors import AudioError, CodecError, FormatError, ModelError, ModelMismatchError
 from .level import normalizing_gain
 from .onnx_model import OnnxModel
 from .quantize import check_bits, dequantize, dequantize_phase, quantize, quantize_phase
@@ -83,9 +88,24 @@ class Codec:
         self.model = model
 
     @classmethod
-    def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Codec:
-        """Load a model directory (default: the model shipped in the package) on `provider` ("cpu"/"cuda")."""
-        return cls(OnnxModel.load(path, provider, threads))
+    def load(
+        cls,
+        path: str | Path | None = None,
+        provider: str = "cpu",
+        threads: int | None = None,
+        bitrate: float | None = None,
+    ) -> Codec:
+        """Load a model on `provider` ("cpu"/"cuda"): the directory `path`, or else the shipped ladder point
+        for `bitrate` (kbps; the highest point at or below it; default: the ladder's default point)."""
+        if path is not None and bitrate is not None:
+            raise CodecError("choose a model directory or a bitrate, not both")
+        return cls(OnnxModel.load(ladder.select(bitrate) if path is None else path, provider, threads))
+
+    @classmethod
+    def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
+        """The shipped model that wrote blob `data` (ModelMismatchError if none did)."""
+        header, _ = blob.read_header(bytes(data))
+        return cls(OnnxModel.load(ladder.find(header.model_id), provider, threads))
 
     @property
     def config(self) -> ModelConfig:
@@ -105,13 +125,19 @@ class Codec:
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` -> blob bytes.
 
-        bits: latent bits per value, 1..16 (default: the model's `default_bits`).
+        bits: latent bits per value, 1..16 (default: the model's `default_bits`); only for fixed-width
+        models (coder 0): a range-coded model's rate is set by the model itself.
         mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
         `phase_bits` into the blob: near-lossless, many more bytes).
         """
         cfg = self.config
-        bits = cfg.default_bits if bits is None else bits
-        check_bits(bits)
+        if cfg.coder == CODER_RANGE:
+            if bits is not None:
+                raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
+            bits = 0
+        else:
+            bits = cfg.default_bits if bits is None else bits
+            check_bits(bits)
         if mode not in MODES:
             raise CodecError(f"unknown mode {mode!r}; choose one of {sorted(MODES)}")
         if mode == "store_phase":
@@ -127,13 +153,18 @@ class Codec:
             mode=MODES[mode], bits=bits, phase_bits=phase_bits if mode == "store_phase" else 0,
             sample_rate=int(sample_rate), channels=n_ch, latent_channels=latent.shape[1],
             latent_bins=latent.shape[2], n_bins=spec.shape[1], num_samples=n, n_frames=spec.shape[2],
-            latent_frames=latent.shape[3], model_id=self.model_id,
+            latent_frames=latent.shape[3], model_id=self.model_id, coder=cfg.coder,
         )
         sections = []
         for c in range(n_ch):
-            codes, scales = quantize(latent[c], bits)
             phase = quantize_phase(np.angle(spec[c]), phase_bits) if header.mode == MODE_STORE_PHASE else None
-            data = ChannelData(float(gains[c]), scales, codes, phase)
+            if cfg.coder == CODER_RANGE:
+                tables = self._tables()
+                coded = entropy.encode(entropy.to_symbols(latent[c], tables), tables)
+                data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, phase, coded)
+            else:
+                codes, scales = quantize(latent[c], bits)
+                data = ChannelData(float(gains[c]), scales, codes, phase)
             sections.append(blob.channel_section(data, header))
         return blob.write(header, b"".join(sections))
 
@@ -154,7 +185,12 @@ class Codec:
         self.check_compatible(header)
         cfg = self.config
         m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
-        latent = np.stack([dequantize(ch.codes, ch.scales, header.bits) for ch in channels])
+        if header.coder == CODER_RANGE:
+            tables = self._tables()
+            symbols = [entropy.decode(ch.coded, tables, header.latent_frames) for ch in channels]
+            latent = np.stack(symbols).astype(np.float32)
+        else:
+            latent = np.stack([dequantize(ch.codes, ch.scales, header.bits) for ch in channels if ch.codes is not None])
         feats = self.model.decode(latent)[..., : header.n_frames]  # [C, 2, F, T]
         # A damaged-but-valid blob can drive the decoder anywhere: keep exp() finite.
         np.minimum(feats[:, 0], MAX_LOGMAG, out=feats[:, 0])
@@ -179,6 +215,8 @@ class Codec:
                 f"blob was encoded with model {header.model_id}, but the loaded model is {self.model_id}"
             )
         cfg = self.config
+        if header.coder != cfg.coder:
+            raise FormatError(f"blob uses coder {header.coder_name}, the model coder {cfg.coder}")
         m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
         frames = stft.n_frames(m_len, cfg.hop)
         expected = (cfg.channels, cfg.latent_bins, cfg.n_bins, frames, cfg.latent_frames(frames))
@@ -186,5 +224,10 @@ class Codec:
         if got != expected:
             raise FormatError(f"blob geometry {got} does not match the model and sample count {expected}")
 
+    def _tables(self) -> entropy.EntropyTables:
+        if self.model.entropy is None:
+            raise ModelError(f"model {self.model_id} is range-coded but has no entropy tables")
+        return self.model.entropy
 
-__all__ = ["MODE_PREDICTED", "MODE_STORE_PHASE", "Codec"]
+
+__all__ = ["CODER_FIXED", "CODER_RANGE", "MODE_PREDICTED", "MODE_STORE_PHASE", "Codec"]

@@ -23,7 +23,10 @@ class ModelConfig:
     hidden: width of the convolution stack.
     time_downsamples: how many of the stride-2 blocks also halve time (the rest halve frequency only).
     freq_downsamples: number of stride-2 blocks (3, or 4 with the extra downsample).
-    default_bits: latent bits per value used when the caller does not choose.
+    default_bits: latent bits per value used when the caller does not choose (coder 0).
+    coder: 0 = per-channel max-norm quantization, fixed-width codes (`quantize.py`); 1 = latent rounded to
+        integers and range-coded with the entropy tables stored beside the config (`entropy.py`), the codec
+        having been trained for it with a rate term.
     """
 
     sample_rate: int = 16000
@@ -34,6 +37,7 @@ class ModelConfig:
     freq_downsamples: int = 3
     time_downsamples: int = 2
     default_bits: int = 8
+    coder: int = 0
 
     @property
     def n_bins(self) -> int:
@@ -95,3 +99,5 @@ class ModelConfig:
             raise ModelError("bad downsample counts")
         if not 1 <= self.default_bits <= 16:
             raise ModelError("default_bits must be in 1..16")
+        if self.coder not in (0, 1):
+            raise ModelError(f"unknown coder {self.coder}")

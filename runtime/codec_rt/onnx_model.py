@@ -2,7 +2,8 @@
 
 A model directory holds `encoder.onnx` and `decoder.onnx`. Each graph carries in its `metadata_props`:
 `codec_rt.role` (encoder/decoder), `codec_rt.config` (ModelConfig as JSON), `codec_rt.model_id`
-(16 hex digits: SHA-256 of the weights of both graphs, computed at export) and readable copies of the
+(16 hex digits: SHA-256 of the weights of both graphs and of the entropy tables, computed at export),
+`codec_rt.entropy` (EntropyTables as JSON, for models with `coder = 1`) and readable copies of the
 constants (`sample_rate`, `n_fft`, `hop`, `latent_layout`). Both graphs must agree, or loading fails.
 
 Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
@@ -19,13 +20,14 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from . import ladder
 from .config import ModelConfig
+from .entropy import EntropyTables
 from .errors import ModelError, ProviderError
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
 
 def make_session(path: Path, provider: str, threads: int | None = None) -> ort.InferenceSession:
@@ -64,10 +66,11 @@ class OnnxModel:
     decoder: ort.InferenceSession
     path: Path
     provider: str
+    entropy: EntropyTables | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> OnnxModel:
-        d = DEFAULT_MODEL_DIR if path is None else Path(path)
+        d = ladder.select() if path is None else Path(path)
         if not d.is_dir():
             raise ModelError(f"model directory {d} does not exist")
         sessions, metas = {}, {}
@@ -80,14 +83,19 @@ class OnnxModel:
             if metas[role].get("codec_rt.role") != role:
                 raise ModelError(f"{f} is not a codec-rt {role} graph (metadata codec_rt.role missing)")
         enc, dec = metas["encoder"], metas["decoder"]
-        if enc.get("codec_rt.model_id") != dec.get("codec_rt.model_id") or enc.get("codec_rt.config") != dec.get(
-            "codec_rt.config"
-        ):
+        if any(enc.get(k) != dec.get(k) for k in ("codec_rt.model_id", "codec_rt.config", "codec_rt.entropy")):
             raise ModelError(f"encoder and decoder in {d} come from different models")
         config = ModelConfig.from_json(enc.get("codec_rt.config", ""))
         model_id = enc.get("codec_rt.model_id", "")
+        entropy = None
+        if config.coder == 1:
+            if "codec_rt.entropy" not in enc:
+                raise ModelError(f"model in {d} is range-coded but carries no entropy tables")
+            entropy = EntropyTables.from_json(enc["codec_rt.entropy"])
+            if (entropy.channels, entropy.bins) != (config.channels, config.latent_bins):
+                raise ModelError(f"entropy tables in {d} do not match the latent shape")
         log.info("loaded model %s from %s on %s", model_id, d, provider)
-        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider)
+        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy)
 
     def encode(self, feats: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """`[B, 2, F, T] float32` -> latent `[B, C, F', ceil(T / time_stride)] float32`."""

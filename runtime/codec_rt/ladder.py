@@ -1,0 +1,72 @@
+"""The shipped bitrate ladder: one small model per operating point, picked by `--bitrate`.
+
+`models/ladder.json` lists the points: nominal kbps (the actual rate of a file depends on its content;
+`codec-rt info` prints it), the model directory under `models/`, and the model id, so that a blob finds the
+model that wrote it without loading every graph. `default_kbps` is the point used when none is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .errors import CodecError, ModelError, ModelMismatchError
+
+MODELS_DIR = Path(__file__).parent / "models"
+
+
+@dataclass(frozen=True)
+class LadderPoint:
+    kbps: float
+    path: Path
+    model_id: str
+
+
+@cache
+def _read() -> tuple[float, tuple[LadderPoint, ...]]:
+    try:
+        d = json.loads((MODELS_DIR / "ladder.json").read_text())
+        points = tuple(
+            sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"])) for p in d["points"]),
+                   key=lambda p: p.kbps)
+        )
+        return float(d["default_kbps"]), points
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
+
+
+def points() -> tuple[LadderPoint, ...]:
+    """The shipped points, lowest bitrate first."""
+    return _read()[1]
+
+
+def ladder_points() -> list[float]:
+    """Nominal kbps of the shipped points, lowest first."""
+    return [p.kbps for p in points()]
+
+
+def select(bitrate: float | None = None) -> Path:
+    """Model directory of the highest point at or below `bitrate` kbps (None: the default point)."""
+    default, pts = _read()
+    target = default if bitrate is None else bitrate
+    below = [p for p in pts if p.kbps <= target]
+    if not below:
+        have = ", ".join(f"{p.kbps:g}" for p in pts)
+        raise CodecError(f"no model at or below {target:g} kbps; the ladder has {have}")
+    return below[-1].path
+
+
+def find(model_id: str) -> Path:
+    """Model directory of the shipped model `model_id`."""
+    for p in points():
+        if p.model_id == model_id:
+            return p.path
+    raise ModelMismatchError(
+        f"blob was encoded with model {model_id}, which is not shipped with this codec-rt "
+        f"(shipped: {', '.join(p.model_id for p in points())}); pass its model directory with --model"
+    )
+
+
+DEFAULT_MODEL_DIR = MODELS_DIR / "fixed32k"  # the fixed-width model of format 1.0

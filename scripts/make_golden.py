@@ -2,8 +2,8 @@
 
     python scripts/make_golden.py
 
-A tiny seeded model (tests/data/golden_model/, a few KB) encodes one second of the test speech in both
-modes; the blobs and their decoded output (phase_iters=0, contrast=1.0, so the reference pins the format and
+A tiny seeded model encodes one second of the test speech in both modes: tests/data/golden_model/ (fixed-width
+codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) from format 1.1 on; the blobs and their decoded output (phase_iters=0, contrast=1.0, so the reference pins the format and
 the graphs, not the post-processing) are stored. tests/test_golden.py decodes every golden blob forever. Never
 overwrite an existing version's files: add new ones.
 """
@@ -24,12 +24,20 @@ from models import SpecAutoencoder
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
-def main() -> None:
-    model_dir = DATA / "golden_model"
-    if not model_dir.exists():
+def model_dir(coder: int) -> Path:
+    """The tiny model of `coder`, exported on first use."""
+    d = DATA / ("golden_model" if coder == 0 else "golden_model_range")
+    if not d.exists():
         torch.manual_seed(1234)
-        export(SpecAutoencoder(ModelConfig(channels=2, hidden=4, default_bits=6)).eval(), model_dir)
-    codec = Codec.load(model_dir)
+        model = SpecAutoencoder(ModelConfig(channels=2, hidden=4, default_bits=6, coder=coder)).eval()
+        if model.prior is not None:
+            torch.nn.init.constant_(model.prior.log_scale, 1.0)  # wide enough for the untrained latent
+        export(model, d)
+    return d
+
+
+def main() -> None:
+    codec = Codec.load(model_dir(blob.CODER_RANGE))
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     x = np.ascontiguousarray(x[16000:32000].T)
     version = f"v{blob.MAJOR}_{blob.MINOR}"

@@ -126,3 +126,72 @@ def test_non_finite_gain_is_refused() -> None:
     data = blob.write(h, blob.channel_section(bad, h))
     with pytest.raises(FormatError, match="non-finite"):
         blob.read(data)
+
+
+def make_range(mode: int = blob.MODE_STORE_PHASE, channels: int = 2, coded: bytes = b"\x01\x02\x03\x04" * 3
+               ) -> tuple[BlobHeader, list[ChannelData], bytes]:
+    """A range-coded (coder 1) blob; the coded bytes are opaque to the container."""
+    rng = np.random.default_rng(2)
+    h = BlobHeader(mode=mode, bits=0, phase_bits=7 if mode else 0, sample_rate=16000, channels=channels,
+                   latent_channels=3, latent_bins=5, n_bins=9, num_samples=1234, n_frames=11, latent_frames=3,
+                   model_id="0123456789abcdef", coder=blob.CODER_RANGE)
+    chans = []
+    for c in range(channels):
+        phase = rng.integers(0, 2**7, (9, 11)).astype(np.uint16) if mode else None
+        chans.append(ChannelData(0.5 + c, np.zeros(0, np.float32), None, phase, coded * (c + 1)))
+    return h, chans, blob.write(h, b"".join(blob.channel_section(ch, h) for ch in chans))
+
+
+@pytest.mark.parametrize("mode", [blob.MODE_PREDICTED, blob.MODE_STORE_PHASE])
+def test_range_coded_sections_round_trip(mode: int) -> None:
+    h, chans, data = make_range(mode)
+    h2, chans2 = blob.read(data)
+    assert h2 == h and h2.coder_name == "range"
+    for a, b in zip(chans, chans2, strict=True):
+        assert a.gain == b.gain and a.coded == b.coded and b.codes is None
+        if mode:
+            np.testing.assert_array_equal(a.phase_codes, b.phase_codes)
+
+
+def test_every_truncation_and_flip_of_a_range_coded_blob_is_typed() -> None:
+    _, _, data = make_range()
+    for n in range(len(data)):
+        with pytest.raises(TruncatedError):
+            blob.read(data[:n])
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0xFF
+        with pytest.raises(CodecError):
+            blob.read(bytes(bad))
+
+
+def _reseal(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_range_section_lengths_must_fit_the_payload() -> None:
+    _, _, data = make_range(mode=blob.MODE_PREDICTED, channels=1)
+    body = bytearray(data[:-4])
+    for coded_len, match in ((13, "does not fit"), (16, "does not fit"), (6, "does not fit")):
+        struct.pack_into("<I", body, blob.HEADER_SIZE + 4, coded_len)
+        with pytest.raises(FormatError, match=match):
+            blob.read(_reseal(bytes(body)))
+    struct.pack_into("<I", body, blob.HEADER_SIZE + 4, 8)  # sections end before the payload does
+    with pytest.raises(FormatError, match="end at byte"):
+        blob.read(_reseal(bytes(body)))
+
+
+def test_a_tiny_range_blob_cannot_claim_a_huge_latent() -> None:
+    h, chans, _ = make_range(mode=blob.MODE_PREDICTED, channels=1, coded=b"\0\0\0\0")
+    huge = BlobHeader(**(h.to_dict() | {"latent_frames": 2**31, "n_frames": 2**31}))
+    data = blob.write(huge, blob.channel_section(chans[0], huge))
+    with pytest.raises(FormatError, match="cannot come from"):
+        blob.read(data)
+
+
+def test_format_1_0_has_no_coder() -> None:
+    _, _, data = make()
+    body = bytearray(data[:-4])
+    body[5], body[11] = 0, 1  # minor 0 with a coder
+    with pytest.raises(FormatError, match="1.0 has no coder"):
+        blob.read(_reseal(bytes(body)))

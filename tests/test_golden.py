@@ -1,6 +1,7 @@
 """Golden blobs of every format version keep decoding to their stored reference, forever.
 
-They were written by scripts/make_golden.py with the tiny model in tests/data/golden_model/.
+They were written by scripts/make_golden.py with the tiny models in tests/data/: golden_model/ (fixed-width,
+format 1.0) and golden_model_range/ (range-coded, format 1.1).
 """
 
 from pathlib import Path
@@ -18,9 +19,14 @@ def test_there_is_a_golden_blob_of_the_current_version() -> None:
     assert any(f"v{blob.MAJOR}_{blob.MINOR}_" in p.name for p in GOLDEN)
 
 
+def golden_codec(data: bytes) -> Codec:
+    header, _ = blob.read_header(data)
+    return Codec.load(DATA / ("golden_model" if header.coder == blob.CODER_FIXED else "golden_model_range"))
+
+
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
 def test_golden_blob_decodes_to_its_reference(path: Path) -> None:
-    codec = Codec.load(DATA / "golden_model")
+    codec = golden_codec(path.read_bytes())
     y, sr = codec.decode(path.read_bytes(), phase_iters=0, contrast=1.0)
     ref = np.load(path.with_suffix(".npy"))
     assert sr == 16000 and y.shape == ref.shape
@@ -31,7 +37,7 @@ def test_golden_blob_decodes_to_its_reference(path: Path) -> None:
 def test_golden_blob_reencodes_to_the_same_bytes(path: Path) -> None:
     import soundfile as sf
 
-    codec = Codec.load(DATA / "golden_model")
+    codec = golden_codec(path.read_bytes())
     header, _ = blob.read(path.read_bytes())
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     if header.minor != blob.MINOR:

@@ -35,7 +35,11 @@ class Provider(str, Enum):
     cuda = "cuda"
 
 
-ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped model)")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped ladder)")]
+BitrateOpt = Annotated[
+    float | None,
+    typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below it (default: the ladder's default)"),
+]
 ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
 PhaseItersOpt = Annotated[
@@ -55,6 +59,7 @@ def _kbps(n_bytes: int, seconds: float) -> str:
 def encode(
     input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="blob to write")],
+    bitrate: BitrateOpt = None,
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     model: ModelOpt = None,
@@ -64,7 +69,7 @@ def encode(
     """Compress an audio file into a codec-rt blob."""
     out = check_output(output, force, (input,))
     audio, sr = read_audio(input)
-    codec = Codec.load(model, provider.value)
+    codec = Codec.load(model, provider.value, bitrate=bitrate)
     try:
         data = codec.encode(audio, sr, bits=bits, mode=mode.value)
     except AudioError as e:
@@ -84,13 +89,13 @@ def decode(
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
 ) -> None:
-    """Decompress a codec-rt blob into an audio file."""
+    """Decompress a codec-rt blob into an audio file (with the shipped model that wrote it, unless --model)."""
     out = check_output(output, force, (input,))
     audio_format(out)
     data = read_blob(input)
     header, _ = blobfmt.read_header(data)  # refuse what the output format cannot hold before decoding
     check_audio_output(out, header.channels, header.sample_rate, header.num_samples)
-    codec = Codec.load(model, provider.value)
+    codec = Codec.for_blob(data, provider.value) if model is None else Codec.load(model, provider.value)
     audio, sr = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
     write_audio(out, audio, sr)
     typer.echo(f"{input} -> {out}: {audio.shape[0]} ch, {audio.shape[1]} samples at {sr} Hz", err=True)
@@ -102,7 +107,8 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
     data = read_blob(blob)
     header, _ = blobfmt.read(data)
     seconds = header.num_samples / header.sample_rate
-    d: dict[str, Any] = {"format": f"{blobfmt.MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name}
+    d: dict[str, Any] = {"format": f"{blobfmt.MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
+                         "coder": header.coder_name}
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None
     d.update(bytes=len(data), seconds=round(seconds, 3), kbps=kbps)
     for k, v in d.items():
@@ -115,6 +121,7 @@ def eval_(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="folder for reconstructions and residuals")] = Path(
         "eval_out"
     ),
+    bitrate: BitrateOpt = None,
     bits: BitsOpt = None,
     phase_iters: PhaseItersOpt = DEFAULT_PHASE_ITERS,
     contrast: ContrastOpt = DEFAULT_CONTRAST,
@@ -135,7 +142,7 @@ def eval_(
     if json_out is not None:
         check_output(json_out, force, (input,))
     audio, sr = read_audio(input)
-    codec = Codec.load(model, provider.value)
+    codec = Codec.load(model, provider.value, bitrate=bitrate)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

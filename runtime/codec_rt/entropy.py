@@ -4,7 +4,8 @@ A model with `coder = 1` carries `EntropyTables` in its ONNX metadata (key `code
 frequency table per (latent channel, frequency row), estimated at export time from the entropy model the
 codec was trained with. A table covers the symbols `offset .. offset + len(freqs) - 1`; the quantizer clips
 to that range (its tails hold under 1e-6 of the trained density). Every frequency is >= 1 and each table
-sums to `2**precision`, so every in-range symbol is codable.
+sums to `2**precision`, so every in-range symbol is codable; a table has at least 2 entries (constriction's
+smallest distribution).
 
 Determinism: the tables are integers, and the coder is driven by `freqs / 2**precision` in float64
 (an exact division), which constriction quantizes with integer arithmetic: the same symbols give the same
@@ -47,8 +48,8 @@ class EntropyTables:
         if len(self.offsets) != self.channels * self.bins or len(self.freqs) != len(self.offsets):
             raise ModelError("entropy tables: wrong number of tables")
         for f in self.freqs:
-            if not 1 <= len(f) <= MAX_TABLE_SIZE or min(f) < 1 or sum(f) != 1 << self.precision:
-                raise ModelError("entropy tables: a table is empty, too long, has a zero or a wrong sum")
+            if not 2 <= len(f) <= MAX_TABLE_SIZE or min(f) < 1 or sum(f) != 1 << self.precision:
+                raise ModelError("entropy tables: a table has under 2 or too many entries, a zero or a wrong sum")
 
     def to_dict(self) -> dict[str, Any]:
         return {"channels": self.channels, "bins": self.bins, "precision": self.precision,

@@ -1,0 +1,89 @@
+"""Range coding of the latent symbols: exact round trips, sizes near the model's entropy, determinism."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codec_rt import FormatError, ModelError, entropy
+from codec_rt.entropy import EntropyTables
+from codec_rt.onnx_model import OnnxModel
+from codec_rt.stft import stft, to_features
+
+DATA = Path(__file__).parent / "data"
+
+
+def tables(seed: int = 0, channels: int = 3, bins: int = 4) -> EntropyTables:
+    rng = np.random.default_rng(seed)
+    offsets, freqs = [], []
+    for _ in range(channels * bins):
+        n = int(rng.integers(2, 40))
+        f = rng.integers(1, 1000, n)
+        f = np.maximum(1, np.floor(f / f.sum() * (2**16 - n))).astype(int) + 0
+        f[np.argmax(f)] += 2**16 - f.sum()
+        offsets.append(int(rng.integers(-20, 5)))
+        freqs.append(tuple(int(x) for x in f))
+    return EntropyTables(channels, bins, 16, tuple(offsets), tuple(freqs))
+
+
+def sample(t: EntropyTables, frames: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = [o + rng.choice(len(f), frames, p=np.array(f) / 2**16) for o, f in zip(t.offsets, t.freqs, strict=True)]
+    return np.array(rows, np.int32).reshape(t.channels, t.bins, frames)
+
+
+def test_random_symbols_round_trip_and_cost_their_entropy() -> None:
+    t = tables()
+    s = sample(t, 500, seed=1)
+    data = entropy.encode(s, t)
+    np.testing.assert_array_equal(entropy.decode(data, t, 500), s)
+    ideal = -sum(np.log2(np.array(f)[row - o] / 2**16).sum()
+                 for o, f, row in zip(t.offsets, t.freqs, s.reshape(len(t.freqs), -1), strict=True))
+    assert 8 * len(data) <= ideal * 1.01 + 64
+
+
+def test_real_latents_round_trip_bit_exactly_and_deterministically() -> None:
+    import soundfile as sf
+
+    model = OnnxModel.load(DATA / "golden_model_range")
+    assert model.entropy is not None
+    x, _ = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    z = model.encode(to_features(stft(x[None, :32000] * 4, 512, 128)))[0]
+    s = entropy.to_symbols(z, model.entropy)
+    assert np.all(np.abs(s - np.rint(z)) <= np.abs(z - np.clip(z, model.entropy.low, model.entropy.high)) + 0.5)
+    data = entropy.encode(s, model.entropy)
+    assert data == entropy.encode(s.copy(), model.entropy)
+    np.testing.assert_array_equal(entropy.decode(data, model.entropy, s.shape[-1]), s)
+
+
+def test_tables_survive_json_and_refuse_bad_frequencies() -> None:
+    t = tables()
+    assert EntropyTables.from_json(t.to_json()) == t
+    d = t.to_dict()
+    for bad in ({"freqs": [[0] + list(f[1:]) for f in d["freqs"]]},  # a zero frequency
+                {"freqs": [list(f) + [1] for f in d["freqs"]]},  # wrong sum
+                {"offsets": d["offsets"][:-1]},  # missing table
+                {"precision": 40}):
+        with pytest.raises(ModelError):
+            EntropyTables.from_dict(d | bad)
+    with pytest.raises(ModelError):
+        EntropyTables.from_json("[1, 2]")
+
+
+def test_damaged_streams_give_symbols_in_range_or_a_typed_error() -> None:
+    t = tables()
+    rng = np.random.default_rng(3)
+    for n in (0, 4, 8, 64):
+        s = entropy.decode(rng.bytes(n), t, 50)
+        assert s.shape == (3, 4, 50)
+        assert np.all(s >= t.low) and np.all(s <= t.high)
+    with pytest.raises(FormatError):
+        entropy.decode(b"\0" * 5, t, 10)
+
+
+def test_out_of_range_symbols_are_refused_by_encode() -> None:
+    t = tables()
+    s = sample(t, 10, seed=4)
+    s[0, 0, 0] = t.offsets[0] - 1
+    with pytest.raises(ValueError):
+        entropy.encode(s, t)

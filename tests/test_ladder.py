@@ -1,0 +1,64 @@
+"""The bitrate ladder through the CLI: `--bitrate` picks the highest point at or below it, the blob names that
+model, `info` prints its actual kbps, and `decode` finds the model by itself."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import soundfile as sf
+
+from codec_rt import Codec, CodecError, ModelMismatchError, ladder
+
+DATA = Path(__file__).parent / "data"
+POINTS = ladder.points()
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codec_rt", *args], capture_output=True, text=True)
+
+
+def test_ladder_json_names_the_models_it_ships() -> None:
+    d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
+    assert d["default_kbps"] in [p.kbps for p in POINTS]
+    for p in POINTS:
+        for role in ("encoder", "decoder"):
+            meta = {m.key: m.value for m in onnx.load(str(p.path / f"{role}.onnx")).metadata_props}
+            assert meta["codec_rt.model_id"] == p.model_id
+
+
+@pytest.mark.parametrize("point", POINTS, ids=lambda p: f"{p.kbps:g}k")
+def test_bitrate_picks_the_point_and_decode_finds_its_model(point: ladder.LadderPoint, tmp_path: Path) -> None:
+    # A request a little above the point still picks it (nearest at or below).
+    src, out = str(DATA / "speech_fr_16k.flac"), str(tmp_path / "s.cra")
+    r = run("encode", src, "-o", out, "--bitrate", f"{point.kbps + 0.5:g}")
+    assert r.returncode == 0, r.stderr
+    info = dict(line.split(None, 1) for line in run("info", str(tmp_path / "s.cra")).stdout.splitlines())
+    assert info["model_id"] == point.model_id
+    size = (tmp_path / "s.cra").stat().st_size
+    seconds = sf.info(str(DATA / "speech_fr_16k.flac")).frames / 16000
+    assert float(info["kbps"]) == pytest.approx(8 * size / seconds / 1000, abs=1e-3)
+    r = run("decode", str(tmp_path / "s.cra"), "-o", str(tmp_path / "s.wav"))
+    assert r.returncode == 0, r.stderr
+    assert sf.info(str(tmp_path / "s.wav")).frames == sf.info(str(DATA / "speech_fr_16k.flac")).frames
+
+
+def test_a_bitrate_below_the_ladder_is_a_one_line_error(tmp_path: Path) -> None:
+    r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", str(tmp_path / "s.cra"), "--bitrate",
+            f"{POINTS[0].kbps / 2:g}")
+    assert r.returncode == 2 and "no model at or below" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "s.cra").exists()
+
+
+def test_model_and_bitrate_together_are_refused() -> None:
+    with pytest.raises(CodecError, match="not both"):
+        Codec.load(POINTS[0].path, bitrate=POINTS[0].kbps)
+
+
+def test_a_blob_of_an_unshipped_model_names_its_id(speech: tuple[np.ndarray, int]) -> None:
+    data = Codec.load(DATA / "golden_model_range").encode(speech[0], speech[1])
+    with pytest.raises(ModelMismatchError, match="9b07ca76980781c7"):
+        Codec.for_blob(data)

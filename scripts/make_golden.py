@@ -3,8 +3,9 @@
     python scripts/make_golden.py
 
 A tiny seeded model encodes one second of the test speech in both modes: tests/data/golden_model/ (fixed-width
-codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) from format 1.1 on; the blobs and their decoded output (phase_iters=0, contrast=1.0, so the reference pins the format and
-the graphs, not the post-processing) are stored. tests/test_golden.py decodes every golden blob forever. Never
+codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) from format 1.1 on. The
+blobs and their decoded output (phase_iters=0, contrast=1.0, so the reference pins the format and the graphs,
+not the post-processing) are stored. tests/test_golden.py decodes every golden blob forever. Never
 overwrite an existing version's files: add new ones.
 """
 

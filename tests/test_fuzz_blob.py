@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,3 +35,77 @@ def test_mutated_golden_blob(edits: list[tuple[int, int]], cut: int) -> None:
         data[i] = v
     _parse(bytes(data))
     _parse(bytes(data[:cut]))
+
+
+# ---------------------------------------------------------------- scripts/fuzz_blob.py, CI-sized
+
+def _fuzz_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "fuzz_blob.py"
+    spec = importlib.util.spec_from_file_location("fuzz_blob", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_blob"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def fuzz():  # type: ignore[no-untyped-def]
+    return _fuzz_module()
+
+
+@pytest.fixture(scope="module")
+def seeds(fuzz):  # type: ignore[no-untyped-def]
+    return fuzz.make_seeds()
+
+
+def test_seeds_cover_both_modes_the_golden_blobs_and_a_resealable_trailer(fuzz, seeds) -> None:  # type: ignore[no-untyped-def]
+    names = [s.name for s in seeds]
+    assert any("predicted" in n for n in names) and any("store_phase" in n for n in names)
+    assert {"golden_v1_0_predicted", "golden_v1_0_store_phase"} <= set(names)
+    for s in seeds:
+        blob.read(s.data)
+    assert fuzz.crc_trailer(seeds)
+
+
+def test_mutation_fuzz_ci(fuzz, seeds, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """3000 mutated blobs through blob.read, a share through Codec.decode: only CodecError escapes, nothing
+    slow, memory within what the blob's real size allows."""
+    stats = fuzz.run_mutate(3000, seed=20251126, decode_fraction=0.2, crash_dir=tmp_path, seeds=seeds)
+    assert stats.failed == 0, stats.report()
+    assert stats.tried == 3000 and stats.parsed > 100 and stats.decoded > 10, stats.report()
+    assert not tmp_path.exists() or not any(tmp_path.glob("crash-*"))
+
+
+def test_every_truncation_and_byte_flip_of_the_reference_blobs(fuzz, seeds, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The golden blobs and a shipped-model blob: every truncation and every single-byte flip is a typed
+    error; re-sealed byte edits are typed errors or decode (header bytes and every 256th payload byte)."""
+    chosen = [s for s in seeds if s.name.startswith("golden") or s.name.endswith("predicted-speech")]
+    stats = fuzz.run_sweep(chosen, crash_dir=tmp_path, decode_stride=256)
+    assert stats.failed == 0, stats.report()
+    total = sum(len(s.data) for s in chosen)
+    # Each truncation and each XOR flip is refused; nothing slips through as a valid blob.
+    assert stats.tried - stats.parsed >= 2 * total, stats.report()
+    assert stats.typed["TruncatedError"] >= total - 8 * len(chosen), stats.report()
+
+
+@pytest.mark.xfail(strict=True, reason="blob.read accepts any positive gain; a forged 1e-45 (CRC re-sealed) "
+                   "makes Codec.decode return infinite samples. Refuse gains outside level.py's range.")
+def test_forged_gain_is_refused_or_decodes_to_finite_audio(fuzz, seeds) -> None:  # type: ignore[no-untyped-def]
+    import struct
+
+    import numpy as np
+
+    from codec_rt import CodecError
+
+    s = next(s for s in seeds if s.name.endswith("predicted-speech"))
+    b = bytearray(s.data)
+    struct.pack_into("<f", b, blob.HEADER_SIZE, 1e-45)  # channel 0's gain
+    try:
+        y, _ = s.codec.decode(fuzz.reseal(bytes(b)))
+    except CodecError:
+        return
+    assert np.all(np.isfinite(y))

@@ -3,7 +3,8 @@
 
 Only `codec_rt.errors.CodecError` subclasses may escape. Anything else (IndexError, struct.error,
 ValueError, a numpy error, MemoryError, ...) is a failure: the input is saved under the crash folder and
-counted. So is a blob that takes longer than `--slow` seconds in one target, and one whose traced peak
+counted. So is a blob that takes longer than `--slow` seconds in one target (twice: a slow first run is
+timed again, so a load spike on a busy machine is not a finding), and one whose traced peak
 memory (tracemalloc: every numpy and Python allocation; onnxruntime's own arena is not traced) exceeds what
 its real size allows: `MEM_SLACK + MEM_PER_BLOB_BYTE * len(blob)`, plus `MEM_PER_SAMPLE * channels *
 max(num_samples, samples at the model rate)` once a decode has succeeded, since only then is the header's
@@ -286,6 +287,13 @@ def run_target(name: str, fn: Callable[[], Any], data: bytes, codec: Any, stats:
     if memory:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    if elapsed > SLOW_SECONDS and error is None:  # a load spike on a busy machine, or really slow? Time it again.
+        t1 = time.perf_counter()
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the first run's outcome is the one recorded
+            pass
+        elapsed = min(elapsed, time.perf_counter() - t1)
     if caught:
         stats.warned += 1
         for w in caught:

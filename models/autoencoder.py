@@ -35,11 +35,25 @@ from .prior import LatentPrior
 LOGMAG_MEAN, LOGMAG_STD = -6.0, 4.0
 
 
+class CausalConv2d(nn.Conv2d):
+    """k=3 convolution padded in time on the left only: output frame t sees input frames t-2..t."""
+
+    def __init__(self, c_in: int, c_out: int, stride: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(c_in, c_out, 3, stride=stride, padding=(1, 0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, (2, 0)))
+
+
+def conv3(c_in: int, c_out: int, causal: bool, stride: tuple[int, int] = (1, 1)) -> nn.Conv2d:
+    return CausalConv2d(c_in, c_out, stride) if causal else nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1)
+
+
 class ResBlock(nn.Module):
-    def __init__(self, ch: int) -> None:
+    def __init__(self, ch: int, causal: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
-        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv1 = conv3(ch, ch, causal)
+        self.conv2 = conv3(ch, ch, causal)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.leaky_relu(self.conv1(F.leaky_relu(x, 0.2)), 0.2))
@@ -58,10 +72,10 @@ class Encoder(nn.Module):
         layers: list[nn.Module] = []
         c_in = 2
         for s in _strides(cfg):
-            layers += [nn.Conv2d(c_in, cfg.hidden, 3, stride=s, padding=1), nn.LeakyReLU(0.2)]
+            layers += [conv3(c_in, cfg.hidden, bool(cfg.causal), s), nn.LeakyReLU(0.2)]
             c_in = cfg.hidden
         self.down = nn.Sequential(*layers)
-        self.res = ResBlock(cfg.hidden)
+        self.res = ResBlock(cfg.hidden, bool(cfg.causal))
         self.proj = nn.Conv2d(cfg.hidden, cfg.channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,15 +92,16 @@ class Decoder(nn.Module):
         super().__init__()
         self.n_bins = cfg.n_bins
         self.proj = nn.Conv2d(cfg.channels, cfg.hidden, 1)
-        self.res = ResBlock(cfg.hidden)
+        self.res = ResBlock(cfg.hidden, bool(cfg.causal))
         layers: list[nn.Module] = []
         strides = list(reversed(_strides(cfg)))
         for i, (sf, st) in enumerate(strides):
             last = i == len(strides) - 1
+            # A causal decoder upsamples frequency only (kernel 1 in time): time context comes from the
+            # causal convolutions before it.
+            kt, pt = (1, 0) if cfg.causal else (4 if st == 2 else 3, 1)
             layers.append(
-                nn.ConvTranspose2d(
-                    cfg.hidden, 2 if last else cfg.hidden, (4, 4 if st == 2 else 3), stride=(sf, st), padding=1
-                )
+                nn.ConvTranspose2d(cfg.hidden, 2 if last else cfg.hidden, (4, kt), stride=(sf, st), padding=(1, pt))
             )
             if not last:
                 layers.append(nn.LeakyReLU(0.2))

@@ -75,6 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("RATE_LAMBDA", 0.02, "coder 1: weight of the rate term (per kbps), its start value when steered"),
         ("DEVICE", "cpu", "torch device (cpu, cuda)"),
         ("PACKED", "", "read clips from this .flac + .lengths.npy pair instead of the folders"),
+        ("LOG_EVERY", 0, "also print the running means every N steps (0: once per epoch)"),
         ("SEED", 0, "seed of data order, crops and init"),
         ("MAX_MINUTES", 0.0, "stop after the epoch that passes this wall time (0: no limit)"),
         ("RESULTS_DIR", "results", "where model_last.pth goes"),
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             g["lr"] = lr
         sums: dict[str, float] = {}
         skipped = 0
+        step_at_epoch_start = step
         batches = data.batches(a.batch_size, rng)
         model.train()
         for wave_np in batches:
@@ -167,6 +169,10 @@ def main(argv: list[str] | None = None) -> None:
             step += 1
             for k, v in {"loss": loss.item(), **terms}.items():
                 sums[k] = sums.get(k, 0.0) + v
+            if a.log_every and step % a.log_every == 0:
+                n_ok = max(step - step_at_epoch_start, 1)
+                print(f"  step {step} " + " ".join(f"{k} {v / n_ok:.4f}" for k, v in sums.items())
+                      + f" ({time.time() - t0:.0f} s)", flush=True)
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise SystemExit(f"weights became non-finite in epoch {epoch + 1}; {ckpt_path} keeps the last good ones")
         torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),

@@ -27,6 +27,8 @@ class ModelConfig:
     coder: 0 = per-channel max-norm quantization, fixed-width codes (`quantize.py`); 1 = latent rounded to
         integers and range-coded with the entropy tables stored beside the config (`entropy.py`), the codec
         having been trained for it with a rate term.
+    causal: 1 = every convolution sees only the current and past frames (low-latency model; needs
+        time_downsamples = 0), so a frame can be coded as soon as its STFT window is complete.
     """
 
     sample_rate: int = 16000
@@ -38,6 +40,7 @@ class ModelConfig:
     time_downsamples: int = 2
     default_bits: int = 8
     coder: int = 0
+    causal: int = 0
 
     @property
     def n_bins(self) -> int:
@@ -54,6 +57,12 @@ class ModelConfig:
         for _ in range(self.freq_downsamples):
             f = (f + 1) // 2
         return f
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Algorithmic latency (window + lookahead) of frame-by-frame coding, for causal models; None for
+        the others, whose convolutions look ahead (they are coded in blocks, see the streaming docs)."""
+        return 1000.0 * self.n_fft / self.sample_rate if self.causal else None
 
     def latent_frames(self, n_frames: int) -> int:
         """Latent time steps for `n_frames` STFT frames (the encoder pads time to a multiple of the stride)."""
@@ -101,3 +110,5 @@ class ModelConfig:
             raise ModelError("default_bits must be in 1..16")
         if self.coder not in (0, 1):
             raise ModelError(f"unknown coder {self.coder}")
+        if self.causal not in (0, 1) or (self.causal and self.time_downsamples):
+            raise ModelError("causal must be 0 or 1, and a causal model cannot downsample time")

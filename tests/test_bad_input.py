@@ -223,6 +223,13 @@ REFUSED = [
     Refused("future-major-version", blob(edit=_major_2), BLOB_COMMANDS, r"blob format 2\.\d+; this runtime reads 1\.x"),
     Refused("wrong-model", blob(), [("decode", "s.cra", "-o", "x.wav", "--model", str(DATA / "golden_model"))],
             r"encoded with model [0-9a-f]{16}, but the loaded model is c34e345da8f67bf8"),
+    Refused("unknown-model", text("s.cra", (DATA / "golden_v1_0_predicted.cra").read_bytes()),
+            [("decode", "s.cra", "-o", "x.wav")],
+            r"encoded with model c34e345da8f67bf8, which is not shipped with this codec-rt \(shipped: [0-9a-f, ]+\); "
+            r"pass its model directory with --model"),
+    Refused("bitrate-below-ladder", wav("in.wav", noise(100)),
+            [("encode", "in.wav", "-o", "x.cra", "--bitrate", "0.5")],
+            r"no model at or below 0\.5 kbps; the ladder has"),
     Refused("model-folder-missing", both(wav("in.wav", noise(100)), blob()),
             [("encode", "in.wav", "-o", "x.cra", "--model", "nowhere"),
              ("decode", "s.cra", "-o", "x.wav", "--model", "nowhere")],

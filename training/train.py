@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -51,12 +52,30 @@ def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder, init: b
     return ck
 
 
+PRIOR_LR_SCALE = 20.0
+
+
+@torch.no_grad()
+def fit_prior(model: SpecAutoencoder, batches: list[np.ndarray], cfg: ModelConfig, device: torch.device) -> None:
+    """Start the prior at the latent's per-(channel, row) mean and spread, so the rate term is right from
+    the first step (a fresh prior would price every value at ~2 bits, and lambda would run away)."""
+    assert model.prior is not None
+    zs = [model.encoder(st.to_features(st.stft(torch.from_numpy(b).to(device), cfg.n_fft, cfg.hop))) for b in batches]
+    z = torch.cat([x.permute(1, 2, 0, 3).flatten(2) for x in zs], dim=2)  # [C, F, N]
+    model.prior.loc.copy_(z.mean(dim=2, keepdim=True))
+    scale = (z.std(dim=2, keepdim=True) * math.sqrt(3) / math.pi).clamp_min(0.1)
+    model.prior.log_scale.copy_(scale.log())
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="codec-train", description=__doc__.split("\n")[0])
     p.add_argument("data", nargs="*", type=Path, help="folders searched recursively for wav/flac/ogg")
     knobs: list[tuple[str, Any, str]] = [
         ("MAX_TRAIN_FILES", 20, "files used (<= 0: all)"),
         ("MAX_AUDIO_SECONDS", 8.0, "random crop per file per epoch (<= 0 disables)"),
+        ("N_FFT", 512, "STFT size (the window: the causal model's latency)"),
+        ("HOP", 128, "STFT hop"),
+        ("CAUSAL", 0, "1: causal convolutions in time (low-latency model; TIME_DOWNSAMPLES must be 0)"),
         ("MODEL_CHANNELS", 8, "latent channels"),
         ("MODEL_HIDDEN", 32, "width of the convolution stack"),
         ("FREQ_DOWNSAMPLES", 3, "stride-2 blocks (4 = the extra downsample)"),
@@ -99,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    cfg = ModelConfig(channels=a.model_channels, hidden=a.model_hidden, freq_downsamples=a.freq_downsamples,
-                      time_downsamples=a.time_downsamples, default_bits=a.default_bits, coder=a.coder)
+    cfg = ModelConfig(n_fft=a.n_fft, hop=a.hop, channels=a.model_channels, hidden=a.model_hidden,
+                      freq_downsamples=a.freq_downsamples, time_downsamples=a.time_downsamples,
+                      default_bits=a.default_bits, coder=a.coder, causal=a.causal)
     cfg.validate()
     out = Path(a.results_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +133,13 @@ def main(argv: list[str] | None = None) -> None:
         ck = _load_matching(a.init_from, cfg, model, init=True)
         print(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)", flush=True)
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate)
+    # The prior's few parameters must track the encoder's moving latent: a learning rate 20x the codec's.
+    prior_params = list(model.prior.parameters()) if model.prior is not None else []
+    codec_params = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
+    groups: list[dict[str, Any]] = [{"params": codec_params, "lr_scale": 1.0}]
+    if prior_params:
+        groups.append({"params": prior_params, "lr_scale": PRIOR_LR_SCALE})
+    opt = torch.optim.Adam(groups, lr=a.learning_rate)
     if a.resume and ckpt_path.exists():
         ck = _load_matching(ckpt_path, cfg, model)
         opt.load_state_dict(ck["optimizer"])
@@ -121,15 +147,18 @@ def main(argv: list[str] | None = None) -> None:
         log_lambda = ck.get("log_lambda", log_lambda)
         print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)
 
+    if a.packed:
+        data = ClipSet.from_packed(Path(a.packed), cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
+    else:
+        data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
+    if model.prior is not None and start_epoch == 0:
+        fit_prior(model, data.batches(a.batch_size, np.random.default_rng([a.seed, 2**31]))[:16], cfg, device)
+
     if a.wave_phase not in ("true", "predicted", "both"):
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted' or 'both'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
                           wave_phase=a.wave_phase)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights).to(device)
-    if a.packed:
-        data = ClipSet.from_packed(Path(a.packed), cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
-    else:
-        data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
     t0 = time.time()
     for epoch in range(start_epoch, a.epochs):
         rng = np.random.default_rng([a.seed, epoch])
@@ -140,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
             progress = max(progress, (time.time() - t0) / (60 * a.max_minutes))
         lr = a.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0))))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["lr_scale"]
         sums: dict[str, float] = {}
         skipped = 0
         step_at_epoch_start = step
@@ -157,8 +186,9 @@ def main(argv: list[str] | None = None) -> None:
                 kbps = model.rate_bits(z).sum() / (wave.shape[0] * wave.shape[1] / cfg.sample_rate) / 1000
                 loss = loss + float(np.exp(log_lambda)) * kbps
                 terms |= {"kbps": kbps.item(), "lambda": float(np.exp(log_lambda))}
-                if a.rate_kbps > 0:  # dual ascent: raise lambda while over the target rate, lower it below
-                    log_lambda = float(np.clip(log_lambda + 0.01 * (kbps.item() / a.rate_kbps - 1), -12, 3))
+                if a.rate_kbps > 0:  # dual ascent on log lambda, symmetric in the log of the rate's ratio to target
+                    ratio = np.log(max(kbps.item(), 1e-3) / a.rate_kbps)
+                    log_lambda = float(np.clip(log_lambda + 0.01 * np.clip(ratio, -1, 1), -12, 3))
             opt.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -175,7 +175,11 @@ def main(argv: list[str] | None = None) -> None:
         step_at_epoch_start = step
         batches = data.batches(a.batch_size, rng)
         model.train()
+        out_of_time = False
         for wave_np in batches:
+            if a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes:
+                out_of_time = True  # stop mid-epoch: the checkpoint below keeps every step taken
+                break
             wave = torch.from_numpy(wave_np).to(device)
             feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop))
             bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
@@ -209,10 +213,10 @@ def main(argv: list[str] | None = None) -> None:
                     "epoch": epoch + 1, "step": step, "log_lambda": log_lambda,
                     "args": vars(a) | {"data": [str(d) for d in a.data]}},
                    ckpt_path)
-        terms_s = " ".join(f"{k} {v / max(len(batches) - skipped, 1):.4f}" for k, v in sums.items())
+        terms_s = " ".join(f"{k} {v / max(step - step_at_epoch_start, 1):.4f}" for k, v in sums.items())
         extra = f" skipped {skipped} non-finite batches" if skipped else ""
         print(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s}{extra} ({time.time() - t0:.0f} s)", flush=True)
-        if a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes:
+        if out_of_time or (a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes):
             print(f"stopping after {a.max_minutes} min; resume with --resume", flush=True)
             break
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -39,3 +40,33 @@ def test_resume_refuses_another_architecture(tmp_path: Path) -> None:
     assert train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4").returncode == 0
     r = train(tmp_path, "--epochs", "2", "--resume", MODEL_CHANNELS="6")
     assert r.returncode != 0 and "trained with" in r.stderr
+
+
+def test_rate_distortion_training_exports_a_range_coded_model(tmp_path: Path) -> None:
+    """CODER=1 fine-tunes a fixed-width checkpoint with a rate term; the export carries entropy tables, and the
+    runtime codes real speech with them at about the rate the prior predicts."""
+    r = train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4")
+    assert r.returncode == 0, r.stderr
+    fixed = tmp_path / "fixed.pth"
+    (tmp_path / "results" / "model_last.pth").rename(fixed)
+    r = train(tmp_path, "--epochs", "2", "--init-from", str(fixed), MODEL_CHANNELS="4", CODER="1", RATE_KBPS="4")
+    assert r.returncode == 0, r.stderr
+    last = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch 2/2")][0]
+    assert " kbps " in last and " lambda " in last
+
+    from codec_rt import Codec, blob
+    from export.export import export, load_checkpoint
+
+    model = load_checkpoint(tmp_path / "results" / "model_last.pth")
+    assert model.cfg.coder == 1 and model.prior is not None
+    export(model, tmp_path / "model")
+    codec = Codec.load(tmp_path / "model")
+    assert codec.model.entropy == model.prior.tables()
+    import soundfile as sf
+
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
+    data = codec.encode(x.T, sr)
+    header, _ = blob.read(data)
+    assert header.coder == blob.CODER_RANGE
+    y, _ = codec.decode(data)
+    assert y.shape == x.T.shape and np.all(np.isfinite(y))

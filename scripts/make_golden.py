@@ -3,10 +3,11 @@
     python scripts/make_golden.py
 
 A tiny seeded model encodes one second of the test speech in both modes: tests/data/golden_model/ (fixed-width
-codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) from format 1.1 on. The
-blobs and their decoded output (phase_iters=0, contrast=1.0, so the reference pins the format and the graphs,
-not the post-processing) are stored. tests/test_golden.py decodes every golden blob forever. Never
-overwrite an existing version's files: add new ones.
+codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) for format 1.1, and from
+format 1.2 on both models in the framed layout (frames of 8 latent steps, so a second makes 4 frames:
+golden_v1_2_<coder>_<mode>.cra). The blobs and their decoded output (phase_iters=0, contrast=1.0, so the
+reference pins the format and the graphs, not the post-processing) are stored. tests/test_golden.py decodes
+every golden blob forever. Never overwrite an existing version's files: add new ones.
 """
 
 from __future__ import annotations
@@ -37,16 +38,20 @@ def model_dir(coder: int) -> Path:
     return d
 
 
+FRAME_STEPS = 8  # framed goldens (1.2 on): 4 frames in one second
+
+
 def main() -> None:
-    codec = Codec.load(model_dir(blob.CODER_RANGE))
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     x = np.ascontiguousarray(x[16000:32000].T)
     version = f"v{blob.MAJOR}_{blob.MINOR}"
-    for mode in ("predicted", "store_phase"):
-        stem = DATA / f"golden_{version}_{mode}"
+    jobs = [(coder, mode) for coder in (blob.CODER_FIXED, blob.CODER_RANGE) for mode in ("predicted", "store_phase")]
+    for coder, mode in jobs:
+        codec = Codec.load(model_dir(coder))
+        stem = DATA / f"golden_{version}_{'fixed' if coder == blob.CODER_FIXED else 'range'}_{mode}"
         if stem.with_suffix(".cra").exists():
             continue
-        data = codec.encode(x, sr, mode=mode)
+        data = codec.encode(x, sr, mode=mode, framed=True, frame_steps=FRAME_STEPS)
         stem.with_suffix(".cra").write_bytes(data)
         y, _ = codec.decode(data, phase_iters=0, contrast=1.0)
         np.save(stem.with_suffix(".npy"), y)

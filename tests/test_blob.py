@@ -115,9 +115,14 @@ def test_trailing_bytes_are_refused() -> None:
 
 
 def test_newer_minor_version_is_read() -> None:
-    _, _, data = make()
-    h, _ = blob.read(_patch(data, 5, "<B", 3))
-    assert h.minor == 3
+    """A 1.3 blob: a longer header (fields appended) whose new bytes this reader skips."""
+    _, _, data = make_framed()
+    head = bytearray(data[:60])
+    head[5] = 3
+    struct.pack_into("<H", head, 6, 72)
+    newer = bytes(head) + struct.pack("<I", zlib.crc32(bytes(head))) + b"\x07" * 8 + data[64:]
+    h, frames = blob.read_frames(newer)
+    assert h.minor == 3 and len(frames) == 3
 
 
 def test_non_finite_gain_is_refused() -> None:
@@ -195,3 +200,176 @@ def test_format_1_0_has_no_coder() -> None:
     body[5], body[11] = 0, 1  # minor 0 with a coder
     with pytest.raises(FormatError, match="1.0 has no coder"):
         blob.read(_reseal(bytes(body)))
+
+
+# ---------------------------------------------------------------- the framed layout (format 1.2)
+
+FRAME_STEPS, STRIDE = 2, 4
+
+
+def make_framed(mode: int = blob.MODE_STORE_PHASE, channels: int = 2, coder: int = blob.CODER_FIXED,
+                latent_frames: int = 5) -> tuple[BlobHeader, list[list[ChannelData]], bytes]:
+    """A framed blob of frames of 2 latent steps (8 STFT frames): 5 steps make frames of 2, 2 and 1."""
+    rng = np.random.default_rng(3)
+    n_frames = 4 * latent_frames - 2
+    h = BlobHeader(mode=mode, bits=5 if coder == blob.CODER_FIXED else 0, phase_bits=7 if mode else 0,
+                   sample_rate=44100, channels=channels, latent_channels=3, latent_bins=5, n_bins=9, num_samples=0,
+                   n_frames=0, latent_frames=0, model_id="0123456789abcdef", coder=coder, minor=blob.MINOR,
+                   layout=blob.LAYOUT_FRAMED, time_stride=STRIDE, frame_steps=FRAME_STEPS)
+    out, frames = [h.pack(0)], []
+    k = 0
+    while k * FRAME_STEPS < latent_frames:
+        steps = min(FRAME_STEPS, latent_frames - k * FRAME_STEPS)
+        nf = min(FRAME_STEPS * STRIDE, n_frames - k * FRAME_STEPS * STRIDE)
+        chans = []
+        for c in range(channels):
+            phase = rng.integers(0, 2**7, (9, nf)).astype(np.uint16) if mode else None
+            if coder == blob.CODER_FIXED:
+                codes, scales = quantize(rng.standard_normal((3, 5, steps)), h.bits)
+                chans.append(ChannelData(0.5 + c + k, scales, codes, phase))
+            else:
+                chans.append(ChannelData(0.5 + c + k, np.zeros(0, np.float32), None, phase, rng.bytes(4 * (c + 1))))
+        last = (k + 1) * FRAME_STEPS >= latent_frames
+        totals = (1234, n_frames, latent_frames) if last else None
+        out.append(blob.write_frame(k, b"".join(blob.channel_section(ch, h) for ch in chans), totals))
+        frames.append(chans)
+        k += 1
+    return h, frames, b"".join(out)
+
+
+@pytest.mark.parametrize("coder", [blob.CODER_FIXED, blob.CODER_RANGE])
+@pytest.mark.parametrize("mode", [blob.MODE_PREDICTED, blob.MODE_STORE_PHASE])
+def test_framed_blob_round_trips_frame_by_frame(mode: int, coder: int) -> None:
+    h, want, data = make_framed(mode, coder=coder)
+    h2, frames = blob.read_frames(data)
+    assert h2 == BlobHeader(**(h.to_dict() | {"num_samples": 1234, "n_frames": 18, "latent_frames": 5}))
+    assert [(f.index, f.steps, f.n_frames, f.last) for f in frames] == [(0, 2, 8, False), (1, 2, 8, False),
+                                                                        (2, 1, 2, True)]
+    for fr, chans in zip(frames, want, strict=True):
+        for a, b in zip(chans, fr.channels, strict=True):
+            assert a.gain == b.gain and a.coded == b.coded
+            np.testing.assert_array_equal(a.scales, b.scales)
+            if coder == blob.CODER_FIXED:
+                np.testing.assert_array_equal(a.codes, b.codes)
+            if mode:
+                np.testing.assert_array_equal(a.phase_codes, b.phase_codes)
+    _, flat = blob.read(data)  # read(): every channel of every frame, frame after frame
+    assert len(flat) == 3 * h.channels and flat[2].gain == 1.5
+
+
+def test_frame_reader_takes_any_split_and_keeps_the_frames_before_a_cut() -> None:
+    _, _, data = make_framed()
+    reader = blob.FrameReader()
+    frames = [f for i in range(len(data)) for f in reader.feed(data[i : i + 1])]
+    reader.close()
+    assert [f.index for f in frames] == [0, 1, 2] and reader.done
+    cut = blob.FrameReader()
+    got = cut.feed(data[:-5])
+    assert [f.index for f in got] == [0, 1]
+    with pytest.raises(TruncatedError, match="cut after frame 1"):
+        cut.close()
+
+
+def test_every_truncation_and_flip_of_a_framed_blob_is_typed() -> None:
+    for coder in (blob.CODER_FIXED, blob.CODER_RANGE):
+        _, _, data = make_framed(coder=coder)
+        for n in range(len(data)):
+            with pytest.raises(TruncatedError):
+                blob.read(data[:n])
+        for i in range(len(data)):
+            bad = bytearray(data)
+            bad[i] ^= 0xFF
+            with pytest.raises(CodecError):
+                blob.read(bytes(bad))
+
+
+def test_a_damaged_frame_is_named() -> None:
+    _, _, data = make_framed()
+    bad = bytearray(data)
+    bad[-20] ^= 0x01  # inside the last frame
+    reader = blob.FrameReader()
+    with pytest.raises(ChecksumError, match="frame 2 "):
+        reader.feed(bytes(bad))
+    assert reader.next_index == 2  # frames 0 and 1 were read before it
+
+
+def _frames_of(data: bytes) -> list[bytes]:
+    pos, out = blob.HEADER_SIZE_1_2, []
+    while pos < len(data):
+        (n,) = struct.unpack_from("<I", data, pos)
+        out.append(data[pos : pos + 8 + n])
+        pos += 8 + n
+    return out
+
+
+def test_frames_out_of_order_or_extra_bytes_are_refused() -> None:
+    _, _, data = make_framed()
+    f = _frames_of(data)
+    with pytest.raises(ChecksumError, match="frame 0 "):
+        blob.read(data[:64] + f[1] + f[0] + f[2])
+    with pytest.raises(ChecksumError, match="frame 2 "):
+        blob.read(data[:64] + f[0] + f[1] + f[1] + f[2])
+    with pytest.raises(FormatError, match="unexpected bytes after the last frame"):
+        blob.read(data + b"\0")
+
+
+def test_a_frame_length_beyond_the_header_is_refused_before_its_bytes_arrive() -> None:
+    h, _, data = make_framed()
+    reader = blob.FrameReader()
+    reader.feed(data[:64])
+    with pytest.raises(FormatError, match="claims"):
+        reader.feed(struct.pack("<I", h.max_frame_body() + 1))
+
+
+def _patch_framed(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """Change one field of a framed blob's header and re-seal the header's CRC."""
+    head = bytearray(data[:60])
+    struct.pack_into(fmt, head, offset, value)
+    return bytes(head) + struct.pack("<I", zlib.crc32(bytes(head))) + data[64:]
+
+
+@pytest.mark.parametrize(
+    "offset,fmt,value",
+    [
+        (24, "<Q", 1234),  # num_samples: a framed header keeps it 0
+        (32, "<I", 18),  # n_frames
+        (48, "<Q", 10),  # payload_len
+        (56, "<B", 2),  # layout
+        (57, "<B", 0),  # time_stride
+        (57, "<B", 65),
+        (58, "<H", 0),  # frame_steps
+        (6, "<H", 60),  # header_size below 64 in 1.2
+        (5, "<B", 1),  # 1.1 has no framed layout
+    ],
+)
+def test_each_bad_framed_header_field_is_refused(offset: int, fmt: str, value: int) -> None:
+    _, _, data = make_framed()
+    with pytest.raises(FormatError):
+        blob.read(_patch_framed(data, offset, fmt, value))
+
+
+def test_a_header_byte_flip_is_a_header_checksum_error() -> None:
+    _, _, data = make_framed()
+    bad = bytearray(data)
+    bad[20] ^= 0x01
+    with pytest.raises(ChecksumError, match="header checksum"):
+        blob.read(bytes(bad))
+
+
+def test_the_last_frame_must_agree_with_the_stream_lengths() -> None:
+    h, frames, _ = make_framed(channels=1, mode=blob.MODE_PREDICTED)
+    head = h.pack(0)
+    sections = [b"".join(blob.channel_section(ch, h) for ch in chans) for chans in frames]
+    for totals, match in (((1234, 18, 6), "does not match n_frames"),  # ceil(18 / 4) = 5
+                          ((1234, 30, 8), "last, but"),  # 8 steps make 4 frames, not 3
+                          ((2**41, 18, 5), "invalid stream lengths")):
+        body = head + blob.write_frame(0, sections[0]) + blob.write_frame(1, sections[1])
+        with pytest.raises(FormatError, match=match):
+            blob.read(body + blob.write_frame(2, sections[2], totals))
+    with pytest.raises(TruncatedError):  # no frame flagged last
+        blob.read(head + blob.write_frame(0, sections[0]) + blob.write_frame(1, sections[1]))
+
+
+def test_whole_layout_blobs_are_still_written_as_1_1() -> None:
+    h, _, data = make()
+    assert data[5] == 1 and h.minor == 1 and blob.read_header(data)[1] == blob.HEADER_SIZE

@@ -4,6 +4,10 @@
     codec = Codec.load()                      # the shipped default model, CPU
     blob = codec.encode(audio, sample_rate)   # audio [channels, samples] float32
     audio, sample_rate = codec.decode(blob)
+
+    from codec_rt import StreamEncoder, StreamDecoder   # bounded memory, any chunk sizes (stream.py)
+    enc = StreamEncoder(codec, sample_rate, channels)   # enc.push(chunk) -> bytes, enc.flush() -> bytes
+    dec = StreamDecoder()                               # dec.push(bytes) -> audio, dec.flush() -> audio
 """
 
 from .codec import Codec
@@ -20,9 +24,11 @@ from .errors import (
     TruncatedError,
     UnsupportedVersionError,
 )
+from .stream import StreamDecoder, StreamEncoder
 
 __version__ = "0.1.0"
 __all__ = [
     "AudioError", "ChecksumError", "Codec", "CodecError", "FormatError", "ModelConfig", "ModelError",
-    "ModelMismatchError", "OutputExistsError", "ProviderError", "TruncatedError", "UnsupportedVersionError",
+    "ModelMismatchError", "OutputExistsError", "ProviderError", "StreamDecoder", "StreamEncoder", "TruncatedError",
+    "UnsupportedVersionError",
 ]

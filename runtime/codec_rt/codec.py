@@ -10,7 +10,14 @@ used instead of the predicted one.
 Which model: `Codec.load(bitrate=KBPS)` picks a point of the shipped ladder (`ladder.py`); a blob names its
 model, and `Codec.for_blob` loads the shipped model that wrote it.
 
-Decoding reverses it and restores the input's exact length, channel count and sample rate.
+Layouts (`blob.py`): by default `encode` writes the whole layout (format 1.1: one gain per channel over
+the whole file, one section per channel); `encode(framed=True)` writes the framed layout of format 1.2,
+exactly the bytes a `StreamEncoder` writes (`stream.py`: per-frame gains, frames coded in windows that
+cover the encoder's receptive field), which `codec-rt encode` writes and which decodes as it arrives.
+
+Decoding reverses it and restores the input's exact length, channel count and sample rate. Every layout
+decodes through the block decoder of `stream.py` (decoder graph, postfilter and Griffin-Lim block by block
+with overlapping margins), so a file and a stream decode to the same samples, in bounded memory.
 """
 
 from __future__ import annotations
@@ -22,26 +29,21 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from . import blob, entropy, ladder, phase, postfilter, stft
+from . import blob, entropy, ladder, postfilter, stft
 from .blob import CODER_FIXED, CODER_RANGE, MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
 from .config import ModelConfig
 from .errors import AudioError, CodecError, FormatError, ModelError, ModelMismatchError
 from .level import normalizing_gain
 from .onnx_model import OnnxModel
-from .quantize import check_bits, dequantize, dequantize_phase, quantize, quantize_phase
+from .quantize import check_bits, quantize, quantize_phase
+from .stream import DEFAULT_PHASE_ITERS, MAX_LOGMAG, StreamDecoder, StreamEncoder, model_length
 
 log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 DEFAULT_PHASE_BITS = 8
-# Griffin-Lim iterations that refine the predicted phase (codec_rt.phase); 0 uses the raw prediction.
-DEFAULT_PHASE_ITERS = 32
-MAX_LOGMAG = 12.0  # about +100 dB over the model's working level
-
-
-def model_length(num_samples: int, sample_rate: int, model_rate: int) -> int:
-    """Samples at the model rate for `num_samples` at `sample_rate` (rounded up, so nothing is cut)."""
-    return -(-num_samples * model_rate // sample_rate)
+# DEFAULT_PHASE_ITERS (stream.py): Griffin-Lim iterations that refine the predicted phase; 0 uses the raw
+# prediction. MAX_LOGMAG: the decoded log-magnitude's ceiling, about +100 dB over the model's working level.
 
 
 def resample(x: F32, rate_in: int, rate_out: int, length: int) -> F32:
@@ -105,7 +107,12 @@ class Codec:
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
         """The shipped model that wrote blob `data` (ModelMismatchError if none did)."""
         header, _ = blob.read_header(bytes(data))
-        return cls(OnnxModel.load(ladder.find(header.model_id), provider, threads))
+        return cls.for_model_id(header.model_id, provider, threads)
+
+    @classmethod
+    def for_model_id(cls, model_id: str, provider: str = "cpu", threads: int | None = None) -> Codec:
+        """The shipped model `model_id` (ModelMismatchError if it is not shipped)."""
+        return cls(OnnxModel.load(ladder.find(model_id), provider, threads))
 
     @property
     def config(self) -> ModelConfig:
@@ -122,6 +129,8 @@ class Codec:
         bits: int | None = None,
         mode: str = "predicted",
         phase_bits: int = DEFAULT_PHASE_BITS,
+        framed: bool = False,
+        frame_steps: int | None = None,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` -> blob bytes.
 
@@ -129,7 +138,14 @@ class Codec:
         models (coder 0): a range-coded model's rate is set by the model itself.
         mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
         `phase_bits` into the blob: near-lossless, many more bytes).
+        framed: write the framed layout (format 1.2), exactly what a `StreamEncoder` fed the same audio
+        writes, with frames of `frame_steps` latent steps (default about 1 s); else the whole layout (1.1).
         """
+        if framed:
+            x = _check_audio(audio, sample_rate)
+            enc = StreamEncoder(self, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
+                                frame_steps=frame_steps)
+            return enc.push(x) + enc.flush()
         cfg = self.config
         if cfg.coder == CODER_RANGE:
             if bits is not None:
@@ -177,39 +193,15 @@ class Codec:
         phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction).
         contrast: spectral-contrast postfilter factor (`postfilter.py`; 1.0 = off).
         """
-        if not 0 <= phase_iters <= 10_000:
-            raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
-        if not 0.5 <= contrast <= 2.0:
-            raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
-        header, channels = blob.read(bytes(data))
-        self.check_compatible(header)
-        cfg = self.config
-        m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
-        if header.coder == CODER_RANGE:
-            tables = self._tables()
-            symbols = [entropy.decode(ch.coded, tables, header.latent_frames) for ch in channels]
-            latent = np.stack(symbols).astype(np.float32)
-        else:
-            latent = np.stack([dequantize(ch.codes, ch.scales, header.bits) for ch in channels if ch.codes is not None])
-        feats = self.model.decode(latent)[..., : header.n_frames]  # [C, 2, F, T]
-        # A damaged-but-valid blob can drive the decoder anywhere: keep exp() finite.
-        np.minimum(feats[:, 0], MAX_LOGMAG, out=feats[:, 0])
-        if header.mode == MODE_STORE_PHASE:
-            for c, ch in enumerate(channels):
-                assert ch.phase_codes is not None
-                feats[c, 1] = dequantize_phase(ch.phase_codes, header.phase_bits)
-            y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
-        else:
-            feats[:, 0] = postfilter.enhance(feats[:, 0], contrast)
-            if phase_iters > 0:
-                y = phase.refine(np.exp(feats[:, 0]), feats[:, 1], cfg.n_fft, cfg.hop, m_len, phase_iters)
-            else:
-                y = stft.istft(stft.from_features(feats), cfg.n_fft, cfg.hop, m_len)
-        y /= np.array([ch.gain for ch in channels], dtype=np.float32)[:, None]
-        return resample(y, cfg.sample_rate, header.sample_rate, header.num_samples), header.sample_rate
+        dec = StreamDecoder(self, phase_iters=phase_iters, contrast=contrast, strict=True)
+        head = dec.push(bytes(data))
+        tail = dec.flush()
+        assert dec.header is not None
+        return np.concatenate([head, tail], axis=1) if head.size else tail, dec.header.sample_rate
 
     def check_compatible(self, header: BlobHeader) -> None:
-        """Raise unless `header` was written by this model (same id, same latent geometry)."""
+        """Raise unless `header` was written by this model (same id, same latent geometry; and the lengths,
+        unless it is the header of a framed stream whose last frame has not arrived)."""
         if header.model_id != self.model_id:
             raise ModelMismatchError(
                 f"blob was encoded with model {header.model_id}, but the loaded model is {self.model_id}"
@@ -217,6 +209,14 @@ class Codec:
         cfg = self.config
         if header.coder != cfg.coder:
             raise FormatError(f"blob uses coder {header.coder_name}, the model coder {cfg.coder}")
+        shape = (header.latent_channels, header.latent_bins, header.n_bins)
+        want = (cfg.channels, cfg.latent_bins, cfg.n_bins)
+        if shape != want:
+            raise FormatError(f"blob geometry {shape} does not match the model {want}")
+        if header.framed and header.time_stride != cfg.time_stride:
+            raise FormatError(f"blob's time stride {header.time_stride} is not the model's {cfg.time_stride}")
+        if header.framed and header.n_frames == 0:
+            return  # the lengths come with the last frame
         m_len = model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
         frames = stft.n_frames(m_len, cfg.hop)
         expected = (cfg.channels, cfg.latent_bins, cfg.n_bins, frames, cfg.latent_frames(frames))
@@ -230,4 +230,5 @@ class Codec:
         return self.model.entropy
 
 
-__all__ = ["CODER_FIXED", "CODER_RANGE", "MODE_PREDICTED", "MODE_STORE_PHASE", "Codec"]
+__all__ = ["CODER_FIXED", "CODER_RANGE", "DEFAULT_PHASE_ITERS", "MAX_LOGMAG", "MODE_PREDICTED", "MODE_STORE_PHASE",
+           "Codec", "model_length"]

@@ -58,11 +58,41 @@ class ModelConfig:
             f = (f + 1) // 2
         return f
 
+    # Time context of the two graphs, derived from the architecture of models/autoencoder.py (every time
+    # kernel is 3 wide, centred, or causal = the current and two past inputs; decoder transposed convolutions
+    # are 4 wide with stride 2, 3 wide with stride 1, or 1 wide in a causal model). The streaming coder
+    # (stream.py) cuts its blocks with these; tests/test_stream.py checks them against the graphs.
+
+    def encoder_frames(self, j0: int, j1: int) -> tuple[int, int]:
+        """STFT frames `[t0, t1)` that the latent steps `[j0, j1)` depend on (before clipping to the file)."""
+        lo, hi = (-4, 0) if self.causal else (-2, 2)  # the bottleneck ResBlock: two k=3 convolutions
+        for i in reversed(range(self.freq_downsamples)):
+            s = 2 if i < self.time_downsamples else 1
+            lo, hi = (lo - 2, hi) if self.causal else (s * lo - 1, s * hi + 1)
+        return self.time_stride * j0 + lo, self.time_stride * (j1 - 1) + hi + 1
+
+    def decoder_latents(self, t0: int, t1: int) -> tuple[int, int]:
+        """Latent steps `[j0, j1)` that the decoder's output frames `[t0, t1)` depend on (before clipping)."""
+        lo, hi = t0, t1 - 1
+        if not self.causal:
+            for i in range(self.freq_downsamples):  # the transposed convolutions, last one first
+                if i < self.time_downsamples:  # k=4, stride 2, padding 1
+                    lo, hi = -(-(lo - 2) // 2), (hi + 1) // 2
+                else:  # k=3, stride 1, padding 1
+                    lo, hi = lo - 1, hi + 1
+        lo, hi = (lo - 4, hi) if self.causal else (lo - 2, hi + 2)
+        return lo, hi + 1
+
     @property
-    def latency_ms(self) -> float | None:
-        """Algorithmic latency (window + lookahead) of frame-by-frame coding, for causal models; None for
-        the others, whose convolutions look ahead (they are coded in blocks, see the streaming docs)."""
-        return 1000.0 * self.n_fft / self.sample_rate if self.causal else None
+    def lookahead_frames(self) -> int:
+        """STFT frames past frame t that must be read before frame t can be decoded (0 for a causal model)."""
+        return max(self.encoder_frames(*self.decoder_latents(t, t + 1))[1] - 1 - t for t in range(self.time_stride))
+
+    @property
+    def latency_ms(self) -> float:
+        """Algorithmic latency: the analysis window plus the lookahead of both graphs, in ms. For a causal
+        model it is the window alone. Streaming adds its own block sizes on top (docs/STREAMING.md)."""
+        return 1000.0 * (self.n_fft + self.hop * self.lookahead_frames) / self.sample_rate
 
     def latent_frames(self, n_frames: int) -> int:
         """Latent time steps for `n_frames` STFT frames (the encoder pads time to a multiple of the stride)."""

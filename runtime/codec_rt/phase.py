@@ -3,7 +3,12 @@
 The decoder predicts a magnitude and a phase; the predicted phase is a rough start. A few iterations of
 projecting onto consistent spectrograms (STFT of an iSTFT) with momentum make the phase agree with the
 magnitude across overlapping frames, which is what the ear hears as clean speech. It is deterministic
-(no random start) and runs in NumPy at the model rate.
+(no random start) and runs in NumPy at the model rate, in float32.
+
+`refine_frames` works on any run of consecutive frames: the decoder refines a file block by block with
+overlapping margins (`stream.py`), so a file and a stream are refined identically and memory stays bounded.
+Its signal is the whole support of the frames, zero outside `[lo, hi)` (the file's edges, where the
+whole-file iSTFT cuts); at the edges of a block that are not the file's, the frames simply end.
 """
 
 from __future__ import annotations
@@ -15,17 +20,69 @@ from . import stft
 
 MOMENTUM = 0.99
 
+F32 = npt.NDArray[np.float32]
+
+
+def _frames(y: F32, n_fft: int, hop: int, win: F32) -> F32:
+    """Signal `[..., n_fft + hop * (T - 1)]` -> windowed frames `[..., T, n_fft]` (n_fft a multiple of hop)."""
+    r = n_fft // hop
+    blocks = y.reshape(y.shape[:-1] + (-1, hop))
+    view = np.lib.stride_tricks.sliding_window_view(blocks, r, axis=-2)  # [..., T, hop, r]
+    return np.asarray(np.swapaxes(view, -1, -2).reshape(y.shape[:-1] + (-1, n_fft)) * win, dtype=np.float32)
+
+
+def _overlap_add(frames: F32, hop: int) -> F32:
+    """`[..., T, n_fft]` -> `[..., n_fft + hop * (T - 1)]`, frames placed `hop` apart and summed."""
+    t, n_fft = frames.shape[-2:]
+    r = n_fft // hop
+    blocks = frames.reshape(frames.shape[:-1] + (r, hop))
+    out = np.zeros(frames.shape[:-2] + (t + r - 1, hop), np.float32)
+    for k in range(r):
+        out[..., k : k + t, :] += blocks[..., :, k, :]
+    return out.reshape(frames.shape[:-2] + (-1,))
+
+
+def refine_frames(
+    mag: npt.NDArray[np.floating], phase: npt.NDArray[np.floating], n_fft: int, hop: int, iters: int,
+    lo: int = 0, hi: int | None = None,
+) -> F32:
+    """Magnitude and initial phase of `T` consecutive frames `[..., F, T]` -> their signal after `iters`
+    iterations, `[..., n_fft + hop * (T - 1)] float32`: sample 0 is `n_fft // 2` before frame 0's centre.
+    Samples outside `[lo, hi)` are held at zero (the file's edges). iters = 0 is a plain inverse STFT.
+    """
+    if n_fft % hop:
+        raise ValueError("refine_frames needs n_fft to be a multiple of hop")
+    win = stft.window(n_fft).astype(np.float32)
+    t = mag.shape[-1]
+    span = n_fft + hop * (t - 1)
+    wsum = _overlap_add(np.ascontiguousarray(np.broadcast_to(win * win, (t, n_fft))), hop)
+    inv = (1.0 / np.maximum(wsum, np.float32(1e-8))).astype(np.float32)
+    inv[: max(0, lo)] = 0.0
+    inv[span if hi is None else max(0, hi) :] = 0.0
+    target = np.ascontiguousarray(np.swapaxes(np.asarray(mag, dtype=np.float32), -1, -2))  # [..., T, F]
+    angle = np.swapaxes(np.asarray(phase, dtype=np.float32), -1, -2)
+    c = (target * np.exp(1j * angle)).astype(np.complex64)
+    prev = c
+    for _ in range(iters):
+        y = _overlap_add(np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win, hop) * inv
+        proj = np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1).astype(np.complex64)
+        accel = proj + np.float32(MOMENTUM) * (proj - prev)
+        prev = proj
+        size = np.abs(accel)
+        c = accel * (target / np.maximum(size, np.float32(1e-30)))
+        silent = size == 0
+        if silent.any():  # no phase to keep: angle 0, as exp(1j * angle(0)) would give
+            c[silent] = target[silent]
+    return _overlap_add(np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win, hop) * inv
+
 
 def refine(
     mag: npt.NDArray[np.floating], phase: npt.NDArray[np.floating], n_fft: int, hop: int, length: int, iters: int
-) -> npt.NDArray[np.float32]:
-    """magnitude and initial phase `[..., F, T]` -> audio `[..., length] float32` after `iters` iterations."""
-    target = np.asarray(mag, dtype=np.float64)
-    c = target * np.exp(1j * np.asarray(phase, dtype=np.float64))
-    prev = c
-    for _ in range(iters):
-        t = stft.stft(stft.istft(c, n_fft, hop, length), n_fft, hop).astype(np.complex128)
-        accel = t + MOMENTUM * (t - prev)
-        prev = t
-        c = target * np.exp(1j * np.angle(accel))
-    return stft.istft(c, n_fft, hop, length)
+) -> F32:
+    """magnitude and initial phase `[..., F, T]` -> audio `[..., length] float32` after `iters` iterations,
+    over the whole signal at once (the frames of `stft.stft` of a `length`-sample signal)."""
+    half = n_fft // 2
+    y = refine_frames(mag, phase, n_fft, hop, iters, half, half + length)[..., half : half + length]
+    if y.shape[-1] < length:
+        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - y.shape[-1])])
+    return np.ascontiguousarray(y, dtype=np.float32)

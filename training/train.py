@@ -92,6 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("CODER", 0, "0: fixed-width codes; 1: rate-distortion training for range coding"),
         ("RATE_KBPS", 0.0, "coder 1: latent rate to steer lambda to, in kbps (0: keep RATE_LAMBDA fixed)"),
         ("RATE_LAMBDA", 0.02, "coder 1: weight of the rate term (per kbps), its start value when steered"),
+        ("RATE_GAIN", 0.01, "coder 1: step of log lambda per training step at a rate e times the target"),
         ("DEVICE", "cpu", "torch device (cpu, cuda)"),
         ("PACKED", "", "read clips from this .flac + .lengths.npy pair instead of the folders"),
         ("LOG_EVERY", 0, "also print the running means every N steps (0: once per epoch)"),
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                 terms |= {"kbps": kbps.item(), "lambda": float(np.exp(log_lambda))}
                 if a.rate_kbps > 0:  # dual ascent on log lambda, symmetric in the log of the rate's ratio to target
                     ratio = np.log(max(kbps.item(), 1e-3) / a.rate_kbps)
-                    log_lambda = float(np.clip(log_lambda + 0.01 * np.clip(ratio, -1, 1), -12, 3))
+                    log_lambda = float(np.clip(log_lambda + a.rate_gain * np.clip(ratio, -1, 1), -12, 3))
             opt.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

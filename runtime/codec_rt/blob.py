@@ -67,7 +67,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -350,6 +350,49 @@ def _parse_header(data: bytes) -> tuple[BlobHeader, int, int]:
     if header.coder == CODER_RANGE and payload_len < header.channels * (8 + header.phase_size()):
         raise FormatError(f"payload_len {payload_len} is too small for {header.channels} channel sections")
     return header, header_size, payload_len
+
+
+def parse_header(data: bytes) -> BlobHeader:
+    """The header at the start of `data` (a blob's first bytes), checked, without the whole layout's
+    length checks (TruncatedError if `data` ends inside the header)."""
+    return _parse_header(data)[0]
+
+
+def scan(f: BinaryIO) -> BlobHeader | None:
+    """A framed blob in a seekable file -> its header with the stream's lengths, found by hopping from frame
+    length to frame length (no checksums, no decoding), or None if the hops do not reach a last frame.
+    The file position is restored."""
+    pos = f.tell()
+    try:
+        f.seek(0)
+        head = f.read(HEADER_SIZE_1_2)
+        header, header_size, _ = _parse_header(head)
+        if not header.framed:
+            return None
+        f.seek(header_size)
+        k, max_body = 0, header.max_frame_body()
+        while True:
+            piece = f.read(4 + 1 + _LAST.size)
+            if len(piece) < 5:
+                return None
+            (body_len,) = _FRAME_LEN.unpack_from(piece, 0)
+            if not 1 <= body_len <= max_body:
+                return None
+            if piece[4] & FLAG_LAST:
+                if len(piece) < 4 + 1 + _LAST.size:
+                    return None
+                num_samples, n_frames, steps = _LAST.unpack_from(piece, 5)
+                if num_samples >= MAX_SAMPLES or steps != -(-n_frames // header.time_stride):
+                    return None
+                if not 1 <= steps - k * header.frame_steps <= header.frame_steps:
+                    return None
+                return replace(header, num_samples=num_samples, n_frames=n_frames, latent_frames=steps)
+            f.seek(f.tell() - len(piece) + 8 + body_len)
+            k += 1
+    except (FormatError, OSError):
+        return None
+    finally:
+        f.seek(pos)
 
 
 def read_header(data: bytes) -> tuple[BlobHeader, int]:

@@ -1,24 +1,44 @@
-"""`codec-rt`: encode, decode, inspect and evaluate from the command line.
+"""`codec-rt`: encode, decode, inspect, evaluate and benchmark from the command line.
 
 A user mistake (missing file, bad blob, existing output...) is one line on stderr and exit code 2.
+
+`encode` and `decode` stream: the input is read in blocks and the output written as it is produced (to a
+temporary file renamed into place at the end, or to standard output with `-o -`), so memory stays bounded
+for any length; `-` as the input reads standard input (audio: WAV or FLAC, streamed; a blob: any layout).
+A progress bar is drawn on stderr when it is a terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
 from . import blob as blobfmt
 from .codec import DEFAULT_PHASE_ITERS, Codec
 from .errors import AudioError, CodecError, OutputError
-from .files import audio_format, check_audio_output, check_output, read_audio, read_blob, write_audio, write_bytes
+from .files import (
+    STDIO,
+    AudioReader,
+    AudioWriter,
+    atomic_write,
+    audio_format,
+    check_audio_output,
+    check_output,
+    open_blob,
+    read_audio,
+    read_blob,
+    write_audio,
+    write_bytes,
+)
 from .metrics import round_trip_report
 from .postfilter import DEFAULT_CONTRAST
 
@@ -33,6 +53,11 @@ class Mode(str, Enum):
 class Provider(str, Enum):
     cpu = "cpu"
     cuda = "cuda"
+
+
+class Layout(str, Enum):
+    framed = "framed"
+    whole = "whole"
 
 
 ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped ladder)")]
@@ -55,62 +80,184 @@ def _kbps(n_bytes: int, seconds: float) -> str:
     return f"{8 * n_bytes / seconds / 1000:.2f} kbps" if seconds > 0 else "n/a kbps"
 
 
+@contextlib.contextmanager
+def _progress(total: int | None, what: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal (`total` samples, or unknown) -> advance(n)."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn(what), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+class _Counting:
+    """A binary output that counts what goes through it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.n = f, 0
+
+    def write(self, data: bytes) -> None:
+        self.f.write(data)
+        self.n += len(data)
+
+
+def _emit(out: Path | None, write: Callable[[BinaryIO], None]) -> None:
+    """Run `write(file)` into `out` atomically (a temporary file renamed into place), or into stdout (None)."""
+    if out is None:
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            write(f)
+
+    atomic_write(out, _write)
+
+
 @app.command()
 def encode(
-    input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...)")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="blob to write")],
+    input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...); - reads stdin (WAV or FLAC)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="blob to write; - writes stdout")],
     bitrate: BitrateOpt = None,
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
+    layout: Annotated[
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.2) or whole (format 1.1, older readers)")
+    ] = Layout.framed,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
 ) -> None:
-    """Compress an audio file into a codec-rt blob."""
-    out = check_output(output, force, (input,))
-    audio, sr = read_audio(input)
-    codec = Codec.load(model, provider.value, bitrate=bitrate)
-    try:
-        data = codec.encode(audio, sr, bits=bits, mode=mode.value)
-    except AudioError as e:
-        raise AudioError(f"{input}: {e}") from None
-    write_bytes(out, data)
-    seconds = audio.shape[1] / sr
-    typer.echo(f"{input} -> {out}: {len(data)} bytes, {seconds:.2f} s, {_kbps(len(data), seconds)}", err=True)
+    """Compress an audio file into a codec-rt blob (streamed: bounded memory for any length)."""
+    from_stdin = str(input) == STDIO
+    out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
+    with AudioReader(input) as reader:
+        codec = Codec.load(model, provider.value, bitrate=bitrate)
+        counted: list[_Counting] = []
+        if layout == Layout.whole:
+            audio = reader.read_all()
+            try:
+                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value)
+            except AudioError as e:
+                raise AudioError(f"{reader.name}: {e}") from None
+
+            def write(f: BinaryIO) -> None:
+                counted.append(_Counting(f))
+                counted[-1].write(data)
+        else:
+            from .stream import StreamEncoder
+
+            try:
+                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits)
+            except AudioError as e:
+                raise AudioError(f"{reader.name}: {e}") from None
+
+            def write(f: BinaryIO) -> None:
+                counted.append(_Counting(f))
+                with _progress(reader.frames, "encoding") as advance:
+                    for block in reader.blocks():
+                        counted[-1].write(enc.push(block))
+                        advance(block.shape[1])
+                    counted[-1].write(enc.flush())
+
+        _emit(out, write)
+        n_bytes, seconds = counted[-1].n, reader.read_frames / reader.sample_rate
+    where = "stdout" if out is None else out
+    typer.echo(f"{reader.name} -> {where}: {n_bytes} bytes, {seconds:.2f} s, {_kbps(n_bytes, seconds)}", err=True)
 
 
 @app.command()
 def decode(
-    input: Annotated[Path, typer.Argument(help="codec-rt blob")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg)")],
+    input: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg); - writes a WAV to stdout")
+    ],
     phase_iters: PhaseItersOpt = DEFAULT_PHASE_ITERS,
     contrast: ContrastOpt = DEFAULT_CONTRAST,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
 ) -> None:
-    """Decompress a codec-rt blob into an audio file (with the shipped model that wrote it, unless --model)."""
-    out = check_output(output, force, (input,))
-    audio_format(out)
-    data = read_blob(input)
-    header, _ = blobfmt.read_header(data)  # refuse what the output format cannot hold before decoding
-    check_audio_output(out, header.channels, header.sample_rate, header.num_samples)
-    codec = Codec.for_blob(data, provider.value) if model is None else Codec.load(model, provider.value)
-    audio, sr = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
-    write_audio(out, audio, sr)
-    typer.echo(f"{input} -> {out}: {audio.shape[0]} ch, {audio.shape[1]} samples at {sr} Hz", err=True)
+    """Decompress a codec-rt blob into an audio file (with the shipped model that wrote it, unless --model).
+
+    A framed blob is decoded as it is read; one cut short decodes up to the cut, with a warning."""
+    from .stream import StreamDecoder
+
+    from_stdin = str(input) == STDIO
+    out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
+    if out is not None:
+        audio_format(out)
+    src = open_blob(input)
+    try:
+        first = src.read(blobfmt.HEADER_SIZE_1_2)
+        header = blobfmt.parse_header(first)
+        if not header.framed:  # the whole layout: every byte first (its checks, then its lengths)
+            first += src.read()
+            header, _ = blobfmt.read_header(first)
+        elif not from_stdin:
+            header = blobfmt.scan(src) or header  # the stream's length, if it is all there
+        total = header.num_samples if header.n_frames else None
+        if out is not None:  # refuse what the output format cannot hold before decoding
+            check_audio_output(out, header.channels, header.sample_rate, 1 if total is None else total)
+        codec = Codec.for_model_id(header.model_id, provider.value) if model is None else Codec.load(model,
+                                                                                                    provider.value)
+        codec.check_compatible(header)
+        dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast)
+        written: list[int] = []
+
+        def write(f: BinaryIO | Path) -> None:
+            writer = AudioWriter(f, header.channels, header.sample_rate, total, out_name=out)
+            with _progress(total, "decoding") as advance:
+                piece = first
+                while piece:
+                    y = dec.push(piece)
+                    writer.write(y)
+                    advance(y.shape[1])
+                    piece = src.read(1 << 16)
+                y = dec.flush()
+                writer.write(y)
+                advance(y.shape[1])
+            writer.close()
+            written.append(writer.frames)
+
+        if out is None:
+            write(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            atomic_write(out, write)
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+    where = "stdout" if out is None else out
+    note = f" (the blob is cut short: {written[-1]} samples decoded)" if dec.truncated else ""
+    typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {header.channels} ch, {written[-1]} samples at "
+               f"{header.sample_rate} Hz{note}", err=True)
 
 
 @app.command()
 def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
-    """Print a blob's header, size and actual bitrate (checks its checksum too)."""
+    """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too)."""
     data = read_blob(blob)
-    header, _ = blobfmt.read(data)
+    header, frames = blobfmt.read_frames(data)
     seconds = header.num_samples / header.sample_rate
     d: dict[str, Any] = {"format": f"{blobfmt.MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
-                         "coder": header.coder_name}
+                         "coder": header.coder_name, "layout": header.layout_name}
+    if header.framed:
+        d["frames"] = len(frames)
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None
     d.update(bytes=len(data), seconds=round(seconds, 3), kbps=kbps)
+    try:
+        cfg = Codec.for_model_id(header.model_id).config
+        d["latency_ms"] = round(cfg.latency_ms, 1)  # the model's: window + lookahead
+    except CodecError:
+        d["latency_ms"] = "n/a (model not shipped)"
     for k, v in d.items():
         typer.echo(f"{k:16s} {v}")
 

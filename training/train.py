@@ -55,6 +55,13 @@ def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder, init: b
 PRIOR_LR_SCALE = 20.0
 
 
+def audio_samples(batch: np.ndarray) -> int:
+    """Samples of `[B, N]` before each row's zero padding (up to its last non-zero sample)."""
+    nz = batch != 0
+    last = batch.shape[1] - np.argmax(nz[:, ::-1], axis=1)
+    return max(int(np.where(nz.any(axis=1), last, 0).sum()), 1)
+
+
 @torch.no_grad()
 def fit_prior(model: SpecAutoencoder, batches: list[np.ndarray], cfg: ModelConfig, device: torch.device) -> None:
     """Start the prior at the latent's per-(channel, row) mean and spread, so the rate term is right from
@@ -187,8 +194,9 @@ def main(argv: list[str] | None = None) -> None:
             pred, z = model(feats, noise_bits=bits)
             loss, terms = loss_fn(pred, feats, wave)
             if cfg.coder == 1:
-                # kbps of the latent: bits over the batch's audio seconds (padding included, as in a file).
-                kbps = model.rate_bits(z).sum() / (wave.shape[0] * wave.shape[1] / cfg.sample_rate) / 1000
+                # kbps of the latent: bits over the seconds of real audio in the batch. Counting the zero padding
+                # of short clips as audio would understate the rate (the padding costs almost nothing).
+                kbps = model.rate_bits(z).sum() / (audio_samples(wave_np) / cfg.sample_rate) / 1000
                 loss = loss + float(np.exp(log_lambda)) * kbps
                 terms |= {"kbps": kbps.item(), "lambda": float(np.exp(log_lambda))}
                 if a.rate_kbps > 0:  # dual ascent on log lambda, symmetric in the log of the rate's ratio to target

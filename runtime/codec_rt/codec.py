@@ -122,6 +122,12 @@ class Codec:
     def model_id(self) -> str:
         return self.model.model_id
 
+    @property
+    def threads(self) -> int | None:
+        """The intra-op thread count the model was loaded with (None: onnxruntime's default)."""
+        n = int(self.model.decoder.get_session_options().intra_op_num_threads)
+        return n or None
+
     def encode(
         self,
         audio: npt.ArrayLike,

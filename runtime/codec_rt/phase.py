@@ -27,8 +27,9 @@ def _frames(y: F32, n_fft: int, hop: int, win: F32) -> F32:
     """Signal `[..., n_fft + hop * (T - 1)]` -> windowed frames `[..., T, n_fft]` (n_fft a multiple of hop)."""
     r = n_fft // hop
     blocks = y.reshape(y.shape[:-1] + (-1, hop))
-    view = np.lib.stride_tricks.sliding_window_view(blocks, r, axis=-2)  # [..., T, hop, r]
-    return np.asarray(np.swapaxes(view, -1, -2).reshape(y.shape[:-1] + (-1, n_fft)) * win, dtype=np.float32)
+    view = np.swapaxes(np.lib.stride_tricks.sliding_window_view(blocks, r, axis=-2), -1, -2)  # [..., T, r, hop]
+    out = np.multiply(view, win.reshape(r, hop))  # one pass: gather and window
+    return out.reshape(y.shape[:-1] + (-1, n_fft))
 
 
 def _overlap_add(frames: F32, hop: int) -> F32:
@@ -62,18 +63,30 @@ def refine_frames(
     target = np.ascontiguousarray(np.swapaxes(np.asarray(mag, dtype=np.float32), -1, -2))  # [..., T, F]
     angle = np.swapaxes(np.asarray(phase, dtype=np.float32), -1, -2)
     c = (target * np.exp(1j * angle)).astype(np.complex64)
-    prev = c
+    prev = c.copy()
+    tiny = np.float32(1e-30)
     for _ in range(iters):
-        y = _overlap_add(np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win, hop) * inv
-        proj = np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1).astype(np.complex64)
-        accel = proj + np.float32(MOMENTUM) * (proj - prev)
+        frames = np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32, copy=False)
+        frames *= win
+        y = _overlap_add(frames, hop)
+        y *= inv
+        proj = np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1).astype(np.complex64, copy=False)
+        # accel = proj + momentum * (proj - prev), written into the buffer of prev, which becomes proj.
+        accel = prev
+        accel *= np.float32(-MOMENTUM)
+        accel += np.float32(1 + MOMENTUM) * proj
         prev = proj
+        # The magnitude projection: |c| = target, the phase of accel (a zero accel stays zero).
         size = np.abs(accel)
-        c = accel * (target / np.maximum(size, np.float32(1e-30)))
-        silent = size == 0
-        if silent.any():  # no phase to keep: angle 0, as exp(1j * angle(0)) would give
-            c[silent] = target[silent]
-    return _overlap_add(np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win, hop) * inv
+        np.maximum(size, tiny, out=size)
+        np.divide(target, size, out=size)
+        accel *= size
+        c = accel
+    frames = np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32, copy=False)
+    frames *= win
+    y = _overlap_add(frames, hop)
+    y *= inv
+    return y
 
 
 def refine(

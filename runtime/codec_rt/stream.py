@@ -36,6 +36,8 @@ A stream cut short (a truncated file, a dropped connection) decodes up to the la
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -413,7 +415,8 @@ class StreamDecoder:
         play(dec.flush())                    # the rest; a stream cut short: its prefix, and a warning
 
     Framed blobs decode frame by frame; a whole-layout blob (format 1.0/1.1) is decoded once complete.
-    The concatenated output equals `codec.decode(blob)` (same blocks, same arithmetic).
+    The concatenated output equals `codec.decode(blob)` (same blocks, same arithmetic). Blocks that are
+    ready together are refined on `workers` threads (default: the codec's thread count, else up to 4).
     """
 
     def __init__(
@@ -428,6 +431,7 @@ class StreamDecoder:
         block_frames: int = BLOCK_FRAMES,
         margin_frames: int = MARGIN_FRAMES,
         strict: bool = False,
+        workers: int | None = None,
     ) -> None:
         if not 0 <= phase_iters <= 10_000:
             raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
@@ -439,6 +443,9 @@ class StreamDecoder:
         self.phase_iters, self.contrast = int(phase_iters), float(contrast)
         self.provider, self.threads, self.model = provider, threads, model
         self.block_frames, self.margin_frames, self.strict = int(block_frames), int(margin_frames), strict
+        if workers is None:
+            workers = threads or (codec.threads if codec is not None else None) or min(4, os.cpu_count() or 1)
+        self.workers = max(1, int(workers))
         self.state = DecoderState()
 
     def reset(self) -> None:
@@ -596,13 +603,24 @@ class StreamDecoder:
         """Decode every block whose inputs have arrived -> the audio now final, at the blob's rate."""
         st, h = self.state, self.header
         assert h is not None
-        pieces = []
-        while st.end is None or st.block * self.block_frames < st.end[1]:
-            win = self._block_window(st.block)
+        windows: list[tuple[int, int, int, int]] = []
+        while st.end is None or (st.block + len(windows)) * self.block_frames < st.end[1]:
+            win = self._block_window(st.block + len(windows))
             if win is None:
                 break
-            pieces.append(self._block(st.block, *win))
+            windows.append(win)
+        # The blocks are independent until they are joined: refine them on `workers` threads (NumPy's FFTs
+        # and onnxruntime release the GIL); each block's arithmetic is the same on any thread.
+        if len(windows) > 1 and self.workers > 1:
+            signals = list(_pool(self.workers).map(lambda w: self._refine(*w), windows))
+        else:
+            signals = [self._refine(*w) for w in windows]
+        pieces = []
+        for (w0, _, _, _), y in zip(windows, signals, strict=True):
+            pieces.append(self._join(st.block, y, w0))
             st.block += 1
+        if windows:
+            self._trim()
         y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
         done = st.end is not None and st.block * self.block_frames >= st.end[1]
         if st.drained:
@@ -622,26 +640,33 @@ class StreamDecoder:
             raise CodecError("internal error: the stream ended with blocks left to decode")
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def _block(self, b: int, w0: int, w1: int, j0: int, j1: int) -> F32:
-        """Decode block b over its window -> its final model-rate samples (from `emitted` on)."""
+    def _refine(self, w0: int, w1: int, j0: int, j1: int) -> F32:
+        """One block's window of STFT frames [w0, w1) -> its signal (decoder graph, gains, postfilter,
+        Griffin-Lim), `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
+        Reads the buffers, changes nothing."""
         st, codec, h = self.state, self._codec(), self.header
         cfg = codec.config
         assert h is not None and st.latents is not None and st.gains is not None
-        s, hop, half = cfg.time_stride, cfg.hop, cfg.n_fft // 2
+        s, hop = cfg.time_stride, cfg.hop
         feats = codec.model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
         logmag = np.minimum(feats[:, 0], MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
-        steps = np.arange(w0, w1) // s - st.z0
-        gain = st.gains[:, steps][:, None, :]  # [channels, 1, frames]
+        gain = st.gains[:, np.arange(w0, w1) // s - st.z0][:, None, :]  # [channels, 1, frames]
         if h.mode == MODE_STORE_PHASE:
             assert st.phases is not None
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
         else:
             logmag, angle, iters = postfilter.enhance(logmag, self.contrast), feats[:, 1], self.phase_iters
         mag = np.exp(logmag) / gain
-        base = w0 * hop - half  # the model-rate sample of the window's first sample
+        base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end[0] - base
-        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
-        # Join: the crossfade around this block's start, its middle, and the faded-out end kept for the next.
+        return phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
+
+    def _join(self, b: int, y: F32, w0: int) -> F32:
+        """Block b's signal -> its final model-rate samples (from `emitted` on): the crossfade with the
+        previous block's faded-out end, its middle, and its own end faded out and kept for the next."""
+        st, cfg = self.state, self._codec().config
+        hop = cfg.hop
+        base = w0 * hop - cfg.n_fft // 2
         v = CROSSFADE_HOPS * hop
         fade_in, fade_out = _crossfade(v)
         start = b * self.block_frames * hop
@@ -656,8 +681,13 @@ class StreamDecoder:
             e = (b + 1) * self.block_frames * hop
             st.tail = y[:, e - v - base : e + v - base] * fade_out
         st.emitted = stop
-        # Drop what the next block no longer needs.
-        nw0 = max(0, (b + 1) * self.block_frames - self.margin_frames)
+        return out
+
+    def _trim(self) -> None:
+        """Drop the latents, gains and stored phase that the next block no longer needs."""
+        st, cfg = self.state, self._codec().config
+        assert st.latents is not None and st.gains is not None
+        nw0 = max(0, st.block * self.block_frames - self.margin_frames)
         keep = max(0, cfg.decoder_latents(nw0, nw0 + 1)[0])
         if keep > st.z0:
             st.latents = st.latents[..., keep - st.z0 :]
@@ -666,7 +696,16 @@ class StreamDecoder:
         if st.phases is not None and nw0 > st.p0:
             st.phases = st.phases[..., nw0 - st.p0 :]
             st.p0 = nw0
-        return out
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A shared thread pool of `workers` threads."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="codec-rt-decode")
+    return _POOLS[workers]
 
 
 __all__ = ["DecoderState", "EncoderState", "StreamDecoder", "StreamEncoder", "frame_steps_for", "stream_latency_ms"]

@@ -11,18 +11,20 @@ max(num_samples, samples at the model rate)` once a decode has succeeded, since 
 length known to be backed by real data.
 
 Seeds: blobs written by every shipped model (every ladder point) and by the golden test models
-(tests/data/golden_model*, one per coder: fixed-width and range-coded) in both modes, from real speech
-and music, stereo, one sample and zero samples, plus the golden blobs in tests/data, each decoded with the
+(tests/data/golden_model*, one per coder: fixed-width and range-coded) in both modes and both layouts
+(whole, and framed in frames of 4 latent steps where the runtime has format 1.2), from real speech and
+music, stereo, one sample and zero samples, plus the golden blobs in tests/data, each decoded with the
 model that wrote it.
 
 Modes:
   mutate   plain seeded mutations: bit flips, byte sets, inserts, deletes, truncation, extension, splicing
            of two blobs, duplicated ranges, and integer edits (0, 1, 2**k-1, 2**k, lengths, +-1) at any
-           offset in the header or the payload. Half the mutants get their CRC-32 trailer re-sealed so the
-           field checks and the decoder, not only the checksum, see them. Every mutant goes to `blob.read`;
+           offset in the header or the payload. Half the mutants get their checksums re-sealed (`reseal`:
+           the whole layout's trailing CRC-32, the framed layout's header and frame CRC-32s) so the field
+           checks and the decoder, not only a checksum, see them. Every mutant goes to `blob.read`;
            those it accepts are decoded with probability --decode-fraction, the others with 1/20.
   atheris  coverage-guided (libFuzzer via atheris; `pip install codec-rt[fuzz]`), with a custom mutator
-           that re-seals the CRC of half the mutants; same targets and checks.
+           that re-seals the checksums of half the mutants; same targets and checks.
   sweep    every truncation and every single-byte flip (XOR 0xFF) of every seed; and, re-sealed, every
            byte set to 0x00, 0xFF, its value + 1 and its complement (decoded for the header bytes and every
            --decode-stride-th payload byte).
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import random
 import struct
 import sys
@@ -161,6 +164,9 @@ def make_seeds() -> list[Seed]:
     }
     codecs = _shipped_codecs()
     codecs += [c for c in _test_codecs() if c.model_id not in {k.model_id for k in codecs}]
+    # The framed layout (format 1.2, what `codec-rt encode` writes), where the runtime has it: frames of 4
+    # latent steps, so the clips make several frames.
+    framed = "framed" in inspect.signature(codecs[0].encode).parameters
     seeds = []
     for codec in codecs:
         for mode in ("predicted", "store_phase"):
@@ -168,6 +174,9 @@ def make_seeds() -> list[Seed]:
                 if mode == "store_phase" and name == "music":
                     x = x[:, :2205]  # keep the stored-phase seeds small
                 seeds.append(Seed(f"{codec.model_id}-{mode}-{name}", codec.encode(x, rate, mode=mode), codec))
+                if framed:
+                    data = codec.encode(x, rate, mode=mode, framed=True, frame_steps=4)
+                    seeds.append(Seed(f"{codec.model_id}-{mode}-{name}-framed", data, codec))
     by_id = {c.model_id: c for c in codecs}
     for p in sorted(DATA.glob("golden_v*.cra")):
         data = p.read_bytes()
@@ -175,15 +184,37 @@ def make_seeds() -> list[Seed]:
     return seeds
 
 
-def crc_trailer(seeds: list[Seed]) -> bool:
-    """Whether the format ends in a CRC-32 of everything before it (then mutants can be re-sealed)."""
-    return all(struct.unpack("<I", s.data[-4:])[0] == zlib.crc32(s.data[:-4]) for s in seeds)
-
-
 def reseal(data: bytes) -> bytes:
-    if len(data) < 5:
+    """Fix up every checksum of a (mutated) blob, so the field checks and the decoder, not only a CRC, see
+    the mutation: the trailing CRC-32 of the whole layout; from format 1.2 the header's CRC-32 (bytes 60..63)
+    and, in the framed layout, each frame's CRC-32 (over its index, length and body), walking the frames by
+    their length fields as far as they fit. Best effort on bytes that no longer parse."""
+    b = bytearray(data)
+    if len(b) < 8:
         return data
-    return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]))
+    minor, header_size = b[5], int.from_bytes(b[6:8], "little")
+    framed = False
+    if minor >= 2 and len(b) >= 64:
+        struct.pack_into("<I", b, 60, zlib.crc32(bytes(b[:60])))
+        framed = b[56] == 1
+    if not framed:
+        if len(b) >= 5:
+            struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
+        return bytes(b)
+    pos, k = header_size, 0
+    while pos + 4 <= len(b):
+        (n,) = struct.unpack_from("<I", b, pos)
+        end = pos + 4 + n
+        if end + 4 > len(b):
+            break
+        struct.pack_into("<I", b, end, zlib.crc32(bytes(b[pos:end]), zlib.crc32(struct.pack("<I", k))))
+        pos, k = end + 4, k + 1
+    return bytes(b)
+
+
+def resealable(data: bytes) -> bool:
+    """Whether `reseal` knows this blob's format: it must leave a valid blob exactly as it is."""
+    return reseal(data) == data
 
 
 # ------------------------------------------------------------------------------------------- mutations
@@ -354,15 +385,16 @@ def run_mutate(count: int, seed: int = 0, decode_fraction: float = 0.05, memory_
                progress: bool = False, decode_kwargs: dict[str, Any] | None = None) -> Stats:
     """`count` mutants of the seed blobs through `blob.read` (and a fraction through `decode`)."""
     seeds = make_seeds() if seeds is None else seeds
-    can_reseal = crc_trailer(seeds)
+    can_reseal = [resealable(s.data) for s in seeds]
     rng = random.Random(seed)
     datas = [s.data for s in seeds]
     stats = Stats()
     t0 = time.perf_counter()
     for i in range(count):
-        s = rng.choice(seeds)
+        k = rng.randrange(len(seeds))
+        s = seeds[k]
         data = mutate(rng, s.data, datas)
-        if can_reseal and rng.random() < 0.5:
+        if can_reseal[k] and rng.random() < 0.5:
             data = reseal(data)
         memory = memory_every > 0 and i % memory_every == 0
         check_blob(data, s.codec, stats, crash_dir, None, rng, decode_fraction, memory, decode_kwargs)
@@ -379,12 +411,12 @@ def run_sweep(seeds: list[Seed] | None = None, crash_dir: Path = Path("fuzz_cras
     with the CRC re-sealed, through `blob.read`, and also through `decode` for the header bytes and every
     `decode_stride`-th payload byte."""
     seeds = make_seeds() if seeds is None else seeds
-    can_reseal = crc_trailer(seeds)
     rng = random.Random(0)
     stats = Stats()
     t0 = time.perf_counter()
     for s in seeds:
         d = s.data
+        can_reseal = resealable(d)
         for n in range(len(d)):
             check_blob(d[:n], s.codec, stats, crash_dir, False, rng, 0.0, False)
         for i in range(len(d)):
@@ -411,7 +443,6 @@ def run_atheris(count: int, seed: int, decode_fraction: float, crash_dir: Path, 
     with atheris.instrument_imports(include=["codec_rt"]):
         import codec_rt  # noqa: F401  (imports every module decode and info use)
     seeds = make_seeds()
-    can_reseal = crc_trailer(seeds)
     by_model = {s.codec.model_id: s.codec for s in seeds}
     default = seeds[0].codec
     corpus = crash_dir / "corpus"
@@ -438,7 +469,7 @@ def run_atheris(count: int, seed: int, decode_fraction: float, crash_dir: Path, 
 
     def mutator(data: bytes, max_size: int, mseed: int) -> bytes:
         out: bytes = atheris.Mutate(data, max_size)
-        if can_reseal and mseed % 2 == 0:
+        if mseed % 2 == 0:
             out = reseal(out)
         return out
 

@@ -309,6 +309,38 @@ def eval_(
         write_bytes(check_output(json_out, force), json.dumps(results, indent=2).encode())
 
 
+@app.command()
+def bench(
+    input: Annotated[Path | None, typer.Option("--input", help="speech to tile (default: the test clip)")] = None,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="audio length to time")] = 600.0,
+    threads: Annotated[list[int] | None, typer.Option("--threads", min=1, help="thread counts (default: 1, 2)")] = None,
+    chunk_ms: Annotated[float, typer.Option("--chunk-ms", min=1.0, help="streaming chunk")] = 20.0,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="repeats of the short timings")] = 3,
+    frame_steps: Annotated[int | None, typer.Option("--frame-steps", min=1, max=65535,
+                                                    help="latent steps per frame (default ~1 s)")] = None,
+    torch: Annotated[bool, typer.Option("--torch/--no-torch", help="compare with torch eager")] = True,
+    opus: Annotated[bool, typer.Option("--opus/--no-opus", help="compare with opusenc + opusdec")] = True,
+    cli: Annotated[bool, typer.Option("--cli/--no-cli", help="time the command line in fresh processes")] = True,
+    model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the figures as JSON")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Latency and speed: per-chunk latency, real-time factor and throughput on 1 and 2 threads, onnxruntime
+    vs torch eager, opusenc + opusdec, and the CLI's cold start (JSON schema: codec_rt/bench.py)."""
+    from . import bench as benchmark
+
+    out = None if json_out is None else check_output(json_out, force)
+    result = benchmark.run(
+        input=input or benchmark.DEFAULT_INPUT, seconds=seconds, model=model, provider=provider.value,
+        threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, repeats=repeats, frame_steps=frame_steps,
+        torch=torch, opus=opus, cli=cli, progress=lambda s: typer.echo(f"codec-rt bench: {s}", err=True),
+    )
+    typer.echo(benchmark.report(result))
+    if out is not None:
+        write_bytes(out, (json.dumps(result, indent=2) + "\n").encode())
+
+
 def _terminated(signum: int, frame: object) -> None:
     # SIGTERM unwinds like Ctrl-C does, so temporary output files are removed on the way out.
     raise KeyboardInterrupt

@@ -24,12 +24,16 @@ F32 = npt.NDArray[np.float32]
 
 
 def _frames(y: F32, n_fft: int, hop: int, win: F32) -> F32:
-    """Signal `[..., n_fft + hop * (T - 1)]` -> windowed frames `[..., T, n_fft]` (n_fft a multiple of hop)."""
+    """Signal `[..., n_fft + hop * (T - 1)]` -> windowed frames `[..., T, n_fft]` (n_fft a multiple of hop):
+    frame t is hop-blocks t .. t + r - 1, so r shifted slices fill it, windowed on the way (one pass)."""
     r = n_fft // hop
     blocks = y.reshape(y.shape[:-1] + (-1, hop))
-    view = np.swapaxes(np.lib.stride_tricks.sliding_window_view(blocks, r, axis=-2), -1, -2)  # [..., T, r, hop]
-    out = np.multiply(view, win.reshape(r, hop))  # one pass: gather and window
-    return out.reshape(y.shape[:-1] + (-1, n_fft))
+    t = (y.shape[-1] - n_fft) // hop + 1
+    out = np.empty(y.shape[:-1] + (t, r, hop), np.float32)
+    parts = win.reshape(r, hop)
+    for k in range(r):
+        np.multiply(blocks[..., k : k + t, :], parts[k], out=out[..., k, :])
+    return out.reshape(y.shape[:-1] + (t, n_fft))
 
 
 def _overlap_add(frames: F32, hop: int) -> F32:

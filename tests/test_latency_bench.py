@@ -1,0 +1,103 @@
+"""The latency benchmark (benchmarks/latency.py, `codec-rt bench`) runs on a tiny input and writes JSON of its
+documented schema (codec_rt/bench.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import latency
+from codec_rt import bench
+
+NUM = (int, float)
+STREAM = {k: NUM for k in ("chunks", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "rtf", "throughput",
+                           "cpu_seconds")}
+FILE = {k: NUM for k in ("seconds", "rtf", "throughput", "cpu_seconds")}
+TARGET = {"value": (*NUM, type(None)), "target": str, "met": (bool, type(None))}
+SCHEMA: dict[str, Any] = {
+    "schema": str, "created": str,
+    "machine": {"cpu": str, "cores": int, "platform": str, "python": str, "load_average": list},
+    "versions": {"codec_rt": str, "onnxruntime": str, "numpy": str, "torch": (str, type(None)),
+                 "opus_tools": (str, type(None))},
+    "onnxruntime": {"available_providers": list, "providers_used": list},
+    "input": {"path": str, "seconds": NUM, "sample_rate": int, "channels": int},
+    "models": [{"model_id": str, "path": str, "kbps": (*NUM, type(None)), "coder": int, "window_ms": NUM,
+                "lookahead_ms": NUM, "latency_ms": NUM, "stream_latency_ms": NUM}],
+    "model": {"model_id": str, "path": str, "kbps_actual": NUM, "frame_steps": int, "block_frames": int,
+              "margin_frames": int, "phase_iters": int},
+    "runs": [{"threads": int, "chunk_ms": NUM, "stream_encode": STREAM, "stream_decode": STREAM,
+              "stream_roundtrip": STREAM, "file_encode": FILE, "file_decode": FILE,
+              "torch_eager": ({"same_model": bool, "ort_seconds": NUM, "torch_seconds": NUM, "speedup": NUM,
+                               "ort_cpu_seconds": NUM, "torch_cpu_seconds": NUM, "speedup_cpu": NUM}, type(None))}],
+    "opus": ({k: NUM for k in ("bitrate_kbps", "encode_seconds", "decode_seconds", "total_seconds",
+                               "encode_cpu_seconds", "decode_cpu_seconds", "total_cpu_seconds")}, type(None)),
+    "cli": ({f"{k}{s}": NUM for k in ("help", "tiny_encode", "encode", "decode", "total")
+             for s in ("_seconds", "_cpu_seconds")}, type(None)),
+    "targets": {k: TARGET for k in ("cli_vs_opus", "cli_vs_opus_cpu", "onnxruntime_vs_torch", "chunk_p99_ms")},
+}
+
+
+def check(value: Any, spec: Any, where: str = "result") -> None:
+    """`value` has exactly the keys and types of `spec` (a dict, a one-element list, a type or a tuple of
+    alternatives, where a dict alternative is a nested spec)."""
+    if isinstance(spec, tuple) and any(isinstance(s, dict) for s in spec):
+        if value is None and type(None) in spec:
+            return
+        spec = next(s for s in spec if isinstance(s, dict))
+    if isinstance(spec, dict):
+        assert isinstance(value, dict), where
+        assert set(value) == set(spec), (where, set(value) ^ set(spec))
+        for k, s in spec.items():
+            check(value[k], s, f"{where}.{k}")
+    elif isinstance(spec, list):
+        assert isinstance(value, list) and value, where
+        for i, v in enumerate(value):
+            check(v, spec[0], f"{where}[{i}]")
+    else:
+        allowed = spec if isinstance(spec, tuple) else (spec,)
+        assert isinstance(value, allowed), (where, value)
+        assert bool in allowed or not isinstance(value, bool), (where, value)  # a bool is not a number here
+
+
+def test_the_benchmark_runs_on_a_tiny_input_and_keeps_its_schema(tmp_path: Path) -> None:
+    result = latency.run(seconds=1.0, threads=(1, 2), repeats=1, torch=False, cli=False)
+    check(result, SCHEMA)
+    assert result["schema"] == latency.SCHEMA == "codec-rt-bench/1"
+    assert result["onnxruntime"]["providers_used"] == ["CPUExecutionProvider"]
+    one = result["runs"][0]["stream_roundtrip"]
+    assert one["chunks"] == 51 and one["p50_ms"] <= one["p95_ms"] <= one["p99_ms"] <= one["max_ms"]
+    assert result["targets"]["chunk_p99_ms"]["value"] == one["p99_ms"]
+    assert result["targets"]["onnxruntime_vs_torch"] == {"value": None, "target": ">= 2.0", "met": None}
+    shipped = next(m for m in result["models"] if m["model_id"] == result["model"]["model_id"])
+    assert shipped["latency_ms"] == pytest.approx(shipped["window_ms"] + shipped["lookahead_ms"])
+    path = tmp_path / "b.json"
+    bench.write_json(result, path)
+    check(json.loads(path.read_text()), SCHEMA)
+    assert "targets:" in bench.report(result)
+
+
+def test_codec_rt_bench_writes_the_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "codec_rt", "bench", "--seconds", "0.5", "--threads", "1",
+                        "--no-torch", "--no-opus", "--no-cli", "--json", str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "chunk_p99_ms" in r.stdout and "latency" in r.stdout
+    result = json.loads(out.read_text())
+    check(result, SCHEMA)
+    assert result["opus"] is None and result["cli"] is None
+
+
+def test_cuda_without_cuda_is_a_clean_error(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("CUDA is available here")
+    r = subprocess.run([sys.executable, "-m", "codec_rt", "bench", "--seconds", "0.5", "--provider", "cuda",
+                        "--no-torch", "--no-opus", "--no-cli"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("codec-rt: error: provider 'cuda'")

@@ -153,6 +153,8 @@ def test_latencies() -> None:
     # Streaming adds the frame and the decoder's block: more than the model alone, less than a few blocks.
     assert shipped.latency_ms < stream_latency_ms(shipped, 31) < 4000
     assert stream_latency_ms(causal, 1, block_frames=2, margin_frames=2) < 100
+    # A causal model streamed frame by frame without Griffin-Lim adds nothing to its window.
+    assert stream_latency_ms(causal, 1, block_frames=1, margin_frames=1, phase_iters=0) == pytest.approx(20.0)
 
 
 @pytest.mark.parametrize("coder", MODELS)

@@ -63,7 +63,7 @@ C64 = npt.NDArray[np.complex64]
 
 DEFAULT_FRAME_SECONDS = 1.0  # the framed layout's frame: ~1 s, about 20 bytes of framing per channel
 BLOCK_FRAMES = 128  # Griffin-Lim block, STFT frames (1.024 s for the shipped models)
-MARGIN_FRAMES = 16  # Griffin-Lim context on each side of a block, STFT frames
+MARGIN_FRAMES = 24  # Griffin-Lim context on each side of a block, STFT frames (16 cost 0.007 PESQ-WB)
 CROSSFADE_HOPS = 2  # half-width of the crossfade between blocks, in hops
 MAX_LOGMAG = 12.0  # about +100 dB over the model's working level (same as codec.MAX_LOGMAG)
 DEFAULT_PHASE_ITERS = 32
@@ -118,21 +118,40 @@ def _frame_window(cfg: ModelConfig, frame_steps: int, k: int) -> tuple[int, int,
     return j0, j1, max(0, t0 // s * s), -(-t1 // s) * s
 
 
+def min_margin_frames(cfg: ModelConfig, refine: bool = True) -> int:
+    """The smallest decoder margin: a block's samples up to the end of its crossfade (with Griffin-Lim; a
+    plain inverse STFT has none) need all their frames."""
+    return (CROSSFADE_HOPS if refine else 0) + -(-cfg.n_fft // (2 * cfg.hop))
+
+
+def _block_needs(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int, refine: bool
+                 ) -> tuple[int, int, int, int, int]:
+    """Block b of a stream whose end is not known yet -> (w0, w1, j0, j1, steps): its window of STFT frames,
+    the latent steps under it, and the latent steps that must have arrived before it can run as the
+    whole-file decoder runs it. The decoder cannot know the end is not near, so it waits until the stream
+    provably goes on (n_frames > stride * (steps - 1)): with Griffin-Lim (`refine`) past the window and its
+    last frame's samples (the zeros after a file's end steer the phase of the whole window); a plain inverse
+    STFT only needs the window's frames and the block's end to exist."""
+    s = cfg.time_stride
+    w0, w1 = max(0, b * block_frames - margin_frames), (b + 1) * block_frames + margin_frames
+    j0, j1 = cfg.decoder_latents(w0, w1)
+    past = w1 + -(-cfg.n_fft // (2 * cfg.hop)) if refine else max(w1 - 1, (b + 1) * block_frames)
+    return w0, w1, max(0, j0), j1, max(j1, -(-past // s) + 1)
+
+
 def stream_latency_ms(
-    cfg: ModelConfig, frame_steps: int, block_frames: int = BLOCK_FRAMES, margin_frames: int = MARGIN_FRAMES
+    cfg: ModelConfig, frame_steps: int, block_frames: int = BLOCK_FRAMES, margin_frames: int = MARGIN_FRAMES,
+    phase_iters: int = 32,
 ) -> float:
     """Algorithmic latency of streaming with this module, in ms: the longest wait, with infinitely fast
     computing, between a sample entering a `StreamEncoder` and a `StreamDecoder` returning it (before
     resampling). It adds to the model's own latency (`ModelConfig.latency_ms`) the frame (the encoder waits
     for a frame's last sample: its gain needs them all) and the decoder's block, margin and crossfade."""
-    s, hop = cfg.time_stride, cfg.hop
+    hop = cfg.hop
     worst = 0
     for b in range(1, 64):  # blocks and frames realign within a few dozen blocks for any sizes used
-        first = b * block_frames * hop - CROSSFADE_HOPS * hop  # the first sample block b returns
-        w1 = (b + 1) * block_frames + margin_frames
-        j1 = cfg.decoder_latents(max(0, b * block_frames - margin_frames), w1)[1]
-        # StreamDecoder._block_window: the latents under the window, and the stream past its end.
-        steps = max(j1, -(-(w1 + -(-cfg.n_fft // (2 * hop))) // s) + 1)
+        first = (b * block_frames - (CROSSFADE_HOPS if phase_iters > 0 else 0)) * hop  # block b's first sample
+        steps = _block_needs(cfg, b, block_frames, margin_frames, phase_iters > 0)[4]
         frames = -(-steps // frame_steps)
         _, _, _, e1 = _frame_window(cfg, frame_steps, frames - 1)
         need = (e1 - 1) * hop + cfg.n_fft // 2  # StreamEncoder: the samples frame `frames - 1` waits for
@@ -483,7 +502,8 @@ class StreamDecoder:
         if frame_steps is None:
             h = self.header
             frame_steps = h.frame_steps if h is not None and h.framed else frame_steps_for(self._codec().config)
-        return stream_latency_ms(self._codec().config, frame_steps, self.block_frames, self.margin_frames)
+        return stream_latency_ms(self._codec().config, frame_steps, self.block_frames, self.margin_frames,
+                                 self.phase_iters)
 
     def push(self, data: bytes) -> F32:
         """Blob bytes (any piece) -> the audio they complete, `[channels, n] float32` at `sample_rate`
@@ -551,6 +571,9 @@ class StreamDecoder:
         codec = self._codec()
         codec.check_compatible(h)
         cfg = codec.config
+        least = min_margin_frames(cfg, self._crossfade_hops() > 0)
+        if self.margin_frames < least:
+            raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
         st.gains = np.zeros((h.channels, 0), np.float32)
         if h.mode == MODE_STORE_PHASE:
@@ -584,18 +607,13 @@ class StreamDecoder:
     def _block_window(self, b: int) -> tuple[int, int, int, int] | None:
         """Block b -> (w0, w1, j0, j1): its Griffin-Lim window of STFT frames and the latent steps under it,
         or None if they have not all arrived yet."""
-        st, cfg = self.state, self._codec().config
-        s, bf, m = cfg.time_stride, self.block_frames, self.margin_frames
-        w0, w1 = max(0, b * bf - m), (b + 1) * bf + m
-        j0, j1 = cfg.decoder_latents(w0, w1)
-        j0 = max(0, j0)
+        st, cfg, h = self.state, self._codec().config, self.header
+        assert h is not None
+        refine = h.mode != MODE_STORE_PHASE and self.phase_iters > 0
+        w0, w1, j0, j1, steps = _block_needs(cfg, b, self.block_frames, self.margin_frames, refine)
         if st.end is not None:
-            w1, j1 = min(w1, st.end[1]), min(j1, st.end[2])
-            return w0, w1, j0, j1
-        # Not knowing the end, run a block only when the stream provably extends past its window (as the
-        # whole-file decoder would not clip it): n_frames > stride * (steps - 1) and the samples past it.
-        past = w1 + -(-cfg.n_fft // (2 * cfg.hop))
-        if st.steps < j1 or s * (st.steps - 1) < past or (st.phases is not None and st.phase_frames < w1):
+            return w0, min(w1, st.end[1]), j0, min(j1, st.end[2])
+        if st.steps < steps or (st.phases is not None and st.phase_frames < w1):
             return None
         return w0, w1, j0, j1
 
@@ -661,13 +679,18 @@ class StreamDecoder:
         hi = None if st.end is None else st.end[0] - base
         return phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
 
+    def _crossfade_hops(self) -> int:
+        """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""
+        h = self.header
+        return CROSSFADE_HOPS if h is not None and h.mode != MODE_STORE_PHASE and self.phase_iters > 0 else 0
+
     def _join(self, b: int, y: F32, w0: int) -> F32:
         """Block b's signal -> its final model-rate samples (from `emitted` on): the crossfade with the
         previous block's faded-out end, its middle, and its own end faded out and kept for the next."""
         st, cfg = self.state, self._codec().config
         hop = cfg.hop
         base = w0 * hop - cfg.n_fft // 2
-        v = CROSSFADE_HOPS * hop
+        v = self._crossfade_hops() * hop
         fade_in, fade_out = _crossfade(v)
         start = b * self.block_frames * hop
         last = st.end is not None and (b + 1) * self.block_frames >= st.end[1]
@@ -708,4 +731,5 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
-__all__ = ["DecoderState", "EncoderState", "StreamDecoder", "StreamEncoder", "frame_steps_for", "stream_latency_ms"]
+__all__ = ["DecoderState", "EncoderState", "StreamDecoder", "StreamEncoder", "frame_steps_for", "min_margin_frames",
+           "stream_latency_ms"]

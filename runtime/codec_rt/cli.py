@@ -318,6 +318,8 @@ def bench(
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="repeats of the short timings")] = 3,
     frame_steps: Annotated[int | None, typer.Option("--frame-steps", min=1, max=65535,
                                                     help="latent steps per frame (default ~1 s)")] = None,
+    block_frames: Annotated[int, typer.Option("--block-frames", min=1, help="decoder block, STFT frames")] = 128,
+    margin_frames: Annotated[int, typer.Option("--margin-frames", min=0, help="decoder margin, STFT frames")] = 24,
     torch: Annotated[bool, typer.Option("--torch/--no-torch", help="compare with torch eager")] = True,
     opus: Annotated[bool, typer.Option("--opus/--no-opus", help="compare with opusenc + opusdec")] = True,
     cli: Annotated[bool, typer.Option("--cli/--no-cli", help="time the command line in fresh processes")] = True,
@@ -334,7 +336,8 @@ def bench(
     result = benchmark.run(
         input=input or benchmark.DEFAULT_INPUT, seconds=seconds, model=model, provider=provider.value,
         threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, repeats=repeats, frame_steps=frame_steps,
-        torch=torch, opus=opus, cli=cli, progress=lambda s: typer.echo(f"codec-rt bench: {s}", err=True),
+        block_frames=block_frames, margin_frames=margin_frames, torch=torch, opus=opus, cli=cli,
+        progress=lambda s: typer.echo(f"codec-rt bench: {s}", err=True),
     )
     typer.echo(benchmark.report(result))
     if out is not None:

@@ -1,0 +1,74 @@
+"""The streaming command line: pipes (`-` in and out), the framed layout by default, a cut blob decodes its
+prefix with a warning, a damaged frame is refused with nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from codec_rt import blob
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "codec_rt", *args], cwd=cwd, input=stdin, capture_output=True,
+                          timeout=300)
+
+
+def test_pipes_give_the_bytes_and_samples_of_files(tmp_path: Path) -> None:
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    sf.write(str(tmp_path / "in.wav"), x[:40000], sr, subtype="PCM_16")
+    assert run("encode", "in.wav", "-o", "file.cra", cwd=tmp_path).returncode == 0
+    piped = run("encode", "-", "-o", "-", cwd=tmp_path, stdin=(tmp_path / "in.wav").read_bytes())
+    assert piped.returncode == 0, piped.stderr
+    data = (tmp_path / "file.cra").read_bytes()
+    assert piped.stdout == data and blob.read_header(data)[0].framed
+    flac = run("encode", "-", "-o", "-", cwd=tmp_path, stdin=(DATA / "speech_fr_16k.flac").read_bytes())
+    assert flac.returncode == 0
+    assert blob.read(flac.stdout)[0].num_samples == sf.info(str(DATA / "speech_fr_16k.flac")).frames
+    assert run("decode", "file.cra", "-o", "file.wav", cwd=tmp_path).returncode == 0
+    out = run("decode", "-", "-o", "-", cwd=tmp_path, stdin=data)
+    assert out.returncode == 0 and out.stdout[:4] == b"RIFF"
+    (tmp_path / "piped.wav").write_bytes(out.stdout)
+    a, _ = sf.read(str(tmp_path / "file.wav"), dtype="int16")
+    b, _ = sf.read(str(tmp_path / "piped.wav"), dtype="int16")
+    assert len(a) == 40000 and np.array_equal(a, b)
+
+
+def test_a_cut_blob_decodes_its_prefix_with_a_warning(tmp_path: Path) -> None:
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    sf.write(str(tmp_path / "in.wav"), x, sr, subtype="PCM_16")
+    assert run("encode", "in.wav", "-o", "s.cra", cwd=tmp_path).returncode == 0
+    data = (tmp_path / "s.cra").read_bytes()
+    _, frames = blob.read_frames(data)
+    (tmp_path / "cut.cra").write_bytes(data[: frames[2].offset + 100])
+    r = run("decode", "cut.cra", "-o", "cut.wav", cwd=tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 0 and "codec-rt: warning: blob is cut after frame 1" in err and "cut short" in err
+    assert 0 < sf.info(str(tmp_path / "cut.wav")).frames < len(x)
+    info = run("info", "cut.cra", cwd=tmp_path)
+    assert info.returncode == 2 and info.stderr.decode().strip().startswith("codec-rt: error: blob is cut after")
+
+
+def test_a_damaged_frame_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
+    data = bytearray((tmp_path / "s.cra").read_bytes())
+    _, frames = blob.read_frames(bytes(data))
+    data[frames[-1].offset + 30] ^= 0x01
+    (tmp_path / "s.cra").write_bytes(bytes(data))
+    r = run("decode", "s.cra", "-o", "out.wav", cwd=tmp_path)
+    lines = r.stderr.decode().strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "checksum mismatch" in lines[0] and "frame 3" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cra"]
+
+
+def test_layout_whole_writes_format_1_1(tmp_path: Path) -> None:
+    r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "w.cra", "--layout", "whole", cwd=tmp_path)
+    assert r.returncode == 0
+    h, _ = blob.read((tmp_path / "w.cra").read_bytes())
+    assert (h.minor, h.layout) == (1, blob.LAYOUT_WHOLE)

@@ -57,8 +57,19 @@ def test_metadata_describes_the_model(exported: tuple[SpecAutoencoder, Path]) ->
 
 
 def test_shipped_model_is_the_committed_checkpoint(exported: tuple[SpecAutoencoder, Path]) -> None:
+    from codec_rt.ladder import DEFAULT_MODEL_DIR
+
     model, _ = exported
-    assert Codec.load().model_id == model_id(model)
+    assert Codec.load(DEFAULT_MODEL_DIR).model_id == model_id(model)
+
+
+def test_every_ladder_point_is_its_committed_checkpoint() -> None:
+    """checkpoints/<dir>.pth (default.pth for fixed32k) holds the weights and entropy model of each point."""
+    from codec_rt import ladder
+
+    for point in ladder.points():
+        name = "default" if point.path.name == "fixed32k" else point.path.name
+        assert model_id(load_checkpoint(CHECKPOINT.parent / f"{name}.pth")) == point.model_id, name
 
 
 def test_different_weights_get_a_different_id() -> None:

@@ -62,3 +62,17 @@ def test_a_blob_of_an_unshipped_model_names_its_id(speech: tuple[np.ndarray, int
     data = Codec.load(DATA / "golden_model_range").encode(speech[0], speech[1])
     with pytest.raises(ModelMismatchError, match="9b07ca76980781c7"):
         Codec.for_blob(data)
+
+
+@pytest.mark.parametrize("point", POINTS, ids=lambda p: f"{p.kbps:g}k")
+def test_each_point_keeps_speech_intelligible(point: ladder.LadderPoint, speech: tuple[np.ndarray, int]) -> None:
+    """A floor that a broken model or pipeline (STOI ~0.5) fails; the benchmark holds the real figures."""
+    from codec_rt import metrics
+
+    x, sr = speech
+    codec = Codec.load(point.path)
+    data = codec.encode(x, sr)
+    y, _ = codec.decode(data)
+    assert y.shape == x.shape
+    assert 8 * len(data) / (x.shape[1] / sr) / 1000 < 1.5 * point.kbps
+    assert metrics.stoi(x, y, sr) > 0.7

@@ -37,7 +37,7 @@ All integers little-endian; the same text is in docs/FORMAT.md.
 
 Whole layout: payload_len bytes of payload, then the CRC-32 (zlib) of every byte before it.
 Payload: one section per audio channel, in order, each:
-    4 bytes float32 gain (the encoder multiplied the audio by it; the decoder divides)
+    4 bytes float32 gain (the encoder multiplied the audio by it; the decoder divides), 1/64..64
     coder 0: latent_channels x float32 scales (see quantize.py), then the latent codes,
              C x latent_bins x latent_frames (row-major), bit-packed at `bits`
     coder 1: uint32 coded_len (a multiple of 4), then coded_len bytes: the latent symbols range-coded
@@ -73,6 +73,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
+from .level import MAX_GAIN, MIN_GAIN
 from .quantize import pack, packed_size, unpack
 
 MAGIC = b"CRTB"
@@ -84,9 +85,10 @@ CODER_FIXED, CODER_RANGE = 0, 1
 CODERS = {"fixed": CODER_FIXED, "range": CODER_RANGE}
 LAYOUT_WHOLE, LAYOUT_FRAMED = 0, 1
 LAYOUTS = {"whole": LAYOUT_WHOLE, "framed": LAYOUT_FRAMED}
-# Range coding can squeeze near-certain symbols far below a bit; this bound still leaves 1-hour silent files
-# room while capping what a forged header can make a decoder allocate.
-MAX_VALUES_PER_BYTE = 1 << 16
+# Range coding can squeeze near-certain symbols below a bit (the shipped models reach about 6 values per
+# byte on digital silence); this bound leaves room for that while capping what a forged header can make a
+# decoder allocate and compute.
+MAX_VALUES_PER_BYTE = 1 << 10  # real blobs: under 6 even on digital silence
 # A range-coded value costs at most 24 bits (the finest table precision), plus the coder's final words.
 _MAX_CODED_BYTES_PER_VALUE = 3
 _CODED_SLACK = 64
@@ -444,8 +446,9 @@ def _sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: int, n
                 raise FormatError(f"{n_latent} latent values cannot come from {size} coded bytes")
             coded = bytes(data[pos : pos + size])
             pos += size
-        if not (np.isfinite(gain) and gain > 0 and np.all(np.isfinite(scales)) and np.all(scales >= 0)):
-            raise FormatError("blob holds a non-finite or negative gain or scale")
+        # The encoder's gains are clamped to the level range; a forged one outside it would blow the audio up.
+        if not (MIN_GAIN <= gain <= MAX_GAIN and np.all(np.isfinite(scales)) and np.all(scales >= 0)):
+            raise FormatError("blob holds a gain outside the level range, or a non-finite or negative scale")
         phase = None
         if header.mode == MODE_STORE_PHASE:
             n_phase = header.n_bins * n_frames

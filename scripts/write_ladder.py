@@ -1,0 +1,32 @@
+"""Write runtime/codec_rt/models/ladder.json from the model folders there (their ids from the ONNX metadata).
+
+    python scripts/write_ladder.py rd3k=3 rd6k=6 rd12k=12 fixed32k=32 --default 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from codec_rt.ladder import MODELS_DIR
+from codec_rt.onnx_model import OnnxModel
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("points", nargs="+", help="FOLDER=KBPS")
+    p.add_argument("--default", type=float, required=True, help="kbps of the default point")
+    a = p.parse_args()
+    points = []
+    for item in a.points:
+        folder, kbps = item.split("=")
+        points.append({"kbps": float(kbps), "dir": folder, "model_id": OnnxModel.load(MODELS_DIR / folder).model_id})
+    if a.default not in [pt["kbps"] for pt in points]:
+        raise SystemExit(f"--default {a.default} is not one of the points")
+    text = json.dumps({"default_kbps": a.default, "points": points}, indent=2) + "\n"
+    (MODELS_DIR / "ladder.json").write_text(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

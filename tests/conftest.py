@@ -27,6 +27,6 @@ def music() -> tuple[np.ndarray, int]:
 def codec():  # type: ignore[no-untyped-def]
     """The fixed-width 32 kbps model (the one with `bits`); the ladder's points have tests/test_ladder.py."""
     from codec_rt import Codec
-    from codec_rt.ladder import DEFAULT_MODEL_DIR
+    from codec_rt.ladder import FIXED_MODEL_DIR
 
-    return Codec.load(DEFAULT_MODEL_DIR)
+    return Codec.load(FIXED_MODEL_DIR)

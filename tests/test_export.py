@@ -57,10 +57,10 @@ def test_metadata_describes_the_model(exported: tuple[SpecAutoencoder, Path]) ->
 
 
 def test_shipped_model_is_the_committed_checkpoint(exported: tuple[SpecAutoencoder, Path]) -> None:
-    from codec_rt.ladder import DEFAULT_MODEL_DIR
+    from codec_rt.ladder import FIXED_MODEL_DIR
 
     model, _ = exported
-    assert Codec.load(DEFAULT_MODEL_DIR).model_id == model_id(model)
+    assert Codec.load(FIXED_MODEL_DIR).model_id == model_id(model)
 
 
 def test_every_ladder_point_is_its_committed_checkpoint() -> None:

@@ -69,4 +69,4 @@ def find(model_id: str) -> Path:
     )
 
 
-DEFAULT_MODEL_DIR = MODELS_DIR / "fixed32k"  # the fixed-width model of format 1.0
+FIXED_MODEL_DIR = MODELS_DIR / "fixed32k"  # the fixed-width 32 kbps model (coder 0, `--bits`)

@@ -8,8 +8,8 @@ What one run measures, on the same audio (real speech tiled to `seconds`, 16 kHz
   the throughput (audio seconds per second) of the whole stream;
 - the whole-file API (`Codec.encode(framed=True)`, `Codec.decode`): real-time factor and throughput;
 - onnxruntime against the same model in torch eager mode (when torch, the repository's `export` package and
-  the model's checkpoint are there): both graphs on the same features (the first 20 s, in one call each),
-  best of `repeats`;
+  the model's checkpoint are there: found in checkpoints/ by its model id): both graphs on the same
+  features (the first 20 s, in one call each), best of `repeats`;
 - each of the above on 1 and 2 threads (`threads`): onnxruntime's intra-op threads, the decoder's block
   workers, torch.set_num_threads;
 - opusenc + opusdec on the same audio at about the same bitrate, against `codec-rt encode` + `codec-rt
@@ -28,13 +28,13 @@ It prints the three targets as ratios measured in this run, and writes JSON (sch
                         latency_ms (window + lookahead, ModelConfig.latency_ms), stream_latency_ms (with the
                         streaming frame and blocks, stream.stream_latency_ms)}], every shipped model
     model             the timed model: {model_id, path, kbps_actual, frame_steps, block_frames,
-                        margin_frames, phase_iters}
+                        margin_frames, phase_iters, stream_latency_ms (with these frames and blocks)}
     runs              [{threads, chunk_ms,
                         stream_encode, stream_decode, stream_roundtrip:
                             {chunks, p50_ms, p95_ms, p99_ms, max_ms, mean_ms, rtf, throughput, cpu_seconds},
                         file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds},
-                        torch_eager: {same_model, ort_seconds, torch_seconds, speedup, ort_cpu_seconds,
-                                      torch_cpu_seconds, speedup_cpu} or null}]
+                        torch_eager: {same_model, checkpoint, ort_seconds, torch_seconds, speedup,
+                                      ort_cpu_seconds, torch_cpu_seconds, speedup_cpu} or null}]
     opus              {bitrate_kbps, encode_seconds, decode_seconds, total_seconds, encode_cpu_seconds,
                        decode_cpu_seconds, total_cpu_seconds} or null
     cli               {help_seconds, tiny_encode_seconds, encode_seconds, decode_seconds, total_seconds, and
@@ -87,7 +87,7 @@ SCHEMA = "codec-rt-bench/1"
 F32 = npt.NDArray[np.float32]
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_INPUT = REPO / "tests" / "data" / "speech_fr_16k.flac"
-DEFAULT_CHECKPOINT = REPO / "checkpoints" / "default.pth"
+DEFAULT_CHECKPOINTS = REPO / "checkpoints"  # the timed model's checkpoint is found there by its model id
 TORCH_SECONDS = 20.0  # onnxruntime vs torch: both graphs over the first 20 s in one call
 
 
@@ -164,15 +164,31 @@ def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return best
 
 
-def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: Path) -> dict[str, Any] | None:
-    """The model's two graphs in torch eager mode against onnxruntime, on the same features (None when
-    torch, the repository's export package or the checkpoint is missing)."""
-    if not checkpoint.is_file():
+def find_checkpoint(model_id: str, folder: Path = DEFAULT_CHECKPOINTS) -> Path | None:
+    """The checkpoint in `folder` whose weights are the model `model_id` (None if none, or no torch)."""
+    try:
+        export: Any = importlib.import_module("export.export")
+    except ImportError:
         return None
+    for path in sorted(folder.glob("*.pth")):
+        try:
+            if export.model_id(export.load_checkpoint(path)) == model_id:
+                return path
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is just not the one
+            log.info("skipping %s: %s", path, e)
+    return None
+
+
+def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: Path | None) -> dict[str, Any] | None:
+    """The model's two graphs in torch eager mode against onnxruntime, on the same features (None when
+    torch, the repository's export package or the model's checkpoint is missing)."""
     try:  # by name: the runtime never imports torch statically
         torch: Any = importlib.import_module("torch")
         export: Any = importlib.import_module("export.export")
     except ImportError:
+        return None
+    checkpoint = checkpoint or find_checkpoint(codec.model_id)
+    if checkpoint is None or not checkpoint.is_file():
         return None
     from . import stft
 
@@ -193,7 +209,8 @@ def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: P
     run_torch()
     run_ort()
     (t_torch, c_torch), (t_ort, c_ort) = _timed(run_torch, repeats), _timed(run_ort, repeats)
-    return {"same_model": export.model_id(model) == codec.model_id, "ort_seconds": t_ort, "torch_seconds": t_torch,
+    return {"same_model": export.model_id(model) == codec.model_id, "checkpoint": str(checkpoint),
+            "ort_seconds": t_ort, "torch_seconds": t_torch,
             "speedup": t_torch / t_ort, "ort_cpu_seconds": c_ort, "torch_cpu_seconds": c_torch,
             "speedup_cpu": c_torch / c_ort if c_ort > 0 else None}
 
@@ -277,7 +294,7 @@ def run(
     block_frames: int = BLOCK_FRAMES,
     margin_frames: int = MARGIN_FRAMES,
     torch: bool = True,
-    checkpoint: Path = DEFAULT_CHECKPOINT,
+    checkpoint: Path | None = None,
     cli: bool = True,
     opus: bool = True,
     progress: Callable[[str], None] = lambda s: None,
@@ -307,7 +324,8 @@ def run(
         "models": model_rows() if model is None else [_model_row(base, None)],
         "model": {"model_id": base.model_id, "path": str(base.model.path), "kbps_actual": kbps_actual,
                   "frame_steps": steps, "block_frames": block_frames, "margin_frames": margin_frames,
-                  "phase_iters": 32},
+                  "phase_iters": 32,
+                  "stream_latency_ms": stream_latency_ms(base.config, steps, block_frames, margin_frames)},
         "runs": [],
     }
     if model is None and not any(m["model_id"] == base.model_id for m in result["models"]):
@@ -395,7 +413,11 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"  model {m['model_id']} {kbps}: latency {m['latency_ms']:.1f} ms (window {m['window_ms']:.1f} "
                      f"+ lookahead {m['lookahead_ms']:.1f}); streamed {m['stream_latency_ms']:.0f} ms")
     for r in result["runs"]:
-        lines.append(f"  {r['threads']} thread(s), {r['chunk_ms']:g} ms chunks:")
+        m = result["model"]
+        lines.append(f"  {r['threads']} thread(s), {r['chunk_ms']:g} ms chunks, model {m['model_id']} "
+                     f"({m['kbps_actual']:.2f} kbps; frames of {m['frame_steps']} steps, blocks of "
+                     f"{m['block_frames']} + 2 x {m['margin_frames']} frames: streamed latency "
+                     f"{m['stream_latency_ms']:.0f} ms):")
         for k in ("stream_encode", "stream_decode", "stream_roundtrip"):
             s = r[k]
             lines.append(f"    {k:17s} p50 {s['p50_ms']:.3f} p95 {s['p95_ms']:.3f} p99 {s['p99_ms']:.2f} max "

@@ -76,12 +76,12 @@ class EntropyTables:
             raise ModelError("entropy tables are not a JSON object")
         return cls.from_dict(d)
 
-    @property
+    @cached_property
     def low(self) -> I32:
-        """`[C, F, 1]` smallest codable symbol."""
+        """`[C, F, 1]` smallest codable symbol (computed once: a stream codes many frames)."""
         return np.array(self.offsets, np.int32).reshape(self.channels, self.bins, 1)
 
-    @property
+    @cached_property
     def high(self) -> I32:
         """`[C, F, 1]` largest codable symbol."""
         sizes = np.array([len(f) for f in self.freqs], np.int32).reshape(self.channels, self.bins, 1)

@@ -595,8 +595,9 @@ class StreamDecoder:
         else:
             lat = np.stack([dequantize(ch.codes, ch.scales, h.bits) for ch in fr.channels if ch.codes is not None])
         gains = np.repeat(np.array([[ch.gain] for ch in fr.channels], np.float32), fr.steps, axis=1)
-        st.latents = np.concatenate([st.latents, lat], axis=-1)
-        st.gains = np.concatenate([st.gains, gains], axis=-1)
+        # (the first frame, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
+        st.latents = lat if not st.latents.shape[-1] else np.concatenate([st.latents, lat], axis=-1)
+        st.gains = gains if not st.gains.shape[-1] else np.concatenate([st.gains, gains], axis=-1)
         st.steps += fr.steps
         if st.phases is not None:
             ph = np.stack([dequantize_phase(ch.phase_codes, h.phase_bits) for ch in fr.channels

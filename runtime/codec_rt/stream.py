@@ -190,6 +190,8 @@ class StreamEncoder:
         out.write(enc.flush())               # the last frame (with the stream's length)
 
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio.
+    Frames that a push completes together are coded on `workers` threads (default: the codec's thread
+    count, else up to 4).
     """
 
     def __init__(
@@ -202,6 +204,7 @@ class StreamEncoder:
         bits: int | None = None,
         phase_bits: int = 8,
         frame_steps: int | None = None,
+        workers: int | None = None,
     ) -> None:
         from .codec import MIN_ENCODE_RATE
 
@@ -230,6 +233,7 @@ class StreamEncoder:
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
             raise CodecError(f"frame_steps must be in 1..65535, got {steps!r}")
         self.sample_rate, self.channels, self.frame_steps = int(sample_rate), int(channels), int(steps)
+        self.workers = max(1, int(workers or codec.threads or min(4, os.cpu_count() or 1)))
         self.header = BlobHeader(
             mode=MODES[mode], bits=bits, phase_bits=phase_bits if mode == "store_phase" else 0,
             sample_rate=self.sample_rate, channels=self.channels, latent_channels=cfg.channels,
@@ -275,11 +279,10 @@ class StreamEncoder:
         # samples the final length could still cut off.
         guard = 0 if st.resampler is None else 64
         available = st.start + st.samples.shape[1] - guard
-        while True:
-            need = self._samples_needed(st.next_frame)
-            if need > available:
-                break
-            out.append(self._frame(st.next_frame, None))
+        ready = st.next_frame
+        while self._samples_needed(ready) <= available:
+            ready += 1
+        out += self._frames(range(st.next_frame, ready), None)
         return b"".join(out)
 
     def flush(self) -> bytes:
@@ -300,9 +303,7 @@ class StreamEncoder:
         n_frames = stft.n_frames(m_len, cfg.hop)
         steps = cfg.latent_frames(n_frames)
         n_out = -(-steps // self.frame_steps)
-        out = [self._header_bytes()]
-        while st.next_frame < n_out:
-            out.append(self._frame(st.next_frame, (m_len, n_frames, steps)))
+        out = [self._header_bytes(), *self._frames(range(st.next_frame, n_out), (m_len, n_frames, steps))]
         st.finished = True
         return b"".join(out)
 
@@ -353,8 +354,27 @@ class StreamEncoder:
             out[:, lo - a : hi - a] = st.samples[:, lo - st.start : hi - st.start]
         return out
 
+    def _frames(self, ks: range, end: tuple[int, int, int] | None) -> list[bytes]:
+        """Code the frames `ks` -> their bytes, then drop the samples no later frame reads. Frames ready
+        together are coded on `workers` threads (each frame's arithmetic is the same on any thread)."""
+        if len(ks) > 1 and self.workers > 1:
+            out = list(_pool(self.workers).map(lambda k: self._frame(k, end), ks))
+        else:
+            out = [self._frame(k, end) for k in ks]
+        if not ks:
+            return out
+        st, cfg = self.state, self.config
+        st.next_frame = ks[-1] + 1
+        _, _, nw0, _ = self._window(st.next_frame, end)
+        keep = min(nw0 * cfg.hop - cfg.n_fft // 2, st.next_frame * self.frame_steps * cfg.time_stride * cfg.hop)
+        if keep > st.start:
+            st.samples = st.samples[:, min(keep - st.start, st.samples.shape[1]) :]
+            st.start = keep
+        return out
+
     def _frame(self, k: int, end: tuple[int, int, int] | None) -> bytes:
-        """Code frame k -> its bytes. `end` = (model-rate samples, STFT frames, latent steps) once known."""
+        """Code frame k -> its bytes (reads the state, changes nothing). `end` = (model-rate samples, STFT
+        frames, latent steps) once known."""
         st, cfg, h = self.state, self.config, self.header
         s, hop, half = cfg.time_stride, cfg.hop, cfg.n_fft // 2
         j0, j1, w0, w1 = self._window(k, end)
@@ -380,15 +400,7 @@ class StreamEncoder:
             sections.append(blob.channel_section(data, h))
         last = end is not None and j1 == end[2]
         totals = (st.received, end[1], end[2]) if last and end is not None else None
-        out = blob.write_frame(k, b"".join(sections), totals)
-        st.next_frame = k + 1
-        # Drop the samples no later frame reads.
-        _, _, nw0, _ = self._window(k + 1, end)
-        keep = min(nw0 * hop - half, (k + 1) * self.frame_steps * s * hop)
-        if keep > st.start:
-            st.samples = st.samples[:, min(keep - st.start, st.samples.shape[1]) :]
-            st.start = keep
-        return out
+        return blob.write_frame(k, b"".join(sections), totals)
 
 
 # ------------------------------------------------------------------------------------------------ decoder

@@ -83,6 +83,22 @@ def _check_audio(audio: npt.ArrayLike, sample_rate: int) -> F32:
     return x
 
 
+def coding_options(cfg: ModelConfig, bits: int | None, mode: str, phase_bits: int) -> int:
+    """Check the encoder's options against the model; returns the latent bits to write (0 when range-coded)."""
+    if cfg.coder == CODER_RANGE:
+        if bits is not None:
+            raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
+        bits = 0
+    else:
+        bits = cfg.default_bits if bits is None else bits
+        check_bits(bits)
+    if mode not in MODES:
+        raise CodecError(f"unknown mode {mode!r}; choose one of {sorted(MODES)}")
+    if mode == "store_phase":
+        check_bits(phase_bits)
+    return bits
+
+
 class Codec:
     """A loaded model, ready to encode and decode. Thread-compatible, not thread-safe."""
 
@@ -153,17 +169,7 @@ class Codec:
                                 frame_steps=frame_steps)
             return enc.push(x) + enc.flush()
         cfg = self.config
-        if cfg.coder == CODER_RANGE:
-            if bits is not None:
-                raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
-            bits = 0
-        else:
-            bits = cfg.default_bits if bits is None else bits
-            check_bits(bits)
-        if mode not in MODES:
-            raise CodecError(f"unknown mode {mode!r}; choose one of {sorted(MODES)}")
-        if mode == "store_phase":
-            check_bits(phase_bits)
+        bits = coding_options(cfg, bits, mode, phase_bits)
         x = _check_audio(audio, sample_rate)
         n_ch, n = x.shape
         m_len = model_length(n, sample_rate, cfg.sample_rate)

@@ -51,7 +51,7 @@ from .blob import MODE_STORE_PHASE, MODES, BlobHeader, Frame, FrameReader
 from .config import ModelConfig
 from .errors import AudioError, CodecError, TruncatedError
 from .level import normalizing_gain
-from .quantize import check_bits, dequantize, dequantize_phase, quantize, quantize_phase
+from .quantize import dequantize, dequantize_phase, quantize, quantize_phase
 
 if TYPE_CHECKING:
     from .codec import Codec
@@ -206,21 +206,11 @@ class StreamEncoder:
         frame_steps: int | None = None,
         workers: int | None = None,
     ) -> None:
-        from .codec import MIN_ENCODE_RATE
+        from .codec import MIN_ENCODE_RATE, coding_options
 
         cfg = codec.config
         self.codec, self.config = codec, cfg
-        if cfg.coder == blob.CODER_RANGE:
-            if bits is not None:
-                raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
-            bits = 0
-        else:
-            bits = cfg.default_bits if bits is None else bits
-            check_bits(bits)
-        if mode not in MODES:
-            raise CodecError(f"unknown mode {mode!r}; choose one of {sorted(MODES)}")
-        if mode == "store_phase":
-            check_bits(phase_bits)
+        bits = coding_options(cfg, bits, mode, phase_bits)
         if not isinstance(channels, (int, np.integer)) or not 1 <= channels <= blob.MAX_CHANNELS:
             raise AudioError(f"{channels} channels; codec-rt codes 1..{blob.MAX_CHANNELS}")
         if (

@@ -92,20 +92,26 @@ def test_checksum_catches_payload_corruption() -> None:
         blob.read(bytes(bad))
 
 
-def test_every_truncation_is_a_typed_error() -> None:
-    _, _, data = make()
+def assert_every_cut_is_truncated(data: bytes) -> None:
     for n in range(len(data)):
         with pytest.raises(TruncatedError):
             blob.read(data[:n])
 
 
-def test_every_single_byte_flip_is_a_typed_error() -> None:
-    _, _, data = make()
+def assert_every_byte_flip_is_typed(data: bytes) -> None:
     for i in range(len(data)):
         bad = bytearray(data)
         bad[i] ^= 0xFF
         with pytest.raises(CodecError):
             blob.read(bytes(bad))
+
+
+def test_every_truncation_is_a_typed_error() -> None:
+    assert_every_cut_is_truncated(make()[2])
+
+
+def test_every_single_byte_flip_is_a_typed_error() -> None:
+    assert_every_byte_flip_is_typed(make()[2])
 
 
 def test_trailing_bytes_are_refused() -> None:
@@ -160,14 +166,8 @@ def test_range_coded_sections_round_trip(mode: int) -> None:
 
 def test_every_truncation_and_flip_of_a_range_coded_blob_is_typed() -> None:
     _, _, data = make_range()
-    for n in range(len(data)):
-        with pytest.raises(TruncatedError):
-            blob.read(data[:n])
-    for i in range(len(data)):
-        bad = bytearray(data)
-        bad[i] ^= 0xFF
-        with pytest.raises(CodecError):
-            blob.read(bytes(bad))
+    assert_every_cut_is_truncated(data)
+    assert_every_byte_flip_is_typed(data)
 
 
 def _reseal(body: bytes) -> bytes:
@@ -273,14 +273,8 @@ def test_frame_reader_takes_any_split_and_keeps_the_frames_before_a_cut() -> Non
 def test_every_truncation_and_flip_of_a_framed_blob_is_typed() -> None:
     for coder in (blob.CODER_FIXED, blob.CODER_RANGE):
         _, _, data = make_framed(coder=coder)
-        for n in range(len(data)):
-            with pytest.raises(TruncatedError):
-                blob.read(data[:n])
-        for i in range(len(data)):
-            bad = bytearray(data)
-            bad[i] ^= 0xFF
-            with pytest.raises(CodecError):
-                blob.read(bytes(bad))
+        assert_every_cut_is_truncated(data)
+        assert_every_byte_flip_is_typed(data)
 
 
 def test_a_damaged_frame_is_named() -> None:

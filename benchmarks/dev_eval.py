@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from codec_rt import Codec
-from codec_rt.codec import DEFAULT_PHASE_ITERS
 from codec_rt.files import read_audio
 from codec_rt.metrics import round_trip_report
 from codec_rt.postfilter import DEFAULT_CONTRAST
+from codec_rt.stream import default_phase_iters
 
 
 def pick(folder: Path, limit: int, min_seconds: float) -> list[Path]:
@@ -38,13 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--bits", type=int, default=None)
     p.add_argument("--mode", default="predicted", choices=["predicted", "store_phase"])
-    p.add_argument("--phase-iters", type=int, default=DEFAULT_PHASE_ITERS)
+    p.add_argument("--phase-iters", type=int, default=None, help="default: the model's")
     p.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST)
     p.add_argument("--limit", type=int, default=40)
     p.add_argument("--min-seconds", type=float, default=1.5)
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
     codec = Codec.load(a.model)
+    if a.phase_iters is None:
+        a.phase_iters = default_phase_iters(codec.config)
     files = pick(a.folder, a.limit, a.min_seconds)
     if not files:
         sys.exit(f"no audio files of at least {a.min_seconds} s under {a.folder}")

@@ -14,7 +14,9 @@ What one run measures, on the same audio (real speech tiled to `seconds`, 16 kHz
   workers, torch.set_num_threads;
 - opusenc + opusdec on the same audio at about the same bitrate, against `codec-rt encode` + `codec-rt
   decode` of the same file (fresh processes, so the CLI's start-up counts, as it does for opus-tools);
-- the CLI's cold start: `codec-rt --help`, and the encode of 0.1 s of audio, in fresh processes.
+- the CLI's cold start: `codec-rt --help`, and the encode of 0.1 s of audio, in fresh processes;
+- the shipped low-latency (causal) model streamed as live audio is: frames and decoder blocks of one chunk,
+  on 1 thread (per-chunk timings, its actual bitrate with that framing, its streamed latency).
 
 It prints the three targets as ratios measured in this run, and writes JSON (schema "codec-rt-bench/1"):
 
@@ -24,7 +26,8 @@ It prints the three targets as ratios measured in this run, and writes JSON (sch
     versions          {codec_rt, onnxruntime, numpy, torch (null if absent), opus_tools (null if absent)}
     onnxruntime       {available_providers: [...], providers_used: [...] (the sessions' own list, in use)}
     input             {path, seconds, sample_rate, channels}
-    models            [{model_id, path, kbps (nominal, null off the ladder), coder, window_ms, lookahead_ms,
+    models            [{model_id, path, kbps (nominal, null off the ladder), low_latency, coder, window_ms,
+                        lookahead_ms,
                         latency_ms (window + lookahead, ModelConfig.latency_ms), stream_latency_ms (with the
                         streaming frame and blocks, stream.stream_latency_ms)}], every shipped model
     model             the timed model: {model_id, path, kbps_actual, frame_steps, block_frames,
@@ -35,6 +38,9 @@ It prints the three targets as ratios measured in this run, and writes JSON (sch
                         file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds},
                         torch_eager: {same_model, checkpoint, ort_seconds, torch_seconds, speedup,
                                       ort_cpu_seconds, torch_cpu_seconds, speedup_cpu} or null}]
+    low_latency       {model_id, kbps_actual, frame_steps, block_frames, phase_iters, stream_latency_ms,
+                       stream_encode, stream_decode, stream_roundtrip (as in runs)} or null (no such model,
+                       or --model given)
     opus              {bitrate_kbps, encode_seconds, decode_seconds, total_seconds, encode_cpu_seconds,
                        decode_cpu_seconds, total_cpu_seconds} or null
     cli               {help_seconds, tiny_encode_seconds, encode_seconds, decode_seconds, total_seconds, and
@@ -42,7 +48,8 @@ It prints the three targets as ratios measured in this run, and writes JSON (sch
                        `repeats`, the encode and decode of the whole input once, as opus's)
     targets           {cli_vs_opus: {value, target: "<= 1.0", met}, cli_vs_opus_cpu: {...},
                        onnxruntime_vs_torch: {value, target: ">= 2.0", met},
-                       chunk_p99_ms: {value, target: "<= 1.0", met}}
+                       chunk_p99_ms: {value, target: "<= 1.0", met},
+                       chunk_p99_ms_low_latency: {...} (the low-latency model's stream)}
                         (value null, met null where a part was not measured; single-thread figures)
 
 Timings are wall-clock (time.perf_counter) after a warm-up, with the CPU seconds beside them (the process's,
@@ -79,7 +86,15 @@ from . import __version__, ladder
 from .codec import Codec
 from .config import ModelConfig
 from .errors import CodecError
-from .stream import BLOCK_FRAMES, MARGIN_FRAMES, StreamDecoder, StreamEncoder, frame_steps_for, stream_latency_ms
+from .stream import (
+    BLOCK_FRAMES,
+    MARGIN_FRAMES,
+    StreamDecoder,
+    StreamEncoder,
+    default_phase_iters,
+    frame_steps_for,
+    stream_latency_ms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -270,14 +285,15 @@ def model_rows() -> list[dict[str, Any]]:
         except CodecError as e:
             log.warning("warning: %s", e)
             continue
-        rows.append(_model_row(c, p.kbps))
+        rows.append(_model_row(c, p.kbps, p.low_latency))
     return rows
 
 
-def _model_row(c: Codec, kbps: float | None) -> dict[str, Any]:
+def _model_row(c: Codec, kbps: float | None, low_latency: bool = False) -> dict[str, Any]:
     cfg: ModelConfig = c.config
     window = 1000.0 * cfg.n_fft / cfg.sample_rate
-    return {"model_id": c.model_id, "path": str(c.model.path), "kbps": kbps, "coder": cfg.coder,
+    return {"model_id": c.model_id, "path": str(c.model.path), "kbps": kbps, "low_latency": low_latency,
+            "coder": cfg.coder,
             "window_ms": window, "lookahead_ms": cfg.latency_ms - window, "latency_ms": cfg.latency_ms,
             "stream_latency_ms": stream_latency_ms(cfg, frame_steps_for(cfg))}
 
@@ -324,7 +340,7 @@ def run(
         "models": model_rows() if model is None else [_model_row(base, None)],
         "model": {"model_id": base.model_id, "path": str(base.model.path), "kbps_actual": kbps_actual,
                   "frame_steps": steps, "block_frames": block_frames, "margin_frames": margin_frames,
-                  "phase_iters": 32,
+                  "phase_iters": default_phase_iters(base.config),
                   "stream_latency_ms": stream_latency_ms(base.config, steps, block_frames, margin_frames)},
         "runs": [],
     }
@@ -348,6 +364,10 @@ def run(
             progress(f"{n} thread(s): onnxruntime vs torch eager")
             row["torch_eager"] = torch_vs_ort(codec, x, n, repeats, checkpoint)
         result["runs"].append(row)
+    result["low_latency"] = None
+    if model is None and any(p.low_latency for p in ladder.points()):
+        progress("the low-latency model, streamed chunk by chunk")
+        result["low_latency"] = low_latency_run(x, rate, chunk_ms, provider)
     result["opus"], result["cli"] = None, None
     with tempfile.TemporaryDirectory(prefix="codec-rt-bench-") as tmp:
         work = Path(tmp)
@@ -375,6 +395,22 @@ def run(
     return result
 
 
+def low_latency_run(x: F32, rate: int, chunk_ms: float, provider: str) -> dict[str, Any]:
+    """The shipped low-latency model as a live stream: frames and decoder blocks of one `chunk_ms` chunk
+    (so the decoder plays each chunk as soon as it is encoded), on 1 thread."""
+    codec = Codec.load(provider=provider, threads=1, low_latency=True)
+    cfg = codec.config
+    frames = max(1, int(round(chunk_ms / 1000 * cfg.sample_rate / cfg.hop)))
+    steps = max(1, frames // cfg.time_stride)
+    seconds = x.shape[1] / rate
+    blob = codec.encode(x, rate, framed=True, frame_steps=steps)
+    stream_run(codec, x[:, : min(x.shape[1], 3 * rate)], rate, chunk_ms, steps, frames, 0, 1)  # warm-up
+    return {"model_id": codec.model_id, "kbps_actual": 8 * len(blob) / seconds / 1000, "frame_steps": steps,
+            "block_frames": frames, "phase_iters": default_phase_iters(cfg),
+            "stream_latency_ms": stream_latency_ms(cfg, steps, frames, 0, default_phase_iters(cfg)),
+            **stream_run(codec, x, rate, chunk_ms, steps, frames, 0, 1)}
+
+
 def _torch_version() -> str | None:
     try:
         return str(importlib.import_module("torch").__version__)
@@ -391,6 +427,8 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     te = one.get("torch_eager") if one else None
     speed = te["speedup"] if te else None
     p99 = one["stream_roundtrip"]["p99_ms"] if one else None
+    ll = result.get("low_latency")
+    p99_ll = ll["stream_roundtrip"]["p99_ms"] if ll else None
 
     def row(value: float | None, target: str, ok: Callable[[float], bool]) -> dict[str, Any]:
         return {"value": value, "target": target, "met": None if value is None else bool(ok(value))}
@@ -400,6 +438,7 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
         "cli_vs_opus_cpu": row(ratio_cpu, "<= 1.0", lambda v: v <= 1.0),
         "onnxruntime_vs_torch": row(speed, ">= 2.0", lambda v: v >= 2.0),
         "chunk_p99_ms": row(p99, "<= 1.0", lambda v: v <= 1.0),
+        "chunk_p99_ms_low_latency": row(p99_ll, "<= 1.0", lambda v: v <= 1.0),
     }
 
 
@@ -410,6 +449,7 @@ def report(result: dict[str, Any]) -> str:
              f"{result['versions']['onnxruntime']} on {', '.join(result['onnxruntime']['providers_used'])}"]
     for m in result["models"]:
         kbps = f"{m['kbps']:g} kbps" if m["kbps"] is not None else "(not shipped)"
+        kbps += ", low latency" if m.get("low_latency") else ""
         lines.append(f"  model {m['model_id']} {kbps}: latency {m['latency_ms']:.1f} ms (window {m['window_ms']:.1f} "
                      f"+ lookahead {m['lookahead_ms']:.1f}); streamed {m['stream_latency_ms']:.0f} ms")
     for r in result["runs"]:
@@ -432,6 +472,16 @@ def report(result: dict[str, Any]) -> str:
             lines.append(f"    torch eager {te['torch_seconds']:.3f} s vs onnxruntime {te['ort_seconds']:.3f} s: "
                          f"{te['speedup']:.2f}x; CPU {te['torch_cpu_seconds']:.3f} vs {te['ort_cpu_seconds']:.3f} s "
                          f"(same model: {te['same_model']})")
+    ll = result.get("low_latency")
+    if ll:
+        lines.append(f"  low-latency model {ll['model_id']} streamed live ({ll['kbps_actual']:.2f} kbps with frames of "
+                     f"{ll['frame_steps']} steps, blocks of {ll['block_frames']} frames: streamed latency "
+                     f"{ll['stream_latency_ms']:.0f} ms), 1 thread:")
+        for k in ("stream_encode", "stream_decode", "stream_roundtrip"):
+            s = ll[k]
+            lines.append(f"    {k:17s} p50 {s['p50_ms']:.3f} p95 {s['p95_ms']:.3f} p99 {s['p99_ms']:.2f} max "
+                         f"{s['max_ms']:.1f} ms; RTF {s['rtf']:.4f}, {s['throughput']:.1f} x real time "
+                         f"({s['cpu_seconds']:.2f} s CPU)")
     if result.get("opus"):
         o = result["opus"]
         lines.append(f"  opusenc {o['encode_seconds']:.2f} s + opusdec {o['decode_seconds']:.2f} s at "

@@ -23,7 +23,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from . import blob as blobfmt
-from .codec import DEFAULT_PHASE_ITERS, Codec
+from .codec import Codec
 from .errors import AudioError, CodecError, OutputError
 from .files import (
     STDIO,
@@ -65,10 +65,16 @@ BitrateOpt = Annotated[
     float | None,
     typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below it (default: the ladder's default)"),
 ]
+LowLatencyOpt = Annotated[
+    bool, typer.Option("--low-latency", help="a causal model of <= 20 ms algorithmic latency (for live audio)")
+]
 ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
 PhaseItersOpt = Annotated[
-    int, typer.Option("--phase-iters", min=0, max=10_000, help="Griffin-Lim iterations (predicted-phase mode)")
+    int | None,
+    typer.Option("--phase-iters", min=0, max=10_000,
+                 help="phase iterations (predicted-phase mode): Griffin-Lim per block, or per frame for a "
+                 "low-latency model [default: 32, or 3 for a low-latency model]"),
 ]
 ContrastOpt = Annotated[
     float, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off (predicted mode)")
@@ -126,6 +132,7 @@ def encode(
     input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...); - reads stdin (WAV or FLAC)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="blob to write; - writes stdout")],
     bitrate: BitrateOpt = None,
+    low_latency: LowLatencyOpt = False,
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
@@ -139,7 +146,7 @@ def encode(
     from_stdin = str(input) == STDIO
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
     with AudioReader(input) as reader:
-        codec = Codec.load(model, provider.value, bitrate=bitrate)
+        codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
         counted: list[_Counting] = []
         if layout == Layout.whole:
             audio = reader.read_all()
@@ -179,7 +186,7 @@ def decode(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg); - writes a WAV to stdout")
     ],
-    phase_iters: PhaseItersOpt = DEFAULT_PHASE_ITERS,
+    phase_iters: PhaseItersOpt = None,
     contrast: ContrastOpt = DEFAULT_CONTRAST,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
@@ -269,8 +276,9 @@ def eval_(
         "eval_out"
     ),
     bitrate: BitrateOpt = None,
+    low_latency: LowLatencyOpt = False,
     bits: BitsOpt = None,
-    phase_iters: PhaseItersOpt = DEFAULT_PHASE_ITERS,
+    phase_iters: PhaseItersOpt = None,
     contrast: ContrastOpt = DEFAULT_CONTRAST,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
@@ -289,7 +297,7 @@ def eval_(
     if json_out is not None:
         check_output(json_out, force, (input,))
     audio, sr = read_audio(input)
-    codec = Codec.load(model, provider.value, bitrate=bitrate)
+    codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

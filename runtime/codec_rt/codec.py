@@ -112,12 +112,14 @@ class Codec:
         provider: str = "cpu",
         threads: int | None = None,
         bitrate: float | None = None,
+        low_latency: bool = False,
     ) -> Codec:
         """Load a model on `provider` ("cpu"/"cuda"): the directory `path`, or else the shipped ladder point
-        for `bitrate` (kbps; the highest point at or below it; default: the ladder's default point)."""
-        if path is not None and bitrate is not None:
-            raise CodecError("choose a model directory or a bitrate, not both")
-        return cls(OnnxModel.load(ladder.select(bitrate) if path is None else path, provider, threads))
+        for `bitrate` (kbps; the highest point at or below it; default: the ladder's default point), among
+        the low-latency (causal, <= 20 ms) points with `low_latency`."""
+        if path is not None and (bitrate is not None or low_latency):
+            raise CodecError("choose a model directory or a bitrate / low latency, not both")
+        return cls(OnnxModel.load(ladder.select(bitrate, low_latency) if path is None else path, provider, threads))
 
     @classmethod
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
@@ -197,12 +199,14 @@ class Codec:
         return blob.write(header, b"".join(sections))
 
     def decode(
-        self, data: bytes, phase_iters: int = DEFAULT_PHASE_ITERS, contrast: float = postfilter.DEFAULT_CONTRAST
+        self, data: bytes, phase_iters: int | None = None, contrast: float = postfilter.DEFAULT_CONTRAST
     ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate), exactly the encoded shape and rate.
 
         In the predicted-phase mode only (both are ignored with stored phase):
-        phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction).
+        phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction);
+        for a causal model, iterations per frame of the causal phase (`phase.causal_frames`). None: the
+        model's default (`stream.default_phase_iters`).
         contrast: spectral-contrast postfilter factor (`postfilter.py`; 1.0 = off).
         """
         dec = StreamDecoder(self, phase_iters=phase_iters, contrast=contrast, strict=True)

@@ -3,6 +3,8 @@
 `models/ladder.json` lists the points: nominal kbps (the actual rate of a file depends on its content;
 `codec-rt info` prints it), the model directory under `models/`, and the model id, so that a blob finds the
 model that wrote it without loading every graph. `default_kbps` is the point used when none is asked for.
+A point flagged `low_latency` is a causal model (algorithmic latency <= 20 ms): it has a ladder of its own,
+picked with `low_latency=True` (`--low-latency`), since live audio needs it whatever the bitrate.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class LadderPoint:
     kbps: float
     path: Path
     model_id: str
+    low_latency: bool = False
 
 
 @cache
@@ -29,7 +32,8 @@ def _read() -> tuple[float, tuple[LadderPoint, ...]]:
     try:
         d = json.loads((MODELS_DIR / "ladder.json").read_text())
         points = tuple(
-            sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"])) for p in d["points"]),
+            sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
+                                bool(p.get("low_latency", False))) for p in d["points"]),
                    key=lambda p: p.kbps)
         )
         return float(d["default_kbps"]), points
@@ -38,23 +42,28 @@ def _read() -> tuple[float, tuple[LadderPoint, ...]]:
 
 
 def points() -> tuple[LadderPoint, ...]:
-    """The shipped points, lowest bitrate first."""
+    """The shipped points, both ladders, lowest bitrate first."""
     return _read()[1]
 
 
-def ladder_points() -> list[float]:
-    """Nominal kbps of the shipped points, lowest first."""
-    return [p.kbps for p in points()]
+def ladder_points(low_latency: bool = False) -> list[float]:
+    """Nominal kbps of the shipped points of one ladder, lowest first."""
+    return [p.kbps for p in points() if p.low_latency == low_latency]
 
 
-def select(bitrate: float | None = None) -> Path:
-    """Model directory of the highest point at or below `bitrate` kbps (None: the default point)."""
+def select(bitrate: float | None = None, low_latency: bool = False) -> Path:
+    """Model directory of the highest point at or below `bitrate` kbps (None: the default point; with
+    `low_latency`, the highest low-latency point) on the ladder asked for."""
     default, pts = _read()
-    target = default if bitrate is None else bitrate
+    pts = tuple(p for p in pts if p.low_latency == low_latency)
+    if not pts:
+        raise CodecError("this codec-rt ships no low-latency model")
+    target = (pts[-1].kbps if low_latency else default) if bitrate is None else bitrate
     below = [p for p in pts if p.kbps <= target]
     if not below:
         have = ", ".join(f"{p.kbps:g}" for p in pts)
-        raise CodecError(f"no model at or below {target:g} kbps; the ladder has {have}")
+        kind = "low-latency model" if low_latency else "model"
+        raise CodecError(f"no {kind} at or below {target:g} kbps; the ladder has {have}")
     return below[-1].path
 
 

@@ -22,6 +22,10 @@ where a push happens to end:
   window (`phase.refine_frames`), and the blocks' signals joined with a raised-cosine crossfade over
   2 x `CROSSFADE_HOPS` hops at each boundary, inside the margins. `Codec.decode` runs the same blocks (the
   whole-file decoder *is* this block decoder), so stream and file decode to the same samples.
+- A causal (low-latency) model decodes without lookahead: block by block with no margins, each frame's
+  phase refined against the frames before it only (`phase.causal_frames`, RTISI), the committed frames'
+  overlap carried in the state. A sample is final once the last frame over it is decoded, so a stream of
+  one-step frames and one-frame blocks plays each sample the model's window after it was recorded.
 
 Latency of a stream: the model's algorithmic latency (`ModelConfig.latency_ms`: window plus the graphs'
 lookahead) plus the frame (the encoder waits for a frame's samples: its gain needs them all) plus, at the
@@ -66,7 +70,12 @@ BLOCK_FRAMES = 128  # Griffin-Lim block, STFT frames (1.024 s for the shipped mo
 MARGIN_FRAMES = 24  # Griffin-Lim context on each side of a block, STFT frames (16 cost 0.007 PESQ-WB)
 CROSSFADE_HOPS = 2  # half-width of the crossfade between blocks, in hops
 MAX_LOGMAG = 12.0  # about +100 dB over the model's working level (same as codec.MAX_LOGMAG)
-DEFAULT_PHASE_ITERS = 32
+DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
+
+
+def default_phase_iters(cfg: ModelConfig) -> int:
+    """Phase iterations of the predicted-phase decoder when none are asked for, by the model's kind."""
+    return phase.CAUSAL_ITERS if cfg.causal else DEFAULT_PHASE_ITERS
 
 
 def frame_steps_for(cfg: ModelConfig, seconds: float = DEFAULT_FRAME_SECONDS) -> int:
@@ -124,8 +133,8 @@ def min_margin_frames(cfg: ModelConfig, refine: bool = True) -> int:
     return (CROSSFADE_HOPS if refine else 0) + -(-cfg.n_fft // (2 * cfg.hop))
 
 
-def _block_needs(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int, refine: bool
-                 ) -> tuple[int, int, int, int, int]:
+def _block_needs(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int, refine: bool,
+                 causal: bool = False) -> tuple[int, int, int, int, int]:
     """Block b of a stream whose end is not known yet -> (w0, w1, j0, j1, steps): its window of STFT frames,
     the latent steps under it, and the latent steps that must have arrived before it can run as the
     whole-file decoder runs it. The decoder cannot know the end is not near, so it waits until the stream
@@ -133,6 +142,10 @@ def _block_needs(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int
     last frame's samples (the zeros after a file's end steer the phase of the whole window); a plain inverse
     STFT only needs the window's frames and the block's end to exist."""
     s = cfg.time_stride
+    if causal:  # the causal decoder: the block's own frames, each decoded from the past only
+        w0, w1 = b * block_frames, (b + 1) * block_frames
+        j0, j1 = cfg.decoder_latents(w0, w1)
+        return w0, w1, max(0, j0), j1, j1
     w0, w1 = max(0, b * block_frames - margin_frames), (b + 1) * block_frames + margin_frames
     j0, j1 = cfg.decoder_latents(w0, w1)
     past = w1 + -(-cfg.n_fft // (2 * cfg.hop)) if refine else max(w1 - 1, (b + 1) * block_frames)
@@ -141,17 +154,23 @@ def _block_needs(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int
 
 def stream_latency_ms(
     cfg: ModelConfig, frame_steps: int, block_frames: int = BLOCK_FRAMES, margin_frames: int = MARGIN_FRAMES,
-    phase_iters: int = 32,
+    phase_iters: int = 32, causal: bool | None = None,
 ) -> float:
     """Algorithmic latency of streaming with this module, in ms: the longest wait, with infinitely fast
     computing, between a sample entering a `StreamEncoder` and a `StreamDecoder` returning it (before
     resampling). It adds to the model's own latency (`ModelConfig.latency_ms`) the frame (the encoder waits
-    for a frame's last sample: its gain needs them all) and the decoder's block, margin and crossfade."""
+    for a frame's last sample: its gain needs them all) and the decoder's block, margin and crossfade. `causal`
+    (default: the model's kind): the causal decoder, whose block b plays from frame b * block_frames's first
+    sample."""
     hop = cfg.hop
+    causal = bool(cfg.causal) if causal is None else causal
     worst = 0
     for b in range(1, 64):  # blocks and frames realign within a few dozen blocks for any sizes used
-        first = (b * block_frames - (CROSSFADE_HOPS if phase_iters > 0 else 0)) * hop  # block b's first sample
-        steps = _block_needs(cfg, b, block_frames, margin_frames, phase_iters > 0)[4]
+        if causal:
+            first = b * block_frames * hop - cfg.n_fft // 2
+        else:  # block b's first sample
+            first = (b * block_frames - (CROSSFADE_HOPS if phase_iters > 0 else 0)) * hop
+        steps = _block_needs(cfg, b, block_frames, margin_frames, phase_iters > 0, causal)[4]
         frames = -(-steps // frame_steps)
         _, _, _, e1 = _frame_window(cfg, frame_steps, frames - 1)
         need = (e1 - 1) * hop + cfg.n_fft // 2  # StreamEncoder: the samples frame `frames - 1` waits for
@@ -403,7 +422,8 @@ class DecoderState:
     reader: the blob parser (bytes of an unfinished frame). latents: `[channels, C, F', n] float32` latent
     steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
     n_bins, n]` from STFT frame `p0` on (mode store_phase). block: the next Griffin-Lim block. tail: the
-    faded-out end of the previous block `[channels, 2 * crossfade]`. emitted: model-rate samples done;
+    faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
+    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`). emitted: model-rate samples done;
     returned: samples returned at the blob's rate. end: (model-rate samples, STFT frames, latent steps,
     samples at the blob's rate) once the last frame has arrived (or the stream was cut).
     """
@@ -418,6 +438,7 @@ class DecoderState:
     phase_frames: int = 0
     block: int = 0
     tail: F32 | None = None
+    ola: F32 | None = None
     emitted: int = 0
     returned: int = 0
     end: tuple[int, int, int, int] | None = None
@@ -444,7 +465,7 @@ class StreamDecoder:
         self,
         codec: Codec | None = None,
         *,
-        phase_iters: int = DEFAULT_PHASE_ITERS,
+        phase_iters: int | None = None,
         contrast: float = postfilter.DEFAULT_CONTRAST,
         provider: str = "cpu",
         threads: int | None = None,
@@ -454,14 +475,15 @@ class StreamDecoder:
         strict: bool = False,
         workers: int | None = None,
     ) -> None:
-        if not 0 <= phase_iters <= 10_000:
+        if phase_iters is not None and not 0 <= phase_iters <= 10_000:
             raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
         if not 0.5 <= contrast <= 2.0:
             raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
         if not 1 <= block_frames <= 1 << 20 or not 0 <= margin_frames <= 1 << 16:
             raise CodecError("block_frames must be in 1..2**20 and margin_frames in 0..2**16")
         self.codec = codec
-        self.phase_iters, self.contrast = int(phase_iters), float(contrast)
+        # phase_iters None: the model's default (default_phase_iters), known once the model is
+        self.phase_iters, self.contrast = None if phase_iters is None else int(phase_iters), float(contrast)
         self.provider, self.threads, self.model = provider, threads, model
         self.block_frames, self.margin_frames, self.strict = int(block_frames), int(margin_frames), strict
         if workers is None:
@@ -505,7 +527,7 @@ class StreamDecoder:
             h = self.header
             frame_steps = h.frame_steps if h is not None and h.framed else frame_steps_for(self._codec().config)
         return stream_latency_ms(self._codec().config, frame_steps, self.block_frames, self.margin_frames,
-                                 self.phase_iters)
+                                 self._iters())
 
     def push(self, data: bytes) -> F32:
         """Blob bytes (any piece) -> the audio they complete, `[channels, n] float32` at `sample_rate`
@@ -564,6 +586,12 @@ class StreamDecoder:
                 raise CodecError("no model yet: the blob's header has not arrived")
         return self.codec
 
+    def _iters(self) -> int:
+        return default_phase_iters(self._codec().config) if self.phase_iters is None else self.phase_iters
+
+    def _causal(self) -> bool:
+        return bool(self._codec().config.causal)
+
     def _start(self) -> None:
         """Once the header is known: load or check the model, set up the output resampler."""
         st, h = self.state, self.header
@@ -574,13 +602,15 @@ class StreamDecoder:
         codec.check_compatible(h)
         cfg = codec.config
         least = min_margin_frames(cfg, self._crossfade_hops() > 0)
-        if self.margin_frames < least:
+        if self.margin_frames < least and not cfg.causal:
             raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
         st.gains = np.zeros((h.channels, 0), np.float32)
         if h.mode == MODE_STORE_PHASE:
             st.phases = np.zeros((h.channels, cfg.n_bins, 0), np.float32)
         st.resampler = _resampler(cfg.sample_rate, h.sample_rate, h.channels)
+        if cfg.causal:
+            st.ola = np.zeros((h.channels, cfg.n_fft - cfg.hop), np.float32)
 
     def _add(self, fr: Frame) -> None:
         """Append a frame's latents, gains and stored phase to the buffers."""
@@ -612,8 +642,8 @@ class StreamDecoder:
         or None if they have not all arrived yet."""
         st, cfg, h = self.state, self._codec().config, self.header
         assert h is not None
-        refine = h.mode != MODE_STORE_PHASE and self.phase_iters > 0
-        w0, w1, j0, j1, steps = _block_needs(cfg, b, self.block_frames, self.margin_frames, refine)
+        refine = h.mode != MODE_STORE_PHASE and self._iters() > 0
+        w0, w1, j0, j1, steps = _block_needs(cfg, b, self.block_frames, self.margin_frames, refine, self._causal())
         if st.end is not None:
             return w0, min(w1, st.end[1]), j0, min(j1, st.end[2])
         if st.steps < steps or (st.phases is not None and st.phase_frames < w1):
@@ -630,16 +660,23 @@ class StreamDecoder:
             if win is None:
                 break
             windows.append(win)
-        # The blocks are independent until they are joined: refine them on `workers` threads (NumPy's FFTs
-        # and onnxruntime release the GIL); each block's arithmetic is the same on any thread.
-        if len(windows) > 1 and self.workers > 1:
-            signals = list(_pool(self.workers).map(lambda w: self._refine(*w), windows))
-        else:
-            signals = [self._refine(*w) for w in windows]
         pieces = []
-        for (w0, _, _, _), y in zip(windows, signals, strict=True):
-            pieces.append(self._join(st.block, y, w0))
-            st.block += 1
+        if self._causal():  # each block goes on from the frames before it: one after another
+            for w in windows:
+                pieces.append(self._causal_block(*w))
+                st.block += 1
+            if st.end is not None and st.block * self.block_frames >= st.end[1] and not st.drained:
+                pieces.append(self._causal_tail())
+        else:
+            # The blocks are independent until they are joined: refine them on `workers` threads (NumPy's
+            # FFTs and onnxruntime release the GIL); each block's arithmetic is the same on any thread.
+            if len(windows) > 1 and self.workers > 1:
+                signals = list(_pool(self.workers).map(lambda w: self._refine(*w), windows))
+            else:
+                signals = [self._refine(*w) for w in windows]
+            for (w0, _, _, _), y in zip(windows, signals, strict=True):
+                pieces.append(self._join(st.block, y, w0))
+                st.block += 1
         if windows:
             self._trim()
         y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
@@ -661,14 +698,13 @@ class StreamDecoder:
             raise CodecError("internal error: the stream ended with blocks left to decode")
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def _refine(self, w0: int, w1: int, j0: int, j1: int) -> F32:
-        """One block's window of STFT frames [w0, w1) -> its signal (decoder graph, gains, postfilter,
-        Griffin-Lim), `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
-        Reads the buffers, changes nothing."""
+    def _features(self, w0: int, w1: int, j0: int, j1: int) -> tuple[F32, F32, int]:
+        """STFT frames [w0, w1) from the latent steps [j0, j1) -> (magnitude `[channels, F, frames]`, the
+        phase to start from, its iterations): decoder graph, gains, and postfilter or stored phase."""
         st, codec, h = self.state, self._codec(), self.header
         cfg = codec.config
         assert h is not None and st.latents is not None and st.gains is not None
-        s, hop = cfg.time_stride, cfg.hop
+        s = cfg.time_stride
         feats = codec.model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
         logmag = np.minimum(feats[:, 0], MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
         gain = st.gains[:, np.arange(w0, w1) // s - st.z0][:, None, :]  # [channels, 1, frames]
@@ -676,8 +712,44 @@ class StreamDecoder:
             assert st.phases is not None
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
         else:
-            logmag, angle, iters = postfilter.enhance(logmag, self.contrast), feats[:, 1], self.phase_iters
-        mag = np.exp(logmag) / gain
+            logmag, angle, iters = postfilter.enhance(logmag, self.contrast), feats[:, 1], self._iters()
+        return (np.exp(logmag) / gain).astype(np.float32, copy=False), angle, iters
+
+    def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
+        """A causal model's block of STFT frames [w0, w1) -> the model-rate samples it finishes (from
+        `emitted` on): those before frame w1's first sample."""
+        st, cfg = self.state, self._codec().config
+        assert st.ola is not None
+        mag, angle, iters = self._features(w0, w1, j0, j1)
+        # With iterations, RTISI starts each frame from the committed frames' phase, not the raw prediction.
+        init = angle if iters == 0 else None
+        ola, st.ola = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters)
+        base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
+        stop = base + ola.shape[1]
+        if st.end is not None:
+            stop = min(stop, st.end[0])
+        y = ola / phase.window_square_sum(base, ola.shape[1], cfg.n_fft, cfg.hop)
+        out = y[:, max(st.emitted - base, 0) : max(stop - base, 0)]
+        st.emitted = max(st.emitted, stop)
+        return np.ascontiguousarray(out)
+
+    def _causal_tail(self) -> F32:
+        """After a causal model's last block: the samples that only its last frames cover, to the end."""
+        st, cfg = self.state, self._codec().config
+        assert st.ola is not None and st.end is not None
+        base = st.end[1] * cfg.hop - cfg.n_fft // 2  # the first sample after the last frame's first hop
+        y = st.ola / phase.window_square_sum(base, st.ola.shape[1], cfg.n_fft, cfg.hop, st.end[1])
+        out = y[:, max(st.emitted - base, 0) : max(st.end[0] - base, 0)]
+        st.emitted = max(st.emitted, st.end[0])
+        return np.ascontiguousarray(out)
+
+    def _refine(self, w0: int, w1: int, j0: int, j1: int) -> F32:
+        """One block's window of STFT frames [w0, w1) -> its signal (decoder graph, gains, postfilter,
+        Griffin-Lim), `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
+        Reads the buffers, changes nothing."""
+        st, cfg = self.state, self._codec().config
+        hop = cfg.hop
+        mag, angle, iters = self._features(w0, w1, j0, j1)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end[0] - base
         return phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
@@ -685,7 +757,9 @@ class StreamDecoder:
     def _crossfade_hops(self) -> int:
         """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""
         h = self.header
-        return CROSSFADE_HOPS if h is not None and h.mode != MODE_STORE_PHASE and self.phase_iters > 0 else 0
+        if h is None or h.mode == MODE_STORE_PHASE or self._causal():
+            return 0
+        return CROSSFADE_HOPS if self._iters() > 0 else 0
 
     def _join(self, b: int, y: F32, w0: int) -> F32:
         """Block b's signal -> its final model-rate samples (from `emitted` on): the crossfade with the
@@ -713,7 +787,7 @@ class StreamDecoder:
         """Drop the latents, gains and stored phase that the next block no longer needs."""
         st, cfg = self.state, self._codec().config
         assert st.latents is not None and st.gains is not None
-        nw0 = max(0, st.block * self.block_frames - self.margin_frames)
+        nw0 = max(0, st.block * self.block_frames - (0 if self._causal() else self.margin_frames))
         keep = max(0, cfg.decoder_latents(nw0, nw0 + 1)[0])
         if keep > st.z0:
             st.latents = st.latents[..., keep - st.z0 :]
@@ -734,5 +808,5 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
-__all__ = ["DecoderState", "EncoderState", "StreamDecoder", "StreamEncoder", "frame_steps_for", "min_margin_frames",
-           "stream_latency_ms"]
+__all__ = ["DecoderState", "EncoderState", "StreamDecoder", "StreamEncoder", "default_phase_iters", "frame_steps_for",
+           "min_margin_frames", "stream_latency_ms"]

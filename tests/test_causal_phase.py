@@ -1,0 +1,53 @@
+"""The causal phase of the low-latency decoder (`phase.causal_frames`, RTISI without lookahead), on the
+true magnitudes of real speech: it must sound like the speech, and cutting the frames into chunks of any
+sizes must not change a sample (the state carries everything)."""
+
+import numpy as np
+import pytest
+
+from codec_rt import metrics, phase, stft
+
+N_FFT, HOP = 256, 64  # the low-latency model's STFT
+
+
+def _causal(mag: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """Frames `[C, F, T]` pushed in chunks of `sizes` (cycled) -> the whole overlap-add, normalized."""
+    tail = np.zeros(mag.shape[:1] + (N_FFT - HOP,), np.float32)
+    pieces, t, k = [], 0, 0
+    while t < mag.shape[-1]:
+        n = sizes[k % len(sizes)]
+        out, tail = phase.causal_frames(mag[..., t : t + n], None, tail, N_FFT, HOP)
+        pieces.append(out)
+        t, k = t + n, k + 1
+    ola = np.concatenate([*pieces, tail], axis=-1)
+    return ola / phase.window_square_sum(-N_FFT // 2, ola.shape[-1], N_FFT, HOP, mag.shape[-1])
+
+
+def test_causal_phase_rebuilds_speech_from_its_magnitude(speech: tuple[np.ndarray, int]) -> None:
+    x, sr = speech
+    x = x[:, : 3 * sr]
+    y = _causal(np.abs(stft.stft(x, N_FFT, HOP)), [5])[:, N_FFT // 2 : N_FFT // 2 + x.shape[1]]
+    # No phase at all (zeros) scores about 1.1 PESQ-WB; Griffin-Lim with 32 iterations from zeros about 2.4.
+    assert metrics.pesq_wb(x, y, sr) > 3.0
+    assert metrics.stoi(x, y, sr) > 0.97
+
+
+@pytest.mark.parametrize("sizes", [[1], [3, 1, 7], [64]])
+def test_chunk_sizes_do_not_change_a_sample(speech: tuple[np.ndarray, int], sizes: list[int]) -> None:
+    x = speech[0][:, 8000:16000]
+    mag = np.abs(stft.stft(x, N_FFT, HOP))
+    assert np.array_equal(_causal(mag, sizes), _causal(mag, [mag.shape[-1]]))
+
+
+def test_window_square_sum_counts_the_frames_over_each_sample() -> None:
+    n_frames = 9
+    win2 = stft.window(N_FFT) ** 2
+    brute = np.zeros(N_FFT + HOP * (n_frames - 1))
+    for t in range(n_frames):
+        brute[t * HOP : t * HOP + N_FFT] += win2
+    got = phase.window_square_sum(-N_FFT // 2, brute.size, N_FFT, HOP, n_frames)
+    assert np.allclose(got, np.maximum(brute, 1e-8), atol=1e-6)
+    # Without a last frame, the samples past the 9th frame count the frames that would follow.
+    open_end = phase.window_square_sum(-N_FFT // 2, brute.size, N_FFT, HOP)
+    assert np.allclose(open_end[: n_frames * HOP], got[: n_frames * HOP])
+    assert open_end[-1] > got[-1]

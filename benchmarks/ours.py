@@ -16,18 +16,20 @@ from codec_rt.ladder import ladder_points
 from .baselines import F32, RATE, Coded
 
 
-def ladder() -> list[float | None]:
-    """Nominal kbps of the shipped operating points (None would be the default point)."""
-    return [float(k) for k in ladder_points()]
+def ladder(low_latency: bool = False) -> list[float | None]:
+    """Nominal kbps of the shipped operating points (None would be the default point), of the low-latency
+    ladder with `low_latency`."""
+    return [float(k) for k in ladder_points(low_latency)]
 
 
-def load(kbps: float | None) -> Codec:
-    return Codec.load(bitrate=kbps)
+def load(kbps: float | None, low_latency: bool = False) -> Codec:
+    return Codec.load(bitrate=kbps, low_latency=low_latency)
 
 
-def round_trip(kbps: float | None) -> tuple[Callable[[F32], Coded], str]:
-    """A round-trip function for the point `kbps`, and the loaded model's id."""
-    codec = load(kbps)
+def round_trip(kbps: float | None, low_latency: bool = False) -> tuple[Callable[[F32], Coded], str]:
+    """A round-trip function for the point `kbps` (of the low-latency ladder with `low_latency`), and the
+    loaded model's id."""
+    codec = load(kbps, low_latency)
 
     def run(x: F32) -> Coded:
         data = codec.encode(x[None, :], RATE)

@@ -52,9 +52,9 @@ from .clips import Clip, load_set
 from .scoring import HIGHER_IS_BETTER, MAX_LAG_S, METRICS, RATE, codec_lag, refine, score
 
 SCHEMA = "codec-rt/rate_quality/1"
-CODECS = ("ours", "opus", "codec2")
+CODECS = ("ours", "ours-ll", "opus", "codec2")  # ours-ll: the low-latency (causal, <= 20 ms) ladder
 LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)", "mel": "mel dist. (dB)"}
-COLORS = {"ours": "tab:red", "opus": "tab:blue", "codec2": "tab:green"}
+COLORS = {"ours": "tab:red", "ours-ll": "tab:orange", "opus": "tab:blue", "codec2": "tab:green"}
 
 
 @dataclass
@@ -74,14 +74,17 @@ def _tool(run: Callable[[F32], Coded]) -> Callable[[], tuple[Callable[[F32], Cod
 def points(codecs: list[str], opus_kbps: list[float], codec2_modes: list[int]) -> list[Point]:
     out: list[Point] = []
     for name in codecs:
-        if name == "ours":
-            for k in ours.ladder():
+        if name in ("ours", "ours-ll"):
+            low_latency = name == "ours-ll"
+            for k in ours.ladder(low_latency):
 
-                def make_ours(k: float | None = k) -> tuple[Callable[[F32], Coded], dict[str, Any]]:
-                    run, model_id = ours.round_trip(k)
+                def make_ours(
+                    k: float | None = k, ll: bool = low_latency
+                ) -> tuple[Callable[[F32], Coded], dict[str, Any]]:
+                    run, model_id = ours.round_trip(k, ll)
                     return run, {"model_id": model_id}
 
-                out.append(Point("ours", "default model" if k is None else f"{k:g} kbps", k, make_ours))
+                out.append(Point(name, "default model" if k is None else f"{k:g} kbps", k, make_ours))
         elif name == "opus":
             if not baselines.have_opus():
                 print("skipping opus: opusenc/opusdec not found", file=sys.stderr)

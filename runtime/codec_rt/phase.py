@@ -13,6 +13,8 @@ whole-file iSTFT cuts); at the edges of a block that are not the file's, the fra
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -110,13 +112,17 @@ def refine(
 CAUSAL_ITERS = 3  # of 1..3 on development speech with true magnitudes (n_fft 256, hop 64), 3 scored best
 
 
-def _partial_norm(n_fft: int, hop: int, win: F32) -> F32:
-    """`[n_fft]`: at each sample of the newest frame, the window-square sum of it and the frames before it."""
+@functools.cache
+def _causal_windows(n_fft: int, hop: int) -> tuple[F32, F32, F32]:
+    """(window, window / norm, window^3 / norm), norm at each sample of the newest frame: the window-square
+    sum of it and the frames before it (RTISI's partial reconstruction divides by it)."""
+    win = stft.window(n_fft).astype(np.float32)
     w2 = win * win
-    out = np.zeros(n_fft, np.float32)
+    norm = np.zeros(n_fft, np.float32)
     for k in range(n_fft // hop):
-        out[: n_fft - k * hop] += w2[k * hop :]
-    return np.maximum(out, np.float32(1e-3))
+        norm[: n_fft - k * hop] += w2[k * hop :]
+    norm = np.maximum(norm, np.float32(1e-3))
+    return win, (win / norm).astype(np.float32), (win * w2 / norm).astype(np.float32)
 
 
 def causal_frames(
@@ -136,25 +142,30 @@ def causal_frames(
     """
     if n_fft % hop:
         raise ValueError("causal_frames needs n_fft to be a multiple of hop")
-    win = stft.window(n_fft).astype(np.float32)
-    norm = _partial_norm(n_fft, hop, win)
+    win, a, b = _causal_windows(n_fft, hop)
     mag = np.asarray(mag, dtype=np.float32)
     t_count = mag.shape[-1]
     buf = np.concatenate([tail, np.zeros(tail.shape[:-1] + (t_count * hop,), np.float32)], axis=-1)
+    tiny = np.float32(1e-30)
+
+    def with_phase_of(m: F32, x: npt.NDArray[np.complexfloating]) -> npt.NDArray[np.complexfloating]:
+        x = x + tiny  # the magnitude m with the phase of x (x = 0, as at a stream's start: phase 0)
+        out: npt.NDArray[np.complexfloating] = x * (m / np.abs(x))
+        return out
+
     for t in range(t_count):
         seg = buf[..., t * hop : t * hop + n_fft]  # a view: committing the frame writes into buf
         m = mag[..., t]
+        # The estimate of the frame's signal: committed frames plus this one, over the window-square sum of
+        # both; the newest frame enters with the window squared, as RTISI's asymmetric analysis window, so
+        # it counts for less where the committed frames already say most. Windowed again for analysis.
+        seg_a = seg * a
         if init is None:
-            c = np.fft.rfft(seg / norm * win, axis=-1)
-            c = m * np.exp(1j * np.angle(c))
+            c = with_phase_of(m, np.fft.rfft(seg_a, axis=-1))
         else:
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
         for _ in range(iters):
-            fr = np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win
-            # The newest frame enters with the window squared: as RTISI's asymmetric analysis window, it
-            # counts for less where the committed frames already say most.
-            est = (seg + fr * win) / norm
-            c = m * np.exp(1j * np.angle(np.fft.rfft(est * win, axis=-1)))
+            c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
         seg += np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win
     return buf[..., : t_count * hop], np.ascontiguousarray(buf[..., t_count * hop :])
 
@@ -162,7 +173,15 @@ def causal_frames(
 def window_square_sum(start: int, count: int, n_fft: int, hop: int, n_frames: int | None = None) -> F32:
     """`[count]`: the sum of the squared windows of the frames `0 .. n_frames - 1` (None: no last frame) over
     the samples `start .. start + count - 1`, with frame t on samples `t * hop - n_fft / 2 ..` (stft.py's
-    frames). Dividing an overlap-add of windowed frames by it gives the least-squares inverse STFT."""
+    frames). Dividing an overlap-add of windowed frames by it gives the least-squares inverse STFT.
+    Read-only (cached: a stream asks for the same sums block after block)."""
+    if n_frames is None and start >= n_fft // 2:  # every frame over these samples exists: periodic in hop
+        start = n_fft // 2 + (start - n_fft // 2) % hop
+    return _window_square_sum(start, count, n_fft, hop, n_frames)
+
+
+@functools.lru_cache(maxsize=64)
+def _window_square_sum(start: int, count: int, n_fft: int, hop: int, n_frames: int | None) -> F32:
     win = stft.window(n_fft)
     pos = np.arange(start, start + count) + n_fft // 2  # the sample as seen from frame 0's start
     out = np.zeros(count)
@@ -170,4 +189,6 @@ def window_square_sum(start: int, count: int, n_fft: int, hop: int, n_frames: in
         t = pos // hop - k  # the frames that cover each sample
         ok = (t >= 0) if n_frames is None else (t >= 0) & (t < n_frames)
         out += np.where(ok, win[np.clip(pos - t * hop, 0, n_fft - 1)] ** 2, 0.0)
-    return np.maximum(out, 1e-8).astype(np.float32)
+    sums: F32 = np.maximum(out, 1e-8).astype(np.float32)
+    sums.flags.writeable = False
+    return sums

@@ -26,7 +26,8 @@ SCHEMA: dict[str, Any] = {
                  "opus_tools": (str, type(None))},
     "onnxruntime": {"available_providers": list, "providers_used": list},
     "input": {"path": str, "seconds": NUM, "sample_rate": int, "channels": int},
-    "models": [{"model_id": str, "path": str, "kbps": (*NUM, type(None)), "coder": int, "window_ms": NUM,
+    "models": [{"model_id": str, "path": str, "kbps": (*NUM, type(None)), "low_latency": bool, "coder": int,
+                "window_ms": NUM,
                 "lookahead_ms": NUM, "latency_ms": NUM, "stream_latency_ms": NUM}],
     "model": {"model_id": str, "path": str, "kbps_actual": NUM, "frame_steps": int, "block_frames": int,
               "margin_frames": int, "phase_iters": int, "stream_latency_ms": NUM},
@@ -35,11 +36,15 @@ SCHEMA: dict[str, Any] = {
               "torch_eager": ({"same_model": bool, "checkpoint": str, "ort_seconds": NUM, "torch_seconds": NUM,
                                "speedup": NUM, "ort_cpu_seconds": NUM, "torch_cpu_seconds": NUM, "speedup_cpu": NUM},
                               type(None))}],
+    "low_latency": ({"model_id": str, "kbps_actual": NUM, "frame_steps": int, "block_frames": int,
+                     "phase_iters": int, "stream_latency_ms": NUM, "stream_encode": STREAM,
+                     "stream_decode": STREAM, "stream_roundtrip": STREAM}, type(None)),
     "opus": ({k: NUM for k in ("bitrate_kbps", "encode_seconds", "decode_seconds", "total_seconds",
                                "encode_cpu_seconds", "decode_cpu_seconds", "total_cpu_seconds")}, type(None)),
     "cli": ({f"{k}{s}": NUM for k in ("help", "tiny_encode", "encode", "decode", "total")
              for s in ("_seconds", "_cpu_seconds")}, type(None)),
-    "targets": {k: TARGET for k in ("cli_vs_opus", "cli_vs_opus_cpu", "onnxruntime_vs_torch", "chunk_p99_ms")},
+    "targets": {k: TARGET for k in ("cli_vs_opus", "cli_vs_opus_cpu", "onnxruntime_vs_torch", "chunk_p99_ms",
+                                    "chunk_p99_ms_low_latency")},
 }
 
 
@@ -76,6 +81,12 @@ def test_the_benchmark_runs_on_a_tiny_input_and_keeps_its_schema(tmp_path: Path)
     assert result["targets"]["onnxruntime_vs_torch"] == {"value": None, "target": ">= 2.0", "met": None}
     shipped = next(m for m in result["models"] if m["model_id"] == result["model"]["model_id"])
     assert shipped["latency_ms"] == pytest.approx(shipped["window_ms"] + shipped["lookahead_ms"])
+    # The low-latency model is streamed live: one 20 ms chunk per frame and per decoder block.
+    ll = result["low_latency"]
+    assert ll is not None and ll["stream_roundtrip"]["chunks"] == 51
+    row = next(m for m in result["models"] if m["model_id"] == ll["model_id"])
+    assert row["low_latency"] and row["latency_ms"] <= 20.0 and ll["stream_latency_ms"] <= 40.0
+    assert result["targets"]["chunk_p99_ms_low_latency"]["value"] == ll["stream_roundtrip"]["p99_ms"]
     path = tmp_path / "b.json"
     bench.write_json(result, path)
     check(json.loads(path.read_text()), SCHEMA)

@@ -482,7 +482,7 @@ class StreamDecoder:
         if not 1 <= block_frames <= 1 << 20 or not 0 <= margin_frames <= 1 << 16:
             raise CodecError("block_frames must be in 1..2**20 and margin_frames in 0..2**16")
         self.codec = codec
-        # phase_iters None: the model's default (default_phase_iters), known once the model is
+        # phase_iters None: the model's default (default_phase_iters), known once the model is loaded
         self.phase_iters, self.contrast = None if phase_iters is None else int(phase_iters), float(contrast)
         self.provider, self.threads, self.model = provider, threads, model
         self.block_frames, self.margin_frames, self.strict = int(block_frames), int(margin_frames), strict
@@ -726,21 +726,22 @@ class StreamDecoder:
         ola, st.ola = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
         stop = base + ola.shape[1]
-        if st.end is not None:
-            stop = min(stop, st.end[0])
-        y = ola / phase.window_square_sum(base, ola.shape[1], cfg.n_fft, cfg.hop)
-        out = y[:, max(st.emitted - base, 0) : max(stop - base, 0)]
-        st.emitted = max(st.emitted, stop)
-        return np.ascontiguousarray(out)
+        return self._causal_samples(ola, base, stop if st.end is None else min(stop, st.end[0]))
 
     def _causal_tail(self) -> F32:
         """After a causal model's last block: the samples that only its last frames cover, to the end."""
         st, cfg = self.state, self._codec().config
         assert st.ola is not None and st.end is not None
         base = st.end[1] * cfg.hop - cfg.n_fft // 2  # the first sample after the last frame's first hop
-        y = st.ola / phase.window_square_sum(base, st.ola.shape[1], cfg.n_fft, cfg.hop, st.end[1])
-        out = y[:, max(st.emitted - base, 0) : max(st.end[0] - base, 0)]
-        st.emitted = max(st.emitted, st.end[0])
+        return self._causal_samples(st.ola, base, st.end[0], st.end[1])
+
+    def _causal_samples(self, ola: F32, base: int, stop: int, n_frames: int | None = None) -> F32:
+        """An overlap-add from model-rate sample `base` -> its samples from `emitted` up to `stop`, normalized
+        (over `n_frames` frames in all, None: frames go on past these samples)."""
+        st, cfg = self.state, self._codec().config
+        y = ola / phase.window_square_sum(base, ola.shape[1], cfg.n_fft, cfg.hop, n_frames)
+        out = y[:, max(st.emitted - base, 0) : max(stop - base, 0)]
+        st.emitted = max(st.emitted, stop)
         return np.ascontiguousarray(out)
 
     def _refine(self, w0: int, w1: int, j0: int, j1: int) -> F32:

@@ -86,6 +86,8 @@ _SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     import soundfile as sf
+    # Ctrl-C as on a terminal, even when this test runs where SIGINT is ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     real = sf.write
     def write(path, data, rate, **kw):
         real(path, data[: len(data) // 2], rate, **kw)  # half the output is on disk, under its temporary name

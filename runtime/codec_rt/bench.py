@@ -405,9 +405,10 @@ def low_latency_run(x: F32, rate: int, chunk_ms: float, provider: str) -> dict[s
     seconds = x.shape[1] / rate
     blob = codec.encode(x, rate, framed=True, frame_steps=steps)
     stream_run(codec, x[:, : min(x.shape[1], 3 * rate)], rate, chunk_ms, steps, frames, 0, 1)  # warm-up
+    iters = default_phase_iters(cfg)
     return {"model_id": codec.model_id, "kbps_actual": 8 * len(blob) / seconds / 1000, "frame_steps": steps,
-            "block_frames": frames, "phase_iters": default_phase_iters(cfg),
-            "stream_latency_ms": stream_latency_ms(cfg, steps, frames, 0, default_phase_iters(cfg)),
+            "block_frames": frames, "phase_iters": iters,
+            "stream_latency_ms": stream_latency_ms(cfg, steps, frames, 0, iters),
             **stream_run(codec, x, rate, chunk_ms, steps, frames, 0, 1)}
 
 
@@ -442,6 +443,17 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _stream_lines(row: dict[str, Any]) -> list[str]:
+    """The per-chunk timings of a streamed run (`stream_run`'s keys), one line each."""
+    lines = []
+    for k in ("stream_encode", "stream_decode", "stream_roundtrip"):
+        s = row[k]
+        lines.append(f"    {k:17s} p50 {s['p50_ms']:.3f} p95 {s['p95_ms']:.3f} p99 {s['p99_ms']:.2f} max "
+                     f"{s['max_ms']:.1f} ms; RTF {s['rtf']:.4f}, {s['throughput']:.1f} x real time "
+                     f"({s['cpu_seconds']:.2f} s CPU)")
+    return lines
+
+
 def report(result: dict[str, Any]) -> str:
     """A human-readable summary of a result."""
     lines = [f"codec-rt bench: {result['input']['seconds']:.0f} s of speech, {result['machine']['cpu']} "
@@ -458,11 +470,7 @@ def report(result: dict[str, Any]) -> str:
                      f"({m['kbps_actual']:.2f} kbps; frames of {m['frame_steps']} steps, blocks of "
                      f"{m['block_frames']} + 2 x {m['margin_frames']} frames: streamed latency "
                      f"{m['stream_latency_ms']:.0f} ms):")
-        for k in ("stream_encode", "stream_decode", "stream_roundtrip"):
-            s = r[k]
-            lines.append(f"    {k:17s} p50 {s['p50_ms']:.3f} p95 {s['p95_ms']:.3f} p99 {s['p99_ms']:.2f} max "
-                         f"{s['max_ms']:.1f} ms; RTF {s['rtf']:.4f}, {s['throughput']:.1f} x real time "
-                         f"({s['cpu_seconds']:.2f} s CPU)")
+        lines += _stream_lines(r)
         for k in ("file_encode", "file_decode"):
             s = r[k]
             lines.append(f"    {k:17s} {s['seconds']:.2f} s; RTF {s['rtf']:.4f}, {s['throughput']:.1f} x real time "
@@ -477,11 +485,7 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"  low-latency model {ll['model_id']} streamed live ({ll['kbps_actual']:.2f} kbps with frames of "
                      f"{ll['frame_steps']} steps, blocks of {ll['block_frames']} frames: streamed latency "
                      f"{ll['stream_latency_ms']:.0f} ms), 1 thread:")
-        for k in ("stream_encode", "stream_decode", "stream_roundtrip"):
-            s = ll[k]
-            lines.append(f"    {k:17s} p50 {s['p50_ms']:.3f} p95 {s['p95_ms']:.3f} p99 {s['p99_ms']:.2f} max "
-                         f"{s['max_ms']:.1f} ms; RTF {s['rtf']:.4f}, {s['throughput']:.1f} x real time "
-                         f"({s['cpu_seconds']:.2f} s CPU)")
+        lines += _stream_lines(ll)
     if result.get("opus"):
         o = result["opus"]
         lines.append(f"  opusenc {o['encode_seconds']:.2f} s + opusdec {o['decode_seconds']:.2f} s at "

@@ -4,6 +4,9 @@ Each graph has a dynamic batch and time axis and carries the model's constants i
 (see `codec_rt.onnx_model`). The model id is the first 16 hex digits of the SHA-256 over every weight of
 the checkpoint (names sorted, float32 little-endian bytes) and, for a range-coded model, of its entropy
 tables (JSON), so a blob names the exact weights and tables.
+With `--context-data PACKED` a range-coded checkpoint is exported as coder 2: its context tables are counted
+from the latents of `--context-clips` clips of that packed training audio (`scripts/pack_clips.py`), picked
+with a fixed seed, so the same checkpoint and pack give the same graphs and id.
 After writing, onnxruntime is run against torch on real audio: the max abs difference of latent and
 output is printed, and the command fails above `--tolerance` (1e-4).
 """
@@ -14,14 +17,16 @@ import argparse
 import hashlib
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
-from codec_rt import stft
+from codec_rt import entropy, stft
 from codec_rt.config import ModelConfig
+from codec_rt.entropy import EntropyTables
 from codec_rt.level import normalizing_gain
 from codec_rt.onnx_model import OnnxModel
 from models import SpecAutoencoder
@@ -38,23 +43,48 @@ def load_checkpoint(path: Path) -> SpecAutoencoder:
     return model.eval()
 
 
-def entropy_json(model: SpecAutoencoder) -> str | None:
-    return model.prior.tables().to_json() if model.prior is not None else None
+def prior_tables(model: SpecAutoencoder) -> EntropyTables | None:
+    """The context-free tables of a range-coded model (coder 1), from its trained prior."""
+    return model.prior.tables() if model.prior is not None else None
 
 
-def model_id(model: SpecAutoencoder) -> str:
+def model_id(model: SpecAutoencoder, tables: EntropyTables | None = None) -> str:
+    """The id of `model` shipped with `tables` (default: its prior's tables, or none for coder 0)."""
+    tables = tables if tables is not None else prior_tables(model)
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().astype("<f4").tobytes())
-    tables = entropy_json(model)
     if tables is not None:
-        h.update(tables.encode())
+        h.update(tables.to_json().encode())
     return h.hexdigest()[:16]
 
 
-def _metadata(model: SpecAutoencoder, mid: str, role: str) -> dict[str, str]:
-    cfg = model.cfg
+def training_symbols(model: SpecAutoencoder, packed: Path, clips: int, seed: int = 0) -> list[np.ndarray]:
+    """Latent symbols `[C, F, T] int32` of `clips` clips of packed training audio, coded as the runtime codes
+    them (level-normalized, rounded, clipped to the prior's tables)."""
+    import soundfile as sf
+
+    cfg, base = model.cfg, prior_tables(model)
+    assert base is not None
+    wav, sr = sf.read(packed, dtype="float32")
+    if sr != cfg.sample_rate or wav.ndim != 1:
+        raise SystemExit(f"{packed}: expected mono {cfg.sample_rate} Hz audio packed by scripts/pack_clips.py")
+    lengths = np.load(f"{packed}.lengths.npy")
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    pick = np.random.default_rng(seed).choice(len(lengths), min(clips, len(lengths)), replace=False)
+    out = []
+    for i in sorted(pick):
+        x = wav[starts[i] : starts[i + 1]]
+        x = x * normalizing_gain(x[None])[0]
+        feats = torch.from_numpy(stft.to_features(stft.stft(x[None], cfg.n_fft, cfg.hop)))
+        with torch.no_grad():
+            z = model.encoder(feats)[0].numpy()
+        out.append(entropy.to_symbols(z, base))
+    return out
+
+
+def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | None) -> dict[str, str]:
     layout = (f"[B, {cfg.channels}, {cfg.latent_bins}, ceil(T / {cfg.time_stride})] float32 "
               f"(batch, latent channels, frequency rows, time steps)")
     meta = {
@@ -62,9 +92,8 @@ def _metadata(model: SpecAutoencoder, mid: str, role: str) -> dict[str, str]:
         "sample_rate": str(cfg.sample_rate), "n_fft": str(cfg.n_fft), "hop": str(cfg.hop),
         "window": "periodic hann", "channels": str(cfg.channels), "latent_layout": layout,
     }
-    tables = entropy_json(model)
     if tables is not None:
-        meta["codec_rt.entropy"] = tables
+        meta["codec_rt.entropy"] = tables.to_json()
     return meta
 
 
@@ -82,16 +111,24 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, in_name:
     onnx.save(m, str(path))
 
 
-def export(model: SpecAutoencoder, out_dir: Path) -> str:
-    """Write both graphs into `out_dir`; returns the model id."""
+def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None = None) -> str:
+    """Write both graphs into `out_dir`; returns the model id. `tables`: context tables to ship instead of
+    the prior's (the model becomes coder 2)."""
     cfg = model.cfg
+    if tables is not None:
+        if model.prior is None or not tables.context:
+            raise ValueError("context tables need a range-coded model")
+        cfg = replace(cfg, coder=2)
+    else:
+        tables = prior_tables(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mid = model_id(model)
+    mid = model_id(model, tables)
     feats = torch.randn(1, 2, cfg.n_bins, 64)
     with torch.no_grad():
         z = model.encoder(feats)
-    _export(model.encoder, feats, out_dir / "encoder.onnx", "features", "latent", _metadata(model, mid, "encoder"))
-    _export(model.decoder, z, out_dir / "decoder.onnx", "latent", "features", _metadata(model, mid, "decoder"))
+    for role, module, example, names in (("encoder", model.encoder, feats, ("features", "latent")),
+                                         ("decoder", model.decoder, z, ("latent", "features"))):
+        _export(module, example, out_dir / f"{role}.onnx", *names, _metadata(cfg, mid, role, tables))
     return mid
 
 
@@ -114,9 +151,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="model directory to write")
     p.add_argument("--audio", type=Path, default=DEFAULT_PARITY_AUDIO, help="real audio for the parity check")
     p.add_argument("--tolerance", type=float, default=1e-4)
+    p.add_argument("--context-data", type=Path, help="packed training audio: export as coder 2 (context tables)")
+    p.add_argument("--context-clips", type=int, default=600, help="clips of it to count the tables from")
     a = p.parse_args(argv)
     model = load_checkpoint(a.checkpoint)
-    mid = export(model, a.output)
+    tables = None
+    if a.context_data is not None:
+        base = prior_tables(model)
+        if base is None:
+            raise SystemExit("--context-data needs a range-coded checkpoint (coder 1)")
+        tables = entropy.fit_context_tables(training_symbols(model, a.context_data, a.context_clips), base)
+    mid = export(model, a.output, tables)
     audio = load_mono(a.audio, model.cfg.sample_rate)
     audio = audio * normalizing_gain(audio[None])[0]
     diff = parity(model, a.output, audio)

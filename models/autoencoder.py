@@ -115,7 +115,7 @@ class Decoder(nn.Module):
 
 
 class SpecAutoencoder(nn.Module):
-    """With `cfg.coder == 1` it also holds the latent's entropy model (`prior`) and decodes the latent
+    """With `cfg.coder` 1 or 2 it also holds the latent's entropy model (`prior`) and decodes the latent
     rounded to integers, as the runtime does (straight-through gradient while training)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -123,7 +123,7 @@ class SpecAutoencoder(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
-        self.prior = LatentPrior(cfg.channels, cfg.latent_bins) if cfg.coder == 1 else None
+        self.prior = LatentPrior(cfg.channels, cfg.latent_bins) if cfg.coder in (1, 2) else None
 
     def forward(self, x: torch.Tensor, noise_bits: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (reconstruction `[B, 2, F, T]`, latent). `noise_bits` simulates the fixed-width quantizer

@@ -3,9 +3,11 @@
     python scripts/make_golden.py
 
 A tiny seeded model encodes one second of the test speech in both modes: tests/data/golden_model/ (fixed-width
-codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) for format 1.1, and from
+codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) for format 1.1, from
 format 1.2 on both models in the framed layout (frames of 8 latent steps, so a second makes 4 frames:
-golden_v1_2_<coder>_<mode>.cra). The blobs and their decoded output (phase_iters=0, contrast=1.0, so the
+golden_v1_2_<coder>_<mode>.cra), and from 1.3 on also tests/data/golden_model_context/ (coder 2: the
+range-coded model's weights with narrower tables, and context tables counted from its latents of the test
+speech). The blobs and their decoded output (phase_iters=0, contrast=1.0, so the
 reference pins the format and the graphs, not the post-processing) are stored. tests/test_golden.py decodes
 every golden blob forever. Never overwrite an existing version's files: add new ones.
 """
@@ -18,23 +20,36 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec_rt import Codec, blob
+from codec_rt import Codec, blob, entropy, stft
 from codec_rt.config import ModelConfig
-from export.export import export
+from export.export import export, prior_tables
 from models import SpecAutoencoder
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
+MODEL_DIRS = {blob.CODER_FIXED: "golden_model", blob.CODER_RANGE: "golden_model_range",
+              blob.CODER_CONTEXT: "golden_model_context"}
+
+
 def model_dir(coder: int) -> Path:
     """The tiny model of `coder`, exported on first use."""
-    d = DATA / ("golden_model" if coder == 0 else "golden_model_range")
+    d = DATA / MODEL_DIRS[coder]
     if not d.exists():
         torch.manual_seed(1234)
-        model = SpecAutoencoder(ModelConfig(channels=2, hidden=4, default_bits=6, coder=coder)).eval()
-        if model.prior is not None:
-            torch.nn.init.constant_(model.prior.log_scale, 1.0)  # wide enough for the untrained latent
-        export(model, d)
+        model = SpecAutoencoder(ModelConfig(channels=2, hidden=4, default_bits=6, coder=min(coder, 1))).eval()
+        if model.prior is not None:  # wide enough for the untrained latent (coder 2: 15 tables a row, keep them small)
+            torch.nn.init.constant_(model.prior.log_scale, 1.0 if coder == blob.CODER_RANGE else 0.0)
+        tables = None
+        if coder == blob.CODER_CONTEXT:  # the same weights as the coder-1 model, with context tables
+            base = prior_tables(model)
+            assert base is not None
+            x, _ = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+            feats = torch.from_numpy(stft.to_features(stft.stft(x[None] * 4, 512, 128)))
+            with torch.no_grad():
+                z = model.encoder(feats)[0].numpy()
+            tables = entropy.fit_context_tables([entropy.to_symbols(z, base)], base)
+        export(model, d, tables)
     return d
 
 
@@ -45,10 +60,11 @@ def main() -> None:
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     x = np.ascontiguousarray(x[16000:32000].T)
     version = f"v{blob.MAJOR}_{blob.MINOR}"
-    jobs = [(coder, mode) for coder in (blob.CODER_FIXED, blob.CODER_RANGE) for mode in ("predicted", "store_phase")]
+    jobs = [(coder, mode) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
     for coder, mode in jobs:
         codec = Codec.load(model_dir(coder))
-        stem = DATA / f"golden_{version}_{'fixed' if coder == blob.CODER_FIXED else 'range'}_{mode}"
+        name = {v: k for k, v in blob.CODERS.items()}[coder]
+        stem = DATA / f"golden_{version}_{name}_{mode}"
         if stem.with_suffix(".cra").exists():
             continue
         data = codec.encode(x, sr, mode=mode, framed=True, frame_steps=FRAME_STEPS)

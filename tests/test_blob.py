@@ -237,7 +237,7 @@ def make_framed(mode: int = blob.MODE_STORE_PHASE, channels: int = 2, coder: int
     return h, frames, b"".join(out)
 
 
-@pytest.mark.parametrize("coder", [blob.CODER_FIXED, blob.CODER_RANGE])
+@pytest.mark.parametrize("coder", [blob.CODER_FIXED, blob.CODER_RANGE, blob.CODER_CONTEXT])
 @pytest.mark.parametrize("mode", [blob.MODE_PREDICTED, blob.MODE_STORE_PHASE])
 def test_framed_blob_round_trips_frame_by_frame(mode: int, coder: int) -> None:
     h, want, data = make_framed(mode, coder=coder)
@@ -367,3 +367,21 @@ def test_the_last_frame_must_agree_with_the_stream_lengths() -> None:
 def test_whole_layout_blobs_are_still_written_as_1_1() -> None:
     h, _, data = make()
     assert data[5] == 1 and h.minor == 1 and blob.read_header(data)[1] == blob.HEADER_SIZE
+
+
+def test_context_coded_blobs_are_1_3_and_older_minors_refuse_them() -> None:
+    """Coder 2 is new in 1.3: its whole-layout blobs say 1.3 (a 1.1 or 1.2 reader could not decode them), and a
+    blob claiming coder 2 under an older minor is refused."""
+    h, _, _ = make_range(mode=blob.MODE_PREDICTED)
+    coder = blob.CODER_CONTEXT
+    h3 = BlobHeader(**(h.to_dict() | {"coder": coder, "minor": BlobHeader.whole_minor(coder)}))
+    sections = [blob.channel_section(ChannelData(g, np.zeros(0, np.float32), None, None, bytes([c]) * 8), h3)
+                for c, g in ((1, 1.0), (2, 2.0))]
+    data = blob.write(h3, b"".join(sections))
+    h4, chans = blob.read(data)
+    assert (data[5], data[11], h4.coder_name) == (3, 2, "context") and chans[1].coded == b"\2" * 8
+    for minor in (1, 2):
+        with pytest.raises(FormatError, match=f"1.{minor} has no coder 2"):
+            BlobHeader(**(h3.to_dict() | {"minor": minor})).validate()
+    with pytest.raises(FormatError, match="bits must be 0"):
+        BlobHeader(**(h3.to_dict() | {"bits": 4})).validate()

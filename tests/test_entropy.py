@@ -87,3 +87,55 @@ def test_out_of_range_symbols_are_refused_by_encode() -> None:
     s[0, 0, 0] = t.offsets[0] - 1
     with pytest.raises(ValueError):
         entropy.encode(s, t)
+
+
+# ---------------------------------------------------------------- context tables (coder 2)
+
+
+def correlated(t: EntropyTables, frames: int, seed: int) -> np.ndarray:
+    """Symbols whose rows move together, as a real latent's do: a shared random walk plus noise."""
+    rng = np.random.default_rng(seed)
+    common = np.rint(np.cumsum(rng.normal(0, 0.7, frames)) % 5 - 2)
+    s = common[None, None, :] + rng.integers(-1, 2, (t.channels, t.bins, frames))
+    return np.clip(s, t.low, t.high).astype(np.int32)
+
+
+def test_context_tables_round_trip_and_beat_the_plain_tables_on_correlated_rows() -> None:
+    t = tables(seed=5)
+    train = [correlated(t, 400, seed=s) for s in range(6)]
+    ct = entropy.fit_context_tables(train, t)
+    assert ct.context == 1 and len(ct.freqs) == entropy.CONTEXTS * len(t.offsets)
+    assert EntropyTables.from_json(ct.to_json()) == ct
+    test = correlated(t, 300, seed=99)
+    data = entropy.encode(test, ct)
+    assert data == entropy.encode(test.copy(), ct)
+    np.testing.assert_array_equal(entropy.decode(data, ct, 300), test)
+    # The best a table per row can do: the entropy of each row's own training histogram.
+    size = int((t.high - t.low).max()) + 1
+    bits = 0.0
+    for row_train, row_test in zip(np.concatenate(train, -1).reshape(12, -1) - t.low.reshape(12, 1),
+                                   test.reshape(12, -1) - t.low.reshape(12, 1), strict=True):
+        p = np.bincount(row_train, minlength=size) + 0.5
+        bits -= np.log2(p[row_test] / p.sum()).sum()
+    assert 8 * len(data) < 0.9 * bits
+
+
+def test_context_tables_round_trip_symbols_they_never_saw() -> None:
+    """Every in-range symbol stays codable in every context, including ones absent from the training counts."""
+    t = tables(seed=6)
+    ct = entropy.fit_context_tables([correlated(t, 50, seed=1)], t)
+    s = sample(t, 200, seed=7)  # independent symbols over each table's whole range
+    np.testing.assert_array_equal(entropy.decode(entropy.encode(s, ct), ct, 200), s)
+    assert entropy.decode(entropy.encode(s[..., :0], ct), ct, 0).shape == (3, 4, 0)
+
+
+def test_context_tables_refuse_bad_shapes() -> None:
+    t = tables(seed=5)
+    d = entropy.fit_context_tables([correlated(t, 100, seed=0)], t).to_dict()
+    for bad in ({"centers": d["centers"][:-1]},  # a row without its center
+                {"freqs": d["freqs"][:-1]},  # a missing context table
+                {"context": 2},  # an unknown context scheme
+                {"centers": [o - 1 for o in d["offsets"]]},  # centers outside their rows
+                {"freqs": [[2**16 - 3, 1, 1, 1] if i == 1 else f for i, f in enumerate(d["freqs"])]}):  # sizes differ
+        with pytest.raises(ModelError):
+            EntropyTables.from_dict(d | bad)

@@ -69,7 +69,9 @@ def test_every_ladder_point_is_its_committed_checkpoint() -> None:
 
     for point in ladder.points():
         name = "default" if point.path.name == "fixed32k" else point.path.name
-        assert model_id(load_checkpoint(CHECKPOINT.parent / f"{name}.pth")) == point.model_id, name
+        shipped = Codec.load(point.path)
+        tables = shipped.model.entropy if shipped.config.coder == 2 else None  # context tables come from export
+        assert model_id(load_checkpoint(CHECKPOINT.parent / f"{name}.pth"), tables) == point.model_id, name
 
 
 def test_different_weights_get_a_different_id() -> None:
@@ -78,3 +80,35 @@ def test_different_weights_get_a_different_id() -> None:
     torch.manual_seed(1)
     b = SpecAutoencoder(ModelConfig())
     assert model_id(a) != model_id(b) and len(model_id(a)) == 16
+
+
+def test_context_export_makes_a_coder_2_model_that_codes_fewer_bytes(tmp_path: Path, speech: tuple) -> None:
+    """`codec-export --context-data` counts context tables from packed training audio: the model becomes
+    coder 2, round-trips through Codec, its id covers the tables, and on audio like its training audio
+    (another part of the same recording) it codes fewer bytes than the same weights with coder 1."""
+    import soundfile as sf
+
+    from codec_rt import blob
+    from export.export import main as export_main
+
+    torch.manual_seed(0)
+    model = SpecAutoencoder(ModelConfig(channels=2, hidden=8, coder=1)).eval()
+    ckpt = tmp_path / "m.pth"
+    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict(), "epoch": 0}, ckpt)
+    x, sr = speech
+    train, held_out = x[0, : 8 * sr], x[:, 8 * sr :]
+    packed = tmp_path / "pack.flac"
+    sf.write(packed, train, sr, subtype="PCM_16")
+    np.save(f"{packed}.lengths.npy", np.array([2 * sr] * 4, np.int64))
+    export_main([str(ckpt), "-o", str(tmp_path / "ctx"), "--context-data", str(packed), "--context-clips", "4"])
+    export_main([str(ckpt), "-o", str(tmp_path / "plain")])
+    ctx, plain = Codec.load(tmp_path / "ctx"), Codec.load(tmp_path / "plain")
+    assert (ctx.config.coder, plain.config.coder) == (2, 1)
+    assert ctx.model.entropy is not None and ctx.model.entropy.context == 1
+    assert ctx.model_id == model_id(model, ctx.model.entropy) != plain.model_id == model_id(model)
+    data = ctx.encode(held_out, sr)
+    assert blob.read_header(data)[0].coder == blob.CODER_CONTEXT
+    y, _ = ctx.decode(data, phase_iters=0)
+    y_plain, _ = plain.decode(plain.encode(held_out, sr), phase_iters=0)
+    np.testing.assert_allclose(y, y_plain, atol=1e-5)  # the same symbols, other bytes
+    assert len(data) < len(plain.encode(held_out, sr))

@@ -1,7 +1,8 @@
 """Golden blobs of every format version keep decoding to their stored reference, forever.
 
 They were written by scripts/make_golden.py with the tiny models in tests/data/: golden_model/ (fixed-width,
-format 1.0) and golden_model_range/ (range-coded, format 1.1); from format 1.2 on, both in the framed layout.
+format 1.0) and golden_model_range/ (range-coded, format 1.1); from format 1.2 on, both in the framed layout;
+from 1.3 on, also golden_model_context/ (range-coded with context tables, coder 2).
 """
 
 from pathlib import Path
@@ -21,7 +22,9 @@ def test_there_is_a_golden_blob_of_the_current_version() -> None:
 
 def golden_codec(data: bytes) -> Codec:
     header, _ = blob.read_header(data)
-    return Codec.load(DATA / ("golden_model" if header.coder == blob.CODER_FIXED else "golden_model_range"))
+    dirs = {blob.CODER_FIXED: "golden_model", blob.CODER_RANGE: "golden_model_range",
+            blob.CODER_CONTEXT: "golden_model_context"}
+    return Codec.load(DATA / dirs[header.coder])
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
             pred, z = model(feats, noise_bits=bits)
             loss, terms = loss_fn(pred, feats, wave)
-            if cfg.coder == 1:
+            if model.prior is not None:
                 # kbps of the latent: bits over the seconds of real audio in the batch. Counting the zero padding
                 # of short clips as audio would understate the rate (the padding costs almost nothing).
                 kbps = model.rate_bits(z).sum() / (audio_samples(wave_np) / cfg.sample_rate) / 1000

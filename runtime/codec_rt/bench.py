@@ -179,19 +179,25 @@ def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return best
 
 
-def find_checkpoint(model_id: str, folder: Path = DEFAULT_CHECKPOINTS) -> Path | None:
-    """The checkpoint in `folder` whose weights are the model `model_id` (None if none, or no torch)."""
+def find_checkpoint(codec: Codec, folder: Path = DEFAULT_CHECKPOINTS) -> Path | None:
+    """The checkpoint in `folder` whose weights are the model of `codec` (None if none, or no torch). A
+    context-coded model's id also covers its tables, which come from export, not from the checkpoint."""
     try:
         export: Any = importlib.import_module("export.export")
     except ImportError:
         return None
     for path in sorted(folder.glob("*.pth")):
         try:
-            if export.model_id(export.load_checkpoint(path)) == model_id:
+            if _checkpoint_id(export, path, codec) == codec.model_id:
                 return path
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is just not the one
             log.info("skipping %s: %s", path, e)
     return None
+
+
+def _checkpoint_id(export: Any, path: Path, codec: Codec) -> str:
+    tables = codec.model.entropy if codec.config.coder == 2 else None
+    return str(export.model_id(export.load_checkpoint(path), tables))
 
 
 def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: Path | None) -> dict[str, Any] | None:
@@ -202,7 +208,7 @@ def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: P
         export: Any = importlib.import_module("export.export")
     except ImportError:
         return None
-    checkpoint = checkpoint or find_checkpoint(codec.model_id)
+    checkpoint = checkpoint or find_checkpoint(codec)
     if checkpoint is None or not checkpoint.is_file():
         return None
     from . import stft
@@ -224,7 +230,7 @@ def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: P
     run_torch()
     run_ort()
     (t_torch, c_torch), (t_ort, c_ort) = _timed(run_torch, repeats), _timed(run_ort, repeats)
-    return {"same_model": export.model_id(model) == codec.model_id, "checkpoint": str(checkpoint),
+    return {"same_model": _checkpoint_id(export, checkpoint, codec) == codec.model_id, "checkpoint": str(checkpoint),
             "ort_seconds": t_ort, "torch_seconds": t_torch,
             "speedup": t_torch / t_ort, "ort_cpu_seconds": c_ort, "torch_cpu_seconds": c_torch,
             "speedup_cpu": c_torch / c_ort if c_ort > 0 else None}

@@ -5,19 +5,21 @@ after the header and one CRC-32 at the end: a decoder needs every byte first. Th
 1.2) is a header followed by frames, each with its length and its own CRC-32, so a decoder starts on the
 first frame, a stream cut anywhere decodes up to the cut, and a damaged byte is localised to its frame.
 `codec-rt encode` writes the framed layout; `Codec.encode` writes the whole layout unless asked
-(`framed=True`). Whole-layout blobs are written as format 1.1, so every 1.x reader reads them.
+(`framed=True`). Whole-layout blobs are written as format 1.1, so every 1.x reader reads them, except
+those of coder 2 (context tables, format 1.3), which a reader older than 1.3 could not decode anyway.
 
 All integers little-endian; the same text is in docs/FORMAT.md.
 
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (2); a reader accepts higher minors (fields only ever appended)
+    5      1     minor version (3); a reader accepts higher minors (fields only ever appended)
     6      2     header_size: bytes from offset 0 to the payload: 56 in 1.0 and 1.1, 64 from 1.2 on
     8      1     mode: 0 = predicted phase, 1 = store_phase (STFT phase quantized into the payload)
-    9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coder 1
+    9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
     10     1     phase_bits: 0 in mode 0, 1..16 in mode 1
-    11     1     coder: 0 = fixed-width codes, 1 = range-coded integer symbols (1.1; reserved 0 in 1.0)
+    11     1     coder: 0 = fixed-width codes, 1 = range-coded integer symbols (1.1 on; reserved 0 in 1.0),
+                 2 = range-coded with context tables (1.3 on; see entropy.py)
     12     4     sample_rate of the audio (Hz), 1..768000
     16     2     channels of the audio, 1..64
     18     2     latent_channels
@@ -40,8 +42,8 @@ Payload: one section per audio channel, in order, each:
     4 bytes float32 gain (the encoder multiplied the audio by it; the decoder divides), 1/64..64
     coder 0: latent_channels x float32 scales (see quantize.py), then the latent codes,
              C x latent_bins x latent_frames (row-major), bit-packed at `bits`
-    coder 1: uint32 coded_len (a multiple of 4), then coded_len bytes: the latent symbols range-coded
-             with the model's entropy tables (see entropy.py); at most MAX_VALUES_PER_BYTE latent values
+    coders 1 and 2: uint32 coded_len (a multiple of 4), then coded_len bytes: the latent symbols
+             range-coded with the model's entropy tables (see entropy.py); at most MAX_VALUES_PER_BYTE latent values
              per coded byte (counting at least 4 bytes), so a tiny blob cannot claim a huge latent
     mode 1 only: phase codes, n_bins x n_frames, bit-packed at `phase_bits`; code k <-> -pi + 2 pi k / 2**phase_bits
 Each packed field starts on a byte boundary. payload_len must equal the sum of the sections (coder 0: the
@@ -77,12 +79,12 @@ from .level import MAX_GAIN, MIN_GAIN
 from .quantize import pack, packed_size, unpack
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 2
-MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1: every 1.x reader reads them
+MAJOR, MINOR = 1, 3
+MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
 MODE_PREDICTED, MODE_STORE_PHASE = 0, 1
 MODES = {"predicted": MODE_PREDICTED, "store_phase": MODE_STORE_PHASE}
-CODER_FIXED, CODER_RANGE = 0, 1
-CODERS = {"fixed": CODER_FIXED, "range": CODER_RANGE}
+CODER_FIXED, CODER_RANGE, CODER_CONTEXT = 0, 1, 2
+CODERS = {"fixed": CODER_FIXED, "range": CODER_RANGE, "context": CODER_CONTEXT}
 LAYOUT_WHOLE, LAYOUT_FRAMED = 0, 1
 LAYOUTS = {"whole": LAYOUT_WHOLE, "framed": LAYOUT_FRAMED}
 # Range coding can squeeze near-certain symbols below a bit (the shipped models reach about 6 values per
@@ -154,6 +156,11 @@ class BlobHeader:
     def layout_name(self) -> str:
         return {v: k for k, v in LAYOUTS.items()}[self.layout]
 
+    @staticmethod
+    def whole_minor(coder: int) -> int:
+        """The minor version a whole-layout blob of `coder` is written as: the oldest that reads it."""
+        return 3 if coder == CODER_CONTEXT else MINOR_WHOLE
+
     @property
     def framed(self) -> bool:
         return self.layout == LAYOUT_FRAMED
@@ -205,13 +212,15 @@ class BlobHeader:
             raise bad(f"unknown coder {self.coder}")
         if self.minor == 0 and self.coder != CODER_FIXED:
             raise bad("format 1.0 has no coder field (reserved byte is not 0)")
+        if self.minor < 3 and self.coder == CODER_CONTEXT:
+            raise bad(f"format 1.{self.minor} has no coder 2")
         if self.layout not in LAYOUTS.values():
             raise bad(f"unknown layout {self.layout}")
         if self.minor < 2 and self.layout != LAYOUT_WHOLE:
             raise bad(f"format 1.{self.minor} has no framed layout")
         if self.coder == CODER_FIXED and not 1 <= self.bits <= 16:
             raise bad(f"bits {self.bits} not in 1..16")
-        if self.coder == CODER_RANGE and self.bits != 0:
+        if self.coder != CODER_FIXED and self.bits != 0:
             raise bad("bits must be 0 with range coding")
         if self.mode == MODE_STORE_PHASE and not 1 <= self.phase_bits <= 16:
             raise bad(f"phase_bits {self.phase_bits} not in 1..16")
@@ -349,7 +358,7 @@ def _parse_header(data: bytes) -> tuple[BlobHeader, int, int]:
     # Compare lengths before anything is allocated from them.
     if header.coder == CODER_FIXED and payload_len != header.payload_size():
         raise FormatError(f"payload_len {payload_len} does not match the header ({header.payload_size()})")
-    if header.coder == CODER_RANGE and payload_len < header.channels * (8 + header.phase_size()):
+    if header.coder != CODER_FIXED and payload_len < header.channels * (8 + header.phase_size()):
         raise FormatError(f"payload_len {payload_len} is too small for {header.channels} channel sections")
     return header, header_size, payload_len
 

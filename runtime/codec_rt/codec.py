@@ -85,7 +85,7 @@ def _check_audio(audio: npt.ArrayLike, sample_rate: int) -> F32:
 
 def coding_options(cfg: ModelConfig, bits: int | None, mode: str, phase_bits: int) -> int:
     """Check the encoder's options against the model; returns the latent bits to write (0 when range-coded)."""
-    if cfg.coder == CODER_RANGE:
+    if cfg.coder != CODER_FIXED:
         if bits is not None:
             raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
         bits = 0
@@ -184,11 +184,12 @@ class Codec:
             sample_rate=int(sample_rate), channels=n_ch, latent_channels=latent.shape[1],
             latent_bins=latent.shape[2], n_bins=spec.shape[1], num_samples=n, n_frames=spec.shape[2],
             latent_frames=latent.shape[3], model_id=self.model_id, coder=cfg.coder,
+            minor=BlobHeader.whole_minor(cfg.coder),
         )
         sections = []
         for c in range(n_ch):
             phase = quantize_phase(np.angle(spec[c]), phase_bits) if header.mode == MODE_STORE_PHASE else None
-            if cfg.coder == CODER_RANGE:
+            if cfg.coder != CODER_FIXED:
                 tables = self._tables()
                 coded = entropy.encode(entropy.to_symbols(latent[c], tables), tables)
                 data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, phase, coded)

@@ -26,7 +26,8 @@ class ModelConfig:
     default_bits: latent bits per value used when the caller does not choose (coder 0).
     coder: 0 = per-channel max-norm quantization, fixed-width codes (`quantize.py`); 1 = latent rounded to
         integers and range-coded with the entropy tables stored beside the config (`entropy.py`), the codec
-        having been trained for it with a rate term.
+        having been trained for it with a rate term; 2 = the same, the tables chosen per symbol by the
+        neighbouring symbols already coded (context tables, counted from training latents at export).
     causal: 1 = every convolution sees only the current and past frames (low-latency model; needs
         time_downsamples = 0), so a frame can be coded as soon as its STFT window is complete.
     """
@@ -138,7 +139,7 @@ class ModelConfig:
             raise ModelError("bad downsample counts")
         if not 1 <= self.default_bits <= 16:
             raise ModelError("default_bits must be in 1..16")
-        if self.coder not in (0, 1):
+        if self.coder not in (0, 1, 2):
             raise ModelError(f"unknown coder {self.coder}")
         if self.causal not in (0, 1) or (self.causal and self.time_downsamples):
             raise ModelError("causal must be 0 or 1, and a causal model cannot downsample time")

@@ -1,18 +1,31 @@
 """Entropy coding of the integer latent symbols with constriction's range coder.
 
-A model with `coder = 1` carries `EntropyTables` in its ONNX metadata (key `codec_rt.entropy`): one integer
-frequency table per (latent channel, frequency row), estimated at export time from the entropy model the
-codec was trained with. A table covers the symbols `offset .. offset + len(freqs) - 1`; the quantizer clips
-to that range (its tails hold under 1e-6 of the trained density). Every frequency is >= 1 and each table
-sums to `2**precision`, so every in-range symbol is codable; a table has at least 2 entries (constriction's
-smallest distribution).
+A range-coded model carries `EntropyTables` in its ONNX metadata (key `codec_rt.entropy`): integer frequency
+tables for each (latent channel, frequency row), "row" below. A row's tables cover the symbols `offset ..
+offset + size - 1`; the quantizer clips to that range. Every frequency is >= 1 and each table sums to
+`2**precision`, so every in-range symbol is codable; a table has at least 2 entries (constriction's smallest
+distribution).
+
+Two kinds of tables, by `context`:
+
+- `context = 0` (coder 1): one table per row, estimated at export time from the entropy model the codec was
+  trained with (a logistic density per row, `models/prior.py`).
+- `context = 1` (coder 2): `CONTEXTS` = 15 tables per row, all of the row's size; the table of symbol
+  `s[c, f, t]` is chosen by two symbols already coded, each taken relative to its row's `center`
+  (`d = s - center`):
+      a = clip(d[c, f - 1, t], -2, 2) + 2      (the row below in frequency; 2 for f = 0)
+      b = min(|d[c - 1, f, t]|, 2)             (the same row of the previous channel; 0 for c = 0)
+      table index = 3 * a + b
+  Neighbouring rows of the latent move together (a voiced frame lifts many rows at once), which a table per
+  row cannot see: on development speech this context saves 12 % of the rate at 6 kbps and 19 % at 3 kbps.
+  The tables are counted from the latents of training audio at export time (`fit_context_tables`).
 
 Determinism: the tables are integers, and the coder is driven by `freqs / 2**precision` in float64
 (an exact division), which constriction quantizes with integer arithmetic: the same symbols give the same
 bytes on every machine. The constriction version is pinned because its quantization defines the format.
 
-Bitstream of one audio channel: the symbols of `[C, F, T]` in row-major order, table (c, f) for row
-(c, f), range-coded into 32-bit words, stored little-endian (so its length is a multiple of 4).
+Bitstream of one audio channel: the rows of `[C, F, T]` in row-major order (c, then f), each row's T symbols
+in time order, range-coded into 32-bit words, stored little-endian (so its length is a multiple of 4).
 """
 
 from __future__ import annotations
@@ -29,37 +42,61 @@ import numpy.typing as npt
 from .errors import FormatError, ModelError
 
 MAX_TABLE_SIZE = 4096
+CONTEXTS = 15  # tables per row with context = 1
 I32 = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True)
 class EntropyTables:
-    """Integer frequency tables, row-major over (latent channel, frequency row)."""
+    """Integer frequency tables: `offsets` per row, `freqs` per (row, context), both row-major over (latent
+    channel, frequency row); `centers` per row with `context = 1`, empty otherwise."""
 
     channels: int
     bins: int
     precision: int
-    offsets: tuple[int, ...]  # [channels * bins]: the symbol of each table's first entry
-    freqs: tuple[tuple[int, ...], ...]  # [channels * bins][table size]
+    offsets: tuple[int, ...]  # [channels * bins]: the symbol of each row's first entry
+    freqs: tuple[tuple[int, ...], ...]  # [channels * bins * n_contexts][table size]
+    context: int = 0
+    centers: tuple[int, ...] = ()  # [channels * bins] with context = 1
 
     def __post_init__(self) -> None:
         if not (1 <= self.channels <= 256 and 1 <= self.bins <= 4096 and 8 <= self.precision <= 24):
             raise ModelError("entropy tables: bad channels, bins or precision")
-        if len(self.offsets) != self.channels * self.bins or len(self.freqs) != len(self.offsets):
+        if self.context not in (0, 1):
+            raise ModelError(f"entropy tables: unknown context {self.context}")
+        rows = self.channels * self.bins
+        if len(self.offsets) != rows or len(self.freqs) != rows * self.n_contexts:
             raise ModelError("entropy tables: wrong number of tables")
+        if len(self.centers) != (rows if self.context else 0):
+            raise ModelError("entropy tables: wrong number of centers")
         for f in self.freqs:
             if not 2 <= len(f) <= MAX_TABLE_SIZE or min(f) < 1 or sum(f) != 1 << self.precision:
                 raise ModelError("entropy tables: a table has under 2 or too many entries, a zero or a wrong sum")
+        n = self.n_contexts
+        for r in range(rows):
+            if len({len(f) for f in self.freqs[r * n : (r + 1) * n]}) != 1:
+                raise ModelError("entropy tables: the tables of a row differ in size")
+        if self.context and any(not lo <= c <= hi for c, lo, hi in
+                                zip(self.centers, self.low.ravel(), self.high.ravel(), strict=True)):
+            raise ModelError("entropy tables: a center is outside its row's range")
+
+    @property
+    def n_contexts(self) -> int:
+        return CONTEXTS if self.context else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"channels": self.channels, "bins": self.bins, "precision": self.precision,
-                "offsets": list(self.offsets), "freqs": [list(f) for f in self.freqs]}
+        d: dict[str, Any] = {"channels": self.channels, "bins": self.bins, "precision": self.precision,
+                             "offsets": list(self.offsets), "freqs": [list(f) for f in self.freqs]}
+        if self.context:  # context-free tables keep their original JSON (it is hashed into model ids)
+            d |= {"context": self.context, "centers": list(self.centers)}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EntropyTables:
         try:
             return cls(int(d["channels"]), int(d["bins"]), int(d["precision"]),
-                       tuple(int(o) for o in d["offsets"]), tuple(tuple(int(x) for x in f) for f in d["freqs"]))
+                       tuple(int(o) for o in d["offsets"]), tuple(tuple(int(x) for x in f) for f in d["freqs"]),
+                       int(d.get("context", 0)), tuple(int(c) for c in d.get("centers", ())))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"bad entropy tables: {e!r}") from None
 
@@ -84,14 +121,40 @@ class EntropyTables:
     @cached_property
     def high(self) -> I32:
         """`[C, F, 1]` largest codable symbol."""
-        sizes = np.array([len(f) for f in self.freqs], np.int32).reshape(self.channels, self.bins, 1)
-        return self.low + sizes - 1
+        sizes = np.array([len(f) for f in self.freqs[:: self.n_contexts]], np.int32)
+        return self.low + sizes.reshape(self.channels, self.bins, 1) - 1
+
+    @cached_property
+    def center(self) -> I32:
+        """`[C, F, 1]` each row's center (context = 1)."""
+        return np.array(self.centers, np.int32).reshape(self.channels, self.bins, 1)
 
     @cached_property
     def _models(self) -> list[Any]:
+        """context 0: one constriction model per row."""
         scale = float(1 << self.precision)
         return [constriction.stream.model.Categorical(np.array(f, np.float64) / scale, perfect=False)
                 for f in self.freqs]
+
+    @cached_property
+    def _probs(self) -> list[npt.NDArray[np.float64]]:
+        """context 1: `[CONTEXTS, size] float64` per row, each symbol's table picked by its context."""
+        scale = float(1 << self.precision)
+        n = CONTEXTS
+        return [np.array(self.freqs[r * n : (r + 1) * n], np.float64) / scale for r in range(len(self.offsets))]
+
+
+_FAMILY = constriction.stream.model.Categorical(perfect=False)  # a categorical given per symbol
+
+
+def context_of(symbols: I32, centers: I32, c: int, f: int) -> I32:
+    """`[T]` table indices of row (c, f), from rows (c, f - 1) and (c - 1, f) of `symbols [C, F, T]` and the
+    rows' `centers [C, F, 1]` (see above)."""
+    t = symbols.shape[-1]
+    a = np.clip(symbols[c, f - 1] - centers[c, f - 1], -2, 2) + 2 if f > 0 else np.full(t, 2, np.int32)
+    b = np.minimum(np.abs(symbols[c - 1, f] - centers[c - 1, f]), 2) if c > 0 else np.zeros(t, np.int32)
+    idx: I32 = (3 * a + b).astype(np.int32)
+    return idx
 
 
 def to_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables) -> I32:
@@ -107,9 +170,14 @@ def encode(symbols: I32, tables: EntropyTables) -> bytes:
     if np.any(symbols < tables.low) or np.any(symbols > tables.high):
         raise ValueError("symbol outside its table's range (use to_symbols)")
     enc = constriction.stream.queue.RangeEncoder()
-    index = (symbols - tables.low).reshape(c * f, -1)
-    for row, model in zip(index, tables._models, strict=True):
-        enc.encode(np.ascontiguousarray(row, np.int32), model)
+    index = symbols - tables.low
+    for r in range(c * f):
+        ci, fi = divmod(r, f)
+        row = np.ascontiguousarray(index[ci, fi], np.int32)
+        if tables.context:
+            enc.encode(row, _FAMILY, tables._probs[r][context_of(symbols, tables.center, ci, fi)])
+        else:
+            enc.encode(row, tables._models[r])
     return bytes(enc.get_compressed().astype("<u4").tobytes())
 
 
@@ -118,11 +186,56 @@ def decode(data: bytes, tables: EntropyTables, frames: int) -> I32:
     if len(data) % 4:
         raise FormatError(f"range-coded section is {len(data)} bytes, not a multiple of 4")
     words = np.frombuffer(data, "<u4").astype(np.uint32)
-    out = np.empty((tables.channels * tables.bins, frames), np.int32)
+    c, f = tables.channels, tables.bins
+    out = np.empty((c, f, frames), np.int32)
     try:
         dec = constriction.stream.queue.RangeDecoder(words)
-        for i, model in enumerate(tables._models):
-            out[i] = dec.decode(model, frames)
+        for r in range(c * f):
+            ci, fi = divmod(r, f)
+            if tables.context:
+                # The context reads rows already decoded: earlier rows of `out` hold symbols, not indices.
+                probs = tables._probs[r][context_of(out, tables.center, ci, fi)] if frames else tables._probs[r][:0]
+                out[ci, fi] = dec.decode(_FAMILY, probs) + tables.low[ci, fi]
+            else:
+                out[ci, fi] = dec.decode(tables._models[r], frames) + tables.low[ci, fi]
     except (ValueError, RuntimeError, AssertionError) as e:  # constriction's errors for invalid streams
         raise FormatError(f"range-coded latent is invalid: {e}") from None
-    return out.reshape(tables.channels, tables.bins, frames) + tables.low
+    return out
+
+
+def fit_context_tables(latents: list[I32], base: EntropyTables, precision: int = 16) -> EntropyTables:
+    """Context tables (`context = 1`) counted from symbol arrays `[C, F, T] int32` of training audio, over the
+    row ranges of the context-free `base` tables. Each row's center is its most frequent symbol; a context's
+    counts are smoothed towards the row's overall histogram (one pseudo-count), so rare contexts fall back to
+    it and every symbol keeps a frequency >= 1."""
+    if base.context:
+        raise ValueError("base tables must be context-free")
+    c, f = base.channels, base.bins
+    size = max(len(t) for t in base.freqs)
+    sizes = (base.high - base.low + 1)[..., 0]
+    pooled = np.zeros((c, f, size))
+    for s in latents:
+        idx = s - base.low
+        for ci in range(c):
+            for fi in range(f):
+                pooled[ci, fi] += np.bincount(idx[ci, fi], minlength=size)[:size]
+    centers = (np.argmax(pooled, axis=-1) + base.low[..., 0]).astype(np.int32)
+    counts = np.zeros((c, f, CONTEXTS, size))
+    for s in latents:
+        idx = s - base.low
+        for ci in range(c):
+            for fi in range(f):
+                np.add.at(counts[ci, fi], (context_of(s, centers[..., None], ci, fi), idx[ci, fi]), 1)
+    freqs: list[tuple[int, ...]] = []
+    for ci in range(c):
+        for fi in range(f):
+            n = int(sizes[ci, fi])
+            marginal = pooled[ci, fi, :n] + 0.5
+            marginal /= marginal.sum()
+            for k in range(CONTEXTS):
+                cnt = counts[ci, fi, k, :n]
+                p = (cnt + marginal) / (cnt.sum() + 1.0)
+                q = np.floor(p * ((1 << precision) - n)).astype(np.int64) + 1
+                q[np.argmax(q)] += (1 << precision) - int(q.sum())
+                freqs.append(tuple(int(x) for x in q))
+    return EntropyTables(c, f, precision, base.offsets, tuple(freqs), 1, tuple(int(x) for x in centers.ravel()))

@@ -91,12 +91,14 @@ class OnnxModel:
         config = ModelConfig.from_json(enc.get("codec_rt.config", ""))
         model_id = enc.get("codec_rt.model_id", "")
         entropy = None
-        if config.coder == 1:
+        if config.coder in (1, 2):
             if "codec_rt.entropy" not in enc:
                 raise ModelError(f"model in {d} is range-coded but carries no entropy tables")
             entropy = EntropyTables.from_json(enc["codec_rt.entropy"])
             if (entropy.channels, entropy.bins) != (config.channels, config.latent_bins):
                 raise ModelError(f"entropy tables in {d} do not match the latent shape")
+            if entropy.context != config.coder - 1:  # coder 2 codes with context tables, coder 1 without
+                raise ModelError(f"entropy tables in {d} do not fit coder {config.coder}")
         log.info("loaded model %s from %s on %s", model_id, d, provider)
         return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy)
 

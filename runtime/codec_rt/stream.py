@@ -399,7 +399,7 @@ class StreamEncoder:
             phase_codes = None
             if h.mode == MODE_STORE_PHASE:
                 phase_codes = quantize_phase(np.angle(spec[c, :, f0 : f0 + n_frames]), h.phase_bits)
-            if h.coder == blob.CODER_RANGE:
+            if h.coder != blob.CODER_FIXED:
                 tables = self.codec._tables()
                 coded = entropy.encode(entropy.to_symbols(latent[c], tables), tables)
                 data = blob.ChannelData(float(gains[c]), np.zeros(0, np.float32), None, phase_codes, coded)
@@ -621,7 +621,7 @@ class StreamDecoder:
             codec.check_compatible(h)  # now with the stream's lengths
             m_len = model_length(h.num_samples, h.sample_rate, codec.config.sample_rate)
             st.end = (m_len, h.n_frames, h.latent_frames, h.num_samples)
-        if h.coder == blob.CODER_RANGE:
+        if h.coder != blob.CODER_FIXED:
             tables = codec._tables()
             lat = np.stack([entropy.decode(ch.coded, tables, fr.steps) for ch in fr.channels]).astype(np.float32)
         else:

@@ -67,8 +67,11 @@ def test_a_damaged_frame_is_refused_and_nothing_is_written(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cra"]
 
 
-def test_layout_whole_writes_format_1_1(tmp_path: Path) -> None:
-    r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "w.cra", "--layout", "whole", cwd=tmp_path)
-    assert r.returncode == 0
-    h, _ = blob.read((tmp_path / "w.cra").read_bytes())
-    assert (h.minor, h.layout) == (1, blob.LAYOUT_WHOLE)
+def test_layout_whole_writes_the_oldest_format_that_holds_it(tmp_path: Path) -> None:
+    """1.1 (every 1.x reader) for the fixed-width and plain range coders, 1.3 for context coding (coder 2)."""
+    for bitrate, want in (("32", (1, blob.CODER_FIXED)), ("12", (3, blob.CODER_CONTEXT))):
+        r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", f"w{bitrate}.cra", "--layout", "whole",
+                "--bitrate", bitrate, cwd=tmp_path)
+        assert r.returncode == 0
+        h, _ = blob.read((tmp_path / f"w{bitrate}.cra").read_bytes())
+        assert (h.minor, h.coder, h.layout) == (*want, blob.LAYOUT_WHOLE)

@@ -136,7 +136,8 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="framed (streamable, format 1.2) or whole (format 1.1, older readers)")
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.3) or whole (format 1.1 for older "
+                             "readers; 1.3 with context coding)")
     ] = Layout.framed,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,

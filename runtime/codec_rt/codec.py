@@ -10,8 +10,8 @@ used instead of the predicted one.
 Which model: `Codec.load(bitrate=KBPS)` picks a point of the shipped ladder (`ladder.py`); a blob names its
 model, and `Codec.for_blob` loads the shipped model that wrote it.
 
-Layouts (`blob.py`): by default `encode` writes the whole layout (format 1.1: one gain per channel over
-the whole file, one section per channel); `encode(framed=True)` writes the framed layout of format 1.2,
+Layouts (`blob.py`): by default `encode` writes the whole layout (format 1.1, or 1.3 for coder 2: one gain
+per channel over the whole file, one section per channel); `encode(framed=True)` writes the framed layout,
 exactly the bytes a `StreamEncoder` writes (`stream.py`: per-frame gains, frames coded in windows that
 cover the encoder's receptive field), which `codec-rt encode` writes and which decodes as it arrives.
 
@@ -162,7 +162,7 @@ class Codec:
         models (coder 0): a range-coded model's rate is set by the model itself.
         mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
         `phase_bits` into the blob: near-lossless, many more bytes).
-        framed: write the framed layout (format 1.2), exactly what a `StreamEncoder` fed the same audio
+        framed: write the framed layout (format 1.2 on), exactly what a `StreamEncoder` fed the same audio
         writes, with frames of `frame_steps` latent steps (default about 1 s); else the whole layout (1.1).
         """
         if framed:

@@ -3,7 +3,7 @@
 Both keep an explicit state (`.state`, an `EncoderState` / `DecoderState`), as Silero VAD passes its state
 in and out: one loaded `Codec` serves any number of streams, a state can be kept, swapped in
 (`enc.state = saved`) or started afresh (`reset()`). Memory is bounded by the frame and block sizes, not by
-the stream's length. The bytes are the framed layout of the blob format (format 1.2, `blob.py`).
+the stream's length. The bytes are the framed layout of the blob format (format 1.2 on, `blob.py`).
 
 Equal to whole-file coding, by construction. The graphs are convolutions with a bounded time context
 (`ModelConfig.encoder_frames` / `decoder_latents`), so both sides cut the signal on a fixed grid, never

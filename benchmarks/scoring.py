@@ -3,10 +3,14 @@
 Codecs delay their output by different amounts (Codec2 about 13 ms here, resamplers a fraction of a
 sample), and waveform metrics collapse on small shifts (SI-SDR of Opus at 24 kbps loses 3 to 5 dB to a
 one-sample error), so every clip is aligned before scoring, in two steps:
-- coarse, one integer lag per codec point (`codec_lag`): the peak of the normalized cross-correlation
-  within +-`max_lag_s`, summed over all its clips. One clip's own peak is unreliable where the codec
-  synthesizes its own phase (Codec2, our predicted-phase decoder: single clips peak 10 to 30 ms apart),
-  the sum of many is not;
+- coarse, one integer lag per codec point (`codec_lag`): the peak of the normalized cross-correlation of
+  the clips' energy envelopes within +-`max_lag_s`, summed over all its clips, then moved to the peak of the
+  summed waveform cross-correlation within `ENVELOPE_WINDOW` samples of it where that peak is clear (a mean
+  correlation over `WAVEFORM_MIN_CORRELATION`). The envelope finds the delay of
+  codecs that synthesize their own phase (Codec2, our decoders, whose phase comes from Griffin-Lim): their
+  waveform correlates with the input weakly or not at all, and its peak can land anywhere in the search
+  range (a model trained on magnitudes only was put 17 ms off). The waveform then makes the lag sample-exact
+  where the codec keeps the waveform (Opus). One clip's own peak is unreliable, the sum over many is not;
 - fine, per clip (`refine`): a parabola through that clip's correlation at the lag and its two neighbours
   gives the sub-sample delay (within one sample), which differs with content: Opus delays its SILK
   (speech) frames by about 0.7 sample more than its CELT (music) frames.
@@ -27,6 +31,8 @@ from codec_rt import metrics
 
 RATE = 16000
 MAX_LAG_S = 0.05
+ENVELOPE_WINDOW = 32  # samples (2 ms): the envelope's smoothing, and how far the waveform may move its lag
+WAVEFORM_MIN_CORRELATION = 0.1  # mean normalized waveform correlation that makes the waveform's peak count
 # Figures per clip; higher is better for the first three, lower for the two distances.
 METRICS = ("pesq_wb", "stoi", "si_sdr", "lsd", "mel")
 HIGHER_IS_BETTER = {"pesq_wb": True, "stoi": True, "si_sdr": True, "lsd": False, "mel": False}
@@ -58,13 +64,26 @@ def estimate_lag(ref: npt.ArrayLike, deg: npt.ArrayLike, max_lag: int) -> int:
     return _peak(xcorr(ref, deg, max_lag), max_lag)
 
 
+def envelope(x: F32) -> F64:
+    """Energy envelope `[N]`: RMS over `ENVELOPE_WINDOW` samples around each sample, its mean removed."""
+    e = np.sqrt(np.convolve(np.asarray(x, np.float64) ** 2, np.ones(ENVELOPE_WINDOW) / ENVELOPE_WINDOW, "same"))
+    return np.asarray(e - e.mean(), dtype=np.float64)
+
+
 def codec_lag(pairs: list[tuple[F32, F32]], max_lag: int) -> tuple[int, list[int]]:
-    """One integer lag for a codec from (ref, deg) pairs: the peak of the summed normalized
-    cross-correlations (each clip weighs the same, whatever its length or level); also each clip's own peak."""
+    """One integer lag for a codec from (ref, deg) pairs (each clip weighs the same, whatever its length or
+    level): the peak of the summed envelope cross-correlations, moved to the summed waveform
+    cross-correlation's peak within `ENVELOPE_WINDOW` samples; also each clip's own waveform peak."""
     if not pairs:
         return 0, []
+    coarse = _peak(np.sum([xcorr(envelope(r), envelope(d), max_lag) for r, d in pairs], axis=0), max_lag)
     curves = [xcorr(r, d, max_lag) for r, d in pairs]
-    return _peak(np.sum(curves, axis=0), max_lag), [_peak(c, max_lag) for c in curves]
+    total = np.sum(curves, axis=0)
+    lo, hi = max(coarse - ENVELOPE_WINDOW, -max_lag), min(coarse + ENVELOPE_WINDOW, max_lag)
+    near = total[lo + max_lag : hi + max_lag + 1] / len(pairs)
+    # A phase-synthesizing codec's waveform correlation is noise (a few hundredths): keep the envelope's lag.
+    lag = lo + int(np.argmax(near)) if near.max() > WAVEFORM_MIN_CORRELATION else coarse
+    return lag, [_peak(c, max_lag) for c in curves]
 
 
 def refine(ref: F32, deg: F32, lag: int) -> float:

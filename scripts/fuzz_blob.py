@@ -11,7 +11,7 @@ max(num_samples, samples at the model rate)` once a decode has succeeded, since 
 length known to be backed by real data.
 
 Seeds: blobs written by every shipped model (every ladder point) and by the golden test models
-(tests/data/golden_model*, one per coder: fixed-width and range-coded) in both modes and both layouts
+(tests/data/golden_model*, one per coder: fixed-width, range-coded and context-coded) in both modes and both layouts
 (whole, and framed in frames of 4 latent steps where the runtime has format 1.2), from real speech and
 music, stereo, one sample and zero samples, plus the golden blobs in tests/data, each decoded with the
 model that wrote it.

@@ -66,7 +66,7 @@ def seeds(fuzz):  # type: ignore[no-untyped-def]
     return fuzz.make_seeds()
 
 
-def test_seeds_cover_both_modes_both_coders_the_golden_blobs_and_can_be_resealed(fuzz, seeds) -> None:  # type: ignore[no-untyped-def]
+def test_seeds_cover_both_modes_every_coder_the_golden_blobs_and_can_be_resealed(fuzz, seeds) -> None:  # type: ignore[no-untyped-def]
     names = [s.name for s in seeds]
     assert any("predicted" in n for n in names) and any("store_phase" in n for n in names)
     assert {p.stem for p in (Path(__file__).parent / "data").glob("golden_v*.cra")} <= set(names)
@@ -75,7 +75,7 @@ def test_seeds_cover_both_modes_both_coders_the_golden_blobs_and_can_be_resealed
         header, _ = blob.read(s.data)
         assert header.model_id == s.codec.model_id
         coders.add(header.coder)
-    assert coders == set(blob.CODERS.values())  # fixed-width and range-coded blobs
+    assert coders == set(blob.CODERS.values())  # fixed-width, range-coded and context-coded blobs
     for s in seeds:  # the fuzzer's checksum fix-up knows every layout: it leaves each valid seed as it is
         assert fuzz.resealable(s.data), s.name
 
@@ -91,7 +91,7 @@ def test_mutation_fuzz_ci(fuzz, seeds, tmp_path: Path) -> None:  # type: ignore[
 
 
 def test_every_truncation_and_byte_flip_of_the_reference_blobs(fuzz, seeds, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The golden blobs (every format version, both coders) and a shipped-model blob: every truncation and
+    """The golden blobs (every format version, every coder) and a shipped-model blob: every truncation and
     every single-byte flip is a typed error. Re-sealed edits (CRC fixed up, so the field checks and the
     decoder see them) of every header byte, and of every 8th payload byte of the predicted-mode blobs, are
     typed errors or valid blobs; the header edits and every 256th payload edit are decoded too.

@@ -19,7 +19,6 @@ import numpy as np
 from codec_rt import Codec
 from codec_rt.files import read_audio
 from codec_rt.metrics import round_trip_report
-from codec_rt.postfilter import DEFAULT_CONTRAST
 from codec_rt.stream import default_phase_iters
 
 
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bits", type=int, default=None)
     p.add_argument("--mode", default="predicted", choices=["predicted", "store_phase"])
     p.add_argument("--phase-iters", type=int, default=None, help="default: the model's")
-    p.add_argument("--contrast", type=float, default=DEFAULT_CONTRAST)
+    p.add_argument("--contrast", type=float, default=None, help="postfilter contrast (default: the model's)")
     p.add_argument("--limit", type=int, default=40)
     p.add_argument("--min-seconds", type=float, default=1.5)
     p.add_argument("--json", type=Path, default=None)

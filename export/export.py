@@ -84,7 +84,8 @@ def training_symbols(model: SpecAutoencoder, packed: Path, clips: int, seed: int
     return out
 
 
-def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | None) -> dict[str, str]:
+def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | None,
+              contrast: float | None = None) -> dict[str, str]:
     layout = (f"[B, {cfg.channels}, {cfg.latent_bins}, ceil(T / {cfg.time_stride})] float32 "
               f"(batch, latent channels, frequency rows, time steps)")
     meta = {
@@ -94,6 +95,8 @@ def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | Non
     }
     if tables is not None:
         meta["codec_rt.entropy"] = tables.to_json()
+    if contrast is not None and role == "decoder":
+        meta["codec_rt.contrast"] = repr(float(contrast))
     return meta
 
 
@@ -111,9 +114,11 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, in_name:
     onnx.save(m, str(path))
 
 
-def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None = None) -> str:
+def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None = None,
+           contrast: float | None = None) -> str:
     """Write both graphs into `out_dir`; returns the model id. `tables`: context tables to ship instead of
-    the prior's (the model becomes coder 2)."""
+    the prior's (the model becomes coder 2). `contrast`: the decoder's default postfilter contrast (None:
+    the runtime's default)."""
     cfg = model.cfg
     if tables is not None:
         if model.prior is None or not tables.context:
@@ -128,7 +133,7 @@ def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None =
         z = model.encoder(feats)
     for role, module, example, names in (("encoder", model.encoder, feats, ("features", "latent")),
                                          ("decoder", model.decoder, z, ("latent", "features"))):
-        _export(module, example, out_dir / f"{role}.onnx", *names, _metadata(cfg, mid, role, tables))
+        _export(module, example, out_dir / f"{role}.onnx", *names, _metadata(cfg, mid, role, tables, contrast))
     return mid
 
 
@@ -153,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tolerance", type=float, default=1e-4)
     p.add_argument("--context-data", type=Path, help="packed training audio: export as coder 2 (context tables)")
     p.add_argument("--context-clips", type=int, default=600, help="clips of it to count the tables from")
+    p.add_argument("--contrast", type=float, help="the decoder's default postfilter contrast (0.5..2.0)")
     a = p.parse_args(argv)
     model = load_checkpoint(a.checkpoint)
     tables = None
@@ -161,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
         if base is None:
             raise SystemExit("--context-data needs a range-coded checkpoint (coder 1)")
         tables = entropy.fit_context_tables(training_symbols(model, a.context_data, a.context_clips), base)
-    mid = export(model, a.output, tables)
+    if a.contrast is not None and not 0.5 <= a.contrast <= 2.0:
+        raise SystemExit("--contrast must be in 0.5..2.0")
+    mid = export(model, a.output, tables, a.contrast)
     audio = load_mono(a.audio, model.cfg.sample_rate)
     audio = audio * normalizing_gain(audio[None])[0]
     diff = parity(model, a.output, audio)

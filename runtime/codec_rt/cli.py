@@ -40,7 +40,6 @@ from .files import (
     write_bytes,
 )
 from .metrics import round_trip_report
-from .postfilter import DEFAULT_CONTRAST
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -77,7 +76,8 @@ PhaseItersOpt = Annotated[
                  "low-latency model [default: 32, or 3 for a low-latency model]"),
 ]
 ContrastOpt = Annotated[
-    float, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off (predicted mode)")
+    float | None, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off "
+                               "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
 
@@ -188,7 +188,7 @@ def decode(
         Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg); - writes a WAV to stdout")
     ],
     phase_iters: PhaseItersOpt = None,
-    contrast: ContrastOpt = DEFAULT_CONTRAST,
+    contrast: ContrastOpt = None,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -280,7 +280,7 @@ def eval_(
     low_latency: LowLatencyOpt = False,
     bits: BitsOpt = None,
     phase_iters: PhaseItersOpt = None,
-    contrast: ContrastOpt = DEFAULT_CONTRAST,
+    contrast: ContrastOpt = None,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures as JSON")] = None,

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from . import blob, entropy, ladder, postfilter, stft
+from . import blob, entropy, ladder, stft
 from .blob import CODER_FIXED, CODER_RANGE, MODE_PREDICTED, MODE_STORE_PHASE, MODES, BlobHeader, ChannelData
 from .config import ModelConfig
 from .errors import AudioError, CodecError, FormatError, ModelError, ModelMismatchError
@@ -200,7 +200,7 @@ class Codec:
         return blob.write(header, b"".join(sections))
 
     def decode(
-        self, data: bytes, phase_iters: int | None = None, contrast: float = postfilter.DEFAULT_CONTRAST
+        self, data: bytes, phase_iters: int | None = None, contrast: float | None = None
     ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate), exactly the encoded shape and rate.
 
@@ -208,7 +208,8 @@ class Codec:
         phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction);
         for a causal model, iterations per frame of the causal phase (`phase.causal_frames`). None: the
         model's default (`stream.default_phase_iters`).
-        contrast: spectral-contrast postfilter factor (`postfilter.py`; 1.0 = off).
+        contrast: spectral-contrast postfilter factor (`postfilter.py`; 1.0 = off). None: the model's
+        default (`OnnxModel.contrast`: its decoder's metadata, else `postfilter.DEFAULT_CONTRAST`).
         """
         dec = StreamDecoder(self, phase_iters=phase_iters, contrast=contrast, strict=True)
         head = dec.push(bytes(data))

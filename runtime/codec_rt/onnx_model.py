@@ -3,8 +3,10 @@
 A model directory holds `encoder.onnx` and `decoder.onnx`. Each graph carries in its `metadata_props`:
 `codec_rt.role` (encoder/decoder), `codec_rt.config` (ModelConfig as JSON), `codec_rt.model_id`
 (16 hex digits: SHA-256 of the weights of both graphs and of the entropy tables, computed at export),
-`codec_rt.entropy` (EntropyTables as JSON, for models with `coder = 1`) and readable copies of the
+`codec_rt.entropy` (EntropyTables as JSON, for models with coder 1 or 2) and readable copies of the
 constants (`sample_rate`, `n_fft`, `hop`, `latent_layout`). Both graphs must agree, or loading fails.
+The decoder may also carry `codec_rt.contrast`, its default postfilter contrast (`postfilter.py`; absent:
+`DEFAULT_CONTRAST`): a decoding setting chosen per model, so it is not part of the model id.
 
 Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
 decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase), T dynamic.
@@ -24,6 +26,7 @@ from . import ladder
 from .config import ModelConfig
 from .entropy import EntropyTables
 from .errors import ModelError, ProviderError
+from .postfilter import DEFAULT_CONTRAST
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class OnnxModel:
     path: Path
     provider: str
     entropy: EntropyTables | None = None
+    contrast: float = DEFAULT_CONTRAST  # the decoder's default postfilter contrast (`postfilter.py`)
 
     @classmethod
     def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> OnnxModel:
@@ -99,8 +103,16 @@ class OnnxModel:
                 raise ModelError(f"entropy tables in {d} do not match the latent shape")
             if entropy.context != config.coder - 1:  # coder 2 codes with context tables, coder 1 without
                 raise ModelError(f"entropy tables in {d} do not fit coder {config.coder}")
+        contrast = DEFAULT_CONTRAST
+        if "codec_rt.contrast" in dec:
+            try:
+                contrast = float(dec["codec_rt.contrast"])
+            except ValueError:
+                contrast = float("nan")
+            if not 0.5 <= contrast <= 2.0:
+                raise ModelError(f"decoder in {d} has a bad codec_rt.contrast {dec['codec_rt.contrast']!r}")
         log.info("loaded model %s from %s on %s", model_id, d, provider)
-        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy)
+        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy, contrast)
 
     def encode(self, feats: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """`[B, 2, F, T] float32` -> latent `[B, C, F', ceil(T / time_stride)] float32`."""

@@ -466,7 +466,7 @@ class StreamDecoder:
         codec: Codec | None = None,
         *,
         phase_iters: int | None = None,
-        contrast: float = postfilter.DEFAULT_CONTRAST,
+        contrast: float | None = None,
         provider: str = "cpu",
         threads: int | None = None,
         model: str | Path | None = None,
@@ -477,13 +477,14 @@ class StreamDecoder:
     ) -> None:
         if phase_iters is not None and not 0 <= phase_iters <= 10_000:
             raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
-        if not 0.5 <= contrast <= 2.0:
+        if contrast is not None and not 0.5 <= contrast <= 2.0:
             raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
         if not 1 <= block_frames <= 1 << 20 or not 0 <= margin_frames <= 1 << 16:
             raise CodecError("block_frames must be in 1..2**20 and margin_frames in 0..2**16")
         self.codec = codec
-        # phase_iters None: the model's default (default_phase_iters), known once the model is loaded
-        self.phase_iters, self.contrast = None if phase_iters is None else int(phase_iters), float(contrast)
+        # phase_iters and contrast None: the model's defaults, known once the model is loaded
+        self.phase_iters = None if phase_iters is None else int(phase_iters)
+        self.contrast = None if contrast is None else float(contrast)
         self.provider, self.threads, self.model = provider, threads, model
         self.block_frames, self.margin_frames, self.strict = int(block_frames), int(margin_frames), strict
         if workers is None:
@@ -585,6 +586,9 @@ class StreamDecoder:
             else:
                 raise CodecError("no model yet: the blob's header has not arrived")
         return self.codec
+
+    def _contrast(self) -> float:
+        return self._codec().model.contrast if self.contrast is None else self.contrast
 
     def _iters(self) -> int:
         return default_phase_iters(self._codec().config) if self.phase_iters is None else self.phase_iters
@@ -712,7 +716,7 @@ class StreamDecoder:
             assert st.phases is not None
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
         else:
-            logmag, angle, iters = postfilter.enhance(logmag, self.contrast), feats[:, 1], self._iters()
+            logmag, angle, iters = postfilter.enhance(logmag, self._contrast()), feats[:, 1], self._iters()
         return (np.exp(logmag) / gain).astype(np.float32, copy=False), angle, iters
 
     def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:

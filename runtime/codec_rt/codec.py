@@ -163,7 +163,8 @@ class Codec:
         mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
         `phase_bits` into the blob: near-lossless, many more bytes).
         framed: write the framed layout (format 1.2 on), exactly what a `StreamEncoder` fed the same audio
-        writes, with frames of `frame_steps` latent steps (default about 1 s); else the whole layout (1.1).
+        writes, with frames of `frame_steps` latent steps (default about 1 s); else the whole layout (1.1, or
+        1.3 for coder 2).
         """
         if framed:
             x = _check_audio(audio, sample_rate)

@@ -60,13 +60,13 @@ def model_id(model: SpecAutoencoder, tables: EntropyTables | None = None) -> str
     return h.hexdigest()[:16]
 
 
-def training_symbols(model: SpecAutoencoder, packed: Path, clips: int, seed: int = 0) -> list[np.ndarray]:
+def training_symbols(model: SpecAutoencoder, base: EntropyTables, packed: Path, clips: int,
+                     seed: int = 0) -> list[np.ndarray]:
     """Latent symbols `[C, F, T] int32` of `clips` clips of packed training audio, coded as the runtime codes
-    them (level-normalized, rounded, clipped to the prior's tables)."""
+    them (level-normalized, rounded, clipped to the prior's tables `base`)."""
     import soundfile as sf
 
-    cfg, base = model.cfg, prior_tables(model)
-    assert base is not None
+    cfg = model.cfg
     wav, sr = sf.read(packed, dtype="float32")
     if sr != cfg.sample_rate or wav.ndim != 1:
         raise SystemExit(f"{packed}: expected mono {cfg.sample_rate} Hz audio packed by scripts/pack_clips.py")
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         base = prior_tables(model)
         if base is None:
             raise SystemExit("--context-data needs a range-coded checkpoint (coder 1)")
-        tables = entropy.fit_context_tables(training_symbols(model, a.context_data, a.context_clips), base)
+        tables = entropy.fit_context_tables(training_symbols(model, base, a.context_data, a.context_clips), base)
     if a.contrast is not None and not 0.5 <= a.contrast <= 2.0:
         raise SystemExit("--contrast must be in 0.5..2.0")
     mid = export(model, a.output, tables, a.contrast)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from codec_rt.entropy import MAX_TABLE_SIZE, EntropyTables
+from codec_rt.entropy import MAX_TABLE_SIZE, EntropyTables, quantize_probs
 
 MIN_SCALE = 0.05
 TAIL = 1e-6  # density mass left outside a table (those symbols are clipped to its ends)
@@ -47,10 +47,7 @@ class LatentPrior(nn.Module):
             edges = np.arange(lo, hi + 2) - 0.5
             cdf = 1 / (1 + np.exp(-(edges - mu) / sc))
             cdf[0], cdf[-1] = 0.0, 1.0
-            p = np.diff(cdf)
-            f = np.floor(p * ((1 << precision) - p.size)).astype(np.int64) + 1
-            f[np.argmax(f)] += (1 << precision) - int(f.sum())
             offsets.append(lo)
-            freqs.append(tuple(int(x) for x in f))
+            freqs.append(quantize_probs(np.diff(cdf), precision))
         c, b = loc.shape
         return EntropyTables(c, b, precision, tuple(offsets), tuple(freqs))

@@ -188,16 +188,17 @@ def find_checkpoint(codec: Codec, folder: Path = DEFAULT_CHECKPOINTS) -> Path | 
         return None
     for path in sorted(folder.glob("*.pth")):
         try:
-            if _checkpoint_id(export, path, codec) == codec.model_id:
+            if _shipped_id(export, export.load_checkpoint(path), codec) == codec.model_id:
                 return path
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is just not the one
             log.info("skipping %s: %s", path, e)
     return None
 
 
-def _checkpoint_id(export: Any, path: Path, codec: Codec) -> str:
-    tables = codec.model.entropy if codec.config.coder == 2 else None
-    return str(export.model_id(export.load_checkpoint(path), tables))
+def _shipped_id(export: Any, model: Any, codec: Codec) -> str:
+    """The id of the checkpoint `model` shipped with `codec`'s entropy tables: those of a matching coder-1
+    checkpoint are its prior's, a coder-2 model's come from export."""
+    return str(export.model_id(model, codec.model.entropy))
 
 
 def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: Path | None) -> dict[str, Any] | None:
@@ -230,7 +231,7 @@ def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int, checkpoint: P
     run_torch()
     run_ort()
     (t_torch, c_torch), (t_ort, c_ort) = _timed(run_torch, repeats), _timed(run_ort, repeats)
-    return {"same_model": _checkpoint_id(export, checkpoint, codec) == codec.model_id, "checkpoint": str(checkpoint),
+    return {"same_model": _shipped_id(export, model, codec) == codec.model_id, "checkpoint": str(checkpoint),
             "ort_seconds": t_ort, "torch_seconds": t_torch,
             "speedup": t_torch / t_ort, "ort_cpu_seconds": c_ort, "torch_cpu_seconds": c_torch,
             "speedup_cpu": c_torch / c_ort if c_ort > 0 else None}

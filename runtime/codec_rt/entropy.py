@@ -144,6 +144,14 @@ class EntropyTables:
         return [np.array(self.freqs[r * n : (r + 1) * n], np.float64) / scale for r in range(len(self.offsets))]
 
 
+def quantize_probs(p: npt.NDArray[np.float64], precision: int) -> tuple[int, ...]:
+    """Probabilities `[n]` -> integer frequencies, each >= 1, summing to `2**precision` (the rounding
+    remainder goes to the largest)."""
+    q = np.floor(p * ((1 << precision) - p.size)).astype(np.int64) + 1
+    q[np.argmax(q)] += (1 << precision) - int(q.sum())
+    return tuple(int(x) for x in q)
+
+
 _FAMILY = constriction.stream.model.Categorical(perfect=False)  # a categorical given per symbol
 
 
@@ -194,7 +202,7 @@ def decode(data: bytes, tables: EntropyTables, frames: int) -> I32:
             ci, fi = divmod(r, f)
             if tables.context:
                 # The context reads rows already decoded: earlier rows of `out` hold symbols, not indices.
-                probs = tables._probs[r][context_of(out, tables.center, ci, fi)] if frames else tables._probs[r][:0]
+                probs = tables._probs[r][context_of(out, tables.center, ci, fi)]
                 out[ci, fi] = dec.decode(_FAMILY, probs) + tables.low[ci, fi]
             else:
                 out[ci, fi] = dec.decode(tables._models[r], frames) + tables.low[ci, fi]
@@ -234,8 +242,5 @@ def fit_context_tables(latents: list[I32], base: EntropyTables, precision: int =
             marginal /= marginal.sum()
             for k in range(CONTEXTS):
                 cnt = counts[ci, fi, k, :n]
-                p = (cnt + marginal) / (cnt.sum() + 1.0)
-                q = np.floor(p * ((1 << precision) - n)).astype(np.int64) + 1
-                q[np.argmax(q)] += (1 << precision) - int(q.sum())
-                freqs.append(tuple(int(x) for x in q))
+                freqs.append(quantize_probs((cnt + marginal) / (cnt.sum() + 1.0), precision))
     return EntropyTables(c, f, precision, base.offsets, tuple(freqs), 1, tuple(int(x) for x in centers.ravel()))

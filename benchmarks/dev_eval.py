@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from codec_rt import Codec
+from codec_rt.decoder import default_phase_iters
 from codec_rt.files import read_audio
 from codec_rt.metrics import round_trip_report
-from codec_rt.stream import default_phase_iters
 
 
 def pick(folder: Path, limit: int, min_seconds: float) -> list[Path]:

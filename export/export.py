@@ -1,7 +1,7 @@
 """`codec-export CHECKPOINT -o MODEL_DIR`: write `encoder.onnx` and `decoder.onnx` and check them.
 
 Each graph has a dynamic batch and time axis and carries the model's constants in `metadata_props`
-(see `codec_rt.onnx_model`). The model id is the first 16 hex digits of the SHA-256 over every weight of
+(see `codec_rt.model`). The model id is the first 16 hex digits of the SHA-256 over every weight of
 the checkpoint (names sorted, float32 little-endian bytes) and, for a range-coded model, of its entropy
 tables (JSON), so a blob names the exact weights and tables.
 With `--context-data PACKED` a range-coded checkpoint is exported as coder 2: its context tables are counted
@@ -28,7 +28,7 @@ from codec_rt import entropy, stft
 from codec_rt.config import ModelConfig
 from codec_rt.entropy import EntropyTables
 from codec_rt.level import normalizing_gain
-from codec_rt.onnx_model import OnnxModel
+from codec_rt.model import Model
 from models import SpecAutoencoder
 from training.data import load_mono
 
@@ -141,7 +141,7 @@ def parity(model: SpecAutoencoder, model_dir: Path, audio: np.ndarray) -> float:
     """Max abs difference between torch and onnxruntime (latent and decoded features) on `audio [N]`."""
     cfg = model.cfg
     feats = stft.to_features(stft.stft(audio[None], cfg.n_fft, cfg.hop))
-    rt = OnnxModel.load(model_dir)
+    rt = Model.load(model_dir)
     z_rt = rt.encode(feats)
     y_rt = rt.decode(z_rt)
     with torch.no_grad():

@@ -175,7 +175,7 @@ def make_seeds() -> list[Seed]:
                     x = x[:, :2205]  # keep the stored-phase seeds small
                 seeds.append(Seed(f"{codec.model_id}-{mode}-{name}", codec.encode(x, rate, mode=mode), codec))
                 if framed:
-                    data = codec.encode(x, rate, mode=mode, framed=True, frame_steps=4)
+                    data = codec.encode(x, rate, mode=mode, framed=True, packet_steps=4)
                     seeds.append(Seed(f"{codec.model_id}-{mode}-{name}-framed", data, codec))
     by_id = {c.model_id: c for c in codecs}
     for p in sorted(DATA.glob("golden_v*.cra")):
@@ -286,7 +286,7 @@ def _save(crash_dir: Path, kind: str, data: bytes, detail: str) -> str:
 def _allowance(data: bytes, out: Any, codec: Any) -> int:
     allowed = MEM_SLACK + MEM_PER_BLOB_BYTE * len(data)
     if out is not None:  # a decode that succeeded: its header is backed by real data
-        from codec_rt.codec import model_length
+        from codec_rt.resample import model_length
 
         audio, rate = out
         channels, n = audio.shape
@@ -359,11 +359,11 @@ def run_target(name: str, fn: Callable[[], Any], data: bytes, codec: Any, stats:
 
 def check_blob(data: bytes, codec: Any, stats: Stats, crash_dir: Path, decode: bool | None, rng: random.Random,
                decode_fraction: float, memory: bool, decode_kwargs: dict[str, Any] | None = None) -> None:
-    """`blob.read(data)`, then `codec.decode(data)` when `decode` (None: by chance, see the module doc)."""
-    from codec_rt import blob
+    """`packets.read(data)`, then `codec.decode(data)` when `decode` (None: by chance, see the module doc)."""
+    from codec_rt import packets
 
     stats.tried += 1
-    parsed, _ = run_target("blob.read", lambda: blob.read(data), data, codec, stats, crash_dir, memory)
+    parsed, _ = run_target("blob.read", lambda: packets.read(data), data, codec, stats, crash_dir, memory)
     stats.parsed += parsed
     if decode is None:
         decode = rng.random() < (decode_fraction if parsed else 0.05)

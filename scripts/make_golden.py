@@ -21,15 +21,15 @@ import soundfile as sf
 import torch
 
 from codec_rt import Codec, blob, entropy, stft
-from codec_rt.config import ModelConfig
+from codec_rt.config import Coder, ModelConfig
 from export.export import export, prior_tables
 from models import SpecAutoencoder
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
-MODEL_DIRS = {blob.CODER_FIXED: "golden_model", blob.CODER_RANGE: "golden_model_range",
-              blob.CODER_CONTEXT: "golden_model_context"}
+MODEL_DIRS = {Coder.FIXED: "golden_model", Coder.RANGE: "golden_model_range",
+              Coder.CONTEXT: "golden_model_context"}
 
 
 def model_dir(coder: int) -> Path:
@@ -39,9 +39,9 @@ def model_dir(coder: int) -> Path:
         torch.manual_seed(1234)
         model = SpecAutoencoder(ModelConfig(channels=2, hidden=4, default_bits=6, coder=min(coder, 1))).eval()
         if model.prior is not None:  # wide enough for the untrained latent (coder 2: 15 tables a row, keep them small)
-            torch.nn.init.constant_(model.prior.log_scale, 1.0 if coder == blob.CODER_RANGE else 0.0)
+            torch.nn.init.constant_(model.prior.log_scale, 1.0 if coder == Coder.RANGE else 0.0)
         tables = None
-        if coder == blob.CODER_CONTEXT:  # the same weights as the coder-1 model, with context tables
+        if coder == Coder.CONTEXT:  # the same weights as the coder-1 model, with context tables
             base = prior_tables(model)
             assert base is not None
             x, _ = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
@@ -63,11 +63,11 @@ def main() -> None:
     jobs = [(coder, mode) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
     for coder, mode in jobs:
         codec = Codec.load(model_dir(coder))
-        name = {v: k for k, v in blob.CODERS.items()}[coder]
+        name = Coder(coder).name.lower()
         stem = DATA / f"golden_{version}_{name}_{mode}"
         if stem.with_suffix(".cra").exists():
             continue
-        data = codec.encode(x, sr, mode=mode, framed=True, frame_steps=FRAME_STEPS)
+        data = codec.encode(x, sr, mode=mode, framed=True, packet_steps=FRAME_STEPS)
         stem.with_suffix(".cra").write_bytes(data)
         y, _ = codec.decode(data, phase_iters=0, contrast=1.0)
         np.save(stem.with_suffix(".npy"), y)

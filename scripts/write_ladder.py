@@ -11,7 +11,7 @@ import argparse
 import json
 
 from codec_rt.ladder import MODELS_DIR
-from codec_rt.onnx_model import OnnxModel
+from codec_rt.model import Model
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     points = []
     for item, low_latency in [(i, False) for i in a.points] + [(i, True) for i in a.low_latency]:
         folder, kbps = item.split("=")
-        model = OnnxModel.load(MODELS_DIR / folder)
+        model = Model.load(MODELS_DIR / folder)
         if bool(model.config.causal) != low_latency:
             raise SystemExit(f"{folder}: low-latency points must be causal models, the others not")
         point = {"kbps": float(kbps), "dir": folder, "model_id": model.model_id}

@@ -6,15 +6,16 @@ import zlib
 import numpy as np
 import pytest
 
-from codec_rt import ChecksumError, CodecError, FormatError, TruncatedError, UnsupportedVersionError, blob
+from codec_rt import ChecksumError, CodecError, FormatError, TruncatedError, UnsupportedVersionError, blob, packets
 from codec_rt.blob import BlobHeader, ChannelData
+from codec_rt.config import Coder, Layout, Mode
 from codec_rt.quantize import quantize
 
 
-def make(mode: int = blob.MODE_STORE_PHASE, channels: int = 2) -> tuple[BlobHeader, list[ChannelData], bytes]:
+def make(mode: int = Mode.STORE_PHASE, channels: int = 2) -> tuple[BlobHeader, list[ChannelData], bytes]:
     rng = np.random.default_rng(1)
     h = BlobHeader(mode=mode, bits=5, phase_bits=7 if mode else 0, sample_rate=44100, channels=channels,
-                   latent_channels=3, latent_bins=5, n_bins=9, num_samples=1234, n_frames=11, latent_frames=3,
+                   latent_channels=3, latent_bins=5, n_bins=9, num_samples=1234, n_frames=11, latent_steps=3,
                    model_id="0123456789abcdef")
     chans = []
     for c in range(channels):
@@ -25,10 +26,10 @@ def make(mode: int = blob.MODE_STORE_PHASE, channels: int = 2) -> tuple[BlobHead
     return h, chans, data
 
 
-@pytest.mark.parametrize("mode", [blob.MODE_PREDICTED, blob.MODE_STORE_PHASE])
+@pytest.mark.parametrize("mode", [Mode.PREDICTED, Mode.STORE_PHASE])
 def test_round_trip_every_field(mode: int) -> None:
     h, chans, data = make(mode)
-    h2, chans2 = blob.read(data)
+    h2, chans2 = packets.read(data)
     assert h2 == h and h2.to_dict() == h.to_dict() and BlobHeader.from_dict(h.to_dict()) == h
     for a, b in zip(chans, chans2, strict=True):
         assert a.gain == b.gain
@@ -68,20 +69,20 @@ def _patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
         (22, "<H", 10, FormatError),  # n_bins
         (24, "<Q", 2**50, FormatError),  # num_samples
         (32, "<I", 12, FormatError),  # n_frames
-        (36, "<I", 2**31, FormatError),  # latent_frames: absurd, refused before allocating
+        (36, "<I", 2**31, FormatError),  # latent_steps: absurd, refused before allocating
         (48, "<Q", 2**60, FormatError),  # payload_len
     ],
 )
 def test_each_bad_field_is_refused(offset: int, fmt: str, value: int, error: type) -> None:
     _, _, data = make()
     with pytest.raises(error):
-        blob.read(_patch(data, offset, fmt, value))
+        packets.read(_patch(data, offset, fmt, value))
 
 
 def test_phase_bits_without_stored_phase_is_refused() -> None:
-    _, _, data = make(blob.MODE_PREDICTED)
+    _, _, data = make(Mode.PREDICTED)
     with pytest.raises(FormatError, match="phase_bits"):
-        blob.read(_patch(data, 10, "<B", 3))
+        packets.read(_patch(data, 10, "<B", 3))
 
 
 def test_checksum_catches_payload_corruption() -> None:
@@ -89,13 +90,13 @@ def test_checksum_catches_payload_corruption() -> None:
     bad = bytearray(data)
     bad[blob.HEADER_SIZE + 10] ^= 0x01
     with pytest.raises(ChecksumError):
-        blob.read(bytes(bad))
+        packets.read(bytes(bad))
 
 
 def assert_every_cut_is_truncated(data: bytes) -> None:
     for n in range(len(data)):
         with pytest.raises(TruncatedError):
-            blob.read(data[:n])
+            packets.read(data[:n])
 
 
 def assert_every_byte_flip_is_typed(data: bytes) -> None:
@@ -103,7 +104,7 @@ def assert_every_byte_flip_is_typed(data: bytes) -> None:
         bad = bytearray(data)
         bad[i] ^= 0xFF
         with pytest.raises(CodecError):
-            blob.read(bytes(bad))
+            packets.read(bytes(bad))
 
 
 def test_every_truncation_is_a_typed_error() -> None:
@@ -117,7 +118,7 @@ def test_every_single_byte_flip_is_a_typed_error() -> None:
 def test_trailing_bytes_are_refused() -> None:
     _, _, data = make()
     with pytest.raises(FormatError, match="unexpected bytes"):
-        blob.read(data + b"\x00")
+        packets.read(data + b"\x00")
 
 
 def test_newer_minor_version_is_read() -> None:
@@ -127,7 +128,7 @@ def test_newer_minor_version_is_read() -> None:
     head[5] = 3
     struct.pack_into("<H", head, 6, 72)
     newer = bytes(head) + struct.pack("<I", zlib.crc32(bytes(head))) + b"\x07" * 8 + data[64:]
-    h, frames = blob.read_frames(newer)
+    h, frames = packets.read_packets(newer)
     assert h.minor == 3 and len(frames) == 3
 
 
@@ -136,16 +137,16 @@ def test_non_finite_gain_is_refused() -> None:
     bad = ChannelData(float("nan"), chans[0].scales, chans[0].codes, chans[0].phase_codes)
     data = blob.write(h, blob.channel_section(bad, h))
     with pytest.raises(FormatError, match="non-finite"):
-        blob.read(data)
+        packets.read(data)
 
 
-def make_range(mode: int = blob.MODE_STORE_PHASE, channels: int = 2, coded: bytes = b"\x01\x02\x03\x04" * 3
+def make_range(mode: int = Mode.STORE_PHASE, channels: int = 2, coded: bytes = b"\x01\x02\x03\x04" * 3
                ) -> tuple[BlobHeader, list[ChannelData], bytes]:
     """A range-coded (coder 1) blob; the coded bytes are opaque to the container."""
     rng = np.random.default_rng(2)
     h = BlobHeader(mode=mode, bits=0, phase_bits=7 if mode else 0, sample_rate=16000, channels=channels,
-                   latent_channels=3, latent_bins=5, n_bins=9, num_samples=1234, n_frames=11, latent_frames=3,
-                   model_id="0123456789abcdef", coder=blob.CODER_RANGE)
+                   latent_channels=3, latent_bins=5, n_bins=9, num_samples=1234, n_frames=11, latent_steps=3,
+                   model_id="0123456789abcdef", coder=Coder.RANGE)
     chans = []
     for c in range(channels):
         phase = rng.integers(0, 2**7, (9, 11)).astype(np.uint16) if mode else None
@@ -153,10 +154,10 @@ def make_range(mode: int = blob.MODE_STORE_PHASE, channels: int = 2, coded: byte
     return h, chans, blob.write(h, b"".join(blob.channel_section(ch, h) for ch in chans))
 
 
-@pytest.mark.parametrize("mode", [blob.MODE_PREDICTED, blob.MODE_STORE_PHASE])
+@pytest.mark.parametrize("mode", [Mode.PREDICTED, Mode.STORE_PHASE])
 def test_range_coded_sections_round_trip(mode: int) -> None:
     h, chans, data = make_range(mode)
-    h2, chans2 = blob.read(data)
+    h2, chans2 = packets.read(data)
     assert h2 == h and h2.coder_name == "range"
     for a, b in zip(chans, chans2, strict=True):
         assert a.gain == b.gain and a.coded == b.coded and b.codes is None
@@ -175,23 +176,23 @@ def _reseal(body: bytes) -> bytes:
 
 
 def test_range_section_lengths_must_fit_the_payload() -> None:
-    _, _, data = make_range(mode=blob.MODE_PREDICTED, channels=1)
+    _, _, data = make_range(mode=Mode.PREDICTED, channels=1)
     body = bytearray(data[:-4])
     for coded_len, match in ((13, "does not fit"), (16, "does not fit"), (6, "does not fit")):
         struct.pack_into("<I", body, blob.HEADER_SIZE + 4, coded_len)
         with pytest.raises(FormatError, match=match):
-            blob.read(_reseal(bytes(body)))
+            packets.read(_reseal(bytes(body)))
     struct.pack_into("<I", body, blob.HEADER_SIZE + 4, 8)  # sections end before the payload does
     with pytest.raises(FormatError, match="end at byte"):
-        blob.read(_reseal(bytes(body)))
+        packets.read(_reseal(bytes(body)))
 
 
 def test_a_tiny_range_blob_cannot_claim_a_huge_latent() -> None:
-    h, chans, _ = make_range(mode=blob.MODE_PREDICTED, channels=1, coded=b"\0\0\0\0")
-    huge = BlobHeader(**(h.to_dict() | {"latent_frames": 2**31, "n_frames": 2**31}))
+    h, chans, _ = make_range(mode=Mode.PREDICTED, channels=1, coded=b"\0\0\0\0")
+    huge = BlobHeader(**(h.to_dict() | {"latent_steps": 2**31, "n_frames": 2**31}))
     data = blob.write(huge, blob.channel_section(chans[0], huge))
     with pytest.raises(FormatError, match="cannot come from"):
-        blob.read(data)
+        packets.read(data)
 
 
 def test_format_1_0_has_no_coder() -> None:
@@ -199,7 +200,7 @@ def test_format_1_0_has_no_coder() -> None:
     body = bytearray(data[:-4])
     body[5], body[11] = 0, 1  # minor 0 with a coder
     with pytest.raises(FormatError, match="1.0 has no coder"):
-        blob.read(_reseal(bytes(body)))
+        packets.read(_reseal(bytes(body)))
 
 
 # ---------------------------------------------------------------- the framed layout (format 1.2)
@@ -207,82 +208,82 @@ def test_format_1_0_has_no_coder() -> None:
 FRAME_STEPS, STRIDE = 2, 4
 
 
-def make_framed(mode: int = blob.MODE_STORE_PHASE, channels: int = 2, coder: int = blob.CODER_FIXED,
-                latent_frames: int = 5) -> tuple[BlobHeader, list[list[ChannelData]], bytes]:
+def make_framed(mode: int = Mode.STORE_PHASE, channels: int = 2, coder: int = Coder.FIXED,
+                latent_steps: int = 5) -> tuple[BlobHeader, list[list[ChannelData]], bytes]:
     """A framed blob of frames of 2 latent steps (8 STFT frames): 5 steps make frames of 2, 2 and 1."""
     rng = np.random.default_rng(3)
-    n_frames = 4 * latent_frames - 2
-    h = BlobHeader(mode=mode, bits=5 if coder == blob.CODER_FIXED else 0, phase_bits=7 if mode else 0,
+    n_frames = 4 * latent_steps - 2
+    h = BlobHeader(mode=mode, bits=5 if coder == Coder.FIXED else 0, phase_bits=7 if mode else 0,
                    sample_rate=44100, channels=channels, latent_channels=3, latent_bins=5, n_bins=9, num_samples=0,
-                   n_frames=0, latent_frames=0, model_id="0123456789abcdef", coder=coder, minor=blob.MINOR,
-                   layout=blob.LAYOUT_FRAMED, time_stride=STRIDE, frame_steps=FRAME_STEPS)
+                   n_frames=0, latent_steps=0, model_id="0123456789abcdef", coder=coder, minor=blob.MINOR,
+                   layout=Layout.FRAMED, time_stride=STRIDE, packet_steps=FRAME_STEPS)
     out, frames = [h.pack(0)], []
     k = 0
-    while k * FRAME_STEPS < latent_frames:
-        steps = min(FRAME_STEPS, latent_frames - k * FRAME_STEPS)
+    while k * FRAME_STEPS < latent_steps:
+        steps = min(FRAME_STEPS, latent_steps - k * FRAME_STEPS)
         nf = min(FRAME_STEPS * STRIDE, n_frames - k * FRAME_STEPS * STRIDE)
         chans = []
         for c in range(channels):
             phase = rng.integers(0, 2**7, (9, nf)).astype(np.uint16) if mode else None
-            if coder == blob.CODER_FIXED:
+            if coder == Coder.FIXED:
                 codes, scales = quantize(rng.standard_normal((3, 5, steps)), h.bits)
                 chans.append(ChannelData(0.5 + c + k, scales, codes, phase))
             else:
                 chans.append(ChannelData(0.5 + c + k, np.zeros(0, np.float32), None, phase, rng.bytes(4 * (c + 1))))
-        last = (k + 1) * FRAME_STEPS >= latent_frames
-        totals = (1234, n_frames, latent_frames) if last else None
-        out.append(blob.write_frame(k, b"".join(blob.channel_section(ch, h) for ch in chans), totals))
+        last = (k + 1) * FRAME_STEPS >= latent_steps
+        totals = (1234, n_frames, latent_steps) if last else None
+        out.append(packets.write_packet(k, b"".join(blob.channel_section(ch, h) for ch in chans), totals))
         frames.append(chans)
         k += 1
     return h, frames, b"".join(out)
 
 
-@pytest.mark.parametrize("coder", [blob.CODER_FIXED, blob.CODER_RANGE, blob.CODER_CONTEXT])
-@pytest.mark.parametrize("mode", [blob.MODE_PREDICTED, blob.MODE_STORE_PHASE])
-def test_framed_blob_round_trips_frame_by_frame(mode: int, coder: int) -> None:
+@pytest.mark.parametrize("coder", [Coder.FIXED, Coder.RANGE, Coder.CONTEXT])
+@pytest.mark.parametrize("mode", [Mode.PREDICTED, Mode.STORE_PHASE])
+def test_framed_blob_round_trips_packet_by_packet(mode: int, coder: int) -> None:
     h, want, data = make_framed(mode, coder=coder)
-    h2, frames = blob.read_frames(data)
-    assert h2 == BlobHeader(**(h.to_dict() | {"num_samples": 1234, "n_frames": 18, "latent_frames": 5}))
+    h2, frames = packets.read_packets(data)
+    assert h2 == BlobHeader(**(h.to_dict() | {"num_samples": 1234, "n_frames": 18, "latent_steps": 5}))
     assert [(f.index, f.steps, f.n_frames, f.last) for f in frames] == [(0, 2, 8, False), (1, 2, 8, False),
                                                                         (2, 1, 2, True)]
     for fr, chans in zip(frames, want, strict=True):
         for a, b in zip(chans, fr.channels, strict=True):
             assert a.gain == b.gain and a.coded == b.coded
             np.testing.assert_array_equal(a.scales, b.scales)
-            if coder == blob.CODER_FIXED:
+            if coder == Coder.FIXED:
                 np.testing.assert_array_equal(a.codes, b.codes)
             if mode:
                 np.testing.assert_array_equal(a.phase_codes, b.phase_codes)
-    _, flat = blob.read(data)  # read(): every channel of every frame, frame after frame
+    _, flat = packets.read(data)  # read(): every channel of every frame, frame after frame
     assert len(flat) == 3 * h.channels and flat[2].gain == 1.5
 
 
-def test_frame_reader_takes_any_split_and_keeps_the_frames_before_a_cut() -> None:
+def test_packet_reader_takes_any_split_and_keeps_the_packets_before_a_cut() -> None:
     _, _, data = make_framed()
-    reader = blob.FrameReader()
+    reader = packets.PacketReader()
     frames = [f for i in range(len(data)) for f in reader.feed(data[i : i + 1])]
     reader.close()
     assert [f.index for f in frames] == [0, 1, 2] and reader.done
-    cut = blob.FrameReader()
+    cut = packets.PacketReader()
     got = cut.feed(data[:-5])
     assert [f.index for f in got] == [0, 1]
-    with pytest.raises(TruncatedError, match="cut after frame 1"):
+    with pytest.raises(TruncatedError, match="cut after packet 1"):
         cut.close()
 
 
 def test_every_truncation_and_flip_of_a_framed_blob_is_typed() -> None:
-    for coder in (blob.CODER_FIXED, blob.CODER_RANGE):
+    for coder in (Coder.FIXED, Coder.RANGE):
         _, _, data = make_framed(coder=coder)
         assert_every_cut_is_truncated(data)
         assert_every_byte_flip_is_typed(data)
 
 
-def test_a_damaged_frame_is_named() -> None:
+def test_a_damaged_packet_is_named() -> None:
     _, _, data = make_framed()
     bad = bytearray(data)
     bad[-20] ^= 0x01  # inside the last frame
-    reader = blob.FrameReader()
-    with pytest.raises(ChecksumError, match="frame 2 "):
+    reader = packets.PacketReader()
+    with pytest.raises(ChecksumError, match="packet 2 "):
         reader.feed(bytes(bad))
     assert reader.next_index == 2  # frames 0 and 1 were read before it
 
@@ -296,23 +297,23 @@ def _frames_of(data: bytes) -> list[bytes]:
     return out
 
 
-def test_frames_out_of_order_or_extra_bytes_are_refused() -> None:
+def test_packets_out_of_order_or_extra_bytes_are_refused() -> None:
     _, _, data = make_framed()
     f = _frames_of(data)
-    with pytest.raises(ChecksumError, match="frame 0 "):
-        blob.read(data[:64] + f[1] + f[0] + f[2])
-    with pytest.raises(ChecksumError, match="frame 2 "):
-        blob.read(data[:64] + f[0] + f[1] + f[1] + f[2])
-    with pytest.raises(FormatError, match="unexpected bytes after the last frame"):
-        blob.read(data + b"\0")
+    with pytest.raises(ChecksumError, match="packet 0 "):
+        packets.read(data[:64] + f[1] + f[0] + f[2])
+    with pytest.raises(ChecksumError, match="packet 2 "):
+        packets.read(data[:64] + f[0] + f[1] + f[1] + f[2])
+    with pytest.raises(FormatError, match="unexpected bytes after the last packet"):
+        packets.read(data + b"\0")
 
 
-def test_a_frame_length_beyond_the_header_is_refused_before_its_bytes_arrive() -> None:
+def test_a_packet_length_beyond_the_header_is_refused_before_its_bytes_arrive() -> None:
     h, _, data = make_framed()
-    reader = blob.FrameReader()
+    reader = packets.PacketReader()
     reader.feed(data[:64])
     with pytest.raises(FormatError, match="claims"):
-        reader.feed(struct.pack("<I", h.max_frame_body() + 1))
+        reader.feed(struct.pack("<I", h.max_packet_body() + 1))
 
 
 def _patch_framed(data: bytes, offset: int, fmt: str, value: int) -> bytes:
@@ -331,7 +332,7 @@ def _patch_framed(data: bytes, offset: int, fmt: str, value: int) -> bytes:
         (56, "<B", 2),  # layout
         (57, "<B", 0),  # time_stride
         (57, "<B", 65),
-        (58, "<H", 0),  # frame_steps
+        (58, "<H", 0),  # packet_steps
         (6, "<H", 60),  # header_size below 64 in 1.2
         (5, "<B", 1),  # 1.1 has no framed layout
     ],
@@ -339,7 +340,7 @@ def _patch_framed(data: bytes, offset: int, fmt: str, value: int) -> bytes:
 def test_each_bad_framed_header_field_is_refused(offset: int, fmt: str, value: int) -> None:
     _, _, data = make_framed()
     with pytest.raises(FormatError):
-        blob.read(_patch_framed(data, offset, fmt, value))
+        packets.read(_patch_framed(data, offset, fmt, value))
 
 
 def test_a_header_byte_flip_is_a_header_checksum_error() -> None:
@@ -347,21 +348,21 @@ def test_a_header_byte_flip_is_a_header_checksum_error() -> None:
     bad = bytearray(data)
     bad[20] ^= 0x01
     with pytest.raises(ChecksumError, match="header checksum"):
-        blob.read(bytes(bad))
+        packets.read(bytes(bad))
 
 
-def test_the_last_frame_must_agree_with_the_stream_lengths() -> None:
-    h, frames, _ = make_framed(channels=1, mode=blob.MODE_PREDICTED)
+def test_the_last_packet_must_agree_with_the_stream_lengths() -> None:
+    h, frames, _ = make_framed(channels=1, mode=Mode.PREDICTED)
     head = h.pack(0)
     sections = [b"".join(blob.channel_section(ch, h) for ch in chans) for chans in frames]
     for totals, match in (((1234, 18, 6), "does not match n_frames"),  # ceil(18 / 4) = 5
                           ((1234, 30, 8), "last, but"),  # 8 steps make 4 frames, not 3
                           ((2**41, 18, 5), "invalid stream lengths")):
-        body = head + blob.write_frame(0, sections[0]) + blob.write_frame(1, sections[1])
+        body = head + packets.write_packet(0, sections[0]) + packets.write_packet(1, sections[1])
         with pytest.raises(FormatError, match=match):
-            blob.read(body + blob.write_frame(2, sections[2], totals))
+            packets.read(body + packets.write_packet(2, sections[2], totals))
     with pytest.raises(TruncatedError):  # no frame flagged last
-        blob.read(head + blob.write_frame(0, sections[0]) + blob.write_frame(1, sections[1]))
+        packets.read(head + packets.write_packet(0, sections[0]) + packets.write_packet(1, sections[1]))
 
 
 def test_whole_layout_blobs_are_still_written_as_1_1() -> None:
@@ -372,13 +373,13 @@ def test_whole_layout_blobs_are_still_written_as_1_1() -> None:
 def test_context_coded_blobs_are_1_3_and_older_minors_refuse_them() -> None:
     """Coder 2 is new in 1.3: its whole-layout blobs say 1.3 (a 1.1 or 1.2 reader could not decode them), and a
     blob claiming coder 2 under an older minor is refused."""
-    h, _, _ = make_range(mode=blob.MODE_PREDICTED)
-    coder = blob.CODER_CONTEXT
+    h, _, _ = make_range(mode=Mode.PREDICTED)
+    coder = Coder.CONTEXT
     h3 = BlobHeader(**(h.to_dict() | {"coder": coder, "minor": BlobHeader.whole_minor(coder)}))
     sections = [blob.channel_section(ChannelData(g, np.zeros(0, np.float32), None, None, bytes([c]) * 8), h3)
                 for c, g in ((1, 1.0), (2, 2.0))]
     data = blob.write(h3, b"".join(sections))
-    h4, chans = blob.read(data)
+    h4, chans = packets.read(data)
     assert (data[5], data[11], h4.coder_name) == (3, 2, "context") and chans[1].coded == b"\2" * 8
     for minor in (1, 2):
         with pytest.raises(FormatError, match=f"1.{minor} has no coder 2"):

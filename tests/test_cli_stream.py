@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from codec_rt import blob
+from codec_rt import blob, packets
+from codec_rt.config import Coder, Layout
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,7 +31,7 @@ def test_pipes_give_the_bytes_and_samples_of_files(tmp_path: Path) -> None:
     assert piped.stdout == data and blob.read_header(data)[0].framed
     flac = run("encode", "-", "-o", "-", cwd=tmp_path, stdin=(DATA / "speech_fr_16k.flac").read_bytes())
     assert flac.returncode == 0
-    assert blob.read(flac.stdout)[0].num_samples == sf.info(str(DATA / "speech_fr_16k.flac")).frames
+    assert packets.read(flac.stdout)[0].num_samples == sf.info(str(DATA / "speech_fr_16k.flac")).frames
     assert run("decode", "file.cra", "-o", "file.wav", cwd=tmp_path).returncode == 0
     out = run("decode", "-", "-o", "-", cwd=tmp_path, stdin=data)
     assert out.returncode == 0 and out.stdout[:4] == b"RIFF"
@@ -45,33 +46,33 @@ def test_a_cut_blob_decodes_its_prefix_with_a_warning(tmp_path: Path) -> None:
     sf.write(str(tmp_path / "in.wav"), x, sr, subtype="PCM_16")
     assert run("encode", "in.wav", "-o", "s.cra", cwd=tmp_path).returncode == 0
     data = (tmp_path / "s.cra").read_bytes()
-    _, frames = blob.read_frames(data)
+    _, frames = packets.read_packets(data)
     (tmp_path / "cut.cra").write_bytes(data[: frames[2].offset + 100])
     r = run("decode", "cut.cra", "-o", "cut.wav", cwd=tmp_path)
     err = r.stderr.decode()
-    assert r.returncode == 0 and "codec-rt: warning: blob is cut after frame 1" in err and "cut short" in err
+    assert r.returncode == 0 and "codec-rt: warning: blob is cut after packet 1" in err and "cut short" in err
     assert 0 < sf.info(str(tmp_path / "cut.wav")).frames < len(x)
     info = run("info", "cut.cra", cwd=tmp_path)
     assert info.returncode == 2 and info.stderr.decode().strip().startswith("codec-rt: error: blob is cut after")
 
 
-def test_a_damaged_frame_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+def test_a_damaged_packet_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
     data = bytearray((tmp_path / "s.cra").read_bytes())
-    _, frames = blob.read_frames(bytes(data))
+    _, frames = packets.read_packets(bytes(data))
     data[frames[-1].offset + 30] ^= 0x01
     (tmp_path / "s.cra").write_bytes(bytes(data))
     r = run("decode", "s.cra", "-o", "out.wav", cwd=tmp_path)
     lines = r.stderr.decode().strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and "checksum mismatch" in lines[0] and "frame 3" in lines[0]
+    assert r.returncode == 2 and len(lines) == 1 and "checksum mismatch" in lines[0] and "packet 3" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cra"]
 
 
 def test_layout_whole_writes_the_oldest_format_that_holds_it(tmp_path: Path) -> None:
     """1.1 (every 1.x reader) for the fixed-width and plain range coders, 1.3 for context coding (coder 2)."""
-    for bitrate, want in (("32", (1, blob.CODER_FIXED)), ("12", (3, blob.CODER_CONTEXT))):
+    for bitrate, want in (("32", (1, Coder.FIXED)), ("12", (3, Coder.CONTEXT))):
         r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", f"w{bitrate}.cra", "--layout", "whole",
                 "--bitrate", bitrate, cwd=tmp_path)
         assert r.returncode == 0
-        h, _ = blob.read((tmp_path / f"w{bitrate}.cra").read_bytes())
-        assert (h.minor, h.coder, h.layout) == (*want, blob.LAYOUT_WHOLE)
+        h, _ = packets.read((tmp_path / f"w{bitrate}.cra").read_bytes())
+        assert (h.minor, h.coder, h.layout) == (*want, Layout.WHOLE)

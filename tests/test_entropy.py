@@ -7,7 +7,7 @@ import pytest
 
 from codec_rt import FormatError, ModelError, entropy
 from codec_rt.entropy import EntropyTables
-from codec_rt.onnx_model import OnnxModel
+from codec_rt.model import Model
 from codec_rt.stft import stft, to_features
 
 DATA = Path(__file__).parent / "data"
@@ -45,7 +45,7 @@ def test_random_symbols_round_trip_and_cost_their_entropy() -> None:
 def test_real_latents_round_trip_bit_exactly_and_deterministically() -> None:
     import soundfile as sf
 
-    model = OnnxModel.load(DATA / "golden_model_range")
+    model = Model.load(DATA / "golden_model_range")
     assert model.entropy is not None
     x, _ = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
     z = model.encode(to_features(stft(x[None, :32000] * 4, 512, 128)))[0]

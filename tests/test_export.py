@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxscript")
 
 from codec_rt import Codec
-from codec_rt.config import ModelConfig
-from codec_rt.onnx_model import OnnxModel
+from codec_rt.config import Coder, ModelConfig
+from codec_rt.model import Model
 from export.export import export, load_checkpoint, model_id, parity
 from models import SpecAutoencoder
 
@@ -37,11 +37,11 @@ def test_any_number_of_frames(exported: tuple[SpecAutoencoder, Path], frames: in
     model, out = exported
     cfg = model.cfg
     feats = np.random.default_rng(frames).standard_normal((2, 2, cfg.n_bins, frames)).astype(np.float32)
-    rt = OnnxModel.load(out)
+    rt = Model.load(out)
     z = rt.encode(feats)
-    assert z.shape == (2, cfg.channels, cfg.latent_bins, cfg.latent_frames(frames))
+    assert z.shape == (2, cfg.channels, cfg.latent_bins, cfg.latent_steps(frames))
     y = rt.decode(z)
-    assert y.shape == (2, 2, cfg.n_bins, cfg.latent_frames(frames) * cfg.time_stride)
+    assert y.shape == (2, 2, cfg.n_bins, cfg.latent_steps(frames) * cfg.time_stride)
     with torch.no_grad():
         y_t, _ = model(torch.from_numpy(feats))
     np.testing.assert_allclose(y[..., :frames], y_t.numpy(), atol=1e-4)
@@ -49,7 +49,7 @@ def test_any_number_of_frames(exported: tuple[SpecAutoencoder, Path], frames: in
 
 def test_metadata_describes_the_model(exported: tuple[SpecAutoencoder, Path]) -> None:
     model, out = exported
-    rt = OnnxModel.load(out)
+    rt = Model.load(out)
     assert rt.config == model.cfg
     meta = rt.encoder.get_modelmeta().custom_metadata_map
     assert int(meta["sample_rate"]) == model.cfg.sample_rate and int(meta["hop"]) == model.cfg.hop
@@ -106,7 +106,7 @@ def test_context_export_makes_a_coder_2_model_that_codes_fewer_bytes(tmp_path: P
     assert ctx.model.entropy is not None and ctx.model.entropy.context == 1
     assert ctx.model_id == model_id(model, ctx.model.entropy) != plain.model_id == model_id(model)
     data = ctx.encode(held_out, sr)
-    assert blob.read_header(data)[0].coder == blob.CODER_CONTEXT
+    assert blob.read_header(data)[0].coder == Coder.CONTEXT
     y, _ = ctx.decode(data, phase_iters=0)
     y_plain, _ = plain.decode(plain.encode(held_out, sr), phase_iters=0)
     np.testing.assert_allclose(y, y_plain, atol=1e-5)  # the same symbols, other bytes

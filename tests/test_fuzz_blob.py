@@ -6,14 +6,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codec_rt import CodecError, blob
+from codec_rt import CodecError, blob, packets
+from codec_rt.config import Coder
 
 GOLDEN = (Path(__file__).parent / "data" / "golden_v1_0_store_phase.cra").read_bytes()
 
 
 def _parse(data: bytes) -> None:
     try:
-        blob.read(data)
+        packets.read(data)
     except CodecError:
         pass
 
@@ -72,10 +73,10 @@ def test_seeds_cover_both_modes_every_coder_the_golden_blobs_and_can_be_resealed
     assert {p.stem for p in (Path(__file__).parent / "data").glob("golden_v*.cra")} <= set(names)
     coders = set()
     for s in seeds:
-        header, _ = blob.read(s.data)
+        header, _ = packets.read(s.data)
         assert header.model_id == s.codec.model_id
         coders.add(header.coder)
-    assert coders == set(blob.CODERS.values())  # fixed-width, range-coded and context-coded blobs
+    assert coders == set(Coder)  # fixed-width, range-coded and context-coded blobs
     for s in seeds:  # the fuzzer's checksum fix-up knows every layout: it leaves each valid seed as it is
         assert fuzz.resealable(s.data), s.name
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codec_rt import Codec, blob
+from codec_rt import Codec, blob, packets
+from codec_rt.config import Coder
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = sorted(DATA.glob("golden_v*.cra"))
@@ -22,8 +23,8 @@ def test_there_is_a_golden_blob_of_the_current_version() -> None:
 
 def golden_codec(data: bytes) -> Codec:
     header, _ = blob.read_header(data)
-    dirs = {blob.CODER_FIXED: "golden_model", blob.CODER_RANGE: "golden_model_range",
-            blob.CODER_CONTEXT: "golden_model_context"}
+    dirs = {Coder.FIXED: "golden_model", Coder.RANGE: "golden_model_range",
+            Coder.CONTEXT: "golden_model_context"}
     return Codec.load(DATA / dirs[header.coder])
 
 
@@ -41,11 +42,11 @@ def test_golden_blob_reencodes_to_the_same_bytes(path: Path) -> None:
     import soundfile as sf
 
     codec = golden_codec(path.read_bytes())
-    header, _ = blob.read(path.read_bytes())
+    header, _ = packets.read(path.read_bytes())
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     if header.minor != blob.MINOR:
         pytest.skip("written by an older minor version; only decoding is promised")
-    framing = {"framed": True, "frame_steps": header.frame_steps} if header.framed else {}
+    framing = {"framed": True, "packet_steps": header.packet_steps} if header.framed else {}
     data = codec.encode(np.ascontiguousarray(x[16000:32000].T), sr, mode=header.mode_name, **framing)
     assert data == path.read_bytes()
 
@@ -54,7 +55,7 @@ def test_golden_blob_reencodes_to_the_same_bytes(path: Path) -> None:
                          ids=lambda p: p.stem)
 def test_golden_framed_blob_streams_to_its_reference(path: Path) -> None:
     """A stream decoder fed the golden bytes a few at a time gives the reference too."""
-    from codec_rt.stream import StreamDecoder
+    from codec_rt import StreamDecoder
 
     data = path.read_bytes()
     dec = StreamDecoder(golden_codec(data), phase_iters=0, contrast=1.0)

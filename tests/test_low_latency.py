@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec_rt import Codec, ladder, metrics
-from codec_rt.stream import StreamDecoder, StreamEncoder, stream_latency_ms
+from codec_rt import Codec, StreamDecoder, StreamEncoder, ladder, metrics
+from codec_rt.grid import stream_latency_ms
 
 DATA = Path(__file__).parent / "data"
 CHUNK = 320  # 20 ms at 16 kHz
@@ -33,7 +33,7 @@ def test_a_live_stream_plays_each_chunk_as_it_goes(ll: Codec, speech: tuple[np.n
     x, sr = speech
     cfg = ll.config
     frames = CHUNK // cfg.hop  # one chunk per frame of the blob and per decoder block
-    enc = StreamEncoder(ll, sr, 1, frame_steps=frames)
+    enc = StreamEncoder(ll, sr, 1, packet_steps=frames)
     dec = StreamDecoder(ll, block_frames=frames, margin_frames=0)
     sent, outs, backlog = b"", [], 0
     for i in range(0, x.shape[1], CHUNK):
@@ -46,7 +46,7 @@ def test_a_live_stream_plays_each_chunk_as_it_goes(ll: Codec, speech: tuple[np.n
     y = np.concatenate(outs, axis=1)
     # Bytes and samples of whole-file coding (which decodes in big blocks: causal blocks join exactly).
     blob = sent + data
-    assert blob == ll.encode(x, sr, framed=True, frame_steps=frames)
+    assert blob == ll.encode(x, sr, framed=True, packet_steps=frames)
     assert np.allclose(y, ll.decode(blob)[0], atol=1e-4)
     # What is still inside the codec after a push: the model's window plus the chunk being gathered.
     latency = stream_latency_ms(cfg, frames, frames, 0)

@@ -16,7 +16,7 @@ def test_shapes_for_any_frame_count(freq_down: int, time_down: int, frames: int)
     x = torch.randn(2, 2, cfg.n_bins, frames)
     y, z = model(x)
     assert y.shape == x.shape
-    assert z.shape == (2, 3, cfg.latent_bins, cfg.latent_frames(frames))
+    assert z.shape == (2, 3, cfg.latent_bins, cfg.latent_steps(frames))
 
 
 def test_extra_downsample_halves_the_latent() -> None:

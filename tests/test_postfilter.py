@@ -39,7 +39,7 @@ def test_a_model_carries_its_own_default_contrast(speech: tuple[np.ndarray, int]
 def test_a_bad_contrast_in_the_metadata_is_a_model_error(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     from codec_rt import ModelError
-    from codec_rt.onnx_model import OnnxModel
+    from codec_rt.model import Model
 
     src = Path(__file__).parent / "data" / "golden_model_range"
     for name in ("encoder.onnx", "decoder.onnx"):
@@ -48,4 +48,4 @@ def test_a_bad_contrast_in_the_metadata_is_a_model_error(tmp_path: Path) -> None
             m.metadata_props.add(key="codec_rt.contrast", value="7")
         onnx.save(m, str(tmp_path / name))
     with pytest.raises(ModelError, match="contrast"):
-        OnnxModel.load(tmp_path)
+        Model.load(tmp_path)

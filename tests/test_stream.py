@@ -11,9 +11,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec_rt import ChecksumError, Codec, CodecError, StreamDecoder, StreamEncoder, TruncatedError, blob, entropy
+from codec_rt import (
+    ChecksumError,
+    Codec,
+    CodecError,
+    StreamDecoder,
+    StreamEncoder,
+    TruncatedError,
+    entropy,
+    packets,
+)
 from codec_rt.config import ModelConfig
-from codec_rt.stream import stream_latency_ms
+from codec_rt.grid import stream_latency_ms
 
 DATA = Path(__file__).parent / "data"
 MODELS = {"fixed": DATA / "golden_model", "range": DATA / "golden_model_range"}
@@ -63,8 +72,8 @@ def test_a_stream_in_any_pieces_equals_whole_file_coding(codecs: dict[str, Codec
         import soxr
 
         x = np.ascontiguousarray(soxr.resample(np.stack([x[0], 0.5 * x[0]]).T, sr, rate).T.astype(np.float32))
-    whole = codec.encode(x, rate, mode=mode, framed=True, frame_steps=5)
-    streamed = push_in_pieces(StreamEncoder(codec, rate, x.shape[0], mode=mode, frame_steps=5), x, seed=1)
+    whole = codec.encode(x, rate, mode=mode, framed=True, packet_steps=5)
+    streamed = push_in_pieces(StreamEncoder(codec, rate, x.shape[0], mode=mode, packet_steps=5), x, seed=1)
     assert streamed == whole  # bit for bit: the same symbols, gains, frames
     y, out_rate = codec.decode(whole)
     assert (out_rate, y.shape) == (rate, x.shape)
@@ -82,24 +91,24 @@ def test_framed_symbols_are_the_whole_file_symbols_bit_for_bit(codecs: dict[str,
     codec = codecs["range"]
     x, sr = clip
     quiet = x * np.float32(1e-4)
-    framed = codec.encode(quiet, sr, framed=True, frame_steps=4)
+    framed = codec.encode(quiet, sr, framed=True, packet_steps=4)
     whole = codec.encode(quiet, sr)
     tables = codec.model.entropy
     assert tables is not None
-    h, frames = blob.read_frames(framed)
-    hw, [section] = blob.read(whole)
+    h, frames = packets.read_packets(framed)
+    hw, [section] = packets.read(whole)
     assert {ch.gain for fr in frames for ch in fr.channels} == {section.gain}
     symbols = np.concatenate([entropy.decode(fr.channels[0].coded, tables, fr.steps) for fr in frames], axis=-1)
-    np.testing.assert_array_equal(symbols, entropy.decode(section.coded, tables, hw.latent_frames))
-    assert len(frames) > 5 and (h.num_samples, h.n_frames, h.latent_frames) == (
-        hw.num_samples, hw.n_frames, hw.latent_frames)
+    np.testing.assert_array_equal(symbols, entropy.decode(section.coded, tables, hw.latent_steps))
+    assert len(frames) > 5 and (h.num_samples, h.n_frames, h.latent_steps) == (
+        hw.num_samples, hw.n_frames, hw.latent_steps)
     np.testing.assert_array_equal(codec.decode(framed)[0], codec.decode(whole)[0])
 
 
 @pytest.mark.parametrize("coder", MODELS)
 def test_graph_windows_with_the_configured_context_are_exact(codecs: dict[str, Codec],
                                                             clip: tuple[np.ndarray, int], coder: str) -> None:
-    """ModelConfig.encoder_frames / decoder_latents: windows cut with them reproduce the whole-file graphs
+    """ModelConfig.encoder_frames / decoder_steps: windows cut with them reproduce the whole-file graphs
     exactly; one step less of context does not (so the context is not overstated either)."""
     from codec_rt import stft
 
@@ -115,7 +124,7 @@ def test_graph_windows_with_the_configured_context_are_exact(codecs: dict[str, C
     assert not np.array_equal(codec.model.encode(feats[..., w0 + 4 : w1])[..., j0 - w0 // 4 - 1 : j1 - w0 // 4 - 1],
                               z[..., j0:j1])
     y = codec.model.decode(z)[..., :t_all]
-    a, b = cfg.decoder_latents(160, 200)
+    a, b = cfg.decoder_steps(160, 200)
     assert 0 < a and b < l_all
     assert np.array_equal(codec.model.decode(z[..., a:b])[..., 160 - 4 * a : 200 - 4 * a], y[..., 160:200])
     assert not np.array_equal(codec.model.decode(z[..., a + 1 : b])[..., 160 - 4 * (a + 1) : 200 - 4 * (a + 1)],
@@ -141,7 +150,7 @@ def test_causal_context_matches_a_causal_model() -> None:
         z2 = z.clone()
         z2[..., 30] += 1.0
         hit = (model.decoder(z2) - y).abs().amax(dim=(0, 1, 2)).nonzero().flatten()
-        assert (hit.min().item(), hit.max().item()) == (30, 30 - cfg.decoder_latents(0, 1)[0])
+        assert (hit.min().item(), hit.max().item()) == (30, 30 - cfg.decoder_steps(0, 1)[0])
     assert cfg.lookahead_frames == 0 and cfg.latency_ms == pytest.approx(1000 * cfg.n_fft / cfg.sample_rate)
 
 
@@ -162,16 +171,16 @@ def test_a_cut_stream_decodes_its_prefix_with_a_warning(codecs: dict[str, Codec]
                                                         coder: str, caplog: pytest.LogCaptureFixture) -> None:
     codec = codecs[coder]
     x, sr = clip
-    data = codec.encode(x, sr, framed=True, frame_steps=4)
+    data = codec.encode(x, sr, framed=True, packet_steps=4)
     full, _ = codec.decode(data)
-    _, frames = blob.read_frames(data)
+    _, frames = packets.read_packets(data)
     cut = frames[20].offset + 10  # 20 whole frames (80 latent steps, 2.5 blocks), and 10 bytes of the next
     with pytest.raises(TruncatedError):
         codec.decode(data[:cut])  # the whole-blob API is strict
     dec = StreamDecoder(codec)
     with caplog.at_level(logging.WARNING):
         y, pushed = decode_in_pieces(dec, data[:cut], seed=3)
-    assert dec.truncated and "cut after frame 19" in caplog.text and "20 whole frames" in caplog.text
+    assert dec.truncated and "cut after packet 19" in caplog.text and "20 whole packets" in caplog.text
     steps = 20 * 4
     assert y.shape == (1, (steps * 4 - 1) * codec.config.hop)  # up to the last whole frame's STFT frames
     early = np.concatenate(pushed, axis=1) if pushed else np.zeros((1, 0), np.float32)
@@ -181,16 +190,16 @@ def test_a_cut_stream_decodes_its_prefix_with_a_warning(codecs: dict[str, Codec]
     assert np.abs(y - full[:, : y.shape[1]]).max() < 0.5 * np.abs(full).max()
 
 
-def test_a_damaged_frame_is_named_and_the_frames_before_it_decode(codecs: dict[str, Codec],
+def test_a_damaged_packet_is_named_and_the_packets_before_it_decode(codecs: dict[str, Codec],
                                                                   clip: tuple[np.ndarray, int]) -> None:
     codec = codecs["fixed"]
-    data = bytearray(codec.encode(*clip, framed=True, frame_steps=4))
-    _, frames = blob.read_frames(bytes(data))
+    data = bytearray(codec.encode(*clip, framed=True, packet_steps=4))
+    _, frames = packets.read_packets(bytes(data))
     data[frames[8].offset + 20] ^= 0x40
     dec = StreamDecoder(codec)
-    with pytest.raises(ChecksumError, match=f"frame 8 \\(byte {frames[8].offset}\\)"):
+    with pytest.raises(ChecksumError, match=f"packet 8 \\(byte {frames[8].offset}\\)"):
         dec.push(bytes(data))
-    assert dec.frames == 8
+    assert dec.packets == 8
 
 
 def test_reset_starts_a_new_stream(codecs: dict[str, Codec], clip: tuple[np.ndarray, int]) -> None:
@@ -243,7 +252,7 @@ def test_any_length_round_trips_exactly(codecs: dict[str, Codec], clip: tuple[np
     codec = codecs["range"]
     x = clip[0][:, :n]
     for rate in (16000, 48000):
-        data = codec.encode(x, rate, framed=True, frame_steps=3)
+        data = codec.encode(x, rate, framed=True, packet_steps=3)
         y, _ = decode_in_pieces(StreamDecoder(codec), data, seed=n)
         assert y.shape == (1, n)
         np.testing.assert_array_equal(y, codec.decode(data)[0])
@@ -255,7 +264,7 @@ def test_bad_chunks_and_options_are_codec_errors(codecs: dict[str, Codec]) -> No
     for bad in (np.zeros((1, 10), np.float32), np.zeros((2, 10), np.int16), np.full((2, 3), np.nan, np.float32)):
         with pytest.raises(CodecError):
             enc.push(bad)
-    for kwargs in ({"frame_steps": 0}, {"mode": "lossless"}, {"bits": 17}):
+    for kwargs in ({"packet_steps": 0}, {"mode": "lossless"}, {"bits": 17}):
         with pytest.raises(CodecError):
             StreamEncoder(codec, 16000, 1, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(CodecError):
@@ -264,8 +273,3 @@ def test_bad_chunks_and_options_are_codec_errors(codecs: dict[str, Codec]) -> No
         StreamEncoder(codec, 500, 1)
     with pytest.raises(CodecError):
         StreamDecoder(codec, phase_iters=-1)
-
-
-def test_format_doc_is_the_blob_docstring() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md").read_text()
-    assert blob.__doc__ is not None and blob.__doc__.strip() in doc

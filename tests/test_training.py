@@ -54,7 +54,8 @@ def test_rate_distortion_training_exports_a_range_coded_model(tmp_path: Path) ->
     last = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch 2/2")][0]
     assert " kbps " in last and " lambda " in last
 
-    from codec_rt import Codec, blob
+    from codec_rt import Codec, packets
+    from codec_rt.config import Coder
     from export.export import export, load_checkpoint
 
     model = load_checkpoint(tmp_path / "results" / "model_last.pth")
@@ -66,7 +67,7 @@ def test_rate_distortion_training_exports_a_range_coded_model(tmp_path: Path) ->
 
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     data = codec.encode(x.T, sr)
-    header, _ = blob.read(data)
-    assert header.coder == blob.CODER_RANGE
+    header, _ = packets.read(data)
+    assert header.coder == Coder.RANGE
     y, _ = codec.decode(data)
     assert y.shape == x.T.shape and np.all(np.isfinite(y))

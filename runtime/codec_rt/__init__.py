@@ -5,13 +5,19 @@
     blob = codec.encode(audio, sample_rate)   # audio [channels, samples] float32
     audio, sample_rate = codec.decode(blob)
 
-    from codec_rt import StreamEncoder, StreamDecoder   # bounded memory, any chunk sizes (stream.py)
+    from codec_rt import StreamEncoder, StreamDecoder   # bounded memory, any chunk sizes
     enc = StreamEncoder(codec, sample_rate, channels)   # enc.push(chunk) -> bytes, enc.flush() -> bytes
     dec = StreamDecoder()                               # dec.push(bytes) -> audio, dec.flush() -> audio
+
+Layers, each importing only those before it (tests/test_layers.py): errors, config -> audio, stft, resample,
+phase, postfilter, level -> quantize, entropy -> blob, packets -> ladder, model -> latent -> grid ->
+encoder, decoder -> codec -> files, metrics, bench, cli.
 """
 
 from .codec import Codec
-from .config import ModelConfig
+from .config import Coder, Layout, Mode, ModelConfig
+from .decoder import StreamDecoder
+from .encoder import StreamEncoder
 from .errors import (
     AudioError,
     ChecksumError,
@@ -24,11 +30,10 @@ from .errors import (
     TruncatedError,
     UnsupportedVersionError,
 )
-from .stream import StreamDecoder, StreamEncoder
 
 __version__ = "0.1.0"
 __all__ = [
-    "AudioError", "ChecksumError", "Codec", "CodecError", "FormatError", "ModelConfig", "ModelError",
-    "ModelMismatchError", "OutputExistsError", "ProviderError", "StreamDecoder", "StreamEncoder", "TruncatedError",
-    "UnsupportedVersionError",
+    "AudioError", "ChecksumError", "Codec", "CodecError", "Coder", "FormatError", "Layout", "Mode", "ModelConfig",
+    "ModelError", "ModelMismatchError", "OutputExistsError", "ProviderError", "StreamDecoder", "StreamEncoder",
+    "TruncatedError", "UnsupportedVersionError",
 ]

@@ -22,8 +22,11 @@ from typing import Annotated, Any, BinaryIO
 
 import typer
 
-from . import blob as blobfmt
+from . import packets
+from .blob import MAJOR
 from .codec import Codec
+from .decoder import StreamDecoder
+from .encoder import StreamEncoder
 from .errors import AudioError, CodecError, OutputError
 from .files import (
     STDIO,
@@ -33,7 +36,7 @@ from .files import (
     audio_format,
     check_audio_output,
     check_output,
-    open_blob,
+    open_binary,
     read_audio,
     read_blob,
     write_audio,
@@ -160,8 +163,6 @@ def encode(
                 counted.append(_Counting(f))
                 counted[-1].write(data)
         else:
-            from .stream import StreamEncoder
-
             try:
                 enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits)
             except AudioError as e:
@@ -196,21 +197,14 @@ def decode(
     """Decompress a codec-rt blob into an audio file (with the shipped model that wrote it, unless --model).
 
     A framed blob is decoded as it is read; one cut short decodes up to the cut, with a warning."""
-    from .stream import StreamDecoder
-
     from_stdin = str(input) == STDIO
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
     if out is not None:
         audio_format(out)
-    src = open_blob(input)
+    f = open_binary(input)
     try:
-        first = src.read(blobfmt.HEADER_SIZE_1_2)
-        header = blobfmt.parse_header(first)
-        if not header.framed:  # the whole layout: every byte first (its checks, then its lengths)
-            first += src.read()
-            header, _ = blobfmt.read_header(first)
-        elif not from_stdin:
-            header = blobfmt.scan(src) or header  # the stream's length, if it is all there
+        src = packets.open_blob(f, seekable=not from_stdin)
+        header = src.header
         total = header.num_samples if header.n_frames else None
         if out is not None:  # refuse what the output format cannot hold before decoding
             check_audio_output(out, header.channels, header.sample_rate, 1 if total is None else total)
@@ -220,15 +214,13 @@ def decode(
         dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast)
         written: list[int] = []
 
-        def write(f: BinaryIO | Path) -> None:
-            writer = AudioWriter(f, header.channels, header.sample_rate, total, out_name=out)
+        def write(target: BinaryIO | Path) -> None:
+            writer = AudioWriter(target, header.channels, header.sample_rate, total, out_name=out)
             with _progress(total, "decoding") as advance:
-                piece = first
-                while piece:
+                for piece in src.pieces():
                     y = dec.push(piece)
                     writer.write(y)
                     advance(y.shape[1])
-                    piece = src.read(1 << 16)
                 y = dec.flush()
                 writer.write(y)
                 advance(y.shape[1])
@@ -241,8 +233,8 @@ def decode(
         else:
             atomic_write(out, write)
     finally:
-        if src is not sys.stdin.buffer:
-            src.close()
+        if f is not sys.stdin.buffer:
+            f.close()
     where = "stdout" if out is None else out
     note = f" (the blob is cut short: {written[-1]} samples decoded)" if dec.truncated else ""
     typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {header.channels} ch, {written[-1]} samples at "
@@ -253,12 +245,12 @@ def decode(
 def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
     """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too)."""
     data = read_blob(blob)
-    header, frames = blobfmt.read_frames(data)
+    header, blob_packets = packets.read_packets(data)
     seconds = header.num_samples / header.sample_rate
-    d: dict[str, Any] = {"format": f"{blobfmt.MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
+    d: dict[str, Any] = {"format": f"{MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
                          "coder": header.coder_name, "layout": header.layout_name}
     if header.framed:
-        d["frames"] = len(frames)
+        d["packets"] = len(blob_packets)
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None
     d.update(bytes=len(data), seconds=round(seconds, 3), kbps=kbps)
     try:

@@ -8,9 +8,46 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from enum import IntEnum
 from typing import Any
 
-from .errors import ModelError
+from .errors import CodecError, ModelError
+
+# Limits of the blob format (docs/FORMAT.md), which the codec checks its input against too.
+MAX_CHANNELS = 64
+MAX_SAMPLE_RATE = 768_000
+MAX_SAMPLES = 1 << 40  # per channel
+
+
+class Mode(IntEnum):
+    """How the phase reaches the decoder (blob header byte 8)."""
+
+    PREDICTED = 0  # the decoder predicts it (then postfilter and phase refinement)
+    STORE_PHASE = 1  # the STFT phase is quantized into the blob
+
+    @classmethod
+    def parse(cls, value: str | int) -> Mode:
+        """A mode from its name ("predicted", "store_phase") or value; CodecError for anything else."""
+        try:
+            return cls[value.upper()] if isinstance(value, str) else cls(value)
+        except (KeyError, ValueError):
+            names = sorted(m.name.lower() for m in cls)
+            raise CodecError(f"unknown mode {value!r}; choose one of {names}") from None
+
+
+class Coder(IntEnum):
+    """How the latent is coded (blob header byte 11, `ModelConfig.coder`)."""
+
+    FIXED = 0  # per-channel max-norm quantization, fixed-width codes (quantize.py)
+    RANGE = 1  # rounded to integers, range-coded with one table per row (entropy.py)
+    CONTEXT = 2  # the same, each symbol's table picked by its coded neighbours (format 1.3 on)
+
+
+class Layout(IntEnum):
+    """How the payload is laid out (blob header byte 56, format 1.2 on)."""
+
+    WHOLE = 0  # one section per channel, one CRC at the end (blob.py)
+    FRAMED = 1  # packets of about 1 s, each with its length and CRC (packets.py)
 
 
 @dataclass(frozen=True)
@@ -62,7 +99,7 @@ class ModelConfig:
     # Time context of the two graphs, derived from the architecture of models/autoencoder.py (every time
     # kernel is 3 wide, centred, or causal = the current and two past inputs; decoder transposed convolutions
     # are 4 wide with stride 2, 3 wide with stride 1, or 1 wide in a causal model). The streaming coder
-    # (stream.py) cuts its blocks with these; tests/test_stream.py checks them against the graphs.
+    # (grid.py) cuts its packets and blocks with these; tests/test_stream.py checks them against the graphs.
 
     def encoder_frames(self, j0: int, j1: int) -> tuple[int, int]:
         """STFT frames `[t0, t1)` that the latent steps `[j0, j1)` depend on (before clipping to the file)."""
@@ -72,7 +109,7 @@ class ModelConfig:
             lo, hi = (lo - 2, hi) if self.causal else (s * lo - 1, s * hi + 1)
         return self.time_stride * j0 + lo, self.time_stride * (j1 - 1) + hi + 1
 
-    def decoder_latents(self, t0: int, t1: int) -> tuple[int, int]:
+    def decoder_steps(self, t0: int, t1: int) -> tuple[int, int]:
         """Latent steps `[j0, j1)` that the decoder's output frames `[t0, t1)` depend on (before clipping)."""
         lo, hi = t0, t1 - 1
         if not self.causal:
@@ -87,7 +124,7 @@ class ModelConfig:
     @property
     def lookahead_frames(self) -> int:
         """STFT frames past frame t that must be read before frame t can be decoded (0 for a causal model)."""
-        return max(self.encoder_frames(*self.decoder_latents(t, t + 1))[1] - 1 - t for t in range(self.time_stride))
+        return max(self.encoder_frames(*self.decoder_steps(t, t + 1))[1] - 1 - t for t in range(self.time_stride))
 
     @property
     def latency_ms(self) -> float:
@@ -95,7 +132,7 @@ class ModelConfig:
         model it is the window alone. Streaming adds its own block sizes on top (docs/STREAMING.md)."""
         return 1000.0 * (self.n_fft + self.hop * self.lookahead_frames) / self.sample_rate
 
-    def latent_frames(self, n_frames: int) -> int:
+    def latent_steps(self, n_frames: int) -> int:
         """Latent time steps for `n_frames` STFT frames (the encoder pads time to a multiple of the stride)."""
         return -(-n_frames // self.time_stride)
 
@@ -139,7 +176,7 @@ class ModelConfig:
             raise ModelError("bad downsample counts")
         if not 1 <= self.default_bits <= 16:
             raise ModelError("default_bits must be in 1..16")
-        if self.coder not in (0, 1, 2):
+        if self.coder not in tuple(Coder):
             raise ModelError(f"unknown coder {self.coder}")
         if self.causal not in (0, 1) or (self.causal and self.time_downsamples):
             raise ModelError("causal must be 0 or 1, and a causal model cannot downsample time")

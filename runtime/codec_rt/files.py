@@ -359,7 +359,7 @@ class AudioReader:
         self.close()
 
 
-def open_blob(path: str | Path) -> BinaryIO:
+def open_binary(path: str | Path) -> BinaryIO:
     """A blob to read in pieces: a regular file (checked as `read_blob` does) or standard input (`-`)."""
     if str(path) == STDIO:
         return sys.stdin.buffer

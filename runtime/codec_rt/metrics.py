@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import stft
+from .resample import model_length, resample
 
 log = logging.getLogger(__name__)
 Audio = npt.NDArray[np.floating[Any]]
@@ -75,10 +76,8 @@ def mel_distance(
 
 
 def _mono16k(x: Audio, sample_rate: int) -> npt.NDArray[np.float64]:
-    from .codec import resample
-
     m = np.asarray(x, np.float32).mean(axis=0, keepdims=True)
-    n = -(-m.shape[1] * 16000 // sample_rate)
+    n = model_length(m.shape[1], sample_rate, 16000)
     return np.asarray(resample(m, sample_rate, 16000, n)[0], dtype=np.float64)
 
 

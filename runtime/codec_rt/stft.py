@@ -45,6 +45,15 @@ def stft(x: npt.ArrayLike, n_fft: int, hop: int) -> C64:
     return np.swapaxes(spec, -1, -2).astype(np.complex64)
 
 
+def frames_of(seg: npt.ArrayLike, n_fft: int, hop: int, n: int) -> C64:
+    """Frames 0..n-1 of `seg [..., n_fft + hop * (n - 1)]`, whose sample 0 is n_fft / 2 before frame 0's
+    centre -> `[..., n_fft // 2 + 1, n] complex64`: `stft`'s frames of a stretch of a longer signal, with the
+    same arithmetic."""
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
+    frames = np.asarray(seg, dtype=np.float64)[..., idx] * window(n_fft)
+    return np.swapaxes(np.fft.rfft(frames, axis=-1), -1, -2).astype(np.complex64)
+
+
 def istft(spec: npt.ArrayLike, n_fft: int, hop: int, length: int) -> F32:
     """Inverse of `stft`: `[..., n_fft // 2 + 1, T] complex` -> `[..., length] float32`."""
     s = np.asarray(spec, dtype=np.complex128)

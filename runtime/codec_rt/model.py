@@ -1,4 +1,6 @@
-"""The two ONNX graphs of a model directory, as onnxruntime sessions with an explicit provider.
+"""A model: the two ONNX graphs of a model directory as onnxruntime sessions on an explicit provider, their
+metadata (config, id, entropy tables, contrast), the checks of a blob header against them, and the shipped
+models by bitrate or id (`ladder.py`).
 
 A model directory holds `encoder.onnx` and `decoder.onnx`. Each graph carries in its `metadata_props`:
 `codec_rt.role` (encoder/decoder), `codec_rt.config` (ModelConfig as JSON), `codec_rt.model_id`
@@ -15,18 +17,23 @@ decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase),
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from . import ladder
-from .config import ModelConfig
+from . import ladder, stft
+from .blob import BlobHeader
+from .config import Coder, ModelConfig
 from .entropy import EntropyTables
-from .errors import ModelError, ProviderError
+from .errors import FormatError, ModelError, ModelMismatchError, ProviderError
 from .postfilter import DEFAULT_CONTRAST
+from .resample import model_length
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +70,8 @@ def make_session(path: Path, provider: str, threads: int | None = None) -> ort.I
 
 
 @dataclass
-class OnnxModel:
-    """Encoder and decoder sessions of one model, with its config and id."""
+class Model:
+    """Encoder and decoder sessions of one model, with its config and id. Thread-compatible."""
 
     config: ModelConfig
     model_id: str
@@ -76,7 +83,10 @@ class OnnxModel:
     contrast: float = DEFAULT_CONTRAST  # the decoder's default postfilter contrast (`postfilter.py`)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> OnnxModel:
+    def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Model:
+        """The model in directory `path` (None: the shipped default point) on `provider` ("cpu"/"cuda") with
+        `threads` intra-op threads (None: onnxruntime's default). ModelError for a missing or inconsistent
+        model, ProviderError for an unavailable provider."""
         d = ladder.select() if path is None else Path(path)
         if not d.is_dir():
             raise ModelError(f"model directory {d} does not exist")
@@ -95,7 +105,7 @@ class OnnxModel:
         config = ModelConfig.from_json(enc.get("codec_rt.config", ""))
         model_id = enc.get("codec_rt.model_id", "")
         entropy = None
-        if config.coder in (1, 2):
+        if config.coder != Coder.FIXED:
             if "codec_rt.entropy" not in enc:
                 raise ModelError(f"model in {d} is range-coded but carries no entropy tables")
             entropy = EntropyTables.from_json(enc["codec_rt.entropy"])
@@ -123,3 +133,74 @@ class OnnxModel:
         """latent `[B, C, F', T']` -> features `[B, 2, F, T' * time_stride] float32`."""
         (y,) = self.decoder.run(None, {self.decoder.get_inputs()[0].name: np.ascontiguousarray(latent)})
         return np.asarray(y, dtype=np.float32)
+
+    @classmethod
+    def shipped(cls, model_id: str, provider: str = "cpu", threads: int | None = None) -> Model:
+        """The shipped model `model_id` (ModelMismatchError if this codec-rt does not ship it)."""
+        return cls.load(ladder.find(model_id), provider, threads)
+
+    @property
+    def threads(self) -> int | None:
+        """The intra-op thread count the model was loaded with (None: onnxruntime's default)."""
+        n = int(self.decoder.get_session_options().intra_op_num_threads)
+        return n or None
+
+    @property
+    def tables(self) -> EntropyTables:
+        """The entropy tables of a range-coded model (ModelError for a fixed-width one)."""
+        if self.entropy is None:
+            raise ModelError(f"model {self.model_id} has no entropy tables (it is not range-coded)")
+        return self.entropy
+
+    def check_compatible(self, header: BlobHeader) -> None:
+        """Raise unless `header` was written by this model: ModelMismatchError for another model id,
+        FormatError for a coder or latent geometry that is not this model's, or lengths that do not match
+        (skipped for the header of a framed stream whose last packet has not arrived)."""
+        if header.model_id != self.model_id:
+            raise ModelMismatchError(
+                f"blob was encoded with model {header.model_id}, but the loaded model is {self.model_id}"
+            )
+        cfg = self.config
+        if header.coder != cfg.coder:
+            raise FormatError(f"blob uses coder {header.coder_name}, the model coder {cfg.coder}")
+        shape = (header.latent_channels, header.latent_bins, header.n_bins)
+        want = (cfg.channels, cfg.latent_bins, cfg.n_bins)
+        if shape != want:
+            raise FormatError(f"blob geometry {shape} does not match the model {want}")
+        if header.framed and header.time_stride != cfg.time_stride:
+            raise FormatError(f"blob's time stride {header.time_stride} is not the model's {cfg.time_stride}")
+        if header.framed and header.n_frames == 0:
+            return  # the lengths come with the last packet
+        frames = stft.n_frames(model_length(header.num_samples, header.sample_rate, cfg.sample_rate), cfg.hop)
+        expected = (*want, frames, cfg.latent_steps(frames))
+        got = (*shape, header.n_frames, header.latent_steps)
+        if got != expected:
+            raise FormatError(f"blob geometry {got} does not match the model and sample count {expected}")
+
+
+class HasModel(Protocol):
+    """Anything that carries a loaded model (a `Codec`)."""
+
+    @property
+    def model(self) -> Model: ...
+
+
+def model_of(m: Model | HasModel) -> Model:
+    """The model of `m`: a `Model`, or what carries one (a `Codec`)."""
+    return m if isinstance(m, Model) else m.model
+
+
+def default_workers(model: Model, workers: int | None = None) -> int:
+    """Threads for work that splits into independent pieces: `workers`, else the model's thread count, else
+    up to 4."""
+    return max(1, int(workers or model.threads or min(4, os.cpu_count() or 1)))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def pool(workers: int) -> ThreadPoolExecutor:
+    """A shared pool of `workers` threads (NumPy's FFTs and onnxruntime release the GIL)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="codec-rt")
+    return _POOLS[workers]

@@ -1,0 +1,57 @@
+"""Checks of the audio handed to the codec: the one place that says what `[C, N]` samples it codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .config import MAX_CHANNELS, MAX_SAMPLE_RATE
+from .errors import AudioError
+
+F32 = npt.NDArray[np.float32]
+
+# Lowest input rate the encoder takes: its memory grows with the length at the model rate, and below 1 kHz
+# a small file would be resampled into an enormous one (a 1 Hz WAV of 100 kB is 800 M samples at 16 kHz).
+MIN_ENCODE_RATE = 1000
+
+
+def check_rate(sample_rate: object) -> int:
+    """An input sample rate (Hz) -> the int; AudioError unless an integer in MIN_ENCODE_RATE..MAX_SAMPLE_RATE."""
+    if (
+        not isinstance(sample_rate, (int, np.integer))
+        or isinstance(sample_rate, bool)
+        or not MIN_ENCODE_RATE <= sample_rate <= MAX_SAMPLE_RATE
+    ):
+        raise AudioError(f"sample rate {sample_rate!r} not in {MIN_ENCODE_RATE}..{MAX_SAMPLE_RATE} Hz")
+    return int(sample_rate)
+
+
+def check_channels(channels: object) -> int:
+    """A channel count -> the int; AudioError unless an integer in 1..MAX_CHANNELS."""
+    if not isinstance(channels, (int, np.integer)) or isinstance(channels, bool) or not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f"{channels} channels; codec-rt codes 1..{MAX_CHANNELS}")
+    return int(channels)
+
+
+def as_audio(audio: npt.ArrayLike, channels: int | None = None) -> F32:
+    """Samples `[C, N]` (or `[N]` when `channels` is 1) of any float dtype -> `[C, N] float32`, contiguous.
+
+    Raises AudioError: not two-dimensional, not float, a channel count outside 1..MAX_CHANNELS (or not
+    `channels`), NaN or infinite samples, or float64 samples beyond the float32 range.
+    """
+    a = np.asarray(audio)
+    if a.ndim == 1 and channels == 1:
+        a = a[None, :]
+    if a.ndim != 2 or (channels is not None and a.shape[0] != channels):
+        want = "channels" if channels is None else channels
+        raise AudioError(f"audio must be [{want}, samples], got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise AudioError(f"audio must be float samples in [-1, 1], got dtype {a.dtype}")
+    check_channels(a.shape[0])
+    if not np.all(np.isfinite(a)):
+        raise AudioError("audio contains NaN or infinite samples")
+    with np.errstate(over="ignore"):
+        x = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.all(np.isfinite(x)):  # float64 beyond the float32 range
+        raise AudioError("audio has samples beyond the float32 range (|x| > 3.4e38)")
+    return x

@@ -1,0 +1,461 @@
+"""The decoder engine: blob bytes (any layout, in any pieces) -> audio `[C, N] float32` at the blob's rate,
+in bounded memory, on a loaded `Model` (or the shipped model the blob names).
+
+From the symbols to samples (docs/FORMAT.md, "Decoding"): `latent.decode` turns each packet's sections into
+the latent, gains and stored phase; then block by block (`block_frames` STFT frames): the decoder graph on
+the latent steps under the block and `margin_frames` frames on each side, the log-magnitude capped at
+MAX_LOGMAG, divided by each step's gain, then in mode predicted the postfilter and Griffin-Lim over that
+window (`phase.refine_frames`), in mode store_phase the stored phase and a plain inverse STFT; the blocks'
+signals are joined with a raised-cosine crossfade over 2 x `CROSSFADE_HOPS` hops inside the margins.
+`Codec.decode` runs the same blocks, so stream and file decode to the same samples.
+
+A causal (low-latency) model decodes without lookahead: block by block with no margins, each frame's phase
+refined against the frames before it only (`phase.causal_frames`, RTISI), the committed frames' overlap
+carried in the state.
+
+A stream cut short decodes up to its last whole packet: `StreamDecoder.flush()` logs a warning and returns
+the rest of that prefix (or raises TruncatedError when no packet is whole: nothing can be decoded); a
+damaged packet is a `ChecksumError` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from . import latent, phase, postfilter
+from .blob import BlobHeader
+from .config import Mode, ModelConfig
+from .errors import CodecError, TruncatedError
+from .grid import (
+    BLOCK_FRAMES,
+    CROSSFADE_HOPS,
+    MARGIN_FRAMES,
+    BlockWindow,
+    End,
+    block_window,
+    min_margin_frames,
+    packet_steps_for,
+    stream_latency_ms,
+)
+from .model import HasModel, Model, default_workers, model_of, pool
+from .packets import Packet, PacketReader
+from .resample import StreamResampler, model_length
+
+log = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+
+MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
+DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
+
+
+def default_phase_iters(cfg: ModelConfig) -> int:
+    """Phase iterations of the predicted-phase decoder when none are asked for, by the model's kind."""
+    return phase.CAUSAL_ITERS if cfg.causal else DEFAULT_PHASE_ITERS
+
+
+def _crossfade(v: int) -> tuple[F32, F32]:
+    """Raised-cosine fade-in and fade-out over 2v samples; they sum to 1."""
+    x = (np.arange(2 * v) + 0.5) / (2 * v) * (np.pi / 2)
+    return np.sin(x).astype(np.float32) ** 2, np.cos(x).astype(np.float32) ** 2
+
+
+@dataclass
+class StreamEnd:
+    """A stream's end: at the model rate (`End`), and its samples at the blob's rate."""
+
+    model: End
+    samples: int
+
+
+@dataclass
+class DecoderState:
+    """What a `StreamDecoder` remembers between pushes.
+
+    reader: the blob parser (bytes of an unfinished packet). latents: `[channels, C, F', n] float32` latent
+    steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
+    n_bins, n]` from STFT frame `p0` on (mode store_phase). block: the next Griffin-Lim block. tail: the
+    faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
+    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`). emitted: model-rate samples done;
+    returned: samples returned at the blob's rate. end: (model-rate samples, STFT frames, latent steps,
+    samples at the blob's rate) once the last packet has arrived (or the stream was cut).
+    """
+
+    reader: PacketReader = field(default_factory=PacketReader)
+    latents: F32 | None = None
+    gains: F32 | None = None
+    z0: int = 0
+    steps: int = 0
+    phases: F32 | None = None
+    p0: int = 0
+    phase_frames: int = 0
+    block: int = 0
+    tail: F32 | None = None
+    ola: F32 | None = None
+    emitted: int = 0
+    returned: int = 0
+    end: StreamEnd | None = None
+    truncated: bool = False
+    finished: bool = False
+    drained: bool = False  # every sample returned
+    resampler: StreamResampler | None = None
+
+
+class StreamDecoder:
+    """Blob bytes in (any split), audio out, in bounded memory.
+
+        dec = StreamDecoder()                # finds the shipped model the blob names; or StreamDecoder(codec)
+        for data in pieces:
+            play(dec.push(data))             # [channels, n] float32 at dec.sample_rate, often n = 0
+        play(dec.flush())                    # the rest; a stream cut short: its prefix, and a warning
+
+    Framed blobs decode packet by packet; a whole-layout blob (format 1.0/1.1) is decoded once complete.
+    The concatenated output equals `codec.decode(blob)` (same blocks, same arithmetic). Blocks that are
+    ready together are refined on `workers` threads (default: the model's thread count, else up to 4).
+    """
+
+    def __init__(
+        self,
+        model: Model | HasModel | None = None,
+        *,
+        phase_iters: int | None = None,
+        contrast: float | None = None,
+        provider: str = "cpu",
+        threads: int | None = None,
+        model_dir: str | Path | None = None,
+        block_frames: int = BLOCK_FRAMES,
+        margin_frames: int = MARGIN_FRAMES,
+        strict: bool = False,
+        workers: int | None = None,
+    ) -> None:
+        if phase_iters is not None and not 0 <= phase_iters <= 10_000:
+            raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
+        if contrast is not None and not 0.5 <= contrast <= 2.0:
+            raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
+        if not 1 <= block_frames <= 1 << 20 or not 0 <= margin_frames <= 1 << 16:
+            raise CodecError("block_frames must be in 1..2**20 and margin_frames in 0..2**16")
+        self._model = None if model is None else model_of(model)
+        # phase_iters and contrast None: the model's defaults, known once the model is loaded
+        self.phase_iters = None if phase_iters is None else int(phase_iters)
+        self.contrast = None if contrast is None else float(contrast)
+        self.provider, self.threads, self.model_dir = provider, threads, model_dir
+        self.block_frames, self.margin_frames, self.strict = int(block_frames), int(margin_frames), strict
+        self._workers = workers
+        self.state = DecoderState()
+
+    def reset(self) -> None:
+        """Forget the stream: the next push starts a new blob."""
+        self.state = DecoderState()
+
+    @property
+    def header(self) -> BlobHeader | None:
+        """The blob's header once it has arrived (its lengths filled in by the last frame)."""
+        return self.state.reader.header
+
+    @property
+    def sample_rate(self) -> int | None:
+        h = self.header
+        return None if h is None else h.sample_rate
+
+    @property
+    def channels(self) -> int | None:
+        h = self.header
+        return None if h is None else h.channels
+
+    @property
+    def truncated(self) -> bool:
+        """True after `flush()` of a stream that ended before its last frame."""
+        return self.state.truncated
+
+    @property
+    def packets(self) -> int:
+        """Packets read so far."""
+        return self.state.reader.next_index
+
+    @property
+    def model(self) -> Model:
+        """The model decoding this stream: the one given, else loaded from `model_dir`, else the shipped
+        model the blob's header names (CodecError before the header has arrived)."""
+        if self._model is None:
+            h = self.header
+            if self.model_dir is not None:
+                self._model = Model.load(self.model_dir, self.provider, self.threads)
+            elif h is not None:
+                self._model = Model.shipped(h.model_id, self.provider, self.threads)
+            else:
+                raise CodecError("no model yet: the blob's header has not arrived")
+        return self._model
+
+    @property
+    def workers(self) -> int:
+        """Threads that refine blocks ready together: as asked, else the model's thread count, else up to 4."""
+        return default_workers(self.model, self._workers or self.threads)
+
+    def latency_ms(self, packet_steps: int | None = None) -> float:
+        """Algorithmic latency in ms of a stream of packets of `packet_steps` (default: the blob's) decoded
+        here: see `grid.stream_latency_ms`."""
+        cfg = self.model.config
+        if packet_steps is None:
+            h = self.header
+            packet_steps = h.packet_steps if h is not None and h.framed else packet_steps_for(cfg)
+        return stream_latency_ms(cfg, packet_steps, self.block_frames, self.margin_frames, self._iters())
+
+    def push(self, data: bytes) -> F32:
+        """Blob bytes (any piece) -> the audio they complete, `[channels, n] float32` at `sample_rate`
+        (`[0, 0]` before the header has arrived)."""
+        st = self.state
+        if st.finished:
+            raise CodecError("this stream was flushed; reset() to start a new one")
+        packets = st.reader.feed(bytes(data))
+        if st.reader.header is None:
+            return np.zeros((0, 0), np.float32)
+        self._start()
+        for p in packets:
+            self._add(p)
+        return self._run(final=False)
+
+    def flush(self) -> F32:
+        """End of the stream -> the rest of the audio. A framed stream that ended early decodes up to its
+        last whole packet, with a warning (or, `strict`, a TruncatedError); a whole-layout blob cannot, and
+        a stream cut before one sample can be decoded raises TruncatedError too."""
+        st = self.state
+        if st.finished:
+            raise CodecError("this stream was already flushed; reset() to start a new one")
+        try:
+            st.reader.close()
+        except TruncatedError as e:
+            h = st.reader.header
+            if self.strict or h is None or not h.framed:
+                raise
+            self._start()
+            cfg = self.model.config
+            n_frames = st.steps * cfg.time_stride
+            m_len = (n_frames - 1) * cfg.hop if n_frames else 0
+            n_out = m_len * h.sample_rate // cfg.sample_rate
+            if n_out == 0:
+                raise TruncatedError(f"{e}; not one sample can be decoded") from None
+            st.truncated = True
+            log.warning("warning: %s; decoding the %d whole packets before the cut (%.2f s)", e,
+                        st.reader.next_index, n_out / h.sample_rate)
+            st.end = StreamEnd(End(m_len, n_frames, st.steps), n_out)
+        out = self._run(final=True)
+        st.finished = True
+        return out
+
+    # ---------------------------------------------------------------------------------- internals
+
+    def _contrast(self) -> float:
+        return self.model.contrast if self.contrast is None else self.contrast
+
+    def _iters(self) -> int:
+        return default_phase_iters(self.model.config) if self.phase_iters is None else self.phase_iters
+
+    def _causal(self) -> bool:
+        return bool(self.model.config.causal)
+
+    def _start(self) -> None:
+        """Once the header is known: load or check the model, set up the output resampler."""
+        st, h = self.state, self.header
+        assert h is not None
+        if st.gains is not None:
+            return
+        self.model.check_compatible(h)
+        cfg = self.model.config
+        least = min_margin_frames(cfg, self._crossfade_hops() > 0)
+        if self.margin_frames < least and not cfg.causal:
+            raise CodecError(f"margin_frames must be at least {least} for this model")
+        st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
+        st.gains = np.zeros((h.channels, 0), np.float32)
+        if h.mode == Mode.STORE_PHASE:
+            st.phases = np.zeros((h.channels, cfg.n_bins, 0), np.float32)
+        st.resampler = StreamResampler(cfg.sample_rate, h.sample_rate, h.channels)
+        if cfg.causal:
+            st.ola = np.zeros((h.channels, cfg.n_fft - cfg.hop), np.float32)
+
+    def _add(self, p: Packet) -> None:
+        """Append a packet's latents, gains and stored phase to the buffers."""
+        st, model, h = self.state, self.model, self.header
+        assert h is not None and st.latents is not None and st.gains is not None
+        if p.last:
+            model.check_compatible(h)  # now with the stream's lengths
+            m_len = model_length(h.num_samples, h.sample_rate, model.config.sample_rate)
+            st.end = StreamEnd(End(m_len, h.n_frames, h.latent_steps), h.num_samples)
+        lat, gain, ph = latent.decode(model, h, p.channels, p.steps)
+        gains = np.repeat(gain[:, None], p.steps, axis=1)
+        # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
+        st.latents = lat if not st.latents.shape[-1] else np.concatenate([st.latents, lat], axis=-1)
+        st.gains = gains if not st.gains.shape[-1] else np.concatenate([st.gains, gains], axis=-1)
+        st.steps += p.steps
+        if st.phases is not None and ph is not None:
+            st.phases = np.concatenate([st.phases, ph], axis=-1)
+            st.phase_frames += p.n_frames
+
+    def _block_window(self, b: int) -> BlockWindow | None:
+        """Block b -> its window of STFT frames and the latent steps under it (clipped to the stream's end
+        once known), or None if they have not all arrived yet."""
+        st, cfg, h = self.state, self.model.config, self.header
+        assert h is not None
+        refine = h.mode != Mode.STORE_PHASE and self._iters() > 0
+        win, steps = block_window(cfg, b, self.block_frames, self.margin_frames, refine, self._causal())
+        if st.end is not None:
+            return win._replace(w1=min(win.w1, st.end.model.frames), j1=min(win.j1, st.end.model.steps))
+        if st.steps < steps or (st.phases is not None and st.phase_frames < win.w1):
+            return None
+        return win
+
+    def _run(self, final: bool) -> F32:
+        """Decode every block whose inputs have arrived -> the audio now final, at the blob's rate."""
+        st, h = self.state, self.header
+        assert h is not None
+        windows: list[BlockWindow] = []
+        while st.end is None or (st.block + len(windows)) * self.block_frames < st.end.model.frames:
+            win = self._block_window(st.block + len(windows))
+            if win is None:
+                break
+            windows.append(win)
+        pieces = []
+        if self._causal():  # each block goes on from the frames before it: one after another
+            for w in windows:
+                pieces.append(self._causal_block(*w))
+                st.block += 1
+            if st.end is not None and st.block * self.block_frames >= st.end.model.frames and not st.drained:
+                pieces.append(self._causal_tail())
+        else:
+            # The blocks are independent until they are joined: refine them on `workers` threads (NumPy's
+            # FFTs and onnxruntime release the GIL); each block's arithmetic is the same on any thread.
+            if len(windows) > 1 and self.workers > 1:
+                signals = list(pool(self.workers).map(lambda w: self._refine(*w), windows))
+            else:
+                signals = [self._refine(*w) for w in windows]
+            for w, y in zip(windows, signals, strict=True):
+                pieces.append(self._join(st.block, y, w.w0))
+                st.block += 1
+        if windows:
+            self._trim()
+        y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
+        done = st.end is not None and st.block * self.block_frames >= st.end.model.frames
+        if st.drained:
+            return y
+        assert st.resampler is not None
+        out = st.resampler.process(y, last=done)
+        if done:
+            st.drained = True
+            assert st.end is not None
+            n_out = st.end.samples
+            room = n_out - st.returned
+            if out.shape[1] > room:
+                out = out[:, : max(room, 0)]
+            elif out.shape[1] < room:
+                out = np.pad(out, ((0, 0), (0, room - out.shape[1])))
+        st.returned += out.shape[1]
+        if final and not done:
+            raise CodecError("internal error: the stream ended with blocks left to decode")
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _features(self, w0: int, w1: int, j0: int, j1: int) -> tuple[F32, F32, int]:
+        """STFT frames [w0, w1) from the latent steps [j0, j1) -> (magnitude `[channels, F, frames]`, the
+        phase to start from, its iterations): decoder graph, gains, and postfilter or stored phase."""
+        st, model, h = self.state, self.model, self.header
+        cfg = model.config
+        assert h is not None and st.latents is not None and st.gains is not None
+        s = cfg.time_stride
+        feats = model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
+        logmag = np.minimum(feats[:, 0], MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
+        gain = st.gains[:, np.arange(w0, w1) // s - st.z0][:, None, :]  # [channels, 1, frames]
+        if h.mode == Mode.STORE_PHASE:
+            assert st.phases is not None
+            angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
+        else:
+            logmag, angle, iters = postfilter.enhance(logmag, self._contrast()), feats[:, 1], self._iters()
+        return (np.exp(logmag) / gain).astype(np.float32, copy=False), angle, iters
+
+    def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
+        """A causal model's block of STFT frames [w0, w1) -> the model-rate samples it finishes (from
+        `emitted` on): those before frame w1's first sample."""
+        st, cfg = self.state, self.model.config
+        assert st.ola is not None
+        mag, angle, iters = self._features(w0, w1, j0, j1)
+        # With iterations, RTISI starts each frame from the committed frames' phase, not the raw prediction.
+        init = angle if iters == 0 else None
+        ola, st.ola = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters)
+        base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
+        stop = base + ola.shape[1]
+        return self._causal_samples(ola, base, stop if st.end is None else min(stop, st.end.model.samples))
+
+    def _causal_tail(self) -> F32:
+        """After a causal model's last block: the samples that only its last frames cover, to the end."""
+        st, cfg = self.state, self.model.config
+        assert st.ola is not None and st.end is not None
+        end = st.end.model
+        base = end.frames * cfg.hop - cfg.n_fft // 2  # the first sample after the last frame's first hop
+        return self._causal_samples(st.ola, base, end.samples, end.frames)
+
+    def _causal_samples(self, ola: F32, base: int, stop: int, n_frames: int | None = None) -> F32:
+        """An overlap-add from model-rate sample `base` -> its samples from `emitted` up to `stop`, normalized
+        (over `n_frames` frames in all, None: frames go on past these samples)."""
+        st, cfg = self.state, self.model.config
+        y = ola / phase.window_square_sum(base, ola.shape[1], cfg.n_fft, cfg.hop, n_frames)
+        out = y[:, max(st.emitted - base, 0) : max(stop - base, 0)]
+        st.emitted = max(st.emitted, stop)
+        return np.ascontiguousarray(out)
+
+    def _refine(self, w0: int, w1: int, j0: int, j1: int) -> F32:
+        """One block's window of STFT frames [w0, w1) -> its signal (decoder graph, gains, postfilter,
+        Griffin-Lim), `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
+        Reads the buffers, changes nothing."""
+        st, cfg = self.state, self.model.config
+        hop = cfg.hop
+        mag, angle, iters = self._features(w0, w1, j0, j1)
+        base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
+        hi = None if st.end is None else st.end.model.samples - base
+        return phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
+
+    def _crossfade_hops(self) -> int:
+        """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""
+        h = self.header
+        if h is None or h.mode == Mode.STORE_PHASE or self._causal():
+            return 0
+        return CROSSFADE_HOPS if self._iters() > 0 else 0
+
+    def _join(self, b: int, y: F32, w0: int) -> F32:
+        """Block b's signal -> its final model-rate samples (from `emitted` on): the crossfade with the
+        previous block's faded-out end, its middle, and its own end faded out and kept for the next."""
+        st, cfg = self.state, self.model.config
+        hop = cfg.hop
+        base = w0 * hop - cfg.n_fft // 2
+        v = self._crossfade_hops() * hop
+        fade_in, fade_out = _crossfade(v)
+        start = b * self.block_frames * hop
+        last = st.end is not None and (b + 1) * self.block_frames >= st.end.model.frames
+        stop = st.end.model.samples if last and st.end is not None else (b + 1) * self.block_frames * hop - v
+        out = y[:, max(st.emitted, 0) - base : stop - base].copy()
+        if b > 0 and st.tail is not None:
+            lo = start - v - st.emitted  # where the crossfade starts in `out`
+            n = min(2 * v, out.shape[1] - lo)
+            out[:, lo : lo + n] = out[:, lo : lo + n] * fade_in[:n] + st.tail[:, :n]
+        if not last:
+            e = (b + 1) * self.block_frames * hop
+            st.tail = y[:, e - v - base : e + v - base] * fade_out
+        st.emitted = stop
+        return out
+
+    def _trim(self) -> None:
+        """Drop the latents, gains and stored phase that the next block no longer needs."""
+        st, cfg = self.state, self.model.config
+        assert st.latents is not None and st.gains is not None
+        nw0 = max(0, st.block * self.block_frames - (0 if self._causal() else self.margin_frames))
+        keep = max(0, cfg.decoder_steps(nw0, nw0 + 1)[0])
+        if keep > st.z0:
+            st.latents = st.latents[..., keep - st.z0 :]
+            st.gains = st.gains[:, keep - st.z0 :]
+            st.z0 = keep
+        if st.phases is not None and nw0 > st.p0:
+            st.phases = st.phases[..., nw0 - st.p0 :]
+            st.p0 = nw0
+
+

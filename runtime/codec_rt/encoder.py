@@ -1,0 +1,221 @@
+"""The encoder engine: audio `[C, N]` at any rate -> blob bytes, whole (`encode_whole`) or as a stream of
+packets (`StreamEncoder`), on a loaded `Model`.
+
+Per audio channel (channels are coded independently, one after another): resample to the model rate (soxr),
+scale to the model's level (`level.py`), STFT, encoder graph, then `latent.sections` by the model's coder.
+
+A stream keeps an explicit state (`StreamEncoder.state`, as Silero VAD passes its state in and out): one
+loaded model serves any number of streams, and a state can be kept, swapped in or started afresh. Packet k
+is coded from a window of STFT frames that covers the receptive field of its latent steps (`grid.py`), with
+its own level gain over the packet's own samples (a whole-file gain is not streamable) applied to its whole
+window, so a stream pushed in chunks of any sizes gives the same bytes, bit for bit, as
+`Codec.encode(framed=True)` of the whole audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from . import blob, grid, latent, stft
+from .audio import as_audio, check_channels, check_rate
+from .config import Mode
+from .errors import CodecError
+from .grid import End
+from .level import normalizing_gain
+from .model import HasModel, Model, default_workers, model_of, pool
+from .packets import Totals, write_packet
+from .resample import StreamResampler, model_length, resample
+
+F32 = npt.NDArray[np.float32]
+
+
+def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: latent.Options) -> bytes:
+    """audio `[C, N] float` at `sample_rate` Hz -> a whole-layout blob: one gain per channel over the file.
+    AudioError for audio the codec does not take (`audio.as_audio`, `audio.check_rate`)."""
+    cfg = model.config
+    x = as_audio(audio)
+    rate = check_rate(sample_rate)
+    n_ch, n = x.shape
+    xm = resample(x, rate, cfg.sample_rate, model_length(n, rate, cfg.sample_rate))
+    gains = normalizing_gain(xm)
+    spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
+    z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
+    header = latent.header_for(model, opts, rate, n_ch, num_samples=n, n_frames=spec.shape[2],
+                               latent_steps=z.shape[3])
+    phase = np.angle(spec) if opts.mode == Mode.STORE_PHASE else None
+    return blob.write(header, latent.sections(model, header, z, gains, phase))
+
+
+@dataclass
+class EncoderState:
+    """What a `StreamEncoder` remembers between pushes.
+
+    samples: `[channels, n] float32` model-rate samples from index `start` on (what later packets need).
+    received: input samples pushed so far, per channel. next_packet: the next packet to write.
+    resampler: the streaming resampler (holding soxr's state when the input rate is not the model's, which
+    cannot be copied; every other state can, with copy.deepcopy).
+    """
+
+    samples: F32
+    resampler: StreamResampler
+    start: int = 0
+    received: int = 0
+    next_packet: int = 0
+    header_sent: bool = False
+    finished: bool = False
+
+
+class StreamEncoder:
+    """Audio in, framed blob bytes out, in bounded memory.
+
+        enc = StreamEncoder(codec, sample_rate=16000, channels=1)   # a Codec, or a Model
+        for chunk in chunks:                 # [channels, n] float32 in [-1, 1], any n (20 ms, 1 s, ...)
+            out.write(enc.push(chunk))       # the header, then each packet as soon as it is complete
+        out.write(enc.flush())               # the last packet (with the stream's length)
+
+    The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio.
+    Packets that a push completes together are coded on `workers` threads (default: the model's thread
+    count, else up to 4). Raises AudioError for a bad rate, channel count or chunk, CodecError for bad
+    options.
+    """
+
+    def __init__(
+        self,
+        model: Model | HasModel,
+        sample_rate: int,
+        channels: int,
+        *,
+        mode: str | int = "predicted",
+        bits: int | None = None,
+        phase_bits: int = latent.DEFAULT_PHASE_BITS,
+        packet_steps: int | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.model = model_of(model)
+        cfg = self.config = self.model.config
+        opts = latent.coding_options(cfg, bits, mode, phase_bits)
+        self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
+        steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
+        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
+            raise CodecError(f"packet_steps must be in 1..65535, got {steps!r}")
+        self.packet_steps = int(steps)
+        self.workers = default_workers(self.model, workers)
+        self.header = latent.header_for(self.model, opts, self.sample_rate, self.channels, packet_steps=int(steps))
+        self.state = self.initial_state()
+
+    def initial_state(self) -> EncoderState:
+        """A fresh state: nothing pushed yet."""
+        return EncoderState(np.zeros((self.channels, 0), np.float32),
+                            StreamResampler(self.sample_rate, self.config.sample_rate, self.channels))
+
+    def reset(self) -> None:
+        """Forget the stream: the next push starts a new one (with its own header)."""
+        self.state = self.initial_state()
+
+    @property
+    def packet_seconds(self) -> float:
+        cfg = self.config
+        return self.packet_steps * cfg.time_stride * cfg.hop / cfg.sample_rate
+
+    @property
+    def latency_ms(self) -> float:
+        """Algorithmic latency of a stream from this encoder through a default `StreamDecoder`, in ms."""
+        return grid.stream_latency_ms(self.config, self.packet_steps)
+
+    def push(self, chunk: npt.ArrayLike) -> bytes:
+        """`chunk [channels, n]` float samples (or `[n]` for one channel) -> the bytes now complete
+        (the header on the first call, then whole packets; often b"")."""
+        st = self.state
+        if st.finished:
+            raise CodecError("this stream was flushed; reset() to start a new one")
+        x = as_audio(chunk, self.channels)
+        st.received += x.shape[1]
+        self._append(st.resampler.process(x))
+        out = [self._header_bytes()]
+        # soxr holds back its filter's delay until the last chunk; this guard keeps a packet from reading
+        # samples the final length could still cut off.
+        available = st.start + st.samples.shape[1] - (0 if st.resampler.identity else 64)
+        ready = st.next_packet
+        while grid.samples_needed(self.config, self.packet_steps, ready) <= available:
+            ready += 1
+        out += self._packets(range(st.next_packet, ready), None)
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """End of the stream -> the remaining packets, the last one with the stream's length."""
+        st = self.state
+        if st.finished:
+            raise CodecError("this stream was already flushed; reset() to start a new one")
+        cfg = self.config
+        self._append(st.resampler.process(np.zeros((self.channels, 0), np.float32), last=True))
+        m_len = model_length(st.received, self.sample_rate, cfg.sample_rate)
+        have = st.start + st.samples.shape[1]
+        if have > m_len:
+            st.samples = st.samples[:, : max(0, m_len - st.start)]
+        elif have < m_len:
+            st.samples = np.pad(st.samples, ((0, 0), (0, m_len - have)))
+        n_frames = stft.n_frames(m_len, cfg.hop)
+        end = End(m_len, n_frames, cfg.latent_steps(n_frames))
+        n_packets = -(-end.steps // self.packet_steps)
+        out = [self._header_bytes(), *self._packets(range(st.next_packet, n_packets), end)]
+        st.finished = True
+        return b"".join(out)
+
+    # ---------------------------------------------------------------------------------- internals
+
+    def _append(self, y: F32) -> None:
+        if y.shape[1]:
+            self.state.samples = np.concatenate([self.state.samples, y], axis=1)
+
+    def _header_bytes(self) -> bytes:
+        if self.state.header_sent:
+            return b""
+        self.state.header_sent = True
+        return self.header.pack(0)
+
+    def _segment(self, a: int, b: int) -> F32:
+        """Model-rate samples [a, b) from the buffer, zeros before 0 and past the buffer's end."""
+        st = self.state
+        out = np.zeros((self.channels, b - a), np.float32)
+        lo, hi = max(a, st.start), min(b, st.start + st.samples.shape[1])
+        if hi > lo:
+            out[:, lo - a : hi - a] = st.samples[:, lo - st.start : hi - st.start]
+        return out
+
+    def _packets(self, ks: range, end: End | None) -> list[bytes]:
+        """Code the packets `ks` -> their bytes, then drop the samples no later packet reads. Packets ready
+        together are coded on `workers` threads (each packet's arithmetic is the same on any thread)."""
+        if len(ks) > 1 and self.workers > 1:
+            out = list(pool(self.workers).map(lambda k: self._packet(k, end), ks))
+        else:
+            out = [self._packet(k, end) for k in ks]
+        if not ks:
+            return out
+        st, cfg = self.state, self.config
+        st.next_packet = ks[-1] + 1
+        nt0 = grid.packet_window(cfg, self.packet_steps, st.next_packet, end).t0
+        keep = min(nt0 * cfg.hop - cfg.n_fft // 2, st.next_packet * self.packet_steps * cfg.time_stride * cfg.hop)
+        if keep > st.start:
+            st.samples = st.samples[:, min(keep - st.start, st.samples.shape[1]) :]
+            st.start = keep
+        return out
+
+    def _packet(self, k: int, end: End | None) -> bytes:
+        """Code packet k -> its bytes (reads the state, changes nothing)."""
+        cfg, h = self.config, self.header
+        s, hop, half = cfg.time_stride, cfg.hop, cfg.n_fft // 2
+        j0, j1, t0, t1 = grid.packet_window(cfg, self.packet_steps, k, end)
+        span_end = j1 * s * hop if end is None else min(j1 * s * hop, end.samples)
+        gains = normalizing_gain(self._segment(j0 * s * hop, span_end))
+        seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half) * gains[:, None]
+        spec = stft.frames_of(seg, cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
+        z = self.model.encode(stft.to_features(spec))[..., j0 - t0 // s : j1 - t0 // s]
+        f0 = j0 * s - t0
+        n_frames = (j1 * s if end is None else min(j1 * s, end.frames)) - j0 * s
+        phase = np.angle(spec[..., f0 : f0 + n_frames]) if h.mode == Mode.STORE_PHASE else None
+        last = end is not None and j1 == end.steps
+        totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
+        return write_packet(k, latent.sections(self.model, h, z, gains, phase), totals)

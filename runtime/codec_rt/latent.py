@@ -1,0 +1,111 @@
+"""Latent <-> channel sections, for every coder: the one place that turns the encoder graph's output into
+a blob's bytes and a blob's sections back into the decoder graph's input. Also the blob header of a model.
+
+Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
+- coder 0 (`Coder.FIXED`): per-latent-channel max-norm quantization at `bits` (`quantize.py`);
+- coders 1 and 2: the latent rounded to integers, clipped to the tables' ranges, range-coded with the
+  model's entropy tables (`entropy.py`);
+- mode store_phase: the STFT phase quantized at `phase_bits` on the circle.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from . import blob, entropy
+from .blob import BlobHeader, ChannelData
+from .config import Coder, Layout, Mode, ModelConfig
+from .errors import CodecError, FormatError
+from .model import Model
+from .quantize import check_bits, dequantize, dequantize_phase, quantize, quantize_phase
+
+F32 = npt.NDArray[np.float32]
+DEFAULT_PHASE_BITS = 8
+
+
+class Options(NamedTuple):
+    """What an encoder writes besides the audio: the mode and the bits of latent and phase codes."""
+
+    mode: Mode
+    bits: int  # latent bits per value with coder 0; 0 when range-coded
+    phase_bits: int  # 0 unless the mode stores the phase
+
+
+def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = "predicted",
+                   phase_bits: int = DEFAULT_PHASE_BITS) -> Options:
+    """Check an encoder's options against the model -> the `Options` to write. CodecError: `bits` with a
+    range-coded model (its rate is the model's), bits or phase_bits outside 1..16, an unknown mode."""
+    if cfg.coder != Coder.FIXED:
+        if bits is not None:
+            raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
+        bits = 0
+    else:
+        bits = cfg.default_bits if bits is None else bits
+        check_bits(bits)
+    m = Mode.parse(mode)
+    if m == Mode.STORE_PHASE:
+        check_bits(phase_bits)
+    return Options(m, int(bits), int(phase_bits) if m == Mode.STORE_PHASE else 0)
+
+
+def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, packet_steps: int = 0,
+               num_samples: int = 0, n_frames: int = 0, latent_steps: int = 0) -> BlobHeader:
+    """The blob header `model` writes: the framed layout (format 1.3, lengths 0) with `packet_steps`, else
+    the whole layout (the oldest minor that reads the coder) with the stream's lengths. Checked."""
+    cfg = model.config
+    framed = packet_steps > 0
+    header = BlobHeader(
+        mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
+        latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,
+        n_frames=n_frames, latent_steps=latent_steps, model_id=model.model_id, coder=cfg.coder,
+        minor=blob.MINOR if framed else BlobHeader.whole_minor(cfg.coder),
+        layout=Layout.FRAMED if framed else Layout.WHOLE, time_stride=cfg.time_stride if framed else 0,
+        packet_steps=packet_steps,
+    )
+    header.validate()
+    return header
+
+
+def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None) -> bytes:
+    """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
+    `[C] float32` the audio was scaled by, and in mode store_phase the STFT phase `[C, n_bins, frames]` in
+    radians -> the sections' bytes, channel after channel."""
+    out = []
+    for c in range(latent.shape[0]):
+        codes = None if phase is None else quantize_phase(phase[c], header.phase_bits)
+        if header.coder == Coder.FIXED:
+            q, scales = quantize(latent[c], header.bits)
+            data = ChannelData(float(gains[c]), scales, q, codes)
+        else:
+            tables = model.tables
+            coded = entropy.encode(entropy.to_symbols(latent[c], tables), tables)
+            data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded)
+        out.append(blob.channel_section(data, header))
+    return b"".join(out)
+
+
+class Decoded(NamedTuple):
+    """A packet's channels, ready for the decoder graph."""
+
+    latent: F32  # [C, Lc, Lf, steps]
+    gains: F32  # [C]
+    phase: F32 | None  # [C, n_bins, frames] radians, mode store_phase only
+
+
+def decode(model: Model, header: BlobHeader, chans: tuple[ChannelData, ...], steps: int) -> Decoded:
+    """The channel sections of one packet over `steps` latent steps -> `Decoded` (FormatError for a damaged
+    range-coded section)."""
+    if header.coder == Coder.FIXED:
+        lat = [dequantize(ch.codes, ch.scales, header.bits) for ch in chans if ch.codes is not None]
+    else:
+        lat = [entropy.decode(ch.coded, model.tables, steps).astype(np.float32) for ch in chans]
+    if len(lat) != len(chans):
+        raise FormatError("fixed-width section without latent codes")
+    phase = None
+    if header.mode == Mode.STORE_PHASE:
+        phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits) for ch in chans
+                          if ch.phase_codes is not None])
+    return Decoded(np.stack(lat), np.array([ch.gain for ch in chans], np.float32), phase)

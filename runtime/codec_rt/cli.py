@@ -312,37 +312,38 @@ def eval_(
 
 @app.command()
 def bench(
-    input: Annotated[Path | None, typer.Option("--input", help="speech to tile (default: the test clip)")] = None,
-    seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="audio length to time")] = 600.0,
+    input: Annotated[Path | None, typer.Option("--input", help="audio to tile (default: synthetic speech)")] = None,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="audio length to time")] = 60.0,
     threads: Annotated[list[int] | None, typer.Option("--threads", min=1, help="thread counts (default: 1, 2)")] = None,
     chunk_ms: Annotated[float, typer.Option("--chunk-ms", min=1.0, help="streaming chunk")] = 20.0,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="repeats of the short timings")] = 3,
-    frame_steps: Annotated[int | None, typer.Option("--frame-steps", min=1, max=65535,
-                                                    help="latent steps per frame (default ~1 s)")] = None,
-    block_frames: Annotated[int, typer.Option("--block-frames", min=1, help="decoder block, STFT frames")] = 128,
-    margin_frames: Annotated[int, typer.Option("--margin-frames", min=0, help="decoder margin, STFT frames")] = 24,
-    torch: Annotated[bool, typer.Option("--torch/--no-torch", help="compare with torch eager")] = True,
-    opus: Annotated[bool, typer.Option("--opus/--no-opus", help="compare with opusenc + opusdec")] = True,
-    cli: Annotated[bool, typer.Option("--cli/--no-cli", help="time the command line in fresh processes")] = True,
-    model: ModelOpt = None,
+    packet_steps: Annotated[int | None, typer.Option("--packet-steps", min=1, max=65535, help="latent steps "
+                                                     "per packet (default: ~1 s; low latency: a chunk)")] = None,
+    block_frames: Annotated[int | None, typer.Option("--block-frames", min=1, help="decoder block, STFT frames "
+                                                     "(default: 128; low latency: a chunk)")] = None,
+    margin_frames: Annotated[int | None, typer.Option("--margin-frames", min=0, help="decoder margin, STFT "
+                                                      "frames (default: 24; low latency: 0)")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="model directory (default: every shipped one)")] = None,
+    bitrate: Annotated[float | None, typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below")]
+    = None,
+    low_latency: LowLatencyOpt = False,
     provider: ProviderOpt = Provider.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures as JSON")] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Latency and speed: per-chunk latency, real-time factor and throughput on 1 and 2 threads, onnxruntime
-    vs torch eager, opusenc + opusdec, and the CLI's cold start (JSON schema: codec_rt/bench.py)."""
-    from . import bench as benchmark
+    """Time this installation: real-time factor, throughput and per-chunk streaming latency of encode and
+    decode, per model, on 1 and 2 threads (JSON schema: codec_rt/bench.py)."""
+    from . import bench as timer
 
     out = None if json_out is None else check_output(json_out, force)
-    result = benchmark.run(
-        input=input or benchmark.DEFAULT_INPUT, seconds=seconds, model=model, provider=provider.value,
-        threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, repeats=repeats, frame_steps=frame_steps,
-        block_frames=block_frames, margin_frames=margin_frames, torch=torch, opus=opus, cli=cli,
+    result = timer.run(
+        input=input, seconds=seconds, model=model, bitrate=bitrate, low_latency=low_latency,
+        provider=provider.value, threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, packet_steps=packet_steps,
+        block_frames=block_frames, margin_frames=margin_frames,
         progress=lambda s: typer.echo(f"codec-rt bench: {s}", err=True),
     )
-    typer.echo(benchmark.report(result))
+    typer.echo(timer.report(result))
     if out is not None:
-        write_bytes(out, (json.dumps(result, indent=2) + "\n").encode())
+        write_bytes(out, timer.to_json(result))
 
 
 def _terminated(signum: int, frame: object) -> None:

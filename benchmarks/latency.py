@@ -20,7 +20,7 @@ What one run measures, on the same audio (real speech, tests/data by default, ti
 - the shipped low-latency (causal) model streamed as live audio is: packets and decoder blocks of one
   chunk, on 1 thread (per-chunk timings, its actual bitrate with that framing, its streamed latency).
 
-The JSON (schema "codec-rt-bench/1", docs/latency.json) keeps the name "frame_steps" for latent steps per
+The JSON (schema "codec-rt-bench/1", docs/latency.json) keeps the name "packet_steps" for latent steps per
 packet:
 
     schema            "codec-rt-bench/1"
@@ -32,7 +32,7 @@ packet:
     models            [{model_id, path, kbps (nominal, null off the ladder), low_latency, coder, window_ms,
                         lookahead_ms, latency_ms (window + lookahead, ModelConfig.latency_ms),
                         stream_latency_ms (default packets and blocks)}], every shipped model
-    model             the timed model: {model_id, path, kbps_actual, frame_steps, block_frames,
+    model             the timed model: {model_id, path, kbps_actual, packet_steps, block_frames,
                         margin_frames, phase_iters, stream_latency_ms (with these packets and blocks)}
     runs              [{threads, chunk_ms,
                         stream_encode, stream_decode, stream_roundtrip:
@@ -40,7 +40,7 @@ packet:
                         file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds},
                         torch_eager: {same_model, checkpoint, ort_seconds, torch_seconds, speedup,
                                       ort_cpu_seconds, torch_cpu_seconds, speedup_cpu} or null}]
-    low_latency       {model_id, kbps_actual, frame_steps, block_frames, phase_iters, stream_latency_ms,
+    low_latency       {model_id, kbps_actual, packet_steps, block_frames, phase_iters, stream_latency_ms,
                        stream_encode, stream_decode, stream_roundtrip (as in runs)} or null (no such model,
                        or --model given)
     opus              {bitrate_kbps, encode_seconds, decode_seconds, total_seconds, encode_cpu_seconds,
@@ -104,7 +104,7 @@ def run(
     threads: tuple[int, ...] = (1, 2),
     chunk_ms: float = 20.0,
     repeats: int = 3,
-    frame_steps: int | None = None,
+    packet_steps: int | None = None,
     block_frames: int = 128,
     margin_frames: int = 24,
     torch: bool = True,
@@ -119,8 +119,8 @@ def run(
     x = timer.load_input(input, seconds, RATE)
     audio_seconds = x.shape[1] / RATE
     base = Codec.load(model, provider)
-    fr = timer.framing(base.config, chunk_ms, frame_steps, block_frames, margin_frames, live=False)
-    kbps_actual = 8 * len(base.encode(x, RATE, framed=True, frame_steps=fr.packet_steps)) / audio_seconds / 1000
+    fr = timer.framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames, live=False)
+    kbps_actual = 8 * len(base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)) / audio_seconds / 1000
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -134,7 +134,7 @@ def run(
         "input": {"path": str(input), "seconds": audio_seconds, "sample_rate": RATE, "channels": 1},
         "models": model_rows() if model is None else [_model_row(base, None)],
         "model": {"model_id": base.model_id, "path": str(base.model.path), "kbps_actual": kbps_actual,
-                  "frame_steps": fr.packet_steps, "block_frames": fr.block_frames,
+                  "packet_steps": fr.packet_steps, "block_frames": fr.block_frames,
                   "margin_frames": fr.margin_frames, "phase_iters": fr.phase_iters,
                   "stream_latency_ms": fr.stream_latency_ms},
         "runs": [],
@@ -174,10 +174,10 @@ def low_latency_run(x: timer.F32, chunk_ms: float, provider: str) -> dict[str, A
     (so the decoder plays each chunk as soon as it is encoded), on 1 thread."""
     codec = Codec.load(provider=provider, threads=1, low_latency=True)
     fr = timer.framing(codec.config, chunk_ms, live=True)
-    blob = codec.encode(x, RATE, framed=True, frame_steps=fr.packet_steps)
+    blob = codec.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
     row = timer.time_codec(codec, x, RATE, chunk_ms, fr, 1, file=False)
     return {"model_id": codec.model_id, "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000,
-            "frame_steps": fr.packet_steps, "block_frames": fr.block_frames, "phase_iters": fr.phase_iters,
+            "packet_steps": fr.packet_steps, "block_frames": fr.block_frames, "phase_iters": fr.phase_iters,
             "stream_latency_ms": fr.stream_latency_ms, **{k: row[k] for k in STREAM_KEYS}}
 
 
@@ -224,7 +224,7 @@ def report(result: dict[str, Any]) -> str:
     m = result["model"]
     for r in result["runs"]:
         lines.append(f"  {r['threads']} thread(s), {r['chunk_ms']:g} ms chunks, model {m['model_id']} "
-                     f"({m['kbps_actual']:.2f} kbps; packets of {m['frame_steps']} steps, blocks of "
+                     f"({m['kbps_actual']:.2f} kbps; packets of {m['packet_steps']} steps, blocks of "
                      f"{m['block_frames']} + 2 x {m['margin_frames']} frames: streamed latency "
                      f"{m['stream_latency_ms']:.0f} ms):")
         lines += _stream_lines(r)
@@ -240,7 +240,7 @@ def report(result: dict[str, Any]) -> str:
     ll = result["low_latency"]
     if ll:
         lines.append(f"  low-latency model {ll['model_id']} streamed live ({ll['kbps_actual']:.2f} kbps with packets "
-                     f"of {ll['frame_steps']} steps, blocks of {ll['block_frames']} frames: streamed latency "
+                     f"of {ll['packet_steps']} steps, blocks of {ll['block_frames']} frames: streamed latency "
                      f"{ll['stream_latency_ms']:.0f} ms), 1 thread:")
         lines += _stream_lines(ll)
     if result["opus"]:
@@ -273,7 +273,7 @@ def command(
     threads: Annotated[list[int] | None, typer.Option("--threads", min=1, help="thread counts (default: 1, 2)")] = None,
     chunk_ms: Annotated[float, typer.Option("--chunk-ms", min=1.0, help="streaming chunk")] = 20.0,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="repeats of the short timings")] = 3,
-    frame_steps: Annotated[int | None, typer.Option("--frame-steps", min=1, max=65535,
+    packet_steps: Annotated[int | None, typer.Option("--frame-steps", min=1, max=65535,
                                                     help="latent steps per packet (default ~1 s)")] = None,
     block_frames: Annotated[int, typer.Option("--block-frames", min=1, help="decoder block, STFT frames")] = 128,
     margin_frames: Annotated[int, typer.Option("--margin-frames", min=0, help="decoder margin, STFT frames")] = 24,
@@ -291,7 +291,7 @@ def command(
     try:
         out = None if json_out is None else check_output(json_out, force)
         result = run(input=input, seconds=seconds, model=model, provider=provider.value,
-                     threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, repeats=repeats, frame_steps=frame_steps,
+                     threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, repeats=repeats, packet_steps=packet_steps,
                      block_frames=block_frames, margin_frames=margin_frames, torch=torch, checkpoint=checkpoint,
                      cli=cli, opus=opus, progress=lambda s: typer.echo(f"benchmarks.latency: {s}", err=True))
     except CodecError as e:

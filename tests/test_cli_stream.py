@@ -1,5 +1,6 @@
 """The streaming command line: pipes (`-` in and out), the framed layout by default, a cut blob decodes its
-prefix with a warning, a damaged frame is refused with nothing written."""
+prefix with a warning (and one with nothing decodable is refused), a damaged packet is refused with nothing
+written, a whole-layout blob of any format version decodes from a file and from stdin."""
 
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def test_a_cut_blob_decodes_its_prefix_with_a_warning(tmp_path: Path) -> None:
     sf.write(str(tmp_path / "in.wav"), x, sr, subtype="PCM_16")
     assert run("encode", "in.wav", "-o", "s.cra", cwd=tmp_path).returncode == 0
     data = (tmp_path / "s.cra").read_bytes()
-    _, frames = packets.read_packets(data)
-    (tmp_path / "cut.cra").write_bytes(data[: frames[2].offset + 100])
+    _, pkts = packets.read_packets(data)
+    (tmp_path / "cut.cra").write_bytes(data[: pkts[2].offset + 100])
     r = run("decode", "cut.cra", "-o", "cut.wav", cwd=tmp_path)
     err = r.stderr.decode()
     assert r.returncode == 0 and "codec-rt: warning: blob is cut after packet 1" in err and "cut short" in err
@@ -59,8 +60,8 @@ def test_a_cut_blob_decodes_its_prefix_with_a_warning(tmp_path: Path) -> None:
 def test_a_damaged_packet_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
     data = bytearray((tmp_path / "s.cra").read_bytes())
-    _, frames = packets.read_packets(bytes(data))
-    data[frames[-1].offset + 30] ^= 0x01
+    _, pkts = packets.read_packets(bytes(data))
+    data[pkts[-1].offset + 30] ^= 0x01
     (tmp_path / "s.cra").write_bytes(bytes(data))
     r = run("decode", "s.cra", "-o", "out.wav", cwd=tmp_path)
     lines = r.stderr.decode().strip().splitlines()
@@ -76,3 +77,31 @@ def test_layout_whole_writes_the_oldest_format_that_holds_it(tmp_path: Path) -> 
         assert r.returncode == 0
         h, _ = packets.read((tmp_path / f"w{bitrate}.cra").read_bytes())
         assert (h.minor, h.coder, h.layout) == (*want, Layout.WHOLE)
+
+
+def test_a_whole_layout_blob_decodes_from_a_file_and_from_stdin(tmp_path: Path) -> None:
+    """Every point, whatever its header size (56 bytes in 1.1, 64 in 1.3) and however short the blob."""
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    sf.write(str(tmp_path / "in.wav"), x[:8000], sr, subtype="PCM_16")
+    for point in (["--bitrate", "3"], ["--bitrate", "12"], ["--bitrate", "32"], ["--low-latency"]):
+        assert run("encode", "in.wav", "-o", "w.cra", "--layout", "whole", "--force", *point, cwd=tmp_path).returncode == 0
+        r = run("decode", "w.cra", "-o", "w.wav", "--force", cwd=tmp_path)
+        assert r.returncode == 0, (point, r.stderr)
+        assert sf.info(str(tmp_path / "w.wav")).frames == 8000
+        piped = run("decode", "-", "-o", "-", cwd=tmp_path, stdin=(tmp_path / "w.cra").read_bytes())
+        assert piped.returncode == 0 and piped.stdout[:4] == b"RIFF", (point, piped.stderr)
+
+
+def test_a_blob_cut_before_one_sample_decodes_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    sf.write(str(tmp_path / "one.wav"), x[:sr], sr, subtype="PCM_16")
+    assert run("encode", "one.wav", "-o", "s.cra", cwd=tmp_path).returncode == 0
+    data = (tmp_path / "s.cra").read_bytes()
+    for cut in (len(data) // 2, 64, 70):
+        (tmp_path / "cut.cra").write_bytes(data[:cut])
+        r = run("decode", "cut.cra", "-o", "cut.wav", cwd=tmp_path)
+        lines = r.stderr.decode().strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("codec-rt: error: "), (cut, lines)
+        assert not (tmp_path / "cut.wav").exists()
+        piped = run("decode", "-", "-o", "-", cwd=tmp_path, stdin=data[:cut])
+        assert piped.returncode == 2 and "error" in piped.stderr.decode()

@@ -25,7 +25,7 @@ LAYERS = [
     ["__main__", "__init__"],
 ]
 ORDER = [m for layer in LAYERS for m in layer]
-MAX_LINES = 460
+MAX_LINES = 450
 
 
 def runtime_imports(path: Path) -> set[str]:
@@ -35,14 +35,14 @@ def runtime_imports(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if node.level == 1 and node.module:  # from .x import y
                 found.add(node.module.split(".")[0])
-            elif node.level == 1:  # from . import x, y
-                found.update(a.name for a in node.names)
+            elif node.level == 1:  # from . import x, y: modules, or names of the package (its __init__)
+                found.update(a.name if (path.parent / f"{a.name}.py").exists() else "__init__" for a in node.names)
             elif node.module and node.module.split(".")[0] == "codec_rt":
                 parts = node.module.split(".")
                 found.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("codec_rt."))
-    return found - {"__version__"}
+    return found
 
 
 def test_every_runtime_module_has_a_layer() -> None:
@@ -58,9 +58,11 @@ def test_imports_only_go_down(module: str) -> None:
         assert ORDER.index(dep) < rank, f"{module} imports {dep}, which is not below it"
 
 
-def test_the_order_catches_a_cycle(tmp_path: Path) -> None:
-    (tmp_path / "x.py").write_text("from .codec import Codec\nfrom . import cli\n")
-    assert runtime_imports(tmp_path / "x.py") == {"codec", "cli"}
+def test_imports_are_found_in_every_form(tmp_path: Path) -> None:
+    (tmp_path / "cli.py").touch()
+    (tmp_path / "x.py").write_text("from .codec import Codec\nfrom . import cli, Codec\nimport codec_rt.model\n"
+                                   "def f():\n    from codec_rt.decoder import StreamDecoder\n")
+    assert runtime_imports(tmp_path / "x.py") == {"codec", "cli", "__init__", "model", "decoder"}
 
 
 def test_runtime_files_stay_small() -> None:

@@ -48,13 +48,16 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from . import Codec, StreamDecoder, StreamEncoder, __version__, ladder
+from . import __version__, ladder
+from .codec import Codec
 from .config import ModelConfig
-from .errors import AudioError, CodecError
-from .files import read_audio
 
 # The stream's framing defaults and latency; re-pointed here only when the stream's layers move.
-from .stream import BLOCK_FRAMES, MARGIN_FRAMES, default_phase_iters, frame_steps_for, stream_latency_ms
+from .decoder import StreamDecoder, default_phase_iters
+from .encoder import StreamEncoder
+from .errors import AudioError, CodecError
+from .files import read_audio
+from .grid import BLOCK_FRAMES, MARGIN_FRAMES, packet_steps_for, stream_latency_ms
 
 F32 = npt.NDArray[np.float32]
 SCHEMA = "codec-rt-timer/1"
@@ -154,7 +157,7 @@ def framing(cfg: ModelConfig, chunk_ms: float = 20.0, packet_steps: int | None =
     live = bool(cfg.causal) if live is None else live
     chunk_frames = max(1, int(round(chunk_ms / 1000 * cfg.sample_rate / cfg.hop)))
     if packet_steps is None:
-        packet_steps = max(1, chunk_frames // cfg.time_stride) if live else frame_steps_for(cfg)
+        packet_steps = max(1, chunk_frames // cfg.time_stride) if live else packet_steps_for(cfg)
     if block_frames is None:
         block_frames = chunk_frames if live else BLOCK_FRAMES
     if margin_frames is None:
@@ -181,7 +184,7 @@ def stream_run(codec: Codec, x: F32, rate: int, chunk_ms: float, fr: Framing, wo
     """`x [C, n]` at `rate` streamed in `chunk_ms` chunks through a StreamEncoder and a StreamDecoder ->
     `stats` of each chunk's encode, decode and both (keys stream_encode, stream_decode, stream_roundtrip)."""
     step = max(1, int(round(rate * chunk_ms / 1000)))
-    enc = StreamEncoder(codec, rate, x.shape[0], frame_steps=fr.packet_steps)
+    enc = StreamEncoder(codec, rate, x.shape[0], packet_steps=fr.packet_steps)
     dec = StreamDecoder(codec, block_frames=fr.block_frames, margin_frames=fr.margin_frames, workers=workers)
     t_enc, t_dec = [], []
     c_enc = c_dec = 0.0
@@ -217,10 +220,10 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> tuple[float, float]:
 def file_run(codec: Codec, x: F32, rate: int, fr: Framing) -> dict[str, Any]:
     """The whole-file encode (framed as `fr`) and decode of `x` -> {file_encode, file_decode}: seconds, rtf,
     throughput, cpu_seconds."""
-    blob = codec.encode(x, rate, framed=True, frame_steps=fr.packet_steps)
+    blob = codec.encode(x, rate, framed=True, packet_steps=fr.packet_steps)
     audio_seconds = x.shape[1] / rate
     row = {}
-    for key, fn in (("file_encode", lambda: codec.encode(x, rate, framed=True, frame_steps=fr.packet_steps)),
+    for key, fn in (("file_encode", lambda: codec.encode(x, rate, framed=True, packet_steps=fr.packet_steps)),
                     ("file_decode", lambda: codec.decode(blob))):
         wall, cpu = timed(fn)
         row[key] = {"seconds": wall, "rtf": wall / audio_seconds, "throughput": audio_seconds / wall,
@@ -297,7 +300,7 @@ def run(
     for path, kbps, ll in targets:
         base = Codec.load(path, provider)
         fr = framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames)
-        blob = base.encode(x, RATE, framed=True, frame_steps=fr.packet_steps)
+        blob = base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
         row = {"name": Path(path).name, **model_info(base, kbps, ll or bool(base.config.causal)),
                "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000, "packet_steps": fr.packet_steps,
                "block_frames": fr.block_frames, "margin_frames": fr.margin_frames, "phase_iters": fr.phase_iters,

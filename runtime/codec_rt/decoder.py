@@ -1,13 +1,11 @@
 """The decoder engine: blob bytes (any layout, in any pieces) -> audio `[C, N] float32` at the blob's rate,
 in bounded memory, on a loaded `Model` (or the shipped model the blob names).
 
-From the symbols to samples (docs/FORMAT.md, "Decoding"): `latent.decode` turns each packet's sections into
-the latent, gains and stored phase; then block by block (`block_frames` STFT frames): the decoder graph on
-the latent steps under the block and `margin_frames` frames on each side, the log-magnitude capped at
-MAX_LOGMAG, divided by each step's gain, then in mode predicted the postfilter and Griffin-Lim over that
-window (`phase.refine_frames`), in mode store_phase the stored phase and a plain inverse STFT; the blocks'
-signals are joined with a raised-cosine crossfade over 2 x `CROSSFADE_HOPS` hops inside the margins.
-`Codec.decode` runs the same blocks, so stream and file decode to the same samples.
+From symbols to samples (docs/FORMAT.md): `latent.decode` turns each packet's sections into the latent,
+gains and stored phase; then, block by block (`grid.py`), the decoder graph over the block and its margins,
+the log-magnitude capped at MAX_LOGMAG, the gains divided out, and the postfilter and Griffin-Lim
+(`phase.refine_frames`), or the stored phase and a plain inverse STFT; blocks are joined with a crossfade
+inside the margins. `Codec.decode` runs the same blocks, so stream and file decode to the same samples.
 
 A causal (low-latency) model decodes without lookahead: block by block with no margins, each frame's phase
 refined against the frames before it only (`phase.causal_frames`, RTISI), the committed frames' overlap
@@ -37,6 +35,7 @@ from .grid import (
     MARGIN_FRAMES,
     BlockWindow,
     End,
+    StreamEnd,
     block_window,
     min_margin_frames,
     packet_steps_for,
@@ -59,20 +58,6 @@ def default_phase_iters(cfg: ModelConfig) -> int:
     return phase.CAUSAL_ITERS if cfg.causal else DEFAULT_PHASE_ITERS
 
 
-def _crossfade(v: int) -> tuple[F32, F32]:
-    """Raised-cosine fade-in and fade-out over 2v samples; they sum to 1."""
-    x = (np.arange(2 * v) + 0.5) / (2 * v) * (np.pi / 2)
-    return np.sin(x).astype(np.float32) ** 2, np.cos(x).astype(np.float32) ** 2
-
-
-@dataclass
-class StreamEnd:
-    """A stream's end: at the model rate (`End`), and its samples at the blob's rate."""
-
-    model: End
-    samples: int
-
-
 @dataclass
 class DecoderState:
     """What a `StreamDecoder` remembers between pushes.
@@ -82,8 +67,8 @@ class DecoderState:
     n_bins, n]` from STFT frame `p0` on (mode store_phase). block: the next Griffin-Lim block. tail: the
     faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
     frames' overlap-add over the samples still open, `[channels, n_fft - hop]`). emitted: model-rate samples done;
-    returned: samples returned at the blob's rate. end: (model-rate samples, STFT frames, latent steps,
-    samples at the blob's rate) once the last packet has arrived (or the stream was cut).
+    returned: samples returned at the blob's rate. end: the stream's end once the last packet has arrived
+    (or the stream was cut).
     """
 
     reader: PacketReader = field(default_factory=PacketReader)
@@ -154,7 +139,7 @@ class StreamDecoder:
 
     @property
     def header(self) -> BlobHeader | None:
-        """The blob's header once it has arrived (its lengths filled in by the last frame)."""
+        """The blob's header once it has arrived (its lengths filled in by the last packet)."""
         return self.state.reader.header
 
     @property
@@ -169,7 +154,7 @@ class StreamDecoder:
 
     @property
     def truncated(self) -> bool:
-        """True after `flush()` of a stream that ended before its last frame."""
+        """True after `flush()` of a stream that ended before its last packet."""
         return self.state.truncated
 
     @property
@@ -429,7 +414,7 @@ class StreamDecoder:
         hop = cfg.hop
         base = w0 * hop - cfg.n_fft // 2
         v = self._crossfade_hops() * hop
-        fade_in, fade_out = _crossfade(v)
+        fade_in, fade_out = phase.crossfade(v)
         start = b * self.block_frames * hop
         last = st.end is not None and (b + 1) * self.block_frames >= st.end.model.frames
         stop = st.end.model.samples if last and st.end is not None else (b + 1) * self.block_frames * hop - v

@@ -28,6 +28,13 @@ class End(NamedTuple):
     steps: int
 
 
+class StreamEnd(NamedTuple):
+    """A decoded stream's end: at the model rate, and its samples at the blob's rate."""
+
+    model: End
+    samples: int
+
+
 class PacketWindow(NamedTuple):
     """Packet k's latent steps `[j0, j1)` and the STFT frames `[t0, t1)` its encoder graph reads."""
 

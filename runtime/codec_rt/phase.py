@@ -95,6 +95,13 @@ def refine_frames(
     return y
 
 
+def crossfade(v: int) -> tuple[F32, F32]:
+    """Raised-cosine fade-in and fade-out `[2v] float32` over 2v samples; they sum to 1 (blocks refined
+    apart are joined with it)."""
+    x = (np.arange(2 * v) + 0.5) / (2 * v) * (np.pi / 2)
+    return np.sin(x).astype(np.float32) ** 2, np.cos(x).astype(np.float32) ** 2
+
+
 def refine(
     mag: npt.NDArray[np.floating], phase: npt.NDArray[np.floating], n_fft: int, hop: int, length: int, iters: int
 ) -> F32:

@@ -23,18 +23,17 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from . import blob as blobfmt
+from .audio_in import AudioReader, read_audio
 from .codec import Codec
 from .errors import AudioError, CodecError, OutputError
 from .files import (
     STDIO,
-    AudioReader,
     AudioWriter,
     atomic_write,
     audio_format,
     check_audio_output,
     check_output,
     open_blob,
-    read_audio,
     read_blob,
     write_audio,
     write_bytes,
@@ -169,14 +168,14 @@ def encode(
 
             def write(f: BinaryIO) -> None:
                 counted.append(_Counting(f))
-                with _progress(reader.frames, "encoding") as advance:
+                with _progress(reader.num_samples, "encoding") as advance:
                     for block in reader.blocks():
                         counted[-1].write(enc.push(block))
                         advance(block.shape[1])
                     counted[-1].write(enc.flush())
 
         _emit(out, write)
-        n_bytes, seconds = counted[-1].n, reader.read_frames / reader.sample_rate
+        n_bytes, seconds = counted[-1].n, reader.samples_read / reader.sample_rate
     where = "stdout" if out is None else out
     typer.echo(f"{reader.name} -> {where}: {n_bytes} bytes, {seconds:.2f} s, {_kbps(n_bytes, seconds)}", err=True)
 
@@ -233,7 +232,7 @@ def decode(
                 writer.write(y)
                 advance(y.shape[1])
             writer.close()
-            written.append(writer.frames)
+            written.append(writer.samples_written)
 
         if out is None:
             write(sys.stdout.buffer)

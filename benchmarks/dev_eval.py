@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from codec_rt import Codec
+from codec_rt.audio_in import read_audio
 from codec_rt.decoder import default_phase_iters
-from codec_rt.files import read_audio
 from codec_rt.metrics import round_trip_report
 
 

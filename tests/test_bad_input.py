@@ -64,6 +64,14 @@ def _truncated_wav(tmp: Path, codec: Codec) -> None:
     (tmp / "cut.wav").write_bytes(data[: 44 + 6 * 1500 + 4])  # 1500 whole frames and part of one more
 
 
+def _sizes_zero_wav(tmp: Path, codec: Codec) -> None:
+    """A recorder stopped before it wrote its header's sizes: RIFF and data sizes 0, 3000 samples after them."""
+    sf.write(str(tmp / "in.wav"), noise(3000, 2), 16000, subtype="PCM_16")
+    data = bytearray((tmp / "in.wav").read_bytes())
+    data[4:8] = data[40:44] = bytes(4)
+    (tmp / "in.wav").write_bytes(bytes(data))
+
+
 def _square(frames: int) -> np.ndarray:
     return np.where((np.arange(frames) // 40) % 2 == 0, 1.0, -1.0).astype(np.float32)[:, None]
 
@@ -81,6 +89,7 @@ CODED = [
     Coded("pcm-24-bit", wav("in.wav", noise(4000, 2), 48000, "PCM_24"), "in.wav", (4000, 2, 48000)),
     Coded("float-wav", wav("in.wav", noise(4000, 1, 1.5), 22050, "FLOAT"), "in.wav", (4000, 1, 22050)),
     Coded("truncated-wav", _truncated_wav, "cut.wav", (1500, 2, 48000)),
+    Coded("wav-size-zero", _sizes_zero_wav, "in.wav", (3000, 2, 16000)),
 ]
 
 
@@ -98,7 +107,9 @@ def test_coded(row: Coded, tmp_path: Path, codec: Codec) -> None:
         y, _ = sf.read(str(tmp_path / "out.wav"), always_2d=True)
         assert row.check(y)
     if row.id == "truncated-wav":
-        assert "cut.wav is truncated" in enc.stderr and "coding the 1500 frames present" in enc.stderr
+        assert "cut.wav is truncated" in enc.stderr and "coding the 1500 samples present" in enc.stderr
+    if row.id == "wav-size-zero":
+        assert "in.wav: its header announces 0 bytes of audio, but 12000 bytes follow it" in enc.stderr
 
 
 # ---------------------------------------------------------------- everything that is refused
@@ -282,4 +293,5 @@ def test_every_row_of_the_document_has_a_test_and_back() -> None:
     test_ids = {r.id.split("[")[0] for r in CODED} | {r.id for r in REFUSED}
     test_ids |= {"api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"}
     test_ids |= {"output-exists-force", "interrupted-write"}  # tests/test_atomic_output.py
+    test_ids |= {"wav-size-unknown", "not-audio-on-stdin"}  # tests/test_wav_headers.py
     assert doc_ids == test_ids

@@ -84,7 +84,8 @@ def test_a_whole_layout_blob_decodes_from_a_file_and_from_stdin(tmp_path: Path) 
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
     sf.write(str(tmp_path / "in.wav"), x[:8000], sr, subtype="PCM_16")
     for point in (["--bitrate", "3"], ["--bitrate", "12"], ["--bitrate", "32"], ["--low-latency"]):
-        assert run("encode", "in.wav", "-o", "w.cra", "--layout", "whole", "--force", *point, cwd=tmp_path).returncode == 0
+        enc = run("encode", "in.wav", "-o", "w.cra", "--layout", "whole", "--force", *point, cwd=tmp_path)
+        assert enc.returncode == 0
         r = run("decode", "w.cra", "-o", "w.wav", "--force", cwd=tmp_path)
         assert r.returncode == 0, (point, r.stderr)
         assert sf.info(str(tmp_path / "w.wav")).frames == 8000

@@ -70,7 +70,7 @@ def test_same_decoded_samples_for_every_thread_count(clips: dict[str, tuple[np.n
 def test_same_bytes_across_processes(tmp_path: Path) -> None:
     """Two separate `codec-rt encode` processes (streaming, block by block) write identical files, equal to
     the in-process encoding of the whole file with the same (default) model."""
-    from codec_rt.files import read_audio
+    from codec_rt.audio_in import read_audio
 
     codec = Codec.load()
     src = DATA / "music_44k_stereo.ogg"

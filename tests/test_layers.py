@@ -10,7 +10,7 @@ RUNTIME = Path(__file__).resolve().parents[1] / "runtime" / "codec_rt"
 
 # Lowest first. A module may import any module before it, never one after it (nor itself).
 LAYERS = [
-    ["errors"],
+    ["errors", "version"],
     ["config"],
     ["audio", "stft", "resample", "phase", "postfilter", "level"],  # signal
     ["quantize", "entropy"],  # coding
@@ -20,7 +20,7 @@ LAYERS = [
     ["grid"],
     ["encoder", "decoder"],
     ["codec"],  # the facade
-    ["files", "metrics", "bench"],
+    ["riff", "files", "audio_in", "metrics", "bench"],
     ["cli"],
     ["__main__", "__init__"],
 ]

@@ -48,7 +48,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from . import __version__, ladder
+from . import ladder
+from .audio_in import read_audio
 from .codec import Codec
 from .config import ModelConfig
 
@@ -56,8 +57,8 @@ from .config import ModelConfig
 from .decoder import StreamDecoder, default_phase_iters
 from .encoder import StreamEncoder
 from .errors import AudioError, CodecError
-from .files import read_audio
 from .grid import BLOCK_FRAMES, MARGIN_FRAMES, packet_steps_for, stream_latency_ms
+from .version import __version__
 
 F32 = npt.NDArray[np.float32]
 SCHEMA = "codec-rt-timer/1"

@@ -23,6 +23,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from . import packets
+from .audio_in import AudioReader, read_audio
 from .blob import MAJOR
 from .codec import Codec
 from .decoder import StreamDecoder
@@ -30,14 +31,12 @@ from .encoder import StreamEncoder
 from .errors import AudioError, CodecError, OutputError
 from .files import (
     STDIO,
-    AudioReader,
     AudioWriter,
     atomic_write,
     audio_format,
     check_audio_output,
     check_output,
     open_binary,
-    read_audio,
     read_blob,
     write_audio,
     write_bytes,
@@ -170,14 +169,14 @@ def encode(
 
             def write(f: BinaryIO) -> None:
                 counted.append(_Counting(f))
-                with _progress(reader.frames, "encoding") as advance:
+                with _progress(reader.num_samples, "encoding") as advance:
                     for block in reader.blocks():
                         counted[-1].write(enc.push(block))
                         advance(block.shape[1])
                     counted[-1].write(enc.flush())
 
         _emit(out, write)
-        n_bytes, seconds = counted[-1].n, reader.read_frames / reader.sample_rate
+        n_bytes, seconds = counted[-1].n, reader.samples_read / reader.sample_rate
     where = "stdout" if out is None else out
     typer.echo(f"{reader.name} -> {where}: {n_bytes} bytes, {seconds:.2f} s, {_kbps(n_bytes, seconds)}", err=True)
 
@@ -225,7 +224,7 @@ def decode(
                 writer.write(y)
                 advance(y.shape[1])
             writer.close()
-            written.append(writer.frames)
+            written.append(writer.samples_written)
 
         if out is None:
             write(sys.stdout.buffer)

@@ -4,13 +4,13 @@ Outputs go to a temporary file in the destination folder (`.NAME.XXXXXX.part.EXT
 and renamed into place only when complete, so a failure, Ctrl-C or SIGTERM leaves no partial file and no
 temporary file (only a hard kill or a power cut can leave a `.part` file behind, never a half-written
 output). An existing output is replaced only with `force`, and an output that is the input itself is
-always refused. Every failure here is a `CodecError` with one readable line (docs/BAD_INPUT.md).
+always refused. Every failure here is a `CodecError` with one readable line that names the file, or
+stdin (docs/BAD_INPUT.md). Audio is read by `audio_in`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import re
@@ -18,21 +18,21 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from .errors import AudioError, InputError, OutputError, OutputExistsError
+from .errors import InputError, OutputError, OutputExistsError
 
 log = logging.getLogger(__name__)
 
 MAX_BLOB_BYTES = 1 << 34  # 16 GiB: far above any real blob, below what would exhaust memory silently
 
-# Output formats by extension: (libsndfile format, subtype, max channels, max sample rate, min frames).
+# Output formats by extension: (libsndfile format, subtype, max channels, max sample rate, min samples).
 # The limits are what libsndfile 1.2 writes and reads back; past them it fails, or crashes the process
 # (Vorbis above 200 kHz segfaults, FLAC with NaN samples aborts), so they are checked before writing.
 AUDIO_FORMATS: dict[str, tuple[str, str, int, int, int]] = {
@@ -43,7 +43,8 @@ AUDIO_FORMATS: dict[str, tuple[str, str, int, int, int]] = {
 MAX_WAV_DATA_BYTES = 0xFFFFFFFF - 1024  # RIFF sizes are 32-bit
 
 
-def _check_input(path: Path) -> None:
+def check_input(path: Path) -> None:
+    """InputError unless `path` is an existing regular file (not a folder, device, pipe or socket)."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -56,41 +57,19 @@ def _check_input(path: Path) -> None:
         raise InputError(f"{path} is not a regular file (a device, pipe or socket); give a file")
 
 
-_WAV_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_OBJECT_REPR = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")
 
 
-def read_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Any file soundfile reads (wav, flac, ogg, ...) -> (audio `[C, N] float32`, sample_rate).
-
-    A file that ends before its header says (a truncated WAV) is read up to its last whole frame, with a
-    warning; NaN or infinite samples (float WAV) are refused, naming the first one.
-    """
-    p = Path(path)
-    _check_input(p)
-    try:
-        with sf.SoundFile(str(p)) as f:
-            sr, declared, extra = int(f.samplerate), f.frames, f.extra_info
-            data = f.read(dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as e:
-        raise AudioError(f"{p}: not a readable audio file ({' '.join(str(e).split())})") from None
-    m = _WAV_DATA.search(extra)
-    if m is not None and int(m.group(2)) < int(m.group(1)):
-        log.warning("warning: %s is truncated: its header announces %s bytes of audio, the file holds %s; "
-                    "coding the %d frames present", p, m.group(1), m.group(2), data.shape[0])
-    elif data.shape[0] < declared:
-        log.warning("warning: %s ends after %d of the %d frames its header announces; coding those",
-                    p, data.shape[0], declared)
-    bad = ~np.isfinite(data)
-    if bad.any():
-        frame, channel = (int(i) for i in np.argwhere(bad)[0])
-        raise AudioError(f"{p}: sample {frame} of channel {channel} is {data[frame, channel]}; "
-                         f"codec-rt codes finite samples only")
-    return np.ascontiguousarray(data.T), sr
+def sf_message(e: BaseException, name: str) -> str:
+    """libsndfile's words for `e` on one line, without soundfile's "Error opening <file object>: " prefix
+    (a file object's repr, for stdin, means nothing to a user: any left is replaced by `name`)."""
+    text = e.error_string if isinstance(e, sf.LibsndfileError) else str(e)
+    return _OBJECT_REPR.sub(name, " ".join(text.split()))
 
 
 def read_blob(path: str | Path) -> bytes:
     p = Path(path)
-    _check_input(p)
+    check_input(p)
     size = p.stat().st_size
     if size > MAX_BLOB_BYTES:
         raise InputError(f"{p} is {size} bytes, larger than any codec-rt blob ({MAX_BLOB_BYTES})")
@@ -177,9 +156,9 @@ def audio_format(out: Path) -> tuple[str, str, int, int, int]:
     return AUDIO_FORMATS[ext]
 
 
-def check_audio_output(out: Path, channels: int, sample_rate: int, frames: int) -> tuple[str, str]:
+def check_audio_output(out: Path, channels: int, sample_rate: int, samples: int) -> tuple[str, str]:
     """Refuse audio that `out`'s format cannot hold -> (format, subtype) for soundfile."""
-    format_, subtype, max_channels, max_rate, min_frames = audio_format(out)
+    format_, subtype, max_channels, max_rate, min_samples = audio_format(out)
     name = out.suffix.lower().lstrip(".").upper()
     if channels > max_channels:
         raise OutputError(f"{out}: {name} holds at most {max_channels} channels, the audio has {channels}; "
@@ -187,10 +166,10 @@ def check_audio_output(out: Path, channels: int, sample_rate: int, frames: int) 
     if sample_rate > max_rate:
         raise OutputError(f"{out}: {name} holds at most {max_rate} Hz, the audio is at {sample_rate} Hz; "
                           f"write a .wav")
-    if frames < min_frames:
+    if samples < min_samples:
         raise OutputError(f"{out}: {name} cannot hold an empty signal; write a .wav")
-    if format_ == "WAV" and frames * channels * 2 > MAX_WAV_DATA_BYTES:
-        raise OutputError(f"{out}: {frames} frames x {channels} channels is over the 4 GiB a WAV file holds; "
+    if format_ == "WAV" and samples * channels * 2 > MAX_WAV_DATA_BYTES:
+        raise OutputError(f"{out}: {samples} samples x {channels} channels is over the 4 GiB a WAV file holds; "
                           f"write a .flac or .ogg")
     return format_, subtype
 
@@ -212,7 +191,7 @@ def write_audio(out: Path, audio: npt.NDArray[np.float32], sample_rate: int) -> 
         try:
             sf.write(str(tmp), clipped, sample_rate, format=format_, subtype=subtype)
         except sf.SoundFileError as e:
-            raise OutputError(f"{out}: cannot write ({' '.join(str(e).split())})") from None
+            raise OutputError(f"{out}: cannot write ({sf_message(e, str(out))})") from None
 
     atomic_write(out, _write)
 
@@ -224,147 +203,12 @@ STDIO = "-"  # as a path: standard input or output
 STDIN_NAME = "<stdin>"
 
 
-class _StdinFile(io.RawIOBase):
-    """Standard input as a seekable file for libsndfile, without waiting for its end: what has been read is
-    kept in an anonymous temporary file (on disk, not in memory), so the header parsers can seek back, and
-    the length reported is unknown-and-huge for the streamable formats (WAV, FLAC) so nothing waits for EOF.
-    Other formats (Ogg) learn the real length, which means reading all of stdin first."""
-
-    HUGE = 1 << 62
-
-    def __init__(self, src: BinaryIO) -> None:
-        super().__init__()
-        self._src, self._spool = src, tempfile.TemporaryFile()
-        self._have, self._pos, self._eof = 0, 0, False
-        self.streamable = self.read(4)[:4] in (b"RIFF", b"RF64", b"fLaC")
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def _fill(self, upto: int) -> None:
-        while self._have < upto and not self._eof:
-            data = self._src.read(min(1 << 16, upto - self._have))
-            if not data:
-                self._eof = True
-                break
-            self._spool.seek(self._have)
-            self._spool.write(data)
-            self._have += len(data)
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = 1 << 30
-        self._fill(self._pos + n)
-        self._spool.seek(self._pos)
-        data = self._spool.read(max(0, min(n, self._have - self._pos)))
-        self._pos += len(data)
-        return data
-
-    def readinto(self, buf: Any) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence == 2:
-            if not self.streamable:
-                self._fill(self.HUGE)
-            base = self._have if self._eof else self.HUGE
-        else:
-            base = self._pos if whence == 1 else 0
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        self._spool.close()
-        super().close()
-
-
-class AudioReader:
-    """An audio file (any format soundfile reads) or standard input (`-`: WAV or FLAC stream as they
-    arrive; others are read whole first), read in blocks of `[channels, n] float32`.
-
-    The same checks and messages as `read_audio`: an unreadable file, a NaN or infinite sample (named by its
-    position) are AudioErrors; a truncated file is read to its last whole frame with a warning.
-    """
-
-    def __init__(self, path: str | Path, block: int = 1 << 16) -> None:
-        self.name = STDIN_NAME if str(path) == STDIO else str(path)
-        self.block = block
-        self.read_frames = 0
-        self._stdin: _StdinFile | None = None
-        try:
-            if str(path) == STDIO:
-                self._stdin = _StdinFile(sys.stdin.buffer)
-                self._file = sf.SoundFile(self._stdin)
-            else:
-                _check_input(Path(path))
-                self._file = sf.SoundFile(str(path))
-        except (sf.SoundFileError, RuntimeError, ValueError, OSError) as e:
-            raise AudioError(f"{self.name}: not a readable audio file ({' '.join(str(e).split())})") from None
-        self.sample_rate, self.channels = int(self._file.samplerate), int(self._file.channels)
-        declared = int(self._file.frames)
-        # Piped streams do not know their length (libsndfile reports a huge one).
-        self.frames: int | None = declared if self._stdin is None and declared < 1 << 40 else None
-
-    def blocks(self) -> Iterator[npt.NDArray[np.float32]]:
-        """The audio, block after block, each `[channels, n] float32` (n > 0)."""
-        while True:
-            try:
-                data = self._file.read(self.block, dtype="float32", always_2d=True)
-            except (sf.SoundFileError, RuntimeError, ValueError, OSError) as e:
-                raise AudioError(f"{self.name}: not a readable audio file ({' '.join(str(e).split())})") from None
-            if not len(data):
-                break
-            bad = ~np.isfinite(data)
-            if bad.any():
-                frame, channel = (int(i) for i in np.argwhere(bad)[0])
-                raise AudioError(f"{self.name}: sample {self.read_frames + frame} of channel {channel} is "
-                                 f"{data[frame, channel]}; codec-rt codes finite samples only")
-            self.read_frames += len(data)
-            yield np.ascontiguousarray(data.T)
-        self._warn_truncated()
-
-    def read_all(self) -> npt.NDArray[np.float32]:
-        """The whole audio `[channels, n] float32`."""
-        parts = list(self.blocks())
-        return np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
-
-    def _warn_truncated(self) -> None:
-        m = _WAV_DATA.search(self._file.extra_info)
-        streamed = m is not None and int(m.group(1)) >= 0xFFFFFFFF - 36 - 2 * self.channels  # length unknown
-        if m is not None and int(m.group(2)) < int(m.group(1)) and not streamed:
-            log.warning("warning: %s is truncated: its header announces %s bytes of audio, the file holds %s; "
-                        "coding the %d frames present", self.name, m.group(1), m.group(2), self.read_frames)
-        elif self.frames is not None and self.read_frames < self.frames and not streamed:
-            log.warning("warning: %s ends after %d of the %d frames its header announces; coding those",
-                        self.name, self.read_frames, self.frames)
-
-    def close(self) -> None:
-        self._file.close()
-        if self._stdin is not None:
-            self._stdin.close()
-
-    def __enter__(self) -> AudioReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def open_binary(path: str | Path) -> BinaryIO:
     """A blob to read in pieces: a regular file (checked as `read_blob` does) or standard input (`-`)."""
     if str(path) == STDIO:
         return sys.stdin.buffer
     p = Path(path)
-    _check_input(p)
+    check_input(p)
     if p.stat().st_size > MAX_BLOB_BYTES:
         raise InputError(f"{p} is {p.stat().st_size} bytes, larger than any codec-rt blob ({MAX_BLOB_BYTES})")
     try:
@@ -373,9 +217,9 @@ def open_binary(path: str | Path) -> BinaryIO:
         raise InputError(f"{p}: cannot read ({e.strerror or e})") from None
 
 
-def _wav_header(channels: int, rate: int, frames: int | None) -> bytes:
+def _wav_header(channels: int, rate: int, samples: int | None) -> bytes:
     """A 16-bit PCM WAV header; an unknown length is written as the largest one (what streaming tools do)."""
-    data = (0xFFFFFFFF - 36) // (2 * channels) * 2 * channels if frames is None else frames * channels * 2
+    data = (0xFFFFFFFF - 36) // (2 * channels) * 2 * channels if samples is None else samples * channels * 2
     return (b"RIFF" + struct.pack("<I", min(0xFFFFFFFF, 36 + data)) + b"WAVEfmt "
             + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * 2, channels * 2, 16)
             + b"data" + struct.pack("<I", data))
@@ -407,29 +251,31 @@ class _Forward:
 
 class AudioWriter:
     """Audio written block by block: to a file (its format by extension, as `write_audio`) or, for a
-    binary stream (stdout), as a 16-bit PCM WAV whose header carries `frames` when known.
+    binary stream (stdout), as a 16-bit PCM WAV whose header carries `num_samples` when known;
+    `samples_written` counts the samples written so far.
 
     Non-finite samples (only a damaged blob yields them) are written as 0 or full scale, with one warning
     at the end; samples are clipped to [-1, 1] for the 16-bit formats."""
 
-    def __init__(self, target: Path | BinaryIO, channels: int, sample_rate: int, frames: int | None = None,
+    def __init__(self, target: Path | BinaryIO, channels: int, sample_rate: int, num_samples: int | None = None,
                  out_name: Path | None = None) -> None:
-        self.channels, self.sample_rate, self.frames = channels, sample_rate, 0
+        self.channels, self.sample_rate, self.samples_written = channels, sample_rate, 0
         self._nonfinite = 0
         self._stream: BinaryIO | None = None
         self._file: sf.SoundFile | None = None
         self._name = out_name
         if isinstance(target, Path):
-            format_, subtype = check_audio_output(out_name or target, channels, sample_rate, max(frames or 0, 1))
-            self._min_frames = audio_format(out_name or target)[4]
+            format_, subtype = check_audio_output(out_name or target, channels, sample_rate,
+                                                  max(num_samples or 0, 1))
+            self._min_samples = audio_format(out_name or target)[4]
             try:
                 self._file = sf.SoundFile(str(target), "w", sample_rate, channels, subtype, format=format_)
             except (sf.SoundFileError, RuntimeError) as e:
-                raise OutputError(f"{out_name or target}: cannot write ({' '.join(str(e).split())})") from None
+                raise OutputError(f"{out_name or target}: cannot write ({sf_message(e, str(target))})") from None
         else:
-            self._min_frames = 0
+            self._min_samples = 0
             self._stream = target
-            target.write(_wav_header(channels, sample_rate, frames))
+            target.write(_wav_header(channels, sample_rate, num_samples))
             # libsndfile's own float -> 16-bit conversion (as in a .wav file), its bytes forwarded to the stream
             self._file = sf.SoundFile(_Forward(target), "w", sample_rate, channels, "PCM_16", format="RAW")
 
@@ -442,12 +288,13 @@ class AudioWriter:
             self._nonfinite += bad
             audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
         clipped = np.clip(audio, -1.0, 1.0).T
-        self.frames += audio.shape[1]
+        self.samples_written += audio.shape[1]
         assert self._file is not None
         try:
             self._file.write(clipped)
         except (sf.SoundFileError, RuntimeError) as e:
-            raise OutputError(f"{self._name or 'stdout'}: cannot write ({' '.join(str(e).split())})") from None
+            name = str(self._name or "stdout")
+            raise OutputError(f"{name}: cannot write ({sf_message(e, name)})") from None
 
     def close(self) -> None:
         if self._nonfinite:
@@ -456,7 +303,7 @@ class AudioWriter:
         if self._file is not None:
             f, self._file = self._file, None
             f.close()
-            if self._stream is None and self.frames < self._min_frames:
+            if self._stream is None and self.samples_written < self._min_samples:
                 name = (self._name or Path("output")).suffix.lstrip(".").upper()
                 raise OutputError(f"{self._name}: {name} cannot hold an empty signal; write a .wav")
         if self._stream is not None:

@@ -264,8 +264,3 @@ def test_bad_chunks_and_options_are_codec_errors(codecs: dict[str, Codec]) -> No
         StreamEncoder(codec, 500, 1)
     with pytest.raises(CodecError):
         StreamDecoder(codec, phase_iters=-1)
-
-
-def test_format_doc_is_the_blob_docstring() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md").read_text()
-    assert blob.__doc__ is not None and blob.__doc__.strip() in doc

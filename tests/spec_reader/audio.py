@@ -1,0 +1,157 @@
+"""Section 6 of docs/FORMAT.md: from a blob to model-rate audio (the decoder graph run with onnxruntime, the
+rest in NumPy), and section 10's log-spectral distance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .container import Packet, check_against_model, read_blob
+from .model import Model
+from .rangecoder import range_decode
+
+
+def hann(n_fft: int) -> np.ndarray:
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+
+
+def ola(frames: np.ndarray, hop: int) -> np.ndarray:
+    """[T, n_fft] -> [n_fft + hop * (T - 1)], frame t placed at t * hop."""
+    t, n_fft = frames.shape
+    out = np.zeros(n_fft + hop * (t - 1), frames.dtype)
+    for i in range(t):
+        out[i * hop : i * hop + n_fft] += frames[i]
+    return out
+
+
+def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tuple[np.ndarray, ...]:
+    """6.1-6.2 for audio channel `ch` -> (logmag [F, N] capped, phase0 [F, N], gains [N], stored phase or None)."""
+    import onnxruntime as ort
+
+    parts, gains, phase = [], [], []
+    for pk in packets:
+        sec = pk.sections[ch]
+        if h["coder"]:
+            parts.append(range_decode(sec.coded, m, pk.steps).astype(np.float32))
+        else:
+            assert sec.codes is not None and sec.scales is not None
+            step = np.float32(2 / ((1 << h["bits"]) - 1))
+            parts.append((sec.codes.astype(np.float32) * step - np.float32(1)) * sec.scales[:, None, None])
+        gains += [sec.gain] * pk.steps
+        if sec.phase is not None:
+            phase.append(sec.phase)
+    z = np.concatenate(parts, axis=-1)[None]
+    sess = ort.InferenceSession(str(m.path / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {sess.get_inputs()[0].name: z})
+    n = h["n_frames"]
+    g = np.array(gains, np.float32)[np.arange(n) // m.stride]
+    stored = None
+    if phase:
+        codes = np.concatenate(phase, axis=-1).astype(np.float32)
+        stored = codes * np.float32(2 * np.pi / (1 << h["phase_bits"])) - np.float32(np.pi)
+    return np.minimum(y[0, 0, :, :n], 12.0), y[0, 1, :, :n], g, stored
+
+
+def postfilter(logmag: np.ndarray, kappa: float) -> np.ndarray:
+    """6.4: the postfiltered log-magnitude `e`, float64 (before exp and the gains)."""
+    if kappa == 1.0:
+        return logmag.astype(np.float64)
+    x = logmag.astype(np.float64)
+    mu = x.mean(axis=0)
+    e = mu + kappa * (x - mu)
+
+    def energy(v: np.ndarray) -> np.ndarray:
+        top = v.max(axis=0)
+        return top + 0.5 * np.log(np.exp(2 * (v - top)).sum(axis=0))
+
+    return e + energy(x) - energy(e)
+
+
+def istft(spec: np.ndarray, n_fft: int, hop: int, model_len: int) -> np.ndarray:
+    """6.6: [F, N] complex -> [model_len]."""
+    w = hann(n_fft)
+    sig = ola(np.fft.irfft(spec.T, n=n_fft) * w, hop)
+    wsum = ola(np.tile(w * w, (spec.shape[1], 1)), hop)
+    return (sig / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
+
+
+def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int) -> np.ndarray:
+    """6.5, non-causal, over the whole signal."""
+    w, n = hann(n_fft), mag.shape[1]
+    span = n_fft + hop * (n - 1)
+    pos = np.arange(span) - n_fft // 2
+    inv = ((pos >= 0) & (pos < model_len)) / np.maximum(ola(np.tile(w * w, (n, 1)), hop), 1e-8)
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
+
+    def synth(c: np.ndarray) -> np.ndarray:
+        return ola(np.fft.irfft(c.T, n=n_fft) * w, hop) * inv
+
+    c = mag * np.exp(1j * phase0)
+    prev = c
+    for _ in range(iters):
+        proj = np.fft.rfft(synth(c)[idx] * w).T
+        acc = proj + 0.99 * (proj - prev)
+        prev = proj
+        c = mag * acc / np.maximum(np.abs(acc), 1e-30)
+    return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
+
+
+def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int) -> np.ndarray:
+    """6.5, causal."""
+    w, n = hann(n_fft), mag.shape[1]
+    norm = np.zeros(n_fft)
+    for k in range(n_fft // hop):
+        norm[: n_fft - k * hop] += w[k * hop :] ** 2
+    norm = np.maximum(norm, 1e-3)
+    a, b = w / norm, w**3 / norm
+
+    def like(mt: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return (x + 1e-30) * mt / np.abs(x + 1e-30)
+
+    z = np.zeros(n_fft + hop * (n - 1))
+    for t in range(n):
+        seg = z[t * hop : t * hop + n_fft]
+        if iters == 0:
+            c = mag[:, t] * np.exp(1j * phase0[:, t])
+        else:
+            c = like(mag[:, t], np.fft.rfft(seg * a))
+            for _ in range(iters):
+                c = like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b))
+        seg += np.fft.irfft(c, n=n_fft) * w
+    wsum = ola(np.tile(w * w, (n, 1)), hop)
+    return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
+
+
+def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None) -> np.ndarray:
+    """Section 6 at the model rate -> [channels, model_len]."""
+    h, packets = read_blob(data)
+    check_against_model(h, m)
+    n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
+    model_len = -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])
+    iters = (3 if m.cfg["causal"] else 32) if iters is None else iters
+    out = []
+    for ch in range(h["channels"]):
+        logmag, phase0, g, stored = features(m, h, packets, ch)
+        if stored is not None:
+            out.append(istft(np.exp(logmag) / g * np.exp(1j * stored), n_fft, hop, model_len))
+            continue
+        mag = np.exp(postfilter(logmag, m.contrast if contrast is None else contrast).astype(np.float32)) / g
+        refine = rtisi if m.cfg["causal"] else griffin_lim
+        out.append(refine(mag, phase0, n_fft, hop, model_len, iters))
+    return np.array(out)
+
+
+def power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """|STFT|^2 of a model-rate signal [n] by 7.3 -> [F, n // hop + 1]."""
+    n = x.shape[-1] // hop + 1
+    xp = np.pad(x.astype(np.float64), (n_fft // 2, n_fft + hop * (n - 1) - x.shape[-1] - n_fft // 2))
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
+    return np.abs(np.fft.rfft(xp[idx] * hann(n_fft))).T ** 2
+
+
+def lsd(p_ref: np.ndarray, p: np.ndarray) -> float:
+    """Section 10's log-spectral distance between two power spectrograms [F, N], in dB."""
+    floor = p_ref.max() * 1e-8
+    d = 10 * np.log10(np.maximum(p_ref, floor)) - 10 * np.log10(np.maximum(p, floor))
+    return float(np.mean(np.sqrt(np.mean(d**2, axis=0))))

@@ -1,0 +1,209 @@
+"""Section 4 of docs/FORMAT.md: the header, the channel sections, the whole and the framed layouts, with
+the checks in the order of 4.2 and the lengths of 4.6."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .model import Model
+
+
+class SpecError(Exception):
+    """The blob breaks a rule of docs/FORMAT.md; `kind` is the error class the spec names."""
+
+    def __init__(self, kind: str, msg: str) -> None:
+        super().__init__(f"{kind}: {msg}")
+        self.kind = kind
+
+
+HEADER = struct.Struct("<4sBBHBBBBIHHHHQII8sQ")  # 4.1, offsets 0..55
+NAMES = ("magic", "major", "minor", "header_size", "mode", "bits", "phase_bits", "coder", "sample_rate",
+         "channels", "latent_channels", "latent_bins", "n_bins", "num_samples", "n_frames", "latent_steps",
+         "model_id", "payload_len")
+
+
+@dataclass
+class Section:
+    gain: float
+    scales: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    coded: bytes = b""
+    phase: np.ndarray | None = None
+
+
+@dataclass
+class Packet:
+    steps: int
+    frames: int
+    sections: list[Section]
+
+
+def unpack_bits(data: bytes, n: int, bits: int) -> np.ndarray:
+    """4.7: n codes of `bits` bits, MSB first -> [n] int64."""
+    if len(data) != -(-n * bits // 8):
+        raise SpecError("FormatError", "packed field of the wrong length")
+    b = np.unpackbits(np.frombuffer(data, np.uint8))[: n * bits].reshape(n, bits).astype(np.int64)
+    return b @ (1 << np.arange(bits - 1, -1, -1))
+
+
+def phase_size(h: dict[str, Any], frames: int) -> int:
+    return -(-h["n_bins"] * frames * h["phase_bits"] // 8) if h["mode"] == 1 else 0
+
+
+def section0(h: dict[str, Any], steps: int, frames: int) -> int:
+    values = h["latent_channels"] * h["latent_bins"] * steps
+    return 4 + 4 * h["latent_channels"] + -(-values * h["bits"] // 8) + phase_size(h, frames)
+
+
+def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: int) -> list[Section]:
+    """4.3: the channel sections filling body[pos:], each over `steps` latent steps and `frames` frames."""
+    out, end = [], len(body)
+    values = h["latent_channels"] * h["latent_bins"] * steps
+    for _ in range(h["channels"]):
+        if pos + 8 > end:
+            raise SpecError("FormatError", "the payload ends inside a section")
+        (gain,) = struct.unpack_from("<f", body, pos)
+        sec, pos = Section(gain), pos + 4
+        if h["coder"] == 0:
+            size = -(-values * h["bits"] // 8)
+            if pos + 4 * h["latent_channels"] + size + phase_size(h, frames) > end:
+                raise SpecError("FormatError", "the payload ends inside a section")
+            sec.scales = np.frombuffer(body, "<f4", h["latent_channels"], pos)
+            pos += 4 * h["latent_channels"]
+            sec.codes = unpack_bits(body[pos : pos + size], values, h["bits"]).reshape(
+                h["latent_channels"], h["latent_bins"], steps)
+            pos += size
+            if not (np.all(np.isfinite(sec.scales)) and np.all(sec.scales >= 0)):
+                raise SpecError("FormatError", "bad scale")
+        else:
+            (size,) = struct.unpack_from("<I", body, pos)
+            pos += 4
+            if size % 4 or pos + size + phase_size(h, frames) > end:
+                raise SpecError("FormatError", "coded_len")
+            if values > 1024 * max(size, 4):
+                raise SpecError("FormatError", "too many values per coded byte")
+            sec.coded, pos = body[pos : pos + size], pos + size
+        if not 1 / 64 <= gain <= 64:
+            raise SpecError("FormatError", "gain out of range")
+        if h["mode"] == 1:
+            n = phase_size(h, frames)
+            sec.phase = unpack_bits(body[pos : pos + n], h["n_bins"] * frames, h["phase_bits"]).reshape(
+                h["n_bins"], frames)
+            pos += n
+        out.append(sec)
+    if pos != end:
+        raise SpecError("FormatError", "the sections do not fill the payload")
+    return out
+
+
+def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
+    """Sections 4.1-4.5, checks in the order of 4.2."""
+    if len(data) < 8:
+        raise SpecError("TruncatedError", "no preamble")
+    if data[:4] != b"CRTB":
+        raise SpecError("FormatError", "magic")
+    major, minor, header_size = struct.unpack_from("<BBH", data, 4)
+    if major != 1:
+        raise SpecError("UnsupportedVersionError", f"major {major}")
+    if header_size < 56 or (minor == 0 and header_size != 56) or (minor >= 2 and header_size < 64):
+        raise SpecError("FormatError", "header_size")
+    layout, stride, psteps = 0, 0, 0
+    if minor >= 2:
+        if len(data) < 64:
+            raise SpecError("TruncatedError", "header")
+        if zlib.crc32(data[:60]) != struct.unpack_from("<I", data, 60)[0]:
+            raise SpecError("ChecksumError", "header CRC")
+        layout, stride, psteps = struct.unpack_from("<BBH", data, 56)
+    if len(data) < header_size + (4 if layout == 0 else 0):
+        raise SpecError("TruncatedError", "header")
+    h: dict[str, Any] = dict(zip(NAMES, HEADER.unpack_from(data, 0), strict=True))
+    h.update(layout=layout, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex())
+    rules = [
+        h["mode"] in (0, 1), h["coder"] in (0, 1, 2), minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
+        layout in (0, 1), 1 <= h["bits"] <= 16 if h["coder"] == 0 else h["bits"] == 0,
+        1 <= h["phase_bits"] <= 16 if h["mode"] == 1 else h["phase_bits"] == 0,
+        1 <= h["sample_rate"] <= 768000, 1 <= h["channels"] <= 64, h["num_samples"] < 1 << 40,
+        min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
+        (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),
+        layout == 1 or min(h["n_frames"], h["latent_steps"]) >= 1,
+    ]
+    if not all(rules):
+        raise SpecError("FormatError", f"header field rule {rules.index(False)}")
+    if layout == 1:
+        if h["num_samples"] or h["n_frames"] or h["latent_steps"] or h["payload_len"]:
+            raise SpecError("FormatError", "a framed header's lengths are 0")
+        return h, read_packets(h, data, header_size)
+    plen = h["payload_len"]
+    if h["coder"] == 0 and plen != h["channels"] * section0(h, h["latent_steps"], h["n_frames"]):
+        raise SpecError("FormatError", "payload_len")
+    if h["coder"] != 0 and plen < h["channels"] * (8 + phase_size(h, h["n_frames"])):
+        raise SpecError("FormatError", "payload_len")
+    end = header_size + plen
+    if len(data) != end + 4:
+        raise SpecError("TruncatedError" if len(data) < end + 4 else "FormatError", "blob length")
+    if zlib.crc32(data[:end]) != struct.unpack_from("<I", data, end)[0]:
+        raise SpecError("ChecksumError", "blob CRC")
+    secs = read_sections(h, data[header_size:end], 0, h["latent_steps"], h["n_frames"])
+    return h, [Packet(h["latent_steps"], h["n_frames"], secs)]
+
+
+def max_packet_body(h: dict[str, Any]) -> int:
+    """4.5."""
+    p, s = h["packet_steps"], h["time_stride"]
+    if h["coder"] == 0:
+        section = section0(h, p, p * s)
+    else:
+        section = 8 + 3 * h["latent_channels"] * h["latent_bins"] * p + 64 + phase_size(h, p * s)
+    return 1 + 16 + h["channels"] * section
+
+
+def read_packets(h: dict[str, Any], data: bytes, pos: int) -> list[Packet]:
+    """4.5: packets up to the last; fills in the header's lengths from it."""
+    p, s, limit = h["packet_steps"], h["time_stride"], max_packet_body(h)
+    packets: list[Packet] = []
+    while True:
+        k = len(packets)
+        if pos + 4 > len(data):
+            raise SpecError("TruncatedError", f"cut before packet {k}")
+        (body_len,) = struct.unpack_from("<I", data, pos)
+        if not 1 <= body_len <= limit:
+            raise SpecError("FormatError", f"packet {k} body_len {body_len}")
+        if pos + 8 + body_len > len(data):
+            raise SpecError("TruncatedError", f"cut inside packet {k}")
+        body = data[pos + 4 : pos + 4 + body_len]
+        crc = zlib.crc32(struct.pack("<I", k) + data[pos : pos + 4 + body_len])
+        if crc != struct.unpack_from("<I", data, pos + 4 + body_len)[0]:
+            raise SpecError("ChecksumError", f"packet {k}")
+        pos += 8 + body_len
+        if body[0] & ~1:
+            raise SpecError("FormatError", "flags")
+        if not body[0] & 1:
+            packets.append(Packet(p, p * s, read_sections(h, body, 1, p, p * s)))
+            continue
+        if len(body) < 17:
+            raise SpecError("FormatError", "last packet too short")
+        num_samples, n_frames, steps = struct.unpack_from("<QII", body, 1)
+        last_steps, last_frames = steps - k * p, n_frames - k * p * s
+        if not (num_samples < 1 << 40 and n_frames >= 1 and steps == -(-n_frames // s)
+                and 1 <= last_steps <= p and last_frames >= 1):
+            raise SpecError("FormatError", "the last packet's lengths")
+        packets.append(Packet(last_steps, last_frames, read_sections(h, body, 17, last_steps, last_frames)))
+        if pos != len(data):
+            raise SpecError("FormatError", "bytes after the last packet")
+        h.update(num_samples=num_samples, n_frames=n_frames, latent_steps=steps)
+        return packets
+
+
+def check_against_model(h: dict[str, Any], m: Model) -> None:
+    """4.2's model checks and 4.6's lengths."""
+    assert h["model_id"] == m.model_id and h["coder"] == m.cfg["coder"]
+    assert (h["latent_channels"], h["latent_bins"], h["n_bins"]) == (m.cfg["channels"], m.latent_bins, m.n_bins)
+    assert h["layout"] == 0 or h["time_stride"] == m.stride
+    model_len = -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])
+    assert h["n_frames"] == model_len // m.cfg["hop"] + 1
+    assert h["latent_steps"] == -(-h["n_frames"] // m.stride)

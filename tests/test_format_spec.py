@@ -1,0 +1,191 @@
+"""docs/FORMAT.md is enough to decode codec-rt's blobs: `spec_reader`, written from its text alone (NumPy,
+zlib, json, onnxruntime for the decoder graph; no constriction, no codec-rt code), reads every golden blob
+(all versions, coders, layouts and modes) and blobs of every shipped model exactly as codec-rt does: header,
+stream lengths, CRCs, symbols (range-decoded with the spec's arithmetic, and re-encoded to the same bytes),
+codes, scales, gains and stored phase. Decoded to audio by section 6, they match codec-rt's decoder within
+the tolerances of section 10. `ref_read` is the one place that calls codec-rt's reader.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from spec_reader.audio import decode_audio, features, lsd, postfilter, power
+from spec_reader.container import SpecError, check_against_model, read_blob
+from spec_reader.model import load_model
+from spec_reader.rangecoder import range_decode, range_encode
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+DOC = REPO / "docs" / "FORMAT.md"
+GOLDEN = sorted(DATA.glob("golden_v*.cra"))
+SHIPPED = sorted(p.parent for p in (REPO / "runtime" / "codec_rt" / "models").glob("*/decoder.onnx"))
+
+
+def ref_read(data: bytes, model_dir: Path) -> tuple[dict[str, Any], list[list[tuple[Any, ...]]]]:
+    """codec-rt's header (with today's field names mapped to the spec's) and, per packet and channel,
+    (gain, symbols or codes, scales, phase codes)."""
+    from codec_rt import blob, entropy
+    from codec_rt.onnx_model import OnnxModel
+
+    header, frames = blob.read_frames(data)
+    d = header.to_dict()
+    renames = {"latent_frames": "latent_steps", "frame_steps": "packet_steps"}
+    d = {renames.get(k, k): v for k, v in d.items()}
+    tables = OnnxModel.load(model_dir).entropy
+    packets = []
+    for fr in frames:
+        chans = []
+        for ch in fr.channels:
+            latent = entropy.decode(ch.coded, tables, fr.steps) if tables is not None else ch.codes
+            chans.append((ch.gain, latent, ch.scales, ch.phase_codes))
+        packets.append(chans)
+    return d, packets
+
+
+def assert_matches_codec_rt(data: bytes, model_dir: Path) -> dict[str, Any]:
+    """The spec reader's header, symbols, codes, scales, gains and phase codes equal codec-rt's, and the
+    spec's range encoder rewrites every section's bytes exactly. Returns the header."""
+    m = load_model(model_dir)
+    h, packets = read_blob(data)
+    check_against_model(h, m)
+    ref_h, ref_packets = ref_read(data, model_dir)
+    for key in ("mode", "bits", "phase_bits", "coder", "sample_rate", "channels", "latent_channels", "latent_bins",
+                "n_bins", "num_samples", "n_frames", "latent_steps", "model_id", "minor", "layout", "time_stride",
+                "packet_steps"):
+        assert h[key] == ref_h[key], key
+    assert len(packets) == len(ref_packets) == -(-h["latent_steps"] // (h["packet_steps"] or h["latent_steps"]))
+    for pk, ref_pk in zip(packets, ref_packets, strict=True):
+        for sec, (gain, latent, scales, phase) in zip(pk.sections, ref_pk, strict=True):
+            assert sec.gain == gain
+            if h["coder"]:
+                v = range_decode(sec.coded, m, pk.steps)
+                np.testing.assert_array_equal(v, latent)
+                assert range_encode(v, m) == sec.coded
+            else:
+                np.testing.assert_array_equal(sec.codes, latent)
+                np.testing.assert_array_equal(sec.scales, scales)
+            if h["mode"] == 1:
+                np.testing.assert_array_equal(sec.phase, phase)
+    return h
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+
+def doc_golden_headers() -> dict[str, bytes]:
+    """Section 9's hex dumps: file name -> the 64 bytes shown."""
+    text = DOC.read_text()
+    block = text[text.index("## 9 Golden header bytes") : text.index("## 10 Conformance")]
+    out: dict[str, bytes] = {}
+    name = ""
+    for line in block.splitlines():
+        if mt := re.match(r"(golden_v\S+\.cra):", line):
+            name, out[mt[1]] = mt[1], b""
+        elif mt := re.match(r"\d{4}: ((?:[0-9a-f]{2} ?){16})$", line):
+            out[name] += bytes.fromhex(mt[1])
+    return out
+
+
+def test_the_doc_shows_the_golden_header_bytes_of_every_version() -> None:
+    shown = doc_golden_headers()
+    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3"}  # type: ignore[index]
+    for name, head in shown.items():
+        assert len(head) == 64 and (DATA / name).read_bytes()[:64] == head, name
+
+
+def golden_model_dir(data: bytes) -> Path:
+    return DATA / ("golden_model", "golden_model_range", "golden_model_context")[data[11]]
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden_blob_reads_as_codec_rt_reads_it(path: Path) -> None:
+    data = path.read_bytes()
+    h = assert_matches_codec_rt(data, golden_model_dir(data))
+    assert (h["num_samples"], h["sample_rate"], h["channels"]) == (16000, 16000, 1)
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden_blob_decodes_to_its_reference_audio(path: Path) -> None:
+    """Section 6 with refinement off and contrast 1 (how the references were made), within section 10."""
+    data = path.read_bytes()
+    y = decode_audio(data, load_model(golden_model_dir(data)), iters=0, contrast=1.0)
+    ref = np.load(path.with_suffix(".npy"))
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))
+
+
+def test_damage_is_refused_where_the_spec_says() -> None:
+    from codec_rt import blob
+    from codec_rt.errors import CodecError
+
+    data = (DATA / "golden_v1_3_context_store_phase.cra").read_bytes()
+    whole = (DATA / "golden_v1_1_predicted.cra").read_bytes()
+    cases = {
+        "header byte": (data[:20] + bytes([data[20] ^ 1]) + data[21:], "ChecksumError"),
+        "packet byte": (data[:100] + bytes([data[100] ^ 1]) + data[101:], "ChecksumError"),
+        "cut": (data[:-5], "TruncatedError"),
+        "trailing": (data + b"\0", "FormatError"),
+        "whole payload byte": (whole[:70] + bytes([whole[70] ^ 1]) + whole[71:], "ChecksumError"),
+        "major": (whole[:4] + b"\x02" + whole[5:], "UnsupportedVersionError"),
+        "coder 2 in 1.1": (whole[:11] + b"\x02" + whole[12:], "FormatError"),
+    }
+    for name, (bad, kind) in cases.items():
+        with pytest.raises(SpecError) as got:
+            read_blob(bad)
+        assert got.value.kind == kind, name
+        with pytest.raises(CodecError) as ref:
+            blob.read_frames(bad)
+        assert type(ref.value).__name__ == kind, name
+
+
+@pytest.fixture(scope="module")
+def shipped_blobs() -> dict[str, dict[str, bytes]]:
+    """Each shipped model's blobs of the first 2 s of the test speech, whole and framed."""
+    from codec_rt import Codec
+
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
+    out = {}
+    for d in SHIPPED:
+        codec = Codec.load(d)
+        clip = np.ascontiguousarray(x[: 2 * sr].T)
+        out[d.name] = {"whole": codec.encode(clip, sr), "framed": codec.encode(clip, sr, framed=True)}
+    return out
+
+
+@pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda p: p.name)
+def test_shipped_model_blobs_read_as_codec_rt_reads_them(model_dir: Path, shipped_blobs: Any) -> None:
+    for layout, data in shipped_blobs[model_dir.name].items():
+        h = assert_matches_codec_rt(data, model_dir)
+        assert h["layout"] == (layout == "framed") and h["channels"] == 1 and h["sample_rate"] == 16000
+        assert h["minor"] == (3 if layout == "framed" or h["coder"] == 2 else 1)
+
+
+@pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda p: p.name)
+def test_shipped_model_audio_conforms(model_dir: Path, shipped_blobs: Any) -> None:
+    """Section 10: refinement off, sample by sample (with the model's postfilter contrast); refinement on,
+    Griffin-Lim by log-spectral distance to codec-rt's block decoder, and either refinement by how well the
+    audio fits the decoded magnitude, against how well codec-rt's does."""
+    from codec_rt import Codec
+
+    codec, m = Codec.load(model_dir), load_model(model_dir)
+    n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
+    data = shipped_blobs[model_dir.name]["framed"]
+    ref, _ = codec.decode(data, phase_iters=0)
+    y = decode_audio(data, m, iters=0)
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))
+    ref, _ = codec.decode(data)
+    y = decode_audio(data, m)
+    h, packets = read_blob(data)
+    logmag, _, g, _ = features(m, h, packets, 0)
+    target = (np.exp(postfilter(logmag, m.contrast).astype(np.float32)) / g).astype(np.float64) ** 2
+    fit_ref, fit = lsd(target, power(ref[0], n_fft, hop)), lsd(target, power(y[0], n_fft, hop))
+    assert abs(fit - fit_ref) < 0.2
+    if not m.cfg["causal"]:
+        assert lsd(power(ref[0], n_fft, hop), power(y[0], n_fft, hop)) < 0.5

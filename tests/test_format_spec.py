@@ -28,24 +28,21 @@ SHIPPED = sorted(p.parent for p in (REPO / "runtime" / "codec_rt" / "models").gl
 
 
 def ref_read(data: bytes, model_dir: Path) -> tuple[dict[str, Any], list[list[tuple[Any, ...]]]]:
-    """codec-rt's header (with today's field names mapped to the spec's) and, per packet and channel,
+    """codec-rt's header and, per packet and channel,
     (gain, symbols or codes, scales, phase codes)."""
-    from codec_rt import blob, entropy
-    from codec_rt.onnx_model import OnnxModel
+    from codec_rt import entropy, packets
+    from codec_rt.model import Model
 
-    header, frames = blob.read_frames(data)
-    d = header.to_dict()
-    renames = {"latent_frames": "latent_steps", "frame_steps": "packet_steps"}
-    d = {renames.get(k, k): v for k, v in d.items()}
-    tables = OnnxModel.load(model_dir).entropy
-    packets = []
-    for fr in frames:
+    header, pkts = packets.read_packets(data)
+    tables = Model.load(model_dir).entropy
+    out = []
+    for p in pkts:
         chans = []
-        for ch in fr.channels:
-            latent = entropy.decode(ch.coded, tables, fr.steps) if tables is not None else ch.codes
+        for ch in p.channels:
+            latent = entropy.decode(ch.coded, tables, p.steps) if tables is not None else ch.codes
             chans.append((ch.gain, latent, ch.scales, ch.phase_codes))
-        packets.append(chans)
-    return d, packets
+        out.append(chans)
+    return header.to_dict(), out
 
 
 def assert_matches_codec_rt(data: bytes, model_dir: Path) -> dict[str, Any]:
@@ -121,7 +118,7 @@ def test_golden_blob_decodes_to_its_reference_audio(path: Path) -> None:
 
 
 def test_damage_is_refused_where_the_spec_says() -> None:
-    from codec_rt import blob
+    from codec_rt import packets
     from codec_rt.errors import CodecError
 
     data = (DATA / "golden_v1_3_context_store_phase.cra").read_bytes()
@@ -140,7 +137,7 @@ def test_damage_is_refused_where_the_spec_says() -> None:
             read_blob(bad)
         assert got.value.kind == kind, name
         with pytest.raises(CodecError) as ref:
-            blob.read_frames(bad)
+            packets.read_packets(bad)
         assert type(ref.value).__name__ == kind, name
 
 

@@ -10,6 +10,8 @@
     dec = StreamDecoder()                               # dec.push(bytes) -> audio, dec.flush() -> audio
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .codec import Codec
 from .config import ModelConfig
 from .errors import (
@@ -26,7 +28,10 @@ from .errors import (
 )
 from .stream import StreamDecoder, StreamEncoder
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("codec-rt")  # one source: pyproject.toml's version, as installed
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = [
     "AudioError", "ChecksumError", "Codec", "CodecError", "FormatError", "ModelConfig", "ModelError",
     "ModelMismatchError", "OutputExistsError", "ProviderError", "StreamDecoder", "StreamEncoder", "TruncatedError",

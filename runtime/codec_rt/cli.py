@@ -22,6 +22,7 @@ from typing import Annotated, Any, BinaryIO
 
 import typer
 
+from . import __version__
 from . import blob as blobfmt
 from .codec import Codec
 from .errors import AudioError, CodecError, OutputError
@@ -80,6 +81,20 @@ ContrastOpt = Annotated[
                                "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codec-rt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    pass
 
 
 def _kbps(n_bytes: int, seconds: float) -> str:

@@ -9,11 +9,14 @@ golden_v1_2_<coder>_<mode>.cra), and from 1.3 on also tests/data/golden_model_co
 range-coded model's weights with narrower tables, and context tables counted from its latents of the test
 speech). The blobs and their decoded output (phase_iters=0, contrast=1.0, so the
 reference pins the format and the graphs, not the post-processing) are stored. tests/test_golden.py decodes
-every golden blob forever. Never overwrite an existing version's files: add new ones.
+every golden blob forever. Never overwrite an existing version's files: add new ones. After writing, it
+records this machine in tests/data/golden_env.json (tests/golden_env.py): the only environment where the new
+goldens are promised to re-encode to the same bytes.
 """
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,7 @@ def main() -> None:
     x = np.ascontiguousarray(x[16000:32000].T)
     version = f"v{blob.MAJOR}_{blob.MINOR}"
     jobs = [(coder, mode) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
+    wrote = False
     for coder, mode in jobs:
         codec = Codec.load(model_dir(coder))
         name = Coder(coder).name.lower()
@@ -72,6 +76,9 @@ def main() -> None:
         y, _ = codec.decode(data, phase_iters=0, contrast=1.0)
         np.save(stem.with_suffix(".npy"), y)
         print(f"wrote {stem}.cra ({len(data)} bytes) and its reference decode")
+        wrote = True
+    if wrote:
+        runpy.run_path(str(DATA.parent / "golden_env.py"), run_name="__main__")
 
 
 if __name__ == "__main__":

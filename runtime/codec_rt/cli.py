@@ -42,6 +42,7 @@ from .files import (
     write_bytes,
 )
 from .metrics import round_trip_report
+from .version import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -82,6 +83,20 @@ ContrastOpt = Annotated[
                                "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codec-rt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    pass
 
 
 def _kbps(n_bytes: int, seconds: float) -> str:

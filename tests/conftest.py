@@ -24,6 +24,7 @@ REPO = DATA.parents[1]
 # file name).
 NEEDS: dict[str, tuple[str, ...]] = {
     "test_export.py": ("torch", "onnxscript", "checkpoints/"),
+    "test_fidelity.py": ("benchmarks/",),
     "test_fuzz_blob.py": ("hypothesis", "scripts/fuzz_blob.py"),
     "test_latency_bench.py": ("benchmarks/",),
     "test_model.py": ("torch",),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soxr
 
-from codec_rt import AudioError, Codec, CodecError, ModelMismatchError, ProviderError, metrics
+from codec_rt import AudioError, Codec, CodecError, ModelMismatchError, ProviderError, blob, metrics
+from codec_rt.config import Stereo
 
 
 def test_speech_round_trip_keeps_shape_rate_and_quality(codec: Codec, speech: tuple[np.ndarray, int]) -> None:
@@ -38,10 +39,12 @@ def test_store_phase_is_near_lossless(codec: Codec, speech: tuple[np.ndarray, in
 
 def test_stereo_music_at_44k(codec: Codec, music: tuple[np.ndarray, int]) -> None:
     x, sr = music
-    y, sr2 = codec.decode(codec.encode(x, sr))
-    assert (sr2, y.shape) == (44100, x.shape)
-    # Channels are coded independently: swapping them swaps the output.
-    y_swapped, _ = codec.decode(codec.encode(x[::-1].copy(), sr))
+    data = codec.encode(x, sr)
+    y, sr2 = codec.decode(data)
+    assert (sr2, y.shape) == (44100, x.shape) and blob.read_header(data)[0].stereo == Stereo.MID_SIDE
+    # Coded as independent channels, swapping them swaps the output.
+    y, _ = codec.decode(codec.encode(x, sr, joint_stereo=False))
+    y_swapped, _ = codec.decode(codec.encode(x[::-1].copy(), sr, joint_stereo=False))
     np.testing.assert_allclose(y_swapped, y[::-1], atol=1e-5)
 
 

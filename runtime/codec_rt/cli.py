@@ -57,6 +57,11 @@ class Provider(str, Enum):
     cuda = "cuda"
 
 
+class StereoOpt(str, Enum):
+    mid_side = "mid-side"
+    independent = "independent"
+
+
 class Layout(str, Enum):
     framed = "framed"
     whole = "whole"
@@ -153,9 +158,13 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="framed (streamable, format 1.3) or whole (format 1.1 for older "
-                             "readers; 1.3 with context coding)")
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.4) or whole (the oldest format that "
+                             "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side stereo)")
     ] = Layout.framed,
+    stereo: Annotated[
+        StereoOpt, typer.Option("--stereo", help="two channels as mid/side (keeps their relation; format 1.4) or "
+                                "each on its own")
+    ] = StereoOpt.mid_side,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -169,7 +178,8 @@ def encode(
         if layout == Layout.whole:
             audio = reader.read_all()
             try:
-                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value)
+                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value,
+                                    joint_stereo=stereo == StereoOpt.mid_side)
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 
@@ -178,7 +188,8 @@ def encode(
                 counted[-1].write(data)
         else:
             try:
-                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits)
+                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits,
+                                    joint_stereo=stereo == StereoOpt.mid_side)
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 

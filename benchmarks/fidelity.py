@@ -1,7 +1,7 @@
 """The fidelity suite: what goes in comes out, for tones, chords, sweeps, DC, stereo, loud input, quiet
 backgrounds under bursts and transients, through every shipped point, the streaming path and Opus.
 
-    python -m benchmarks.fidelity --out results/fidelity      # table to docs/fidelity.md with --doc
+    python -m benchmarks.fidelity --points 3,6,12,32,ll --opus 12 --out results/fidelity   # docs/fidelity.md
 
 Each case is a small signal of one kind (after public bug reports against Opus, EnCodec, DAC and others,
 issue 12); each metric is measured on the decoded audio against the input, and each check is the threshold a

@@ -59,10 +59,9 @@ from .quantize import pack, packed_size, unpack
 MAGIC = b"CRTB"
 MAJOR, MINOR = 1, 4
 MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
-# Range coding can squeeze near-certain symbols below a bit (the shipped models reach about 6 values per
-# byte on digital silence); this bound leaves room for that while capping what a forged header can make a
-# decoder allocate and compute.
-MAX_VALUES_PER_BYTE = 1 << 10  # real blobs: under 6 even on digital silence
+# Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
+# room for that while capping what a forged header can make a decoder allocate and compute.
+MAX_VALUES_PER_BYTE = 1 << 10  # far above what real blobs reach (docs/MEASURED.md)
 # A range-coded value costs at most 24 bits (the finest table precision), plus the coder's final words.
 _MAX_CODED_BYTES_PER_VALUE = 3
 _CODED_SLACK = 64

@@ -26,6 +26,7 @@ from . import packets
 from .audio_in import AudioReader, read_audio
 from .blob import MAJOR
 from .codec import Codec
+from .config import Stereo
 from .decoder import StreamDecoder
 from .encoder import StreamEncoder
 from .errors import AudioError, CodecError, OutputError
@@ -273,7 +274,8 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
     header, blob_packets = packets.read_packets(data)
     seconds = header.num_samples / header.sample_rate
     d: dict[str, Any] = {"format": f"{MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
-                         "coder": header.coder_name, "layout": header.layout_name}
+                         "coder": header.coder_name, "layout": header.layout_name,
+                         "stereo": Stereo(header.stereo).name.lower().replace("_", "-")}
     if header.framed:
         d["packets"] = len(blob_packets)
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None

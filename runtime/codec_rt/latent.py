@@ -56,7 +56,7 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
 def stereo_for(opts: Options, channels: int, cfg: ModelConfig) -> Stereo:
     """How `channels` audio channels are coded: a pair as mid and side with `opts.joint_stereo`, except by a
     causal model, whose phase reconstruction (RTISI) decodes mid and side with unrelated phases, so that their
-    sum and difference would mix the channels (panned speech: correlation 0.80, the quiet side +6 dB)."""
+    sum and difference would mix the channels (docs/fidelity.md)."""
     joint = opts.joint_stereo and channels == 2 and not cfg.causal
     return Stereo.MID_SIDE if joint else Stereo.INDEPENDENT
 

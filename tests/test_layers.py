@@ -21,6 +21,7 @@ LAYERS = [
     ["encoder", "decoder"],
     ["codec"],  # the facade
     ["riff", "files", "audio_in", "metrics", "bench"],
+    ["transcode"],  # one file coded, for `encode`, `decode` and `batch`
     ["cli"],
     ["__main__", "__init__"],
 ]

@@ -18,30 +18,18 @@ import sys
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 import typer
 
 from . import packets
-from .audio_in import AudioReader, read_audio
-from .blob import MAJOR
+from .audio_in import read_audio
+from .blob import MAJOR, BlobHeader
 from .codec import Codec
-from .decoder import StreamDecoder
-from .encoder import StreamEncoder
-from .errors import AudioError, CodecError, OutputError
-from .files import (
-    STDIO,
-    AudioWriter,
-    atomic_write,
-    audio_format,
-    check_audio_output,
-    check_output,
-    open_binary,
-    read_blob,
-    write_audio,
-    write_bytes,
-)
+from .errors import CodecError, OutputError
+from .files import STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
+from .transcode import decode_file, encode_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -104,31 +92,6 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-class _Counting:
-    """A binary output that counts what goes through it."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self.f, self.n = f, 0
-
-    def write(self, data: bytes) -> None:
-        self.f.write(data)
-        self.n += len(data)
-
-
-def _emit(out: Path | None, write: Callable[[BinaryIO], None]) -> None:
-    """Run `write(file)` into `out` atomically (a temporary file renamed into place), or into stdout (None)."""
-    if out is None:
-        write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return
-
-    def _write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            write(f)
-
-    atomic_write(out, _write)
-
-
 @app.command()
 def encode(
     input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...); - reads stdin (WAV or FLAC)")],
@@ -148,37 +111,14 @@ def encode(
     """Compress an audio file into a codec-rt blob (streamed: bounded memory for any length)."""
     from_stdin = str(input) == STDIO
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
-    with AudioReader(input) as reader:
-        codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
-        counted: list[_Counting] = []
-        if layout == Layout.whole:
-            audio = reader.read_all()
-            try:
-                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value)
-            except AudioError as e:
-                raise AudioError(f"{reader.name}: {e}") from None
 
-            def write(f: BinaryIO) -> None:
-                counted.append(_Counting(f))
-                counted[-1].write(data)
-        else:
-            try:
-                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits)
-            except AudioError as e:
-                raise AudioError(f"{reader.name}: {e}") from None
+    def load() -> Codec:
+        return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
 
-            def write(f: BinaryIO) -> None:
-                counted.append(_Counting(f))
-                with _progress(reader.num_samples, "encoding") as advance:
-                    for block in reader.blocks():
-                        counted[-1].write(enc.push(block))
-                        advance(block.shape[1])
-                    counted[-1].write(enc.flush())
-
-        _emit(out, write)
-        n_bytes, seconds = counted[-1].n, reader.samples_read / reader.sample_rate
+    done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole, progress=_progress)
     where = "stdout" if out is None else out
-    typer.echo(f"{reader.name} -> {where}: {n_bytes} bytes, {seconds:.2f} s, {_kbps(n_bytes, seconds)}", err=True)
+    typer.echo(f"{done.name} -> {where}: {done.output_bytes} bytes, {done.seconds:.2f} s, "
+               f"{_kbps(done.output_bytes, done.seconds)}", err=True)
 
 
 @app.command()
@@ -200,44 +140,17 @@ def decode(
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
     if out is not None:
         audio_format(out)
-    f = open_binary(input)
-    try:
-        src = packets.open_blob(f, seekable=not from_stdin)
-        header = src.header
-        total = header.num_samples if header.n_frames else None
-        if out is not None:  # refuse what the output format cannot hold before decoding
-            check_audio_output(out, header.channels, header.sample_rate, 1 if total is None else total)
-        codec = Codec.for_model_id(header.model_id, provider.value) if model is None else Codec.load(model,
-                                                                                                    provider.value)
-        codec.check_compatible(header)
-        dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast)
-        written: list[int] = []
 
-        def write(target: BinaryIO | Path) -> None:
-            writer = AudioWriter(target, header.channels, header.sample_rate, total, out_name=out)
-            with _progress(total, "decoding") as advance:
-                for piece in src.pieces():
-                    y = dec.push(piece)
-                    writer.write(y)
-                    advance(y.shape[1])
-                y = dec.flush()
-                writer.write(y)
-                advance(y.shape[1])
-            writer.close()
-            written.append(writer.samples_written)
+    def codec_for(header: BlobHeader) -> Codec:
+        if model is None:
+            return Codec.for_model_id(header.model_id, provider.value)
+        return Codec.load(model, provider.value)
 
-        if out is None:
-            write(sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-        else:
-            atomic_write(out, write)
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
+    done = decode_file(input, out, codec_for, phase_iters=phase_iters, contrast=contrast, progress=_progress)
     where = "stdout" if out is None else out
-    note = f" (the blob is cut short: {written[-1]} samples decoded)" if dec.truncated else ""
-    typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {header.channels} ch, {written[-1]} samples at "
-               f"{header.sample_rate} Hz{note}", err=True)
+    note = f" (the blob is cut short: {done.samples} samples decoded)" if done.truncated else ""
+    typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {done.channels} ch, {done.samples} samples at "
+               f"{done.sample_rate} Hz{note}", err=True)
 
 
 @app.command()

@@ -22,6 +22,10 @@ LAYERS = [
     ["codec"],  # the facade
     ["riff", "files", "audio_in", "metrics", "bench"],
     ["transcode"],  # one file coded, for `encode`, `decode` and `batch`
+    ["corpus"],  # a batch's files
+    ["worker"],
+    ["local_engine", "ray_engine"],
+    ["batch"],
     ["cli"],
     ["__main__", "__init__"],
 ]

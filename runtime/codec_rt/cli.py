@@ -6,6 +6,9 @@ A user mistake (missing file, bad blob, existing output...) is one line on stder
 temporary file renamed into place at the end, or to standard output with `-o -`), so memory stays bounded
 for any length; `-` as the input reads standard input (audio: WAV or FLAC, streamed; a blob: any layout).
 A progress bar is drawn on stderr when it is a terminal.
+
+`batch encode` / `batch decode` code a whole folder tree or manifest (`batch.py`): exit code 0 when every
+file succeeded, 1 when any failed (each in the results file), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import packets
+from . import batch, packets
 from .audio_in import read_audio
 from .blob import MAJOR, BlobHeader
 from .codec import Codec
@@ -30,6 +33,7 @@ from .errors import CodecError, OutputError
 from .files import STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
 from .transcode import decode_file, encode_file
+from .worker import Result
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -256,6 +260,98 @@ def bench(
     typer.echo(timer.report(result))
     if out is not None:
         write_bytes(out, timer.to_json(result))
+
+
+batch_app = typer.Typer(no_args_is_help=True, help="Code every file of a folder tree or a manifest into a mirror "
+                        "folder, on worker processes or a Ray cluster (docs/SCALE.md).")
+app.add_typer(batch_app, name="batch")
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class AudioFormat(str, Enum):
+    wav = "wav"
+    flac = "flac"
+    ogg = "ogg"
+
+
+SrcArg = Annotated[Path, typer.Argument(help="folder (searched recursively) or manifest file (one path a line)")]
+DstOpt = Annotated[Path, typer.Option("-o", "--output", help="output folder: the sources' tree mirrored")]
+EngineOpt = Annotated[Engine, typer.Option("--engine", help="local: worker processes; ray: a Ray cluster")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="worker processes or Ray actors "
+                                                "[default: this machine's CPUs; Ray: the cluster's]")]
+AddressOpt = Annotated[str | None, typer.Option("--address", help="Ray cluster (HOST:PORT) [default: a local "
+                                                "cluster started for the run]")]
+ResultsOpt = Annotated[Path | None, typer.Option("--results", help="results file, JSON lines [default: "
+                                                 "OUTPUT/batch_results.jsonl]")]
+BatchForceOpt = Annotated[bool, typer.Option("--force", help="code every file again, even those whose output "
+                                             "is complete and valid")]
+
+
+def _run_batch(opts: batch.Options) -> None:
+    """Run a batch with a progress line on a terminal, report it on stderr; exit code 1 if a file failed."""
+    if not sys.stderr.isatty():
+        summary = batch.run(opts)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = [TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("files {task.fields[what]}"),
+                   TimeElapsedColumn()]
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("batch", total=batch.jobs_total(opts), what="")
+            seen = batch.Summary(Path())
+
+            def advance(r: Result) -> None:
+                seen.add(r)
+                seen.wall_s = bar.tasks[0].elapsed or 0.0
+                rtf = f", RTF {seen.rtf:.3f}" if seen.rtf else ""
+                failed = f", {seen.counts['error']} failed" if seen.counts["error"] else ""
+                bar.update(task, advance=1, what=f"({seen.audio_seconds / 3600:.3f} h of audio{rtf}{failed})")
+
+            summary = batch.run(opts, advance)
+    c = summary.counts
+    for r in summary.failures:
+        typer.echo(f"codec-rt: failed: {r.error}", err=True)
+    if c["error"] > len(summary.failures):
+        typer.echo(f"codec-rt: ... and {c['error'] - len(summary.failures)} more failures", err=True)
+    rtf = f", real-time factor {summary.rtf:.4f}" if summary.rtf else ""
+    typer.echo(f"{summary.files} files: {c['ok']} coded, {c['skipped']} already done, {c['error']} failed; "
+               f"{summary.audio_seconds / 3600:.4f} h of audio in {summary.wall_s:.1f} s{rtf}; results in "
+               f"{summary.results}", err=True)
+    if c["error"]:
+        raise typer.Exit(1)
+
+
+@batch_app.command("encode")
+def batch_encode(
+    src: SrcArg, output: DstOpt, bitrate: BitrateOpt = None, low_latency: LowLatencyOpt = False,
+    model: ModelOpt = None, provider: ProviderOpt = Provider.cpu, force: BatchForceOpt = False,
+    engine: EngineOpt = Engine.local, workers: WorkersOpt = None, address: AddressOpt = None,
+    results: ResultsOpt = None,
+) -> None:
+    """Encode every audio file under SRC (or listed in SRC) to OUTPUT/<same path>.cra, the same bytes as
+    codec-rt encode writes. Reruns skip the outputs already complete; exit code 1 if any file failed."""
+    _run_batch(batch.Options(src, output, False, bitrate, low_latency, model, provider.value, force,
+                             engine=engine.value, workers=workers, address=address, results=results))
+
+
+@batch_app.command("decode")
+def batch_decode(
+    src: SrcArg, output: DstOpt,
+    format: Annotated[AudioFormat, typer.Option("--format", help="audio format of the outputs")] = AudioFormat.wav,
+    phase_iters: PhaseItersOpt = None, contrast: ContrastOpt = None, model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu, force: BatchForceOpt = False, engine: EngineOpt = Engine.local,
+    workers: WorkersOpt = None, address: AddressOpt = None, results: ResultsOpt = None,
+) -> None:
+    """Decode every .cra under SRC (or listed in SRC) to OUTPUT/<same path>.wav (or --format). Reruns skip
+    the outputs already complete; exit code 1 if any file failed."""
+    _run_batch(batch.Options(src, output, True, model=model, provider=provider.value, force=force,
+                             phase_iters=phase_iters, contrast=contrast, audio_format=format.value,
+                             engine=engine.value, workers=workers, address=address, results=results))
 
 
 def _terminated(signum: int, frame: object) -> None:

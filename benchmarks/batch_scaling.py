@@ -1,0 +1,126 @@
+"""How `codec-rt batch encode` scales: files and audio hours per second with 1 and 2 workers, on the local
+engine and on Ray, and Ray's overhead per file.
+
+    python -m benchmarks.batch_scaling --clips 200 --seconds 2 --repeats 3 --json docs/batch_scaling.json
+
+Each run encodes the same corpus of short clips (`batch_corpus.py`: mixed rates, channels and formats) into
+a fresh folder, through the library's batch (`codec_rt.batch.run`), so what is timed is what the CLI does.
+Two rates per run: `total` over the whole run (starting the workers and loading the model included), and
+`steady` between the first and the last file done (the pool at work). Ray runs on a local cluster started
+once by this harness (`ray.init(num_cpus=2)`; its start is timed apart), so its runs time the actors'
+start, not the cluster's. `driver_cpu_s`: the CPU time of the process that hands out the files (listing,
+checks of existing outputs, the results file). Ray's overhead per file: its steady seconds per file less
+the local engine's, at the same worker count. The machine's load average is recorded with every run: a
+shared machine's other work takes cores from the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from codec_rt import batch
+from codec_rt.worker import Result
+
+from .batch_corpus import make_corpus
+
+
+def run_once(src: Path, dst: Path, engine: str, workers: int) -> dict[str, Any]:
+    """One batch encode into a fresh `dst` -> its figures."""
+    shutil.rmtree(dst, ignore_errors=True)
+    done: list[float] = []
+    audio: list[float] = []
+
+    def on_result(r: Result) -> None:
+        done.append(time.perf_counter())
+        audio.append(r.seconds)
+
+    load0 = os.getloadavg()[0]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    summary = batch.run(batch.Options(src, dst, engine=engine, workers=workers), on_result)
+    wall, driver_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    assert summary.counts["error"] == 0 and summary.counts["ok"] == len(done), summary.counts
+    n, hours = len(done), sum(audio) / 3600
+    steady = done[-1] - done[0]
+    return {
+        "engine": engine, "workers": workers, "files": n, "audio_hours": hours, "wall_s": wall,
+        "files_per_s": n / wall, "audio_hours_per_s": hours / wall,
+        "steady_files_per_s": (n - 1) / steady if steady > 0 else None,
+        "steady_audio_hours_per_s": (hours - audio[0] / 3600) / steady if steady > 0 else None,
+        "driver_cpu_s": driver_cpu, "load_avg_1min_before": load0, "load_avg_1min_after": os.getloadavg()[0],
+    }
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median steady rate, with every run's rates beside it."""
+    ordered = sorted(runs, key=lambda r: r["steady_files_per_s"] or 0.0)
+    best = dict(ordered[len(ordered) // 2])
+    best["all_files_per_s"] = [round(r["files_per_s"], 2) for r in runs]
+    best["all_steady_files_per_s"] = [round(r["steady_files_per_s"] or 0.0, 2) for r in runs]
+    return best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clips", type=int, default=200)
+    p.add_argument("--seconds", type=float, default=2.0, help="mean clip length")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--engines", default="local,ray")
+    p.add_argument("--json", type=Path, default=None)
+    a = p.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="batch_scaling"))
+    try:
+        src = tmp / "src"
+        make_corpus(src, a.clips, bad=0, seconds=a.seconds)
+        out: dict[str, Any] = {"clips": a.clips, "mean_clip_seconds": a.seconds, "repeats": a.repeats,
+                               "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+                               "runs": []}
+        engines = a.engines.split(",")
+        if "ray" in engines:
+            import logging
+
+            import ray
+
+            t0 = time.perf_counter()
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                     _node_ip_address="127.0.0.1")
+            out["ray_cluster_start_s"] = time.perf_counter() - t0
+        for engine in engines:
+            for workers in (1, 2):
+                runs = []
+                for i in range(a.repeats):
+                    r = run_once(src, tmp / "dst", engine, workers)
+                    print(f"{engine} x{workers} run {i + 1}: {r['files_per_s']:.1f} files/s total, "
+                          f"{r['steady_files_per_s']:.1f} steady (load {r['load_avg_1min_before']:.2f})", flush=True)
+                    runs.append(r)
+                out["runs"].append(median_run(runs))
+        rows = {(r["engine"], r["workers"]): r for r in out["runs"]}
+        for engine in engines:
+            one, two = rows[engine, 1], rows[engine, 2]
+            out[f"{engine}_speedup_total"] = two["files_per_s"] / one["files_per_s"]
+            out[f"{engine}_speedup_steady"] = two["steady_files_per_s"] / one["steady_files_per_s"]
+        if "ray" in engines and "local" in engines:
+            out["ray_overhead_ms_per_file"] = {
+                str(w): 1000 * (1 / rows["ray", w]["steady_files_per_s"] - 1 / rows["local", w]["steady_files_per_s"])
+                for w in (1, 2)}
+        print(json.dumps({k: v for k, v in out.items() if k != "runs"}, indent=1))
+        for r in out["runs"]:
+            print(f"{r['engine']:5s} x{r['workers']}: {r['files_per_s']:6.1f} files/s total "
+                  f"({r['audio_hours_per_s'] * 3600:6.1f} audio s/s), steady {r['steady_files_per_s']:6.1f} files/s "
+                  f"({r['steady_audio_hours_per_s'] * 3600:6.1f} audio s/s), wall {r['wall_s']:.1f} s")
+        if a.json is not None:
+            a.json.write_text(json.dumps(out, indent=1) + "\n")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

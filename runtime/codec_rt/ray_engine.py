@@ -1,10 +1,11 @@
 """The Ray engine of `codec-rt batch --engine ray` (the optional extra `codec-rt[ray]`; `ray` is imported
 only here, and only when the engine runs).
 
-A pool of actors, one CPU each, each loading the model once (`worker.Worker`), on the cluster at `address`
-(`ray start --head` on one machine, `ray start --address HEAD:PORT` on the others), or on a local cluster
-started for the run. Every node reads the sources and writes the outputs by their paths, so SRC and DST
-must be on a file system all nodes share (NFS, a mounted bucket) unless the cluster is this one machine.
+A pool of actors, one CPU each (and one GPU each with `--provider cuda`), each loading the model once
+(`worker.Worker`), on the cluster at `address` (`ray start --head` on one machine, `ray start --address
+HEAD:PORT` on the others), or on a local cluster started for the run. Every node reads the sources and
+writes the outputs by their paths, so SRC and DST must be on a file system all nodes share (NFS, a mounted
+bucket) unless the cluster is this one machine.
 
 Jobs are handed out as actors free up (at most two per actor in flight), so the driver never holds more.
 An actor that dies is restarted by Ray, which retries the calls it had (at most once each): a killed
@@ -45,7 +46,7 @@ def _ray() -> Any:
 
 class RayEngine:
     """Actors on the Ray cluster at `address` (None: a local cluster of `workers` CPUs started for the run,
-    ended with it). `workers`: actors (None: one per CPU of the cluster)."""
+    ended with it). `workers`: actors (None: one per CPU of the cluster; with the CUDA provider, per GPU)."""
 
     def __init__(self, settings: Settings, workers: int | None, address: str | None) -> None:
         _ray()  # no Ray: a usage error before any work
@@ -77,8 +78,10 @@ class RayEngine:
                 ray.shutdown()
 
     def _run(self, ray: Any, first: Job, todo: Iterator[Job]) -> Iterator[Result]:
-        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=1)(Coder)
+        # One CPU per actor; with the CUDA provider one GPU too, so that Ray places actors on GPU nodes.
+        gpu = self.settings.provider == "cuda"
+        n = self.workers or max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
+        actor_class = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_restarts=-1, max_task_retries=1)(Coder)
         actors = [actor_class.remote(self.settings) for _ in range(n)]
         self.actors = n
         load: dict[int, int] = dict.fromkeys(range(n), 0)  # calls in flight per actor

@@ -9,7 +9,9 @@ Two rates per run: `total` over the whole run (starting the workers and loading 
 `steady` between the first and the last file done (the pool at work). Ray runs on a local cluster started
 once by this harness (`ray.init(num_cpus=2)`; its start is timed apart), so its runs time the actors'
 start, not the cluster's. `driver_cpu_s`: the CPU time of the process that hands out the files (listing,
-checks of existing outputs, the results file). Ray's overhead per file: its steady seconds per file less
+checks of existing outputs, the results file); `workers_cpu_s` (local engine): the CPU time of its worker
+processes, which does not depend on how many there are when the design adds no contention of its own, so
+that the rate grows with the free cores. Ray's overhead per file: its steady seconds per file less
 the local engine's, at the same worker count. The machine's load average is recorded with every run: a
 shared machine's other work takes cores from the workers.
 """
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
@@ -30,6 +33,11 @@ from codec_rt import batch
 from codec_rt.worker import Result
 
 from .batch_corpus import make_corpus
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def run_once(src: Path, dst: Path, engine: str, workers: int) -> dict[str, Any]:
@@ -43,7 +51,7 @@ def run_once(src: Path, dst: Path, engine: str, workers: int) -> dict[str, Any]:
         audio.append(r.seconds)
 
     load0 = os.getloadavg()[0]
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    t0, cpu0, children0 = time.perf_counter(), time.process_time(), _children_cpu()
     summary = batch.run(batch.Options(src, dst, engine=engine, workers=workers), on_result)
     wall, driver_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     assert summary.counts["error"] == 0 and summary.counts["ok"] == len(done), summary.counts
@@ -54,7 +62,10 @@ def run_once(src: Path, dst: Path, engine: str, workers: int) -> dict[str, Any]:
         "files_per_s": n / wall, "audio_hours_per_s": hours / wall,
         "steady_files_per_s": (n - 1) / steady if steady > 0 else None,
         "steady_audio_hours_per_s": (hours - audio[0] / 3600) / steady if steady > 0 else None,
-        "driver_cpu_s": driver_cpu, "load_avg_1min_before": load0, "load_avg_1min_after": os.getloadavg()[0],
+        "driver_cpu_s": driver_cpu, "load_avg_1min_before": load0,
+        # the local pool's processes have ended: their CPU time (start and model load included)
+        "workers_cpu_s": _children_cpu() - children0 if engine == "local" else None,
+        "load_avg_1min_after": os.getloadavg()[0],
     }
 
 

@@ -11,7 +11,8 @@
 
 Layers, each importing only those before it (tests/test_layers.py): errors, config -> audio, stft, resample,
 phase, postfilter, level -> quantize, entropy -> blob, packets -> ladder, model -> latent -> grid ->
-encoder, decoder -> codec -> files, metrics, bench, cli.
+encoder, decoder -> codec -> files, metrics, bench -> transcode -> corpus -> worker -> local_engine,
+ray_engine -> batch -> cli.
 """
 
 from .codec import Codec

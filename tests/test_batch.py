@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -80,20 +79,25 @@ def test_encode_a_folder_same_bytes_as_encode_failures_reported(
     assert not list(dst.rglob(".*.part*"))
 
 
-def test_rerun_skips_what_is_done_and_redoes_the_rest(
-        corpus: Corpus, encoded: Encoded, tmp_path: Path) -> None:
-    (src, clips), (dst0, _) = corpus, encoded
-    dst = tmp_path / "dst"
-    shutil.copytree(dst0, dst)
-    shutil.copystat(dst0, dst)
-    stamps = {p: p.stat().st_mtime_ns for p in dst.rglob("*.cra")}
+def test_rerun_skips_what_is_done_and_redoes_the_rest(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clips = make_corpus(src, 6, bad=2, seconds=1.0, seed=2)
+    assert run("batch", "encode", str(src), "-o", str(dst), "--workers", "2").returncode == 1
+    first = results(dst / "batch_results.jsonl")
+    blobs = {p: p.read_bytes() for p in dst.rglob("*.cra")}
+    stamps = {p: p.stat().st_mtime_ns for p in blobs}
     r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "2")
-    assert r.returncode == 1 and "0 coded, 10 already done, 2 failed" in r.stderr, r.stderr
-    assert {p: p.stat().st_mtime_ns for p in dst.rglob("*.cra")} == stamps  # no output written again
-    statuses = [v["status"] for v in results(dst / "batch_results.jsonl").values()]
-    assert statuses.count("skipped") == 10 and statuses.count("error") == 2
+    assert r.returncode == 1 and "0 coded, 6 already done, 2 failed" in r.stderr, r.stderr
+    assert {p: p.stat().st_mtime_ns for p in blobs} == stamps  # no output written again
+    again = results(dst / "batch_results.jsonl")
+    assert [v["status"] for v in again.values()].count("skipped") == 6
+    # the unreadable files are reported again, untried (no time spent), until they change
+    bad = [p for p, v in again.items() if v["status"] == "error"]
+    assert len(bad) == 2 and all(again[p]["error"] == first[p]["error"] for p in bad)
+    assert all(v["wall_s"] == 0 for v in again.values())
 
-    # A damaged blob, a cut one, one left by another model and a source changed since are coded again.
+    # A damaged blob, a cut one, one left by another model and a source changed since are coded again,
+    # and so is a bad file replaced by good audio.
     damaged, cut, other, changed = (blob_for(c, src, dst) for c in clips[:4])
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0x40
@@ -101,13 +105,15 @@ def test_rerun_skips_what_is_done_and_redoes_the_rest(
     cut.write_bytes(cut.read_bytes()[:-10])
     assert run("encode", str(clips[2]), "-o", str(other), "--bitrate", "3", "--force").returncode == 0
     os.utime(clips[3], ns=(time.time_ns(), changed.stat().st_mtime_ns + 1_000_000_000))
+    fixed = Path(sorted(bad)[0])
+    sf.write(str(fixed), sf.read(str(clips[0]))[0], sf.info(str(clips[0])).samplerate, format=fixed.suffix[1:])
     r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "2")
-    assert r.returncode == 1 and "4 coded, 6 already done, 2 failed" in r.stderr, r.stderr
-    for blob in (damaged, cut, other, changed):
-        assert blob.read_bytes() == (dst0 / blob.relative_to(dst)).read_bytes()
+    assert r.returncode == 1 and "5 coded, 2 already done, 1 failed" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in blobs} == blobs
+    assert (dst / fixed.relative_to(src)).with_suffix(".cra").is_file()
     # --force codes everything again
     r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "1", "--force")
-    assert "10 coded, 0 already done, 2 failed" in r.stderr, r.stderr
+    assert "7 coded, 0 already done, 1 failed" in r.stderr, r.stderr
 
 
 def test_decode_a_folder_of_blobs(corpus: Corpus, encoded: Encoded, tmp_path: Path) -> None:

@@ -3,17 +3,20 @@ local engine (`local_engine.py`, worker processes on this machine) or on Ray (`r
 
 Nothing is lost: each output is written atomically by its worker; an output found complete and valid
 (`corpus.blob_done`, `corpus.audio_done`) is skipped unless `force`, so a rerun does only what is left; a
-file that fails is recorded with its error and the batch goes on. Every file's `Result` is appended to a
-results file (JSON lines, `worker.Result`) as it completes, so a batch stopped halfway has them too.
+file that fails is recorded with its error and the batch goes on. A file that failed for what it holds
+(`Result.bad_input`) is reported again by a rerun without being tried, until it changes. Every file's
+`Result` is appended to a results file (JSON lines, `worker.Result`) as it completes, so a batch stopped
+halfway has them too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -129,6 +132,24 @@ def _out_suffix(o: Options) -> str:
     return "." + o.audio_format if o.decode else corpus.BLOB_SUFFIX
 
 
+def _known_bad(results: Path) -> dict[str, Result]:
+    """The files a previous results file says cannot be coded as they are (`Result.bad_input`), by name."""
+    bad: dict[str, Result] = {}
+    try:
+        with open(results, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    d = json.loads(line)
+                    if d.get("status") == ERROR and isinstance(d.get("bad_input"), list):
+                        bad[d["path"]] = Result(d["path"], d["output"], ERROR, error=d["error"],
+                                                bad_input=[int(v) for v in d["bad_input"]])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by a crash, or from another version: that file is tried again
+    except (OSError, UnicodeDecodeError):
+        pass
+    return bad
+
+
 def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Summary:
     """Run the batch `o`; `on_result(result)` is called for every file as it completes (progress).
 
@@ -145,6 +166,7 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
     except OSError as e:
         raise OutputError(f"cannot create the output folder {o.dst} ({e.strerror or e})") from None
     results = o.results or o.dst / RESULTS_NAME
+    known_bad = {} if o.force else _known_bad(results)
     try:
         sink = open(results, "w", encoding="utf-8")
     except OSError as e:
@@ -164,6 +186,10 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
         for job in jobs:
             if job.error is not None:
                 record(failed(job, f"{job.name}: {job.error}"))
+                continue
+            bad = known_bad.get(job.name)
+            if bad is not None and bad.bad_input == corpus.stamp(job.src):  # failed, and has not changed since
+                record(replace(bad, output=str(job.out), wall_s=0.0))
                 continue
             done = None
             if not o.force:

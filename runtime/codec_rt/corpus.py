@@ -127,6 +127,15 @@ class Done:
     kbps: float | None
 
 
+def stamp(path: Path) -> list[int] | None:
+    """A file's [size in bytes, mtime in ns] (None if it cannot be read): it changed if this did."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 def _newer(src: Path, out: Path) -> bool:
     try:
         return out.stat().st_mtime_ns >= src.stat().st_mtime_ns

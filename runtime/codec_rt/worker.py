@@ -16,10 +16,11 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from . import corpus
 from .blob import BlobHeader
 from .codec import Codec
 from .corpus import Job
-from .errors import CodecError
+from .errors import AudioError, CodecError, FormatError, InputError, UnsupportedVersionError
 from .files import check_output
 from .model import Model
 from .transcode import decode_file, encode_file
@@ -51,7 +52,12 @@ class Result:
     """One line of the results file (JSON): the source as named, its output, "ok" / "skipped" / "error",
     the output's size in bytes, the audio's seconds, the blob's bitrate in kbps, the seconds the coding
     took (`wall_s`, 0 when skipped), the error (one line) of a failed file, and the warnings coding it
-    gave (a WAV header that lies, ...: one line each, joined by "; ")."""
+    gave (a WAV header that lies, ...: one line each, joined by "; ").
+
+    bad_input: for a file that failed because of what it holds (not audio, bad samples, a damaged blob),
+    the source's `corpus.stamp` (size, mtime): a rerun reports it again without coding it until it
+    changes (or `--force`). Other failures (an output that cannot be written, a worker that died) are
+    retried by every rerun."""
 
     path: str
     output: str
@@ -62,6 +68,7 @@ class Result:
     wall_s: float = 0.0
     error: str | None = None
     warning: str | None = None
+    bad_input: list[int] | None = None
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -71,8 +78,10 @@ class Result:
         return json.dumps(d)
 
 
-def failed(job: Job, error: str, wall_s: float = 0.0) -> Result:
-    return Result(job.name, str(job.out), ERROR, wall_s=wall_s, error=" ".join(error.split()))
+def failed(job: Job, error: str, wall_s: float = 0.0, bad_input: bool = False) -> Result:
+    """A failed job's Result; `bad_input`: the failure is the source's own (see `Result.bad_input`)."""
+    return Result(job.name, str(job.out), ERROR, wall_s=wall_s, error=" ".join(error.split()),
+                  bad_input=corpus.stamp(job.src) if bad_input else None)
 
 
 def _remove_leftovers(out: Path) -> None:
@@ -127,7 +136,9 @@ class Worker:
         try:
             result = self._code(job, t0)
         except CodecError as e:
-            result = failed(job, str(e), time.perf_counter() - t0)
+            # what the file holds, not what is around it: failing again until the file changes
+            own = isinstance(e, (AudioError, FormatError, InputError)) and not isinstance(e, UnsupportedVersionError)
+            result = failed(job, str(e), time.perf_counter() - t0, bad_input=own)
         except MemoryError:
             result = failed(job, "out of memory", time.perf_counter() - t0)
         except Exception as e:  # noqa: BLE001 - reported in the results file, with its type
@@ -159,7 +170,7 @@ class Worker:
         if done.truncated:  # a batch's outputs are whole files: the prefix of a cut blob is not kept
             out.unlink(missing_ok=True)
             return failed(job, f"{job.name}: the blob is cut short ({done.samples} samples before the cut)",
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, bad_input=True)
         blob_bytes = job.src.stat().st_size
         kbps = 8 * blob_bytes / done.seconds / 1000 if done.seconds else None
         return Result(job.name, str(out), OK, out.stat().st_size, done.seconds, kbps, time.perf_counter() - t0)

@@ -10,17 +10,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks.batch_corpus import make_corpus
 from codec_rt import Codec
 from codec_rt.audio_in import read_audio
 
 DATA = Path(__file__).parent / "data"
+MakeClips = Callable[..., list[Path]]  # conftest.make_clips
 Corpus = tuple[Path, list[Path]]  # the source folder, its good clips
 Encoded = tuple[Path, subprocess.CompletedProcess[str]]  # the output folder, the batch that wrote it
 
@@ -39,10 +40,10 @@ def blob_for(src: Path, src_root: Path, dst_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+def corpus(make_clips: MakeClips, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """10 clips (5 sample rates, wav/flac/ogg, mono and stereo, nested folders) and 2 unreadable files."""
     root = tmp_path_factory.mktemp("corpus") / "src"
-    return root, make_corpus(root, 10, bad=2, seconds=1.5)
+    return root, make_clips(root, 10, bad=2, seconds=1.5)
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +80,9 @@ def test_encode_a_folder_same_bytes_as_encode_failures_reported(
     assert not list(dst.rglob(".*.part*"))
 
 
-def test_rerun_skips_what_is_done_and_redoes_the_rest(tmp_path: Path) -> None:
+def test_rerun_skips_what_is_done_and_redoes_the_rest(make_clips: MakeClips, tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
-    clips = make_corpus(src, 6, bad=2, seconds=1.0, seed=2)
+    clips = make_clips(src, 6, bad=2, seconds=1.0, seed=2)
     assert run("batch", "encode", str(src), "-o", str(dst), "--workers", "2").returncode == 1
     first = results(dst / "batch_results.jsonl")
     blobs = {p: p.read_bytes() for p in dst.rglob("*.cra")}
@@ -161,9 +162,9 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def test_a_worker_killed_mid_batch_costs_only_a_retry(tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch_costs_only_a_retry(make_clips: MakeClips, tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
-    clips = make_corpus(src, 24, bad=0, seconds=6.0, seed=1)
+    clips = make_clips(src, 24, bad=0, seconds=6.0, seed=1)
     proc = subprocess.Popen([sys.executable, "-m", "codec_rt", "batch", "encode", str(src), "-o", str(dst),
                              "--workers", "2"], stderr=subprocess.PIPE, text=True)
     log, killed = dst / "batch_results.jsonl", None

@@ -13,16 +13,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks.batch_corpus import make_corpus
 from codec_rt import Codec
 from codec_rt.audio_in import read_audio
 
 pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'codec-rt[ray]'")
+MakeClips = Callable[..., list[Path]]  # conftest.make_clips
 
 # The cluster and its clients authenticate with a token of this module's own (not the user's ~/.ray).
 ENV = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
@@ -77,9 +77,9 @@ def same_as_encode(clips: list[Path], src: Path, dst: Path) -> None:
         assert (dst / clip.relative_to(src)).with_suffix(".cra").read_bytes() == codec.encode(x, sr, framed=True)
 
 
-def test_encode_and_decode_on_a_cluster(cluster: str, tmp_path: Path) -> None:
+def test_encode_and_decode_on_a_cluster(make_clips: MakeClips, cluster: str, tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
-    clips = make_corpus(src, 10, bad=2, seconds=1.5)
+    clips = make_clips(src, 10, bad=2, seconds=1.5)
     r = run("batch", "encode", str(src), "-o", str(dst), "--engine", "ray", "--address", cluster)
     assert r.returncode == 1 and "10 coded, 0 already done, 2 failed" in r.stderr, r.stderr
     same_as_encode(clips, src, dst)
@@ -106,9 +106,10 @@ def _actors() -> list[int]:
     return pids
 
 
-def test_a_worker_killed_mid_batch_costs_only_a_retry(cluster: str, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch_costs_only_a_retry(make_clips: MakeClips, cluster: str,
+                                                       tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
-    clips = make_corpus(src, 24, bad=0, seconds=6.0, seed=1)
+    clips = make_clips(src, 24, bad=0, seconds=6.0, seed=1)
     proc = subprocess.Popen([sys.executable, "-m", "codec_rt", "batch", "encode", str(src), "-o", str(dst),
                              "--engine", "ray", "--address", cluster], stderr=subprocess.PIPE, text=True, env=ENV)
     log, killed = dst / "batch_results.jsonl", None
@@ -127,9 +128,9 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(cluster: str, tmp_path: Pa
     assert not list(dst.rglob(".*.part*"))
 
 
-def test_a_local_cluster_started_for_the_run(tmp_path: Path) -> None:
+def test_a_local_cluster_started_for_the_run(make_clips: MakeClips, tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
-    clips = make_corpus(src, 3, bad=0, seconds=1.0)
+    clips = make_clips(src, 3, bad=0, seconds=1.0)
     r = run("batch", "encode", str(src), "-o", str(dst), "--engine", "ray", "--workers", "2")
     assert r.returncode == 0 and "3 coded" in r.stderr, r.stderr
     same_as_encode(clips, src, dst)

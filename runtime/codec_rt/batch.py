@@ -66,10 +66,10 @@ class Options:
     """A batch: `src` (folder or manifest) -> `dst` (folder), `decode` or encode.
 
     bitrate, low_latency, model: the model (encode: as `codec-rt encode`; decode: `model` only, else the
-    shipped model each blob names). audio_format: decode's output extension (wav, flac, ogg). engine:
-    "local" or "ray"; workers: processes or actors (local default: this machine's CPUs; Ray: the
-    cluster's); address: the Ray cluster (None: one started for the run). results: the results file
-    (default: DST/batch_results.jsonl).
+    shipped model each blob names). joint_stereo: encode two channels as mid/side (`Codec.encode`).
+    audio_format: decode's output extension (wav, flac, ogg). engine: "local" or "ray"; workers: processes
+    or actors (local default: this machine's CPUs; Ray: the cluster's); address: the Ray cluster (None: one
+    started for the run). results: the results file (default: DST/batch_results.jsonl).
     """
 
     src: Path
@@ -82,6 +82,7 @@ class Options:
     force: bool = False
     phase_iters: int | None = None
     contrast: float | None = None
+    joint_stereo: bool = True
     audio_format: str = "wav"
     engine: str = "local"
     workers: int | None = None
@@ -104,7 +105,8 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     if o.model is not None and (o.bitrate is not None or o.low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     model_dir = (o.model if o.model is not None else ladder.select(o.bitrate, o.low_latency)).absolute()
-    return Settings(False, str(model_dir), o.provider), Model.load(model_dir, "cpu", 1).model_id
+    model_id = Model.load(model_dir, "cpu", 1).model_id
+    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo), model_id
 
 
 def _engine(o: Options, settings: Settings) -> Engine:

@@ -29,10 +29,12 @@ from . import batch, packets
 from .audio_in import read_audio
 from .blob import MAJOR, BlobHeader
 from .codec import Codec
+from .config import Stereo
 from .errors import CodecError, OutputError
 from .files import STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
 from .transcode import decode_file, encode_file
+from .version import __version__
 from .worker import Result
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
@@ -46,6 +48,11 @@ class Mode(str, Enum):
 class Provider(str, Enum):
     cpu = "cpu"
     cuda = "cuda"
+
+
+class StereoOpt(str, Enum):
+    mid_side = "mid-side"
+    independent = "independent"
 
 
 class Layout(str, Enum):
@@ -73,7 +80,25 @@ ContrastOpt = Annotated[
     float | None, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off "
                                "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
+StereoArg = Annotated[
+    StereoOpt, typer.Option("--stereo", help="two channels as mid/side (keeps their relation; format 1.4) or each "
+                            "on its own")
+]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codec-rt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    pass
 
 
 def _kbps(n_bytes: int, seconds: float) -> str:
@@ -105,9 +130,10 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="framed (streamable, format 1.3) or whole (format 1.1 for older "
-                             "readers; 1.3 with context coding)")
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.4) or whole (the oldest format that "
+                             "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side stereo)")
     ] = Layout.framed,
+    stereo: StereoArg = StereoOpt.mid_side,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -119,7 +145,8 @@ def encode(
     def load() -> Codec:
         return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
 
-    done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole, progress=_progress)
+    done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole,
+                       joint_stereo=stereo == StereoOpt.mid_side, progress=_progress)
     where = "stdout" if out is None else out
     typer.echo(f"{done.name} -> {where}: {done.output_bytes} bytes, {done.seconds:.2f} s, "
                f"{_kbps(done.output_bytes, done.seconds)}", err=True)
@@ -164,7 +191,8 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
     header, blob_packets = packets.read_packets(data)
     seconds = header.num_samples / header.sample_rate
     d: dict[str, Any] = {"format": f"{MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
-                         "coder": header.coder_name, "layout": header.layout_name}
+                         "coder": header.coder_name, "layout": header.layout_name,
+                         "stereo": Stereo(header.stereo).name.lower().replace("_", "-")}
     if header.framed:
         d["packets"] = len(blob_packets)
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None
@@ -329,14 +357,15 @@ def _run_batch(opts: batch.Options) -> None:
 @batch_app.command("encode")
 def batch_encode(
     src: SrcArg, output: DstOpt, bitrate: BitrateOpt = None, low_latency: LowLatencyOpt = False,
-    model: ModelOpt = None, provider: ProviderOpt = Provider.cpu, force: BatchForceOpt = False,
-    engine: EngineOpt = Engine.local, workers: WorkersOpt = None, address: AddressOpt = None,
-    results: ResultsOpt = None,
+    stereo: StereoArg = StereoOpt.mid_side, model: ModelOpt = None, provider: ProviderOpt = Provider.cpu,
+    force: BatchForceOpt = False, engine: EngineOpt = Engine.local, workers: WorkersOpt = None,
+    address: AddressOpt = None, results: ResultsOpt = None,
 ) -> None:
     """Encode every audio file under SRC (or listed in SRC) to OUTPUT/<same path>.cra, the same bytes as
     codec-rt encode writes. Reruns skip the outputs already complete; exit code 1 if any file failed."""
     _run_batch(batch.Options(src, output, False, bitrate, low_latency, model, provider.value, force,
-                             engine=engine.value, workers=workers, address=address, results=results))
+                             joint_stereo=stereo == StereoOpt.mid_side, engine=engine.value, workers=workers,
+                             address=address, results=results))
 
 
 @batch_app.command("decode")

@@ -89,14 +89,16 @@ def encode_file(
     bits: int | None = None,
     mode: str = "predicted",
     whole: bool = False,
+    joint_stereo: bool = True,
     progress: Progress = no_progress,
 ) -> Coded:
     """Encode the audio file `input` (`-`: standard input) into the blob `out` (None: standard output).
 
     codec: the codec, or a function that loads it (called once the input has opened, so an unreadable
-    input fails before a model is loaded). The framed layout (format 1.3, what `StreamEncoder` writes) by
-    default; `whole`: the whole layout, the audio read whole first. `out` must have passed
-    `files.check_output`. Raises AudioError, InputError, OutputError, CodecError.
+    input fails before a model is loaded). The framed layout (what `StreamEncoder` writes) by default;
+    `whole`: the whole layout, the audio read whole first. joint_stereo: two channels as mid/side (else each
+    on its own; `Codec.encode`). `out` must have passed `files.check_output`. Raises AudioError,
+    InputError, OutputError, CodecError.
     """
     with AudioReader(input) as reader:
         c = codec if isinstance(codec, Codec) else codec()
@@ -104,7 +106,7 @@ def encode_file(
         if whole:
             audio = reader.read_all()
             try:
-                data = c.encode(audio, reader.sample_rate, bits=bits, mode=mode)
+                data = c.encode(audio, reader.sample_rate, bits=bits, mode=mode, joint_stereo=joint_stereo)
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 
@@ -113,7 +115,8 @@ def encode_file(
                 counted[-1].write(data)
         else:
             try:
-                enc = StreamEncoder(c, reader.sample_rate, reader.channels, mode=mode, bits=bits)
+                enc = StreamEncoder(c, reader.sample_rate, reader.channels, mode=mode, bits=bits,
+                                    joint_stereo=joint_stereo)
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 

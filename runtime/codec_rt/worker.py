@@ -36,7 +36,7 @@ class Settings:
     --model, or None for the shipped model each blob names. provider: "cpu" or "cuda". threads:
     onnxruntime intra-op threads per worker (1: workers, not threads, use the cores; the blobs are the same
     bytes for any count, tests/test_determinism.py). phase_iters, contrast: decode options (None: the
-    model's defaults).
+    model's defaults). joint_stereo: encode two channels as mid/side (`Codec.encode`).
     """
 
     decode: bool
@@ -45,6 +45,7 @@ class Settings:
     threads: int = 1
     phase_iters: int | None = None
     contrast: float | None = None
+    joint_stereo: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class Worker:
         out = check_output(job.out, True, (job.src,))
         _remove_leftovers(out)
         if not self.settings.decode:
-            done = encode_file(job.src, out, self._codec(None))
+            done = encode_file(job.src, out, self._codec(None), joint_stereo=self.settings.joint_stereo)
             return Result(job.name, str(out), OK, done.output_bytes, done.seconds, done.kbps,
                           time.perf_counter() - t0)
 

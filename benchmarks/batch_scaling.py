@@ -57,6 +57,7 @@ def run_once(src: Path, dst: Path, engine: str, workers: int) -> dict[str, Any]:
     assert summary.counts["error"] == 0 and summary.counts["ok"] == len(done), summary.counts
     n, hours = len(done), sum(audio) / 3600
     steady = done[-1] - done[0]
+    workers_cpu = _children_cpu() - children0 if engine == "local" else None
     return {
         "engine": engine, "workers": workers, "files": n, "audio_hours": hours, "wall_s": wall,
         "files_per_s": n / wall, "audio_hours_per_s": hours / wall,
@@ -64,7 +65,10 @@ def run_once(src: Path, dst: Path, engine: str, workers: int) -> dict[str, Any]:
         "steady_audio_hours_per_s": (hours - audio[0] / 3600) / steady if steady > 0 else None,
         "driver_cpu_s": driver_cpu, "load_avg_1min_before": load0,
         # the local pool's processes have ended: their CPU time (start and model load included)
-        "workers_cpu_s": _children_cpu() - children0 if engine == "local" else None,
+        "workers_cpu_s": workers_cpu,
+        # the cores the batch got: its processes' CPU seconds per wall second (others' work takes the rest)
+        "cores_used": None if workers_cpu is None else (workers_cpu + driver_cpu) / wall,
+        "workers_cpu_ms_per_file": None if workers_cpu is None else 1000 * workers_cpu / n,
         "load_avg_1min_after": os.getloadavg()[0],
     }
 
@@ -79,6 +83,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     row["all_files_per_s"] = [round(r["files_per_s"], 2) for r in runs]
     row["all_steady_files_per_s"] = [round(r["steady_files_per_s"] or 0.0, 2) for r in runs]
     row["all_load_avg_1min"] = [round(r["load_avg_1min_before"], 2) for r in runs]
+    row["all_cores_used"] = [None if r["cores_used"] is None else round(r["cores_used"], 2) for r in runs]
     return row
 
 
@@ -113,8 +118,9 @@ def main() -> None:
         for i in range(a.repeats):  # interleaved, so that every configuration meets the same other work
             for engine, workers in configs:
                 r = run_once(src, tmp / "dst", engine, workers)
+                got = f", {r['cores_used']:.2f} cores" if r["cores_used"] is not None else ""
                 print(f"{engine} x{workers} run {i + 1}: {r['files_per_s']:.1f} files/s total, "
-                      f"{r['steady_files_per_s']:.1f} steady (load {r['load_avg_1min_before']:.2f})", flush=True)
+                      f"{r['steady_files_per_s']:.1f} steady (load {r['load_avg_1min_before']:.2f}{got})", flush=True)
                 runs[engine, workers].append(r)
         out["runs"] = [summarize(runs[c]) for c in configs]
         rows = {(r["engine"], r["workers"]): r for r in out["runs"]}

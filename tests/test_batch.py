@@ -112,9 +112,14 @@ def test_rerun_skips_what_is_done_and_redoes_the_rest(make_clips: MakeClips, tmp
     assert r.returncode == 1 and "5 coded, 2 already done, 1 failed" in r.stderr, r.stderr
     assert {p: p.read_bytes() for p in blobs} == blobs
     assert (dst / fixed.relative_to(src)).with_suffix(".cra").is_file()
-    # --force codes everything again
+    # --force codes everything again, and removes the temporary files a killed worker left for its outputs
+    left = damaged.parent / f".{damaged.name}.k1ll3d.part.cra"
+    other_file = damaged.parent / f".{damaged.stem}x.cra.k1ll3d.part.cra"
+    for f in (left, other_file):
+        f.write_bytes(b"half a blob")
     r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "1", "--force")
     assert "7 coded, 0 already done, 1 failed" in r.stderr, r.stderr
+    assert not left.exists() and other_file.exists()
 
 
 def test_decode_a_folder_of_blobs(corpus: Corpus, encoded: Encoded, tmp_path: Path) -> None:

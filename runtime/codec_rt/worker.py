@@ -10,6 +10,7 @@ coded again.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import time
@@ -88,7 +89,7 @@ def failed(job: Job, error: str, wall_s: float = 0.0, bad_input: bool = False) -
 def _remove_leftovers(out: Path) -> None:
     """Remove the temporary files (`files.atomic_write`) a killed worker left for `out`."""
     with contextlib.suppress(OSError):
-        for p in out.parent.glob(f".{out.name}.*.part{out.suffix}"):
+        for p in out.parent.glob(f".{glob.escape(out.name)}.*.part{glob.escape(out.suffix)}"):
             p.unlink(missing_ok=True)
 
 

@@ -10,6 +10,7 @@ pesq, pystoi) skips by itself (pytest.importorskip).
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_model.py": ("torch",),
     "test_rate_quality.py": ("benchmarks/",),
     "test_training.py": ("torch",),
+    "test_training_ddp.py": ("torch",),
+    "test_batch_ray.py": ("ray",),
 }
 
 
@@ -76,3 +79,32 @@ def codec():  # type: ignore[no-untyped-def]
     from codec_rt.ladder import FIXED_MODEL_DIR
 
     return Codec.load(FIXED_MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def make_clips(speech: tuple[np.ndarray, int], music: tuple[np.ndarray, int]) -> Callable[..., list[Path]]:
+    """make_clips(root, n, bad=0, seconds=1.5, seed=0) -> the paths of `n` clips written under `root`: real
+    speech and music, at 8, 16, 22.05, 44.1 and 48 kHz, mono and stereo, wav, flac and ogg, in nested
+    folders; and `bad` unreadable files beside them (not audio; a FLAC header with nothing after it)."""
+    import soxr
+
+    def make(root: Path, n: int, bad: int = 0, seconds: float = 1.5, seed: int = 0) -> list[Path]:
+        rng = np.random.default_rng(seed)
+        clips = []
+        for i in range(n):
+            x, sr = (speech, music)[i % 2]
+            rate, fmt = (8000, 16000, 22050, 44100, 48000)[i % 5], ("wav", "flac", "ogg")[(i // 2) % 3]
+            n_samples = int(seconds * sr * rng.uniform(0.75, 1.25))
+            y = np.resize(np.roll(x, -int(rng.integers(x.shape[1])), axis=1), (x.shape[0], n_samples))
+            y = y.mean(axis=0, keepdims=True) if (i // 3) % 2 == 0 else np.stack([y[0], np.roll(y[-1], 40)])
+            path = root / f"set{i % 4}" / (f"sub{i % 3}" if i % 2 else "") / f"clip{i:04d}.{fmt}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), 0.8 * soxr.resample(y.T, sr, rate), rate)
+            clips.append(path)
+        for j in range(bad):
+            path = root / f"set{j % 4}" / f"bad{j:02d}.{('wav', 'flac')[j % 2]}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"this is not audio\n" * 10 if j % 2 == 0 else b"fLaC\x00\x00\x00\x22" + bytes(8))
+        return clips
+
+    return make

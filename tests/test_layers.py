@@ -23,6 +23,11 @@ LAYERS = [
     ["encoder", "decoder"],
     ["codec"],  # the facade
     ["riff", "files", "audio_in", "metrics", "bench"],
+    ["transcode"],  # one file coded, for `encode`, `decode` and `batch`
+    ["corpus"],  # a batch's files
+    ["worker"],
+    ["local_engine", "ray_engine"],
+    ["batch"],
     ["cli"],
     ["__main__", "__init__"],
 ]

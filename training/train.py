@@ -9,6 +9,10 @@ Rate-distortion training (`--coder 1`): the latent is rounded (straight-through)
 of the latent under the learned prior (`models/prior.py`) in kbps, is added with weight lambda. With
 `--rate-kbps R`, lambda follows the rate to R (dual ascent on log lambda, each step), so one run lands at
 an operating point of the ladder; `--init-from` a fixed-width checkpoint starts from its weights.
+
+On several processes: `torchrun --nproc_per_node N -m training.train ...` (`distributed.py`): each rank
+trains on its shard of every batch, rank 0 prints and writes the checkpoint, and `--resume` continues from
+it under torchrun or alone (a checkpoint is the same whatever the number of processes that wrote it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch
 from codec_rt.config import ModelConfig
 from models import SpecAutoencoder
 
+from . import distributed
 from . import stft_torch as st
 from .data import ClipSet
 from .losses import CodecLoss, LossWeights
@@ -121,9 +126,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _save(ckpt: dict[str, Any], path: Path) -> None:
+    """Write a checkpoint whole or not at all (a run killed while saving keeps the previous one)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    ranks, device = distributed.setup(a.device)
+    try:
+        _train(a, ranks, device)
+    finally:
+        distributed.teardown(ranks)
+
+
+def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device) -> None:
+    logging.basicConfig(level=logging.INFO if ranks.main else logging.WARNING, format="%(message)s")
+
+    def say(text: str) -> None:
+        if ranks.main:
+            print(text, flush=True)
+
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     cfg = ModelConfig(n_fft=a.n_fft, hop=a.hop, channels=a.model_channels, hidden=a.model_hidden,
@@ -131,15 +156,15 @@ def main(argv: list[str] | None = None) -> None:
                       default_bits=a.default_bits, coder=a.coder, causal=a.causal)
     cfg.validate()
     out = Path(a.results_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "model_last.pth"
 
-    device = torch.device(a.device)
     model = SpecAutoencoder(cfg)
     start_epoch, step, log_lambda = 0, 0, float(np.log(a.rate_lambda))
     if a.init_from is not None and not (a.resume and ckpt_path.exists()):
         ck = _load_matching(a.init_from, cfg, model, init=True)
-        print(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)", flush=True)
+        say(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)")
     model.to(device)
     # The prior's few parameters must track the encoder's moving latent: a learning rate 20x the codec's.
     prior_params = list(model.prior.parameters()) if model.prior is not None else []
@@ -153,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         opt.load_state_dict(ck["optimizer"])
         start_epoch, step = ck["epoch"], ck["step"]
         log_lambda = ck.get("log_lambda", log_lambda)
-        print(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}", flush=True)
+        say(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}")
 
     if a.packed:
         data = ClipSet.from_packed(Path(a.packed), cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
@@ -161,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
         data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
     if model.prior is not None and start_epoch == 0:
         fit_prior(model, data.batches(a.batch_size, np.random.default_rng([a.seed, 2**31]))[:16], cfg, device)
+    net = distributed.wrap(model, ranks, device)  # DDP broadcasts rank 0's weights: every rank starts equal
+    if ranks.world > 1:  # the quantizer and rate noise: a stream of each rank's own
+        torch.manual_seed(a.seed * 1000 + ranks.rank)
 
     if a.wave_phase not in ("true", "predicted", "both"):
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted' or 'both'")
@@ -185,49 +213,62 @@ def main(argv: list[str] | None = None) -> None:
         model.train()
         out_of_time = False
         for wave_np in batches:
-            if a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes:
+            if a.max_minutes > 0 and ranks.any(time.time() - t0 > 60 * a.max_minutes):
                 out_of_time = True  # stop mid-epoch: the checkpoint below keeps every step taken
                 break
-            wave = torch.from_numpy(wave_np).to(device)
+            rows, weight = ranks.shard(wave_np)  # this rank's rows; weight: its share of the global loss
+            wave = torch.from_numpy(rows).to(device)
             feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop))
             bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
-            pred, z = model(feats, noise_bits=bits)
+            pred, z = net(feats, noise_bits=bits)
             loss, terms = loss_fn(pred, feats, wave)
+            loss = loss * weight
+            names = ["loss", *terms]
+            shares = [v * weight for v in terms.values()]
             if model.prior is not None:
                 # kbps of the latent: bits over the seconds of real audio in the batch. Counting the zero padding
-                # of short clips as audio would understate the rate (the padding costs almost nothing).
-                kbps = model.rate_bits(z).sum() / (audio_samples(wave_np) / cfg.sample_rate) / 1000
-                loss = loss + float(np.exp(log_lambda)) * kbps
-                terms |= {"kbps": kbps.item(), "lambda": float(np.exp(log_lambda))}
-                if a.rate_kbps > 0:  # dual ascent on log lambda, symmetric in the log of the rate's ratio to target
-                    ratio = np.log(max(kbps.item(), 1e-3) / a.rate_kbps)
-                    log_lambda = float(np.clip(log_lambda + a.rate_gain * np.clip(ratio, -1, 1), -12, 3))
+                # of short clips as audio would understate the rate (the padding costs almost nothing). Each
+                # rank's bits over the global batch's seconds: the ranks' terms add up to the batch's kbps.
+                kbps_part = model.rate_bits(z).sum() / (audio_samples(wave_np) / cfg.sample_rate) / 1000
+                loss = loss + float(np.exp(log_lambda)) * ranks.world * (kbps_part if weight else 0 * kbps_part)
+                names.append("kbps")
+                shares.append(ranks.world * kbps_part.item() if weight else 0.0)
             opt.zero_grad()
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # of the averaged gradient
+            means = dict(zip(names, ranks.mean([loss.item(), *shares]), strict=True))  # the global batch's
+            terms = {k: v for k, v in means.items() if k != "loss"}
+            if model.prior is not None:
+                kbps = terms["kbps"]
+                terms["lambda"] = float(np.exp(log_lambda))
+                if a.rate_kbps > 0:  # dual ascent on log lambda, symmetric in the log of the rate's ratio to target
+                    ratio = np.log(max(kbps, 1e-3) / a.rate_kbps)
+                    log_lambda = float(np.clip(log_lambda + a.rate_gain * np.clip(ratio, -1, 1), -12, 3))
+            if not (np.isfinite(means["loss"]) and torch.isfinite(grad_norm)):
                 skipped += 1  # one bad batch must not poison the weights
                 continue
             opt.step()
             step += 1
-            for k, v in {"loss": loss.item(), **terms}.items():
+            for k, v in {"loss": means["loss"], **terms}.items():
                 sums[k] = sums.get(k, 0.0) + v
             if a.log_every and step % a.log_every == 0:
                 n_ok = max(step - step_at_epoch_start, 1)
-                print(f"  step {step} " + " ".join(f"{k} {v / n_ok:.4f}" for k, v in sums.items())
-                      + f" ({time.time() - t0:.0f} s)", flush=True)
+                say(f"  step {step} " + " ".join(f"{k} {v / n_ok:.4f}" for k, v in sums.items())
+                    + f" ({time.time() - t0:.0f} s)")
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise SystemExit(f"weights became non-finite in epoch {epoch + 1}; {ckpt_path} keeps the last good ones")
-        torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "epoch": epoch + 1, "step": step, "log_lambda": log_lambda,
-                    "args": vars(a) | {"data": [str(d) for d in a.data]}},
-                   ckpt_path)
+        if ranks.main:  # the unwrapped model's weights: the same checkpoint alone or under torchrun
+            _save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "epoch": epoch + 1, "step": step, "log_lambda": log_lambda, "world_size": ranks.world,
+                   "args": vars(a) | {"data": [str(d) for d in a.data]}},
+                  ckpt_path)
         terms_s = " ".join(f"{k} {v / max(step - step_at_epoch_start, 1):.4f}" for k, v in sums.items())
         extra = f" skipped {skipped} non-finite batches" if skipped else ""
-        print(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s}{extra} ({time.time() - t0:.0f} s)", flush=True)
-        if out_of_time or (a.max_minutes > 0 and time.time() - t0 > 60 * a.max_minutes):
-            print(f"stopping after {a.max_minutes} min; resume with --resume", flush=True)
+        say(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s}{extra} ({time.time() - t0:.0f} s)")
+        if out_of_time or (a.max_minutes > 0 and ranks.any(time.time() - t0 > 60 * a.max_minutes)):
+            say(f"stopping after {a.max_minutes} min; resume with --resume")
             break
+    ranks.barrier()  # the last checkpoint is written before any rank ends
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
 
 Layers, each importing only those before it (tests/test_layers.py): errors, version, config -> audio, stft,
 resample, phase, postfilter, level -> quantize, entropy -> blob, packets -> ladder, model -> latent -> grid ->
-encoder, decoder -> codec -> riff, files, audio_in, metrics, bench -> cli.
+encoder, decoder -> codec -> riff, files, audio_in, metrics, bench -> transcode -> corpus -> worker ->
+local_engine, ray_engine -> batch -> cli.
 """
 
 from .codec import Codec

@@ -6,6 +6,9 @@ A user mistake (missing file, bad blob, existing output...) is one line on stder
 temporary file renamed into place at the end, or to standard output with `-o -`), so memory stays bounded
 for any length; `-` as the input reads standard input (audio: WAV or FLAC, streamed; a blob: any layout).
 A progress bar is drawn on stderr when it is a terminal.
+
+`batch encode` / `batch decode` code a whole folder tree or manifest (`batch.py`): exit code 0 when every
+file succeeded, 1 when any failed (each in the results file), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -18,32 +21,21 @@ import sys
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 import typer
 
-from . import packets
-from .audio_in import AudioReader, read_audio
-from .blob import MAJOR
+from . import batch, packets
+from .audio_in import read_audio
+from .blob import MAJOR, BlobHeader
 from .codec import Codec
 from .config import Stereo
-from .decoder import StreamDecoder
-from .encoder import StreamEncoder
-from .errors import AudioError, CodecError, OutputError
-from .files import (
-    STDIO,
-    AudioWriter,
-    atomic_write,
-    audio_format,
-    check_audio_output,
-    check_output,
-    open_binary,
-    read_blob,
-    write_audio,
-    write_bytes,
-)
+from .errors import CodecError, OutputError
+from .files import STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
+from .transcode import decode_file, encode_file
 from .version import __version__
+from .worker import Result
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -88,6 +80,10 @@ ContrastOpt = Annotated[
     float | None, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off "
                                "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
+StereoArg = Annotated[
+    StereoOpt, typer.Option("--stereo", help="two channels as mid/side (keeps their relation; format 1.4) or each "
+                            "on its own")
+]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
 
 
@@ -125,31 +121,6 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-class _Counting:
-    """A binary output that counts what goes through it."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self.f, self.n = f, 0
-
-    def write(self, data: bytes) -> None:
-        self.f.write(data)
-        self.n += len(data)
-
-
-def _emit(out: Path | None, write: Callable[[BinaryIO], None]) -> None:
-    """Run `write(file)` into `out` atomically (a temporary file renamed into place), or into stdout (None)."""
-    if out is None:
-        write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return
-
-    def _write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            write(f)
-
-    atomic_write(out, _write)
-
-
 @app.command()
 def encode(
     input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...); - reads stdin (WAV or FLAC)")],
@@ -162,10 +133,7 @@ def encode(
         Layout, typer.Option("--layout", help="framed (streamable, format 1.4) or whole (the oldest format that "
                              "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side stereo)")
     ] = Layout.framed,
-    stereo: Annotated[
-        StereoOpt, typer.Option("--stereo", help="two channels as mid/side (keeps their relation; format 1.4) or "
-                                "each on its own")
-    ] = StereoOpt.mid_side,
+    stereo: StereoArg = StereoOpt.mid_side,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -173,39 +141,15 @@ def encode(
     """Compress an audio file into a codec-rt blob (streamed: bounded memory for any length)."""
     from_stdin = str(input) == STDIO
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
-    with AudioReader(input) as reader:
-        codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
-        counted: list[_Counting] = []
-        if layout == Layout.whole:
-            audio = reader.read_all()
-            try:
-                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value,
-                                    joint_stereo=stereo == StereoOpt.mid_side)
-            except AudioError as e:
-                raise AudioError(f"{reader.name}: {e}") from None
 
-            def write(f: BinaryIO) -> None:
-                counted.append(_Counting(f))
-                counted[-1].write(data)
-        else:
-            try:
-                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits,
-                                    joint_stereo=stereo == StereoOpt.mid_side)
-            except AudioError as e:
-                raise AudioError(f"{reader.name}: {e}") from None
+    def load() -> Codec:
+        return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
 
-            def write(f: BinaryIO) -> None:
-                counted.append(_Counting(f))
-                with _progress(reader.num_samples, "encoding") as advance:
-                    for block in reader.blocks():
-                        counted[-1].write(enc.push(block))
-                        advance(block.shape[1])
-                    counted[-1].write(enc.flush())
-
-        _emit(out, write)
-        n_bytes, seconds = counted[-1].n, reader.samples_read / reader.sample_rate
+    done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole,
+                       joint_stereo=stereo == StereoOpt.mid_side, progress=_progress)
     where = "stdout" if out is None else out
-    typer.echo(f"{reader.name} -> {where}: {n_bytes} bytes, {seconds:.2f} s, {_kbps(n_bytes, seconds)}", err=True)
+    typer.echo(f"{done.name} -> {where}: {done.output_bytes} bytes, {done.seconds:.2f} s, "
+               f"{_kbps(done.output_bytes, done.seconds)}", err=True)
 
 
 @app.command()
@@ -227,44 +171,17 @@ def decode(
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
     if out is not None:
         audio_format(out)
-    f = open_binary(input)
-    try:
-        src = packets.open_blob(f, seekable=not from_stdin)
-        header = src.header
-        total = header.num_samples if header.n_frames else None
-        if out is not None:  # refuse what the output format cannot hold before decoding
-            check_audio_output(out, header.channels, header.sample_rate, 1 if total is None else total)
-        codec = Codec.for_model_id(header.model_id, provider.value) if model is None else Codec.load(model,
-                                                                                                    provider.value)
-        codec.check_compatible(header)
-        dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast)
-        written: list[int] = []
 
-        def write(target: BinaryIO | Path) -> None:
-            writer = AudioWriter(target, header.channels, header.sample_rate, total, out_name=out)
-            with _progress(total, "decoding") as advance:
-                for piece in src.pieces():
-                    y = dec.push(piece)
-                    writer.write(y)
-                    advance(y.shape[1])
-                y = dec.flush()
-                writer.write(y)
-                advance(y.shape[1])
-            writer.close()
-            written.append(writer.samples_written)
+    def codec_for(header: BlobHeader) -> Codec:
+        if model is None:
+            return Codec.for_model_id(header.model_id, provider.value)
+        return Codec.load(model, provider.value)
 
-        if out is None:
-            write(sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-        else:
-            atomic_write(out, write)
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
+    done = decode_file(input, out, codec_for, phase_iters=phase_iters, contrast=contrast, progress=_progress)
     where = "stdout" if out is None else out
-    note = f" (the blob is cut short: {written[-1]} samples decoded)" if dec.truncated else ""
-    typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {header.channels} ch, {written[-1]} samples at "
-               f"{header.sample_rate} Hz{note}", err=True)
+    note = f" (the blob is cut short: {done.samples} samples decoded)" if done.truncated else ""
+    typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {done.channels} ch, {done.samples} samples at "
+               f"{done.sample_rate} Hz{note}", err=True)
 
 
 @app.command()
@@ -371,6 +288,99 @@ def bench(
     typer.echo(timer.report(result))
     if out is not None:
         write_bytes(out, timer.to_json(result))
+
+
+batch_app = typer.Typer(no_args_is_help=True, help="Code every file of a folder tree or a manifest into a mirror "
+                        "folder, on worker processes or a Ray cluster (docs/SCALE.md).")
+app.add_typer(batch_app, name="batch")
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class AudioFormat(str, Enum):
+    wav = "wav"
+    flac = "flac"
+    ogg = "ogg"
+
+
+SrcArg = Annotated[Path, typer.Argument(help="folder (searched recursively) or manifest file (one path a line)")]
+DstOpt = Annotated[Path, typer.Option("-o", "--output", help="output folder: the sources' tree mirrored")]
+EngineOpt = Annotated[Engine, typer.Option("--engine", help="local: worker processes; ray: a Ray cluster")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="worker processes or Ray actors "
+                                                "[default: this machine's CPUs; Ray: the cluster's]")]
+AddressOpt = Annotated[str | None, typer.Option("--address", help="Ray cluster (HOST:PORT) [default: a local "
+                                                "cluster started for the run]")]
+ResultsOpt = Annotated[Path | None, typer.Option("--results", help="results file, JSON lines [default: "
+                                                 "OUTPUT/batch_results.jsonl]")]
+BatchForceOpt = Annotated[bool, typer.Option("--force", help="code every file again, even those whose output "
+                                             "is complete and valid")]
+
+
+def _run_batch(opts: batch.Options) -> None:
+    """Run a batch with a progress line on a terminal, report it on stderr; exit code 1 if a file failed."""
+    if not sys.stderr.isatty():
+        summary = batch.run(opts)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = [TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("files {task.fields[what]}"),
+                   TimeElapsedColumn()]
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("batch", total=batch.jobs_total(opts), what="")
+            seen = batch.Summary(Path())
+
+            def advance(r: Result) -> None:
+                seen.add(r)
+                seen.wall_s = bar.tasks[0].elapsed or 0.0
+                rtf = f", RTF {seen.rtf:.3f}" if seen.rtf else ""
+                failed = f", {seen.counts['error']} failed" if seen.counts["error"] else ""
+                bar.update(task, advance=1, what=f"({seen.audio_seconds / 3600:.3f} h of audio{rtf}{failed})")
+
+            summary = batch.run(opts, advance)
+    c = summary.counts
+    for r in summary.failures:
+        typer.echo(f"codec-rt: failed: {r.error}", err=True)
+    if c["error"] > len(summary.failures):
+        typer.echo(f"codec-rt: ... and {c['error'] - len(summary.failures)} more failures", err=True)
+    rtf = f", real-time factor {summary.rtf:.4f}" if summary.rtf else ""
+    typer.echo(f"{summary.files} files: {c['ok']} coded, {c['skipped']} already done, {c['error']} failed; "
+               f"{summary.audio_seconds / 3600:.4f} h of audio in {summary.wall_s:.1f} s{rtf}; results in "
+               f"{summary.results}", err=True)
+    if c["error"]:
+        raise typer.Exit(1)
+
+
+@batch_app.command("encode")
+def batch_encode(
+    src: SrcArg, output: DstOpt, bitrate: BitrateOpt = None, low_latency: LowLatencyOpt = False,
+    stereo: StereoArg = StereoOpt.mid_side, model: ModelOpt = None, provider: ProviderOpt = Provider.cpu,
+    force: BatchForceOpt = False, engine: EngineOpt = Engine.local, workers: WorkersOpt = None,
+    address: AddressOpt = None, results: ResultsOpt = None,
+) -> None:
+    """Encode every audio file under SRC (or listed in SRC) to OUTPUT/<same path>.cra, the same bytes as
+    codec-rt encode writes. Reruns skip the outputs already complete; exit code 1 if any file failed."""
+    _run_batch(batch.Options(src, output, False, bitrate, low_latency, model, provider.value, force,
+                             joint_stereo=stereo == StereoOpt.mid_side, engine=engine.value, workers=workers,
+                             address=address, results=results))
+
+
+@batch_app.command("decode")
+def batch_decode(
+    src: SrcArg, output: DstOpt,
+    format: Annotated[AudioFormat, typer.Option("--format", help="audio format of the outputs")] = AudioFormat.wav,
+    phase_iters: PhaseItersOpt = None, contrast: ContrastOpt = None, model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu, force: BatchForceOpt = False, engine: EngineOpt = Engine.local,
+    workers: WorkersOpt = None, address: AddressOpt = None, results: ResultsOpt = None,
+) -> None:
+    """Decode every .cra under SRC (or listed in SRC) to OUTPUT/<same path>.wav (or --format). Reruns skip
+    the outputs already complete; exit code 1 if any file failed."""
+    _run_batch(batch.Options(src, output, True, model=model, provider=provider.value, force=force,
+                             phase_iters=phase_iters, contrast=contrast, audio_format=format.value,
+                             engine=engine.value, workers=workers, address=address, results=results))
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -1,0 +1,50 @@
+/**
+ * WAV files for the command line (Node), read and written with wavefile: PCM 8/16/24/32-bit and float
+ * 32/64-bit in, scaled as libsndfile scales them (x / 2^(bits - 1)); 16-bit PCM out.
+ */
+
+import wavefile from 'wavefile';
+import { AudioError } from './errors.js';
+
+/**
+ * WAV bytes -> one Float32Array per channel and the rate.
+ * @param {Uint8Array} bytes @param {string} name for messages
+ * @returns {{channels: Float32Array[], sampleRate: number}}
+ */
+export function readWav(bytes, name) {
+  let wav;
+  try {
+    wav = new wavefile.WaveFile(bytes);
+  } catch (e) {
+    throw new AudioError(`${name} is not a WAV file this runtime reads: ${e instanceof Error ? e.message : e}`);
+  }
+  const fmt = /** @type {any} */ (wav.fmt);
+  const depth = wav.bitDepth;
+  const n = fmt.numChannels;
+  if (!(n >= 1 && n <= 64)) throw new AudioError(`${name} has ${n} channels; codec-rt codes 1..64`);
+  const float = depth === '32f' || depth === '64';
+  const bits = Number.parseInt(depth, 10);
+  if (!float && ![8, 16, 24, 32].includes(bits)) throw new AudioError(`${name}: WAV sample format ${depth} is not supported`);
+  const raw = /** @type {Float64Array} */ (wav.getSamples(true, Float64Array));
+  const frames = Math.floor(raw.length / n);
+  const scale = float ? 1 : 2 ** (bits - 1);
+  const shift = bits === 8 && !float ? 128 : 0; // 8-bit WAV is unsigned
+  const channels = Array.from({ length: n }, () => new Float32Array(frames));
+  for (let i = 0; i < frames; i++) for (let c = 0; c < n; c++) channels[c][i] = (raw[i * n + c] - shift) / scale;
+  return { channels, sampleRate: fmt.sampleRate };
+}
+
+/**
+ * Channels at `sampleRate` -> 16-bit PCM WAV bytes (samples clipped to [-1, 1]).
+ * @param {Float32Array[]} channels @param {number} sampleRate
+ */
+export function writeWav(channels, sampleRate) {
+  const wav = new wavefile.WaveFile();
+  const pcm = channels.map((x) => {
+    const y = new Int16Array(x.length);
+    for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767)));
+    return y;
+  });
+  wav.fromScratch(channels.length, sampleRate, '16', /** @type {any} */ (pcm));
+  return wav.toBuffer();
+}

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -103,7 +104,9 @@ def make(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     clips = inputs()
-    manifest: dict[str, Any] = {"python": sys.executable, "inputs": {}, "cases": [], "cut": {}, "mutants": {}}
+    # `score` runs with the same interpreter and import path (a worktree's runtime before an installed one)
+    manifest: dict[str, Any] = {"python": sys.executable, "pythonpath": os.environ.get("PYTHONPATH", ""),
+                                "inputs": {}, "cases": [], "cut": {}, "mutants": {}}
     for name, (x, rate) in clips.items():
         x.astype("<f4").tofile(out / f"in_{name}.f32")
         manifest["inputs"][name] = {"file": f"in_{name}.f32", "channels": x.shape[0], "samples": x.shape[1],

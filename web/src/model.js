@@ -195,7 +195,7 @@ export function parseTables(json, cfg) {
   /** @type {Float64Array[]} */
   const cdfs = [];
   for (let i = 0; i < freqs.length; i++) {
-    const q = freqs[i];
+    const q = /** @type {number[]} */ (freqs[i]);
     if (!isInts(q) || q.length < 2 || q.length > 4096 || Math.min(...q) < 1 || q.reduce((a, b) => a + b, 0) !== 2 ** precision) {
       throw bad('a table has under 2 or too many entries, a zero or a wrong sum');
     }

@@ -100,7 +100,7 @@ describe('audio agrees with codec-rt\'s', () => {
 });
 
 describe('onnxruntime-web (WebAssembly) in Node', () => {
-  for (const c of M.cases.filter((x) => /^(golden_v1_3_context_predicted|rd12k_speech16_framed_predicted|ll12k_speech16_whole_predicted|fixed32k_speech16_framed_predicted)$/.test(x.name))) {
+  for (const c of M.cases.filter((/** @type {any} */ x) => /^(golden_v1_3_context_predicted|rd12k_speech16_framed_predicted|ll12k_speech16_whole_predicted|fixed32k_speech16_framed_predicted)$/.test(x.name))) {
     it(`${c.name}: refinement off within 1e-4`, async () => {
       const m = await model(c, 'wasm');
       const off = await decode(bytes(c.blob), { model: m, phaseIters: 0 });

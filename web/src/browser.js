@@ -14,6 +14,8 @@ import { ModelStore } from './codec.js';
 export * from './errors.js';
 export { ModelStore, Model, decode, encode } from './codec.js';
 export { readBlob, readHeader } from './container.js';
+export { spectrogram } from './dsp.js';
+export { readWav, writeWav } from './wav.js';
 
 /**
  * The ladder (or one model) at URL `base`, on onnxruntime-web's WebAssembly back end.

@@ -318,3 +318,28 @@ export function causalFrames(mag, init, tail, nFft, hop, iters) {
   }
   return [buf.slice(0, t * hop), buf.slice(t * hop)];
 }
+
+/**
+ * |STFT|^2 of a signal by 7.3 (no gain): frames t = 0 .. len // hop, each centred on sample t * hop, zeros
+ * outside the signal -> {p: [F, T] float64 (bins major), nb: F, t: T}.
+ * @param {Float32Array} x @param {number} nFft @param {number} hop
+ */
+export function spectrogram(x, nFft, hop) {
+  const t = Math.floor(x.length / hop) + 1;
+  const nb = nFft / 2 + 1;
+  const w = hann(nFft);
+  const fft = realFFT(nFft);
+  const seg = new Float64Array(nFft);
+  const re = new Float64Array(nb);
+  const im = new Float64Array(nb);
+  const p = new Float64Array(nb * t);
+  for (let i = 0; i < t; i++) {
+    for (let j = 0; j < nFft; j++) {
+      const s = i * hop + j - nFft / 2;
+      seg[j] = s >= 0 && s < x.length ? x[s] * w[j] : 0;
+    }
+    fft.rfft(seg, re, im);
+    for (let k = 0; k < nb; k++) p[k * t + i] = re[k] * re[k] + im[k] * im[k];
+  }
+  return { p, nb, t };
+}

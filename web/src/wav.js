@@ -3,7 +3,11 @@
  * 32/64-bit in, scaled as libsndfile scales them (x / 2^(bits - 1)); 16-bit PCM out.
  */
 
-import wavefile from 'wavefile';
+import * as wavefile from 'wavefile';
+
+// Node loads wavefile's CommonJS build (its exports under `default`), a bundler its ES module.
+/** @type {typeof import('wavefile').WaveFile} */
+const WaveFile = /** @type {any} */ (wavefile).WaveFile ?? /** @type {any} */ (wavefile)['default'].WaveFile;
 import { AudioError } from './errors.js';
 
 /**
@@ -14,7 +18,7 @@ import { AudioError } from './errors.js';
 export function readWav(bytes, name) {
   let wav;
   try {
-    wav = new wavefile.WaveFile(bytes);
+    wav = new WaveFile(bytes);
   } catch (e) {
     throw new AudioError(`${name} is not a WAV file this runtime reads: ${e instanceof Error ? e.message : e}`);
   }
@@ -39,7 +43,7 @@ export function readWav(bytes, name) {
  * @param {Float32Array[]} channels @param {number} sampleRate
  */
 export function writeWav(channels, sampleRate) {
-  const wav = new wavefile.WaveFile();
+  const wav = new WaveFile();
   const pcm = channels.map((x) => {
     const y = new Int16Array(x.length);
     for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767)));

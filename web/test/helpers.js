@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hann, realFFT } from '../src/dsp.js';
+import { spectrogram as power } from '../src/dsp.js';
 
 export const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = path.resolve(WEB, '..');
@@ -39,30 +39,6 @@ export function i32(name) {
 export function split(x, c) {
   const n = x.length / c;
   return Array.from({ length: c }, (_, i) => x.subarray(i * n, (i + 1) * n));
-}
-
-/**
- * |STFT|^2 of a signal by 7.3 (no gain) -> [F][T] as one Float64Array, bins major.
- * @param {Float32Array} x @param {number} nFft @param {number} hop
- */
-export function power(x, nFft, hop) {
-  const t = Math.floor(x.length / hop) + 1;
-  const nb = nFft / 2 + 1;
-  const w = hann(nFft);
-  const fft = realFFT(nFft);
-  const seg = new Float64Array(nFft);
-  const re = new Float64Array(nb);
-  const im = new Float64Array(nb);
-  const p = new Float64Array(nb * t);
-  for (let i = 0; i < t; i++) {
-    for (let j = 0; j < nFft; j++) {
-      const s = i * hop + j - nFft / 2;
-      seg[j] = s >= 0 && s < x.length ? x[s] * w[j] : 0;
-    }
-    fft.rfft(seg, re, im);
-    for (let k = 0; k < nb; k++) p[k * t + i] = re[k] * re[k] + im[k] * im[k];
-  }
-  return { p, nb, t };
 }
 
 /**

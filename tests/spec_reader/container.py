@@ -119,7 +119,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[:60]) != struct.unpack_from("<I", data, 60)[0]:
             raise SpecError("ChecksumError", "header CRC")
         layout, stride, psteps = struct.unpack_from("<BBH", data, 56)
-    if len(data) < header_size + (4 if layout == 0 else 0):
+    if len(data) < header_size:
         raise SpecError("TruncatedError", "header")
     h: dict[str, Any] = dict(zip(NAMES, HEADER.unpack_from(data, 0), strict=True))
     h.update(layout=layout, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex())

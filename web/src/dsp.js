@@ -23,9 +23,18 @@ export class RealFFT {
   constructor(n) {
     this.n = n;
     this.fft = new FFT(n);
-    this.full = this.fft.createComplexArray();
     this.out = this.fft.createComplexArray();
     this.real = new Float64Array(n);
+    // irfft runs as a complex FFT of n / 2 points over the even and odd samples
+    this.half = new FFT(n / 2);
+    this.z = this.half.createComplexArray();
+    this.zOut = this.half.createComplexArray();
+    this.cos = new Float64Array(n / 2);
+    this.sin = new Float64Array(n / 2);
+    for (let k = 0; k < n / 2; k++) {
+      this.cos[k] = Math.cos((2 * Math.PI * k) / n);
+      this.sin[k] = Math.sin((2 * Math.PI * k) / n);
+    }
   }
 
   /**
@@ -44,25 +53,31 @@ export class RealFFT {
   }
 
   /**
-   * irfft of bins 0..n/2 -> `y[0..n)` (the imaginary parts of bins 0 and n/2 are ignored).
-   * @param {ArrayLike<number>} re @param {ArrayLike<number>} im @param {Float64Array} y
+   * irfft of bins 0..n/2 (from index `off` of `re`, `im`) -> `y[0..n)`; the imaginary parts of bins 0 and
+   * n/2 are ignored. With E, O the spectra of the even and odd samples, X_k = E_k + e^(-2 pi i k / n) O_k
+   * and conj(X_(n/2 - k)) = E_k - e^(-2 pi i k / n) O_k; the inverse FFT of E + i O gives y[2m] + i y[2m + 1].
+   * @param {ArrayLike<number>} re @param {ArrayLike<number>} im @param {Float64Array} y @param {number} [off]
    */
-  irfft(re, im, y) {
-    const n = this.n;
-    const h = n / 2;
-    const d = this.full;
-    d[0] = re[0];
-    d[1] = 0;
-    d[2 * h] = re[h];
-    d[2 * h + 1] = 0;
-    for (let k = 1; k < h; k++) {
-      d[2 * k] = re[k];
-      d[2 * k + 1] = im[k];
-      d[2 * (n - k)] = re[k];
-      d[2 * (n - k) + 1] = -im[k];
+  irfft(re, im, y, off = 0) {
+    const h = this.n / 2;
+    const z = this.z;
+    for (let k = 0; k < h; k++) {
+      const ar = re[off + k];
+      const ai = k === 0 ? 0 : im[off + k];
+      const br = re[off + h - k];
+      const bi = k === 0 ? 0 : -im[off + h - k];
+      const er = 0.5 * (ar + br);
+      const ei = 0.5 * (ai + bi);
+      const dr = 0.5 * (ar - br);
+      const di = 0.5 * (ai - bi);
+      const or = dr * this.cos[k] - di * this.sin[k];
+      const oi = dr * this.sin[k] + di * this.cos[k];
+      z[2 * k] = er - oi;
+      z[2 * k + 1] = ei + or;
     }
-    this.fft.inverseTransform(this.out, d);
-    for (let j = 0; j < n; j++) y[j] = this.out[2 * j];
+    this.half.inverseTransform(this.zOut, z);
+    const o = this.zOut;
+    for (let j = 0; j < this.n; j++) y[j] = o[j];
   }
 }
 
@@ -94,7 +109,7 @@ export function stftFeatures(seg, nFft, hop, frames) {
     for (let k = 0; k < nb; k++) {
       const a = f32(re[k]);
       const b = f32(im[k]); // the spectrum is kept as complex64
-      feats[k * frames + t] = Math.log(Math.max(f32(Math.hypot(a, b)), 1e-5));
+      feats[k * frames + t] = Math.log(Math.max(f32(Math.sqrt(a * a + b * b)), 1e-5));
       feats[(nb + k) * frames + t] = Math.atan2(b, a);
     }
   }
@@ -185,7 +200,7 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi) {
   const im = new Float64Array(nb);
   const synth = () => {
     for (let i = 0; i < t; i++) {
-      fft.irfft(cr.subarray(i * nb, (i + 1) * nb), ci.subarray(i * nb, (i + 1) * nb), buf);
+      fft.irfft(cr, ci, buf, i * nb);
       for (let j = 0; j < nFft; j++) frames[i * nFft + j] = f32(f32(buf[j]) * win[j]);
     }
     overlapAdd(frames, t, nFft, hop, y);
@@ -206,7 +221,7 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi) {
         const ai = f32(f32(pi[q] * mNeg) + f32(mPos * projI));
         pr[q] = projR;
         pi[q] = projI;
-        const size = f32(target[q] / Math.max(f32(Math.hypot(ar, ai)), TINY));
+        const size = f32(target[q] / Math.max(f32(Math.sqrt(ar * ar + ai * ai)), TINY));
         cr[q] = f32(ar * size);
         ci[q] = f32(ai * size);
       }
@@ -290,7 +305,7 @@ export function causalFrames(mag, init, tail, nFft, hop, iters) {
   const withPhaseOf = (/** @type {number} */ i) => {
     for (let k = 0; k < nb; k++) {
       const xr = re[k] + TINY;
-      const m = mag[k * t + i] / Math.hypot(xr, im[k]);
+      const m = mag[k * t + i] / Math.sqrt(xr * xr + im[k] * im[k]);
       cr[k] = xr * m;
       ci[k] = im[k] * m;
     }

@@ -138,3 +138,19 @@ describe('a framed blob cut inside a packet', () => {
     await assert.rejects(decode(data.subarray(0, 100), { model: m }), TruncatedError);
   });
 });
+
+describe('models from a URL', () => {
+  it('a ladder served over http decodes as the folder does', async () => {
+    const { serve } = await import('./browser/server.mjs');
+    const server = await serve(REPO);
+    try {
+      const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
+      const out = await decode(bytes(c.blob), { models: `${server.url}/runtime/codec_rt/models/`, phaseIters: 0 });
+      const d = maxDiff(split(f32(`${c.name}.off.f32`), 1)[0], out.channels[0]);
+      assert.ok(d.diff <= 1e-4 * d.max);
+      await assert.rejects(loadModel(`${server.url}/runtime/codec_rt/models/nothing`), /has no readable encoder.onnx: 404/);
+    } finally {
+      await server.close();
+    }
+  });
+});

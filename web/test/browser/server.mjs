@@ -11,11 +11,11 @@ const TYPES = {
 };
 
 /**
- * Serve `root` on 127.0.0.1 at a free port -> {url, close}.
- * @param {string} root
+ * Serve `root` on 127.0.0.1 at `port` (0: a free one) -> {url, close}.
+ * @param {string} root @param {number} [port]
  * @returns {Promise<{url: string, close: () => Promise<void>}>}
  */
-export function serve(root) {
+export function serve(root, port = 0) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const file = path.resolve(root, `.${decodeURIComponent(url.pathname)}`);
@@ -33,7 +33,7 @@ export function serve(root) {
     createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) });
     });

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The JavaScript runtime against the Python one on the development set (issue 14's acceptance figures).
+
+    python scripts/web_dev_eval.py [--speech data/dev/speech] [--limit 40] [--json OUT.json]
+
+For every shipped point, on the development speech (`benchmarks.dev_eval.pick`: 40 clips of >= 1.5 s) coded
+mono in both layouts and stereo (two clips side by side) framed:
+- codec-rt (Python) encodes each clip; JavaScript (`web/dev_eval.mjs`, onnxruntime-node) decodes the blob
+  with the model's defaults and with refinement off; the decodes are compared with codec-rt's by the
+  log-spectral distance of docs/FORMAT.md section 10 (per channel, at the model rate);
+- JavaScript encodes each clip; codec-rt decodes both runtimes' blobs and PESQ-WB (pesq) scores each
+  against the input.
+Prints a markdown table (means over clips and channels; LSD also its maximum).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pesq import pesq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from spec_reader.audio import lsd, power  # noqa: E402
+
+from benchmarks.dev_eval import pick  # noqa: E402
+from codec_rt import Codec, ladder  # noqa: E402
+from codec_rt.audio_in import read_audio  # noqa: E402
+
+
+def clip_sets(files: list[Path]) -> dict[str, list[tuple[np.ndarray, int]]]:
+    """mono: each clip; stereo: clips 2i and 2i + 1 side by side, cut to the shorter."""
+    mono = []
+    for f in files:
+        x, sr = read_audio(f)
+        mono.append((np.ascontiguousarray(x[:1], np.float32), sr))
+    stereo = []
+    for (a, sr), (b, _) in zip(mono[0::2], mono[1::2], strict=False):
+        n = min(a.shape[1], b.shape[1])
+        stereo.append((np.ascontiguousarray(np.concatenate([a[:, :n], b[:, :n]]), np.float32), sr))
+    return {"mono": mono, "stereo": stereo}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--speech", type=Path, default=REPO / "data" / "dev" / "speech")
+    ap.add_argument("--limit", type=int, default=40)
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    sets = clip_sets(pick(a.speech, a.limit, 1.5))
+    tmp = Path(tempfile.mkdtemp(prefix="web_dev_eval_"))
+    variants = [("mono", True), ("mono", False), ("stereo", True)]
+    items: list[dict[str, Any]] = []
+    jobs: dict[str, list[dict[str, Any]]] = {"decodes": [], "encodes": []}
+    for point in ladder.points():
+        codec = Codec.load(point.path)
+        for kind, framed in variants:
+            for i, (x, sr) in enumerate(sets[kind]):
+                key = f"{point.path.name}_{kind}_{'framed' if framed else 'whole'}_{i}"
+                blob = codec.encode(x, sr, framed=framed)
+                (tmp / f"{key}.cra").write_bytes(blob)
+                x.astype("<f4").tofile(tmp / f"{key}.in.f32")
+                for tag, iters in (("on", None), ("off", 0)):
+                    jobs["decodes"].append({"blob": str(tmp / f"{key}.cra"), "model": str(point.path),
+                                            "phaseIters": iters, "out": str(tmp / f"{key}.js_{tag}.f32")})
+                jobs["encodes"].append({"input": str(tmp / f"{key}.in.f32"), "channels": x.shape[0],
+                                        "samples": x.shape[1], "rate": sr, "model": str(point.path),
+                                        "framed": framed, "out": str(tmp / f"{key}.js.cra")})
+                items.append({"key": key, "point": point.path.name, "kind": kind, "framed": framed,
+                              "causal": codec.config.causal, "x": x, "sr": sr, "blob": blob})
+    (tmp / "jobs.json").write_text(json.dumps(jobs))
+    node = subprocess.run(["node", str(REPO / "web" / "dev_eval.mjs"), str(tmp / "jobs.json")], check=True,
+                          capture_output=True, text=True)
+    times = json.loads(node.stdout)
+    rows: dict[tuple[str, str], dict[str, list[float]]] = {}
+    codecs = {p.path.name: Codec.load(p.path) for p in ladder.points()}
+    for it in items:
+        codec = codecs[it["point"]]
+        cfg = codec.config
+        x, sr = it["x"], it["sr"]
+        r = rows.setdefault((it["point"], f"{it['kind']} {'framed' if it['framed'] else 'whole'}"),
+                            {"lsd_on": [], "lsd_off": [], "pesq_py": [], "pesq_js": []})
+        py_on, _ = codec.decode(it["blob"])
+        py_off, _ = codec.decode(it["blob"], phase_iters=0)
+        c, n = py_on.shape
+        js_on = np.fromfile(tmp / f"{it['key']}.js_on.f32", "<f4").reshape(c, n)
+        js_off = np.fromfile(tmp / f"{it['key']}.js_off.f32", "<f4").reshape(c, n)
+        js_blob = (tmp / f"{it['key']}.js.cra").read_bytes()
+        py_of_js, _ = codec.decode(js_blob)
+        for ch in range(c):
+            r["lsd_on"].append(lsd(power(py_on[ch], cfg.n_fft, cfg.hop), power(js_on[ch], cfg.n_fft, cfg.hop)))
+            r["lsd_off"].append(lsd(power(py_off[ch], cfg.n_fft, cfg.hop), power(js_off[ch], cfg.n_fft, cfg.hop)))
+            r["pesq_py"].append(float(pesq(sr, x[ch], py_on[ch], "wb")))
+            r["pesq_js"].append(float(pesq(sr, x[ch], py_of_js[ch], "wb")))
+    out = []
+    print("| point | coded | clips x channels | LSD JS vs Python decode, dB (mean / max) | LSD, refinement off | "
+          "PESQ-WB, Python blob | PESQ-WB, JS blob | difference |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (pt, variant), r in rows.items():
+        d = {k: float(np.mean(v)) for k, v in r.items()}
+        out.append({"point": pt, "variant": variant, "n": len(r["lsd_on"]), "lsd_on_max": max(r["lsd_on"]),
+                    "lsd_off_max": max(r["lsd_off"]), **d})
+        print(f"| {pt} | {variant} | {len(r['lsd_on'])} | {d['lsd_on']:.3f} / {max(r['lsd_on']):.3f} | "
+              f"{d['lsd_off']:.4f} | {d['pesq_py']:.3f} | {d['pesq_js']:.3f} | {d['pesq_js'] - d['pesq_py']:+.3f} |")
+    print(f"JavaScript: {times['decodeMs'] / 1000:.1f} s decoding, {times['encodeMs'] / 1000:.1f} s encoding in all")
+    if a.json:
+        a.json.write_text(json.dumps({"rows": out, "node_ms": times}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

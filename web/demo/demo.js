@@ -5,7 +5,7 @@
  */
 
 import * as ort from 'onnxruntime-web';
-import { decode, encode, readWav, spectrogram, webStore, writeWav } from '../dist/codec-rt-web.js';
+import { decode, encode, readWav, spectrogram, webStore, writeWav } from 'codec-rt-web';
 
 ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).href;
 const models = webStore(new URL('../../runtime/codec_rt/models/', import.meta.url).href);
@@ -38,7 +38,7 @@ function show(id, v) {
 function play(id, channels, rate) {
   const el = /** @type {HTMLAudioElement} */ ($(id));
   if (el.src) URL.revokeObjectURL(el.src);
-  el.src = URL.createObjectURL(new Blob([writeWav(channels, rate)], { type: 'audio/wav' }));
+  el.src = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (writeWav(channels, rate))], { type: 'audio/wav' }));
 }
 
 /**
@@ -144,7 +144,7 @@ async function encodeAndDecode() {
   show('kbps', ((8 * blob.length) / seconds / 1000).toFixed(2));
   const link = /** @type {HTMLAnchorElement} */ ($('download'));
   if (link.href) URL.revokeObjectURL(link.href);
-  link.href = URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }));
+  link.href = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (blob)], { type: 'application/octet-stream' }));
   link.hidden = false;
   state.blob = Array.from(blob);
   say('decoding…');

@@ -71,6 +71,9 @@ async function main() {
   const backend = o.backend ?? 'native';
   if (backend !== 'native' && backend !== 'wasm') throw new UsageError('--backend must be native or wasm');
   const store = { backend: /** @type {'native' | 'wasm'} */ (backend), models: o.models };
+  if (o.model && (o.bitrate !== undefined || o['low-latency'] || o.models)) {
+    throw new CodecError('choose a model folder (--model) or a ladder point (--models, --bitrate, --low-latency), not both');
+  }
   const model = o.model ? await loadModel(o.model, store) : undefined;
   const data = readInput(input);
   if (cmd === 'info') {

@@ -5,7 +5,7 @@
  * frames its steps depend on, with its own gain).
  */
 
-import { concat, packHeader, packSection, writePacket, writeWhole } from './container.js';
+import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { AudioError, CodecError } from './errors.js';
 import { modelLength } from './model.js';

@@ -187,8 +187,8 @@ def make_seeds() -> list[Seed]:
 def reseal(data: bytes) -> bytes:
     """Fix up every checksum of a (mutated) blob, so the field checks and the decoder, not only a CRC, see
     the mutation: the trailing CRC-32 of the whole layout; from format 1.2 the header's CRC-32 (bytes 60..63)
-    and, in the framed layout, each frame's CRC-32 (over its index, length and body), walking the frames by
-    their length fields as far as they fit. Best effort on bytes that no longer parse."""
+    and, in the framed layout, each packet's CRC-32 (over its index, length and body), walking the packets
+    by their length fields as far as they fit. Best effort on bytes that no longer parse."""
     b = bytearray(data)
     if len(b) < 8:
         return data
@@ -196,7 +196,7 @@ def reseal(data: bytes) -> bytes:
     framed = False
     if minor >= 2 and len(b) >= 64:
         struct.pack_into("<I", b, 60, zlib.crc32(bytes(b[:60])))
-        framed = b[56] == 1
+        framed = (b[56] & 15 if minor >= 4 else b[56]) == 1  # from 1.4 the high nibble is the stereo coding
     if not framed:
         if len(b) >= 5:
             struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))

@@ -4,16 +4,21 @@
 
 A tiny seeded model encodes one second of the test speech in both modes: tests/data/golden_model/ (fixed-width
 codes, coder 0) for format 1.0, tests/data/golden_model_range/ (range-coded, coder 1) for format 1.1, from
-format 1.2 on both models in the framed layout (frames of 8 latent steps, so a second makes 4 frames:
+format 1.2 on both models in the framed layout (packets of 8 latent steps, so a second makes 4 packets:
 golden_v1_2_<coder>_<mode>.cra), and from 1.3 on also tests/data/golden_model_context/ (coder 2: the
 range-coded model's weights with narrower tables, and context tables counted from its latents of the test
-speech). The blobs and their decoded output (phase_iters=0, contrast=1.0, so the
-reference pins the format and the graphs, not the post-processing) are stored. tests/test_golden.py decodes
-every golden blob forever. Never overwrite an existing version's files: add new ones.
+speech); from 1.4 on also two stereo goldens (the speech with -0.5 times it on the right, coded as mid and
+side): golden_model_context/ framed and golden_model/ in the whole layout. The blobs and their decoded
+output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
+the post-processing) are stored. tests/test_golden.py decodes
+every golden blob forever. Never overwrite an existing version's files: add new ones. After writing, it
+records this machine in tests/data/golden_env.json (tests/golden_env.py): the only environment where the new
+goldens are promised to re-encode to the same bytes.
 """
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -53,25 +58,40 @@ def model_dir(coder: int) -> Path:
     return d
 
 
-FRAME_STEPS = 8  # framed goldens (1.2 on): 4 frames in one second
+PACKET_STEPS = 8  # framed goldens (1.2 on): 4 packets in one second
+
+
+def source(channels: int) -> tuple[np.ndarray, int]:
+    """The goldens' input: the second second of the test speech, `[1, 16000]`; for stereo, with -0.5 times it
+    on the right (a pair that independent channels would not keep)."""
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
+    x = np.ascontiguousarray(x[16000:32000].T)
+    return (x if channels == 1 else np.concatenate([x, -0.5 * x])), sr
 
 
 def main() -> None:
-    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
-    x = np.ascontiguousarray(x[16000:32000].T)
     version = f"v{blob.MAJOR}_{blob.MINOR}"
-    jobs = [(coder, mode) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
-    for coder, mode in jobs:
+    # (coder, mode, channels, framed): both modes of every coder, and from 1.4 on (mid/side) two stereo ones
+    jobs = [(coder, mode, 1, True) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
+    if blob.MINOR >= 4:
+        jobs += [(Coder.CONTEXT, "predicted", 2, True), (Coder.FIXED, "store_phase", 2, False)]
+    wrote = False
+    for coder, mode, channels, framed in jobs:
         codec = Codec.load(model_dir(coder))
-        name = Coder(coder).name.lower()
+        name = Coder(coder).name.lower() + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole")
         stem = DATA / f"golden_{version}_{name}_{mode}"
         if stem.with_suffix(".cra").exists():
             continue
-        data = codec.encode(x, sr, mode=mode, framed=True, packet_steps=FRAME_STEPS)
+        x, sr = source(channels)
+        framing = {"framed": True, "packet_steps": PACKET_STEPS} if framed else {}
+        data = codec.encode(x, sr, mode=mode, **framing)
         stem.with_suffix(".cra").write_bytes(data)
-        y, _ = codec.decode(data, phase_iters=0, contrast=1.0)
+        y, _ = codec.decode(data, phase_iters=0, contrast=1.0, highpass=False)
         np.save(stem.with_suffix(".npy"), y)
         print(f"wrote {stem}.cra ({len(data)} bytes) and its reference decode")
+        wrote = True
+    if wrote:
+        runpy.run_path(str(DATA.parent / "golden_env.py"), run_name="__main__")
 
 
 if __name__ == "__main__":

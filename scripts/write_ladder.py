@@ -3,6 +3,8 @@
     python scripts/write_ladder.py rd3k=3 rd6k=6 rd12k=12 fixed32k=32 --low-latency ll16k=16 --default 12
 
 `--low-latency FOLDER=KBPS` points (causal models) form a ladder of their own (`codec-rt encode --low-latency`).
+The `retired` list is kept, and a point this run replaces joins it: copy its folder to models/retired/<id>/
+first (a blob of every model that shipped must keep decoding); the script refuses to drop a model otherwise.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ def main() -> None:
         points.append(point | {"low_latency": True} if low_latency else point)
     if a.default not in [pt["kbps"] for pt in points if not pt.get("low_latency")]:
         raise SystemExit(f"--default {a.default} is not one of the points")
-    text = json.dumps({"default_kbps": a.default, "points": points}, indent=2) + "\n"
+    old = json.loads((MODELS_DIR / "ladder.json").read_text())
+    retired = old.get("retired", [])
+    kept = {pt["model_id"] for pt in points} | {r["model_id"] for r in retired}
+    for gone in (pt for pt in old["points"] if pt["model_id"] not in kept):
+        folder = f"retired/{gone['model_id']}"
+        if not (MODELS_DIR / folder / "decoder.onnx").is_file():
+            raise SystemExit(f"{gone['dir']} ({gone['model_id']}) would no longer decode: copy it to models/{folder}")
+        retired.append({"model_id": gone["model_id"], "dir": folder, "was": f"{gone['dir']}, {gone['kbps']:g} kbps"})
+    text = json.dumps({"default_kbps": a.default, "points": points, "retired": retired}, indent=2) + "\n"
     (MODELS_DIR / "ladder.json").write_text(text)
     print(text, end="")
 

@@ -1,12 +1,58 @@
+"""Fixtures, and which tests are runtime tests.
+
+The runtime tests need only the installed package without extras and tests/ and docs/: the clean-install job
+of .ci/run runs them against the wheel, from a copy of those folders alone. The test modules in `NEEDS` need
+more (torch and the training code, test dependencies, the checkout's other folders); where any of it is
+missing they skip whole, with the reason. A single test of a runtime module that needs an extra (torch, onnx,
+pesq, pystoi) skips by itself (pytest.importorskip).
+"""
+
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 DATA = Path(__file__).parent / "data"
+REPO = DATA.parents[1]
+
+# Module -> what it needs beyond the runtime: importable modules, or paths in the checkout (ending in "/" or a
+# file name).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "test_export.py": ("torch", "onnxscript", "checkpoints/"),
+    "test_fidelity.py": ("benchmarks/",),
+    "test_fuzz_blob.py": ("hypothesis", "scripts/fuzz_blob.py"),
+    "test_latency_bench.py": ("benchmarks/",),
+    "test_model.py": ("torch",),
+    "test_rate_quality.py": ("benchmarks/",),
+    "test_training.py": ("torch",),
+}
+
+
+def _missing(need: str) -> bool:
+    if need.endswith("/") or need.endswith(".py"):
+        return not (REPO / need).exists()
+    return importlib.util.find_spec(need) is None
+
+
+class _Unavailable(pytest.Module):
+    """A test module whose needs are missing here: collected as one skip that names them, never imported."""
+
+    def __init__(self, *, missing: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.missing = missing
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        pytest.skip(f"{self.path.name} needs {', '.join(self.missing)}, missing here (not a runtime test)")
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    missing = [n for n in NEEDS.get(module_path.name, ()) if _missing(n)]
+    return _Unavailable.from_parent(parent, path=module_path, missing=missing) if missing else None
 
 
 @pytest.fixture(scope="session")

@@ -26,13 +26,15 @@ def _listing(folder: Path) -> dict[str, bytes]:
 
 
 def _half_then(exc: BaseException):  # type: ignore[no-untyped-def]
-    """A stand-in for soundfile.write that writes half a file, then fails with `exc`."""
-    real = sf.write
+    """A stand-in for soundfile.SoundFile.write that writes the samples, cuts the file in half on disk, then
+    fails with `exc`."""
+    real = sf.SoundFile.write
 
-    def write(path: str, data: np.ndarray, rate: int, **kw: object) -> None:
-        real(path, data, rate, **kw)
-        size = os.path.getsize(path)
-        with open(path, "r+b") as f:
+    def write(self: sf.SoundFile, data: np.ndarray) -> None:
+        real(self, data)
+        self.flush()
+        size = os.path.getsize(self.name)
+        with open(self.name, "r+b") as f:
             f.truncate(size // 2)
         raise exc
 
@@ -49,7 +51,7 @@ def test_interrupted_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc:
     if existing:
         out.write_bytes(b"precious")
     before = _listing(tmp_path)
-    monkeypatch.setattr(sf, "write", _half_then(exc))
+    monkeypatch.setattr(sf.SoundFile, "write", _half_then(exc))
     expected = OutputError if isinstance(exc, OSError) else type(exc)
     with pytest.raises(expected) as e:
         files.write_audio(out, AUDIO, 16000)

@@ -116,3 +116,14 @@ def test_eval_writes_reconstructions_residuals_and_figures(tmp_path: Path) -> No
             out = tmp_path / "ev" / f"speech_fr_16k.{mode}.{kind}.wav"
             assert sf.info(str(out)).frames == sf.info(str(DATA / "speech_fr_16k.flac")).frames
     assert figures["modes"]["store_phase"]["lsd_db"] < figures["modes"]["predicted"]["lsd_db"]
+
+
+def test_version_prints_the_installed_package_version() -> None:
+    from importlib.metadata import version
+
+    import codec_rt
+
+    r = run("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"codec-rt {version('codec-rt')}\n"
+    assert codec_rt.__version__ == version("codec-rt")

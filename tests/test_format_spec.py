@@ -91,7 +91,7 @@ def doc_golden_headers() -> dict[str, bytes]:
 
 def test_the_doc_shows_the_golden_header_bytes_of_every_version() -> None:
     shown = doc_golden_headers()
-    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3"}  # type: ignore[index]
+    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3", "4"}  # type: ignore[index]
     for name, head in shown.items():
         assert len(head) == 64 and (DATA / name).read_bytes()[:64] == head, name
 
@@ -104,14 +104,16 @@ def golden_model_dir(data: bytes) -> Path:
 def test_golden_blob_reads_as_codec_rt_reads_it(path: Path) -> None:
     data = path.read_bytes()
     h = assert_matches_codec_rt(data, golden_model_dir(data))
-    assert (h["num_samples"], h["sample_rate"], h["channels"]) == (16000, 16000, 1)
+    stereo = "_stereo_" in path.name  # the speech with -0.5 times it on the right, as mid and side (1.4 on)
+    assert (h["num_samples"], h["sample_rate"], h["channels"], h["stereo"]) == (16000, 16000, 1 + stereo, stereo)
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
 def test_golden_blob_decodes_to_its_reference_audio(path: Path) -> None:
-    """Section 6 with refinement off and contrast 1 (how the references were made), within section 10."""
+    """Section 6 with refinement, postfilter and high-pass off (how the references were made), within section
+    10."""
     data = path.read_bytes()
-    y = decode_audio(data, load_model(golden_model_dir(data)), iters=0, contrast=1.0)
+    y = decode_audio(data, load_model(golden_model_dir(data)), iters=0, contrast=1.0, highpass=False)
     ref = np.load(path.with_suffix(".npy"))
     assert y.shape == ref.shape
     np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))
@@ -160,7 +162,7 @@ def test_shipped_model_blobs_read_as_codec_rt_reads_them(model_dir: Path, shippe
     for layout, data in shipped_blobs[model_dir.name].items():
         h = assert_matches_codec_rt(data, model_dir)
         assert h["layout"] == (layout == "framed") and h["channels"] == 1 and h["sample_rate"] == 16000
-        assert h["minor"] == (3 if layout == "framed" or h["coder"] == 2 else 1)
+        assert h["minor"] == (4 if layout == "framed" else 3 if h["coder"] == 2 else 1)
 
 
 @pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda p: p.name)

@@ -3,14 +3,19 @@
 They were written by scripts/make_golden.py with the tiny models in tests/data/: golden_model/ (fixed-width,
 format 1.0) and golden_model_range/ (range-coded, format 1.1); from format 1.2 on, both in the framed layout;
 from 1.3 on, also golden_model_context/ (range-coded with context tables, coder 2).
+
+Re-encoding a golden's source gives its exact bytes only on the runtime that wrote it (data/golden_env.json,
+see golden_env.py); everywhere else it gives the same header and the same codes up to rare one-code flips.
 """
 
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
+from golden_env import mismatches
 
-from codec_rt import Codec, blob, packets
+from codec_rt import Codec, blob, entropy, packets
 from codec_rt.config import Coder
 
 DATA = Path(__file__).parent / "data"
@@ -31,24 +36,77 @@ def golden_codec(data: bytes) -> Codec:
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
 def test_golden_blob_decodes_to_its_reference(path: Path) -> None:
     codec = golden_codec(path.read_bytes())
-    y, sr = codec.decode(path.read_bytes(), phase_iters=0, contrast=1.0)
+    y, sr = codec.decode(path.read_bytes(), phase_iters=0, contrast=1.0, highpass=False)
     ref = np.load(path.with_suffix(".npy"))
     assert sr == 16000 and y.shape == ref.shape
     np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))
 
 
-@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
-def test_golden_blob_reencodes_to_the_same_bytes(path: Path) -> None:
+def reencode(path: Path) -> tuple[Codec, bytes]:
+    """The golden model and its encoding, today, of the golden's source (the second second of the test speech;
+    stereo goldens: with -0.5 times it on the right, scripts/make_golden.py), in the golden's mode and layout."""
     import soundfile as sf
 
     codec = golden_codec(path.read_bytes())
     header, _ = packets.read(path.read_bytes())
-    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     if header.minor != blob.MINOR:
         pytest.skip("written by an older minor version; only decoding is promised")
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     framing = {"framed": True, "packet_steps": header.packet_steps} if header.framed else {}
-    data = codec.encode(np.ascontiguousarray(x[16000:32000].T), sr, mode=header.mode_name, **framing)
+    src = np.ascontiguousarray(x[16000:32000].T)
+    src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
+    return codec, codec.encode(src, sr, mode=header.mode_name, **framing)
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden_blob_reencodes_to_the_same_bytes(path: Path) -> None:
+    _, data = reencode(path)
+    if differences := mismatches():
+        pytest.skip("byte-exact only where the goldens were written: " + "; ".join(differences))
     assert data == path.read_bytes()
+
+
+def contents(data: bytes, codec: Codec) -> tuple[blob.BlobHeader, npt.NDArray[np.float64], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64]]:
+    """A blob's header, gains and scales, latent codes (coder 0) or symbols (range coders), and phase codes."""
+    header, pkts = packets.read_packets(data)
+    floats, latent, phase = [], [], []
+    for packet in pkts:
+        for ch in packet.channels:
+            floats += [ch.gain, *ch.scales]
+            if header.coder == Coder.FIXED:
+                assert ch.codes is not None
+                latent.append(ch.codes.ravel())
+            else:
+                assert codec.model.entropy is not None
+                latent.append(entropy.decode(ch.coded, codec.model.entropy, packet.steps).ravel())
+            if ch.phase_codes is not None:
+                phase.append(ch.phase_codes.ravel())
+    ints = [np.concatenate(a).astype(np.int64) if a else np.zeros(0, np.int64) for a in (latent, phase)]
+    return header, np.array(floats, np.float64), ints[0], ints[1]
+
+
+def assert_rare_flips(got: npt.NDArray[np.int64], ref: npt.NDArray[np.int64], modulo: int = 0) -> None:
+    """At most one value in 1000 (at least one) differs, each by one code (around the circle for phase codes)."""
+    assert got.shape == ref.shape
+    diff = np.abs(got - ref)
+    if modulo:
+        diff = np.minimum(diff, modulo - diff)
+    assert diff.max(initial=0) <= 1, f"a code moved by {diff.max()}"
+    assert np.count_nonzero(diff) <= max(1, ref.size // 1000), f"{np.count_nonzero(diff)} of {ref.size} codes moved"
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden_blob_reencodes_to_the_same_codes_up_to_rounding_flips(path: Path) -> None:
+    """On any supported runtime and CPU: a value exactly on a rounding boundary may land on either side."""
+    codec, data = reencode(path)
+    header, floats, latent, phase = contents(data, codec)
+    ref_header, ref_floats, ref_latent, ref_phase = contents(path.read_bytes(), codec)
+    assert header == ref_header
+    np.testing.assert_allclose(floats, ref_floats, rtol=1e-4)  # gains and coder 0's scales
+    assert latent.size > 0
+    assert_rare_flips(latent, ref_latent)
+    assert_rare_flips(phase, ref_phase, modulo=1 << header.phase_bits)
 
 
 @pytest.mark.parametrize("path", [p for p in GOLDEN if blob.read_header(p.read_bytes())[0].framed],
@@ -58,7 +116,7 @@ def test_golden_framed_blob_streams_to_its_reference(path: Path) -> None:
     from codec_rt import StreamDecoder
 
     data = path.read_bytes()
-    dec = StreamDecoder(golden_codec(data), phase_iters=0, contrast=1.0)
+    dec = StreamDecoder(golden_codec(data), phase_iters=0, contrast=1.0, highpass=False)
     y = np.concatenate([dec.push(data[i : i + 777]) for i in range(0, len(data), 777)] + [dec.flush()], axis=1)
     ref = np.load(path.with_suffix(".npy"))
     np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
+import onnxruntime as ort
 import pytest
 import soundfile as sf
 
@@ -26,7 +26,8 @@ def test_ladder_json_names_the_models_it_ships() -> None:
     assert d["default_kbps"] in [p.kbps for p in POINTS]
     for p in POINTS:
         for role in ("encoder", "decoder"):
-            meta = {m.key: m.value for m in onnx.load(str(p.path / f"{role}.onnx")).metadata_props}
+            session = ort.InferenceSession(str(p.path / f"{role}.onnx"), providers=["CPUExecutionProvider"])
+            meta = session.get_modelmeta().custom_metadata_map
             assert meta["codec_rt.model_id"] == p.model_id
 
 
@@ -76,4 +77,5 @@ def test_each_point_keeps_speech_intelligible(point: ladder.LadderPoint, speech:
     y, _ = codec.decode(data)
     assert y.shape == x.shape
     assert 8 * len(data) / (x.shape[1] / sr) / 1000 < 1.5 * point.kbps
+    pytest.importorskip("pystoi", reason="STOI needs the metrics extra (pystoi)")
     assert metrics.stoi(x, y, sr) > 0.7

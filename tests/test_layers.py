@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-RUNTIME = Path(__file__).resolve().parents[1] / "runtime" / "codec_rt"
+import codec_rt
+
+RUNTIME = Path(codec_rt.__file__).parent  # the sources as imported: the checkout's, or an installed wheel's
 
 # Lowest first. A module may import any module before it, never one after it (nor itself).
 LAYERS = [

@@ -9,9 +9,9 @@
     enc = StreamEncoder(codec, sample_rate, channels)   # enc.push(chunk) -> bytes, enc.flush() -> bytes
     dec = StreamDecoder()                               # dec.push(bytes) -> audio, dec.flush() -> audio
 
-Layers, each importing only those before it (tests/test_layers.py): errors, config -> audio, stft, resample,
-phase, postfilter, level -> quantize, entropy -> blob, packets -> ladder, model -> latent -> grid ->
-encoder, decoder -> codec -> files, metrics, bench, cli.
+Layers, each importing only those before it (tests/test_layers.py): errors, version, config -> audio, stft,
+resample, phase, postfilter, level -> quantize, entropy -> blob, packets -> ladder, model -> latent -> grid ->
+encoder, decoder -> codec -> riff, files, audio_in, metrics, bench -> cli.
 """
 
 from .codec import Codec
@@ -30,10 +30,10 @@ from .errors import (
     TruncatedError,
     UnsupportedVersionError,
 )
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "AudioError", "ChecksumError", "Codec", "CodecError", "Coder", "FormatError", "Layout", "Mode", "ModelConfig",
     "ModelError", "ModelMismatchError", "OutputExistsError", "ProviderError", "StreamDecoder", "StreamEncoder",
-    "TruncatedError", "UnsupportedVersionError",
+    "TruncatedError", "UnsupportedVersionError", "__version__",
 ]

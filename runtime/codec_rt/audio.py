@@ -1,11 +1,12 @@
-"""Checks of the audio handed to the codec: the one place that says what `[C, N]` samples it codes."""
+"""The audio handed to the codec: the one place that says what `[C, N]` samples it codes, and the joint
+stereo transform (mid/side) between audio channels and coded channels."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
-from .config import MAX_CHANNELS, MAX_SAMPLE_RATE
+from .config import MAX_CHANNELS, MAX_SAMPLE_RATE, Stereo
 from .errors import AudioError
 
 F32 = npt.NDArray[np.float32]
@@ -55,3 +56,19 @@ def as_audio(audio: npt.ArrayLike, channels: int | None = None) -> F32:
     if not np.all(np.isfinite(x)):  # float64 beyond the float32 range
         raise AudioError("audio has samples beyond the float32 range (|x| > 3.4e38)")
     return x
+
+
+def to_coded(x: F32, stereo: int) -> F32:
+    """Audio channels `[C, n]` -> the channels the codec codes: with `Stereo.MID_SIDE`, `[(L + R) / 2,
+    (L - R) / 2]`, so that what the two channels share and what sets them apart are coded apart (an
+    anti-phase pair is all side, a mono one all mid); else unchanged."""
+    if stereo != Stereo.MID_SIDE:
+        return x
+    return np.stack([(x[0] + x[1]) * np.float32(0.5), (x[0] - x[1]) * np.float32(0.5)])
+
+
+def from_coded(y: F32, stereo: int) -> F32:
+    """The inverse of `to_coded`: decoded channels `[C, n]` -> audio channels (mid + side, mid - side)."""
+    if stereo != Stereo.MID_SIDE:
+        return y
+    return np.stack([y[0] + y[1], y[0] - y[1]])

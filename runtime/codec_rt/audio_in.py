@@ -45,7 +45,35 @@ def read_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
         return reader.read_all(), reader.sample_rate
 
 
-class _StdinFile(io.RawIOBase):
+class _Readable(io.RawIOBase):
+    """A read-only, seekable raw file for libsndfile's virtual I/O: subclasses give `read` and `_end`."""
+
+    _pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = self._end() if whence == 2 else self._pos if whence == 1 else 0
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _StdinFile(_Readable):
     """Standard input as a seekable file for libsndfile, read only as far as asked: what has been read is
     kept in an anonymous temporary file (on disk, not in memory), so the header parsers can seek back.
     Its length is unknown-and-huge for WAV and FLAC, so nothing waits for EOF (a WAV is given the end of its
@@ -61,12 +89,6 @@ class _StdinFile(io.RawIOBase):
         self.received, self._pos, self._eof = 0, 0, False
         self.streamable = self.read(4)[:4] in (b"RIFF", b"RF64", b"fLaC")
         self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def _fill(self, upto: int) -> None:
         while self.received < upto and not self._eof:
@@ -87,42 +109,23 @@ class _StdinFile(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, buf: Any) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence == 2:
-            if not self.streamable:
-                self._fill(self.HUGE)
-            base = self.received if self._eof else self.HUGE
-        else:
-            base = self._pos if whence == 1 else 0
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
+    def _end(self) -> int:
+        if not self.streamable:
+            self._fill(self.HUGE)
+        return self.received if self._eof else self.HUGE
 
     def close(self) -> None:
         self._spool.close()
         super().close()
 
 
-class _Patched(io.RawIOBase):
+class _Patched(_Readable):
     """A seekable file as libsndfile should see it: `patch` (offset, bytes) written over its bytes (a WAV
     header's size field), and `length`, if given, as its length."""
 
     def __init__(self, inner: riff.Seekable, patch: tuple[int, bytes] | None, length: int | None) -> None:
         super().__init__()
         self._inner, self._patch, self._length, self._pos = inner, patch, length, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def read(self, n: int | None = -1) -> bytes:
         data = bytearray(riff.read_at(self._inner, self._pos, -1 if n is None else n))
@@ -134,21 +137,8 @@ class _Patched(io.RawIOBase):
         self._pos += len(data)
         return bytes(data)
 
-    def readinto(self, buf: Any) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence == 2:
-            base = self._inner.seek(0, 2) if self._length is None else self._length
-        else:
-            base = self._pos if whence == 1 else 0
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
+    def _end(self) -> int:
+        return self._inner.seek(0, 2) if self._length is None else self._length
 
 
 class AudioReader:

@@ -12,7 +12,7 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (3); a reader accepts higher minors (fields only ever appended)
+    5      1     minor version (4); a reader accepts higher minors (fields only ever appended)
     6      2     header_size: 56 in 1.0 and 1.1, 64 from 1.2 on
     8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase
     9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
@@ -29,7 +29,8 @@ All integers little-endian.
     40     8     model_id (see docs/FORMAT.md)
     48     8     payload_len (framed: 0)
     -- from 1.2 on:
-    56     1     layout (`Layout`): 0 = whole, 1 = framed
+    56     1     layout (`Layout`): 0 = whole, 1 = framed; from 1.4 on, bits 0-3 only, and bits 4-7 stereo
+                 (`Stereo`): 0 = channels independent, 1 = mid/side (2 channels), which older readers refuse
     57     1     time_stride: STFT frames per latent step, 1..64 (framed; 0 in the whole layout)
     58     2     packet_steps: latent steps per packet, 1..65535 (framed; 0 in the whole layout)
     60     4     CRC-32 (zlib) of bytes 0..59
@@ -50,18 +51,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .config import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, Coder, Layout, Mode
+from .config import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, Coder, Layout, Mode, Stereo
 from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
 from .level import MAX_GAIN, MIN_GAIN
 from .quantize import pack, packed_size, unpack
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 3
+MAJOR, MINOR = 1, 4
 MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
-# Range coding can squeeze near-certain symbols below a bit (the shipped models reach about 6 values per
-# byte on digital silence); this bound leaves room for that while capping what a forged header can make a
-# decoder allocate and compute.
-MAX_VALUES_PER_BYTE = 1 << 10  # real blobs: under 6 even on digital silence
+# Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
+# room for that while capping what a forged header can make a decoder allocate and compute.
+MAX_VALUES_PER_BYTE = 1 << 10  # far above what real blobs reach (docs/MEASURED.md)
 # A range-coded value costs at most 24 bits (the finest table precision), plus the coder's final words.
 _MAX_CODED_BYTES_PER_VALUE = 3
 _CODED_SLACK = 64
@@ -97,6 +97,7 @@ class BlobHeader:
     coder: int = Coder.FIXED
     minor: int = MINOR_WHOLE
     layout: int = Layout.WHOLE
+    stereo: int = Stereo.INDEPENDENT  # 1.4 on
     time_stride: int = 0  # framed: STFT frames per latent step
     packet_steps: int = 0  # framed: latent steps per packet
 
@@ -125,9 +126,9 @@ class BlobHeader:
         return Layout(self.layout).name.lower()
 
     @staticmethod
-    def whole_minor(coder: int) -> int:
+    def whole_minor(coder: int, stereo: int = Stereo.INDEPENDENT) -> int:
         """The minor version a whole-layout blob of `coder` is written as: the oldest that reads it."""
-        return 3 if coder == Coder.CONTEXT else MINOR_WHOLE
+        return 4 if stereo else 3 if coder == Coder.CONTEXT else MINOR_WHOLE
 
     @property
     def framed(self) -> bool:
@@ -189,6 +190,10 @@ class BlobHeader:
             raise bad(f"unknown layout {self.layout}")
         if self.minor < 2 and self.layout != Layout.WHOLE:
             raise bad(f"format 1.{self.minor} has no framed layout")
+        if self.stereo not in tuple(Stereo):
+            raise bad(f"unknown stereo coding {self.stereo}")
+        if self.stereo and (self.minor < 4 or self.channels != 2):
+            raise bad(f"mid/side stereo needs format 1.4 and 2 channels (format 1.{self.minor}, {self.channels})")
         if self.coder == Coder.FIXED and not 1 <= self.bits <= 16:
             raise bad(f"bits {self.bits} not in 1..16")
         if self.coder != Coder.FIXED and self.bits != 0:
@@ -234,7 +239,7 @@ class BlobHeader:
         )
         if self.minor < 2:
             return head
-        head += _EXTENSION.pack(self.layout, self.time_stride, self.packet_steps)
+        head += _EXTENSION.pack(self.layout | self.stereo << 4, self.time_stride, self.packet_steps)
         return head + struct.pack("<I", zlib.crc32(head))
 
 
@@ -276,7 +281,7 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         or (minor >= 2 and header_size < HEADER_SIZE_1_2)
     ):
         raise FormatError(f"header_size {header_size} invalid for format {major}.{minor}")
-    layout, time_stride, packet_steps = Layout.WHOLE, 0, 0
+    layout, stereo, time_stride, packet_steps = 0, 0, 0, 0
     if minor >= 2:
         if len(data) < HEADER_SIZE_1_2:
             raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
@@ -284,6 +289,8 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         if zlib.crc32(bytes(data[: HEADER_SIZE + _EXTENSION.size])) != crc:
             raise ChecksumError("blob header checksum mismatch: the file is corrupt")
         layout, time_stride, packet_steps = _EXTENSION.unpack_from(data, HEADER_SIZE)
+    if minor >= 4:  # the byte's high nibble; older readers see an unknown layout in a mid/side blob
+        stereo, layout = layout >> 4, layout & 15
     framed = layout == Layout.FRAMED
     if len(data) < header_size:
         raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
@@ -291,7 +298,7 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
     header = BlobHeader(
         mode=f[4], bits=f[5], phase_bits=f[6], sample_rate=f[8], channels=f[9], latent_channels=f[10],
         latent_bins=f[11], n_bins=f[12], num_samples=f[13], n_frames=f[14], latent_steps=f[15],
-        model_id=f[16].hex(), coder=f[7], minor=minor, layout=layout, time_stride=time_stride,
+        model_id=f[16].hex(), coder=f[7], minor=minor, layout=layout, stereo=stereo, time_stride=time_stride,
         packet_steps=packet_steps,
     )
     header.validate()

@@ -26,6 +26,7 @@ from . import packets
 from .audio_in import AudioReader, read_audio
 from .blob import MAJOR
 from .codec import Codec
+from .config import Stereo
 from .decoder import StreamDecoder
 from .encoder import StreamEncoder
 from .errors import AudioError, CodecError, OutputError
@@ -42,6 +43,7 @@ from .files import (
     write_bytes,
 )
 from .metrics import round_trip_report
+from .version import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
@@ -54,6 +56,11 @@ class Mode(str, Enum):
 class Provider(str, Enum):
     cpu = "cpu"
     cuda = "cuda"
+
+
+class StereoOpt(str, Enum):
+    mid_side = "mid-side"
+    independent = "independent"
 
 
 class Layout(str, Enum):
@@ -82,6 +89,20 @@ ContrastOpt = Annotated[
                                "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codec-rt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    pass
 
 
 def _kbps(n_bytes: int, seconds: float) -> str:
@@ -138,9 +159,13 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="framed (streamable, format 1.3) or whole (format 1.1 for older "
-                             "readers; 1.3 with context coding)")
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.4) or whole (the oldest format that "
+                             "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side stereo)")
     ] = Layout.framed,
+    stereo: Annotated[
+        StereoOpt, typer.Option("--stereo", help="two channels as mid/side (keeps their relation; format 1.4) or "
+                                "each on its own")
+    ] = StereoOpt.mid_side,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -154,7 +179,8 @@ def encode(
         if layout == Layout.whole:
             audio = reader.read_all()
             try:
-                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value)
+                data = codec.encode(audio, reader.sample_rate, bits=bits, mode=mode.value,
+                                    joint_stereo=stereo == StereoOpt.mid_side)
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 
@@ -163,7 +189,8 @@ def encode(
                 counted[-1].write(data)
         else:
             try:
-                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits)
+                enc = StreamEncoder(codec, reader.sample_rate, reader.channels, mode=mode.value, bits=bits,
+                                    joint_stereo=stereo == StereoOpt.mid_side)
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 
@@ -247,7 +274,8 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
     header, blob_packets = packets.read_packets(data)
     seconds = header.num_samples / header.sample_rate
     d: dict[str, Any] = {"format": f"{MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
-                         "coder": header.coder_name, "layout": header.layout_name}
+                         "coder": header.coder_name, "layout": header.layout_name,
+                         "stereo": Stereo(header.stereo).name.lower().replace("_", "-")}
     if header.framed:
         d["packets"] = len(blob_packets)
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None

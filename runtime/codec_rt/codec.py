@@ -86,6 +86,7 @@ class Codec:
         phase_bits: int = latent.DEFAULT_PHASE_BITS,
         framed: bool = False,
         packet_steps: int | None = None,
+        joint_stereo: bool = True,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
@@ -93,20 +94,23 @@ class Codec:
         models (coder 0): a range-coded model's rate is set by the model itself.
         mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
         `phase_bits` into the blob: near-lossless, many more bytes).
-        framed: write the framed layout (format 1.3), exactly what a `StreamEncoder` fed the same audio
+        framed: write the framed layout (the current format), exactly what a `StreamEncoder` fed the same audio
         writes, with packets of `packet_steps` latent steps (default about 1 s); else the whole layout
-        (format 1.1, or 1.3 for coder 2).
+        (the oldest format that reads it: 1.1, 1.3 for coder 2, 1.4 for mid/side).
+        joint_stereo: code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4), which keeps
+        their relation (an anti-phase pair stays anti-phase); False: each channel on its own.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
         if framed:
             x = as_audio(audio)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
-                                packet_steps=packet_steps)
+                                packet_steps=packet_steps, joint_stereo=joint_stereo)
             return enc.push(x) + enc.flush()
-        return encode_whole(self.model, audio, sample_rate, latent.coding_options(self.config, bits, mode, phase_bits))
+        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo)
+        return encode_whole(self.model, audio, sample_rate, opts)
 
     def decode(
-        self, data: bytes, phase_iters: int | None = None, contrast: float | None = None
+        self, data: bytes, phase_iters: int | None = None, contrast: float | None = None, highpass: bool = True
     ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate in Hz), exactly the encoded shape and rate.
 
@@ -116,9 +120,11 @@ class Codec:
         model's default (`decoder.default_phase_iters`).
         contrast: spectral-contrast postfilter factor (`postfilter.py`; 1.0 = off). None: the model's
         default (`Model.contrast`: its decoder's metadata, else `postfilter.DEFAULT_CONTRAST`).
+        highpass: remove the output's DC and infrasound (below about 10 Hz, which Griffin-Lim and the graph
+        add; `level.remove_dc`), as the encoder removed the input's. Not done by a causal model's decoder.
         Raises FormatError (and subclasses) for a bad or cut blob, ModelMismatchError for another model's.
         """
-        dec = StreamDecoder(self.model, phase_iters=phase_iters, contrast=contrast, strict=True)
+        dec = StreamDecoder(self.model, phase_iters=phase_iters, contrast=contrast, strict=True, highpass=highpass)
         head = dec.push(bytes(data))
         tail = dec.flush()
         assert dec.header is not None

@@ -43,6 +43,13 @@ class Coder(IntEnum):
     CONTEXT = 2  # the same, each symbol's table picked by its coded neighbours (format 1.3 on)
 
 
+class Stereo(IntEnum):
+    """How the audio channels map to the coded ones (blob header byte 56's high nibble, format 1.4 on)."""
+
+    INDEPENDENT = 0  # each audio channel coded as it is
+    MID_SIDE = 1  # two channels coded as mid (L + R) / 2 and side (L - R) / 2, so their relation survives
+
+
 class Layout(IntEnum):
     """How the payload is laid out (blob header byte 56, format 1.2 on)."""
 

@@ -3,17 +3,12 @@ in bounded memory, on a loaded `Model` (or the shipped model the blob names).
 
 From symbols to samples (docs/FORMAT.md): `latent.decode` turns each packet's sections into the latent,
 gains and stored phase; then, block by block (`grid.py`), the decoder graph over the block and its margins,
-the log-magnitude capped at MAX_LOGMAG, the gains divided out, and the postfilter and Griffin-Lim
-(`phase.refine_frames`), or the stored phase and a plain inverse STFT; blocks are joined with a crossfade
-inside the margins. `Codec.decode` runs the same blocks, so stream and file decode to the same samples.
-
-A causal (low-latency) model decodes without lookahead: block by block with no margins, each frame's phase
-refined against the frames before it only (`phase.causal_frames`, RTISI), the committed frames' overlap
-carried in the state.
-
-A stream cut short decodes up to its last whole packet: `StreamDecoder.flush()` logs a warning and returns
-the rest of that prefix (or raises TruncatedError when no packet is whole: nothing can be decoded); a
-damaged packet is a `ChecksumError` naming it.
+the log-magnitude capped at MAX_LOGMAG, the gains divided out, and the postfilter and Griffin-Lim, or the
+stored phase and a plain inverse STFT, the block's DC removed (`level.remove_dc`); blocks are joined with a
+crossfade inside the margins. A causal model decodes without lookahead, each frame's phase refined against
+the frames before it (`phase.causal_frames`). Mid/side pairs (format 1.4) become left and right.
+`Codec.decode` runs the same blocks, so stream and file decode to the same samples. A stream cut short
+decodes up to its last whole packet, with a warning (`flush`); a damaged packet is a ChecksumError.
 """
 
 from __future__ import annotations
@@ -26,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import latent, phase, postfilter
+from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig
 from .errors import CodecError, TruncatedError
@@ -41,6 +37,7 @@ from .grid import (
     packet_steps_for,
     stream_latency_ms,
 )
+from .level import remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet, PacketReader
 from .resample import StreamResampler, model_length
@@ -117,6 +114,7 @@ class StreamDecoder:
         margin_frames: int = MARGIN_FRAMES,
         strict: bool = False,
         workers: int | None = None,
+        highpass: bool = True,
     ) -> None:
         if phase_iters is not None and not 0 <= phase_iters <= 10_000:
             raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
@@ -129,9 +127,9 @@ class StreamDecoder:
         self.phase_iters = None if phase_iters is None else int(phase_iters)
         self.contrast = None if contrast is None else float(contrast)
         self.provider, self.threads, self.model_dir = provider, threads, model_dir
-        self.block_frames, self.margin_frames, self.strict = int(block_frames), int(margin_frames), strict
-        self._workers = workers
-        self.state = DecoderState()
+        self.block_frames, self.margin_frames = int(block_frames), int(margin_frames)
+        self.strict, self.highpass = strict, highpass
+        self._workers, self.state = workers, DecoderState()
 
     def reset(self) -> None:
         """Forget the stream: the next push starts a new blob."""
@@ -262,6 +260,7 @@ class StreamDecoder:
         if cfg.causal:
             st.ola = np.zeros((h.channels, cfg.n_fft - cfg.hop), np.float32)
 
+
     def _add(self, p: Packet) -> None:
         """Append a packet's latents, gains and stored phase to the buffers."""
         st, model, h = self.state, self.model, self.header
@@ -323,6 +322,7 @@ class StreamDecoder:
         if windows:
             self._trim()
         y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
+        y = from_coded(y, h.stereo)
         done = st.end is not None and st.block * self.block_frames >= st.end.model.frames
         if st.drained:
             return y
@@ -398,7 +398,11 @@ class StreamDecoder:
         mag, angle, iters = self._features(w0, w1, j0, j1)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
-        return phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
+        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
+        if self.highpass:  # no DC or infrasound out, as the encoder let none in
+            a, b = max(0, -base), y.shape[1] if hi is None else min(y.shape[1], hi)
+            y[:, a:b] = remove_dc(y[:, a:b], cfg.sample_rate)
+        return y
 
     def _crossfade_hops(self) -> int:
         """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""

@@ -2,7 +2,8 @@
 packets (`StreamEncoder`), on a loaded `Model`.
 
 Per audio channel (channels are coded independently, one after another): resample to the model rate (soxr),
-scale to the model's level (`level.py`), STFT, encoder graph, then `latent.sections` by the model's coder.
+remove DC and infrasound, scale to the model's level (`level.py`), STFT, encoder graph, then `latent.sections`
+by the model's coder.
 
 A stream keeps an explicit state (`StreamEncoder.state`, as Silero VAD passes its state in and out): one
 loaded model serves any number of streams, and a state can be kept, swapped in or started afresh. Packet k
@@ -20,11 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from . import blob, grid, latent, stft
-from .audio import as_audio, check_channels, check_rate
+from .audio import as_audio, check_channels, check_rate, to_coded
 from .config import Mode
 from .errors import CodecError
 from .grid import End
-from .level import normalizing_gain
+from .level import input_gain, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Totals, write_packet
 from .resample import StreamResampler, model_length, resample
@@ -39,8 +40,9 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     x = as_audio(audio)
     rate = check_rate(sample_rate)
     n_ch, n = x.shape
-    xm = resample(x, rate, cfg.sample_rate, model_length(n, rate, cfg.sample_rate))
-    gains = normalizing_gain(xm)
+    coded = to_coded(x, latent.stereo_for(opts, n_ch, cfg))
+    xm = remove_dc(resample(coded, rate, cfg.sample_rate, model_length(n, rate, cfg.sample_rate)), cfg.sample_rate)
+    gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
     z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
     header = latent.header_for(model, opts, rate, n_ch, num_samples=n, n_frames=spec.shape[2],
@@ -93,10 +95,11 @@ class StreamEncoder:
         phase_bits: int = latent.DEFAULT_PHASE_BITS,
         packet_steps: int | None = None,
         workers: int | None = None,
+        joint_stereo: bool = True,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
-        opts = latent.coding_options(cfg, bits, mode, phase_bits)
+        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo)
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
@@ -133,7 +136,7 @@ class StreamEncoder:
             raise CodecError("this stream was flushed; reset() to start a new one")
         x = as_audio(chunk, self.channels)
         st.received += x.shape[1]
-        self._append(st.resampler.process(x))
+        self._append(st.resampler.process(to_coded(x, self.header.stereo)))
         out = [self._header_bytes()]
         # soxr holds back its filter's delay until the last chunk; this guard keeps a packet from reading
         # samples the final length could still cut off.
@@ -177,12 +180,13 @@ class StreamEncoder:
         return self.header.pack(0)
 
     def _segment(self, a: int, b: int) -> F32:
-        """Model-rate samples [a, b) from the buffer, zeros before 0 and past the buffer's end."""
+        """Model-rate samples [a, b) from the buffer without their DC (`level.remove_dc` over the samples
+        there), zeros before 0 and past the buffer's end (as the whole-file STFT pads)."""
         st = self.state
         out = np.zeros((self.channels, b - a), np.float32)
         lo, hi = max(a, st.start), min(b, st.start + st.samples.shape[1])
         if hi > lo:
-            out[:, lo - a : hi - a] = st.samples[:, lo - st.start : hi - st.start]
+            out[:, lo - a : hi - a] = remove_dc(st.samples[:, lo - st.start : hi - st.start], self.config.sample_rate)
         return out
 
     def _packets(self, ks: range, end: End | None) -> list[bytes]:
@@ -209,9 +213,10 @@ class StreamEncoder:
         s, hop, half = cfg.time_stride, cfg.hop, cfg.n_fft // 2
         j0, j1, t0, t1 = grid.packet_window(cfg, self.packet_steps, k, end)
         span_end = j1 * s * hop if end is None else min(j1 * s * hop, end.samples)
-        gains = normalizing_gain(self._segment(j0 * s * hop, span_end))
-        seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half) * gains[:, None]
-        spec = stft.frames_of(seg, cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
+        seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half)
+        own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
+        gains = input_gain(seg[:, own : own + span_end - j0 * s * hop])
+        spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
         z = self.model.encode(stft.to_features(spec))[..., j0 - t0 // s : j1 - t0 // s]
         f0 = j0 * s - t0
         n_frames = (j1 * s if end is None else min(j1 * s, end.frames)) - j0 * s

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from .errors import InputError, OutputError, OutputExistsError
+from .level import soft_clip
 
 log = logging.getLogger(__name__)
 
@@ -175,26 +176,15 @@ def check_audio_output(out: Path, channels: int, sample_rate: int, samples: int)
 
 
 def write_audio(out: Path, audio: npt.NDArray[np.float32], sample_rate: int) -> None:
-    """Write `[C, N]` audio; the format follows the extension (wav and flac as 16-bit PCM, clipped).
-
-    Non-finite samples (only a damaged blob yields them) are written as 0 (NaN) or full scale (inf), with a
-    warning: libsndfile's encoders must never see them.
-    """
-    format_, subtype = check_audio_output(out, audio.shape[0], sample_rate, audio.shape[1])
-    bad = int(np.count_nonzero(~np.isfinite(audio)))
-    if bad:
-        log.warning("warning: %d non-finite samples written as 0 or full scale", bad)
-        audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
-    clipped = np.clip(audio, -1.0, 1.0).T
+    """Write `[C, N]` audio atomically, as an `AudioWriter` does (the format follows the extension)."""
+    check_audio_output(out, audio.shape[0], sample_rate, audio.shape[1])
 
     def _write(tmp: Path) -> None:
-        try:
-            sf.write(str(tmp), clipped, sample_rate, format=format_, subtype=subtype)
-        except sf.SoundFileError as e:
-            raise OutputError(f"{out}: cannot write ({sf_message(e, str(out))})") from None
+        writer = AudioWriter(tmp, audio.shape[0], sample_rate, audio.shape[1], out_name=out)
+        writer.write(audio)
+        writer.close()
 
     atomic_write(out, _write)
-
 
 
 # ------------------------------------------------------------------------------------- streaming I/O
@@ -254,13 +244,14 @@ class AudioWriter:
     binary stream (stdout), as a 16-bit PCM WAV whose header carries `num_samples` when known;
     `samples_written` counts the samples written so far.
 
-    Non-finite samples (only a damaged blob yields them) are written as 0 or full scale, with one warning
-    at the end; samples are clipped to [-1, 1] for the 16-bit formats."""
+    Non-finite samples (only a damaged blob yields them) are written as 0 or full scale, and peaks over
+    `level.SOFT_KNEE` are bent below full scale (`level.soft_clip`: never a hard clip), each with one
+    warning at the end."""
 
     def __init__(self, target: Path | BinaryIO, channels: int, sample_rate: int, num_samples: int | None = None,
                  out_name: Path | None = None) -> None:
         self.channels, self.sample_rate, self.samples_written = channels, sample_rate, 0
-        self._nonfinite = 0
+        self._nonfinite = self._over = 0
         self._stream: BinaryIO | None = None
         self._file: sf.SoundFile | None = None
         self._name = out_name
@@ -287,12 +278,13 @@ class AudioWriter:
         if bad:
             self._nonfinite += bad
             audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
-        clipped = np.clip(audio, -1.0, 1.0).T
+        bent, over = soft_clip(audio)
+        self._over += over
         self.samples_written += audio.shape[1]
         assert self._file is not None
         try:
-            self._file.write(clipped)
-        except (sf.SoundFileError, RuntimeError) as e:
+            self._file.write(bent.T)
+        except sf.SoundFileError as e:  # libsndfile's failures; anything else is a bug
             name = str(self._name or "stdout")
             raise OutputError(f"{name}: cannot write ({sf_message(e, name)})") from None
 
@@ -300,6 +292,11 @@ class AudioWriter:
         if self._nonfinite:
             log.warning("warning: %d non-finite samples written as 0 or full scale", self._nonfinite)
             self._nonfinite = 0
+        if self._over:
+            log.warning("warning: %d samples (%.2f %%) decoded at or over full scale were bent below it (soft "
+                        "clipping); Codec.decode returns them unbent", self._over,
+                        100 * self._over / max(1, self.samples_written * self.channels))
+            self._over = 0
         if self._file is not None:
             f, self._file = self._file, None
             f.close()

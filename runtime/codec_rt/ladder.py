@@ -5,6 +5,9 @@
 model that wrote it without loading every graph. `default_kbps` is the point used when none is asked for.
 A point flagged `low_latency` is a causal model (algorithmic latency <= 20 ms): it has a ladder of its own,
 picked with `low_latency=True` (`--low-latency`), since live audio needs it whatever the bitrate.
+
+`retired` lists every model an earlier release shipped and this one no longer encodes with (`models/retired/`):
+a blob written by any shipped model keeps decoding, found by its id.
 """
 
 from __future__ import annotations
@@ -27,8 +30,17 @@ class LadderPoint:
     low_latency: bool = False
 
 
+@dataclass(frozen=True)
+class RetiredModel:
+    """A model an earlier release shipped: decodes its blobs, never encodes."""
+
+    path: Path
+    model_id: str
+    was: str  # the point it was, and when
+
+
 @cache
-def _read() -> tuple[float, tuple[LadderPoint, ...]]:
+def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
     try:
         d = json.loads((MODELS_DIR / "ladder.json").read_text())
         points = tuple(
@@ -36,7 +48,9 @@ def _read() -> tuple[float, tuple[LadderPoint, ...]]:
                                 bool(p.get("low_latency", False))) for p in d["points"]),
                    key=lambda p: p.kbps)
         )
-        return float(d["default_kbps"]), points
+        retired = tuple(RetiredModel(MODELS_DIR / r["dir"], str(r["model_id"]), str(r["was"]))
+                        for r in d.get("retired", ()))
+        return float(d["default_kbps"]), points, retired
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
 
@@ -44,6 +58,11 @@ def _read() -> tuple[float, tuple[LadderPoint, ...]]:
 def points() -> tuple[LadderPoint, ...]:
     """The shipped points, both ladders, lowest bitrate first."""
     return _read()[1]
+
+
+def retired() -> tuple[RetiredModel, ...]:
+    """The models earlier releases shipped, kept to decode their blobs."""
+    return _read()[2]
 
 
 def ladder_points(low_latency: bool = False) -> list[float]:
@@ -54,7 +73,7 @@ def ladder_points(low_latency: bool = False) -> list[float]:
 def select(bitrate: float | None = None, low_latency: bool = False) -> Path:
     """Model directory of the highest point at or below `bitrate` kbps (None: the default point; with
     `low_latency`, the highest low-latency point) on the ladder asked for."""
-    default, pts = _read()
+    default, pts, _ = _read()
     pts = tuple(p for p in pts if p.low_latency == low_latency)
     if not pts:
         raise CodecError("this codec-rt ships no low-latency model")
@@ -68,10 +87,10 @@ def select(bitrate: float | None = None, low_latency: bool = False) -> Path:
 
 
 def find(model_id: str) -> Path:
-    """Model directory of the shipped model `model_id`."""
-    for p in points():
-        if p.model_id == model_id:
-            return p.path
+    """Model directory of the shipped model `model_id`, current or retired (ModelMismatchError for any other)."""
+    known: dict[str, Path] = {p.model_id: p.path for p in points()} | {r.model_id: r.path for r in retired()}
+    if model_id in known:
+        return known[model_id]
     raise ModelMismatchError(
         f"blob was encoded with model {model_id}, which is not shipped with this codec-rt "
         f"(shipped: {', '.join(p.model_id for p in points())}); pass its model directory with --model"

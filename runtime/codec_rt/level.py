@@ -1,8 +1,10 @@
-"""Level normalization: the model always sees audio at about the same loudness.
+"""Level: the model always sees audio at about the same loudness, without DC, and the decoded audio keeps
+its peaks below full scale.
 
 The encoder scales each channel by `gain = TARGET_RMS / rms` (clamped to [MIN_GAIN, MAX_GAIN], so silence
-is not amplified into noise) and stores the gain in the blob; the decoder divides it out.
-Training applies the same function to its crops, so model and runtime agree.
+is not amplified into noise) and stores the gain in the blob; the decoder divides it out. Training applies
+the same function to its crops, so model and runtime agree. The encoder takes the rms about the mean and
+removes the input's DC and infrasound (`input_gain`, `remove_dc`); fixed-point outputs bend peaks (`soft_clip`).
 """
 
 from __future__ import annotations
@@ -22,3 +24,53 @@ def normalizing_gain(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     rms = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1))
     gain = TARGET_RMS / np.maximum(rms, 1e-12)
     return np.asarray(np.clip(gain, MIN_GAIN, MAX_GAIN), dtype=np.float32)
+
+
+# The input's DC and infrasound are removed before coding, as speech codecs' input high-pass filters do: the
+# centred moving average over DC_SECONDS is subtracted (a high-pass whose response is within 0.4 dB of flat
+# above 80 Hz and -inf at 0 Hz), so an offset is removed cleanly rather than coded.
+DC_SECONDS = 0.1
+
+
+def input_gain(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    """The level gain of input audio `x [C, N]` -> `[C] float32`: `normalizing_gain` of its deviation from
+    its mean, so a DC offset (which the encoder removes, `remove_dc`) does not steal level from the rest."""
+    xa = np.asarray(x, np.float64)
+    return normalizing_gain(xa - xa.mean(axis=-1, keepdims=True) if xa.shape[-1] else xa)
+
+
+def remove_dc(x: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float32]:
+    """`x [C, N]` at `rate` Hz without its DC and infrasound -> `[C, N] float32`: each sample minus the mean
+    of the samples within DC_SECONDS / 2 of it (fewer at the edges, where the mean is over what is there).
+    The encoder applies it to its input; from format 1.4 on, the decoder of a non-causal model to each
+    block's signal too (its Griffin-Lim and graph add a wander below 10 Hz of their own)."""
+    xa = np.asarray(x, np.float64)
+    h = int(round(DC_SECONDS * rate)) // 2
+    n = xa.shape[-1]
+    if n == 0:
+        return xa.astype(np.float32)
+    c = np.concatenate([np.zeros(xa.shape[:-1] + (1,)), np.cumsum(xa, axis=-1)], axis=-1)
+    lo, hi = np.maximum(np.arange(n) - h, 0), np.minimum(np.arange(n) + h + 1, n)
+    out: npt.NDArray[np.float32] = (xa - (c[..., hi] - c[..., lo]) / (hi - lo)).astype(np.float32)
+    return out
+
+
+SOFT_KNEE = 0.9  # soft clipping starts here, 0.9 dB below full scale, and never reaches SOFT_CEILING
+SOFT_CEILING = 0.999
+
+
+def soft_clip(x: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], int]:
+    """Samples for a fixed-point output -> (the same with every peak over SOFT_KNEE bent smoothly below full
+    scale, the count of samples that were at or over full scale). Identity under the knee; continuous with
+    its slope above it (tanh), so a decoder's overshoot becomes a gentle compression, not a hard clip
+    (libopus's decoder does the like for its 16-bit output: opus_pcm_soft_clip)."""
+    over = int(np.count_nonzero(np.abs(x) >= 1.0))
+    a = np.abs(x)
+    knee = a > SOFT_KNEE
+    if not knee.any():
+        return x, over
+    room = SOFT_CEILING - SOFT_KNEE
+    bent = SOFT_KNEE + room * np.tanh((a[knee] - SOFT_KNEE) / room)
+    out = x.copy()
+    out[knee] = (np.sign(x[knee]) * bent).astype(np.float32)
+    return out, over

@@ -55,8 +55,8 @@ def make_session(path: Path, provider: str, threads: int | None = None) -> ort.I
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-    # Idle worker threads sleep instead of spinning: the graphs run in short calls between NumPy work, and
-    # spinning doubled the CPU time of a 2-thread run for no gain in wall time (benchmarks/latency.py).
+    # Idle worker threads sleep instead of spinning: the graphs run in short calls between NumPy work, where
+    # spinning burns CPU time for no gain in wall time (docs/MEASURED.md).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Heuristic cuDNN algorithm choice: exhaustive search re-runs for every new time length.
     prov_opts = [{"cudnn_conv_algo_search": "HEURISTIC"}] if provider == "cuda" else [{}]

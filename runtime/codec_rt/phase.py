@@ -116,7 +116,7 @@ def refine(
 
 # ------------------------------------------------------------------------------ causal mode (low latency)
 
-CAUSAL_ITERS = 3  # of 1..3 on development speech with true magnitudes (n_fft 256, hop 64), 3 scored best
+CAUSAL_ITERS = 3  # chosen on development speech with true magnitudes (docs/MEASURED.md)
 
 
 @functools.cache

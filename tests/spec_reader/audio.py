@@ -123,7 +123,8 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
 
 
-def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None) -> np.ndarray:
+def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None,
+                 highpass: bool = True) -> np.ndarray:
     """Section 6 at the model rate -> [channels, model_len]."""
     h, packets = read_blob(data)
     check_against_model(h, m)
@@ -139,7 +140,18 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         mag = np.exp(postfilter(logmag, m.contrast if contrast is None else contrast).astype(np.float32)) / g
         refine = rtisi if m.cfg["causal"] else griffin_lim
         out.append(refine(mag, phase0, n_fft, hop, model_len, iters))
-    return np.array(out)
+    y = np.array(out)
+    if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
+        y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)
+    return np.stack([y[0] + y[1], y[0] - y[1]]) if h["stereo"] == 1 else y  # 6.7: mid and side
+
+
+def remove_dc(x: np.ndarray, h: int) -> np.ndarray:
+    """7.2 / 6.7: each sample minus the mean of the samples within h of it (fewer at the edges)."""
+    n = x.shape[-1]
+    c = np.concatenate([np.zeros(x.shape[:-1] + (1,)), np.cumsum(x, axis=-1)], axis=-1)
+    lo, hi = np.maximum(np.arange(n) - h, 0), np.minimum(np.arange(n) + h + 1, n)
+    return x - (c[..., hi] - c[..., lo]) / (hi - lo)
 
 
 def power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:

@@ -119,13 +119,17 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[:60]) != struct.unpack_from("<I", data, 60)[0]:
             raise SpecError("ChecksumError", "header CRC")
         layout, stride, psteps = struct.unpack_from("<BBH", data, 56)
+    stereo = 0
+    if minor >= 4:
+        stereo, layout = layout >> 4, layout & 15
     if len(data) < header_size:
         raise SpecError("TruncatedError", "header")
     h: dict[str, Any] = dict(zip(NAMES, HEADER.unpack_from(data, 0), strict=True))
-    h.update(layout=layout, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex())
+    h.update(layout=layout, stereo=stereo, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex())
     rules = [
         h["mode"] in (0, 1), h["coder"] in (0, 1, 2), minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
-        layout in (0, 1), 1 <= h["bits"] <= 16 if h["coder"] == 0 else h["bits"] == 0,
+        layout in (0, 1), stereo in (0, 1), stereo == 0 or h["channels"] == 2,
+        1 <= h["bits"] <= 16 if h["coder"] == 0 else h["bits"] == 0,
         1 <= h["phase_bits"] <= 16 if h["mode"] == 1 else h["phase_bits"] == 0,
         1 <= h["sample_rate"] <= 768000, 1 <= h["channels"] <= 64, h["num_samples"] < 1 << 40,
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,

@@ -6,7 +6,8 @@
 
 `make` writes, under the (git-ignored) output folder, `manifest.json` and raw little-endian arrays:
 - the inputs the JavaScript encoder codes too (`in_*.f32`: [channels, samples] float32);
-- one case per golden blob (tests/data/golden_v*.cra) and per blob that every shipped model writes of those
+- one case per golden blob (tests/data/golden_v*.cra), per blob of a retired model (tests/data/retired/) and
+  per blob that every shipped model writes of those
   inputs (mono speech at 16 kHz, framed and whole; stereo speech at 48 kHz, framed; stereo music at
   44.1 kHz, whole; stored phase on one point): the blob, its symbols (coders 1, 2) or codes and scales
   (coder 0) and gains, packet after packet and channel after channel, and codec-rt's decoded audio with
@@ -133,6 +134,8 @@ def make(out: Path) -> None:
     for p in sorted(DATA.glob("golden_v*.cra")):
         data = p.read_bytes()
         case(p.stem, data, DATA / ("golden_model", "golden_model_range", "golden_model_context")[data[11]])
+    for p in sorted((DATA / "retired").glob("*.cra")):  # blobs of models earlier releases shipped
+        case(f"retired_{p.stem}", p.read_bytes(), ladder.find(p.stem.split("_")[0]))
     seeds: list[tuple[bytes, Path]] = []
     for point in ladder.points():
         codec = Codec.load(point.path)

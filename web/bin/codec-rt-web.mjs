@@ -4,7 +4,7 @@
  *
  *   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
  *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase]
- *                                         [--bits N] [--layout framed|whole]
+ *                                         [--bits N] [--layout framed|whole] [--stereo mid-side|independent]
  *   codec-rt-web info IN.cra
  * Every command: [--model DIR] [--models DIR|URL] [--backend native|wasm] [--force]
  * A user mistake (missing file, bad blob, existing output without --force) is one line on stderr, exit 2.
@@ -17,7 +17,8 @@ import { readWav, writeWav } from '../src/wav.js';
 
 const USAGE = `usage:
   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
-  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase] [--bits N] [--layout framed|whole]
+  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase] [--bits N]
+                                        [--layout framed|whole] [--stereo mid-side|independent]
   codec-rt-web info IN.cra
 options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backend native|wasm, --force`;
 
@@ -58,7 +59,8 @@ async function main() {
       output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, model: { type: 'string' },
       models: { type: 'string' }, backend: { type: 'string' }, 'phase-iters': { type: 'string' },
       contrast: { type: 'string' }, bitrate: { type: 'string' }, 'low-latency': { type: 'boolean' },
-      mode: { type: 'string' }, bits: { type: 'string' }, layout: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      mode: { type: 'string' }, bits: { type: 'string' }, layout: { type: 'string' }, stereo: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (o.help) {
@@ -89,16 +91,23 @@ async function main() {
       ...store, model, phaseIters: number(o['phase-iters'], '--phase-iters'), contrast: number(o.contrast, '--contrast'),
       onWarning: (m) => console.error(m),
     });
-    writeOutput(output, writeWav(out.channels, out.sampleRate), !!o.force, input);
+    const report = { over: 0 };
+    writeOutput(output, writeWav(out.channels, out.sampleRate, report), !!o.force, input);
+    if (report.over) {
+      const share = (100 * report.over) / Math.max(1, out.channels.length * out.channels[0].length);
+      console.error(`warning: ${report.over} samples (${share.toFixed(2)} %) decoded at or over full scale were bent `
+        + 'below it (soft clipping)');
+    }
     return;
   }
   if (o.layout !== undefined && o.layout !== 'framed' && o.layout !== 'whole') throw new UsageError('--layout must be framed or whole');
   if (o.mode !== undefined && o.mode !== 'predicted' && o.mode !== 'store_phase') throw new UsageError('--mode must be predicted or store_phase');
+  if (o.stereo !== undefined && o.stereo !== 'mid-side' && o.stereo !== 'independent') throw new UsageError('--stereo must be mid-side or independent');
   const { channels, sampleRate } = readWav(data, input);
   const blob = await encode(channels, sampleRate, {
     ...store, model, bitrate: number(o.bitrate, '--bitrate'), lowLatency: !!o['low-latency'],
     mode: /** @type {'predicted' | 'store_phase' | undefined} */ (o.mode), bits: number(o.bits, '--bits'),
-    framed: (o.layout ?? 'framed') === 'framed',
+    framed: (o.layout ?? 'framed') === 'framed', jointStereo: (o.stereo ?? 'mid-side') === 'mid-side',
   });
   writeOutput(output, blob, !!o.force, input);
 }

@@ -9,7 +9,7 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 3;
+export const MINOR = 4;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64;
 export const MAX_VALUES_PER_BYTE = 1024;
@@ -38,6 +38,7 @@ export const FLAG_LAST = 1;
  * @property {number} latentSteps
  * @property {string} modelId 16 lowercase hex digits
  * @property {number} layout 0 whole, 1 framed
+ * @property {number} stereo 0 channels independent, 1 mid/side (format 1.4 on)
  * @property {number} timeStride
  * @property {number} packetSteps
  */
@@ -122,6 +123,10 @@ function validate(h) {
   if (h.minor === 0 && h.coder !== 0) throw bad('format 1.0 has no coder field (reserved byte is not 0)');
   if (h.minor < 3 && h.coder === 2) throw bad(`format 1.${h.minor} has no coder 2`);
   if (h.layout > 1) throw bad(`unknown layout ${h.layout}`);
+  if (h.stereo > 1) throw bad(`unknown stereo coding ${h.stereo}`);
+  if (h.stereo && (h.minor < 4 || h.channels !== 2)) {
+    throw bad(`mid/side stereo needs format 1.4 and 2 channels (format 1.${h.minor}, ${h.channels})`);
+  }
   if (h.coder === 0 && !(h.bits >= 1 && h.bits <= 16)) throw bad(`bits ${h.bits} not in 1..16`);
   if (h.coder !== 0 && h.bits !== 0) throw bad('bits must be 0 with range coding');
   if (h.mode === 1 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
@@ -163,6 +168,7 @@ export function readHeader(data) {
     throw new FormatError(`header_size ${headerSize} invalid for format ${major}.${minor}`);
   }
   let layout = 0;
+  let stereo = 0;
   let timeStride = 0;
   let packetSteps = 0;
   if (minor >= 2) {
@@ -176,6 +182,11 @@ export function readHeader(data) {
     timeStride = data[57];
     packetSteps = v.getUint16(58, true);
   }
+  if (minor >= 4) {
+    // the byte's high nibble: an older reader sees an unknown layout in a mid/side blob
+    stereo = layout >> 4;
+    layout &= 15;
+  }
   if (data.length < headerSize) {
     throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
   }
@@ -186,7 +197,7 @@ export function readHeader(data) {
     latentBins: v.getUint16(20, true), nBins: v.getUint16(22, true), numSamples: Number(u64(v, 24)),
     nFrames: v.getUint32(32, true), latentSteps: v.getUint32(36, true),
     modelId: Array.from(data.subarray(40, 48), (b) => b.toString(16).padStart(2, '0')).join(''),
-    layout, timeStride, packetSteps,
+    layout, stereo, timeStride, packetSteps,
   };
   validate(h);
   const payloadLen = u64(v, 48);

@@ -2,13 +2,15 @@
  * From a blob to audio (docs/FORMAT.md section 6), as codec-rt's block decoder runs it (6.9): the decoder
  * graph over each block of 128 STFT frames and its receptive field, the log-magnitude capped, the gains
  * divided out, then the postfilter and Griffin-Lim over the block and 24 frames of margin on each side,
- * blocks joined with a crossfade; stored phase: a plain inverse STFT; a causal model: frame-by-frame RTISI.
- * Then back to the blob's rate and exactly its length. A framed blob cut short decodes its whole packets.
+ * the block's DC removed, blocks joined with a crossfade; stored phase: a plain inverse STFT; a causal
+ * model: frame-by-frame RTISI. Mid/side pairs (format 1.4) become left and right; then back to the blob's
+ * rate and exactly its length. A framed blob cut short decodes its whole packets.
  */
 
 import { readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
+import { removeDc } from './level.js';
 import { modelLength } from './model.js';
 import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
@@ -24,6 +26,8 @@ const f32 = Math.fround;
  * @property {number} [phaseIters] phase iterations (Griffin-Lim per block, or RTISI per frame for a causal
  *   model); default the model's: 32, or 3 for a causal model; 0 = the predicted phase as is
  * @property {number} [contrast] postfilter contrast, 0.5..2.0 (1 = off); default the model's
+ * @property {boolean} [highpass] remove the output's DC and infrasound, as the encoder removed the input's
+ *   (default true; a causal model's decoder never does)
  * @property {boolean} [strict] refuse a framed blob cut short (TruncatedError) instead of decoding its whole packets
  * @property {(message: string) => void} [onWarning] told when a cut blob is decoded up to its cut
  */
@@ -143,7 +147,17 @@ export async function decodeBlob(model, data, opts = {}) {
     end = { samples: modelLength(h.numSamples, h.sampleRate, c.sampleRate), frames: h.nFrames, steps: h.latentSteps };
     outSamples = h.numSamples;
   }
-  const audio = c.causal ? await causalAudio(model, h, lat, end, iters, kappa) : await blockAudio(model, h, lat, end, iters, kappa);
+  const audio = c.causal
+    ? await causalAudio(model, h, lat, end, iters, kappa)
+    : await blockAudio(model, h, lat, end, iters, kappa, opts.highpass ?? true);
+  if (h.stereo) { // mid and side -> left and right
+    const [m, d] = audio;
+    for (let i = 0; i < m.length; i++) {
+      const a = m[i];
+      m[i] = a + d[i];
+      d[i] = a - d[i];
+    }
+  }
   const channels = [];
   for (const y of audio) channels.push(await resample(y, c.sampleRate, h.sampleRate, outSamples));
   return { channels, sampleRate: h.sampleRate, header: h, truncated: !!blob.cut };
@@ -202,9 +216,9 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
  * A non-causal model: blocks refined apart and joined with a crossfade -> model-rate audio per channel.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {ReturnType<typeof latents>} lat @param {{samples: number, frames: number, steps: number}} end
- * @param {number} iters @param {number} kappa
+ * @param {number} iters @param {number} kappa @param {boolean} highpass
  */
-async function blockAudio(model, h, lat, end, iters, kappa) {
+async function blockAudio(model, h, lat, end, iters, kappa, highpass) {
   const c = model.config;
   const { hop, nFft } = c;
   const refine = h.mode === 0 ? iters : 0;
@@ -225,6 +239,8 @@ async function blockAudio(model, h, lat, end, iters, kappa) {
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
     for (let ch = 0; ch < h.channels; ch++) {
       const y = refineFrames(feats[ch].mag, feats[ch].phase, nFft, hop, refine, -base, end.samples - base);
+      // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
+      if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
       const out = y.slice(Math.max(emitted, 0) - base, stop - base);
       if (b > 0 && v > 0) {
         const lo = start - v - emitted;

@@ -7,7 +7,9 @@
 
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
+import { rint } from './round.js';
 import { AudioError, CodecError } from './errors.js';
+import { inputGain, removeDc } from './level.js';
 import { modelLength } from './model.js';
 import { rangeEncode } from './rangecoder.js';
 import { resample } from './resample.js';
@@ -22,13 +24,11 @@ export const DEFAULT_PHASE_BITS = 8;
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8)
  * @property {boolean} [framed] the framed layout (format 1.3), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
+ * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
+ *   default true, except with a causal model, whose RTISI would mix them); false: each channel on its own
  */
 
-/** Round half to even, as numpy's rint. @param {number} x */
-export function rint(x) {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+export { rint };
 
 /**
  * The STFT frames [t0, t1) that latent steps [j0, j1) depend on, before clipping.
@@ -47,15 +47,6 @@ export function encoderFrames(c, j0, j1) {
 /** Latent steps per packet for packets of about one second. @param {import('./model.js').Config} c */
 export function packetStepsFor(c) {
   return Math.min(0xffff, Math.max(1, rint(1.0 / ((c.timeStride * c.hop) / c.sampleRate))));
-}
-
-/** 7.2's level gain of samples x[a:b], float32. @param {Float32Array} x @param {number} a @param {number} b */
-function levelGain(x, a, b) {
-  if (b <= a) return 1;
-  let s = 0;
-  for (let i = a; i < b; i++) s += x[i] * x[i];
-  const rms = Math.sqrt(s / (b - a));
-  return f32(Math.min(Math.max(0.05 / Math.max(rms, 1e-12), 1 / 64), 64));
 }
 
 /**
@@ -149,21 +140,28 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
 }
 
 /**
- * Features [B, 2, n_bins, frames] of frames of the model-rate signals `xs`, each scaled by its gain:
- * frame t covers samples (first + t) * hop - n_fft / 2 .. + n_fft, zero outside [0, len).
- * @param {Float32Array[]} xs @param {number[]} gains @param {number} first @param {number} frames
- * @param {number} nFft @param {number} hop
+ * Model-rate samples [a, b) of `x` (zeros outside it), their DC removed over the samples there when
+ * `dc`, times `gain` -> float32.
+ * @param {Float32Array} x @param {number} a @param {number} b @param {number} gain @param {number} rate @param {boolean} dc
  */
-function featuresOf(xs, gains, first, frames, nFft, hop) {
+function scaled(x, a, b, gain, rate, dc) {
+  const out = new Float32Array(b - a);
+  const lo = Math.max(a, 0);
+  const hi = Math.min(b, x.length);
+  if (hi > lo) out.set(x.subarray(lo, hi), lo - a);
+  if (dc) removeDc(out, rate, lo - a, hi - a);
+  if (gain !== 1) for (let i = 0; i < out.length; i++) out[i] = f32(out[i] * gain);
+  return out;
+}
+
+/**
+ * Features [B, 2, n_bins, frames] of the padded signals `segs` (frame t on samples t * hop .. + n_fft).
+ * @param {Float32Array[]} segs @param {number} frames @param {number} nFft @param {number} hop
+ */
+function featuresOf(segs, frames, nFft, hop) {
   const nb = nFft / 2 + 1;
-  const out = new Float32Array(xs.length * 2 * nb * frames);
-  const span = nFft + hop * (frames - 1);
-  const a = first * hop - nFft / 2;
-  xs.forEach((x, ch) => {
-    const seg = new Float64Array(span);
-    for (let i = Math.max(0, -a); i < span && a + i < x.length; i++) seg[i] = f32(x[a + i] * gains[ch]);
-    out.set(stftFeatures(seg, nFft, hop, frames), ch * 2 * nb * frames);
-  });
+  const out = new Float32Array(segs.length * 2 * nb * frames);
+  segs.forEach((seg, ch) => out.set(stftFeatures(seg, nFft, hop, frames), ch * 2 * nb * frames));
   return out;
 }
 
@@ -176,9 +174,21 @@ function featuresOf(xs, gains, first, frames, nFft, hop) {
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
   const { mode, bits, phaseBits, n } = check(model, channels, rate, opts);
+  const stereo = (opts.jointStereo ?? true) && channels.length === 2 && !c.causal ? 1 : 0;
+  let coded = channels;
+  if (stereo) {
+    const [l, r] = channels;
+    const m = new Float32Array(n);
+    const d = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      m[i] = f32(l[i] + r[i]) * 0.5;
+      d[i] = f32(l[i] - r[i]) * 0.5;
+    }
+    coded = [m, d];
+  }
   const mLen = modelLength(n, rate, c.sampleRate);
   const xs = [];
-  for (const x of channels) xs.push(await resample(x, rate, c.sampleRate, mLen));
+  for (const x of coded) xs.push(await resample(x, rate, c.sampleRate, mLen));
   const N = Math.floor(mLen / c.hop) + 1;
   const L = Math.ceil(N / c.timeStride);
   const s = c.timeStride;
@@ -187,27 +197,38 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: framed || c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder, sampleRate: rate,
-    channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins, numSamples: n,
-    nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, timeStride: framed ? s : 0,
-    packetSteps: framed ? P : 0,
+    minor: framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
+    numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
+    timeStride: framed ? s : 0, packetSteps: framed ? P : 0,
   };
+  const hop = c.hop;
+  const half = c.nFft / 2;
   if (!framed) {
-    const gains = xs.map((x) => levelGain(x, 0, mLen));
-    const feats = featuresOf(xs, gains, 0, N, c.nFft, c.hop);
+    for (const x of xs) removeDc(x, c.sampleRate);
+    const gains = xs.map((x) => inputGain(x, 0, mLen));
+    const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, mLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
   }
   const parts = [packHeader(h, 0)];
-  const hop = c.hop;
   for (let k = 0; k * P < L; k++) {
     const j0 = k * P;
     const j1 = Math.min((k + 1) * P, L);
     let [t0, t1] = encoderFrames(c, j0, j1);
     t0 = Math.max(0, Math.floor(t0 / s) * s);
     t1 = Math.min(Math.ceil(t1 / s) * s, N);
-    const gains = xs.map((x) => levelGain(x, j0 * s * hop, Math.min(j1 * s * hop, mLen)));
-    const feats = featuresOf(xs, gains, t0, t1 - t0, c.nFft, hop);
+    const a = t0 * hop - half;
+    const b = (t1 - 1) * hop + half;
+    // the window's samples without their DC (over what the file has there), and the packet's own span's gain
+    const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
+    const own = j0 * s * hop - a;
+    const span = Math.min(j1 * s * hop, mLen) - j0 * s * hop;
+    const gains = segs.map((x) => inputGain(x, own, own + span));
+    segs.forEach((x, ch) => {
+      for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
+    });
+    const feats = featuresOf(segs, t1 - t0, c.nFft, hop);
     const z = await model.encode(feats, xs.length, t1 - t0);
     const tAll = Math.ceil((t1 - t0) / s);
     const f0 = j0 * s - t0;

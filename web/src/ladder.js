@@ -17,18 +17,23 @@ import { CodecError, ModelError, ModelMismatchError } from './errors.js';
  * @typedef {object} Ladder
  * @property {number} defaultKbps
  * @property {Point[]} points lowest bitrate first
+ * @property {Point[]} retired models earlier releases shipped: found by id, never picked by bitrate
  */
 
 /** @param {string} json @returns {Ladder} */
 export function parseLadder(json) {
   try {
     const d = JSON.parse(json);
-    const points = d.points.map((/** @type {any} */ p) => {
-      if (typeof p.dir !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(p.dir) || p.dir.startsWith('.')) throw new Error(`bad dir ${p.dir}`);
-      return { kbps: Number(p.kbps), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency };
-    });
+    const point = (/** @type {any} */ p) => {
+      // a folder below the ladder's: names of letters, digits, '_', '-' and '.', none starting with '.'
+      if (typeof p.dir !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/.test(p.dir)) {
+        throw new Error(`bad dir ${p.dir}`);
+      }
+      return { kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency };
+    };
+    const points = d.points.map(point);
     points.sort((/** @type {Point} */ a, /** @type {Point} */ b) => a.kbps - b.kbps);
-    return { defaultKbps: Number(d.default_kbps), points };
+    return { defaultKbps: Number(d.default_kbps), points, retired: (d.retired ?? []).map(point) };
   } catch (e) {
     throw new ModelError(`the ladder (ladder.json) is unreadable: ${e instanceof Error ? e.message : e}`);
   }
@@ -53,7 +58,7 @@ export function selectPoint(ladder, bitrate, lowLatency) {
 
 /** The point of model `modelId`. @param {Ladder} ladder @param {string} modelId */
 export function findPoint(ladder, modelId) {
-  const p = ladder.points.find((q) => q.modelId === modelId);
+  const p = [...ladder.points, ...ladder.retired].find((q) => q.modelId === modelId);
   if (!p) {
     throw new ModelMismatchError(`blob was encoded with model ${modelId}, which is not in this ladder `
       + `(${ladder.points.map((q) => q.modelId).join(', ')}); pass its model folder`);

@@ -9,6 +9,7 @@ import * as wavefile from 'wavefile';
 /** @type {typeof import('wavefile').WaveFile} */
 const WaveFile = /** @type {any} */ (wavefile).WaveFile ?? /** @type {any} */ (wavefile)['default'].WaveFile;
 import { AudioError } from './errors.js';
+import { softClip } from './level.js';
 
 /**
  * WAV bytes -> one Float32Array per channel and the rate.
@@ -39,14 +40,19 @@ export function readWav(bytes, name) {
 }
 
 /**
- * Channels at `sampleRate` -> 16-bit PCM WAV bytes (samples clipped to [-1, 1]).
- * @param {Float32Array[]} channels @param {number} sampleRate
+ * Channels at `sampleRate` -> 16-bit PCM WAV bytes, peaks over 0.9 bent below full scale (`softClip`, as
+ * codec-rt writes fixed-point files), non-finite samples written as 0 or full scale; `over` counts the
+ * samples that were at or over full scale.
+ * @param {Float32Array[]} channels @param {number} sampleRate @param {{over?: number}} [report]
  */
-export function writeWav(channels, sampleRate) {
+export function writeWav(channels, sampleRate, report = {}) {
   const wav = new WaveFile();
+  report.over = 0;
   const pcm = channels.map((x) => {
+    const b = x.map((v) => (Number.isNaN(v) ? 0 : Number.isFinite(v) ? v : Math.sign(v)));
+    report.over = (report.over ?? 0) + softClip(b);
     const y = new Int16Array(x.length);
-    for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767)));
+    for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(b[i] * 32767)));
     return y;
   });
   wav.fromScratch(channels.length, sampleRate, '16', /** @type {any} */ (pcm));

@@ -63,7 +63,7 @@ export function packHeader(h, payloadLen) {
   for (let i = 0; i < 8; i++) out[40 + i] = parseInt(h.modelId.slice(2 * i, 2 * i + 2), 16);
   v.setBigUint64(48, BigInt(framed ? 0 : payloadLen), true);
   if (h.minor >= 2) {
-    out[56] = h.layout;
+    out[56] = h.layout | (h.stereo << 4);
     out[57] = h.timeStride;
     v.setUint16(58, h.packetSteps, true);
     v.setUint32(60, crc32(out, 0, 60), true);

@@ -70,6 +70,19 @@ describe('codec-rt-web', () => {
     }
   });
 
+  it('codes a stereo WAV as mid/side (format 1.4) by default, or channel by channel', () => {
+    const input = M.inputs.speech48st;
+    const wavFile = path.join(dir, 'st.wav');
+    writeFileSync(wavFile, writeWav(split(f32(input.file), 2), input.sample_rate));
+    for (const [opt, stereo] of /** @type {Array<[string[], number]>} */ ([[[], 1], [['--stereo', 'independent'], 0]])) {
+      const out = path.join(dir, `st${stereo}.cra`);
+      const r = run('encode', wavFile, '-o', out, '--bitrate', '6', ...opt);
+      assert.equal(r.status, 0, r.stderr);
+      const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
+      assert.deepEqual([h.minor, h.channels, h.stereo], [4, 2, stereo]);
+    }
+  });
+
   it('decodes a cut blob up to its cut, with a warning', () => {
     const out = path.join(dir, 'cut.wav');
     const r = run('decode', path.join(REF, 'cut.cra'), '-o', out, '--phase-iters', '0');

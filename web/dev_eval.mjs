@@ -2,7 +2,7 @@
  * The JavaScript side of scripts/web_dev_eval.py: decode and encode a batch of files in one process.
  *
  *     node dev_eval.mjs JOBS.json        JOBS: {decodes: [{blob, model, phaseIters, out}],
- *                                              encodes: [{input, channels, samples, rate, model, framed, out}]}
+ *                                              encodes: [{input, channels, samples, rate, model, framed, jointStereo, out}]}
  * Decoded audio is written as raw float32 [channels, samples]; prints {decodeMs, encodeMs} as JSON.
  */
 
@@ -28,7 +28,7 @@ for (const j of jobs.encodes) {
   const x = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   const channels = Array.from({ length: j.channels }, (_, i) => x.slice(i * j.samples, (i + 1) * j.samples));
   const t = performance.now();
-  const blob = await encode(channels, j.rate, { model, framed: j.framed });
+  const blob = await encode(channels, j.rate, { model, framed: j.framed, jointStereo: j.jointStereo });
   encodeMs += performance.now() - t;
   writeFileSync(j.out, blob);
 }

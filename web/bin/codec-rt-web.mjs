@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * codec-rt-web: the command line of codec-rt's JavaScript runtime, in the shape of the Python one.
+ *
+ *   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
+ *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase]
+ *                                         [--bits N] [--layout framed|whole] [--stereo mid-side|independent]
+ *   codec-rt-web info IN.cra
+ * Every command: [--model DIR] [--models DIR|URL] [--backend native|wasm] [--force]
+ * A user mistake (missing file, bad blob, existing output without --force) is one line on stderr, exit 2.
+ */
+
+import { existsSync, readFileSync, renameSync, writeFileSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CodecError, decode, encode, loadModel, readBlob } from '../src/node.js';
+import { readWav, writeWav } from '../src/wav.js';
+
+const USAGE = `usage:
+  codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
+  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase] [--bits N]
+                                        [--layout framed|whole] [--stereo mid-side|independent]
+  codec-rt-web info IN.cra
+options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backend native|wasm, --force`;
+
+class UsageError extends Error {}
+
+/** @param {string} file */
+function readInput(file) {
+  if (!existsSync(file)) throw new CodecError(`input ${file} does not exist`);
+  if (!statSync(file).isFile()) throw new CodecError(`input ${file} is not a regular file`);
+  return new Uint8Array(readFileSync(file));
+}
+
+/** @param {string} file @param {Uint8Array} bytes @param {boolean} force @param {string} input */
+function writeOutput(file, bytes, force, input) {
+  if (file === input) throw new CodecError(`output ${file} is the input`);
+  if (existsSync(file) && !force) throw new CodecError(`output ${file} exists (use --force to replace it)`);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (e) {
+    throw new CodecError(`cannot write ${file}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** @param {string | undefined} s @param {string} name */
+function number(s, name) {
+  if (s === undefined) return undefined;
+  const x = Number(s);
+  if (!Number.isFinite(x)) throw new UsageError(`${name} must be a number, got ${s}`);
+  return x;
+}
+
+async function main() {
+  const { values: o, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, model: { type: 'string' },
+      models: { type: 'string' }, backend: { type: 'string' }, 'phase-iters': { type: 'string' },
+      contrast: { type: 'string' }, bitrate: { type: 'string' }, 'low-latency': { type: 'boolean' },
+      mode: { type: 'string' }, bits: { type: 'string' }, layout: { type: 'string' }, stereo: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (o.help) {
+    console.log(USAGE);
+    return;
+  }
+  const [cmd, input, ...rest] = positionals;
+  if (!['decode', 'encode', 'info'].includes(cmd) || !input || rest.length) throw new UsageError('expected a command and one input');
+  if (cmd !== 'info' && !o.output) throw new UsageError(`${cmd} needs -o OUTPUT`);
+  const backend = o.backend ?? 'native';
+  if (backend !== 'native' && backend !== 'wasm') throw new UsageError('--backend must be native or wasm');
+  const store = { backend: /** @type {'native' | 'wasm'} */ (backend), models: o.models };
+  if (o.model && (o.bitrate !== undefined || o['low-latency'] || o.models)) {
+    throw new CodecError('choose a model folder (--model) or a ladder point (--models, --bitrate, --low-latency), not both');
+  }
+  const model = o.model ? await loadModel(o.model, store) : undefined;
+  const data = readInput(input);
+  if (cmd === 'info') {
+    const { header: h, packets } = readBlob(data);
+    const seconds = h.numSamples / h.sampleRate;
+    console.log(JSON.stringify({ ...h, packets: packets.length, bytes: data.length, kbps: seconds ? (8 * data.length) / seconds / 1000 : 0 }, null, 1));
+    return;
+  }
+  const output = /** @type {string} */ (o.output);
+  if (existsSync(output) && !o.force) throw new CodecError(`output ${output} exists (use --force to replace it)`);
+  if (cmd === 'decode') {
+    const out = await decode(data, {
+      ...store, model, phaseIters: number(o['phase-iters'], '--phase-iters'), contrast: number(o.contrast, '--contrast'),
+      onWarning: (m) => console.error(m),
+    });
+    const report = { over: 0 };
+    writeOutput(output, writeWav(out.channels, out.sampleRate, report), !!o.force, input);
+    if (report.over) {
+      const share = (100 * report.over) / Math.max(1, out.channels.length * out.channels[0].length);
+      console.error(`warning: ${report.over} samples (${share.toFixed(2)} %) decoded at or over full scale were bent `
+        + 'below it (soft clipping)');
+    }
+    return;
+  }
+  if (o.layout !== undefined && o.layout !== 'framed' && o.layout !== 'whole') throw new UsageError('--layout must be framed or whole');
+  if (o.mode !== undefined && o.mode !== 'predicted' && o.mode !== 'store_phase') throw new UsageError('--mode must be predicted or store_phase');
+  if (o.stereo !== undefined && o.stereo !== 'mid-side' && o.stereo !== 'independent') throw new UsageError('--stereo must be mid-side or independent');
+  const { channels, sampleRate } = readWav(data, input);
+  const blob = await encode(channels, sampleRate, {
+    ...store, model, bitrate: number(o.bitrate, '--bitrate'), lowLatency: !!o['low-latency'],
+    mode: /** @type {'predicted' | 'store_phase' | undefined} */ (o.mode), bits: number(o.bits, '--bits'),
+    framed: (o.layout ?? 'framed') === 'framed', jointStereo: (o.stereo ?? 'mid-side') === 'mid-side',
+  });
+  writeOutput(output, blob, !!o.force, input);
+}
+
+main().catch((e) => {
+  if (e instanceof CodecError) console.error(`error: ${e.message}`);
+  else if (e instanceof UsageError || (e instanceof TypeError && /** @type {any} */ (e).code?.startsWith('ERR_PARSE_ARGS'))) {
+    console.error(`error: ${e.message}\n${USAGE}`);
+  } else {
+    console.error(e);
+    process.exit(1);
+  }
+  process.exit(2);
+});

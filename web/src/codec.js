@@ -1,0 +1,89 @@
+/**
+ * The library's core, independent of the onnxruntime flavour: a `ModelStore` (a ladder of models read from
+ * a folder or a URL, loaded on first use) and `decode` / `encode` over it. `node.js` and `browser.js` bind
+ * it to onnxruntime-node or onnxruntime-web and to a way of reading files.
+ */
+
+import { readHeader } from './container.js';
+import { decodeBlob } from './decoder.js';
+import { encodeAudio } from './encoder.js';
+import { findPoint, parseLadder, selectPoint } from './ladder.js';
+import { Model } from './model.js';
+
+/**
+ * Reads a file of the models' folder: a relative path ("rd12k/decoder.onnx") -> its bytes.
+ * @typedef {(path: string) => Promise<Uint8Array>} Reader
+ */
+
+export class ModelStore {
+  /**
+   * @param {object} p
+   * @param {import('./model.js').Ort} p.ort onnxruntime (node or web)
+   * @param {Reader} p.read the models' folder (with ladder.json) or one model's folder
+   * @param {string} p.source where, for messages
+   * @param {object} [p.sessionOptions] onnxruntime session options
+   */
+  constructor(p) {
+    this.ort = p.ort;
+    this.read = p.read;
+    this.source = p.source;
+    this.sessionOptions = p.sessionOptions ?? {};
+    /** @type {Map<string, Promise<Model>>} */
+    this.models = new Map();
+    /** @type {Promise<import('./ladder.js').Ladder> | null} */
+    this._ladder = null;
+  }
+
+  /** The ladder (ladder.json). */
+  ladder() {
+    if (!this._ladder) this._ladder = this.read('ladder.json').then((b) => parseLadder(new TextDecoder().decode(b)));
+    return this._ladder;
+  }
+
+  /** The model in sub-folder `dir` ('' : the store's folder itself is one model). @param {string} dir */
+  load(dir) {
+    let m = this.models.get(dir);
+    if (!m) {
+      const prefix = dir ? `${dir}/` : '';
+      m = Model.load(this.ort, (name) => this.read(prefix + name), `${this.source}${dir ? `/${dir}` : ''}`, this.sessionOptions);
+      this.models.set(dir, m);
+      m.catch(() => this.models.delete(dir));
+    }
+    return m;
+  }
+
+  /** The ladder's model for `bitrate` kbps (see `selectPoint`). @param {number} [bitrate] @param {boolean} [lowLatency] */
+  async select(bitrate, lowLatency = false) {
+    return this.load(selectPoint(await this.ladder(), bitrate, lowLatency).dir);
+  }
+
+  /** The ladder's model that wrote blob `data` (FormatError for a bad header, ModelMismatchError if none). @param {Uint8Array} data */
+  async forBlob(data) {
+    const { header } = readHeader(data);
+    return this.load(findPoint(await this.ladder(), header.modelId).dir);
+  }
+}
+
+/**
+ * blob bytes -> {channels, sampleRate}: exactly the encoded channel count, rate and length.
+ * @param {ModelStore | Model} models the ladder (the blob's model is found by its id), or a model
+ * @param {Uint8Array} blob
+ * @param {import('./decoder.js').DecodeOptions} [opts]
+ */
+export async function decode(models, blob, opts = {}) {
+  const model = models instanceof Model ? models : await models.forBlob(blob);
+  return decodeBlob(model, blob, opts);
+}
+
+/**
+ * audio (one Float32Array per channel, samples in [-1, 1]) at `sampleRate` Hz -> blob bytes.
+ * @param {ModelStore | Model} models the ladder (a point picked by `opts.bitrate` / `opts.lowLatency`), or a model
+ * @param {Float32Array[]} channels @param {number} sampleRate
+ * @param {import('./encoder.js').EncodeOptions & {bitrate?: number, lowLatency?: boolean}} [opts]
+ */
+export async function encode(models, channels, sampleRate, opts = {}) {
+  const model = models instanceof Model ? models : await models.select(opts.bitrate, opts.lowLatency);
+  return encodeAudio(model, channels, sampleRate, opts);
+}
+
+export { Model };

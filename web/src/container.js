@@ -1,0 +1,385 @@
+/**
+ * Reading the blob container (docs/FORMAT.md section 4): header, channel sections, whole and framed layouts
+ * with the checks of 4.2 in their order (`writer.js` writes them). No length read from a blob is used to
+ * allocate anything before it has been checked against the blob's size.
+ */
+
+import { crc32 } from './crc32.js';
+import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } from './errors.js';
+
+export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
+export const MAJOR = 1;
+export const MINOR = 4;
+export const HEADER_SIZE = 56; // formats 1.0 and 1.1
+export const HEADER_SIZE_1_2 = 64;
+export const MAX_VALUES_PER_BYTE = 1024;
+const MAX_SAMPLES = 2 ** 40;
+const MAX_SAMPLE_RATE = 768000;
+const MAX_CHANNELS = 64;
+const MIN_GAIN = 1 / 64;
+const MAX_GAIN = 64;
+export const FLAG_LAST = 1;
+
+/**
+ * @typedef {object} Header
+ * @property {number} minor
+ * @property {number} headerSize
+ * @property {number} mode 0 predicted phase, 1 stored phase
+ * @property {number} bits
+ * @property {number} phaseBits
+ * @property {number} coder 0 fixed-width, 1 range-coded, 2 context tables
+ * @property {number} sampleRate
+ * @property {number} channels
+ * @property {number} latentChannels
+ * @property {number} latentBins
+ * @property {number} nBins
+ * @property {number} numSamples framed: the last packet's (0 until it has been read)
+ * @property {number} nFrames
+ * @property {number} latentSteps
+ * @property {string} modelId 16 lowercase hex digits
+ * @property {number} layout 0 whole, 1 framed
+ * @property {number} stereo 0 channels independent, 1 mid/side (format 1.4 on)
+ * @property {number} timeStride
+ * @property {number} packetSteps
+ */
+
+/**
+ * One audio channel's section of a packet (or of the whole payload).
+ * @typedef {object} Section
+ * @property {number} gain
+ * @property {Float32Array | null} scales coder 0: one per latent channel
+ * @property {Uint16Array | null} codes coder 0: [latentChannels, latentBins, steps]
+ * @property {Uint8Array | null} coded coders 1 and 2: the range-coded words' bytes
+ * @property {Uint16Array | null} phase mode 1: [nBins, frames]
+ */
+
+/**
+ * @typedef {object} Packet
+ * @property {number} index
+ * @property {number} steps latent steps
+ * @property {number} frames STFT frames
+ * @property {Section[]} sections one per audio channel
+ */
+
+/**
+ * @typedef {object} Blob
+ * @property {Header} header with the stream's lengths (framed: from the last packet; a cut blob: 0)
+ * @property {Packet[]} packets a whole-layout blob is one packet
+ * @property {string | null} cut a framed blob that ends before its last packet: why (else null)
+ */
+
+/** @param {Uint8Array} d */
+function view(d) {
+  return new DataView(d.buffer, d.byteOffset, d.byteLength);
+}
+
+/** @param {DataView} v @param {number} pos */
+function u64(v, pos) {
+  return BigInt(v.getUint32(pos, true)) + (BigInt(v.getUint32(pos + 4, true)) << 32n);
+}
+
+/** ceil(a / b) of non-negative BigInts. @param {bigint} a @param {bigint} b */
+function ceilDiv(a, b) {
+  return (a + b - 1n) / b;
+}
+
+/** Bytes of `n` codes of `bits` bits, packed (4.7). @param {number} n @param {number} bits */
+export function packedSize(n, bits) {
+  return Math.ceil((n * bits) / 8);
+}
+
+/** Bytes of one channel's stored phase over `frames` STFT frames. @param {Header} h @param {number} frames */
+export function phaseSize(h, frames) {
+  return h.mode === 1 ? packedSize(h.nBins * frames, h.phaseBits) : 0;
+}
+
+/** A coder-0 section over `steps` steps and `frames` frames, exactly (BigInt: header values are untrusted).
+ * @param {Header} h @param {bigint} steps @param {bigint} frames */
+function section0(h, steps, frames) {
+  const values = BigInt(h.latentChannels) * BigInt(h.latentBins) * steps;
+  const phase = h.mode === 1 ? ceilDiv(BigInt(h.nBins) * frames * BigInt(h.phaseBits), 8n) : 0n;
+  return 4n + 4n * BigInt(h.latentChannels) + ceilDiv(values * BigInt(h.bits), 8n) + phase;
+}
+
+/** The largest packet body a framed header allows (4.5). @param {Header} h */
+export function maxPacketBody(h) {
+  const p = h.packetSteps;
+  const frames = p * h.timeStride;
+  const section = h.coder === 0
+    ? Number(section0(h, BigInt(p), BigInt(frames)))
+    : 8 + 3 * h.latentChannels * h.latentBins * p + 64 + phaseSize(h, frames);
+  return 1 + 16 + h.channels * section;
+}
+
+/** @param {string} msg */
+function bad(msg) {
+  return new FormatError(`invalid blob header: ${msg}`);
+}
+
+/** 4.1's field rules (4.2 step 5), in codec-rt's order. @param {Header} h */
+function validate(h) {
+  if (h.mode !== 0 && h.mode !== 1) throw bad(`unknown mode ${h.mode}`);
+  if (h.coder > 2) throw bad(`unknown coder ${h.coder}`);
+  if (h.minor === 0 && h.coder !== 0) throw bad('format 1.0 has no coder field (reserved byte is not 0)');
+  if (h.minor < 3 && h.coder === 2) throw bad(`format 1.${h.minor} has no coder 2`);
+  if (h.layout > 1) throw bad(`unknown layout ${h.layout}`);
+  if (h.stereo > 1) throw bad(`unknown stereo coding ${h.stereo}`);
+  if (h.stereo && (h.minor < 4 || h.channels !== 2)) {
+    throw bad(`mid/side stereo needs format 1.4 and 2 channels (format 1.${h.minor}, ${h.channels})`);
+  }
+  if (h.coder === 0 && !(h.bits >= 1 && h.bits <= 16)) throw bad(`bits ${h.bits} not in 1..16`);
+  if (h.coder !== 0 && h.bits !== 0) throw bad('bits must be 0 with range coding');
+  if (h.mode === 1 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
+  if (h.mode === 0 && h.phaseBits !== 0) throw bad('phase_bits must be 0 without stored phase');
+  if (!(h.sampleRate >= 1 && h.sampleRate <= MAX_SAMPLE_RATE)) throw bad(`sample_rate ${h.sampleRate} not in 1..${MAX_SAMPLE_RATE}`);
+  if (!(h.channels >= 1 && h.channels <= MAX_CHANNELS)) throw bad(`channels ${h.channels} not in 1..${MAX_CHANNELS}`);
+  if (!(h.numSamples < MAX_SAMPLES)) throw bad(`num_samples ${h.numSamples} too large`);
+  for (const k of /** @type {const} */ (['latentChannels', 'latentBins', 'nBins'])) {
+    if (h[k] < 1) throw bad(`${k} must be positive`);
+  }
+  if (h.layout === 1) {
+    if (!(h.timeStride >= 1 && h.timeStride <= 64)) throw bad(`time_stride ${h.timeStride} not in 1..64`);
+    if (!(h.packetSteps >= 1 && h.packetSteps <= 0xffff)) throw bad(`packet_steps ${h.packetSteps} not in 1..65535`);
+  } else {
+    if (h.timeStride || h.packetSteps) throw bad('time_stride and packet_steps must be 0 in the whole layout');
+    if (h.nFrames < 1) throw bad('n_frames must be positive');
+    if (h.latentSteps < 1) throw bad('latent_steps must be positive');
+  }
+}
+
+/**
+ * Read and check the header at the start of `data` (4.2, steps 1 to 6, and for the whole layout the
+ * payload_len rule of 4.4): TruncatedError if `data` ends inside it. Does not look past the header.
+ * @param {Uint8Array} data
+ * @returns {{header: Header, payloadLen: bigint}}
+ */
+export function readHeader(data) {
+  if (data.length < 8) throw new TruncatedError(`blob is ${data.length} bytes, shorter than its preamble`);
+  if (MAGIC.some((b, i) => data[i] !== b)) {
+    const got = Array.from(data.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new FormatError(`not a codec-rt blob (magic ${got}, expected 43 52 54 42 "CRTB")`);
+  }
+  const v = view(data);
+  const major = data[4];
+  const minor = data[5];
+  const headerSize = v.getUint16(6, true);
+  if (major !== MAJOR) throw new UnsupportedVersionError(`blob format ${major}.${minor}; this runtime reads ${MAJOR}.x`);
+  if (headerSize < HEADER_SIZE || (minor === 0 && headerSize !== HEADER_SIZE) || (minor >= 2 && headerSize < HEADER_SIZE_1_2)) {
+    throw new FormatError(`header_size ${headerSize} invalid for format ${major}.${minor}`);
+  }
+  let layout = 0;
+  let stereo = 0;
+  let timeStride = 0;
+  let packetSteps = 0;
+  if (minor >= 2) {
+    if (data.length < HEADER_SIZE_1_2) {
+      throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
+    }
+    if (crc32(data, 0, 60) !== v.getUint32(60, true)) {
+      throw new ChecksumError('blob header checksum mismatch: the file is corrupt');
+    }
+    layout = data[56];
+    timeStride = data[57];
+    packetSteps = v.getUint16(58, true);
+  }
+  if (minor >= 4) {
+    // the byte's high nibble: an older reader sees an unknown layout in a mid/side blob
+    stereo = layout >> 4;
+    layout &= 15;
+  }
+  if (data.length < headerSize) {
+    throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
+  }
+  /** @type {Header} */
+  const h = {
+    minor, headerSize, mode: data[8], bits: data[9], phaseBits: data[10], coder: data[11],
+    sampleRate: v.getUint32(12, true), channels: v.getUint16(16, true), latentChannels: v.getUint16(18, true),
+    latentBins: v.getUint16(20, true), nBins: v.getUint16(22, true), numSamples: Number(u64(v, 24)),
+    nFrames: v.getUint32(32, true), latentSteps: v.getUint32(36, true),
+    modelId: Array.from(data.subarray(40, 48), (b) => b.toString(16).padStart(2, '0')).join(''),
+    layout, stereo, timeStride, packetSteps,
+  };
+  validate(h);
+  const payloadLen = u64(v, 48);
+  if (layout === 1) {
+    if (h.numSamples || h.nFrames || h.latentSteps || payloadLen) {
+      throw new FormatError('invalid blob header: a framed blob keeps num_samples, n_frames, latent_steps '
+        + 'and payload_len 0 (its last packet holds them)');
+    }
+    return { header: h, payloadLen: 0n };
+  }
+  const phase = h.mode === 1 ? ceilDiv(BigInt(h.nBins) * BigInt(h.nFrames) * BigInt(h.phaseBits), 8n) : 0n;
+  if (h.coder === 0) {
+    const want = BigInt(h.channels) * section0(h, BigInt(h.latentSteps), BigInt(h.nFrames));
+    if (payloadLen !== want) throw new FormatError(`payload_len ${payloadLen} does not match the header (${want})`);
+  } else if (payloadLen < BigInt(h.channels) * (8n + phase)) {
+    throw new FormatError(`payload_len ${payloadLen} is too small for ${h.channels} channel sections`);
+  }
+  return { header: h, payloadLen };
+}
+
+/**
+ * Unpack `n` codes of `bits` bits, most significant bit first (4.7).
+ * @param {Uint8Array} d @param {number} pos @param {number} n @param {number} bits
+ */
+export function unpackBits(d, pos, n, bits) {
+  const out = new Uint16Array(n);
+  let acc = 0; // bits not yet used, in the low `have` bits
+  let have = 0;
+  for (let i = 0; i < n; i++) {
+    while (have < bits) {
+      acc = ((acc << 8) | d[pos++]) & 0xffffff;
+      have += 8;
+    }
+    have -= bits;
+    out[i] = (acc >>> have) & ((1 << bits) - 1);
+  }
+  return out;
+}
+
+/**
+ * The channel sections filling `d[pos:end]`, each over `steps` latent steps and `frames` STFT frames (4.3).
+ * @param {Uint8Array} d @param {number} pos @param {number} end @param {Header} h
+ * @param {number} steps @param {number} frames
+ * @returns {Section[]}
+ */
+export function parseSections(d, pos, end, h, steps, frames) {
+  const v = view(d);
+  const out = [];
+  const nLatent = h.latentChannels * h.latentBins * steps;
+  const nPhase = phaseSize(h, frames);
+  for (let c = 0; c < h.channels; c++) {
+    if (pos + 8 > end) throw new FormatError('the payload ends inside a channel section');
+    const gain = v.getFloat32(pos, true);
+    pos += 4;
+    /** @type {Section} */
+    const sec = { gain, scales: null, codes: null, coded: null, phase: null };
+    let scalesOk = true;
+    if (h.coder === 0) {
+      const size = packedSize(nLatent, h.bits);
+      if (pos + 4 * h.latentChannels + size + nPhase > end) throw new FormatError('the payload ends inside a channel section');
+      const scales = new Float32Array(h.latentChannels);
+      for (let i = 0; i < scales.length; i++) {
+        scales[i] = v.getFloat32(pos + 4 * i, true);
+        if (!(Number.isFinite(scales[i]) && scales[i] >= 0)) scalesOk = false;
+      }
+      pos += 4 * h.latentChannels;
+      sec.scales = scales;
+      sec.codes = unpackBits(d, pos, nLatent, h.bits);
+      pos += size;
+    } else {
+      const size = v.getUint32(pos, true);
+      pos += 4;
+      if (size % 4 || pos + size + nPhase > end) {
+        throw new FormatError(`range-coded section of ${size} bytes does not fit the payload`);
+      }
+      if (nLatent > MAX_VALUES_PER_BYTE * Math.max(size, 4)) {
+        throw new FormatError(`${nLatent} latent values cannot come from ${size} coded bytes`);
+      }
+      sec.coded = d.subarray(pos, pos + size);
+      pos += size;
+    }
+    // The encoder's gains are clamped to the level range; a forged one outside it would blow the audio up.
+    if (!(gain >= MIN_GAIN && gain <= MAX_GAIN && scalesOk)) {
+      throw new FormatError('blob holds a gain outside the level range, or a non-finite or negative scale');
+    }
+    if (h.mode === 1) {
+      sec.phase = unpackBits(d, pos, h.nBins * frames, h.phaseBits);
+      pos += nPhase;
+    }
+    out.push(sec);
+  }
+  if (pos !== end) throw new FormatError(`channel sections end at byte ${pos}, the payload at ${end}`);
+  return out;
+}
+
+/**
+ * Read and check a whole blob of either layout (4.2 to 4.5) -> its header with the stream's lengths and
+ * its packets. A framed blob that ends before its last packet is a TruncatedError, unless `allowCut`:
+ * then its whole packets come back with `cut` saying where it ends.
+ * @param {Uint8Array} data
+ * @param {{allowCut?: boolean}} [opts]
+ * @returns {Blob}
+ */
+export function readBlob(data, opts = {}) {
+  const { header: h, payloadLen } = readHeader(data);
+  if (h.layout === 0) {
+    const end = BigInt(h.headerSize) + payloadLen + 4n;
+    if (BigInt(data.length) < end) throw new TruncatedError(`blob is ${data.length} bytes, its header says ${end}`);
+    if (BigInt(data.length) > end) throw new FormatError(`${BigInt(data.length) - end} unexpected bytes after the blob`);
+    const bodyEnd = data.length - 4;
+    if (crc32(data, 0, bodyEnd) !== view(data).getUint32(bodyEnd, true)) {
+      throw new ChecksumError('blob checksum mismatch: the file is corrupt');
+    }
+    const sections = parseSections(data, h.headerSize, bodyEnd, h, h.latentSteps, h.nFrames);
+    return { header: h, packets: [{ index: 0, steps: h.latentSteps, frames: h.nFrames, sections }], cut: null };
+  }
+  return readPackets(data, h, !!opts.allowCut);
+}
+
+/** @param {Uint8Array} data @param {Header} h @param {boolean} allowCut @returns {Blob} */
+function readPackets(data, h, allowCut) {
+  const v = view(data);
+  const limit = maxPacketBody(h);
+  const p = h.packetSteps;
+  const s = h.timeStride;
+  /** @type {Packet[]} */
+  const packets = [];
+  let pos = h.headerSize;
+  for (;;) {
+    const k = packets.length;
+    const where = `packet ${k} (byte ${pos})`;
+    const left = data.length - pos;
+    if (left < 4) return cut(h, packets, left, allowCut);
+    const bodyLen = v.getUint32(pos, true);
+    if (!(bodyLen >= 1 && bodyLen <= limit)) {
+      throw new FormatError(`${where} claims ${bodyLen} bytes; this blob's packets hold 1..${limit}`);
+    }
+    if (left < 8 + bodyLen) return cut(h, packets, left, allowCut);
+    const index = new Uint8Array([k & 0xff, (k >>> 8) & 0xff, (k >>> 16) & 0xff, (k >>> 24) & 0xff]);
+    const crc = crc32(data, pos, pos + 4 + bodyLen, crc32(index));
+    if (crc !== v.getUint32(pos + 4 + bodyLen, true)) {
+      throw new ChecksumError(`${where}: checksum mismatch, the blob is corrupt (or its packets out of order) from there`);
+    }
+    const body = data.subarray(pos + 4, pos + 4 + bodyLen);
+    pos += 8 + bodyLen;
+    const flags = body[0];
+    if (flags & ~FLAG_LAST) throw new FormatError(`${where} has unknown flags 0x${flags.toString(16).padStart(2, '0')}`);
+    if (!(flags & FLAG_LAST)) {
+      packets.push({ index: k, steps: p, frames: p * s, sections: parseSections(body, 1, body.length, h, p, p * s) });
+      continue;
+    }
+    if (body.length < 17) throw new FormatError(`${where} is too short for the stream's lengths`);
+    const bv = view(body);
+    const numSamples = Number(u64(bv, 1));
+    const nFrames = bv.getUint32(9, true);
+    const latentSteps = bv.getUint32(13, true);
+    if (!(numSamples < MAX_SAMPLES) || nFrames < 1) {
+      throw new FormatError(`${where}: invalid stream lengths (${numSamples} samples, ${nFrames} frames)`);
+    }
+    if (latentSteps !== Math.ceil(nFrames / s)) {
+      throw new FormatError(`${where}: latent_steps ${latentSteps} does not match n_frames ${nFrames}`);
+    }
+    const steps = latentSteps - k * p;
+    const frames = nFrames - k * p * s;
+    if (!(steps >= 1 && steps <= p) || frames < 1) {
+      throw new FormatError(`${where} is the last, but the stream's ${latentSteps} latent steps make `
+        + `${Math.ceil(latentSteps / p)} packets`);
+    }
+    packets.push({ index: k, steps, frames, sections: parseSections(body, 17, body.length, h, steps, frames) });
+    if (pos !== data.length) throw new FormatError(`${data.length - pos} unexpected bytes after the last packet`);
+    return { header: { ...h, numSamples, nFrames, latentSteps }, packets, cut: null };
+  }
+}
+
+/** @param {Header} h @param {Packet[]} packets @param {number} left @param {boolean} allowCut @returns {Blob} */
+function cut(h, packets, left, allowCut) {
+  const part = `${left} bytes of the next one`;
+  const k = packets.length;
+  const msg = k
+    ? `blob is cut after packet ${k - 1} (${k} whole packets and ${part}): the stream ends early`
+    : `blob is cut before its first packet is complete (${part})`;
+  if (!allowCut) throw new TruncatedError(msg);
+  return { header: h, packets, cut: msg };
+}
+

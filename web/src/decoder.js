@@ -1,0 +1,301 @@
+/**
+ * From a blob to audio (docs/FORMAT.md section 6), as codec-rt's block decoder runs it (6.9): the decoder
+ * graph over each block of 128 STFT frames and its receptive field, the log-magnitude capped, the gains
+ * divided out, then the postfilter and Griffin-Lim over the block and 24 frames of margin on each side,
+ * the block's DC removed, blocks joined with a crossfade; stored phase: a plain inverse STFT; a causal
+ * model: frame-by-frame RTISI. Mid/side pairs (format 1.4) become left and right; then back to the blob's
+ * rate and exactly its length. A framed blob cut short decodes its whole packets.
+ */
+
+import { readBlob } from './container.js';
+import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
+import { CodecError, FormatError, TruncatedError } from './errors.js';
+import { removeDc } from './level.js';
+import { modelLength } from './model.js';
+import { rangeDecode } from './rangecoder.js';
+import { resample } from './resample.js';
+
+export const BLOCK_FRAMES = 128;
+export const MARGIN_FRAMES = 24;
+export const CROSSFADE_HOPS = 2;
+export const MAX_LOGMAG = 12;
+const f32 = Math.fround;
+
+/**
+ * @typedef {object} DecodeOptions
+ * @property {number} [phaseIters] phase iterations (Griffin-Lim per block, or RTISI per frame for a causal
+ *   model); default the model's: 32, or 3 for a causal model; 0 = the predicted phase as is
+ * @property {number} [contrast] postfilter contrast, 0.5..2.0 (1 = off); default the model's
+ * @property {boolean} [highpass] remove the output's DC and infrasound, as the encoder removed the input's
+ *   (default true; a causal model's decoder never does)
+ * @property {boolean} [strict] refuse a framed blob cut short (TruncatedError) instead of decoding its whole packets
+ * @property {(message: string) => void} [onWarning] told when a cut blob is decoded up to its cut
+ */
+
+/**
+ * @typedef {object} Decoded
+ * @property {Float32Array[]} channels the audio, one array per channel, at `sampleRate`
+ * @property {number} sampleRate
+ * @property {import('./container.js').Header} header
+ * @property {boolean} truncated a framed blob cut short, decoded up to its last whole packet
+ */
+
+/**
+ * The latent steps [j0, j1) that decoder output frames [t0, t1) depend on, before clipping.
+ * @param {import('./model.js').Config} c @param {number} t0 @param {number} t1
+ */
+export function decoderSteps(c, t0, t1) {
+  let lo = t0;
+  let hi = t1 - 1;
+  if (!c.causal) {
+    for (let i = 0; i < c.freqDownsamples; i++) {
+      if (i < c.timeDownsamples) {
+        lo = Math.ceil((lo - 2) / 2);
+        hi = Math.floor((hi + 1) / 2);
+      } else {
+        lo -= 1;
+        hi += 1;
+      }
+    }
+  }
+  if (c.causal) lo -= 4;
+  else {
+    lo -= 2;
+    hi += 2;
+  }
+  return [lo, hi + 1];
+}
+
+/**
+ * The symbols or dequantized codes of every packet -> latent [B, C, F, L], gains [B, L], stored phase [B, n_bins, N].
+ * @param {import('./model.js').Model} model @param {import('./container.js').Blob} blob
+ */
+export function latents(model, blob) {
+  const h = blob.header;
+  const c = model.config;
+  const rows = c.channels * c.latentBins;
+  const steps = blob.packets.reduce((n, p) => n + p.steps, 0);
+  const frames = blob.packets.reduce((n, p) => n + p.frames, 0);
+  const z = new Float32Array(h.channels * rows * steps);
+  const gains = new Float32Array(h.channels * steps);
+  const phase = h.mode === 1 ? new Float32Array(h.channels * c.nBins * frames) : null;
+  const step = f32(2 / (2 ** h.bits - 1));
+  const phaseStep = f32((2 * Math.PI) / 2 ** h.phaseBits);
+  const pi = f32(Math.PI);
+  let j0 = 0;
+  let t0 = 0;
+  for (const p of blob.packets) {
+    for (let ch = 0; ch < h.channels; ch++) {
+      const sec = p.sections[ch];
+      let v;
+      if (h.coder === 0) {
+        const codes = /** @type {Uint16Array} */ (sec.codes);
+        const scales = /** @type {Float32Array} */ (sec.scales);
+        v = new Float32Array(codes.length);
+        for (let i = 0; i < codes.length; i++) {
+          v[i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / (c.latentBins * p.steps))]);
+        }
+      } else {
+        if (!model.tables) throw new FormatError('a range-coded blob for a model without tables');
+        v = rangeDecode(/** @type {Uint8Array} */ (sec.coded), model.tables, p.steps);
+      }
+      const base = ch * rows * steps;
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < p.steps; j++) z[base + r * steps + j0 + j] = v[r * p.steps + j];
+      }
+      gains.fill(sec.gain, ch * steps + j0, ch * steps + j0 + p.steps);
+      if (phase && sec.phase) {
+        for (let k = 0; k < c.nBins; k++) {
+          for (let t = 0; t < p.frames; t++) {
+            phase[(ch * c.nBins + k) * frames + t0 + t] = f32(f32(sec.phase[k * p.frames + t] * phaseStep) - pi);
+          }
+        }
+      }
+    }
+    j0 += p.steps;
+    t0 += p.frames;
+  }
+  return { z, gains, phase, steps, frames };
+}
+
+/**
+ * Decode a blob with its model -> the audio at the blob's rate, exactly its channels and length.
+ * @param {import('./model.js').Model} model @param {Uint8Array} data @param {DecodeOptions} [opts]
+ * @returns {Promise<Decoded>}
+ */
+export async function decodeBlob(model, data, opts = {}) {
+  const c = model.config;
+  const iters = opts.phaseIters ?? (c.causal ? 3 : 32);
+  if (!(Number.isInteger(iters) && iters >= 0 && iters <= 10000)) throw new CodecError(`phase_iters must be in 0..10000, got ${iters}`);
+  const kappa = opts.contrast ?? model.contrast;
+  if (!(kappa >= 0.5 && kappa <= 2.0)) throw new CodecError(`contrast must be in 0.5..2.0, got ${kappa}`);
+  const blob = readBlob(data, { allowCut: !opts.strict });
+  const h = blob.header;
+  model.checkCompatible(h);
+  const lat = latents(model, blob);
+  let end;
+  let outSamples;
+  if (blob.cut) {
+    const frames = lat.steps * c.timeStride;
+    const samples = frames ? (frames - 1) * c.hop : 0;
+    outSamples = Math.floor((samples * h.sampleRate) / c.sampleRate);
+    if (outSamples === 0) throw new TruncatedError(`${blob.cut}; not one sample can be decoded`);
+    opts.onWarning?.(`warning: ${blob.cut}; decoding the ${blob.packets.length} whole packets before the cut `
+      + `(${(outSamples / h.sampleRate).toFixed(2)} s)`);
+    end = { samples, frames, steps: lat.steps };
+  } else {
+    end = { samples: modelLength(h.numSamples, h.sampleRate, c.sampleRate), frames: h.nFrames, steps: h.latentSteps };
+    outSamples = h.numSamples;
+  }
+  const audio = c.causal
+    ? await causalAudio(model, h, lat, end, iters, kappa)
+    : await blockAudio(model, h, lat, end, iters, kappa, opts.highpass ?? true);
+  if (h.stereo) { // mid and side -> left and right
+    const [m, d] = audio;
+    for (let i = 0; i < m.length; i++) {
+      const a = m[i];
+      m[i] = a + d[i];
+      d[i] = a - d[i];
+    }
+  }
+  const channels = [];
+  for (const y of audio) channels.push(await resample(y, c.sampleRate, h.sampleRate, outSamples));
+  return { channels, sampleRate: h.sampleRate, header: h, truncated: !!blob.cut };
+}
+
+/**
+ * Frames [w0, w1) from latent steps [j0, j1) -> per channel (magnitude [F, frames], the phase to start from).
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {ReturnType<typeof latents>} lat @param {number} w0 @param {number} w1 @param {number} j0 @param {number} j1
+ * @param {number} kappa
+ */
+async function features(model, h, lat, w0, w1, j0, j1, kappa) {
+  const c = model.config;
+  const s = c.timeStride;
+  const nb = c.nBins;
+  const rows = c.channels * c.latentBins;
+  const n = j1 - j0;
+  const win = new Float32Array(h.channels * rows * n);
+  for (let ch = 0; ch < h.channels; ch++) {
+    for (let r = 0; r < rows; r++) {
+      const src = (ch * rows + r) * lat.steps;
+      win.set(lat.z.subarray(src + j0, src + j1), (ch * rows + r) * n);
+    }
+  }
+  const y = await model.decode(win, h.channels, n);
+  const tOut = n * s;
+  const off = w0 - s * j0;
+  const nw = w1 - w0;
+  const out = [];
+  for (let ch = 0; ch < h.channels; ch++) {
+    const logmag = new Float32Array(nb * nw);
+    const angle = new Float32Array(nb * nw);
+    for (let k = 0; k < nb; k++) {
+      const a = ((ch * 2) * nb + k) * tOut + off;
+      const b = ((ch * 2 + 1) * nb + k) * tOut + off;
+      for (let t = 0; t < nw; t++) {
+        logmag[k * nw + t] = Math.min(y[a + t], MAX_LOGMAG); // a damaged-but-valid blob can drive it anywhere
+        angle[k * nw + t] = y[b + t];
+      }
+    }
+    let phase = angle;
+    if (lat.phase) {
+      for (let k = 0; k < nb; k++) phase.set(lat.phase.subarray((ch * nb + k) * lat.frames + w0, (ch * nb + k) * lat.frames + w1), k * nw);
+    } else postfilter(logmag, nb, nw, kappa);
+    const mag = new Float32Array(nb * nw);
+    for (let t = 0; t < nw; t++) {
+      const g = lat.gains[ch * lat.steps + Math.floor((w0 + t) / s)];
+      for (let k = 0; k < nb; k++) mag[k * nw + t] = f32(f32(Math.exp(logmag[k * nw + t])) / g);
+    }
+    out.push({ mag, phase });
+  }
+  return out;
+}
+
+/**
+ * A non-causal model: blocks refined apart and joined with a crossfade -> model-rate audio per channel.
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {ReturnType<typeof latents>} lat @param {{samples: number, frames: number, steps: number}} end
+ * @param {number} iters @param {number} kappa @param {boolean} highpass
+ */
+async function blockAudio(model, h, lat, end, iters, kappa, highpass) {
+  const c = model.config;
+  const { hop, nFft } = c;
+  const refine = h.mode === 0 ? iters : 0;
+  const v = refine > 0 ? CROSSFADE_HOPS * hop : 0;
+  const [fadeIn, fadeOut] = crossfade(v);
+  const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
+  /** @type {Float32Array[]} */
+  const tails = [];
+  let emitted = 0;
+  for (let b = 0; b * BLOCK_FRAMES < end.frames; b++) {
+    const w0 = Math.max(0, b * BLOCK_FRAMES - MARGIN_FRAMES);
+    const w1 = Math.min((b + 1) * BLOCK_FRAMES + MARGIN_FRAMES, end.frames);
+    const [j0, j1] = decoderSteps(c, w0, w1);
+    const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa);
+    const base = w0 * hop - nFft / 2; // the model-rate sample of the block signal's first sample
+    const start = b * BLOCK_FRAMES * hop;
+    const last = (b + 1) * BLOCK_FRAMES >= end.frames;
+    const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
+    for (let ch = 0; ch < h.channels; ch++) {
+      const y = refineFrames(feats[ch].mag, feats[ch].phase, nFft, hop, refine, -base, end.samples - base);
+      // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
+      if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
+      const out = y.slice(Math.max(emitted, 0) - base, stop - base);
+      if (b > 0 && v > 0) {
+        const lo = start - v - emitted;
+        const n = Math.min(2 * v, out.length - lo);
+        for (let i = 0; i < n; i++) out[lo + i] = f32(f32(out[lo + i] * fadeIn[i]) + tails[ch][i]);
+      }
+      if (!last && v > 0) {
+        const e = (b + 1) * BLOCK_FRAMES * hop;
+        const t = y.slice(e - v - base, e + v - base);
+        for (let i = 0; i < t.length; i++) t[i] = f32(t[i] * fadeOut[i]);
+        tails[ch] = t;
+      }
+      audio[ch].set(out, emitted);
+    }
+    emitted = stop;
+  }
+  return audio;
+}
+
+/**
+ * A causal model: frame by frame, each frame's phase from the frames before it (RTISI), block by block.
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {ReturnType<typeof latents>} lat @param {{samples: number, frames: number, steps: number}} end
+ * @param {number} iters @param {number} kappa
+ */
+async function causalAudio(model, h, lat, end, iters, kappa) {
+  const c = model.config;
+  const { hop, nFft } = c;
+  const refine = h.mode === 0 ? iters : 0;
+  const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
+  const ola = Array.from({ length: h.channels }, () => new Float32Array(nFft - hop));
+  let emitted = 0;
+  /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
+  const samples = (y, base, stop, n, ch) => {
+    const wss = windowSquareSum(base, y.length, nFft, hop, n);
+    const a = Math.max(emitted - base, 0);
+    const b = Math.max(stop - base, 0);
+    for (let i = a; i < b; i++) audio[ch][base + i] = y[i] / wss[i];
+  };
+  for (let b = 0; b * BLOCK_FRAMES < end.frames; b++) {
+    const w0 = b * BLOCK_FRAMES;
+    const w1 = Math.min((b + 1) * BLOCK_FRAMES, end.frames);
+    const [j0, j1] = decoderSteps(c, w0, w1);
+    const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa);
+    const base = w0 * hop - nFft / 2;
+    const stop = Math.min(w1 * hop - nFft / 2, end.samples);
+    for (let ch = 0; ch < h.channels; ch++) {
+      // With iterations, RTISI starts each frame from the committed frames' phase, not the raw prediction.
+      const [y, tail] = causalFrames(feats[ch].mag, refine === 0 ? feats[ch].phase : null, ola[ch], nFft, hop, refine);
+      ola[ch] = tail;
+      samples(y, base, stop, null, ch);
+    }
+    emitted = Math.max(emitted, stop);
+  }
+  const base = end.frames * hop - nFft / 2; // the samples only the last frames cover
+  for (let ch = 0; ch < h.channels; ch++) samples(ola[ch], base, end.samples, end.frames, ch);
+  return audio;
+}

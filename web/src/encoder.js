@@ -1,0 +1,240 @@
+/**
+ * From audio to a blob (docs/FORMAT.md section 7), as codec-rt encodes: resampled to the model rate,
+ * scaled to the model's level, STFT, encoder graph, then the latent coded by the model's coder; the whole
+ * layout (one gain per channel) or the framed layout (packets of about 1 s, each coded from the window of
+ * frames its steps depend on, with its own gain).
+ */
+
+import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
+import { stftFeatures } from './dsp.js';
+import { rint } from './round.js';
+import { AudioError, CodecError } from './errors.js';
+import { inputGain, removeDc } from './level.js';
+import { modelLength } from './model.js';
+import { rangeEncode } from './rangecoder.js';
+import { resample } from './resample.js';
+
+const f32 = Math.fround;
+export const DEFAULT_PHASE_BITS = 8;
+
+/**
+ * @typedef {object} EncodeOptions
+ * @property {'predicted' | 'store_phase'} [mode] default predicted
+ * @property {number} [bits] latent bits per value, 1..16, fixed-width models only (default the model's)
+ * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8)
+ * @property {boolean} [framed] the framed layout (format 1.3), as the CLI writes; default the whole layout
+ * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
+ * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
+ *   default true, except with a causal model, whose RTISI would mix them); false: each channel on its own
+ */
+
+export { rint };
+
+/**
+ * The STFT frames [t0, t1) that latent steps [j0, j1) depend on, before clipping.
+ * @param {import('./model.js').Config} c @param {number} j0 @param {number} j1
+ */
+export function encoderFrames(c, j0, j1) {
+  let [lo, hi] = c.causal ? [-4, 0] : [-2, 2];
+  for (let i = c.freqDownsamples - 1; i >= 0; i--) {
+    const m = i < c.timeDownsamples ? 2 : 1;
+    if (c.causal) lo -= 2;
+    else [lo, hi] = [m * lo - 1, m * hi + 1];
+  }
+  return [c.timeStride * j0 + lo, c.timeStride * (j1 - 1) + hi + 1];
+}
+
+/** Latent steps per packet for packets of about one second. @param {import('./model.js').Config} c */
+export function packetStepsFor(c) {
+  return Math.min(0xffff, Math.max(1, rint(1.0 / ((c.timeStride * c.hop) / c.sampleRate))));
+}
+
+/**
+ * Check the caller's audio, rate and options against the model -> the header fields they fix.
+ * @param {import('./model.js').Model} model @param {Float32Array[]} channels @param {number} rate @param {EncodeOptions} opts
+ */
+function check(model, channels, rate, opts) {
+  const c = model.config;
+  if (!Array.isArray(channels) || !(channels.length >= 1 && channels.length <= 64)) {
+    throw new AudioError(`${Array.isArray(channels) ? channels.length : 'no'} channels; codec-rt codes 1..64`);
+  }
+  const n = channels[0].length;
+  for (const x of channels) {
+    if (!(x instanceof Float32Array) || x.length !== n) throw new AudioError('audio must be Float32Arrays of one length, one per channel');
+    for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new AudioError('audio contains NaN or infinite samples');
+  }
+  if (!(Number.isInteger(rate) && rate >= 1000 && rate <= 768000)) throw new AudioError(`sample rate ${rate} not in 1000..768000 Hz`);
+  const mode = opts.mode ?? 'predicted';
+  if (mode !== 'predicted' && mode !== 'store_phase') throw new CodecError(`unknown mode ${mode}; choose one of predicted, store_phase`);
+  let bits = 0;
+  if (c.coder !== 0) {
+    if (opts.bits !== undefined) throw new CodecError('this model is range-coded: its bitrate is fixed by the model (use --bitrate)');
+  } else bits = opts.bits ?? c.defaultBits;
+  const phaseBits = mode === 'store_phase' ? opts.phaseBits ?? DEFAULT_PHASE_BITS : 0;
+  for (const b of c.coder === 0 ? [bits] : []) if (!(Number.isInteger(b) && b >= 1 && b <= 16)) throw new CodecError(`bits must be an integer in 1..16, got ${b}`);
+  if (mode === 'store_phase' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= 16)) {
+    throw new CodecError(`bits must be an integer in 1..16, got ${phaseBits}`);
+  }
+  return { mode: mode === 'store_phase' ? 1 : 0, bits, phaseBits, n };
+}
+
+/**
+ * One packet's (or the whole layout's) channel sections from the encoder graph's latent.
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {Float32Array} z [B, C, F, T] @param {number} t0 steps to keep: [t0, t0 + steps)
+ * @param {number} tAll T @param {number} steps @param {number[]} gains [B]
+ * @param {Float32Array | null} feats [B, 2, n_bins, frames]: the phase of frames [f0, f0 + nFrames) in mode 1
+ * @param {number} framesAll @param {number} f0 @param {number} nFrames
+ */
+function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames) {
+  const c = model.config;
+  const rows = c.channels * c.latentBins;
+  const parts = [];
+  for (let ch = 0; ch < h.channels; ch++) {
+    const v = new Float32Array(rows * steps);
+    for (let r = 0; r < rows; r++) v.set(z.subarray((ch * rows + r) * tAll + t0, (ch * rows + r) * tAll + t0 + steps), r * steps);
+    /** @type {Parameters<typeof packSection>[1]} */
+    const sec = { gain: gains[ch] };
+    if (h.coder === 0) {
+      const levels = 2 ** h.bits - 1;
+      const half = f32(levels / 2);
+      const scales = new Float32Array(c.channels);
+      const codes = new Uint16Array(v.length);
+      const per = c.latentBins * steps;
+      for (let lc = 0; lc < c.channels; lc++) {
+        let m = 0;
+        for (let i = lc * per; i < (lc + 1) * per; i++) m = Math.max(m, Math.abs(v[i]));
+        scales[lc] = m;
+        const safe = m > 0 ? m : 1;
+        for (let i = lc * per; i < (lc + 1) * per; i++) {
+          const unit = Math.min(Math.max(f32(v[i] / safe), -1), 1);
+          codes[i] = rint(f32(f32(unit + 1) * half));
+        }
+      }
+      sec.scales = scales;
+      sec.codes = codes;
+    } else {
+      const t = /** @type {import('./rangecoder.js').Tables} */ (model.tables);
+      const sym = new Int32Array(v.length);
+      for (let r = 0; r < rows; r++) {
+        const lo = t.offsets[r];
+        const hi = lo + t.sizes[r] - 1;
+        for (let j = 0; j < steps; j++) sym[r * steps + j] = Math.min(Math.max(rint(v[r * steps + j]), lo), hi);
+      }
+      sec.coded = rangeEncode(sym, t, steps);
+    }
+    if (h.mode === 1 && feats) {
+      const levels = 2 ** h.phaseBits;
+      const codes = new Uint16Array(c.nBins * nFrames);
+      for (let k = 0; k < c.nBins; k++) {
+        for (let t = 0; t < nFrames; t++) {
+          const a = feats[((ch * 2 + 1) * c.nBins + k) * framesAll + f0 + t];
+          codes[k * nFrames + t] = ((rint((a + Math.PI) * (levels / (2 * Math.PI))) % levels) + levels) % levels;
+        }
+      }
+      sec.phase = codes;
+    }
+    parts.push(packSection(h, sec));
+  }
+  return concat(parts);
+}
+
+/**
+ * Model-rate samples [a, b) of `x` (zeros outside it), their DC removed over the samples there when
+ * `dc`, times `gain` -> float32.
+ * @param {Float32Array} x @param {number} a @param {number} b @param {number} gain @param {number} rate @param {boolean} dc
+ */
+function scaled(x, a, b, gain, rate, dc) {
+  const out = new Float32Array(b - a);
+  const lo = Math.max(a, 0);
+  const hi = Math.min(b, x.length);
+  if (hi > lo) out.set(x.subarray(lo, hi), lo - a);
+  if (dc) removeDc(out, rate, lo - a, hi - a);
+  if (gain !== 1) for (let i = 0; i < out.length; i++) out[i] = f32(out[i] * gain);
+  return out;
+}
+
+/**
+ * Features [B, 2, n_bins, frames] of the padded signals `segs` (frame t on samples t * hop .. + n_fft).
+ * @param {Float32Array[]} segs @param {number} frames @param {number} nFft @param {number} hop
+ */
+function featuresOf(segs, frames, nFft, hop) {
+  const nb = nFft / 2 + 1;
+  const out = new Float32Array(segs.length * 2 * nb * frames);
+  segs.forEach((seg, ch) => out.set(stftFeatures(seg, nFft, hop, frames), ch * 2 * nb * frames));
+  return out;
+}
+
+/**
+ * audio (a Float32Array per channel) at `rate` Hz -> blob bytes with `model`.
+ * @param {import('./model.js').Model} model @param {Float32Array[]} channels @param {number} rate
+ * @param {EncodeOptions} [opts]
+ * @returns {Promise<Uint8Array>}
+ */
+export async function encodeAudio(model, channels, rate, opts = {}) {
+  const c = model.config;
+  const { mode, bits, phaseBits, n } = check(model, channels, rate, opts);
+  const stereo = (opts.jointStereo ?? true) && channels.length === 2 && !c.causal ? 1 : 0;
+  let coded = channels;
+  if (stereo) {
+    const [l, r] = channels;
+    const m = new Float32Array(n);
+    const d = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      m[i] = f32(l[i] + r[i]) * 0.5;
+      d[i] = f32(l[i] - r[i]) * 0.5;
+    }
+    coded = [m, d];
+  }
+  const mLen = modelLength(n, rate, c.sampleRate);
+  const xs = [];
+  for (const x of coded) xs.push(await resample(x, rate, c.sampleRate, mLen));
+  const N = Math.floor(mLen / c.hop) + 1;
+  const L = Math.ceil(N / c.timeStride);
+  const s = c.timeStride;
+  const framed = !!opts.framed;
+  const P = opts.packetSteps ?? packetStepsFor(c);
+  if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
+  /** @type {import('./container.js').Header} */
+  const h = {
+    minor: framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
+    numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
+    timeStride: framed ? s : 0, packetSteps: framed ? P : 0,
+  };
+  const hop = c.hop;
+  const half = c.nFft / 2;
+  if (!framed) {
+    for (const x of xs) removeDc(x, c.sampleRate);
+    const gains = xs.map((x) => inputGain(x, 0, mLen));
+    const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, mLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
+    const z = await model.encode(feats, xs.length, N);
+    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
+  }
+  const parts = [packHeader(h, 0)];
+  for (let k = 0; k * P < L; k++) {
+    const j0 = k * P;
+    const j1 = Math.min((k + 1) * P, L);
+    let [t0, t1] = encoderFrames(c, j0, j1);
+    t0 = Math.max(0, Math.floor(t0 / s) * s);
+    t1 = Math.min(Math.ceil(t1 / s) * s, N);
+    const a = t0 * hop - half;
+    const b = (t1 - 1) * hop + half;
+    // the window's samples without their DC (over what the file has there), and the packet's own span's gain
+    const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
+    const own = j0 * s * hop - a;
+    const span = Math.min(j1 * s * hop, mLen) - j0 * s * hop;
+    const gains = segs.map((x) => inputGain(x, own, own + span));
+    segs.forEach((x, ch) => {
+      for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
+    });
+    const feats = featuresOf(segs, t1 - t0, c.nFft, hop);
+    const z = await model.encode(feats, xs.length, t1 - t0);
+    const tAll = Math.ceil((t1 - t0) / s);
+    const f0 = j0 * s - t0;
+    const nFrames = Math.min(j1 * s, N) - j0 * s;
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames);
+    parts.push(writePacket(k, secs, j1 === L ? [n, N, L] : null));
+  }
+  return concat(parts);
+}

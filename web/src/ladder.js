@@ -1,0 +1,67 @@
+/**
+ * The shipped bitrate ladder (`models/ladder.json` beside the model folders): a point per bitrate, found
+ * by `bitrate` (the highest point at or below it) or by the model id a blob names.
+ */
+
+import { CodecError, ModelError, ModelMismatchError } from './errors.js';
+
+/**
+ * @typedef {object} Point
+ * @property {number} kbps
+ * @property {string} dir the model's folder, relative to the ladder's
+ * @property {string} modelId
+ * @property {boolean} lowLatency
+ */
+
+/**
+ * @typedef {object} Ladder
+ * @property {number} defaultKbps
+ * @property {Point[]} points lowest bitrate first
+ * @property {Point[]} retired models earlier releases shipped: found by id, never picked by bitrate
+ */
+
+/** @param {string} json @returns {Ladder} */
+export function parseLadder(json) {
+  try {
+    const d = JSON.parse(json);
+    const point = (/** @type {any} */ p) => {
+      // a folder below the ladder's: names of letters, digits, '_', '-' and '.', none starting with '.'
+      if (typeof p.dir !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/.test(p.dir)) {
+        throw new Error(`bad dir ${p.dir}`);
+      }
+      return { kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency };
+    };
+    const points = d.points.map(point);
+    points.sort((/** @type {Point} */ a, /** @type {Point} */ b) => a.kbps - b.kbps);
+    return { defaultKbps: Number(d.default_kbps), points, retired: (d.retired ?? []).map(point) };
+  } catch (e) {
+    throw new ModelError(`the ladder (ladder.json) is unreadable: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/**
+ * The point for `bitrate` kbps (the highest at or below it; default the ladder's default point, or with
+ * `lowLatency` the highest low-latency point) on the ladder asked for.
+ * @param {Ladder} ladder @param {number | undefined} bitrate @param {boolean} lowLatency
+ */
+export function selectPoint(ladder, bitrate, lowLatency) {
+  const pts = ladder.points.filter((p) => p.lowLatency === lowLatency);
+  if (!pts.length) throw new CodecError('this ladder has no low-latency model');
+  const target = bitrate ?? (lowLatency ? pts[pts.length - 1].kbps : ladder.defaultKbps);
+  const below = pts.filter((p) => p.kbps <= target);
+  if (!below.length) {
+    const kind = lowLatency ? 'low-latency model' : 'model';
+    throw new CodecError(`no ${kind} at or below ${target} kbps; the ladder has ${pts.map((p) => p.kbps).join(', ')}`);
+  }
+  return below[below.length - 1];
+}
+
+/** The point of model `modelId`. @param {Ladder} ladder @param {string} modelId */
+export function findPoint(ladder, modelId) {
+  const p = [...ladder.points, ...ladder.retired].find((q) => q.modelId === modelId);
+  if (!p) {
+    throw new ModelMismatchError(`blob was encoded with model ${modelId}, which is not in this ladder `
+      + `(${ladder.points.map((q) => q.modelId).join(', ')}); pass its model folder`);
+  }
+  return p;
+}

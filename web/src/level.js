@@ -1,0 +1,61 @@
+/**
+ * Level (docs/FORMAT.md 6.7 and 7.2): the encoder's gain about the mean, the DC and infrasound removal that
+ * the encoder applies to its input and the decoder of a non-causal model to each block's output (format
+ * 1.4 on), and the soft clipping of a fixed-point output.
+ */
+
+import { rint } from './round.js';
+
+const f32 = Math.fround;
+export const DC_SECONDS = 0.1;
+export const SOFT_KNEE = 0.9;
+export const SOFT_CEILING = 0.999;
+
+/**
+ * `x[a:b]` at `rate` Hz without its DC and infrasound, in place: each sample minus the mean of the samples
+ * within h = round(0.1 rate) // 2 of it (fewer at the edges: the mean of what is there), in float64.
+ * @param {Float32Array} x @param {number} rate @param {number} [a] @param {number} [b]
+ */
+export function removeDc(x, rate, a = 0, b = x.length) {
+  const n = b - a;
+  if (n <= 0) return;
+  const h = Math.floor(rint(DC_SECONDS * rate) / 2);
+  const c = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) c[i + 1] = c[i] + x[a + i];
+  for (let i = 0; i < n; i++) {
+    const lo = Math.max(i - h, 0);
+    const hi = Math.min(i + h + 1, n);
+    x[a + i] = f32(x[a + i] - (c[hi] - c[lo]) / (hi - lo));
+  }
+}
+
+/**
+ * 7.2's level gain of `x[a:b]`, about its mean: float32(clip(0.05 / max(rms, 1e-12), 1/64, 64)); 1 when empty.
+ * @param {Float32Array} x @param {number} a @param {number} b
+ */
+export function inputGain(x, a, b) {
+  if (b <= a) return 1;
+  let mean = 0;
+  for (let i = a; i < b; i++) mean += x[i];
+  mean /= b - a;
+  let s = 0;
+  for (let i = a; i < b; i++) s += (x[i] - mean) * (x[i] - mean);
+  const rms = Math.sqrt(s / (b - a));
+  return f32(Math.min(Math.max(0.05 / Math.max(rms, 1e-12), 1 / 64), 64));
+}
+
+/**
+ * Samples for a fixed-point output: every peak over 0.9 bent smoothly below full scale (tanh, never
+ * reaching 0.999), in place -> how many were at or over full scale.
+ * @param {Float32Array} x
+ */
+export function softClip(x) {
+  let over = 0;
+  const room = SOFT_CEILING - SOFT_KNEE;
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i]);
+    if (a >= 1) over++;
+    if (a > SOFT_KNEE) x[i] = Math.sign(x[i]) * (SOFT_KNEE + room * Math.tanh((a - SOFT_KNEE) / room));
+  }
+  return over;
+}

@@ -1,0 +1,93 @@
+/** The command line: decode and encode in the Python CLI's shape, errors as one line on stderr and exit 2. */
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { readBlob } from '../src/container.js';
+import { readWav, writeWav } from '../src/wav.js';
+import { REF, WEB, f32, manifest, split } from './helpers.js';
+
+const M = manifest();
+const CLI = path.join(WEB, 'bin', 'codec-rt-web.mjs');
+const dir = mkdtempSync(path.join(tmpdir(), 'codec-rt-web-'));
+
+/** @param {string[]} args */
+function run(...args) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+describe('codec-rt-web', () => {
+  it('decodes a Python blob to a WAV of its exact shape', () => {
+    const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd6k_speech48st_framed_predicted');
+    const out = path.join(dir, 'a.wav');
+    const r = run('decode', path.join(REF, c.blob), '-o', out, '--phase-iters', '4');
+    assert.equal(r.status, 0, r.stderr);
+    const wav = readWav(new Uint8Array(readFileSync(out)), out);
+    assert.equal(wav.sampleRate, c.sample_rate);
+    assert.deepEqual(wav.channels.map((x) => x.length), [c.samples, c.samples]);
+  });
+
+  it('encodes a WAV to a framed blob, --bitrate and --low-latency picking the point', () => {
+    const input = M.inputs.speech16;
+    const wavFile = path.join(dir, 'in.wav');
+    writeFileSync(wavFile, writeWav(split(f32(input.file), 1), input.sample_rate));
+    const ids = [];
+    for (const opt of [['--bitrate', '6'], ['--low-latency'], ['--bitrate', '40', '--layout', 'whole']]) {
+      const out = path.join(dir, `${opt.join('')}.cra`);
+      const r = run('encode', wavFile, '-o', out, ...opt);
+      assert.equal(r.status, 0, r.stderr);
+      const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
+      assert.equal(h.numSamples, input.samples);
+      assert.equal(h.layout, opt.includes('whole') ? 0 : 1);
+      ids.push(h.modelId);
+      const back = path.join(dir, `${opt.join('')}.wav`);
+      assert.equal(run('decode', out, '-o', back).status, 0);
+      assert.equal(readWav(new Uint8Array(readFileSync(back)), back).channels[0].length, input.samples);
+    }
+    assert.deepEqual(ids, ['ae3c61b2d7aa3fab', '5687a4e1726bfcd3', '96863ec8692941bb']);
+  });
+
+  it('refuses mistakes with one line on stderr and exit code 2', () => {
+    const bad = path.join(dir, 'bad.cra');
+    writeFileSync(bad, 'CRTB\x02\x00\x38\x00');
+    const exists = path.join(dir, 'exists.wav');
+    writeFileSync(exists, '');
+    const cases = [
+      [['decode', path.join(dir, 'missing.cra'), '-o', path.join(dir, 'x.wav')], /does not exist/],
+      [['decode', bad, '-o', path.join(dir, 'x.wav')], /format 2\.0/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', exists], /exists/],
+      [['encode', bad, '-o', path.join(dir, 'y.cra')], /not a WAV file/],
+      [['encode', bad, '-o', path.join(dir, 'y.cra'), '--bitrate', '1'], /not a WAV file|no model at or below/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = run(.../** @type {string[]} */ (args));
+      assert.equal(r.status, 2, `${args}: ${r.stderr}`);
+      assert.match(r.stderr, /** @type {RegExp} */ (msg));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('codes a stereo WAV as mid/side (format 1.4) by default, or channel by channel', () => {
+    const input = M.inputs.speech48st;
+    const wavFile = path.join(dir, 'st.wav');
+    writeFileSync(wavFile, writeWav(split(f32(input.file), 2), input.sample_rate));
+    for (const [opt, stereo] of /** @type {Array<[string[], number]>} */ ([[[], 1], [['--stereo', 'independent'], 0]])) {
+      const out = path.join(dir, `st${stereo}.cra`);
+      const r = run('encode', wavFile, '-o', out, '--bitrate', '6', ...opt);
+      assert.equal(r.status, 0, r.stderr);
+      const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
+      assert.deepEqual([h.minor, h.channels, h.stereo], [4, 2, stereo]);
+    }
+  });
+
+  it('decodes a cut blob up to its cut, with a warning', () => {
+    const out = path.join(dir, 'cut.wav');
+    const r = run('decode', path.join(REF, 'cut.cra'), '-o', out, '--phase-iters', '0');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: blob is cut after packet 1/);
+    assert.equal(readWav(new Uint8Array(readFileSync(out)), out).channels[0].length, M.cut.samples);
+  });
+});

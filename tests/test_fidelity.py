@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from benchmarks import fidelity
-from codec_rt import Codec
+from codec_rt import Codec, blob
+from codec_rt.config import Stereo
 from codec_rt.level import soft_clip
 
 CASES = {c.name: c for c in fidelity.cases()}
@@ -60,12 +61,36 @@ def test_dc_stereo_and_loud_input_come_through_every_point(kbps: float | None, l
         assert m["ok"], (name, m)
 
 
+def test_auto_stereo_picks_mid_side_where_mid_or_side_is_near_silent(speech: tuple[np.ndarray, int],
+                                                                        tmp_path: Path) -> None:
+    """Anti-phase and mono pairs as mid/side, a panned pair or two voices each channel on its own: by default
+    in `Codec.encode` and in `codec-rt encode` (which reads a file once first to choose)."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    codec = Codec.load(bitrate=6)
+    x = speech[0][:, :16000]
+    other = np.roll(x, 4000, axis=1)
+    pairs = {"anti-phase": (np.concatenate([x, -x]), Stereo.MID_SIDE), "mono": (np.concatenate([x, x]),
+             Stereo.MID_SIDE), "panned": (np.concatenate([x, 0.5 * x]), Stereo.INDEPENDENT),
+             "two voices": (np.concatenate([x, other]), Stereo.INDEPENDENT)}
+    for name, (pair, want) in pairs.items():
+        assert blob.read_header(codec.encode(pair, 16000))[0].stereo == want, name
+        sf.write(str(tmp_path / "in.wav"), pair.T, 16000, subtype="FLOAT")
+        r = subprocess.run([sys.executable, "-m", "codec_rt", "encode", "in.wav", "-o", "o.cra", "--bitrate", "6",
+                            "--force"], cwd=tmp_path, capture_output=True)
+        assert r.returncode == 0 and blob.read_header((tmp_path / "o.cra").read_bytes())[0].stereo == want, name
+
+
 def test_independent_channels_stay_available_and_lose_the_image(speech: tuple[np.ndarray, int]) -> None:
-    """`joint_stereo=False` codes each channel on its own (format 1.3's way), which cannot keep anti-phase."""
+    """`joint_stereo=False` codes each channel on its own (format 1.3's way), which cannot keep anti-phase;
+    `joint_stereo=True` always codes a pair as mid/side."""
     codec = Codec.load(bitrate=12)
     x = speech[0][:, :32000]
     pair = np.concatenate([x, -x])
-    y_ms, _ = codec.decode(codec.encode(pair, 16000, framed=True))
+    y_ms, _ = codec.decode(codec.encode(pair, 16000, framed=True, joint_stereo=True))
     y_lr, _ = codec.decode(codec.encode(pair, 16000, framed=True, joint_stereo=False))
     corr = [float(np.corrcoef(y[0], y[1])[0, 1]) for y in (y_ms, y_lr)]
     assert corr[0] < -0.99 and corr[1] > -0.9

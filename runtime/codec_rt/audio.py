@@ -58,6 +58,40 @@ def as_audio(audio: npt.ArrayLike, channels: int | None = None) -> F32:
     return x
 
 
+# Mid/side keeps a pair's relation only where one of mid and side is near silent (an anti-phase pair is all
+# side, a mono one all mid): the two are phase-refined apart, so where both carry signal (a panned voice, two
+# voices) their sum and difference mix the channels (docs/fidelity.md). Below this energy ratio, "auto" picks it.
+MID_SIDE_RATIO = 0.01  # -20 dB
+
+
+class StereoEnergy:
+    """The energies of mid and side of a pair of channels, accumulated over `[2, n]` blocks, to choose the
+    stereo coding before coding ("auto")."""
+
+    def __init__(self) -> None:
+        self.mid = self.side = 0.0
+
+    def add(self, x: npt.ArrayLike) -> None:
+        a = np.asarray(x, np.float64)
+        self.mid += float(np.sum(np.square(a[0] + a[1])))
+        self.side += float(np.sum(np.square(a[0] - a[1])))
+
+    @property
+    def mid_side(self) -> bool:
+        """Whether mid/side suits this pair: one of mid and side under MID_SIDE_RATIO of the other."""
+        return min(self.mid, self.side) < MID_SIDE_RATIO * max(self.mid, self.side)
+
+
+def prefers_mid_side(x: npt.ArrayLike) -> bool:
+    """Whether a pair `[2, N]` is best coded as mid/side (`StereoEnergy.mid_side`); False for other counts."""
+    a = np.asarray(x)
+    if a.ndim != 2 or a.shape[0] != 2:
+        return False
+    e = StereoEnergy()
+    e.add(a)
+    return e.mid_side
+
+
 def to_coded(x: F32, stereo: int) -> F32:
     """Audio channels `[C, n]` -> the channels the codec codes: with `Stereo.MID_SIDE`, `[(L + R) / 2,
     (L - R) / 2]`, so that what the two channels share and what sets them apart are coded apart (an

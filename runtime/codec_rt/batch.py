@@ -66,7 +66,7 @@ class Options:
     """A batch: `src` (folder or manifest) -> `dst` (folder), `decode` or encode.
 
     bitrate, low_latency, model: the model (encode: as `codec-rt encode`; decode: `model` only, else the
-    shipped model each blob names). joint_stereo: encode two channels as mid/side (`Codec.encode`).
+    shipped model each blob names). joint_stereo: two channels as mid/side, or not; None: per file (`Codec.encode`).
     audio_format: decode's output extension (wav, flac, ogg). engine: "local" or "ray"; workers: processes
     or actors (local default: this machine's CPUs; Ray: the cluster's); address: the Ray cluster (None: one
     started for the run). results: the results file (default: DST/batch_results.jsonl).
@@ -82,7 +82,7 @@ class Options:
     force: bool = False
     phase_iters: int | None = None
     contrast: float | None = None
-    joint_stereo: bool = True
+    joint_stereo: bool | None = None
     audio_format: str = "wav"
     engine: str = "local"
     workers: int | None = None

@@ -51,8 +51,13 @@ class Provider(str, Enum):
 
 
 class StereoOpt(str, Enum):
+    auto = "auto"
     mid_side = "mid-side"
     independent = "independent"
+
+    @property
+    def joint(self) -> bool | None:
+        return None if self is StereoOpt.auto else self is StereoOpt.mid_side
 
 
 class Layout(str, Enum):
@@ -81,8 +86,9 @@ ContrastOpt = Annotated[
                                "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
 ]
 StereoArg = Annotated[
-    StereoOpt, typer.Option("--stereo", help="two channels as mid/side (keeps their relation; format 1.4) or each "
-                            "on its own")
+    StereoOpt, typer.Option("--stereo", help="a pair of channels as mid/side (format 1.4: keeps an anti-phase or "
+                            "mono pair, mixes a panned one), each on its own, or auto: mid/side where mid or side "
+                            "is near silent")
 ]
 BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
 
@@ -133,7 +139,7 @@ def encode(
         Layout, typer.Option("--layout", help="framed (streamable, format 1.4) or whole (the oldest format that "
                              "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side stereo)")
     ] = Layout.framed,
-    stereo: StereoArg = StereoOpt.mid_side,
+    stereo: StereoArg = StereoOpt.auto,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -146,7 +152,7 @@ def encode(
         return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
 
     done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole,
-                       joint_stereo=stereo == StereoOpt.mid_side, progress=_progress)
+                       joint_stereo=stereo.joint, progress=_progress)
     where = "stdout" if out is None else out
     typer.echo(f"{done.name} -> {where}: {done.output_bytes} bytes, {done.seconds:.2f} s, "
                f"{_kbps(done.output_bytes, done.seconds)}", err=True)
@@ -357,14 +363,14 @@ def _run_batch(opts: batch.Options) -> None:
 @batch_app.command("encode")
 def batch_encode(
     src: SrcArg, output: DstOpt, bitrate: BitrateOpt = None, low_latency: LowLatencyOpt = False,
-    stereo: StereoArg = StereoOpt.mid_side, model: ModelOpt = None, provider: ProviderOpt = Provider.cpu,
+    stereo: StereoArg = StereoOpt.auto, model: ModelOpt = None, provider: ProviderOpt = Provider.cpu,
     force: BatchForceOpt = False, engine: EngineOpt = Engine.local, workers: WorkersOpt = None,
     address: AddressOpt = None, results: ResultsOpt = None,
 ) -> None:
     """Encode every audio file under SRC (or listed in SRC) to OUTPUT/<same path>.cra, the same bytes as
     codec-rt encode writes. Reruns skip the outputs already complete; exit code 1 if any file failed."""
     _run_batch(batch.Options(src, output, False, bitrate, low_latency, model, provider.value, force,
-                             joint_stereo=stereo == StereoOpt.mid_side, engine=engine.value, workers=workers,
+                             joint_stereo=stereo.joint, engine=engine.value, workers=workers,
                              address=address, results=results))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import ladder, latent
-from .audio import as_audio
+from .audio import as_audio, prefers_mid_side
 from .blob import BlobHeader, read_header
 from .config import ModelConfig
 from .decoder import StreamDecoder
@@ -86,7 +86,7 @@ class Codec:
         phase_bits: int = latent.DEFAULT_PHASE_BITS,
         framed: bool = False,
         packet_steps: int | None = None,
-        joint_stereo: bool = True,
+        joint_stereo: bool | None = None,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
@@ -98,9 +98,12 @@ class Codec:
         writes, with packets of `packet_steps` latent steps (default about 1 s); else the whole layout
         (the oldest format that reads it: 1.1, 1.3 for coder 2, 1.4 for mid/side).
         joint_stereo: code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4), which keeps
-        their relation (an anti-phase pair stays anti-phase); False: each channel on its own.
+        an anti-phase or mono pair's relation but mixes a panned pair's channels; False: each channel on its
+        own; None: mid/side where one of mid and side is near silent (`audio.prefers_mid_side`).
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
+        if joint_stereo is None:
+            joint_stereo = prefers_mid_side(audio)
         if framed:
             x = as_audio(audio)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,

@@ -80,7 +80,8 @@ class StreamEncoder:
 
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio.
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
-    count, else up to 4). Raises AudioError for a bad rate, channel count or chunk, CodecError for bad
+    count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
+    choose, see `Codec.encode`). Raises AudioError for a bad rate, channel count or chunk, CodecError for bad
     options.
     """
 
@@ -95,7 +96,7 @@ class StreamEncoder:
         phase_bits: int = latent.DEFAULT_PHASE_BITS,
         packet_steps: int | None = None,
         workers: int | None = None,
-        joint_stereo: bool = True,
+        joint_stereo: bool = False,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config

@@ -33,11 +33,11 @@ class Options(NamedTuple):
     mode: Mode
     bits: int  # latent bits per value with coder 0; 0 when range-coded
     phase_bits: int  # 0 unless the mode stores the phase
-    joint_stereo: bool = True
+    joint_stereo: bool = False
 
 
 def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = "predicted",
-                   phase_bits: int = DEFAULT_PHASE_BITS, joint_stereo: bool = True) -> Options:
+                   phase_bits: int = DEFAULT_PHASE_BITS, joint_stereo: bool = False) -> Options:
     """Check an encoder's options against the model -> the `Options` to write. CodecError: `bits` with a
     range-coded model (its rate is the model's), bits or phase_bits outside 1..16, an unknown mode."""
     if cfg.coder != Coder.FIXED:

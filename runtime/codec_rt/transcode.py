@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import packets
+from .audio import StereoEnergy
 from .audio_in import AudioReader
 from .blob import BlobHeader
 from .codec import Codec
@@ -81,6 +82,20 @@ def _emit(out: Path | None, write: Callable[[BinaryIO], None]) -> None:
     atomic_write(out, _write)
 
 
+def _prefers_mid_side(input: str | Path) -> bool:
+    """A first reading of a 2-channel file: whether mid/side suits it (`audio.StereoEnergy`); False for stdin
+    (it cannot be read twice) and other channel counts."""
+    if str(input) == STDIO:
+        return False
+    with AudioReader(input) as reader:
+        if reader.channels != 2:
+            return False
+        energy = StereoEnergy()
+        for block in reader.blocks():
+            energy.add(block)
+    return energy.mid_side
+
+
 def encode_file(
     input: str | Path,
     out: Path | None,
@@ -89,17 +104,19 @@ def encode_file(
     bits: int | None = None,
     mode: str = "predicted",
     whole: bool = False,
-    joint_stereo: bool = True,
+    joint_stereo: bool | None = None,
     progress: Progress = no_progress,
 ) -> Coded:
     """Encode the audio file `input` (`-`: standard input) into the blob `out` (None: standard output).
 
     codec: the codec, or a function that loads it (called once the input has opened, so an unreadable
     input fails before a model is loaded). The framed layout (what `StreamEncoder` writes) by default;
-    `whole`: the whole layout, the audio read whole first. joint_stereo: two channels as mid/side (else each
-    on its own; `Codec.encode`). `out` must have passed `files.check_output`. Raises AudioError,
-    InputError, OutputError, CodecError.
+    `whole`: the whole layout, the audio read whole first. joint_stereo: two channels as mid/side, or each
+    on its own; None: as `Codec.encode` chooses, from a first reading of a file (stdin: each on its own).
+    `out` must have passed `files.check_output`. Raises AudioError, InputError, OutputError, CodecError.
     """
+    if joint_stereo is None:
+        joint_stereo = _prefers_mid_side(input)
     with AudioReader(input) as reader:
         c = codec if isinstance(codec, Codec) else codec()
         counted: list[_Counting] = []

@@ -37,7 +37,7 @@ class Settings:
     --model, or None for the shipped model each blob names. provider: "cpu" or "cuda". threads:
     onnxruntime intra-op threads per worker (1: workers, not threads, use the cores; the blobs are the same
     bytes for any count, tests/test_determinism.py). phase_iters, contrast: decode options (None: the
-    model's defaults). joint_stereo: encode two channels as mid/side (`Codec.encode`).
+    model's defaults). joint_stereo: two channels as mid/side, or not; None: chosen per file (`Codec.encode`).
     """
 
     decode: bool
@@ -46,7 +46,7 @@ class Settings:
     threads: int = 1
     phase_iters: int | None = None
     contrast: float | None = None
-    joint_stereo: bool = True
+    joint_stereo: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,24 @@ export const DEFAULT_PHASE_BITS = 8;
  * @property {boolean} [framed] the framed layout (format 1.3), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
  * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
- *   default true, except with a causal model, whose RTISI would mix them); false: each channel on its own
+ *   never with a causal model, whose RTISI would mix them); false: each channel on its own; default: mid/side
+ *   where one of mid and side is under 1/100 of the other's energy (an anti-phase or mono pair), as Python
  */
 
 export { rint };
+
+/** Mid/side suits a pair when one of mid and side is near silent (Python: `audio.prefers_mid_side`).
+ * @param {Float32Array[]} channels @returns {boolean} */
+export function prefersMidSide(channels) {
+  if (channels.length !== 2) return false;
+  const [l, r] = channels;
+  let mid = 0, side = 0;
+  for (let i = 0; i < l.length; i++) {
+    mid += (l[i] + r[i]) ** 2;
+    side += (l[i] - r[i]) ** 2;
+  }
+  return Math.min(mid, side) < 0.01 * Math.max(mid, side);
+}
 
 /**
  * The STFT frames [t0, t1) that latent steps [j0, j1) depend on, before clipping.
@@ -174,7 +188,7 @@ function featuresOf(segs, frames, nFft, hop) {
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
   const { mode, bits, phaseBits, n } = check(model, channels, rate, opts);
-  const stereo = (opts.jointStereo ?? true) && channels.length === 2 && !c.causal ? 1 : 0;
+  const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 && !c.causal ? 1 : 0;
   let coded = channels;
   if (stereo) {
     const [l, r] = channels;

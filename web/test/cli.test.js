@@ -70,13 +70,19 @@ describe('codec-rt-web', () => {
     }
   });
 
-  it('codes a stereo WAV as mid/side (format 1.4) by default, or channel by channel', () => {
+  it('codes a stereo WAV as mid/side (format 1.4) when asked or where mid or side is near silent', () => {
     const input = M.inputs.speech48st;
     const wavFile = path.join(dir, 'st.wav');
     writeFileSync(wavFile, writeWav(split(f32(input.file), 2), input.sample_rate));
-    for (const [opt, stereo] of /** @type {Array<[string[], number]>} */ ([[[], 1], [['--stereo', 'independent'], 0]])) {
-      const out = path.join(dir, `st${stereo}.cra`);
-      const r = run('encode', wavFile, '-o', out, '--bitrate', '6', ...opt);
+    const cases = /** @type {Array<[string[], number]>} */ ([[['--stereo', 'mid-side'], 1], [['--stereo', 'independent'], 0]]);
+    const [left] = split(f32(input.file), 2);
+    const anti = path.join(dir, 'anti.wav');  // R = -L: all side, so auto picks mid/side
+    writeFileSync(anti, writeWav([left, left.map((v) => -v)], input.sample_rate));
+    cases.push([[], 1]);
+    for (const [opt, stereo] of cases) {
+      const src = opt.length ? wavFile : anti;
+      const out = path.join(dir, `st${stereo}${opt.length}.cra`);
+      const r = run('encode', src, '-o', out, '--bitrate', '6', ...opt);
       assert.equal(r.status, 0, r.stderr);
       const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
       assert.deepEqual([h.minor, h.channels, h.stereo], [4, 2, stereo]);

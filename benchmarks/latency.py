@@ -45,6 +45,9 @@ packet:
                        or --model given)
     opus              {bitrate_kbps, encode_seconds, decode_seconds, total_seconds, encode_cpu_seconds,
                        decode_cpu_seconds, total_cpu_seconds} or null
+    javascript        {node, cpu, rows: [{point, row: {seconds, python:on, native:on, wasm:on, python:off,
+                       native:off, wasm:off}}]}: ms to decode the test speech per shipped point, one thread,
+                       Python beside Node (onnxruntime-node and -web), or null (no node, or web/ not set up)
     cli               {help_seconds, tiny_encode_seconds, encode_seconds, decode_seconds, total_seconds, and
                        the same keys with _cpu_seconds} (fresh processes: the cold starts the median of
                        `repeats`, the encode and decode of the whole input once, as opus's)
@@ -111,6 +114,7 @@ def run(
     checkpoint: Path | None = None,
     cli: bool = True,
     opus: bool = True,
+    javascript: bool = True,
     progress: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
     """Run the harness -> the JSON-ready result (see the module docstring)."""
@@ -165,6 +169,10 @@ def run(
         if cli:
             progress("the command line")
             result["cli"] = baselines.cli_run(work, model, repeats)
+    result["javascript"] = None
+    if javascript:
+        progress("the JavaScript runtime's decoding beside codec-rt's")
+        result["javascript"] = baselines.javascript_run()
     result["targets"] = targets(result)
     return result
 
@@ -254,6 +262,14 @@ def report(result: dict[str, Any]) -> str:
                      f"{c['encode_cpu_seconds']:.2f} + {c['decode_cpu_seconds']:.2f} s); cold start: --help "
                      f"{c['help_seconds']:.2f} s ({c['help_cpu_seconds']:.2f} CPU), tiny encode "
                      f"{c['tiny_encode_seconds']:.2f} s ({c['tiny_encode_cpu_seconds']:.2f} CPU)")
+    if result.get("javascript"):
+        js = result["javascript"]
+        lines.append(f"  decoding in JavaScript (Node {js['node']}), ms for the test speech, one thread, refinement "
+                     f"on / off: Python, Node native, Node wasm")
+        for r in js["rows"]:
+            v = r["row"]
+            lines.append(f"    {r['point']:>4s} ({v['seconds']:.2f} s): " + ", ".join(
+                f"{v[k + ':on']:.0f} / {v[k + ':off']:.0f}" for k in ("python", "native", "wasm")))
     lines.append("  targets:")
     for name, t in result["targets"].items():
         value = "n/a" if t["value"] is None else f"{t['value']:.3f}"
@@ -282,6 +298,8 @@ def command(
                                                     "found in checkpoints/ by model id)")] = None,
     opus: Annotated[bool, typer.Option("--opus/--no-opus", help="compare with opusenc + opusdec")] = True,
     cli: Annotated[bool, typer.Option("--cli/--no-cli", help="time the command line in fresh processes")] = True,
+    javascript: Annotated[bool, typer.Option("--javascript/--no-javascript",
+                                             help="time web/'s decoder beside codec-rt's (after web/ci.sh)")] = True,
     model: Annotated[Path | None, typer.Option("--model", help="model directory (default: the default one)")] = None,
     provider: Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")] = Provider.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the figures as JSON")] = None,
@@ -293,7 +311,8 @@ def command(
         result = run(input=input, seconds=seconds, model=model, provider=provider.value,
                      threads=tuple(threads or (1, 2)), chunk_ms=chunk_ms, repeats=repeats, packet_steps=packet_steps,
                      block_frames=block_frames, margin_frames=margin_frames, torch=torch, checkpoint=checkpoint,
-                     cli=cli, opus=opus, progress=lambda s: typer.echo(f"benchmarks.latency: {s}", err=True))
+                     cli=cli, opus=opus, javascript=javascript,
+                     progress=lambda s: typer.echo(f"benchmarks.latency: {s}", err=True))
     except CodecError as e:
         typer.echo(f"benchmarks.latency: error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -8,6 +8,7 @@ opus-tools), so the harness reports "not measured" instead of failing.
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import shutil
@@ -152,3 +153,20 @@ def cli_run(work: Path, model: Path | None, repeats: int) -> dict[str, Any]:
     row["total_seconds"] = row["encode_seconds"] + row["decode_seconds"]
     row["total_cpu_seconds"] = row["encode_cpu_seconds"] + row["decode_cpu_seconds"]
     return row
+
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+
+def javascript_run() -> dict[str, Any] | None:
+    """The JavaScript runtime's decode speed beside codec-rt's, in one run (`web/bench.mjs`: every shipped
+    point's blob of the test speech, Python, Node with onnxruntime-node and with onnxruntime-web (wasm), one
+    thread each) -> {node, cpu, rows: [{point, row: {seconds, python:on, native:on, wasm:on, python:off,
+    native:off, wasm:off}}]} in ms, or None without node, web/'s packages or its reference data (web/ci.sh
+    makes both)."""
+    if shutil.which("node") is None or not (WEB / "node_modules").is_dir() or not (WEB / "test" / "ref").is_dir():
+        return None
+    out = WEB / "test" / "ref" / "bench.json"
+    subprocess.run(["node", "bench.mjs", "--json", str(out)], cwd=WEB, check=True, capture_output=True)
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result

@@ -45,6 +45,7 @@ SCHEMA: dict[str, Any] = {
                                "encode_cpu_seconds", "decode_cpu_seconds", "total_cpu_seconds")}, type(None)),
     "cli": ({f"{k}{s}": NUM for k in ("help", "tiny_encode", "encode", "decode", "total")
              for s in ("_seconds", "_cpu_seconds")}, type(None)),
+    "javascript": ({"node": str, "cpu": str, "rows": list}, type(None)),
     "targets": {k: TARGET for k in ("cli_vs_opus", "cli_vs_opus_cpu", "onnxruntime_vs_torch", "chunk_p99_ms",
                                     "chunk_p99_ms_low_latency")},
 }
@@ -73,7 +74,7 @@ def check(value: Any, spec: Any, where: str = "result") -> None:
 
 
 def test_the_harness_runs_on_a_tiny_input_and_keeps_its_schema() -> None:
-    result = latency.run(seconds=1.0, threads=(1, 2), repeats=1, torch=False, cli=False, opus=False)
+    result = latency.run(seconds=1.0, threads=(1, 2), repeats=1, torch=False, cli=False, opus=False, javascript=False)
     check(result, SCHEMA)
     assert result["schema"] == latency.SCHEMA == "codec-rt-bench/1"
     assert result["onnxruntime"]["providers_used"] == ["CPUExecutionProvider"]
@@ -95,8 +96,8 @@ def test_the_harness_runs_on_a_tiny_input_and_keeps_its_schema() -> None:
 def test_the_harness_command_writes_the_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, "-m", "benchmarks.latency", "--seconds", "0.5", "--threads", "1",
-                        "--no-torch", "--no-opus", "--no-cli", "--json", str(out)], capture_output=True, text=True,
-                       timeout=300, cwd=REPO)
+                        "--no-torch", "--no-opus", "--no-cli", "--no-javascript", "--json", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert "chunk_p99_ms" in r.stdout and "latency" in r.stdout
     result = json.loads(out.read_text())
@@ -107,7 +108,7 @@ def test_the_harness_command_writes_the_json(tmp_path: Path) -> None:
 def test_onnxruntime_against_torch_eager_on_the_same_model() -> None:
     if latency_baselines.torch is None or latency_baselines.export is None:
         pytest.skip("torch and the repository's export package are needed (pip install .[train])")
-    result = latency.run(seconds=1.0, threads=(1,), repeats=1, cli=False, opus=False)
+    result = latency.run(seconds=1.0, threads=(1,), repeats=1, cli=False, opus=False, javascript=False)
     check(result, SCHEMA)
     te = result["runs"][0]["torch_eager"]
     if te is None:
@@ -120,9 +121,20 @@ def test_onnxruntime_against_torch_eager_on_the_same_model() -> None:
 def test_the_command_line_against_opus_tools() -> None:
     if shutil.which("opusenc") is None or shutil.which("opusdec") is None:
         pytest.skip("opus-tools (opusenc, opusdec) is not installed")
-    result = latency.run(seconds=1.0, threads=(1,), repeats=1, torch=False)
+    result = latency.run(seconds=1.0, threads=(1,), repeats=1, torch=False, javascript=False)
     check(result, SCHEMA)
     cli, opus = result["cli"], result["opus"]
     assert opus["bitrate_kbps"] >= 6 and result["versions"]["opus_tools"].startswith("opusenc")
     assert result["targets"]["cli_vs_opus"]["value"] == cli["total_seconds"] / opus["total_seconds"]
     assert cli["total_cpu_seconds"] == cli["encode_cpu_seconds"] + cli["decode_cpu_seconds"]
+
+
+def test_javascript_decoding_beside_python() -> None:
+    js = latency_baselines.javascript_run()
+    if js is None:
+        pytest.skip("node, web/'s packages or its reference data are missing (bash web/ci.sh sets them up)")
+    from codec_rt import ladder
+
+    assert {r["point"] for r in js["rows"]} == {p.path.name for p in ladder.points()}  # every shipped point
+    for r in js["rows"]:
+        assert all(r["row"][f"{k}:{m}"] > 0 for k in ("python", "native", "wasm") for m in ("on", "off"))

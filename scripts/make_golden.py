@@ -84,7 +84,7 @@ def main() -> None:
             continue
         x, sr = source(channels)
         framing = {"framed": True, "packet_steps": PACKET_STEPS} if framed else {}
-        data = codec.encode(x, sr, mode=mode, **framing)
+        data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2, **framing)
         stem.with_suffix(".cra").write_bytes(data)
         y, _ = codec.decode(data, phase_iters=0, contrast=1.0, highpass=False)
         np.save(stem.with_suffix(".npy"), y)

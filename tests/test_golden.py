@@ -55,7 +55,7 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
     framing = {"framed": True, "packet_steps": header.packet_steps} if header.framed else {}
     src = np.ascontiguousarray(x[16000:32000].T)
     src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
-    return codec, codec.encode(src, sr, mode=header.mode_name, **framing)
+    return codec, codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo), **framing)
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

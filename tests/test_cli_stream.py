@@ -106,3 +106,26 @@ def test_a_blob_cut_before_one_sample_decodes_is_an_error_and_writes_nothing(tmp
         assert not (tmp_path / "cut.wav").exists()
         piped = run("decode", "-", "-o", "-", cwd=tmp_path, stdin=data[:cut])
         assert piped.returncode == 2 and "error" in piped.stderr.decode()
+
+
+def test_stdout_that_fails_is_one_line_and_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """A full disk behind stdout is a one-line error (exit 2); a reader that goes away (`| head`) ends the
+    command quietly, without a traceback, for encode and for decode."""
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
+    jobs = {"decode": ["decode", "s.cra", "-o", "-"], "encode": ["encode", str(DATA / "music_44k_stereo.ogg"),
+                                                                "-o", "-"]}
+    for name, args in jobs.items():
+        if Path("/dev/full").exists():
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run([sys.executable, "-m", "codec_rt", *args], cwd=tmp_path, stdout=full,
+                                   stderr=subprocess.PIPE, timeout=300)
+            lines = r.stderr.decode().strip().splitlines()
+            assert r.returncode == 2 and lines == ["codec-rt: error: stdout: cannot write (No space left on device)"]
+        p = subprocess.Popen([sys.executable, "-m", "codec_rt", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        assert p.stdout is not None and p.stderr is not None
+        p.stdout.read(100)
+        p.stdout.close()  # the reader goes away
+        err = p.stderr.read().decode()
+        rc = p.wait(timeout=300)  # a short output may all fit in the pipe before it closes: rc 0 then
+        assert "Traceback" not in err and "Exception" not in err and (rc != 0 or name == "encode"), (name, err)

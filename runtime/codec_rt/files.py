@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -215,14 +215,52 @@ def _wav_header(channels: int, rate: int, samples: int | None) -> bytes:
             + b"data" + struct.pack("<I", data))
 
 
-class _Forward:
-    """A write-only file for libsndfile's virtual I/O that forwards every byte to a stream (stdout)."""
+class Sink(Protocol):
+    """Where bytes are written: a binary file, or `Stdout`."""
 
-    def __init__(self, out: BinaryIO) -> None:
-        self._out, self._pos = out, 0
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class Stdout:
+    """Standard output for codec-rt's writers: a reader that went away (a closed pipe) stays a BrokenPipeError,
+    on which the CLI (click) ends quietly with code 1, as Unix tools do; any other failure (a full disk) is an
+    OutputError."""
 
     def write(self, data: bytes) -> int:
-        self._out.write(bytes(data))
+        try:
+            return sys.stdout.buffer.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(f"stdout: cannot write ({e.strerror or e})") from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(f"stdout: cannot write ({e.strerror or e})") from None
+
+
+class _Forward:
+    """A write-only file for libsndfile's virtual I/O that forwards every byte to a stream (stdout). An
+    exception cannot cross libsndfile's callback: the first is kept in `error` for the writer to raise."""
+
+    def __init__(self, out: Sink) -> None:
+        self._out, self._pos = out, 0
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            return 0
+        try:
+            self._out.write(bytes(data))
+        except Exception as e:  # noqa: BLE001 - raised again by AudioWriter, outside libsndfile
+            self.error = e
+            return 0
         self._pos += len(data)
         return len(data)
 
@@ -248,11 +286,12 @@ class AudioWriter:
     `level.SOFT_KNEE` are bent below full scale (`level.soft_clip`: never a hard clip), each with one
     warning at the end."""
 
-    def __init__(self, target: Path | BinaryIO, channels: int, sample_rate: int, num_samples: int | None = None,
+    def __init__(self, target: Path | Sink, channels: int, sample_rate: int, num_samples: int | None = None,
                  out_name: Path | None = None) -> None:
         self.channels, self.sample_rate, self.samples_written = channels, sample_rate, 0
         self._nonfinite = self._over = 0
-        self._stream: BinaryIO | None = None
+        self._stream: Sink | None = None
+        self._forward: _Forward | None = None
         self._file: sf.SoundFile | None = None
         self._name = out_name
         if isinstance(target, Path):
@@ -268,7 +307,8 @@ class AudioWriter:
             self._stream = target
             target.write(_wav_header(channels, sample_rate, num_samples))
             # libsndfile's own float -> 16-bit conversion (as in a .wav file), its bytes forwarded to the stream
-            self._file = sf.SoundFile(_Forward(target), "w", sample_rate, channels, "PCM_16", format="RAW")
+            self._forward = _Forward(target)
+            self._file = sf.SoundFile(self._forward, "w", sample_rate, channels, "PCM_16", format="RAW")
 
     def write(self, audio: npt.NDArray[np.float32]) -> None:
         """`[channels, n]` samples."""
@@ -284,9 +324,18 @@ class AudioWriter:
         assert self._file is not None
         try:
             self._file.write(bent.T)
-        except sf.SoundFileError as e:  # libsndfile's failures; anything else is a bug
+        except (sf.SoundFileError, AssertionError) as e:  # libsndfile's failures (soundfile asserts a short write)
+            self._stream_error()
+            if isinstance(e, AssertionError):
+                raise
             name = str(self._name or "stdout")
             raise OutputError(f"{name}: cannot write ({sf_message(e, name)})") from None
+        self._stream_error()
+
+    def _stream_error(self) -> None:
+        """Raise what writing to the stream raised inside libsndfile's callback, if anything did."""
+        if self._forward is not None and self._forward.error is not None:
+            raise self._forward.error
 
     def close(self) -> None:
         if self._nonfinite:
@@ -300,6 +349,7 @@ class AudioWriter:
         if self._file is not None:
             f, self._file = self._file, None
             f.close()
+            self._stream_error()
             if self._stream is None and self.samples_written < self._min_samples:
                 name = (self._name or Path("output")).suffix.lstrip(".").upper()
                 raise OutputError(f"{self._name}: {name} cannot hold an empty signal; write a .wav")

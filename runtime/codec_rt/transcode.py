@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from . import packets
 from .audio import StereoEnergy
@@ -24,7 +23,7 @@ from .codec import Codec
 from .decoder import StreamDecoder
 from .encoder import StreamEncoder
 from .errors import AudioError
-from .files import STDIN_NAME, STDIO, AudioWriter, atomic_write, check_audio_output, open_binary
+from .files import STDIN_NAME, STDIO, AudioWriter, Sink, Stdout, atomic_write, check_audio_output, open_binary
 
 # progress(total samples or None, what) -> a context that yields advance(samples)
 Progress = Callable[[int | None, str], AbstractContextManager[Callable[[int], None]]]
@@ -60,7 +59,7 @@ class Coded:
 class _Counting:
     """A binary output that counts what goes through it."""
 
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: Sink) -> None:
         self.f, self.n = f, 0
 
     def write(self, data: bytes) -> None:
@@ -68,11 +67,12 @@ class _Counting:
         self.n += len(data)
 
 
-def _emit(out: Path | None, write: Callable[[BinaryIO], None]) -> None:
+def _emit(out: Path | None, write: Callable[[Sink], None]) -> None:
     """Run `write(file)` into `out` atomically (a temporary file renamed into place), or into stdout (None)."""
     if out is None:
-        write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        stdout = Stdout()
+        write(stdout)
+        stdout.flush()
         return
 
     def _write(tmp: Path) -> None:
@@ -127,7 +127,7 @@ def encode_file(
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 
-            def write(f: BinaryIO) -> None:
+            def write(f: Sink) -> None:
                 counted.append(_Counting(f))
                 counted[-1].write(data)
         else:
@@ -137,7 +137,7 @@ def encode_file(
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 
-            def write(f: BinaryIO) -> None:
+            def write(f: Sink) -> None:
                 counted.append(_Counting(f))
                 with progress(reader.num_samples, "encoding") as advance:
                     for block in reader.blocks():
@@ -179,7 +179,7 @@ def decode_file(
         dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast)
         written: list[int] = []
 
-        def write(target: BinaryIO | Path) -> None:
+        def write(target: Sink | Path) -> None:
             writer = AudioWriter(target, header.channels, header.sample_rate, total, out_name=out)
             with progress(total, "decoding") as advance:
                 for piece in src.pieces():
@@ -193,8 +193,9 @@ def decode_file(
             written.append(writer.samples_written)
 
         if out is None:
-            write(sys.stdout.buffer)
-            sys.stdout.buffer.flush()
+            stdout = Stdout()
+            write(stdout)
+            stdout.flush()
         else:
             atomic_write(out, write)
     finally:

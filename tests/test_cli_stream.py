@@ -129,3 +129,20 @@ def test_stdout_that_fails_is_one_line_and_a_closed_pipe_ends_quietly(tmp_path: 
         err = p.stderr.read().decode()
         rc = p.wait(timeout=300)  # a short output may all fit in the pipe before it closes: rc 0 then
         assert "Traceback" not in err and "Exception" not in err and (rc != 0 or name == "encode"), (name, err)
+
+
+def test_info_reads_stdin(tmp_path: Path) -> None:
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
+    data = (tmp_path / "s.cra").read_bytes()
+    r = run("info", "-", cwd=tmp_path, stdin=data)
+    assert r.returncode == 0 and f"bytes            {len(data)}" in r.stdout.decode()
+    bad = run("info", "-", cwd=tmp_path, stdin=b"not a blob at all")
+    assert bad.returncode == 2 and bad.stderr.decode().startswith("codec-rt: error: not a codec-rt blob")
+
+
+def test_encode_warns_of_what_it_cannot_do_as_asked(tmp_path: Path) -> None:
+    """--stereo mid-side on a mono file, and a blob named like audio: coded, with a one-line warning each."""
+    r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.wav", "--stereo", "mid-side", cwd=tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 0 and "mid/side codes a pair" in err and "s.wav will hold a codec-rt blob" in err
+    assert blob.read_header((tmp_path / "s.wav").read_bytes())[0].stereo == 0

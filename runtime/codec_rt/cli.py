@@ -31,12 +31,13 @@ from .blob import MAJOR, BlobHeader
 from .codec import Codec
 from .config import Stereo
 from .errors import CodecError, OutputError
-from .files import STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
+from .files import AUDIO_FORMATS, STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
 from .metrics import round_trip_report
 from .transcode import decode_file, encode_file
 from .version import __version__
 from .worker import Result
 
+log = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
 
 
@@ -147,6 +148,9 @@ def encode(
     """Compress an audio file into a codec-rt blob (streamed: bounded memory for any length)."""
     from_stdin = str(input) == STDIO
     out = None if str(output) == STDIO else check_output(output, force, () if from_stdin else (input,))
+    if out is not None and out.suffix.lower().lstrip(".") in AUDIO_FORMATS:
+        log.warning("warning: %s will hold a codec-rt blob, not %s audio (name it .cra)", out,
+                    out.suffix.lstrip(".").upper())
 
     def load() -> Codec:
         return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
@@ -191,7 +195,7 @@ def decode(
 
 
 @app.command()
-def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob")]) -> None:
+def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin")]) -> None:
     """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too)."""
     data = read_blob(blob)
     header, blob_packets = packets.read_packets(data)
@@ -389,8 +393,12 @@ def batch_decode(
                              engine=engine.value, workers=workers, address=address, results=results))
 
 
+_SIGNALLED: list[int] = []
+
+
 def _terminated(signum: int, frame: object) -> None:
     # SIGTERM unwinds like Ctrl-C does, so temporary output files are removed on the way out.
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt
 
 
@@ -409,7 +417,7 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("codec-rt: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(128 + (_SIGNALLED[0] if _SIGNALLED else signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM
     except MemoryError:
         typer.echo("codec-rt: error: out of memory (the input is too long for this machine)", err=True)
         sys.exit(1)

@@ -69,6 +69,13 @@ def sf_message(e: BaseException, name: str) -> str:
 
 
 def read_blob(path: str | Path) -> bytes:
+    """A whole blob from the file `path`, or from standard input (`-`). InputError for a missing, unreadable
+    or oversized input."""
+    if str(path) == STDIO:
+        data = sys.stdin.buffer.read(MAX_BLOB_BYTES + 1)
+        if len(data) > MAX_BLOB_BYTES:
+            raise InputError(f"{STDIN_NAME} holds more than any codec-rt blob ({MAX_BLOB_BYTES} bytes)")
+        return data
     p = Path(path)
     check_input(p)
     size = p.stat().st_size

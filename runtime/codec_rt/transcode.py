@@ -9,6 +9,7 @@ for any length. Errors are `CodecError`s naming the file (docs/BAD_INPUT.md).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -24,6 +25,8 @@ from .decoder import StreamDecoder
 from .encoder import StreamEncoder
 from .errors import AudioError
 from .files import STDIN_NAME, STDIO, AudioWriter, Sink, Stdout, atomic_write, check_audio_output, open_binary
+
+log = logging.getLogger(__name__)
 
 # progress(total samples or None, what) -> a context that yields advance(samples)
 Progress = Callable[[int | None, str], AbstractContextManager[Callable[[int], None]]]
@@ -118,6 +121,9 @@ def encode_file(
     if joint_stereo is None:
         joint_stereo = _prefers_mid_side(input)
     with AudioReader(input) as reader:
+        if joint_stereo and reader.channels != 2:
+            log.warning("warning: %s has %d channel(s): mid/side codes a pair, so they are coded one by one",
+                        reader.name, reader.channels)
         c = codec if isinstance(codec, Codec) else codec()
         counted: list[_Counting] = []
         if whole:

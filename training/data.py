@@ -12,6 +12,8 @@ import soxr
 
 from codec_rt.level import normalizing_gain
 
+from .synth import random_kind, synth_clip
+
 log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 
@@ -81,8 +83,10 @@ class ClipSet:
         log.info("loaded %d of %d packed clips, %.2f h", len(self.clips), len(clips), hours)
         return self
 
-    def batches(self, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """One epoch: every clip once, randomly cropped, level-normalized, zero-padded into `[B, N]` batches."""
+    def batches(self, batch_size: int, rng: np.random.Generator, synth: float = 0.0) -> list[np.ndarray]:
+        """One epoch: every clip once, randomly cropped, level-normalized, zero-padded into `[B, N]` batches.
+        With `synth` > 0, that fraction of the items is replaced by a synthetic clip of the same length
+        (`synth.py`: tones, chords, sweeps, backgrounds under speech bursts, clicks)."""
         order = rng.permutation(len(self.clips))
         out = []
         for i in range(0, len(order), batch_size):
@@ -92,6 +96,8 @@ class ClipSet:
                 if self.max_len and c.size > self.max_len:
                     s = int(rng.integers(0, c.size - self.max_len + 1))
                     c = c[s : s + self.max_len]
+                if synth > 0 and rng.random() < synth:  # no draw at synth 0: older runs keep their crops
+                    c = synth_clip(random_kind(rng), c.size, self.sample_rate, rng, speech=c)
                 # Same normalization as the runtime, with +-6 dB jitter so the model tolerates level changes.
                 g = normalizing_gain(c[None])[0] * 10 ** (rng.uniform(-6, 6) / 20)
                 items.append(c * g)

@@ -105,6 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("RATE_KBPS", 0.0, "coder 1: latent rate to steer lambda to, in kbps (0: keep RATE_LAMBDA fixed)"),
         ("RATE_LAMBDA", 0.02, "coder 1: weight of the rate term (per kbps), its start value when steered"),
         ("RATE_GAIN", 0.01, "coder 1: step of log lambda per training step at a rate e times the target"),
+        ("SYNTH_FRACTION", 0.0, "share of each batch replaced by synthetic tones, chords, sweeps, bursts (synth.py)"),
         ("DEVICE", "cpu", "torch device (cpu, cuda)"),
         ("PACKED", "", "read clips from this .flac + .lengths.npy pair instead of the folders"),
         ("LOG_EVERY", 0, "also print the running means every N steps (0: once per epoch)"),
@@ -209,7 +210,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         sums: dict[str, float] = {}
         skipped = 0
         step_at_epoch_start = step
-        batches = data.batches(a.batch_size, rng)
+        batches = data.batches(a.batch_size, rng, a.synth_fraction)
         model.train()
         out_of_time = False
         for wave_np in batches:

@@ -38,7 +38,7 @@ DEFAULT_PARITY_AUDIO = REPO / "tests" / "data" / "speech_fr_16k.flac"
 
 def load_checkpoint(path: Path) -> SpecAutoencoder:
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = SpecAutoencoder(ModelConfig.from_dict(ck["config"]))
+    model = SpecAutoencoder(ModelConfig.from_dict(ck["config"]), phase_head=ck.get("arch", {}).get("phase_head", 0))
     model.load_state_dict(ck["model"])
     return model.eval()
 
@@ -85,7 +85,7 @@ def training_symbols(model: SpecAutoencoder, base: EntropyTables, packed: Path, 
 
 
 def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | None,
-              contrast: float | None = None) -> dict[str, str]:
+              contrast: float | None = None, phase_iters: int | None = None) -> dict[str, str]:
     layout = (f"[B, {cfg.channels}, {cfg.latent_bins}, ceil(T / {cfg.time_stride})] float32 "
               f"(batch, latent channels, frequency rows, time steps)")
     meta = {
@@ -97,6 +97,8 @@ def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | Non
         meta["codec_rt.entropy"] = tables.to_json()
     if contrast is not None and role == "decoder":
         meta["codec_rt.contrast"] = repr(float(contrast))
+    if phase_iters is not None and role == "decoder":
+        meta["codec_rt.phase_iters"] = str(int(phase_iters))
     return meta
 
 
@@ -115,10 +117,10 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, in_name:
 
 
 def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None = None,
-           contrast: float | None = None) -> str:
+           contrast: float | None = None, phase_iters: int | None = None) -> str:
     """Write both graphs into `out_dir`; returns the model id. `tables`: context tables to ship instead of
-    the prior's (the model becomes coder 2). `contrast`: the decoder's default postfilter contrast (None:
-    the runtime's default)."""
+    the prior's (the model becomes coder 2). `contrast`, `phase_iters`: the decoder's default postfilter
+    contrast and phase iterations (None: the runtime's defaults; 0 iterations for a learned phase)."""
     cfg = model.cfg
     if tables is not None:
         if model.prior is None or not tables.context:
@@ -133,12 +135,14 @@ def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None =
         z = model.encoder(feats)
     for role, module, example, names in (("encoder", model.encoder, feats, ("features", "latent")),
                                          ("decoder", model.decoder, z, ("latent", "features"))):
-        _export(module, example, out_dir / f"{role}.onnx", *names, _metadata(cfg, mid, role, tables, contrast))
+        meta = _metadata(cfg, mid, role, tables, contrast, phase_iters)
+        _export(module, example, out_dir / f"{role}.onnx", *names, meta)
     return mid
 
 
 def parity(model: SpecAutoencoder, model_dir: Path, audio: np.ndarray) -> float:
-    """Max abs difference between torch and onnxruntime (latent and decoded features) on `audio [N]`."""
+    """Max abs difference between torch and onnxruntime (latent and decoded features, the phase modulo 2 pi)
+    on `audio [N]`."""
     cfg = model.cfg
     feats = stft.to_features(stft.stft(audio[None], cfg.n_fft, cfg.hop))
     rt = Model.load(model_dir)
@@ -147,7 +151,8 @@ def parity(model: SpecAutoencoder, model_dir: Path, audio: np.ndarray) -> float:
     with torch.no_grad():
         z_t = model.encoder(torch.from_numpy(feats)).numpy()
         y_t = model.decoder(torch.from_numpy(z_rt)).numpy()
-    return float(max(np.abs(z_rt - z_t).max(), np.abs(y_rt - y_t).max()))
+    dphi = np.angle(np.exp(1j * (y_rt[:, 1] - y_t[:, 1])))
+    return float(max(np.abs(z_rt - z_t).max(), np.abs(y_rt[:, 0] - y_t[:, 0]).max(), np.abs(dphi).max()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--context-data", type=Path, help="packed training audio: export as coder 2 (context tables)")
     p.add_argument("--context-clips", type=int, default=600, help="clips of it to count the tables from")
     p.add_argument("--contrast", type=float, help="the decoder's default postfilter contrast (0.5..2.0)")
+    p.add_argument("--phase-iters", type=int, help="the decoder's default phase iterations (0: its learned phase)")
     a = p.parse_args(argv)
     model = load_checkpoint(a.checkpoint)
     tables = None
@@ -169,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
         tables = entropy.fit_context_tables(training_symbols(model, base, a.context_data, a.context_clips), base)
     if a.contrast is not None and not 0.5 <= a.contrast <= 2.0:
         raise SystemExit("--contrast must be in 0.5..2.0")
-    mid = export(model, a.output, tables, a.contrast)
+    if a.phase_iters is not None and not 0 <= a.phase_iters <= 10_000:
+        raise SystemExit("--phase-iters must be in 0..10000")
+    mid = export(model, a.output, tables, a.contrast, a.phase_iters)
     audio = load_mono(a.audio, model.cfg.sample_rate)
     audio = audio * normalizing_gain(audio[None])[0]
     diff = parity(model, a.output, audio)

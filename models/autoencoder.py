@@ -8,7 +8,12 @@ resolution in the latent is what helps the phase most). Then a bottleneck ResBlo
 to `channels` latent channels: latent `[B, channels, F', ceil(T / 2**time_downsamples)]`.
 
 Decoder: the mirror, ConvTranspose2d blocks (k=4 along a strided axis, p=1, exact 2x), predicting both
-log-magnitude and phase (an unwrapped angle), so decoding never needs the stored phase.
+log-magnitude and phase, so decoding never needs the stored phase. The phase is either regressed as an
+angle (`phase_head=0`, the shipped models) or, with `phase_head=1`, predicted as a pseudo real and imaginary
+part by two parallel outputs of the last layer and taken as their angle inside the graph (the parallel
+estimation architecture of Ai and Ling, "Neural speech phase prediction based on parallel estimation
+architecture and anti-wrapping losses", ICASSP 2023): the output is wrapped by construction, so the
+anti-wrapping losses of `training/losses.py` train it. Either way the graph's I/O is the same.
 
 Padding and cropping: the encoder zero-pads time up to a multiple of the time stride. The decoder crops
 frequency back to F inside the graph (F is fixed by the STFT); it returns `time_stride * T'` frames and the
@@ -88,9 +93,10 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """latent `[B, channels, F', T']` -> `[B, 2, F, T' * time_stride] float32` (log-magnitude, phase)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, phase_head: int = 0) -> None:
         super().__init__()
         self.n_bins = cfg.n_bins
+        self.phase_head = phase_head
         self.proj = nn.Conv2d(cfg.channels, cfg.hidden, 1)
         self.res = ResBlock(cfg.hidden, bool(cfg.causal))
         layers: list[nn.Module] = []
@@ -100,9 +106,8 @@ class Decoder(nn.Module):
             # A causal decoder upsamples frequency only (kernel 1 in time): time context comes from the
             # causal convolutions before it.
             kt, pt = (1, 0) if cfg.causal else (4 if st == 2 else 3, 1)
-            layers.append(
-                nn.ConvTranspose2d(cfg.hidden, 2 if last else cfg.hidden, (4, kt), stride=(sf, st), padding=(1, pt))
-            )
+            c_out = (3 if phase_head else 2) if last else cfg.hidden
+            layers.append(nn.ConvTranspose2d(cfg.hidden, c_out, (4, kt), stride=(sf, st), padding=(1, pt)))
             if not last:
                 layers.append(nn.LeakyReLU(0.2))
         self.up = nn.Sequential(*layers)
@@ -111,18 +116,23 @@ class Decoder(nn.Module):
         y = self.up(F.leaky_relu(self.res(self.proj(z)), 0.2))
         # The phase channel is an angle modulo 2 pi: it is never wrapped, only used through exp(i phase).
         y = y[:, :, : self.n_bins, :]
-        return torch.cat([y[:, :1] * LOGMAG_STD + LOGMAG_MEAN, y[:, 1:2] * math.pi], dim=1)
+        phase = torch.atan2(y[:, 2:3], y[:, 1:2]) if self.phase_head else y[:, 1:2] * math.pi
+        return torch.cat([y[:, :1] * LOGMAG_STD + LOGMAG_MEAN, phase], dim=1)
 
 
 class SpecAutoencoder(nn.Module):
     """With `cfg.coder` 1 or 2 it also holds the latent's entropy model (`prior`) and decodes the latent
-    rounded to integers, as the runtime does (straight-through gradient while training)."""
+    rounded to integers, as the runtime does (straight-through gradient while training).
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    `phase_head` (1: parallel-estimation phase, see the module docstring) changes only the decoder's inside;
+    checkpoints keep it under "arch", beside the runtime's config."""
+
+    def __init__(self, cfg: ModelConfig, phase_head: int = 0) -> None:
         super().__init__()
         self.cfg = cfg
+        self.phase_head = phase_head
         self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg)
+        self.decoder = Decoder(cfg, phase_head)
         self.prior = LatentPrior(cfg.channels, cfg.latent_bins) if cfg.coder in (1, 2) else None
 
     def forward(self, x: torch.Tensor, noise_bits: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,6 +8,12 @@ run time (`codec_rt.phase`), and store_phase decodes exactly this signal. `wave_
 the predicted phase instead, and `"both"` averages the two (used to fine-tune the phase so that it starts
 the run-time refinement closer to a consistent spectrogram, while the magnitude stays anchored).
 Log-magnitudes below LOGMAG_FLOOR (-80 dB re. full scale bins, inaudible) are not told apart by the loss.
+
+`phase_loss="antiwrap"` replaces the magnitude-weighted phase term by the anti-wrapping losses of Ai and
+Ling (ICASSP 2023, eqs. 5-9): the anti-wrapping function f(x) = |x - 2 pi round(x / 2 pi)| of the error of the
+instantaneous phase, of the group delay (the phase difference between neighbouring bins) and of the
+instantaneous angular frequency (between neighbouring frames), each averaged over the bins that carry
+signal (target above LOGMAG_FLOOR). They are made for `phase_head=1` decoders, whose phase is an angle.
 """
 
 from __future__ import annotations
@@ -47,6 +53,28 @@ class LossWeights:
     wave: float = 10.0
     mel: float = 0.003
     wave_phase: str = "true"
+    phase_loss: str = "weighted"  # or "antiwrap"
+
+
+def anti_wrap(x: torch.Tensor) -> torch.Tensor:
+    """|x - 2 pi round(x / 2 pi)|: the distance of an angle difference to the nearest multiple of 2 pi, in [0, pi]."""
+    return (x - 2 * np.pi * torch.round(x / (2 * np.pi))).abs()
+
+
+def anti_wrapping_losses(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Instantaneous phase, group delay and instantaneous angular frequency losses of `[B, F, T]` phases,
+    averaged over `mask` (`[B, F, T]` 0/1: bins with signal; a difference needs both its bins)."""
+
+    def masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return (x * m).sum() / m.sum().clamp_min(1.0)
+
+    mf = mask[:, 1:] * mask[:, :-1]
+    mt = mask[..., 1:] * mask[..., :-1]
+    return {
+        "ip": masked_mean(anti_wrap(pred - target), mask),
+        "gd": masked_mean(anti_wrap(torch.diff(pred, dim=1) - torch.diff(target, dim=1)), mf),
+        "iaf": masked_mean(anti_wrap(torch.diff(pred, dim=2) - torch.diff(target, dim=2)), mt),
+    }
 
 
 class CodecLoss(torch.nn.Module):
@@ -66,11 +94,17 @@ class CodecLoss(torch.nn.Module):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """pred, target `[B, 2, F, T]` features; wave `[B, N]` the target audio."""
         mag = (pred[:, 0].clamp_min(LOGMAG_FLOOR) - target[:, 0].clamp_min(LOGMAG_FLOOR)).abs().mean()
-        dphi = pred[:, 1] - target[:, 1]
-        wrapped = torch.atan2(torch.sin(dphi), torch.cos(dphi)).abs()
-        weight = torch.exp(target[:, 0])
-        weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
-        phase = (wrapped * weight).mean()
+        extra: dict[str, float] = {}
+        if self.w.phase_loss == "antiwrap":
+            aw = anti_wrapping_losses(pred[:, 1], target[:, 1], (target[:, 0] > LOGMAG_FLOOR).float())
+            phase = aw["ip"] + aw["gd"] + aw["iaf"]
+            extra = {k: v.item() for k, v in aw.items()}
+        else:
+            dphi = pred[:, 1] - target[:, 1]
+            wrapped = torch.atan2(torch.sin(dphi), torch.cos(dphi)).abs()
+            weight = torch.exp(target[:, 0])
+            weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
+            phase = (wrapped * weight).mean()
         sources = {"true": [target], "predicted": [pred], "both": [target, pred]}[self.w.wave_phase]
         wav = torch.zeros(())
         mel_t = torch.zeros(())
@@ -81,5 +115,5 @@ class CodecLoss(torch.nn.Module):
             for i in range(len(MEL_RESOLUTIONS)):
                 mel_t = mel_t + (self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() / len(sources)
         total = self.w.mag * mag + self.w.phase * phase + self.w.wave * wav + self.w.mel * mel_t
-        terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item()}
+        terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item(), **extra}
         return total, terms

@@ -51,7 +51,22 @@ def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder, init: b
         theirs = ModelConfig.from_dict(theirs.to_dict() | {"coder": cfg.coder, "default_bits": cfg.default_bits})
     if theirs != cfg:
         raise SystemExit(f"{path} was trained with {ck['config']}, not {cfg.to_dict()}")
-    missing, unexpected = model.load_state_dict(ck["model"], strict=not init)
+    state = dict(ck["model"])
+    their_head = ck.get("arch", {}).get("phase_head", 0)
+    if their_head != model.phase_head:
+        if not init:
+            raise SystemExit(f"{path} has phase_head {their_head}, not {model.phase_head}")
+        # Another phase head: keep the last layer's log-magnitude output, start the phase outputs fresh.
+        mine = model.state_dict()
+        for k, v in list(state.items()):
+            if k in mine and mine[k].shape != v.shape:
+                fresh = mine[k].clone()
+                if k.endswith(".weight"):
+                    fresh[:, :1] = v[:, :1]
+                else:
+                    fresh[:1] = v[:1]
+                state[k] = fresh
+    missing, unexpected = model.load_state_dict(state, strict=not init)
     if unexpected or any(not k.startswith("prior.") for k in missing):
         raise SystemExit(f"{path}: weights do not fit (missing {missing}, unexpected {unexpected})")
     return ck
@@ -95,6 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("MEL_LOSS_WEIGHT", 0.003, "weight of the two-resolution log-mel L1"),
         ("WAVE_LOSS_WEIGHT", 10.0, "weight of the waveform L1"),
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
+        ("PHASE_LOSS", "weighted", "phase term: weighted (magnitude-weighted L1) | antiwrap (IP + GD + IAF)"),
+        ("PHASE_HEAD", 0, "1: the decoder predicts real and imaginary parts and takes their angle"),
         ("WAVE_PHASE", "true", "phase of the waveform in the wave and mel losses: true|predicted|both"),
         ("EPOCHS", 80, "epochs (one random crop of every file each)"),
         ("BATCH_SIZE", 16, "clips per step"),
@@ -161,7 +178,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "model_last.pth"
 
-    model = SpecAutoencoder(cfg)
+    model = SpecAutoencoder(cfg, phase_head=a.phase_head)
     start_epoch, step, log_lambda = 0, 0, float(np.log(a.rate_lambda))
     if a.init_from is not None and not (a.resume and ckpt_path.exists()):
         ck = _load_matching(a.init_from, cfg, model, init=True)
@@ -191,10 +208,12 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     if ranks.world > 1:  # the quantizer and rate noise: a stream of each rank's own
         torch.manual_seed(a.seed * 1000 + ranks.rank)
 
+    if a.phase_loss not in ("weighted", "antiwrap"):
+        raise SystemExit("PHASE_LOSS must be 'weighted' or 'antiwrap'")
     if a.wave_phase not in ("true", "predicted", "both"):
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted' or 'both'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
-                          wave_phase=a.wave_phase)
+                          wave_phase=a.wave_phase, phase_loss=a.phase_loss)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights).to(device)
     t0 = time.time()
     for epoch in range(start_epoch, a.epochs):
@@ -260,6 +279,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
             raise SystemExit(f"weights became non-finite in epoch {epoch + 1}; {ckpt_path} keeps the last good ones")
         if ranks.main:  # the unwrapped model's weights: the same checkpoint alone or under torchrun
             _save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "arch": {"phase_head": a.phase_head},
                    "epoch": epoch + 1, "step": step, "log_lambda": log_lambda, "world_size": ranks.world,
                    "args": vars(a) | {"data": [str(d) for d in a.data]}},
                   ckpt_path)

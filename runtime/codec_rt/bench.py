@@ -151,10 +151,11 @@ class Framing:
 
 
 def framing(cfg: ModelConfig, chunk_ms: float = 20.0, packet_steps: int | None = None,
-            block_frames: int | None = None, margin_frames: int | None = None, live: bool | None = None) -> Framing:
+            block_frames: int | None = None, margin_frames: int | None = None, live: bool | None = None,
+            phase_iters: int | None = None) -> Framing:
     """A model's framing: each value given, else the default; `live` (default: a causal model) is one
     `chunk_ms` chunk per packet and per decoder block, no margin; otherwise packets of about 1 s and blocks of
-    `BLOCK_FRAMES` with `MARGIN_FRAMES` of margin."""
+    `BLOCK_FRAMES` with `MARGIN_FRAMES` of margin. `phase_iters`: the decoder's declared default (`Model`)."""
     live = bool(cfg.causal) if live is None else live
     chunk_frames = max(1, int(round(chunk_ms / 1000 * cfg.sample_rate / cfg.hop)))
     if packet_steps is None:
@@ -163,7 +164,7 @@ def framing(cfg: ModelConfig, chunk_ms: float = 20.0, packet_steps: int | None =
         block_frames = chunk_frames if live else BLOCK_FRAMES
     if margin_frames is None:
         margin_frames = 0 if live else MARGIN_FRAMES
-    iters = default_phase_iters(cfg)
+    iters = default_phase_iters(cfg, phase_iters)
     return Framing(packet_steps, block_frames, margin_frames, iters,
                    stream_latency_ms(cfg, packet_steps, block_frames, margin_frames, iters))
 
@@ -300,7 +301,8 @@ def run(
     rows = []
     for path, kbps, ll in targets:
         base = Codec.load(path, provider)
-        fr = framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames)
+        fr = framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames,
+                     phase_iters=base.model.phase_iters)
         blob = base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
         row = {"name": Path(path).name, **model_info(base, kbps, ll or bool(base.config.causal)),
                "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000, "packet_steps": fr.packet_steps,

@@ -45,14 +45,13 @@ from .resample import StreamResampler, model_length
 log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
-
 MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
 
 
-def default_phase_iters(cfg: ModelConfig) -> int:
-    """Phase iterations of the predicted-phase decoder when none are asked for, by the model's kind."""
-    return phase.CAUSAL_ITERS if cfg.causal else DEFAULT_PHASE_ITERS
+def default_phase_iters(cfg: ModelConfig, declared: int | None = None) -> int:
+    """Phase iterations when none are asked for: the decoder's `declared` ones, else by the model's kind."""
+    return declared if declared is not None else phase.CAUSAL_ITERS if cfg.causal else DEFAULT_PHASE_ITERS
 
 
 @dataclass
@@ -236,7 +235,8 @@ class StreamDecoder:
         return self.model.contrast if self.contrast is None else self.contrast
 
     def _iters(self) -> int:
-        return default_phase_iters(self.model.config) if self.phase_iters is None else self.phase_iters
+        own = default_phase_iters(self.model.config, self.model.phase_iters)
+        return own if self.phase_iters is None else self.phase_iters
 
     def _causal(self) -> bool:
         return bool(self.model.config.causal)

@@ -8,7 +8,9 @@ A model directory holds `encoder.onnx` and `decoder.onnx`. Each graph carries in
 `codec_rt.entropy` (EntropyTables as JSON, for models with coder 1 or 2) and readable copies of the
 constants (`sample_rate`, `n_fft`, `hop`, `latent_layout`). Both graphs must agree, or loading fails.
 The decoder may also carry `codec_rt.contrast`, its default postfilter contrast (`postfilter.py`; absent:
-`DEFAULT_CONTRAST`): a decoding setting chosen per model, so it is not part of the model id.
+`DEFAULT_CONTRAST`): a decoding setting chosen per model, so it is not part of the model id. Likewise
+`codec_rt.phase_iters`, an integer 0..10000: the phase iterations the decoder is decoded with by default
+(absent: by the model's kind, `decoder.default_phase_iters`; 0 for a decoder whose learned phase needs none).
 
 Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
 decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase), T dynamic.
@@ -81,6 +83,7 @@ class Model:
     provider: str
     entropy: EntropyTables | None = None
     contrast: float = DEFAULT_CONTRAST  # the decoder's default postfilter contrast (`postfilter.py`)
+    phase_iters: int | None = None  # the decoder's default phase iterations (None: by the model's kind)
 
     @classmethod
     def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Model:
@@ -121,8 +124,15 @@ class Model:
                 contrast = float("nan")
             if not 0.5 <= contrast <= 2.0:
                 raise ModelError(f"decoder in {d} has a bad codec_rt.contrast {dec['codec_rt.contrast']!r}")
+        phase_iters = None
+        if "codec_rt.phase_iters" in dec:
+            raw = dec["codec_rt.phase_iters"]
+            if not (raw.isascii() and raw.isdigit() and int(raw) <= 10_000):
+                raise ModelError(f"decoder in {d} has a bad codec_rt.phase_iters {raw!r}")
+            phase_iters = int(raw)
         log.info("loaded model %s from %s on %s", model_id, d, provider)
-        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy, contrast)
+        return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy, contrast,
+                   phase_iters)
 
     def encode(self, feats: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """`[B, 2, F, T] float32` -> latent `[B, C, F', ceil(T / time_stride)] float32`."""

@@ -125,7 +125,7 @@ export function latents(model, blob) {
  */
 export async function decodeBlob(model, data, opts = {}) {
   const c = model.config;
-  const iters = opts.phaseIters ?? (c.causal ? 3 : 32);
+  const iters = opts.phaseIters ?? model.phaseIters ?? (c.causal ? 3 : 32);
   if (!(Number.isInteger(iters) && iters >= 0 && iters <= 10000)) throw new CodecError(`phase_iters must be in 0..10000, got ${iters}`);
   const kappa = opts.contrast ?? model.contrast;
   if (!(kappa >= 0.5 && kappa <= 2.0)) throw new CodecError(`contrast must be in 0.5..2.0, got ${kappa}`);

@@ -213,7 +213,7 @@ export function parseTables(json, cfg) {
   };
 }
 
-/** A loaded model: sessions, config, id, tables, contrast. */
+/** A loaded model: sessions, config, id, tables, contrast, default phase iterations. */
 export class Model {
   /**
    * @param {object} p
@@ -221,6 +221,7 @@ export class Model {
    * @param {Config} p.config
    * @param {string} p.modelId
    * @param {number} p.contrast
+   * @param {number | null} [p.phaseIters] the decoder's declared default phase iterations (3.6), null: by kind
    * @param {import('./rangecoder.js').Tables | null} p.tables
    * @param {any} p.decoder an InferenceSession
    * @param {(() => Promise<any>)} p.loadEncoder the encoder's session, created on first use
@@ -231,6 +232,7 @@ export class Model {
     this.config = p.config;
     this.modelId = p.modelId;
     this.contrast = p.contrast;
+    this.phaseIters = p.phaseIters ?? null;
     this.tables = p.tables;
     this.decoderSession = p.decoder;
     this._loadEncoder = p.loadEncoder;
@@ -280,6 +282,13 @@ export class Model {
       contrast = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(cs) ? Number(cs) : NaN;
       if (!(contrast >= 0.5 && contrast <= 2.0)) throw new ModelError(`decoder in ${source} has a bad codec_rt.contrast ${JSON.stringify(cs)}`);
     }
+    /** @type {number | null} */
+    let phaseIters = null;
+    const pi = dec.get('codec_rt.phase_iters');
+    if (pi !== undefined) {
+      if (!/^[0-9]+$/.test(pi) || Number(pi) > 10000) throw new ModelError(`decoder in ${source} has a bad codec_rt.phase_iters ${JSON.stringify(pi)}`);
+      phaseIters = Number(pi);
+    }
     const create = async (/** @type {Uint8Array} */ bytes, /** @type {string} */ role) => {
       try {
         return await ort.InferenceSession.create(bytes, sessionOptions);
@@ -290,7 +299,7 @@ export class Model {
     const decoder = await create(files.decoder, 'decoder');
     const encBytes = files.encoder;
     return new Model({
-      ort, config, modelId, contrast, tables, decoder, loadEncoder: () => create(encBytes, 'encoder'), source,
+      ort, config, modelId, contrast, phaseIters, tables, decoder, loadEncoder: () => create(encBytes, 'encoder'), source,
     });
   }
 

@@ -1,0 +1,63 @@
+/**
+ * A decoder graph's own decoding defaults (FORMAT.md 3.6): `codec_rt.phase_iters` sets the phase iterations a
+ * blob is decoded with when the caller names none, and a bad value refuses the model, as in codec-rt.
+ */
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { Model } from '../src/model.js';
+import { ModelError, decode } from '../src/node.js';
+import { REPO, bytes } from './helpers.js';
+
+const DIR = path.join(REPO, 'tests', 'data', 'golden_model_range');
+
+/** A protobuf varint. @param {number} n */
+function varint(n) {
+  const out = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/** `onnx` with one more `metadata_props` entry (ModelProto field 14) appended. @param {Uint8Array} onnx @param {string} key @param {string} value */
+function withMetadata(onnx, key, value) {
+  const k = new TextEncoder().encode(key);
+  const v = new TextEncoder().encode(value);
+  const entry = [0x0a, ...varint(k.length), ...k, 0x12, ...varint(v.length), ...v];
+  return new Uint8Array([...onnx, 0x72, ...varint(entry.length), ...entry]);
+}
+
+/** The golden range-coded model with `value` as its decoder's codec_rt.phase_iters. @param {string} value */
+async function load(value) {
+  /** @param {string} name */
+  const read = async (name) => {
+    const b = new Uint8Array(await readFile(path.join(DIR, name)));
+    return name === 'decoder.onnx' ? withMetadata(b, 'codec_rt.phase_iters', value) : b;
+  };
+  return Model.load(/** @type {any} */ (ort), read, DIR, { executionProviders: ['cpu'] });
+}
+
+describe('codec_rt.phase_iters', () => {
+  it('is the default phase iterations of the blobs the model decodes', async () => {
+    const model = await load('0');
+    assert.equal(model.phaseIters, 0);
+    const blob = bytes('golden_v1_3_range_predicted.cra');
+    const byDefault = await decode(blob, { model });
+    const none = await decode(blob, { model, phaseIters: 0 });
+    const refined = await decode(blob, { model, phaseIters: 4 });
+    assert.deepEqual(byDefault.channels, none.channels);
+    assert.notDeepEqual(byDefault.channels, refined.channels);
+  });
+
+  for (const bad of ['-1', 'ten', '10001', ' 3', '']) {
+    it(`refuses the model for ${JSON.stringify(bad)}`, async () => {
+      await assert.rejects(load(bad), (e) => e instanceof ModelError && /phase_iters/.test(e.message));
+    });
+  }
+});

@@ -2,6 +2,9 @@
 
     python scripts/pack_clips.py data/train/speech data/train/music -o pack/train.flac --seconds 3 --per-file 1
 
+`--max-clips N` keeps a seeded random N of the windows (in their order), for a copy that fits the 64 MiB a
+GPU machine's call can carry (`scripts/gpu_job.sh`).
+
 A compact, quick-to-load copy of a training set, small enough to carry to a GPU machine. Windows are a seeded
 random choice: `--per-file` windows of `--seconds` from each file (fewer if the file is short), mono, 16 kHz.
 """
@@ -25,6 +28,7 @@ def main() -> None:
     p.add_argument("--per-file", type=str, default="1", help="windows per file, or FOLDER_SUBSTRING=N,...,default")
     p.add_argument("--sample-rate", type=int, default=16000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-clips", type=int, default=0, help="keep a random subset of this many windows (0: all)")
     a = p.parse_args()
     rules = dict(r.split("=") for r in a.per_file.split(",") if "=" in r)
     default = int(next((r for r in a.per_file.split(",") if "=" not in r), "1"))
@@ -42,6 +46,9 @@ def main() -> None:
         for _ in range(n if x.size > win else 1):
             s = int(rng.integers(0, max(x.size - win, 0) + 1))
             clips.append(np.clip(x[s : s + win], -1, 1))
+    if 0 < a.max_clips < len(clips):
+        keep = np.sort(np.random.default_rng([a.seed, 1]).choice(len(clips), a.max_clips, replace=False))
+        clips = [clips[i] for i in keep]
     a.output.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(a.output), np.concatenate(clips), a.sample_rate, subtype="PCM_16")
     np.save(str(a.output) + ".lengths.npy", np.array([c.size for c in clips], np.int64))

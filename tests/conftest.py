@@ -31,6 +31,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_model.py": ("torch",),
     "test_phase_head.py": ("torch",),
     "test_rate_quality.py": ("benchmarks/",),
+    "test_synth.py": ("training/",),
     "test_training.py": ("torch",),
     "test_training_ddp.py": ("torch",),
     "test_batch_ray.py": ("ray",),

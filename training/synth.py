@@ -4,7 +4,8 @@ The shipped models were trained on speech and music only, and lost 7-10 dB on st
 one STFT bin either side, burst at tone onsets and pumped quiet backgrounds under loud speech
 (docs/fidelity.md, issue 12). Each clip here is one random instance of one kind:
 
-- `tone`: one steady sinusoid, 40 Hz to 7.8 kHz (log-uniform), starting at sample 0 or later, some ending early;
+- `tone`: one steady sinusoid, 40 Hz to 7.8 kHz (log-uniform; half of them on an STFT bin's centre), starting
+  at sample 0 or later, some ending early;
 - `chord`: 2 to 5 sinusoids at random relative levels (0 to -20 dB);
 - `harmonic`: a band-limited sawtooth or square wave, f0 60 to 800 Hz;
 - `sweep`: a logarithmic sweep between two random frequencies;
@@ -45,6 +46,17 @@ def _tones(freqs: npt.ArrayLike, amps: npt.ArrayLike, t: npt.NDArray[np.float64]
     return np.asarray(amps, np.float64) @ np.sin(2 * np.pi * f * t[None] + phase)
 
 
+def _snap(f: npt.ArrayLike, rate: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """Half the time, `f` rounded to a multiple of rate / 512: test tones are round numbers (1000 Hz, 250 Hz),
+    which fall on an STFT bin's centre, where the window's main lobe has exact nulls beside it (a spectrum
+    the shipped models, trained on speech, narrowed and lost 7 dB on)."""
+    f = np.asarray(f, np.float64)
+    if rng.random() < 0.5:
+        step = rate / 512
+        f = np.maximum(np.round(f / step), 1) * step
+    return f
+
+
 def synth_clip(kind: str, n: int, rate: int, rng: np.random.Generator, speech: F32 | None = None) -> F32:
     """One clip `[n] float32` of `kind` (one of `KINDS`) at `rate` Hz; `bursts` needs a real `speech` clip.
 
@@ -53,11 +65,11 @@ def synth_clip(kind: str, n: int, rate: int, rng: np.random.Generator, speech: F
     t = np.arange(n) / rate
     nyq = 0.49 * rate
     if kind == "tone":
-        f = np.exp(rng.uniform(np.log(40), np.log(min(7800, nyq))))
+        f = _snap(np.exp(rng.uniform(np.log(40), np.log(min(7800, nyq)))), rate, rng)
         x = _tones([f], [1.0], t, rng) * _onset_envelope(n, rate, rng)
     elif kind == "chord":
         k = int(rng.integers(2, 6))
-        freqs = np.exp(rng.uniform(np.log(80), np.log(min(5000, nyq)), k))
+        freqs = _snap(np.exp(rng.uniform(np.log(80), np.log(min(5000, nyq)), k)), rate, rng)
         x = _tones(freqs, 10 ** (-rng.uniform(0, 20, k) / 20), t, rng) * _onset_envelope(n, rate, rng)
     elif kind == "harmonic":
         f0 = np.exp(rng.uniform(np.log(60), np.log(800)))

@@ -242,12 +242,13 @@ def measure(case: Case, y: F64, y_clean: F64 | None = None) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------ systems
 
 
-def ours(kbps: float | None, low_latency: bool = False) -> Callable[[F32, int], F64]:
-    """A shipped point's round trip as the CLI does it: framed encode, streamed decode, 16-bit output."""
+def ours(kbps: float | None, low_latency: bool = False, model: Path | None = None) -> Callable[[F32, int], F64]:
+    """A shipped point's round trip (or the model in directory `model`'s) as the CLI does it: framed encode,
+    streamed decode, 16-bit output."""
     from codec_rt import Codec
     from codec_rt.level import soft_clip
 
-    codec = Codec.load(bitrate=kbps, low_latency=low_latency)
+    codec = Codec.load(model) if model is not None else Codec.load(bitrate=kbps, low_latency=low_latency)
 
     def run(x: F32, rate: int) -> F64:
         y, _ = codec.decode(codec.encode(x, rate, framed=True))
@@ -318,9 +319,14 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("results/fidelity"))
     p.add_argument("--points", default="3,6,12,32", help="ladder points (kbps); ll for the low-latency one")
     p.add_argument("--opus", type=float, default=12.0, help="Opus kbps (mono; stereo at twice it); 0: none")
+    p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
+                   help="also a model directory off the ladder (a candidate), as column NAME; repeatable")
     args = p.parse_args()
     systems: dict[str, Callable[[F32, int], F64]] = {}
-    for point in args.points.split(","):
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        systems[name] = ours(None, model=Path(path))
+    for point in filter(None, args.points.split(",")):
         systems["ours ll" if point == "ll" else f"ours {point}"] = (
             ours(None, True) if point == "ll" else ours(float(point)))
     if args.opus and shutil.which("opusenc"):

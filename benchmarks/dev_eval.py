@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     codec = Codec.load(a.model)
     if a.phase_iters is None:
-        a.phase_iters = default_phase_iters(codec.config)
+        a.phase_iters = default_phase_iters(codec.config, codec.model.phase_iters)
     files = pick(a.folder, a.limit, a.min_seconds)
     if not files:
         sys.exit(f"no audio files of at least {a.min_seconds} s under {a.folder}")

@@ -24,6 +24,7 @@ REPO = DATA.parents[1]
 # Module -> what it needs beyond the runtime: importable modules, or paths in the checkout (ending in "/" or a
 # file name).
 NEEDS: dict[str, tuple[str, ...]] = {
+    "test_ceiling.py": ("torch", "benchmarks/", "checkpoints/"),
     "test_export.py": ("torch", "onnxscript", "checkpoints/"),
     "test_fidelity.py": ("benchmarks/",),
     "test_fuzz_blob.py": ("hypothesis", "scripts/fuzz_blob.py"),

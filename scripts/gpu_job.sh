@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU lease, prepared: train the next model generation's candidates side by side on one GPU for MINUTES,
+# One GPU lease, prepared: train the next model generation's five candidates side by side on one GPU for MINUTES,
 # write their checkpoints and logs to $OUT, and time the runtime on onnxruntime's CUDA provider when the
 # machine has it. Nothing is installed from the network: the wheels the image lacks travel in .whl/.
 #
@@ -26,7 +26,7 @@ THREADS=${THREADS:-3}
 PACK=${PACK:-pack/gpu/train.flac}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
-LOG="$OUT/train.log"
+LOG="$OUT/train.log"  # the machine, then every run's lines; with the checkpoints, at most 8 files come back
 
 if ! "$PY" -c "import soundfile, soxr, constriction" 2>/dev/null; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -37,8 +37,8 @@ export PYTHONPATH="$PWD/runtime:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERE
   date -u +%FT%TZ
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   "$PY" -c "import torch, onnxruntime as o; print('torch', torch.__version__, 'cuda', torch.cuda.is_available()); print('onnxruntime', o.__version__, o.get_available_providers())"
-} > "$OUT/env.txt" 2>&1
-cat "$OUT/env.txt"
+} > "$LOG" 2>&1
+cat "$LOG"
 
 # name | environment of the run (the common part below). Every candidate mixes in the fidelity kinds.
 COMMON="DEVICE=$DEVICE BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS MAX_AUDIO_SECONDS=2 EPOCHS=100000 MAX_TRAIN_FILES=0
@@ -48,6 +48,8 @@ CANDIDATES=(
   # WAVE_PHASE=true everywhere: the waveform and mel terms go through the true phase, so the magnitude stays
   # anchored while the head learns from the anti-wrapping losses alone.
   "phase12|CODER=1 RATE_KBPS=12.3 MODEL_CHANNELS=6 MODEL_HIDDEN=32 DEFAULT_BITS=5 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=5e-4 INIT_FROM=checkpoints/rd12k.pth"
+  # the shipped 12 kbps model fine-tuned through 8 unrolled Griffin-Lim iterations: magnitudes that it inverts well
+  "gl12|CODER=1 RATE_KBPS=12.3 MODEL_CHANNELS=6 MODEL_HIDDEN=32 DEFAULT_BITS=5 PHASE_LOSS_WEIGHT=0 WAVE_PHASE=gl LEARNING_RATE=2e-4 INIT_FROM=checkpoints/rd12k.pth"
   # wider, finer in time: unquantized ceilings (no rate term yet)
   "w64t1|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 TIME_DOWNSAMPLES=1 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3"
   "w96t2|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=96 TIME_DOWNSAMPLES=2 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3"

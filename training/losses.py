@@ -9,6 +9,12 @@ the predicted phase instead, and `"both"` averages the two (used to fine-tune th
 the run-time refinement closer to a consistent spectrogram, while the magnitude stays anchored).
 Log-magnitudes below LOGMAG_FLOOR (-80 dB re. full scale bins, inaudible) are not told apart by the loss.
 
+`wave_phase="gl"` averages the true-phase signal with the signal that `gl_iters` iterations of the runtime's fast
+Griffin-Lim (same momentum) rebuild from the predicted magnitude and phase, unrolled and differentiable: the
+magnitude learns to be one that Griffin-Lim inverts well (on development speech the shipped 12 kbps model's
+magnitudes score PESQ-WB 4.0 with the true phase but 2.4 through Griffin-Lim, where the input's own
+magnitudes score 4.0 through it).
+
 `phase_loss="antiwrap"` replaces the magnitude-weighted phase term by the anti-wrapping losses of Ai and
 Ling (ICASSP 2023, eqs. 5-9): the anti-wrapping function f(x) = |x - 2 pi round(x / 2 pi)| of the error of the
 instantaneous phase, of the group delay (the phase difference between neighbouring bins) and of the
@@ -22,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from codec_rt.phase import MOMENTUM
 
 from . import stft_torch as st
 
@@ -54,6 +62,22 @@ class LossWeights:
     mel: float = 0.003
     wave_phase: str = "true"
     phase_loss: str = "weighted"  # or "antiwrap"
+    gl_iters: int = 8  # wave_phase="gl": unrolled Griffin-Lim iterations
+
+
+def unrolled_griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop: int, length: int,
+                         iters: int) -> torch.Tensor:
+    """`[B, F, T]` magnitude and initial phase -> `[B, length]` audio after `iters` iterations of fast
+    Griffin-Lim (Perraudin, Balazs and Sondergaard 2013) with the runtime's momentum (`codec_rt.phase`),
+    differentiable in both inputs."""
+    c = torch.polar(mag, phase)
+    prev = c
+    for _ in range(iters):
+        proj = st.stft(st.istft(c, n_fft, hop, length), n_fft, hop)
+        accel = proj + MOMENTUM * (proj - prev)
+        prev = proj
+        c = mag * accel / accel.abs().clamp_min(1e-12)
+    return st.istft(c, n_fft, hop, length)
 
 
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
@@ -105,12 +129,17 @@ class CodecLoss(torch.nn.Module):
             weight = torch.exp(target[:, 0])
             weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
             phase = (wrapped * weight).mean()
-        sources = {"true": [target], "predicted": [pred], "both": [target, pred]}[self.w.wave_phase]
+        sources = {"true": [target], "predicted": [pred], "both": [target, pred], "gl": [target, None]}[
+            self.w.wave_phase]
         wav = torch.zeros(())
         mel_t = torch.zeros(())
         for phase_src in sources:
-            feats = torch.stack([pred[:, 0].clamp_max(LOGMAG_CEIL), phase_src[:, 1]], dim=1)
-            y = st.istft(st.from_features(feats), self.n_fft, self.hop, wave.shape[-1])
+            if phase_src is None:
+                amp = torch.exp(pred[:, 0].clamp_max(LOGMAG_CEIL))
+                y = unrolled_griffin_lim(amp, pred[:, 1], self.n_fft, self.hop, wave.shape[-1], self.w.gl_iters)
+            else:
+                feats = torch.stack([pred[:, 0].clamp_max(LOGMAG_CEIL), phase_src[:, 1]], dim=1)
+                y = st.istft(st.from_features(feats), self.n_fft, self.hop, wave.shape[-1])
             wav = wav + (y - wave).abs().mean() / len(sources)
             for i in range(len(MEL_RESOLUTIONS)):
                 mel_t = mel_t + (self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() / len(sources)

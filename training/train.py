@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
         ("PHASE_LOSS", "weighted", "phase term: weighted (magnitude-weighted L1) | antiwrap (IP + GD + IAF)"),
         ("PHASE_HEAD", 0, "1: the decoder predicts real and imaginary parts and takes their angle"),
-        ("WAVE_PHASE", "true", "phase of the waveform in the wave and mel losses: true|predicted|both"),
+        ("WAVE_PHASE", "true", "phase in the wave and mel terms: true|predicted|both|gl (unrolled Griffin-Lim)"),
         ("EPOCHS", 80, "epochs (one random crop of every file each)"),
         ("BATCH_SIZE", 16, "clips per step"),
         ("LEARNING_RATE", 1e-3, "Adam learning rate"),
@@ -210,8 +210,8 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
 
     if a.phase_loss not in ("weighted", "antiwrap"):
         raise SystemExit("PHASE_LOSS must be 'weighted' or 'antiwrap'")
-    if a.wave_phase not in ("true", "predicted", "both"):
-        raise SystemExit("WAVE_PHASE must be 'true', 'predicted' or 'both'")
+    if a.wave_phase not in ("true", "predicted", "both", "gl"):
+        raise SystemExit("WAVE_PHASE must be 'true', 'predicted', 'both' or 'gl'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
                           wave_phase=a.wave_phase, phase_loss=a.phase_loss)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights).to(device)

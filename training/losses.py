@@ -124,8 +124,7 @@ class CodecLoss(torch.nn.Module):
             phase = aw["ip"] + aw["gd"] + aw["iaf"]
             extra = {k: v.item() for k, v in aw.items()}
         else:
-            dphi = pred[:, 1] - target[:, 1]
-            wrapped = torch.atan2(torch.sin(dphi), torch.cos(dphi)).abs()
+            wrapped = anti_wrap(pred[:, 1] - target[:, 1])
             weight = torch.exp(target[:, 0])
             weight = weight / weight.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
             phase = (wrapped * weight).mean()

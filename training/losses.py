@@ -11,9 +11,8 @@ Log-magnitudes below LOGMAG_FLOOR (-80 dB re. full scale bins, inaudible) are no
 
 `wave_phase="gl"` averages the true-phase signal with the signal that `gl_iters` iterations of the runtime's fast
 Griffin-Lim (same momentum) rebuild from the predicted magnitude and phase, unrolled and differentiable: the
-magnitude learns to be one that Griffin-Lim inverts well (on development speech the shipped 12 kbps model's
-magnitudes score PESQ-WB 4.0 with the true phase but 2.4 through Griffin-Lim, where the input's own
-magnitudes score 4.0 through it).
+magnitude learns to be one that Griffin-Lim inverts well (the shipped models' magnitudes lose far more
+through Griffin-Lim than the input's own do: docs/TRAINING.md, "Measured so far").
 
 `phase_loss="antiwrap"` replaces the magnitude-weighted phase term by the anti-wrapping losses of Ai and
 Ling (ICASSP 2023, eqs. 5-9): the anti-wrapping function f(x) = |x - 2 pi round(x / 2 pi)| of the error of the

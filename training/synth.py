@@ -1,8 +1,8 @@
 """Synthetic signals of the fidelity suite's kinds, mixed into training so the model does not fail on them.
 
-The shipped models were trained on speech and music only, and lost 7-10 dB on steady tones, grew sidebands
-one STFT bin either side, burst at tone onsets and pumped quiet backgrounds under loud speech
-(docs/fidelity.md, issue 12). Each clip here is one random instance of one kind:
+The shipped models were trained on speech and music only, and lost level on steady tones, grew sidebands
+one STFT bin either side, burst at tone onsets and pumped quiet backgrounds under loud speech (the figures:
+docs/fidelity.md, issue 12). Each clip here is one random instance of one kind:
 
 - `tone`: one steady sinusoid, 40 Hz to 7.8 kHz (log-uniform; half of them on an STFT bin's centre), starting
   at sample 0 or later, some ending early;
@@ -49,7 +49,7 @@ def _tones(freqs: npt.ArrayLike, amps: npt.ArrayLike, t: npt.NDArray[np.float64]
 def _snap(f: npt.ArrayLike, rate: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
     """Half the time, `f` rounded to a multiple of rate / 512: test tones are round numbers (1000 Hz, 250 Hz),
     which fall on an STFT bin's centre, where the window's main lobe has exact nulls beside it (a spectrum
-    the shipped models, trained on speech, narrowed and lost 7 dB on)."""
+    the shipped models, trained on speech, narrowed and lost level on: docs/fidelity.md)."""
     f = np.asarray(f, np.float64)
     if rng.random() < 0.5:
         step = rate / 512

@@ -14,7 +14,11 @@ from torch import nn
 from codec_rt.entropy import MAX_TABLE_SIZE, EntropyTables, quantize_probs
 
 MIN_SCALE = 0.05
-TAIL = 1e-6  # density mass left outside a table (those symbols are clipped to its ends)
+TAIL = 1e-6  # density mass beyond which a table's logistic range ends
+# Symbols added to each end of that range. Inputs unlike the training audio (steady tones, chirps, impulse
+# trains) push latents a few symbols past it, where the quantizer clipped them and a 3 kHz tone lost 3.5 dB
+# (docs/fidelity.md); each added symbol costs only its frequency of 1 / 2**precision.
+MARGIN = 12
 
 
 class LatentPrior(nn.Module):
@@ -36,13 +40,14 @@ class LatentPrior(nn.Module):
         return -torch.log2(p.clamp_min(1e-9))
 
     def tables(self, precision: int = 16) -> EntropyTables:
-        """Integer frequency tables: each (channel, row) density over the integers, tails folded into the ends."""
+        """Integer frequency tables: each (channel, row) density over the integers from its TAIL quantiles
+        widened by MARGIN symbols each side, tails folded into the ends."""
         loc = self.loc.detach().double().cpu().numpy()[..., 0]
         s = self.scale().detach().double().cpu().numpy()[..., 0]
         k = math.log(1 / TAIL - 1)  # logistic quantile of TAIL
         offsets, freqs = [], []
         for mu, sc in zip(loc.ravel(), s.ravel(), strict=True):
-            half = min(math.ceil(k * sc), (MAX_TABLE_SIZE - 2) // 2)
+            half = min(math.ceil(k * sc) + MARGIN, (MAX_TABLE_SIZE - 2) // 2)
             lo, hi = round(mu) - half, round(mu) + half
             edges = np.arange(lo, hi + 2) - 0.5
             cdf = 1 / (1 + np.exp(-(edges - mu) / sc))

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readBlob } from '../src/container.js';
 import { readWav, writeWav } from '../src/wav.js';
-import { REF, WEB, f32, manifest, split } from './helpers.js';
+import { REF, REPO, WEB, f32, manifest, split } from './helpers.js';
 
 const M = manifest();
 const CLI = path.join(WEB, 'bin', 'codec-rt-web.mjs');
@@ -47,7 +47,11 @@ describe('codec-rt-web', () => {
       assert.equal(run('decode', out, '-o', back).status, 0);
       assert.equal(readWav(new Uint8Array(readFileSync(back)), back).channels[0].length, input.samples);
     }
-    assert.deepEqual(ids, ['ae3c61b2d7aa3fab', '5687a4e1726bfcd3', '96863ec8692941bb']);
+    // the shipped ladder's points: 6 kbps, low latency, and 32 kbps (the highest at or below 40)
+    const ladder = JSON.parse(readFileSync(path.join(REPO, 'runtime', 'codec_rt', 'models', 'ladder.json'), 'utf8'));
+    const point = (/** @type {number} */ kbps, low = false) =>
+      ladder.points.find((/** @type {any} */ p) => p.kbps === kbps && !!p.low_latency === low).model_id;
+    assert.deepEqual(ids, [point(6), point(12, true), point(32)]);
   });
 
   it('refuses mistakes with one line on stderr and exit code 2', () => {

@@ -50,11 +50,11 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
 
 @pytest.mark.parametrize(("kbps", "low_latency"), POINTS, ids=["3", "6", "12", "32", "ll"])
 def test_dc_stereo_and_loud_input_come_through_every_point(kbps: float | None, low_latency: bool) -> None:
-    """Anti-phase needs mid/side coding, which the causal low-latency point does not use (its phase
-    reconstruction would decorrelate mid and side)."""
+    """Anti-phase is coded as mid/side by every point, the causal low-latency one included."""
     run = fidelity.ours(kbps, low_latency)
-    names = ["speech -30 dBFS + DC 0.2", "panned stereo (R = L / 2)", "log sweep 0.99, 48 kHz"]
-    for name in names + ([] if low_latency else ["anti-phase stereo (R = -L)"]):
+    names = ["speech -30 dBFS + DC 0.2", "panned stereo (R = L / 2)", "log sweep 0.99, 48 kHz",
+             "anti-phase stereo (R = -L)"]
+    for name in names:
         case = CASES[name]
         clean = run(case.meta["clean"], case.rate) if case.kind == "dc" else None
         m = fidelity.measure(case, run(case.audio, case.rate), clean)

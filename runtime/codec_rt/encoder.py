@@ -40,7 +40,7 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     x = as_audio(audio)
     rate = check_rate(sample_rate)
     n_ch, n = x.shape
-    coded = to_coded(x, latent.stereo_for(opts, n_ch, cfg))
+    coded = to_coded(x, latent.stereo_for(opts, n_ch))
     xm = remove_dc(resample(coded, rate, cfg.sample_rate, model_length(n, rate, cfg.sample_rate)), cfg.sample_rate)
     gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]

@@ -53,11 +53,12 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
     return Options(m, int(bits), int(phase_bits) if m == Mode.STORE_PHASE else 0, bool(joint_stereo))
 
 
-def stereo_for(opts: Options, channels: int, cfg: ModelConfig) -> Stereo:
-    """How `channels` audio channels are coded: a pair as mid and side with `opts.joint_stereo`, except by a
-    causal model, whose phase reconstruction (RTISI) decodes mid and side with unrelated phases, so that their
-    sum and difference would mix the channels (docs/fidelity.md)."""
-    joint = opts.joint_stereo and channels == 2 and not cfg.causal
+def stereo_for(opts: Options, channels: int) -> Stereo:
+    """How `channels` audio channels are coded: a pair as mid and side with `opts.joint_stereo`. By a causal
+    model too: its phase reconstruction (RTISI) rebuilds mid and side with unrelated phases, so where both
+    carry signal their sum and difference mix the channels, but the default picks mid/side only where one
+    of them is near silent (`audio.prefers_mid_side`: anti-phase, mono), where that cannot happen."""
+    joint = opts.joint_stereo and channels == 2
     return Stereo.MID_SIDE if joint else Stereo.INDEPENDENT
 
 
@@ -68,7 +69,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
     side with `opts.joint_stereo`. Checked."""
     cfg = model.config
     framed = packet_steps > 0
-    stereo = stereo_for(opts, channels, cfg)
+    stereo = stereo_for(opts, channels)
     header = BlobHeader(
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,

@@ -25,8 +25,8 @@ export const DEFAULT_PHASE_BITS = 8;
  * @property {boolean} [framed] the framed layout (format 1.3), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
  * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
- *   never with a causal model, whose RTISI would mix them); false: each channel on its own; default: mid/side
- *   where one of mid and side is under 1/100 of the other's energy (an anti-phase or mono pair), as Python
+ *   a causal model's RTISI mixes them where both carry signal); false: each channel on its own; default:
+ *   mid/side where one of mid and side is under 1/100 of the other's energy (an anti-phase or mono pair), as Python
  */
 
 export { rint };
@@ -188,7 +188,7 @@ function featuresOf(segs, frames, nFft, hop) {
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
   const { mode, bits, phaseBits, n } = check(model, channels, rate, opts);
-  const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 && !c.causal ? 1 : 0;
+  const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
   let coded = channels;
   if (stereo) {
     const [l, r] = channels;

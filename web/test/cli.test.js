@@ -78,15 +78,15 @@ describe('codec-rt-web', () => {
     const input = M.inputs.speech48st;
     const wavFile = path.join(dir, 'st.wav');
     writeFileSync(wavFile, writeWav(split(f32(input.file), 2), input.sample_rate));
-    const cases = /** @type {Array<[string[], number]>} */ ([[['--stereo', 'mid-side'], 1], [['--stereo', 'independent'], 0]]);
     const [left] = split(f32(input.file), 2);
-    const anti = path.join(dir, 'anti.wav');  // R = -L: all side, so auto picks mid/side
+    const anti = path.join(dir, 'anti.wav');  // R = -L: all side, so auto picks mid/side, the causal point too
     writeFileSync(anti, writeWav([left, left.map((v) => -v)], input.sample_rate));
-    cases.push([[], 1]);
-    for (const [opt, stereo] of cases) {
-      const src = opt.length ? wavFile : anti;
-      const out = path.join(dir, `st${stereo}${opt.length}.cra`);
-      const r = run('encode', src, '-o', out, '--bitrate', '6', ...opt);
+    const cases = /** @type {Array<[string, string[], number]>} */ ([
+      [wavFile, ['--stereo', 'mid-side'], 1], [wavFile, ['--stereo', 'independent'], 0], [anti, [], 1],
+      [anti, ['--low-latency'], 1]]);
+    for (const [i, [src, opt, stereo]] of cases.entries()) {
+      const out = path.join(dir, `st${i}.cra`);
+      const r = run('encode', src, '-o', out, ...(opt.includes('--low-latency') ? opt : ['--bitrate', '6', ...opt]));
       assert.equal(r.status, 0, r.stderr);
       const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
       assert.deepEqual([h.minor, h.channels, h.stereo], [4, 2, stereo]);

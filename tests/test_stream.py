@@ -23,6 +23,7 @@ from codec_rt import (
 )
 from codec_rt.config import ModelConfig
 from codec_rt.grid import stream_latency_ms
+from codec_rt.level import Loudness
 
 DATA = Path(__file__).parent / "data"
 MODELS = {"fixed": DATA / "golden_model", "range": DATA / "golden_model_range"}
@@ -38,6 +39,12 @@ def clip() -> tuple[np.ndarray, int]:
 @pytest.fixture(scope="module")
 def codecs() -> dict[str, Codec]:
     return {name: Codec.load(path) for name, path in MODELS.items()}
+
+
+def live(codec: Codec, x: np.ndarray, sr: int) -> bytes:
+    """What a live stream writes of `x` (no first pass: each packet's gain its own), fed in one piece."""
+    enc = StreamEncoder(codec, sr, x.shape[0])
+    return enc.push(x) + enc.flush()
 
 
 def push_in_pieces(enc: StreamEncoder, x: np.ndarray, seed: int) -> bytes:
@@ -73,7 +80,10 @@ def test_a_stream_in_any_pieces_equals_whole_file_coding(codecs: dict[str, Codec
 
         x = np.ascontiguousarray(soxr.resample(np.stack([x[0], 0.5 * x[0]]).T, sr, rate).T.astype(np.float32))
     whole = codec.encode(x, rate, mode=mode, framed=True, packet_steps=5)
-    streamed = push_in_pieces(StreamEncoder(codec, rate, x.shape[0], mode=mode, packet_steps=5), x, seed=1)
+    level = Loudness()  # the file's level, which Codec.encode measures first
+    level.add(x)
+    streamed = push_in_pieces(StreamEncoder(codec, rate, x.shape[0], mode=mode, packet_steps=5, level=level), x,
+                              seed=1)
     assert streamed == whole  # bit for bit: the same symbols, gains, frames
     y, out_rate = codec.decode(whole)
     assert (out_rate, y.shape) == (rate, x.shape)
@@ -186,8 +196,9 @@ def test_a_cut_stream_decodes_its_prefix_with_a_warning(codecs: dict[str, Codec]
     early = np.concatenate(pushed, axis=1) if pushed else np.zeros((1, 0), np.float32)
     assert early.shape[1] > 0
     np.testing.assert_array_equal(early, full[:, : early.shape[1]])  # what came out before the cut is final
-    # the rest approximates the full decode: only the last block knows no right context
-    assert np.abs(y - full[:, : y.shape[1]]).max() < 0.5 * np.abs(full).max()
+    # the rest approximates the full decode (only the last block knows no right context): 10 dB under it
+    rms = lambda v: float(np.sqrt(np.mean(np.square(v))))  # noqa: E731
+    assert rms(y - full[:, : y.shape[1]]) < 0.3 * rms(full[:, : y.shape[1]])
 
 
 def test_a_damaged_packet_is_named_and_the_packets_before_it_decode(codecs: dict[str, Codec],
@@ -209,11 +220,11 @@ def test_reset_starts_a_new_stream(codecs: dict[str, Codec], clip: tuple[np.ndar
     enc = StreamEncoder(codec, sr, 1)
     enc.push(a)
     enc.reset()  # midway: forget a
-    assert push_in_pieces(enc, b, seed=4) == codec.encode(b, sr, framed=True)
+    assert push_in_pieces(enc, b, seed=4) == live(codec, b, sr)
     with pytest.raises(CodecError, match="flushed"):
         enc.push(a)
     enc.reset()
-    assert push_in_pieces(enc, a, seed=5) == codec.encode(a, sr, framed=True)
+    assert push_in_pieces(enc, a, seed=5) == live(codec, a, sr)
     dec = StreamDecoder(codec)
     first = codec.encode(a, sr, framed=True)
     dec.push(first[: len(first) // 2])
@@ -238,7 +249,7 @@ def test_explicit_state_can_be_swapped_and_copied(codecs: dict[str, Codec], clip
     for name in out:
         enc.state = states[name]
         out[name] += enc.flush()
-    assert out["a"] == codec.encode(a, sr, framed=True) and out["b"] == codec.encode(b, sr, framed=True)
+    assert out["a"] == live(codec, a, sr) and out["b"] == live(codec, b, sr)
     enc.reset()
     head = enc.push(a[:, :15000])
     fork = copy.deepcopy(enc.state)

@@ -24,6 +24,7 @@ from .config import ModelConfig
 from .decoder import StreamDecoder
 from .encoder import StreamEncoder, encode_whole
 from .errors import CodecError
+from .level import Loudness
 from .model import Model
 
 F32 = npt.NDArray[np.float32]
@@ -94,8 +95,9 @@ class Codec:
         models (coder 0): a range-coded model's rate is set by the model itself.
         mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
         `phase_bits` into the blob: near-lossless, many more bytes).
-        framed: write the framed layout (the current format), exactly what a `StreamEncoder` fed the same audio
-        writes, with packets of `packet_steps` latent steps (default about 1 s); else the whole layout
+        framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
+        `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about
+        1 s); else the whole layout
         (the oldest format that reads it: 1.1, 1.3 for coder 2, 1.4 for mid/side).
         joint_stereo: code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4), which keeps
         an anti-phase or mono pair's relation but mixes a panned pair's channels; False: each channel on its
@@ -106,8 +108,10 @@ class Codec:
             joint_stereo = prefers_mid_side(audio)
         if framed:
             x = as_audio(audio)
+            level = Loudness()
+            level.add(x)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
-                                packet_steps=packet_steps, joint_stereo=joint_stereo)
+                                packet_steps=packet_steps, joint_stereo=joint_stereo, level=level)
             return enc.push(x) + enc.flush()
         opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo)
         return encode_whole(self.model, audio, sample_rate, opts)

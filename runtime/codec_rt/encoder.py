@@ -25,7 +25,7 @@ from .audio import as_audio, check_channels, check_rate, to_coded
 from .config import Mode
 from .errors import CodecError
 from .grid import End
-from .level import input_gain, remove_dc
+from .level import Loudness, input_gain, packet_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Totals, write_packet
 from .resample import StreamResampler, model_length, resample
@@ -81,8 +81,10 @@ class StreamEncoder:
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio.
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
-    choose, see `Codec.encode`). Raises AudioError for a bad rate, channel count or chunk, CodecError for bad
-    options.
+    choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
+    packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
+    beside loud packets; None (a live stream): each packet's own. Raises AudioError for a bad rate, channel
+    count or chunk, CodecError for bad options.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class StreamEncoder:
         packet_steps: int | None = None,
         workers: int | None = None,
         joint_stereo: bool = False,
+        level: Loudness | None = None,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
@@ -108,6 +111,7 @@ class StreamEncoder:
         self.packet_steps = int(steps)
         self.workers = default_workers(self.model, workers)
         self.header = latent.header_for(self.model, opts, self.sample_rate, self.channels, packet_steps=int(steps))
+        self.reference = None if level is None else level.gains(self.header.stereo)
         self.state = self.initial_state()
 
     def initial_state(self) -> EncoderState:
@@ -216,7 +220,7 @@ class StreamEncoder:
         span_end = j1 * s * hop if end is None else min(j1 * s * hop, end.samples)
         seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half)
         own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
-        gains = input_gain(seg[:, own : own + span_end - j0 * s * hop])
+        gains = packet_gains(input_gain(seg[:, own : own + span_end - j0 * s * hop]), self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
         z = self.model.encode(stft.to_features(spec))[..., j0 - t0 // s : j1 - t0 // s]
         f0 = j0 * s - t0

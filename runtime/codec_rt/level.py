@@ -3,14 +3,18 @@ its peaks below full scale.
 
 The encoder scales each channel by `gain = TARGET_RMS / rms` (clamped to [MIN_GAIN, MAX_GAIN], so silence
 is not amplified into noise) and stores the gain in the blob; the decoder divides it out. Training applies
-the same function to its crops, so model and runtime agree. The encoder takes the rms about the mean and
-removes the input's DC and infrasound (`input_gain`, `remove_dc`); fixed-point outputs bend peaks (`soft_clip`).
+the same function to its crops, so model and runtime agree. The framed layout has a gain per packet; where
+the whole stream's level is known first (`Loudness`), each packet's gain is held near it (`packet_gains`).
+The encoder takes the rms about the mean and removes the input's DC and infrasound (`input_gain`,
+`remove_dc`); fixed-point outputs bend peaks (`soft_clip`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
+from .config import Stereo
 
 TARGET_RMS = 0.05  # about -26 dBFS
 MIN_GAIN = 1.0 / 64.0
@@ -24,6 +28,60 @@ def normalizing_gain(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     rms = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1))
     gain = TARGET_RMS / np.maximum(rms, 1e-12)
     return np.asarray(np.clip(gain, MIN_GAIN, MAX_GAIN), dtype=np.float32)
+
+
+# A packet's own gain follows its own level, so a quiet background beside loud speech was coded at another
+# level in every packet that held some of the speech, and the decoder, whose context spans packets, rendered
+# it 10-20 dB unsteady around their boundaries (docs/fidelity.md). With the stream's level known first, a
+# packet's gain is the stream's, kept within REFERENCE_SPAN of its own either way (loud audio at most 6 dB
+# over the level the model was trained at, quiet audio at most 6 dB under it).
+REFERENCE_SPAN = 2.0
+GAIN_GRID_DB = 0.25  # the stream's gain is rounded to this grid, so that any summation order gives the same
+
+
+class Loudness:
+    """The level of a stream, accumulated over `[C, n]` blocks of its audio at any rate (a first pass over a
+    file), for `packet_gains`. The channels' sums, sums of squares and, for a pair, the sum of products are
+    kept, so that the gains of mid and side are known too."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sums = self.squares = np.zeros(0)
+        self.products = 0.0
+
+    def add(self, x: npt.ArrayLike) -> None:
+        a = np.asarray(x, np.float64)
+        if not self.n:
+            self.sums, self.squares = np.zeros(a.shape[0]), np.zeros(a.shape[0])
+        self.n += a.shape[1]
+        self.sums = self.sums + a.sum(axis=1)
+        self.squares = self.squares + np.square(a).sum(axis=1)
+        if a.shape[0] == 2:
+            self.products += float(np.dot(a[0], a[1]))
+
+    def gains(self, stereo: int = Stereo.INDEPENDENT) -> npt.NDArray[np.float32]:
+        """`[C] float32`: the gain `normalizing_gain` gives the whole stream about its mean, per coded channel
+        (mid and side with `Stereo.MID_SIDE`), rounded to GAIN_GRID_DB."""
+        n = max(self.n, 1)
+        sums, squares = self.sums, self.squares
+        if stereo == Stereo.MID_SIDE and len(sums) == 2:
+            cross = 2.0 * self.products
+            sums = np.array([sums[0] + sums[1], sums[0] - sums[1]]) / 2.0
+            squares = np.array([squares[0] + squares[1] + cross, squares[0] + squares[1] - cross]) / 4.0
+        mean = sums / n
+        rms = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
+        db = 20.0 * np.log10(TARGET_RMS / np.maximum(rms, 1e-12))
+        gain = np.clip(10.0 ** (np.floor(db / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB / 20.0), MIN_GAIN, MAX_GAIN)
+        return np.asarray(gain, dtype=np.float32)
+
+
+def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float32] | None) -> npt.NDArray[np.float32]:
+    """A packet's gains `[C]`: its own (`input_gain` of its samples) with no reference, else the stream's
+    `reference` kept within REFERENCE_SPAN of its own."""
+    if reference is None:
+        return own
+    span = np.float32(REFERENCE_SPAN)
+    return np.clip(reference, own / span, own * span).astype(np.float32)
 
 
 # The input's DC and infrasound are removed before coding, as speech codecs' input high-pass filters do: the

@@ -25,6 +25,7 @@ from .decoder import StreamDecoder
 from .encoder import StreamEncoder
 from .errors import AudioError
 from .files import STDIN_NAME, STDIO, AudioWriter, Sink, Stdout, atomic_write, check_audio_output, open_binary
+from .level import Loudness
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,19 @@ def _emit(out: Path | None, write: Callable[[Sink], None]) -> None:
     atomic_write(out, _write)
 
 
-def _prefers_mid_side(input: str | Path) -> bool:
-    """A first reading of a 2-channel file: whether mid/side suits it (`audio.StereoEnergy`); False for stdin
-    (it cannot be read twice) and other channel counts."""
+def _first_pass(input: str | Path) -> tuple[StereoEnergy, Loudness] | None:
+    """A first reading of a file: its stereo energies (whether mid/side suits a pair, `audio.StereoEnergy`)
+    and its level (`level.Loudness`, which holds the packets' gains near the file's). None for stdin, which
+    cannot be read twice."""
     if str(input) == STDIO:
-        return False
+        return None
+    energy, level = StereoEnergy(), Loudness()
     with AudioReader(input) as reader:
-        if reader.channels != 2:
-            return False
-        energy = StereoEnergy()
         for block in reader.blocks():
-            energy.add(block)
-    return energy.mid_side
+            if reader.channels == 2:
+                energy.add(block)
+            level.add(block)
+    return energy, level
 
 
 def encode_file(
@@ -116,10 +118,13 @@ def encode_file(
     input fails before a model is loaded). The framed layout (what `StreamEncoder` writes) by default;
     `whole`: the whole layout, the audio read whole first. joint_stereo: two channels as mid/side, or each
     on its own; None: as `Codec.encode` chooses, from a first reading of a file (stdin: each on its own).
+    The framed layout of a file is what `Codec.encode(framed=True)` writes of its audio: a first reading
+    measures its level too (stdin: each packet's gain its own, as a live stream's).
     `out` must have passed `files.check_output`. Raises AudioError, InputError, OutputError, CodecError.
     """
-    if joint_stereo is None:
-        joint_stereo = _prefers_mid_side(input)
+    first = None if whole else _first_pass(input)  # the whole layout reads the file whole: Codec.encode chooses
+    if joint_stereo is None and first is not None:
+        joint_stereo = first[0].mid_side
     with AudioReader(input) as reader:
         if joint_stereo and reader.channels != 2:
             log.warning("warning: %s has %d channel(s): mid/side codes a pair, so they are coded one by one",
@@ -139,7 +144,7 @@ def encode_file(
         else:
             try:
                 enc = StreamEncoder(c, reader.sample_rate, reader.channels, mode=mode, bits=bits,
-                                    joint_stereo=joint_stereo)
+                                    joint_stereo=bool(joint_stereo), level=None if first is None else first[1])
             except AudioError as e:
                 raise AudioError(f"{reader.name}: {e}") from None
 

@@ -2,14 +2,14 @@
  * From audio to a blob (docs/FORMAT.md section 7), as codec-rt encodes: resampled to the model rate,
  * scaled to the model's level, STFT, encoder graph, then the latent coded by the model's coder; the whole
  * layout (one gain per channel) or the framed layout (packets of about 1 s, each coded from the window of
- * frames its steps depend on, with its own gain).
+ * frames its steps depend on, with a gain of its own held near the whole audio's, as codec-rt codes a file).
  */
 
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
 import { AudioError, CodecError } from './errors.js';
-import { inputGain, removeDc } from './level.js';
+import { inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
 import { rangeEncode } from './rangecoder.js';
 import { resample } from './resample.js';
@@ -226,6 +226,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
   }
   const parts = [packHeader(h, 0)];
+  const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
   for (let k = 0; k * P < L; k++) {
     const j0 = k * P;
     const j1 = Math.min((k + 1) * P, L);
@@ -238,7 +239,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
     const own = j0 * s * hop - a;
     const span = Math.min(j1 * s * hop, mLen) - j0 * s * hop;
-    const gains = segs.map((x) => inputGain(x, own, own + span));
+    const gains = segs.map((x, ch) => packetGain(inputGain(x, own, own + span), level[ch]));
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
     });

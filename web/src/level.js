@@ -45,6 +45,38 @@ export function inputGain(x, a, b) {
 }
 
 /**
+ * 7.6's stream gain of a file's channels at the input rate, per coded channel (mid and side when `stereo`):
+ * its level about the mean in float64, on a 0.25 dB grid, clipped to [1/64, 64] -> float32 per channel.
+ * @param {Float32Array[]} channels @param {number} stereo
+ */
+export function streamGains(channels, stereo) {
+  const n = Math.max(channels[0]?.length ?? 0, 1);
+  let s1 = channels.map((x) => x.reduce((a, v) => a + v, 0));
+  let s2 = channels.map((x) => x.reduce((a, v) => a + v * v, 0));
+  if (stereo && channels.length === 2) {
+    const [l, r] = channels;
+    let sp = 0;
+    for (let i = 0; i < l.length; i++) sp += l[i] * r[i];
+    s1 = [(s1[0] + s1[1]) / 2, (s1[0] - s1[1]) / 2];
+    s2 = [(s2[0] + s2[1] + 2 * sp) / 4, (s2[0] + s2[1] - 2 * sp) / 4];
+  }
+  return s1.map((sum, ch) => {
+    const mean = sum / n;
+    const rms = Math.sqrt(Math.max(s2[ch] / n - mean * mean, 0));
+    const d = 20 * Math.log10(0.05 / Math.max(rms, 1e-12));
+    return f32(Math.min(Math.max(10 ** (Math.floor(d / 0.25 + 0.5) * 0.25 / 20), 1 / 64), 64));
+  });
+}
+
+/**
+ * 7.6's packet gain: the stream's gain `g` kept within a factor 2 of the packet's own -> float32.
+ * @param {number} own @param {number} g
+ */
+export function packetGain(own, g) {
+  return f32(Math.min(Math.max(g, f32(own / 2)), f32(own * 2)));
+}
+
+/**
  * Samples for a fixed-point output: every peak over 0.9 bent smoothly below full scale (tanh, never
  * reaching 0.999), in place -> how many were at or over full scale.
  * @param {Float32Array} x

@@ -1,0 +1,65 @@
+"""The stream's level holds a file's packet gains together (docs/FORMAT.md 7.6), so that a quiet background
+keeps its level beside loud packets; a live stream, which cannot measure it first, keeps each packet's own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec_rt import Codec, StreamEncoder, packets
+from codec_rt.audio import to_coded
+from codec_rt.config import Stereo
+from codec_rt.level import REFERENCE_SPAN, Loudness, input_gain, packet_gains
+
+RATE = 16000
+
+
+def background_with_bursts() -> np.ndarray:
+    """6 s of a 300 Hz tone at -33.5 dBFS with loud noise bursts in the 2nd and 4th seconds."""
+    t = np.arange(6 * RATE) / RATE
+    x = np.sqrt(2) * 10 ** (-33.5 / 20) * np.sin(2 * np.pi * 300 * t)
+    rng = np.random.default_rng(0)
+    for a in (1.3, 3.3):
+        i = int(a * RATE)
+        x[i : i + 6400] += 0.2 * rng.standard_normal(6400)
+    return x[None].astype(np.float32)
+
+
+def test_the_level_is_the_same_read_whole_or_in_blocks_and_knows_mid_and_side() -> None:
+    rng = np.random.default_rng(1)
+    x = (0.1 * rng.standard_normal((2, 48000))).astype(np.float32)
+    x[1] = -0.5 * x[0] + 0.01 * x[1] + 0.2  # mostly anti-phase, with an offset the gain must ignore
+    whole, blocks = Loudness(), Loudness()
+    whole.add(x)
+    for i in range(0, x.shape[1], 4999):
+        blocks.add(x[:, i : i + 4999])
+    for stereo in (Stereo.INDEPENDENT, Stereo.MID_SIDE):
+        g = whole.gains(stereo)
+        np.testing.assert_array_equal(g, blocks.gains(stereo))
+        db = 20 * np.log10(g / input_gain(to_coded(x, stereo)))
+        assert np.all(np.abs(db) <= 0.125 + 1e-4), (stereo, db)  # the stream's gain, on a 0.25 dB grid
+    silent = Loudness()
+    silent.add(np.zeros((1, 100), np.float32))
+    assert silent.gains()[0] == np.float32(64.0)  # the gain's ceiling, as a silent packet's
+
+
+def test_a_packet_gain_is_the_streams_within_a_factor_of_two_of_its_own() -> None:
+    own = np.array([4.0, 1.0, 0.1], np.float32)
+    np.testing.assert_array_equal(packet_gains(own, np.full(3, 1.0, np.float32)), np.float32([2.0, 1.0, 0.2]))
+    np.testing.assert_array_equal(packet_gains(own, None), own)
+    assert REFERENCE_SPAN == 2.0
+
+
+def test_a_file_holds_its_packet_gains_together_and_a_live_stream_does_not() -> None:
+    codec = Codec.load(bitrate=12)
+    x = background_with_bursts()
+    enc = StreamEncoder(codec, RATE, 1)
+    live = enc.push(x) + enc.flush()
+    for data, widest in ((codec.encode(x, RATE, framed=True), REFERENCE_SPAN), (live, None)):
+        gains = [p.channels[0].gain for p in packets.read_packets(data)[1]]
+        spread = max(gains) / min(gains)
+        if widest is None:
+            assert spread > 2.0, gains  # each packet's own: the bursts' packets 8 dB under the others
+        else:
+            assert spread < widest, gains
+        y, _ = codec.decode(data)
+        assert y.shape == x.shape

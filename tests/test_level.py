@@ -63,3 +63,21 @@ def test_a_file_holds_its_packet_gains_together_and_a_live_stream_does_not() -> 
             assert spread < widest, gains
         y, _ = codec.decode(data)
         assert y.shape == x.shape
+
+
+def test_a_level_of_nothing_or_of_other_channels_is_not_used() -> None:
+    import pytest
+
+    from codec_rt import CodecError
+
+    codec = Codec.load(bitrate=12)
+    empty = Loudness()
+    empty.add(np.zeros((1, 0), np.float32))
+    enc = StreamEncoder(codec, RATE, 1, level=empty)
+    assert enc.reference is None
+    y, _ = codec.decode(enc.push(np.zeros((1, 0), np.float32)) + enc.flush())
+    assert y.shape == (1, 0)
+    stereo = Loudness()
+    stereo.add(np.zeros((2, 100), np.float32))
+    with pytest.raises(CodecError, match="2 channel"):
+        StreamEncoder(codec, RATE, 1, level=stereo)

@@ -111,7 +111,10 @@ class StreamEncoder:
         self.packet_steps = int(steps)
         self.workers = default_workers(self.model, workers)
         self.header = latent.header_for(self.model, opts, self.sample_rate, self.channels, packet_steps=int(steps))
-        self.reference = None if level is None else level.gains(self.header.stereo)
+        if level is not None and level.n and level.sums.size != self.channels:
+            raise CodecError(f"level was measured over {level.sums.size} channel(s), the stream has {self.channels}")
+        # a level of no samples (an empty file) holds nothing: each packet keeps its own gain
+        self.reference = level.gains(self.header.stereo) if level is not None and level.n else None
         self.state = self.initial_state()
 
     def initial_state(self) -> EncoderState:

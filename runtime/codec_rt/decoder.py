@@ -398,7 +398,7 @@ class StreamDecoder:
         mag, angle, iters = self._features(w0, w1, j0, j1)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
-        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi)
+        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match)
         if self.highpass:  # no DC or infrasound out, as the encoder let none in
             a, b = max(0, -base), y.shape[1] if hi is None else min(y.shape[1], hi)
             y[:, a:b] = remove_dc(y[:, a:b], cfg.sample_rate)

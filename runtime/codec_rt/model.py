@@ -11,6 +11,8 @@ The decoder may also carry `codec_rt.contrast`, its default postfilter contrast 
 `DEFAULT_CONTRAST`): a decoding setting chosen per model, so it is not part of the model id. Likewise
 `codec_rt.phase_iters`, an integer 0..10000: the phase iterations the decoder is decoded with by default
 (absent: by the model's kind, `decoder.default_phase_iters`; 0 for a decoder whose learned phase needs none).
+And `codec_rt.energy_match`, "0" or "1" (absent: 0): whether Griffin-Lim's result gets each frame's energy
+back (`phase.refine_frames`), where that measured better for the model.
 
 Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
 decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase), T dynamic.
@@ -84,6 +86,7 @@ class Model:
     entropy: EntropyTables | None = None
     contrast: float = DEFAULT_CONTRAST  # the decoder's default postfilter contrast (`postfilter.py`)
     phase_iters: int | None = None  # the decoder's default phase iterations (None: by the model's kind)
+    energy_match: bool = False  # Griffin-Lim's frames rescaled to their target energy (`phase.refine_frames`)
 
     @classmethod
     def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Model:
@@ -130,9 +133,12 @@ class Model:
             if not (raw.isascii() and raw.isdigit() and int(raw) <= 10_000):
                 raise ModelError(f"decoder in {d} has a bad codec_rt.phase_iters {raw!r}")
             phase_iters = int(raw)
+        energy = dec.get("codec_rt.energy_match", "0")
+        if energy not in ("0", "1"):
+            raise ModelError(f"decoder in {d} has a bad codec_rt.energy_match {energy!r}")
         log.info("loaded model %s from %s on %s", model_id, d, provider)
         return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy, contrast,
-                   phase_iters)
+                   phase_iters, energy == "1")
 
     def encode(self, feats: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """`[B, 2, F, T] float32` -> latent `[B, C, F', ceil(T / time_stride)] float32`."""

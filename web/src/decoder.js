@@ -238,7 +238,8 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass) {
     const last = (b + 1) * BLOCK_FRAMES >= end.frames;
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
     for (let ch = 0; ch < h.channels; ch++) {
-      const y = refineFrames(feats[ch].mag, feats[ch].phase, nFft, hop, refine, -base, end.samples - base);
+      const y = refineFrames(feats[ch].mag, feats[ch].phase, nFft, hop, refine, -base, end.samples - base,
+        model.energyMatch);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
       if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
       const out = y.slice(Math.max(emitted, 0) - base, stop - base);

@@ -222,6 +222,7 @@ export class Model {
    * @param {string} p.modelId
    * @param {number} p.contrast
    * @param {number | null} [p.phaseIters] the decoder's declared default phase iterations (3.6), null: by kind
+   * @param {boolean} [p.energyMatch] Griffin-Lim's frames get their energy back (3.6, 6.5)
    * @param {import('./rangecoder.js').Tables | null} p.tables
    * @param {any} p.decoder an InferenceSession
    * @param {(() => Promise<any>)} p.loadEncoder the encoder's session, created on first use
@@ -233,6 +234,7 @@ export class Model {
     this.modelId = p.modelId;
     this.contrast = p.contrast;
     this.phaseIters = p.phaseIters ?? null;
+    this.energyMatch = p.energyMatch ?? false;
     this.tables = p.tables;
     this.decoderSession = p.decoder;
     this._loadEncoder = p.loadEncoder;
@@ -289,6 +291,8 @@ export class Model {
       if (!/^[0-9]+$/.test(pi) || Number(pi) > 10000) throw new ModelError(`decoder in ${source} has a bad codec_rt.phase_iters ${JSON.stringify(pi)}`);
       phaseIters = Number(pi);
     }
+    const em = dec.get('codec_rt.energy_match') ?? '0';
+    if (em !== '0' && em !== '1') throw new ModelError(`decoder in ${source} has a bad codec_rt.energy_match ${JSON.stringify(em)}`);
     const create = async (/** @type {Uint8Array} */ bytes, /** @type {string} */ role) => {
       try {
         return await ort.InferenceSession.create(bytes, sessionOptions);
@@ -299,7 +303,8 @@ export class Model {
     const decoder = await create(files.decoder, 'decoder');
     const encBytes = files.encoder;
     return new Model({
-      ort, config, modelId, contrast, phaseIters, tables, decoder, loadEncoder: () => create(encBytes, 'encoder'), source,
+      ort, config, modelId, contrast, phaseIters, energyMatch: em === '1', tables, decoder,
+      loadEncoder: () => create(encBytes, 'encoder'), source,
     });
   }
 

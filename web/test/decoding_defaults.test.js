@@ -1,6 +1,7 @@
 /**
  * A decoder graph's own decoding defaults (FORMAT.md 3.6): `codec_rt.phase_iters` sets the phase iterations a
- * blob is decoded with when the caller names none, and a bad value refuses the model, as in codec-rt.
+ * blob is decoded with when the caller names none, `codec_rt.energy_match` whether Griffin-Lim's frames get
+ * their energy back, and a bad value refuses the model, as in codec-rt.
  */
 
 import assert from 'node:assert/strict';
@@ -33,12 +34,15 @@ function withMetadata(onnx, key, value) {
   return new Uint8Array([...onnx, 0x72, ...varint(entry.length), ...entry]);
 }
 
-/** The golden range-coded model with `value` as its decoder's codec_rt.phase_iters. @param {string} value */
-async function load(value) {
+/**
+ * The golden range-coded model with `value` as its decoder's `key` (codec_rt.phase_iters by default).
+ * @param {string} value @param {string} [key]
+ */
+async function load(value, key = 'codec_rt.phase_iters') {
   /** @param {string} name */
   const read = async (name) => {
     const b = new Uint8Array(await readFile(path.join(DIR, name)));
-    return name === 'decoder.onnx' ? withMetadata(b, 'codec_rt.phase_iters', value) : b;
+    return name === 'decoder.onnx' ? withMetadata(b, key, value) : b;
   };
   return Model.load(/** @type {any} */ (ort), read, DIR, { executionProviders: ['cpu'] });
 }
@@ -58,6 +62,31 @@ describe('codec_rt.phase_iters', () => {
   for (const bad of ['-1', 'ten', '10001', ' 3', '']) {
     it(`refuses the model for ${JSON.stringify(bad)}`, async () => {
       await assert.rejects(load(bad), (e) => e instanceof ModelError && /phase_iters/.test(e.message));
+    });
+  }
+});
+
+describe('codec_rt.energy_match', () => {
+  it('rescales the refined frames to their energy: the same blob decodes louder where Griffin-Lim lost some', async () => {
+    const on = await load('1', 'codec_rt.energy_match');
+    const off = await load('0', 'codec_rt.energy_match');
+    assert.equal(on.energyMatch, true);
+    assert.equal(off.energyMatch, false);
+    const blob = bytes('golden_v1_3_range_predicted.cra');
+    const energy = (/** @type {Float32Array} */ x) => x.reduce((a, v) => a + v * v, 0);
+    const a = (await decode(blob, { model: on })).channels[0];
+    const b = (await decode(blob, { model: off })).channels[0];
+    assert.equal(a.length, b.length);
+    assert.ok(energy(a) > energy(b), `${energy(a)} <= ${energy(b)}`);
+    // with no refinement there is nothing to match
+    assert.deepEqual((await decode(blob, { model: on, phaseIters: 0 })).channels,
+      (await decode(blob, { model: off, phaseIters: 0 })).channels);
+  });
+
+  for (const bad of ['2', 'yes', '']) {
+    it(`refuses the model for ${JSON.stringify(bad)}`, async () => {
+      await assert.rejects(load(bad, 'codec_rt.energy_match'),
+        (e) => e instanceof ModelError && /energy_match/.test(e.message));
     });
   }
 });

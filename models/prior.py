@@ -16,7 +16,7 @@ from codec_rt.entropy import MAX_TABLE_SIZE, EntropyTables, quantize_probs
 MIN_SCALE = 0.05
 TAIL = 1e-6  # density mass beyond which a table's logistic range ends
 # Symbols added to each end of that range. Inputs unlike the training audio (steady tones, chirps, impulse
-# trains) push latents a few symbols past it, where the quantizer clipped them and a 3 kHz tone lost 3.5 dB
+# trains) push latents a few symbols past it, where the quantizer clipped them and tones lost level
 # (docs/fidelity.md); each added symbol costs only its frequency of 1 / 2**precision.
 MARGIN = 12
 

@@ -137,8 +137,8 @@ def _unusual_inputs(rate: int = 16000) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize(("kbps", "low_latency"), [p for p in POINTS if p[0] != 32.0], ids=["3", "6", "12", "ll"])
 def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(kbps: float | None,
                                                                           low_latency: bool) -> None:
-    """A latent value beyond its entropy table's ends is clipped to them; tables too narrow for a steady 3 kHz
-    tone cost it 3.5 dB of level at 12 kbps. Every table now reaches past what these inputs produce."""
+    """A latent value beyond its entropy table's ends is clipped to them; tables too narrow for steady tones
+    cost them level (docs/fidelity.md). Every table now reaches past what these inputs produce."""
     from codec_rt import entropy, stft
     from codec_rt.level import input_gain, remove_dc
 
@@ -160,8 +160,8 @@ def test_steady_tones_above_1_khz_keep_their_level_at_12_kbps() -> None:
 
 
 def test_a_quiet_background_stays_steady_beside_loud_packets_at_12_kbps() -> None:
-    """The file's level holds the packets' gains together (docs/FORMAT.md 7.6): with each packet's own gain
-    the 300 Hz tone's 10 ms level ranged over 14.6 dB."""
+    """The file's level holds the packets' gains together (docs/FORMAT.md 7.6); with each packet's own gain
+    the tone's level stepped around the packets that held a burst (docs/fidelity.md)."""
     case = CASES["300 Hz -33.5 dBFS under speech bursts"]
     m = fidelity.measure(case, fidelity.ours(12.0)(case.audio, case.rate))
     assert m["ok"], m

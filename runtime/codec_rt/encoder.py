@@ -78,7 +78,8 @@ class StreamEncoder:
             out.write(enc.push(chunk))       # the header, then each packet as soon as it is complete
         out.write(enc.flush())               # the last packet (with the stream's length)
 
-    The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio.
+    The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio, given
+    that audio's `level` (below).
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each

@@ -32,7 +32,7 @@ def normalizing_gain(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
 
 # A packet's own gain follows its own level, so a quiet background beside loud speech was coded at another
 # level in every packet that held some of the speech, and the decoder, whose context spans packets, rendered
-# it 10-20 dB unsteady around their boundaries (docs/fidelity.md). With the stream's level known first, a
+# it unsteady around their boundaries (docs/fidelity.md). With the stream's level known first, a
 # packet's gain is the stream's, kept within REFERENCE_SPAN of its own either way (loud audio at most 6 dB
 # over the level the model was trained at, quiet audio at most 6 dB under it).
 REFERENCE_SPAN = 2.0

@@ -59,7 +59,7 @@ def refine_frames(
     Samples outside `[lo, hi)` are held at zero (the file's edges). iters = 0 is a plain inverse STFT.
     `match_energy` (with iters > 0): the result's frames are scaled to the energy of `mag`'s and overlap-added
     again. A magnitude no signal has (a regression decoder's) comes out of Griffin-Lim with less energy
-    than it holds, where overlapping frames cancel: at 12 kbps a steady 1 kHz tone lost 2 dB so.
+    than it holds, where overlapping frames cancel (docs/fidelity.md).
     """
     if n_fft % hop:
         raise ValueError("refine_frames needs n_fft to be a multiple of hop")

@@ -8,7 +8,8 @@ format 1.2 on both models in the framed layout (packets of 8 latent steps, so a 
 golden_v1_2_<coder>_<mode>.cra), and from 1.3 on also tests/data/golden_model_context/ (coder 2: the
 range-coded model's weights with narrower tables, and context tables counted from its latents of the test
 speech); from 1.4 on also two stereo goldens (the speech with -0.5 times it on the right, coded as mid and
-side): golden_model_context/ framed and golden_model/ in the whole layout. The blobs and their decoded
+side): golden_model_context/ framed and golden_model/ in the whole layout. Framed goldens are written as a
+live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
 output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
 the post-processing) are stored. tests/test_golden.py decodes
 every golden blob forever. Never overwrite an existing version's files: add new ones. After writing, it
@@ -25,7 +26,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec_rt import Codec, blob, entropy, stft
+from codec_rt import Codec, StreamEncoder, blob, entropy, stft
 from codec_rt.config import Coder, ModelConfig
 from export.export import export, prior_tables
 from models import SpecAutoencoder
@@ -83,8 +84,11 @@ def main() -> None:
         if stem.with_suffix(".cra").exists():
             continue
         x, sr = source(channels)
-        framing = {"framed": True, "packet_steps": PACKET_STEPS} if framed else {}
-        data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2, **framing)
+        if framed:  # as a live stream writes it (each packet's own gain), which no file-level rule changes
+            enc = StreamEncoder(codec, sr, channels, mode=mode, packet_steps=PACKET_STEPS, joint_stereo=channels == 2)
+            data = enc.push(x) + enc.flush()
+        else:
+            data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2)
         stem.with_suffix(".cra").write_bytes(data)
         y, _ = codec.decode(data, phase_iters=0, contrast=1.0, highpass=False)
         np.save(stem.with_suffix(".npy"), y)

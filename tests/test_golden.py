@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pytest
 from golden_env import mismatches
 
-from codec_rt import Codec, blob, entropy, packets
+from codec_rt import Codec, StreamEncoder, blob, entropy, packets
 from codec_rt.config import Coder
 
 DATA = Path(__file__).parent / "data"
@@ -44,7 +44,8 @@ def test_golden_blob_decodes_to_its_reference(path: Path) -> None:
 
 def reencode(path: Path) -> tuple[Codec, bytes]:
     """The golden model and its encoding, today, of the golden's source (the second second of the test speech;
-    stereo goldens: with -0.5 times it on the right, scripts/make_golden.py), in the golden's mode and layout."""
+    stereo goldens: with -0.5 times it on the right, scripts/make_golden.py), in the golden's mode and layout
+    (framed: as a live stream)."""
     import soundfile as sf
 
     codec = golden_codec(path.read_bytes())
@@ -52,10 +53,13 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
     if header.minor != blob.MINOR:
         pytest.skip("written by an older minor version; only decoding is promised")
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
-    framing = {"framed": True, "packet_steps": header.packet_steps} if header.framed else {}
     src = np.ascontiguousarray(x[16000:32000].T)
     src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
-    return codec, codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo), **framing)
+    if header.framed:  # written as a live stream writes it: each packet's own gain (FORMAT.md 7.6)
+        enc = StreamEncoder(codec, sr, header.channels, mode=header.mode_name, packet_steps=header.packet_steps,
+                            joint_stereo=bool(header.stereo))
+        return codec, enc.push(src) + enc.flush()
+    return codec, codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo))
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

@@ -34,19 +34,24 @@ def test_the_level_is_the_same_read_whole_or_in_blocks_and_knows_mid_and_side() 
         blocks.add(x[:, i : i + 4999])
     for stereo in (Stereo.INDEPENDENT, Stereo.MID_SIDE):
         g = whole.gains(stereo)
-        np.testing.assert_array_equal(g, blocks.gains(stereo))
-        db = 20 * np.log10(g / input_gain(to_coded(x, stereo)))
-        assert np.all(np.abs(db) <= 0.125 + 1e-4), (stereo, db)  # the stream's gain, on a 0.25 dB grid
+        np.testing.assert_allclose(g, blocks.gains(stereo), rtol=1e-12)
+        np.testing.assert_allclose(g, input_gain(to_coded(x, stereo)), rtol=1e-5)  # the stream's own gain
     silent = Loudness()
     silent.add(np.zeros((1, 100), np.float32))
-    assert silent.gains()[0] == np.float32(64.0)  # the gain's ceiling, as a silent packet's
+    assert silent.gains()[0] == 64.0  # the gain's ceiling, as a silent packet's
 
 
 def test_a_packet_gain_is_the_streams_within_a_factor_of_two_of_its_own() -> None:
-    own = np.array([4.0, 1.0, 0.1], np.float32)
-    np.testing.assert_array_equal(packet_gains(own, np.full(3, 1.0, np.float32)), np.float32([2.0, 1.0, 0.2]))
+    own = np.array([4.0, 1.0, 0.1, 0.6], np.float32)
+    got = packet_gains(own, np.array([1.0, 1.0, 1.0, 0.5]))
+    want = np.array([2.0, 1.0, 0.2, 0.5])  # clipped to a factor 2 of its own, else the stream's
+    assert got.dtype == np.float32 and np.all(np.abs(20 * np.log10(got / want)) <= 0.125 + 1e-6)
     np.testing.assert_array_equal(packet_gains(own, None), own)
     assert REFERENCE_SPAN == 2.0
+    # channels that differ only in level keep their gains' ratio: they are coded alike
+    left = packet_gains(np.float32([0.3]), np.array([0.21]))[0]
+    right = packet_gains(np.float32([0.3 / 0.6]), np.array([0.21 / 0.6]))[0]
+    assert abs(right / left - 1 / 0.6) < 1e-6
 
 
 def test_a_file_holds_its_packet_gains_together_and_a_live_stream_does_not() -> None:

@@ -32,11 +32,14 @@ def normalizing_gain(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
 
 # A packet's own gain follows its own level, so a quiet background beside loud speech was coded at another
 # level in every packet that held some of the speech, and the decoder, whose context spans packets, rendered
-# it unsteady around their boundaries (docs/fidelity.md). With the stream's level known first, a
-# packet's gain is the stream's, kept within REFERENCE_SPAN of its own either way (loud audio at most 6 dB
-# over the level the model was trained at, quiet audio at most 6 dB under it).
+# it unsteady around their boundaries (docs/fidelity.md). With the stream's level known first, a packet's
+# gain is the stream's, kept within REFERENCE_SPAN of its own either way (loud audio at most 6 dB over the
+# level the model was trained at, quiet audio at most 6 dB under it).
 REFERENCE_SPAN = 2.0
-GAIN_GRID_DB = 0.25  # the stream's gain is rounded to this grid, so that any summation order gives the same
+# The packet's gain is its own times a ratio on this grid: a file read in blocks and an array read whole
+# (or another runtime's sums) then give the same float32 gain, and channels that differ only in level keep
+# gains in exactly their ratio, so they are coded alike (a causal decoder's phase would part them otherwise).
+GAIN_GRID_DB = 0.25
 
 
 class Loudness:
@@ -59,9 +62,9 @@ class Loudness:
         if a.shape[0] == 2:
             self.products += float(np.dot(a[0], a[1]))
 
-    def gains(self, stereo: int = Stereo.INDEPENDENT) -> npt.NDArray[np.float32]:
-        """`[C] float32`: the gain `normalizing_gain` gives the whole stream about its mean, per coded channel
-        (mid and side with `Stereo.MID_SIDE`), rounded to GAIN_GRID_DB."""
+    def gains(self, stereo: int = Stereo.INDEPENDENT) -> npt.NDArray[np.float64]:
+        """`[C] float64`: the gain `normalizing_gain` gives the whole stream about its mean, per coded channel
+        (mid and side with `Stereo.MID_SIDE`)."""
         n = max(self.n, 1)
         sums, squares = self.sums, self.squares
         if stereo == Stereo.MID_SIDE and len(sums) == 2:
@@ -70,18 +73,18 @@ class Loudness:
             squares = np.array([squares[0] + squares[1] + cross, squares[0] + squares[1] - cross]) / 4.0
         mean = sums / n
         rms = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
-        db = 20.0 * np.log10(TARGET_RMS / np.maximum(rms, 1e-12))
-        gain = np.clip(10.0 ** (np.floor(db / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB / 20.0), MIN_GAIN, MAX_GAIN)
-        return np.asarray(gain, dtype=np.float32)
+        return np.asarray(np.clip(TARGET_RMS / np.maximum(rms, 1e-12), MIN_GAIN, MAX_GAIN), dtype=np.float64)
 
 
-def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float32] | None) -> npt.NDArray[np.float32]:
-    """A packet's gains `[C]`: its own (`input_gain` of its samples) with no reference, else the stream's
-    `reference` kept within REFERENCE_SPAN of its own."""
+def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float32]:
+    """A packet's gains `[C]`: its own (`input_gain` of its samples) with no reference, else its own times the
+    stream's `reference` over it, that ratio kept within REFERENCE_SPAN either way and rounded to
+    GAIN_GRID_DB."""
     if reference is None:
         return own
-    span = np.float32(REFERENCE_SPAN)
-    return np.clip(reference, own / span, own * span).astype(np.float32)
+    ratio = np.clip(reference / own.astype(np.float64), 1.0 / REFERENCE_SPAN, REFERENCE_SPAN)
+    grid = np.floor(20.0 * np.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB
+    return (own.astype(np.float64) * 10.0 ** (grid / 20.0)).astype(np.float32)
 
 
 # The input's DC and infrasound are removed before coding, as speech codecs' input high-pass filters do: the

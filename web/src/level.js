@@ -46,7 +46,7 @@ export function inputGain(x, a, b) {
 
 /**
  * 7.6's stream gain of a file's channels at the input rate, per coded channel (mid and side when `stereo`):
- * its level about the mean in float64, on a 0.25 dB grid, clipped to [1/64, 64] -> float32 per channel.
+ * its level about the mean in float64, clipped to [1/64, 64].
  * @param {Float32Array[]} channels @param {number} stereo
  */
 export function streamGains(channels, stereo) {
@@ -63,17 +63,18 @@ export function streamGains(channels, stereo) {
   return s1.map((sum, ch) => {
     const mean = sum / n;
     const rms = Math.sqrt(Math.max(s2[ch] / n - mean * mean, 0));
-    const d = 20 * Math.log10(0.05 / Math.max(rms, 1e-12));
-    return f32(Math.min(Math.max(10 ** (Math.floor(d / 0.25 + 0.5) * 0.25 / 20), 1 / 64), 64));
+    return Math.min(Math.max(0.05 / Math.max(rms, 1e-12), 1 / 64), 64);
   });
 }
 
 /**
- * 7.6's packet gain: the stream's gain `g` kept within a factor 2 of the packet's own -> float32.
+ * 7.6's packet gain: its own, times the stream's gain `g` over it kept within a factor 2 and rounded to a
+ * 0.25 dB grid -> float32.
  * @param {number} own @param {number} g
  */
 export function packetGain(own, g) {
-  return f32(Math.min(Math.max(g, f32(own / 2)), f32(own * 2)));
+  const ratio = Math.min(Math.max(g / own, 0.5), 2);
+  return f32(own * 10 ** (Math.floor(20 * Math.log10(ratio) / 0.25 + 0.5) * 0.25 / 20));
 }
 
 /**

@@ -84,6 +84,23 @@ def codec():  # type: ignore[no-untyped-def]
     return Codec.load(FIXED_MODEL_DIR)
 
 
+@pytest.fixture
+def model_with_decoder_metadata(tmp_path: Path) -> Callable[[str, str], Path]:
+    """model_with_decoder_metadata(key, value) -> a copy of the golden range-coded model under tmp_path whose
+    decoder also carries metadata `key` = `value` (skips without onnx, the dev extra, which edits the graph)."""
+    onnx = pytest.importorskip("onnx", reason="editing a graph's metadata needs onnx (the dev extra)")
+
+    def make(key: str, value: str) -> Path:
+        for name in ("encoder.onnx", "decoder.onnx"):
+            m = onnx.load(str(DATA / "golden_model_range" / name))
+            if name == "decoder.onnx":
+                m.metadata_props.add(key=key, value=value)
+            onnx.save(m, str(tmp_path / name))
+        return tmp_path
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def make_clips(speech: tuple[np.ndarray, int], music: tuple[np.ndarray, int]) -> Callable[..., list[Path]]:
     """make_clips(root, n, bad=0, seconds=1.5, seed=0) -> the paths of `n` clips written under `root`: real

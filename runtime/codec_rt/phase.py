@@ -21,7 +21,7 @@ import numpy.typing as npt
 from . import stft
 
 MOMENTUM = 0.99
-ENERGY_RANGE = 2.0  # the most `match_energy` scales a frame by, either way (6 dB)
+ENERGY_RANGE = 2.0  # the most `match_energy` scales a frame up by (6 dB)
 
 F32 = npt.NDArray[np.float32]
 
@@ -57,8 +57,8 @@ def refine_frames(
     """Magnitude and initial phase of `T` consecutive frames `[..., F, T]` -> their signal after `iters`
     iterations, `[..., n_fft + hop * (T - 1)] float32`: sample 0 is `n_fft // 2` before frame 0's centre.
     Samples outside `[lo, hi)` are held at zero (the file's edges). iters = 0 is a plain inverse STFT.
-    `match_energy` (with iters > 0): the result's frames are scaled to the energy of `mag`'s and overlap-added
-    again. A magnitude no signal has (a regression decoder's) comes out of Griffin-Lim with less energy
+    `match_energy` (with iters > 0): the result's frames that hold less energy than `mag`'s are scaled up to
+    it (by at most ENERGY_RANGE) and overlap-added again. A magnitude no signal has (a regression decoder's) comes out of Griffin-Lim with less energy
     than it holds, where overlapping frames cancel (docs/fidelity.md).
     """
     if n_fft % hop:
@@ -100,8 +100,9 @@ def refine_frames(
         got = np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1)
         want = np.sum(np.square(target, dtype=np.float64), axis=-1)
         have = np.sum(np.square(np.abs(got), dtype=np.float64), axis=-1)
-        # within ENERGY_RANGE either way: a frame Griffin-Lim left near silent is not blown up
-        scale = np.clip(np.sqrt((want + 1e-12) / (have + 1e-12)), 1 / ENERGY_RANGE, ENERGY_RANGE)
+        # only what cancelling took is given back, and at most ENERGY_RANGE: a frame Griffin-Lim left near
+        # silent is not blown up
+        scale = np.clip(np.sqrt((want + 1e-12) / (have + 1e-12)), 1.0, ENERGY_RANGE)
         frames = np.fft.irfft(got * scale[..., None].astype(np.float32), n=n_fft, axis=-1).astype(np.float32)
         frames *= win
         y = _overlap_add(frames, hop)

@@ -163,8 +163,8 @@ function overlapAdd(frames, t, nFft, hop, out) {
  * Fast Griffin-Lim over T consecutive frames (6.5, as codec-rt runs it per block): magnitude and initial
  * phase [F, T] -> the frames' signal after `iters` iterations, n_fft + hop * (T - 1) samples from n_fft / 2
  * before frame 0's centre; samples outside [lo, hi) held at zero. iters = 0: the inverse STFT (6.6).
- * `matchEnergy` (iters > 0): each frame of the result scaled to the energy of its target magnitude, within
- * a factor 2, and overlap-added again (6.5).
+ * `matchEnergy` (iters > 0): each frame of the result that holds less energy than its target magnitude
+ * scaled up to it, by at most a factor 2, and overlap-added again (6.5).
  * @param {Float32Array} mag @param {Float32Array} phase @param {number} nFft @param {number} hop
  * @param {number} iters @param {number} lo @param {number | null} hi @param {boolean} [matchEnergy]
  */
@@ -245,7 +245,7 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
         cr[q] = gr;
         ci[q] = gi;
       }
-      const scale = f32(Math.min(Math.max(Math.sqrt((want + 1e-12) / (have + 1e-12)), 0.5), 2));
+      const scale = f32(Math.min(Math.max(Math.sqrt((want + 1e-12) / (have + 1e-12)), 1), 2));
       for (let k = 0; k < nb; k++) {
         cr[i * nb + k] = f32(cr[i * nb + k] * scale);
         ci[i * nb + k] = f32(ci[i * nb + k] * scale);

@@ -151,12 +151,15 @@ def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(kbps: 
         assert not clipped.any(), (name, int(clipped.sum()))
 
 
-def test_steady_tones_above_1_khz_keep_their_level_at_12_kbps() -> None:
+def test_steady_tones_keep_their_level_at_12_kbps() -> None:
+    """Every tone of the suite within 2 dB and nothing within 80 Hz of it above -30 dB, at the default point:
+    its tables no longer clip a tone's latent, and its decoder gets back the level Griffin-Lim cancels
+    (`codec_rt.energy_match`). The onset check is not held here: the decoded onset still overshoots."""
     run = fidelity.ours(12.0)
-    for name in ("tone 3000 Hz -12 dBFS", "tone 6000 Hz -20 dBFS"):
-        case = CASES[name]
-        m = fidelity.measure(case, run(case.audio, case.rate))
-        assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30, (name, m)
+    for case in CASES.values():
+        if case.kind == "tone":
+            m = fidelity.measure(case, run(case.audio, case.rate))
+            assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30, (case.name, m)
 
 
 def test_a_quiet_background_stays_steady_beside_loud_packets_at_12_kbps() -> None:

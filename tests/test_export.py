@@ -56,19 +56,12 @@ def test_metadata_describes_the_model(exported: tuple[SpecAutoencoder, Path]) ->
     assert rt.model_id == model_id(model)
 
 
-def test_shipped_model_is_the_committed_checkpoint(exported: tuple[SpecAutoencoder, Path]) -> None:
-    from codec_rt.ladder import FIXED_MODEL_DIR
-
-    model, _ = exported
-    assert Codec.load(FIXED_MODEL_DIR).model_id == model_id(model)
-
-
 def test_every_ladder_point_is_its_committed_checkpoint() -> None:
-    """checkpoints/<dir>.pth (default.pth for fixed32k) holds the weights and entropy model of each point."""
+    """checkpoints/<dir>.pth holds the weights and entropy model of each point."""
     from codec_rt import ladder
 
     for point in ladder.points():
-        name = "default" if point.path.name == "fixed32k" else point.path.name
+        name = point.path.name
         tables = Codec.load(point.path).model.entropy  # a coder-2 model's tables come from export
         assert model_id(load_checkpoint(CHECKPOINT.parent / f"{name}.pth"), tables) == point.model_id, name
 

@@ -58,8 +58,9 @@ def refine_frames(
     iterations, `[..., n_fft + hop * (T - 1)] float32`: sample 0 is `n_fft // 2` before frame 0's centre.
     Samples outside `[lo, hi)` are held at zero (the file's edges). iters = 0 is a plain inverse STFT.
     `match_energy` (with iters > 0): the result's frames that hold less energy than `mag`'s are scaled up to
-    it (by at most ENERGY_RANGE) and overlap-added again. A magnitude no signal has (a regression decoder's) comes out of Griffin-Lim with less energy
-    than it holds, where overlapping frames cancel (docs/fidelity.md).
+    it (by at most ENERGY_RANGE) and overlap-added again. A magnitude no signal has (a regression decoder's)
+    comes out of Griffin-Lim with less energy than it holds, where overlapping frames cancel
+    (docs/fidelity.md).
     """
     if n_fft % hop:
         raise ValueError("refine_frames needs n_fft to be a multiple of hop")

@@ -9,7 +9,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -62,7 +62,9 @@ test('the demo page encodes, decodes and plays in headless Chromium', { timeout:
     const kbps = await text('kbps');
     assert.equal(kbps, ((8 * blob.length) / 2 / 1000).toFixed(2));
     const times = `encode ${await text('encode-ms')} ms, decode ${await text('decode-ms')} ms in the page`;
-    assert.equal(await text('model'), 'ae3c61b2d7aa3fab'); // rd6k
+    const ladder = JSON.parse(readFileSync(path.join(REPO, 'runtime', 'codec_rt', 'models', 'ladder.json'), 'utf8'));
+    const rd6k = ladder.points.find((/** @type {any} */ p) => p.kbps === 6 && !p.low_latency).model_id;
+    assert.equal(await text('model'), rd6k); // the page encodes at 6 kbps
     assert.deepEqual(state.decoded, { channels: 1, samples: 32000, sampleRate: 16000 });
     // The page's blob decodes in Node to the clip's shape, and is about the size Node writes for it.
     const again = await decode(blob, { phaseIters: 0 });

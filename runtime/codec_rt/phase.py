@@ -76,12 +76,19 @@ def refine_frames(
     c = (target * np.exp(1j * angle)).astype(np.complex64)
     prev = c.copy()
     tiny = np.float32(1e-30)
-    for _ in range(iters):
-        frames = np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32, copy=False)
+
+    def synth(spec: npt.NDArray[np.complex64]) -> F32:  # FORMAT.md 6.5's synth: frames -> their signal
+        frames = np.fft.irfft(spec, n=n_fft, axis=-1).astype(np.float32, copy=False)
         frames *= win
         y = _overlap_add(frames, hop)
         y *= inv
-        proj = np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1).astype(np.complex64, copy=False)
+        return y
+
+    def analyse(y: F32) -> npt.NDArray[np.complex64]:  # and its analyse: a signal -> its frames
+        return np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1).astype(np.complex64, copy=False)
+
+    for _ in range(iters):
+        proj = analyse(synth(c))
         # accel = proj + momentum * (proj - prev), written into the buffer of prev, which becomes proj.
         accel = prev
         accel *= np.float32(-MOMENTUM)
@@ -93,21 +100,15 @@ def refine_frames(
         np.divide(target, size, out=size)
         accel *= size
         c = accel
-    frames = np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32, copy=False)
-    frames *= win
-    y = _overlap_add(frames, hop)
-    y *= inv
+    y = synth(c)
     if match_energy and iters > 0:
-        got = np.fft.rfft(_frames(y, n_fft, hop, win), axis=-1)
+        got = analyse(y)
         want = np.sum(np.square(target, dtype=np.float64), axis=-1)
         have = np.sum(np.square(np.abs(got), dtype=np.float64), axis=-1)
         # only what cancelling took is given back, and at most ENERGY_RANGE: a frame Griffin-Lim left near
         # silent is not blown up
         scale = np.clip(np.sqrt((want + 1e-12) / (have + 1e-12)), 1.0, ENERGY_RANGE)
-        frames = np.fft.irfft(got * scale[..., None].astype(np.float32), n=n_fft, axis=-1).astype(np.float32)
-        frames *= win
-        y = _overlap_add(frames, hop)
-        y *= inv
+        y = synth(got * scale[..., None].astype(np.float32))
     return y
 
 

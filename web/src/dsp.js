@@ -210,11 +210,15 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
   };
   const mNeg = f32(-MOMENTUM);
   const mPos = f32(1 + MOMENTUM);
+  /** Frame i of y, windowed, into re and im. @param {number} i */
+  const analyse = (i) => {
+    for (let j = 0; j < nFft; j++) buf[j] = f32(y[i * hop + j] * win[j]);
+    fft.rfft(buf, re, im);
+  };
   for (let it = 0; it < iters; it++) {
     synth();
     for (let i = 0; i < t; i++) {
-      for (let j = 0; j < nFft; j++) buf[j] = f32(y[i * hop + j] * win[j]);
-      fft.rfft(buf, re, im);
+      analyse(i);
       for (let k = 0; k < nb; k++) {
         const q = i * nb + k;
         const projR = f32(re[k]);
@@ -232,8 +236,7 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
   synth();
   if (matchEnergy && iters > 0) {
     for (let i = 0; i < t; i++) {
-      for (let j = 0; j < nFft; j++) buf[j] = f32(y[i * hop + j] * win[j]);
-      fft.rfft(buf, re, im);
+      analyse(i);
       let want = 0;
       let have = 0;
       for (let k = 0; k < nb; k++) {

@@ -36,6 +36,7 @@ from codec_rt import phase, stft
 from codec_rt.level import normalizing_gain
 from export.export import load_checkpoint
 from models import SpecAutoencoder
+from models.autoencoder import PhaseNet
 
 from .clips import load_set
 from .scoring import score
@@ -80,9 +81,41 @@ def evaluate(model: SpecAutoencoder, clips: list[Any]) -> dict[str, dict[str, fl
                 "phase_s_per_s": float(np.mean([v[2] for v in vs]))} for k, vs in sums.items()}
 
 
+def evaluate_phase_net(path: Path, clips: list[Any]) -> dict[str, dict[str, float]]:
+    """A `training.phase_train` checkpoint against Griffin-Lim on its codec's decoded magnitude (rounded
+    latent): the learned phase as is, and as Griffin-Lim's start instead of the codec's regressed phase."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = load_checkpoint(Path(ck["codec"]))
+    net = PhaseNet(ck["n_bins"], ck["hidden"], model.cfg.n_fft // model.cfg.hop)
+    net.load_state_dict(ck["phase_net"])
+    net.eval()
+    cfg = model.cfg
+    sums: dict[str, list[tuple[float, float, float]]] = {}
+    for clip in clips:
+        x = clip.audio * normalizing_gain(clip.audio[None])[0]
+        feats = stft.to_features(stft.stft(x[None], cfg.n_fft, cfg.hop))
+        with torch.no_grad():
+            z = model.encoder(torch.from_numpy(feats))
+            y = model.decoder(torch.round(z) if model.prior is not None else z)[..., : feats.shape[-1]]
+            t0 = time.perf_counter()
+            learned = net(y[:, 0])[0].numpy()
+            net_s = time.perf_counter() - t0
+        y = y.numpy()[0]
+        mag = np.exp(np.minimum(y[0], 12.0))
+        seconds = x.size / cfg.sample_rate
+        ways = {"gl": (y[1], ITERS, 0.0), "learned": (learned, 0, net_s), "learned + gl": (learned, ITERS, net_s)}
+        for name, (ph, iters, extra) in ways.items():
+            out, took = _audio(mag, ph, cfg.n_fft, cfg.hop, x.size, iters)
+            s = score(x, out, lag=0)
+            sums.setdefault(name, []).append((s["pesq_wb"], s["stoi"], (took + extra) / seconds))
+    return {k: {"pesq": float(np.nanmean([v[0] for v in vs])), "stoi": float(np.nanmean([v[1] for v in vs])),
+                "phase_s_per_s": float(np.mean([v[2] for v in vs]))} for k, vs in sums.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("checkpoints", type=Path, nargs="+")
+    p.add_argument("checkpoints", type=Path, nargs="*")
+    p.add_argument("--phase-net", type=Path, nargs="*", default=[], help="training.phase_train checkpoints")
     p.add_argument("--data", type=Path, default=Path("data/dev/speech"))
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--seconds", type=float, default=10.0, help="the middle of each file, at most")
@@ -97,6 +130,12 @@ def main(argv: list[str] | None = None) -> None:
         result["models"][str(ck)] = {"config": model.cfg.to_dict(), "phase_head": model.phase_head,
                                      "parameters": sum(p.numel() for p in model.parameters()), "rows": rows}
         print(f"{ck} ({result['models'][str(ck)]['parameters']} parameters, phase_head {model.phase_head})")
+        for name, r in rows.items():
+            print(f"  {name:22s} PESQ-WB {r['pesq']:.2f}  STOI {r['stoi']:.3f}  phase {r['phase_s_per_s']:.3f} s/s")
+    for ck in a.phase_net:
+        rows = evaluate_phase_net(ck, clips)
+        result["models"][str(ck)] = {"rows": rows}
+        print(f"{ck} (phase network)")
         for name, r in rows.items():
             print(f"  {name:22s} PESQ-WB {r['pesq']:.2f}  STOI {r['stoi']:.3f}  phase {r['phase_s_per_s']:.3f} s/s")
     if a.json:

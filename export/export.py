@@ -38,7 +38,9 @@ DEFAULT_PARITY_AUDIO = REPO / "tests" / "data" / "speech_fr_16k.flac"
 
 def load_checkpoint(path: Path) -> SpecAutoencoder:
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = SpecAutoencoder(ModelConfig.from_dict(ck["config"]), phase_head=ck.get("arch", {}).get("phase_head", 0))
+    arch = ck.get("arch", {})
+    model = SpecAutoencoder(ModelConfig.from_dict(ck["config"]), phase_head=arch.get("phase_head", 0),
+                            phase_hidden=arch.get("phase_hidden", 256))
     model.load_state_dict(ck["model"])
     return model.eval()
 

@@ -13,7 +13,10 @@ angle (`phase_head=0`, the shipped models) or, with `phase_head=1`, predicted as
 part by two parallel outputs of the last layer and taken as their angle inside the graph (the parallel
 estimation architecture of Ai and Ling, "Neural speech phase prediction based on parallel estimation
 architecture and anti-wrapping losses", ICASSP 2023): the output is wrapped by construction, so the
-anti-wrapping losses of `training/losses.py` train it. Either way the graph's I/O is the same.
+anti-wrapping losses of `training/losses.py` train it. With `phase_head=2` a separate phase network
+(`PhaseNet`, the same parallel estimation over a 1-D convolution stack) predicts the phase from the decoded
+log-magnitude, trained on a frozen codec's output (`training/phase_train.py`); its time context is the
+config's `phase_context`. Either way the graph's I/O is the same.
 
 Padding and cropping: the encoder zero-pads time up to a multiple of the time stride. The decoder crops
 frequency back to F inside the graph (F is fixed by the STFT); it returns `time_stride * T'` frames and the
@@ -90,10 +93,66 @@ class Encoder(nn.Module):
         return self.proj(self.res(self.down(x)))
 
 
+PHASE_DILATIONS = (1, 2, 4)
+
+
+class _Res1d(nn.Module):
+    def __init__(self, ch: int, dilation: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv1d(ch, ch, 3, padding=dilation, dilation=dilation)
+        self.c2 = nn.Conv1d(ch, ch, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(F.leaky_relu(self.c1(F.leaky_relu(x, 0.1)), 0.1))
+
+
+def frame_rotation(n_bins: int, frames: int, period: int, device: torch.device | None = None) -> torch.Tensor:
+    """`[F, T]`: the phase 2 pi k (t mod period) / period that a sinusoid at bin k's centre gains from frame 0
+    to frame t, where period = n_fft / hop."""
+    t = torch.arange(frames, device=device) % period
+    k = torch.arange(n_bins, device=device)
+    return (2 * math.pi / period) * (torch.outer(k, t) % period).float()  # within one turn: float32 stays exact
+
+
+class PhaseNet(nn.Module):
+    """Decoded log-magnitude `[B, F, T]` -> phase `[B, F, T]`, for frames whose first one has an index that
+    is a multiple of `period` = n_fft / hop (a decoder graph's output always does: its time stride times
+    hop is a multiple of n_fft, which `ModelConfig.validate` checks for phase head 2).
+
+    Parallel estimation (Ai and Ling, ICASSP 2023): a 1-D convolution stack over time with the frequency
+    bins as channels, two parallel outputs taken as a pseudo real and imaginary part, the phase their angle.
+    A convolution is the same at every frame while a steady tone's phase advances from frame to frame, so
+    the network predicts the phase less `frame_rotation` (constant in time for a bin-centred tone) and is
+    told each frame's index modulo `period` (one-hot) for what does not advance so (onsets).
+    """
+
+    def __init__(self, n_bins: int, hidden: int, period: int) -> None:
+        super().__init__()
+        self.n_bins, self.period = n_bins, period
+        self.inp = nn.Conv1d(n_bins + period, hidden, 7, padding=3)
+        self.blocks = nn.Sequential(*[_Res1d(hidden, d) for d in PHASE_DILATIONS])
+        self.real = nn.Conv1d(hidden, n_bins, 3, padding=1)
+        self.imag = nn.Conv1d(hidden, n_bins, 3, padding=1)
+
+    @staticmethod
+    def context_frames() -> int:
+        """Frames on each side that one output frame depends on (every convolution is centred)."""
+        return 3 + sum(d + 1 for d in PHASE_DILATIONS) + 1
+
+    def forward(self, logmag: torch.Tensor) -> torch.Tensor:
+        frames = logmag.shape[-1]
+        clock = F.one_hot(torch.arange(frames, device=logmag.device) % self.period, self.period)
+        clock = clock.t().to(logmag.dtype)[None].expand(logmag.shape[0], -1, -1)
+        x = torch.cat([(logmag - LOGMAG_MEAN) / LOGMAG_STD, clock], dim=1)
+        h = F.leaky_relu(self.blocks(self.inp(x)), 0.1)
+        rot = frame_rotation(self.n_bins, frames, self.period, logmag.device)
+        return torch.atan2(self.imag(h), self.real(h)) + rot
+
+
 class Decoder(nn.Module):
     """latent `[B, channels, F', T']` -> `[B, 2, F, T' * time_stride] float32` (log-magnitude, phase)."""
 
-    def __init__(self, cfg: ModelConfig, phase_head: int = 0) -> None:
+    def __init__(self, cfg: ModelConfig, phase_head: int = 0, phase_hidden: int = 256) -> None:
         super().__init__()
         self.n_bins = cfg.n_bins
         self.phase_head = phase_head
@@ -106,33 +165,45 @@ class Decoder(nn.Module):
             # A causal decoder upsamples frequency only (kernel 1 in time): time context comes from the
             # causal convolutions before it.
             kt, pt = (1, 0) if cfg.causal else (4 if st == 2 else 3, 1)
-            c_out = (3 if phase_head else 2) if last else cfg.hidden
+            c_out = (3 if phase_head == 1 else 2) if last else cfg.hidden
             layers.append(nn.ConvTranspose2d(cfg.hidden, c_out, (4, kt), stride=(sf, st), padding=(1, pt)))
             if not last:
                 layers.append(nn.LeakyReLU(0.2))
         self.up = nn.Sequential(*layers)
+        # Head 2 keeps the regressed phase output unused, so a codec's weights load into it unchanged.
+        self.phase_net = PhaseNet(cfg.n_bins, phase_hidden, cfg.n_fft // cfg.hop) if phase_head == 2 else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         y = self.up(F.leaky_relu(self.res(self.proj(z)), 0.2))
         # The phase channel is an angle modulo 2 pi: it is never wrapped, only used through exp(i phase).
         y = y[:, :, : self.n_bins, :]
-        phase = torch.atan2(y[:, 2:3], y[:, 1:2]) if self.phase_head else y[:, 1:2] * math.pi
-        return torch.cat([y[:, :1] * LOGMAG_STD + LOGMAG_MEAN, phase], dim=1)
+        logmag = y[:, :1] * LOGMAG_STD + LOGMAG_MEAN
+        if self.phase_net is not None:
+            phase = self.phase_net(logmag[:, 0])[:, None]
+        elif self.phase_head == 1:
+            phase = torch.atan2(y[:, 2:3], y[:, 1:2])
+        else:
+            phase = y[:, 1:2] * math.pi
+        return torch.cat([logmag, phase], dim=1)
 
 
 class SpecAutoencoder(nn.Module):
     """With `cfg.coder` 1 or 2 it also holds the latent's entropy model (`prior`) and decodes the latent
     rounded to integers, as the runtime does (straight-through gradient while training).
 
-    `phase_head` (1: parallel-estimation phase, see the module docstring) changes only the decoder's inside;
-    checkpoints keep it under "arch", beside the runtime's config."""
+    `phase_head` (1: parallel-estimation phase; 2: a phase network on the decoded magnitude, see the module
+    docstring) and `phase_hidden` (its width) change only the decoder's inside; checkpoints keep them under
+    "arch", beside the runtime's config."""
 
-    def __init__(self, cfg: ModelConfig, phase_head: int = 0) -> None:
+    def __init__(self, cfg: ModelConfig, phase_head: int = 0, phase_hidden: int = 256) -> None:
         super().__init__()
+        if (phase_head == 2) != (cfg.phase_context == PhaseNet.context_frames()):
+            raise ValueError(f"phase head 2 needs phase_context {PhaseNet.context_frames()}, and only it")
         self.cfg = cfg
         self.phase_head = phase_head
+        self.phase_hidden = phase_hidden
         self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg, phase_head)
+        self.decoder = Decoder(cfg, phase_head, phase_hidden)
         self.prior = LatentPrior(cfg.channels, cfg.latent_bins) if cfg.coder in (1, 2) else None
 
     def forward(self, x: torch.Tensor, noise_bits: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:

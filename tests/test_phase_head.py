@@ -136,3 +136,116 @@ def test_training_through_griffin_lim_runs(tmp_path: Path) -> None:
                        text=True, env=env, check=False)
     assert r.returncode == 0, r.stderr
     assert "epoch 1/1" in r.stdout and " wave " in r.stdout
+
+
+# ------------------------------------------------------------------ phase head 2: a phase network on the magnitude
+
+def _head2_config(**kw: int) -> ModelConfig:
+    from models.autoencoder import PhaseNet
+
+    return ModelConfig(channels=3, hidden=8, phase_context=PhaseNet.context_frames(), **kw)
+
+
+def test_phase_context_is_checked_and_left_out_when_zero() -> None:
+    from codec_rt import ModelError
+
+    assert "phase_context" not in ModelConfig().to_dict()
+    assert ModelConfig.from_dict(_head2_config().to_dict()) == _head2_config()
+    with pytest.raises(ModelError, match="phase_context"):
+        ModelConfig(time_downsamples=0, causal=1, phase_context=3).validate()
+    with pytest.raises(ModelError, match="phase_context"):  # time stride 2 x hop 128 is not a multiple of 512
+        ModelConfig(time_downsamples=1, phase_context=3).validate()
+    with pytest.raises(ValueError, match="phase_context"):
+        SpecAutoencoder(ModelConfig(), phase_head=2)
+    # The lookahead grows by the phase network's context (frames).
+    assert _head2_config().lookahead_frames == ModelConfig().lookahead_frames + _head2_config().phase_context
+
+
+def test_phase_network_windows_with_the_configured_context_are_exact() -> None:
+    """The decoder's output frames [160, 200) from the latent steps `decoder_steps` names equal the whole
+    graph's (to float rounding: torch's convolutions sum in an order that depends on the length), while the
+    steps the magnitude alone needs give another phase: the network's context is what widened them. Its clock
+    runs on the graph's own frame index, which starts on a multiple of n_fft / hop whatever the window."""
+    from dataclasses import replace
+
+    cfg = _head2_config()
+    torch.manual_seed(0)
+    model = SpecAutoencoder(cfg, phase_head=2, phase_hidden=16).eval()
+    z = torch.randn(1, cfg.channels, cfg.latent_bins, 70)
+    s = cfg.time_stride
+
+    def window(c: ModelConfig) -> torch.Tensor:
+        a, b = c.decoder_steps(160, 200)
+        return model.decoder(z[..., a:b])[..., 160 - s * a : 200 - s * a]
+
+    with torch.no_grad():
+        y = model.decoder(z)[..., 160:200]
+        assert torch.allclose(window(cfg), y, atol=1e-5)
+        narrow = window(replace(cfg, phase_context=0))
+    assert torch.allclose(narrow[:, 0], y[:, 0], atol=1e-5)
+    assert not torch.allclose(narrow[:, 1], y[:, 1], atol=1e-4)
+
+
+def test_a_steady_tone_needs_no_learning_to_advance_its_phase() -> None:
+    """With its outputs at a constant angle, the network's phase advances by 2 pi k hop / n_fft per frame at
+    bin k, as a tone at the bin's centre does."""
+    from models.autoencoder import PhaseNet
+
+    net = PhaseNet(257, 8, 4)
+    for layer in (net.real, net.imag):
+        torch.nn.init.zeros_(layer.weight)
+    torch.nn.init.constant_(net.real.bias, 1.0)
+    torch.nn.init.zeros_(net.imag.bias)
+    with torch.no_grad():
+        ph = net(torch.zeros(1, 257, 12))[0]
+    want = 2 * np.pi * torch.arange(257.0)[:, None] * 128 / 512
+    d = torch.remainder(torch.diff(ph, dim=-1) - want, 2 * np.pi)
+    assert float(torch.minimum(d, 2 * np.pi - d).max()) < 1e-4
+
+
+def test_a_phase_network_trains_merges_exports_and_decodes(tmp_path: Path) -> None:
+    """`training.phase_train`: train on a cache (here a tiny one made of a real clip), merge into a codec
+    checkpoint, export with 0 phase iterations, and code a file; it decodes to the same
+    samples (to float rounding) whatever the decoder's block size, and the phase is no longer the codec's
+    own regressed one."""
+    pytest.importorskip("onnxscript")
+    import soundfile as sf
+
+    from codec_rt import Codec, StreamDecoder
+    from codec_rt.level import normalizing_gain
+    from export.export import export, load_checkpoint
+    from training import phase_train
+    from training import stft_torch as st
+
+    torch.manual_seed(0)
+    codec_cfg = ModelConfig(channels=3, hidden=8, coder=1)
+    codec = SpecAutoencoder(codec_cfg).eval()
+    codec_ck = tmp_path / "codec.pth"
+    torch.save({"config": codec_cfg.to_dict(), "model": codec.state_dict(), "epoch": 1, "step": 1}, codec_ck)
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    x = x * normalizing_gain(x[None])[0]
+    with torch.no_grad():
+        feats = st.to_features(st.stft(torch.from_numpy(x)[None], 512, 128))
+        dec = codec.decoder(torch.round(codec.encoder(feats)))[..., : feats.shape[-1]]
+    cache = tmp_path / "cache.npz"
+    np.savez(cache, dec=dec[0, 0].numpy().astype(np.float16), phase=feats[0, 1].numpy().astype(np.float16),
+             mag=feats[0, 0].numpy().astype(np.float16), lengths=np.array([feats.shape[-1]]),
+             checkpoint=str(codec_ck))
+    pn = tmp_path / "pn.pth"
+    phase_train.main(["train", str(cache), "-o", str(pn), "--minutes", "0.05", "--batch", "1", "--frames", "64",
+                      "--hidden", "16", "--resynth", "1"])
+    merged = tmp_path / "merged.pth"
+    phase_train.main(["merge", str(pn), "-o", str(merged)])
+    model = load_checkpoint(merged)
+    assert model.phase_head == 2 and model.cfg.phase_context > 0
+    export(model, tmp_path / "onnx", phase_iters=0)
+    rt = Codec.load(tmp_path / "onnx")
+    assert rt.model.phase_iters == 0 and rt.config.phase_context == model.cfg.phase_context
+    blob = rt.encode(x[None] * 0.3, sr, framed=True)
+    a, _ = rt.decode(blob)
+    stream = StreamDecoder(rt, block_frames=40)  # other blocks: their windows hold the network's context too
+    b = np.concatenate([stream.push(blob), stream.flush()], axis=1)
+    assert np.isfinite(a).all() and a.shape == b.shape and np.abs(a - b).max() < 1e-5
+    with torch.no_grad():
+        y = model.decoder(torch.round(model.encoder(feats)))[..., : feats.shape[-1]]
+    assert not torch.allclose(y[:, 1], dec[:, 1])

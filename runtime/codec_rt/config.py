@@ -74,6 +74,10 @@ class ModelConfig:
         neighbouring symbols already coded (context tables, counted from training latents at export).
     causal: 1 = every convolution sees only the current and past frames (low-latency model; needs
         time_downsamples = 0), so a frame can be coded as soon as its STFT window is complete.
+    phase_context: frames on each side of a decoded frame that its phase depends on, beyond the frames the
+        latent decodes to: a decoder whose phase comes from a network over the decoded magnitude (0 for the
+        others, and then left out of `to_dict`, so their config reads as before). Needs a non-causal model
+        whose time stride times hop is a multiple of n_fft.
     """
 
     sample_rate: int = 16000
@@ -86,6 +90,7 @@ class ModelConfig:
     default_bits: int = 8
     coder: int = 0
     causal: int = 0
+    phase_context: int = 0
 
     @property
     def n_bins(self) -> int:
@@ -118,7 +123,7 @@ class ModelConfig:
 
     def decoder_steps(self, t0: int, t1: int) -> tuple[int, int]:
         """Latent steps `[j0, j1)` that the decoder's output frames `[t0, t1)` depend on (before clipping)."""
-        lo, hi = t0, t1 - 1
+        lo, hi = t0 - self.phase_context, t1 - 1 + self.phase_context
         if not self.causal:
             for i in range(self.freq_downsamples):  # the transposed convolutions, last one first
                 if i < self.time_downsamples:  # k=4, stride 2, padding 1
@@ -144,7 +149,10 @@ class ModelConfig:
         return -(-n_frames // self.time_stride)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.phase_context:
+            del d["phase_context"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -187,3 +195,8 @@ class ModelConfig:
             raise ModelError(f"unknown coder {self.coder}")
         if self.causal not in (0, 1) or (self.causal and self.time_downsamples):
             raise ModelError("causal must be 0 or 1, and a causal model cannot downsample time")
+        if not 0 <= self.phase_context <= 64:
+            raise ModelError("phase_context must be in 0..64")
+        if self.phase_context and (self.causal or (self.time_stride * self.hop) % self.n_fft):
+            raise ModelError("phase_context needs a non-causal model whose time stride times hop is a multiple "
+                             "of n_fft")

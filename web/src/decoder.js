@@ -45,8 +45,8 @@ const f32 = Math.fround;
  * @param {import('./model.js').Config} c @param {number} t0 @param {number} t1
  */
 export function decoderSteps(c, t0, t1) {
-  let lo = t0;
-  let hi = t1 - 1;
+  let lo = t0 - c.phaseContext;
+  let hi = t1 - 1 + c.phaseContext;
   if (!c.causal) {
     for (let i = 0; i < c.freqDownsamples; i++) {
       if (i < c.timeDownsamples) {

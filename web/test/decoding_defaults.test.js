@@ -90,3 +90,23 @@ describe('codec_rt.energy_match', () => {
     });
   }
 });
+
+describe('phase_context (FORMAT.md 3.4, 6.9)', () => {
+  it('widens the receptive field of the decoder by its frames, as codec-rt does', async () => {
+    const { parseConfig } = await import('../src/model.js');
+    const { decoderSteps } = await import('../src/decoder.js');
+    const plain = parseConfig('{"channels": 6}');
+    const net = parseConfig('{"channels": 6, "phase_context": 14}');
+    assert.equal(plain.phaseContext, 0);
+    // codec-rt: ModelConfig(channels=6).decoder_steps(160, 200) == (36, 54); with phase_context 14, (32, 58)
+    assert.deepEqual(decoderSteps(plain, 160, 200), [36, 54]);
+    assert.deepEqual(decoderSteps(net, 160, 200), [32, 58]);
+  });
+
+  it('refuses a phase context where the network could not keep time', async () => {
+    const { parseConfig } = await import('../src/model.js');
+    assert.throws(() => parseConfig('{"phase_context": 3, "causal": 1, "time_downsamples": 0}'), ModelError);
+    assert.throws(() => parseConfig('{"phase_context": 3, "time_downsamples": 1}'), ModelError);
+    assert.throws(() => parseConfig('{"phase_context": 65}'), ModelError);
+  });
+});

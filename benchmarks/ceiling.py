@@ -83,7 +83,8 @@ def evaluate(model: SpecAutoencoder, clips: list[Any]) -> dict[str, dict[str, fl
 
 def evaluate_phase_net(path: Path, clips: list[Any]) -> dict[str, dict[str, float]]:
     """A `training.phase_train` checkpoint against Griffin-Lim on its codec's decoded magnitude (rounded
-    latent): the learned phase as is, and as Griffin-Lim's start instead of the codec's regressed phase."""
+    latent): the learned phase as is, and as the start of 8 or 32 Griffin-Lim iterations instead of the
+    codec's regressed phase (`gl`, `gl 8`)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     model = load_checkpoint(Path(ck["codec"]))
     net = PhaseNet(ck["n_bins"], ck["hidden"], model.cfg.n_fft // model.cfg.hop)
@@ -103,7 +104,8 @@ def evaluate_phase_net(path: Path, clips: list[Any]) -> dict[str, dict[str, floa
         y = y.numpy()[0]
         mag = np.exp(np.minimum(y[0], 12.0))
         seconds = x.size / cfg.sample_rate
-        ways = {"gl": (y[1], ITERS, 0.0), "learned": (learned, 0, net_s), "learned + gl": (learned, ITERS, net_s)}
+        ways = {"gl": (y[1], ITERS, 0.0), "gl 8": (y[1], 8, 0.0), "learned": (learned, 0, net_s),
+                "learned + gl 8": (learned, 8, net_s), "learned + gl": (learned, ITERS, net_s)}
         for name, (ph, iters, extra) in ways.items():
             out, took = _audio(mag, ph, cfg.n_fft, cfg.hop, x.size, iters)
             s = score(x, out, lag=0)

@@ -1,8 +1,9 @@
-"""Train a `models.autoencoder.PhaseNet` (phase head 2) on a frozen codec's decoded magnitudes (issue 13, item 2).
+"""Train a `models.autoencoder.PhaseNet` (phase head 2) on a frozen codec's decoded magnitudes (issue 13).
 
     python -m training.phase_train cache checkpoints/rd12k.pth --packed pack/train.flac -o results/phase/cache.npz
     python -m training.phase_train train results/phase/cache.npz -o results/phase/rd12k.pth --minutes 60
     python -m training.phase_train train ... --resume          # continues from -o with its optimizer
+    python -m training.phase_train train ... --init-from checkpoints/rd12k.pth   # its network, a fresh optimizer
     python -m training.phase_train merge results/phase/rd12k.pth -o checkpoints/rd12k_pn.pth
 
 `merge` writes a codec checkpoint with phase head 2 (the codec's weights and the phase network's, the config's
@@ -10,8 +11,10 @@
 
 The cache holds, for every packed clip (level-normalized as the runtime does), the codec's decoded
 log-magnitude from its rounded latent and the input's phase and log-magnitude (float16): the codec runs
-once, and each step trains the phase network alone on random crops. Only the anti-wrapping losses of Ai and
-Ling (`training.losses.anti_wrapping_losses`) train it, over the bins that carry signal.
+once, and each step trains the phase network alone on random crops (starting on a multiple of n_fft / hop,
+as the decoder graph's output does). The anti-wrapping losses of Ai and Ling
+(`training.losses.anti_wrapping_losses`) train it, weighted by the square root of the target magnitude,
+optionally with `Resynthesis` (`--resynth`). `--synth` at `cache` mixes in the fidelity suite's kinds.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from models.autoencoder import PhaseNet, SpecAutoencoder
 from . import stft_torch as st
 from .data import ClipSet
 from .losses import LOGMAG_FLOOR, MEL_RESOLUTIONS, anti_wrapping_losses, mel_filterbank
+from .synth import random_kind, synth_clip
 
 
 class Resynthesis(torch.nn.Module):
@@ -59,10 +63,15 @@ class Resynthesis(torch.nn.Module):
 
 
 @torch.no_grad()
-def build_cache(ckpt: Path, packed: Path, out: Path, limit: int) -> None:
+def build_cache(ckpt: Path, packed: Path, out: Path, limit: int, synth: float = 0.0) -> None:
+    """`synth`: that share of the clips is replaced by a synthetic one of the fidelity suite's kinds
+    (`training/synth.py`, seeded), so the network also learns tones, chords and onsets."""
     model = load_checkpoint(ckpt)
     cfg = model.cfg
     clips = ClipSet.from_packed(packed, cfg.sample_rate, limit, 0, 0).clips
+    rng = np.random.default_rng(7)
+    clips = [synth_clip(random_kind(rng), c.size, cfg.sample_rate, rng, speech=c) if rng.random() < synth else c
+             for c in clips]
     dec, ph, mag = [], [], []
     t0 = time.time()
     for i, c in enumerate(clips):
@@ -99,7 +108,8 @@ def _batches(cache: dict[str, np.ndarray], rng: np.random.Generator, batch: int,
 
 
 def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, frames: int, hidden: int,
-          threads: int, resume: bool, resynth: float, ip_weight: float) -> None:
+          threads: int, resume: bool, resynth: float, ip_weight: float,
+          init_from: Path | None = None) -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cache = dict(np.load(cache_path))
@@ -108,6 +118,13 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
     resynthesis = Resynthesis(16000, 2 * (n_bins - 1), 128)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.8, 0.99))
     epoch, step, spent = 0, 0, 0.0
+    if init_from is not None and not (resume and out.exists()):
+        ck = torch.load(init_from, map_location="cpu", weights_only=False)
+        prefix = "decoder.phase_net."  # a merged codec checkpoint, or a phase_train one
+        weights = ({k[len(prefix):]: v for k, v in ck["model"].items() if k.startswith(prefix)}
+                   if "model" in ck else ck["phase_net"])
+        net.load_state_dict(weights)
+        print(f"initialized from {init_from}", flush=True)
     if resume and out.exists():
         ck = torch.load(out, map_location="cpu", weights_only=False)
         net.load_state_dict(ck["phase_net"])
@@ -181,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("checkpoint", type=Path)
     c.add_argument("--packed", type=Path, default=Path("pack/train.flac"))
     c.add_argument("--limit", type=int, default=0)
+    c.add_argument("--synth", type=float, default=0.0, help="share of clips replaced by synthetic ones")
     c.add_argument("-o", "--out", type=Path, required=True)
     t = sub.add_parser("train")
     t.add_argument("cache", type=Path)
@@ -193,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--resume", action="store_true")
     t.add_argument("--ip-weight", type=float, default=1.0)
+    t.add_argument("--init-from", type=Path, help="start from this network (a phase_train or merged checkpoint)")
     t.add_argument("--resynth", type=float, default=0.0, help="weight of the resynthesis loss")
     m = sub.add_parser("merge")
     m.add_argument("phase_net", type=Path)
@@ -201,9 +220,10 @@ def main(argv: list[str] | None = None) -> None:
     if a.cmd == "merge":
         merge(a.phase_net, a.out)
     elif a.cmd == "cache":
-        build_cache(a.checkpoint, a.packed, a.out, a.limit)
+        build_cache(a.checkpoint, a.packed, a.out, a.limit, a.synth)
     else:
-        train(a.cache, a.out, a.minutes, a.lr, a.batch, a.frames, a.hidden, a.threads, a.resume, a.resynth, a.ip_weight)
+        train(a.cache, a.out, a.minutes, a.lr, a.batch, a.frames, a.hidden, a.threads, a.resume, a.resynth,
+              a.ip_weight, a.init_from)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,24 @@ def test_context_tables_round_trip_symbols_they_never_saw() -> None:
     assert entropy.decode(entropy.encode(s[..., :0], ct), ct, 0).shape == (3, 4, 0)
 
 
+def test_the_coders_context_lookups_are_the_context_rule() -> None:
+    """The encoder computes every symbol's context at once and the decoder looks each row's up from the
+    rows before it; both are `context_of` (the rule of the module docstring), row by row, for symbols over
+    each row's whole range."""
+    t = tables(seed=6)
+    ct = entropy.fit_context_tables([correlated(t, 50, seed=1)], t)
+    s = sample(t, 64, seed=8)
+    every = entropy.contexts(s, ct)
+    a3, b = ct._context_terms
+    idx = (s - ct.low).reshape(t.channels * t.bins, -1)
+    for r in range(t.channels * t.bins):
+        c, f = divmod(r, t.bins)
+        rule = entropy.context_of(s, ct.center, c, f)
+        np.testing.assert_array_equal(every[c, f], rule)
+        looked_up = (a3[r - 1][idx[r - 1]] if f else 6) + (b[r - t.bins][idx[r - t.bins]] if c else 0)
+        np.testing.assert_array_equal(looked_up, rule)
+
+
 def test_context_tables_refuse_bad_shapes() -> None:
     t = tables(seed=5)
     d = entropy.fit_context_tables([correlated(t, 100, seed=0)], t).to_dict()

@@ -137,6 +137,18 @@ class EntropyTables:
                 for f in self.freqs]
 
     @cached_property
+    def _context_terms(self) -> tuple[list[I32], list[I32]]:
+        """context 1, per row: `3 * a` and `b` of the context rule (module docstring) for each of the row's
+        table entries (`symbol - offset`), so that a decoded row's entries give the next rows' contexts by
+        lookup."""
+        a3, b = [], []
+        for low, high, center in zip(self.low.ravel(), self.high.ravel(), self.center.ravel(), strict=True):
+            d = np.arange(low, high + 1, dtype=np.int32) - center
+            a3.append((3 * (np.clip(d, -2, 2) + 2)).astype(np.int32))
+            b.append(np.minimum(np.abs(d), 2).astype(np.int32))
+        return a3, b
+
+    @cached_property
     def _probs(self) -> list[npt.NDArray[np.float64]]:
         """context 1: `[CONTEXTS, size] float64` per row, each symbol's table picked by its context."""
         scale = float(1 << self.precision)
@@ -166,6 +178,17 @@ def context_of(symbols: I32, centers: I32, c: int, f: int) -> I32:
     return idx
 
 
+def contexts(symbols: I32, tables: EntropyTables) -> I32:
+    """`[C, F, T]` table indices of every symbol of `symbols [C, F, T]` (context = 1): `context_of` for all rows
+    at once, for an encoder, which has them all."""
+    d = symbols - tables.center
+    a = np.full(symbols.shape, 2, np.int32)
+    a[:, 1:] = np.minimum(np.maximum(d[:, :-1], -2), 2) + 2
+    b = np.zeros(symbols.shape, np.int32)
+    b[1:] = np.minimum(np.abs(d[:-1]), 2)
+    return (3 * a + b).astype(np.int32)
+
+
 def to_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables) -> I32:
     """latent `[C, F, T] float32` -> symbols `[C, F, T] int32`: rounded, clipped to each table's range."""
     return np.clip(np.rint(latent), tables.low, tables.high).astype(np.int32)
@@ -180,11 +203,12 @@ def encode(symbols: I32, tables: EntropyTables) -> bytes:
         raise ValueError("symbol outside its table's range (use to_symbols)")
     enc = constriction.stream.queue.RangeEncoder()
     index = symbols - tables.low
+    ctx = contexts(symbols, tables) if tables.context else None
     for r in range(c * f):
         ci, fi = divmod(r, f)
         row = np.ascontiguousarray(index[ci, fi], np.int32)
-        if tables.context:
-            enc.encode(row, _FAMILY, tables._probs[r][context_of(symbols, tables.center, ci, fi)])
+        if ctx is not None:
+            enc.encode(row, _FAMILY, tables._probs[r][ctx[ci, fi]])
         else:
             enc.encode(row, tables._models[r])
     return bytes(enc.get_compressed().astype("<u4").tobytes())
@@ -196,19 +220,25 @@ def decode(data: bytes, tables: EntropyTables, frames: int) -> I32:
         raise FormatError(f"range-coded section is {len(data)} bytes, not a multiple of 4")
     words = np.frombuffer(data, "<u4").astype(np.uint32)
     c, f = tables.channels, tables.bins
-    out = np.empty((c, f, frames), np.int32)
+    index = np.empty((c * f, frames), np.int32)  # table entries (symbol - offset), row-major
     try:
         dec = constriction.stream.queue.RangeDecoder(words)
-        for r in range(c * f):
-            ci, fi = divmod(r, f)
-            if tables.context:
-                # The context reads rows already decoded: earlier rows of `out` hold symbols, not indices.
-                probs = tables._probs[r][context_of(out, tables.center, ci, fi)]
-                out[ci, fi] = dec.decode(_FAMILY, probs) + tables.low[ci, fi]
-            else:
-                out[ci, fi] = dec.decode(tables._models[r], frames) + tables.low[ci, fi]
+        if tables.context:
+            # The context reads the rows already decoded (context_of's rule, by lookup of their entries).
+            a3, b = tables._context_terms
+            first = np.full(frames, 6, np.int32)  # 3 * a for f = 0 (a = 2), b = 0 for c = 0
+            for r in range(c * f):
+                ci, fi = divmod(r, f)
+                ctx = a3[r - 1][index[r - 1]] if fi else first
+                if ci:
+                    ctx = ctx + b[r - f][index[r - f]]
+                index[r] = dec.decode(_FAMILY, tables._probs[r][ctx])
+        else:
+            for r in range(c * f):
+                index[r] = dec.decode(tables._models[r], frames)
     except (ValueError, RuntimeError, AssertionError) as e:  # constriction's errors for invalid streams
         raise FormatError(f"range-coded latent is invalid: {e}") from None
+    out: I32 = index.reshape(c, f, frames) + tables.low
     return out
 
 

@@ -69,6 +69,11 @@ def cases() -> list[Case]:
         a = np.sqrt(2) * 10 ** (level / 20)
         out.append(Case(f"tone {f} Hz {level:g} dBFS", "tone", (a * np.sin(2 * np.pi * f * _t(3)))[None].astype(
             np.float32), RATE, {"freqs": [f]}))
+    for f, level, silence in ((1000, -6.0, 0.1), (3000, -12.0, 0.25)):  # an onset inside the file
+        a = np.sqrt(2) * 10 ** (level / 20)
+        x = np.concatenate([np.zeros(int(silence * RATE)), a * np.sin(2 * np.pi * f * _t(3))])
+        out.append(Case(f"tone {f} Hz {level:g} dBFS after {1000 * silence:g} ms of silence", "tone",
+                        x[None].astype(np.float32), RATE, {"freqs": [f], "start": int(silence * RATE)}))
     t48 = _t(3, 48000)
     out.append(Case("tone 1000 Hz -12 dBFS, 48 kHz", "tone", (0.354 * np.sin(2 * np.pi * 1000 * t48))[None].astype(
         np.float32), 48000, {"freqs": [1000]}))
@@ -130,7 +135,8 @@ def _mid(x: F64, rate: int) -> F64:
 
 def tone_metrics(case: Case, y: F64) -> dict[str, float]:
     """Level error of each tone (dB, worst), strongest component within 80 Hz of a tone relative to it (dB),
-    the first 10 ms's peak over the steady peak (dB), and samples at or beyond full scale."""
+    the peak of the 10 ms from its onset (the file's start, or `meta["start"]`) over the steady peak (dB), and
+    samples at or beyond full scale."""
     x = case.audio[0].astype(np.float64)
     rate = case.rate
     spec_x, freqs = _spectrum(_mid(x, rate), rate)
@@ -148,7 +154,8 @@ def tone_metrics(case: Case, y: F64) -> dict[str, float]:
         if np.any(near & ~others):
             spur = max(spur, db(float(spec_y[near & ~others].max())) - db(peak))
     steady = float(np.abs(_mid(y, rate)).max())
-    onset = float(np.abs(y[: int(0.01 * rate)]).max())
+    start = int(case.meta.get("start", 0))
+    onset = float(np.abs(y[start : start + int(0.01 * rate)]).max())
     return {"level_db": level, "spur_db": spur, "onset_db": db(onset) - db(steady),
             "clipped": float(np.sum(np.abs(y) >= 1.0))}
 

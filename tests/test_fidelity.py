@@ -33,6 +33,12 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
     assert not fidelity.measure(tone, x * 10 ** (-7 / 20))["ok"]  # 7 dB low
     t = np.arange(x.shape[1]) / tone.rate
     assert not fidelity.measure(tone, x + 0.05 * np.sin(2 * np.pi * 1031 * t))["ok"]  # a sideband at -23 dB
+    late = CASES["tone 1000 Hz -6 dBFS after 100 ms of silence"]
+    burst = late.audio.astype(np.float64).copy()
+    start = late.meta["start"]
+    assert fidelity.measure(late, burst)["ok"]
+    burst[:, start : start + 80] *= 1.5  # +3.5 dB in the first 5 ms after the onset, none at the file's start
+    assert not fidelity.measure(late, burst)["ok"]
     dc = CASES["speech -30 dBFS + DC 0.2"]
     clean = dc.meta["clean"].astype(np.float64)
     swing = 0.2 * np.sin(2 * np.pi * 0.7 * np.arange(clean.shape[1]) / dc.rate)

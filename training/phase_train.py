@@ -48,7 +48,9 @@ class Resynthesis(torch.nn.Module):
     def __init__(self, sample_rate: int, n_fft: int, hop: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        self.fbs = [torch.from_numpy(mel_filterbank(sample_rate, nf, nm)) for nf, _, nm in MEL_RESOLUTIONS]
+        self.fbs = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.from_numpy(mel_filterbank(sample_rate, nf, nm)), requires_grad=False)
+             for nf, _, nm in MEL_RESOLUTIONS])
 
     def forward(self, dec: torch.Tensor, pred: torch.Tensor, mag: torch.Tensor, ph: torch.Tensor) -> torch.Tensor:
         n = self.hop * (dec.shape[-1] - 1)
@@ -109,13 +111,14 @@ def _batches(cache: dict[str, np.ndarray], rng: np.random.Generator, batch: int,
 
 def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, frames: int, hidden: int,
           threads: int, resume: bool, resynth: float, ip_weight: float,
-          init_from: Path | None = None) -> None:
+          init_from: Path | None = None, device: str = "cpu") -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cache = dict(np.load(cache_path))
     n_bins = int(cache["dec"].shape[0])
     net = PhaseNet(n_bins, hidden, 4)
-    resynthesis = Resynthesis(16000, 2 * (n_bins - 1), 128)
+    resynthesis = Resynthesis(16000, 2 * (n_bins - 1), 128).to(device)
+    net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.8, 0.99))
     epoch, step, spent = 0, 0, 0.0
     if init_from is not None and not (resume and out.exists()):
@@ -123,7 +126,7 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
         prefix = "decoder.phase_net."  # a merged codec checkpoint, or a phase_train one
         weights = ({k[len(prefix):]: v for k, v in ck["model"].items() if k.startswith(prefix)}
                    if "model" in ck else ck["phase_net"])
-        net.load_state_dict(weights)
+        net.load_state_dict(weights)  # copies into the parameters, on whichever device they are
         print(f"initialized from {init_from}", flush=True)
     if resume and out.exists():
         ck = torch.load(out, map_location="cpu", weights_only=False)
@@ -137,7 +140,8 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
         rng = np.random.default_rng([1, epoch])
         sums: dict[str, float] = {}
         n = 0
-        for dec, ph, mag in _batches(cache, rng, batch, frames):
+        for batch_cpu in _batches(cache, rng, batch, frames):
+            dec, ph, mag = (t.to(device) for t in batch_cpu)
             done = spent + (time.time() - t0) / 60
             if done > total:
                 break
@@ -209,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--frames", type=int, default=128)
     t.add_argument("--hidden", type=int, default=256)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--ip-weight", type=float, default=1.0)
     t.add_argument("--init-from", type=Path, help="start from this network (a phase_train or merged checkpoint)")
@@ -223,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         build_cache(a.checkpoint, a.packed, a.out, a.limit, a.synth)
     else:
         train(a.cache, a.out, a.minutes, a.lr, a.batch, a.frames, a.hidden, a.threads, a.resume, a.resynth,
-              a.ip_weight, a.init_from)
+              a.ip_weight, a.init_from, a.device)
 
 
 if __name__ == "__main__":

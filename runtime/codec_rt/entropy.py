@@ -167,21 +167,11 @@ def quantize_probs(p: npt.NDArray[np.float64], precision: int) -> tuple[int, ...
 _FAMILY = constriction.stream.model.Categorical(perfect=False)  # a categorical given per symbol
 
 
-def context_of(symbols: I32, centers: I32, c: int, f: int) -> I32:
-    """`[T]` table indices of row (c, f), from rows (c, f - 1) and (c - 1, f) of `symbols [C, F, T]` and the
-    rows' `centers [C, F, 1]` (see above)."""
-    t = symbols.shape[-1]
-    # minimum/maximum, not np.clip: this runs once per row of every packet, where clip's dispatch costs show
-    a = np.minimum(np.maximum(symbols[c, f - 1] - centers[c, f - 1], -2), 2) + 2 if f > 0 else np.full(t, 2, np.int32)
-    b = np.minimum(np.abs(symbols[c - 1, f] - centers[c - 1, f]), 2) if c > 0 else np.zeros(t, np.int32)
-    idx: I32 = (3 * a + b).astype(np.int32)
-    return idx
-
-
-def contexts(symbols: I32, tables: EntropyTables) -> I32:
-    """`[C, F, T]` table indices of every symbol of `symbols [C, F, T]` (context = 1): `context_of` for all rows
-    at once, for an encoder, which has them all."""
-    d = symbols - tables.center
+def contexts(symbols: I32, centers: I32) -> I32:
+    """`[C, F, T]` table index of every symbol of `symbols [C, F, T]` under the context rule (see above), the
+    rows' `centers [C, F, 1]` given: for an encoder, which has every row, and for counting tables. A decoder
+    has only the rows before the one it decodes, and looks the same rule up (`EntropyTables._context_terms`)."""
+    d = symbols - centers
     a = np.full(symbols.shape, 2, np.int32)
     a[:, 1:] = np.minimum(np.maximum(d[:, :-1], -2), 2) + 2
     b = np.zeros(symbols.shape, np.int32)
@@ -203,7 +193,7 @@ def encode(symbols: I32, tables: EntropyTables) -> bytes:
         raise ValueError("symbol outside its table's range (use to_symbols)")
     enc = constriction.stream.queue.RangeEncoder()
     index = symbols - tables.low
-    ctx = contexts(symbols, tables) if tables.context else None
+    ctx = contexts(symbols, tables.center) if tables.context else None
     for r in range(c * f):
         ci, fi = divmod(r, f)
         row = np.ascontiguousarray(index[ci, fi], np.int32)
@@ -224,7 +214,7 @@ def decode(data: bytes, tables: EntropyTables, frames: int) -> I32:
     try:
         dec = constriction.stream.queue.RangeDecoder(words)
         if tables.context:
-            # The context reads the rows already decoded (context_of's rule, by lookup of their entries).
+            # The context reads the rows already decoded (the rule of `contexts`, by lookup of their entries).
             a3, b = tables._context_terms
             first = np.full(frames, 6, np.int32)  # 3 * a for f = 0 (a = 2), b = 0 for c = 0
             for r in range(c * f):
@@ -262,9 +252,10 @@ def fit_context_tables(latents: list[I32], base: EntropyTables, precision: int =
     counts = np.zeros((c, f, CONTEXTS, size))
     for s in latents:
         idx = s - base.low
+        ctx = contexts(s, centers[..., None])
         for ci in range(c):
             for fi in range(f):
-                np.add.at(counts[ci, fi], (context_of(s, centers[..., None], ci, fi), idx[ci, fi]), 1)
+                np.add.at(counts[ci, fi], (ctx[ci, fi], idx[ci, fi]), 1)
     freqs: list[tuple[int, ...]] = []
     for ci in range(c):
         for fi in range(f):

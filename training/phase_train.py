@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -92,21 +93,21 @@ def build_cache(ckpt: Path, packed: Path, out: Path, limit: int, synth: float = 
              mag=np.concatenate(mag, axis=1), lengths=lengths, checkpoint=str(ckpt))
 
 
-def _batches(cache: dict[str, np.ndarray], rng: np.random.Generator, batch: int, frames: int
-             ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def _batches(cache: dict[str, np.ndarray], rng: np.random.Generator, batch: int, frames: int, period: int
+             ) -> Iterator[tuple[torch.Tensor, ...]]:
+    """One epoch of `(decoded log-magnitude, phase, log-magnitude)` `[batch, F, frames]` crops, made as they
+    are taken (an epoch's worth at once would copy the whole cache in float32)."""
     starts = np.concatenate([[0], np.cumsum(cache["lengths"])[:-1]])
     order = rng.permutation(np.flatnonzero(cache["lengths"] >= frames))
-    out = []
     for i in range(0, len(order) - batch + 1, batch):
         sel = []
         for j in order[i : i + batch]:
             n = int(cache["lengths"][j])
             # crops start on a multiple of the clock's period, as the decoder graph's output does
-            s = int(starts[j]) + 4 * int(rng.integers(0, (n - frames) // 4 + 1))
+            s = int(starts[j]) + period * int(rng.integers(0, (n - frames) // period + 1))
             sel.append(slice(s, s + frames))
-        out.append(tuple(torch.from_numpy(np.stack([cache[k][:, s] for s in sel]).astype(np.float32))
-                         for k in ("dec", "phase", "mag")))  # type: ignore[misc]
-    return out
+        yield tuple(torch.from_numpy(np.stack([cache[k][:, s] for s in sel]).astype(np.float32))
+                    for k in ("dec", "phase", "mag"))
 
 
 def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, frames: int, hidden: int,
@@ -115,9 +116,10 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cache = dict(np.load(cache_path))
-    n_bins = int(cache["dec"].shape[0])
-    net = PhaseNet(n_bins, hidden, 4)
-    resynthesis = Resynthesis(16000, 2 * (n_bins - 1), 128).to(device)
+    cfg = load_checkpoint(Path(str(cache["checkpoint"]))).cfg  # the codec whose magnitudes these are
+    period = cfg.n_fft // cfg.hop
+    net = PhaseNet(cfg.n_bins, hidden, period)
+    resynthesis = Resynthesis(cfg.sample_rate, cfg.n_fft, cfg.hop).to(device)
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.8, 0.99))
     epoch, step, spent = 0, 0, 0.0
@@ -140,7 +142,7 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
         rng = np.random.default_rng([1, epoch])
         sums: dict[str, float] = {}
         n = 0
-        for batch_cpu in _batches(cache, rng, batch, frames):
+        for batch_cpu in _batches(cache, rng, batch, frames, period):
             dec, ph, mag = (t.to(device) for t in batch_cpu)
             done = spent + (time.time() - t0) / 60
             if done > total:
@@ -170,7 +172,7 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
             epoch += 1
         ck: dict[str, Any] = {"phase_net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                               "step": step, "minutes": spent + (time.time() - t0) / 60, "hidden": hidden,
-                              "n_bins": int(cache["dec"].shape[0]), "codec": str(cache["checkpoint"])}
+                              "n_bins": cfg.n_bins, "codec": str(cache["checkpoint"])}
         tmp = out.with_suffix(".tmp")
         torch.save(ck, tmp)
         os.replace(tmp, out)

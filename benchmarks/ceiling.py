@@ -50,6 +50,18 @@ def _audio(mag: np.ndarray, ph: np.ndarray, n_fft: int, hop: int, length: int, i
     return y, time.perf_counter() - t0
 
 
+def _means(sums: dict[str, list[tuple[float, float, float]]]) -> dict[str, dict[str, float]]:
+    """Per way, the clips' (PESQ-WB, STOI, phase seconds per second) -> their means."""
+    return {k: {"pesq": float(np.nanmean([v[0] for v in vs])), "stoi": float(np.nanmean([v[1] for v in vs])),
+                "phase_s_per_s": float(np.mean([v[2] for v in vs]))} for k, vs in sums.items()}
+
+
+def _print(title: str, rows: dict[str, dict[str, float]]) -> None:
+    print(title)
+    for name, r in rows.items():
+        print(f"  {name:22s} PESQ-WB {r['pesq']:.2f}  STOI {r['stoi']:.3f}  phase {r['phase_s_per_s']:.3f} s/s")
+
+
 def evaluate(model: SpecAutoencoder, clips: list[Any]) -> dict[str, dict[str, float]]:
     """{"<latent> / <phase>": {pesq, stoi, phase_s_per_s}} means over `clips` (module docstring)."""
     cfg = model.cfg
@@ -77,8 +89,7 @@ def evaluate(model: SpecAutoencoder, clips: list[Any]) -> dict[str, dict[str, fl
             y, took = _audio(mag, ph, cfg.n_fft, cfg.hop, x.size, iters)
             s = score(x, y, lag=0)
             sums.setdefault(name, []).append((s["pesq_wb"], s["stoi"], took / seconds))
-    return {k: {"pesq": float(np.nanmean([v[0] for v in vs])), "stoi": float(np.nanmean([v[1] for v in vs])),
-                "phase_s_per_s": float(np.mean([v[2] for v in vs]))} for k, vs in sums.items()}
+    return _means(sums)
 
 
 def evaluate_phase_net(path: Path, clips: list[Any]) -> dict[str, dict[str, float]]:
@@ -110,8 +121,7 @@ def evaluate_phase_net(path: Path, clips: list[Any]) -> dict[str, dict[str, floa
             out, took = _audio(mag, ph, cfg.n_fft, cfg.hop, x.size, iters)
             s = score(x, out, lag=0)
             sums.setdefault(name, []).append((s["pesq_wb"], s["stoi"], (took + extra) / seconds))
-    return {k: {"pesq": float(np.nanmean([v[0] for v in vs])), "stoi": float(np.nanmean([v[1] for v in vs])),
-                "phase_s_per_s": float(np.mean([v[2] for v in vs]))} for k, vs in sums.items()}
+    return _means(sums)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,15 +141,11 @@ def main(argv: list[str] | None = None) -> None:
         rows = evaluate(model, clips)
         result["models"][str(ck)] = {"config": model.cfg.to_dict(), "phase_head": model.phase_head,
                                      "parameters": sum(p.numel() for p in model.parameters()), "rows": rows}
-        print(f"{ck} ({result['models'][str(ck)]['parameters']} parameters, phase_head {model.phase_head})")
-        for name, r in rows.items():
-            print(f"  {name:22s} PESQ-WB {r['pesq']:.2f}  STOI {r['stoi']:.3f}  phase {r['phase_s_per_s']:.3f} s/s")
+        _print(f"{ck} ({result['models'][str(ck)]['parameters']} parameters, phase_head {model.phase_head})", rows)
     for ck in a.phase_net:
         rows = evaluate_phase_net(ck, clips)
         result["models"][str(ck)] = {"rows": rows}
-        print(f"{ck} (phase network)")
-        for name, r in rows.items():
-            print(f"  {name:22s} PESQ-WB {r['pesq']:.2f}  STOI {r['stoi']:.3f}  phase {r['phase_s_per_s']:.3f} s/s")
+        _print(f"{ck} (phase network)", rows)
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(result, indent=1))

@@ -24,7 +24,7 @@ const CONFIG_DEFAULTS = {
  * @property {number} defaultBits
  * @property {number} coder
  * @property {number} causal
- * @property {number} phaseContext frames each side that a decoded frame's phase depends on (3.2)
+ * @property {number} phaseContext frames each side that a decoded frame's phase depends on (3.4)
  * @property {number} nBins
  * @property {number} timeStride
  * @property {number} latentBins

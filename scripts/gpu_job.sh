@@ -57,9 +57,14 @@ CANDIDATES=(
 pids=()
 # The 12 kbps point's phase network (phase head 2, docs/TRAINING.md), continued from the CPU run's: a cache of
 # the codec's decoded magnitudes (the GPU pack, a quarter of it the suite's kinds), then MINUTES of training.
+# The cache runs on the device with few threads (on the CPU beside four runs it took 7 of the 9.7 minutes of
+# the first lease), and training gets what is left of MINUTES, so that every run ends together.
+END=$(awk -v m="$MINUTES" -v t="$(date +%s)" 'BEGIN { printf "%d", t + 60 * m }')
 {
-  "$PY" -m training.phase_train cache checkpoints/rd12k.pth --packed "$PACK" --synth 0.25 -o /tmp/pn_cache.npz &&
-  "$PY" -m training.phase_train train /tmp/pn_cache.npz -o /tmp/pn12_full.pth --minutes "$MINUTES" \
+  "$PY" -m training.phase_train cache checkpoints/rd12k.pth --packed "$PACK" --synth 0.25 -o /tmp/pn_cache.npz \
+      --device "$DEVICE" --threads "$THREADS" &&
+  "$PY" -m training.phase_train train /tmp/pn_cache.npz -o /tmp/pn12_full.pth \
+      --minutes "$(awk -v e="$END" -v t="$(date +%s)" 'BEGIN { m = (e - t) / 60; printf "%.2f", m < 0.1 ? 0.1 : m }')" \
       --device "$DEVICE" --batch $((BATCH_SIZE * 2)) --ip-weight 0.3 --threads "$THREADS" \
       --init-from checkpoints/candidates/rd12k_phase.pth &&
   "$PY" -c "import torch; c = torch.load('/tmp/pn12_full.pth', weights_only=False); c.pop('optimizer'); torch.save(c, '$OUT/pn12.pth')"

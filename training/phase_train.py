@@ -66,10 +66,14 @@ class Resynthesis(torch.nn.Module):
 
 
 @torch.no_grad()
-def build_cache(ckpt: Path, packed: Path, out: Path, limit: int, synth: float = 0.0) -> None:
+def build_cache(ckpt: Path, packed: Path, out: Path, limit: int, synth: float = 0.0, device: str = "cpu",
+                threads: int = 0) -> None:
     """`synth`: that share of the clips is replaced by a synthetic one of the fidelity suite's kinds
-    (`training/synth.py`, seeded), so the network also learns tones, chords and onsets."""
-    model = load_checkpoint(ckpt)
+    (`training/synth.py`, seeded), so the network also learns tones, chords and onsets. `threads` caps
+    torch's CPU threads (0: its default, every core), for a cache built beside other runs."""
+    if threads:
+        torch.set_num_threads(threads)
+    model = load_checkpoint(ckpt).to(device)
     cfg = model.cfg
     clips = ClipSet.from_packed(packed, cfg.sample_rate, limit, 0, 0).clips
     rng = np.random.default_rng(7)
@@ -78,13 +82,13 @@ def build_cache(ckpt: Path, packed: Path, out: Path, limit: int, synth: float = 
     dec, ph, mag = [], [], []
     t0 = time.time()
     for i, c in enumerate(clips):
-        x = torch.from_numpy((c * normalizing_gain(c[None])[0]).astype(np.float32))[None]
+        x = torch.from_numpy((c * normalizing_gain(c[None])[0]).astype(np.float32))[None].to(device)
         feats = st.to_features(st.stft(x, cfg.n_fft, cfg.hop))
         z = model.encoder(feats)
         y = model.decoder(torch.round(z) if model.prior is not None else z)[..., : feats.shape[-1]]
-        dec.append(y[0, 0].numpy().astype(np.float16))
-        ph.append(feats[0, 1].numpy().astype(np.float16))
-        mag.append(feats[0, 0].numpy().astype(np.float16))
+        dec.append(y[0, 0].cpu().numpy().astype(np.float16))
+        ph.append(feats[0, 1].cpu().numpy().astype(np.float16))
+        mag.append(feats[0, 0].cpu().numpy().astype(np.float16))
         if i % 500 == 0:
             print(f"cached {i}/{len(clips)} ({time.time() - t0:.0f} s)", flush=True)
     lengths = np.array([d.shape[-1] for d in dec])
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--packed", type=Path, default=Path("pack/train.flac"))
     c.add_argument("--limit", type=int, default=0)
     c.add_argument("--synth", type=float, default=0.0, help="share of clips replaced by synthetic ones")
+    c.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    c.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     c.add_argument("-o", "--out", type=Path, required=True)
     t = sub.add_parser("train")
     t.add_argument("cache", type=Path)
@@ -227,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.cmd == "merge":
         merge(a.phase_net, a.out)
     elif a.cmd == "cache":
-        build_cache(a.checkpoint, a.packed, a.out, a.limit, a.synth)
+        build_cache(a.checkpoint, a.packed, a.out, a.limit, a.synth, a.device, a.threads)
     else:
         train(a.cache, a.out, a.minutes, a.lr, a.batch, a.frames, a.hidden, a.threads, a.resume, a.resynth,
               a.ip_weight, a.init_from, a.device)

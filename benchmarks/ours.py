@@ -1,7 +1,8 @@
 """Our codec's operating points, as the benchmark sees them: load each point of the bitrate ladder and
 round-trip a clip through the public API (`Codec.load(bitrate=)`, `Codec.encode` / `Codec.decode`).
 
-The cost of a clip is the whole blob, header included: that is what a user stores.
+The cost of a clip is the whole blob, header included, in the framed layout `codec-rt encode` writes: that
+is what a user stores.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def round_trip(kbps: float | None, low_latency: bool = False) -> tuple[Callable[
     codec = load(kbps, low_latency)
 
     def run(x: F32) -> Coded:
-        data = codec.encode(x[None, :], RATE)
+        data = codec.encode(x[None, :], RATE, framed=True)  # what `codec-rt encode` writes
         y, sr = codec.decode(data)
         if sr != RATE or y.shape != (1, x.shape[0]):
             raise RuntimeError(f"codec returned {y.shape} at {sr} Hz for {x.shape[0]} samples at {RATE} Hz")

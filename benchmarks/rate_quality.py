@@ -8,7 +8,7 @@ point; the decoded audio is aligned to the input (one integer lag per codec poin
 summed cross-correlations within +-50 ms, refined per clip to a fraction of a sample; `--align clip` for
 per-clip peaks) and scored (`scoring.py`: PESQ-WB, STOI, SI-SDR, LSD, mel distance).
 Bitrates are measured, never nominal: Opus from its audio packets, Codec2 from its .bit file, ours from
-the whole blob; a point's kbps is 8 * total bytes / total seconds.
+the whole framed blob (what `codec-rt encode` writes); a point's kbps is 8 * total bytes / total seconds.
 
 Writes to --out:
 - results.json: {"schema": "codec-rt/rate_quality/1", "sample_rate", "max_lag_ms", "align", "clip_seconds",
@@ -190,10 +190,10 @@ def markdown(results: dict[str, Any]) -> str:
     tools = results["tools"]
     lines += [
         "kbps: 8 x payload bytes / seconds over all clips (Opus: Ogg audio packets without the two header "
-        "packets; Codec2: .bit file; ours: whole blob, header included). Metrics are means over the clips a "
-        "metric could score (NaN: PESQ found no utterance) after cross-correlation alignment (lag ms: mean "
-        "shift applied, one integer lag per codec point refined per clip). Higher is better for PESQ-WB, STOI, "
-        "SI-SDR; lower for LSD and mel distance.",
+        "packets; Codec2: .bit file; ours: the framed blob `codec-rt encode` writes, header included). "
+        "Metrics are means over the clips a metric could score (NaN: PESQ found no utterance) after "
+        "cross-correlation alignment (lag ms: mean shift applied, one integer lag per codec point refined per "
+        "clip). Higher is better for PESQ-WB, STOI, SI-SDR; lower for LSD and mel distance.",
         "",
         f"Tools: {tools.get('opusenc', 'opusenc not run')}; codec2 {tools.get('codec2', 'not run')}; "
         f"pesq {tools.get('pesq')}, pystoi {tools.get('pystoi')}.",

@@ -71,3 +71,20 @@ def test_rate_distortion_training_exports_a_range_coded_model(tmp_path: Path) ->
     assert header.coder == Coder.RANGE
     y, _ = codec.decode(data)
     assert y.shape == x.T.shape and np.all(np.isfinite(y))
+
+
+def test_spectral_convergence_prices_an_erased_tone_at_its_energy() -> None:
+    """A steady tone fills a few bins of many: erasing it moves the log-magnitude L1 little, which is why
+    rate-distortion training on that L1 alone learned to drop tones; spectral convergence counts it whole."""
+    from training.losses import LOGMAG_FLOOR, spectral_convergence
+
+    floor = torch.full((1, 129, 50), -6.0)  # a quiet background in every bin
+    tone = floor.clone()
+    tone[:, 16] = 3.0  # one bin 9 nepers (78 dB) above it
+    assert float(spectral_convergence(tone, tone)) == 0.0
+    erased = spectral_convergence(floor, tone)
+    l1 = (floor.clamp_min(LOGMAG_FLOOR) - tone.clamp_min(LOGMAG_FLOOR)).abs().mean()
+    assert float(erased) > 0.99 and float(l1) < 0.1
+    # a clip and its batch: the mean over clips, each against its own energy
+    both = spectral_convergence(torch.cat([floor, tone]), torch.cat([tone, tone]))
+    assert abs(float(both) - float(erased) / 2) < 1e-6

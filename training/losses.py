@@ -1,5 +1,5 @@
 """Training losses: L1 on log-magnitude, magnitude-weighted L1 on the wrapped phase error, L1 on the
-waveform, and L1 on log-mel spectra at two resolutions.
+waveform, and L1 on log-mel spectra at two resolutions; optionally spectral convergence (`sc`).
 
 The waveform and mel terms are computed on `istft(predicted magnitude, TRUE phase)` by default
 (`wave_phase="true"`): a predicted phase is near random for most of training, and a waveform built from it
@@ -62,6 +62,7 @@ class LossWeights:
     wave_phase: str = "true"
     phase_loss: str = "weighted"  # or "antiwrap"
     gl_iters: int = 8  # wave_phase="gl": unrolled Griffin-Lim iterations
+    sc: float = 0.0  # spectral convergence
 
 
 def unrolled_griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop: int, length: int,
@@ -77,6 +78,18 @@ def unrolled_griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop
         prev = proj
         c = mag * accel / accel.abs().clamp_min(1e-12)
     return st.istft(c, n_fft, hop, length)
+
+
+def spectral_convergence(pred_logmag: torch.Tensor, target_logmag: torch.Tensor) -> torch.Tensor:
+    """Spectral convergence ||S - S'||_F / ||S||_F of linear magnitudes, per clip, averaged (Arik et al., "Fast
+    spectrogram inversion using multi-head convolutional neural networks", 2018, eq. 2; the first term of
+    Parallel WaveGAN's multi-resolution STFT loss). `[B, F, T]` log-magnitudes in. A log-magnitude L1 prices a
+    steady tone at the few bins it fills, so rate-distortion training finds erasing it cheap; this term is
+    dominated by the strongest components and prices the tone at its energy."""
+    s = torch.exp(target_logmag)
+    diff = torch.exp(pred_logmag.clamp_max(LOGMAG_CEIL)) - s
+    return (torch.linalg.vector_norm(diff, dim=(-2, -1))
+            / torch.linalg.vector_norm(s, dim=(-2, -1)).clamp_min(1e-8)).mean()
 
 
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
@@ -142,5 +155,9 @@ class CodecLoss(torch.nn.Module):
             for i in range(len(MEL_RESOLUTIONS)):
                 mel_t = mel_t + (self._log_mel(y, i) - self._log_mel(wave, i)).abs().mean() / len(sources)
         total = self.w.mag * mag + self.w.phase * phase + self.w.wave * wav + self.w.mel * mel_t
+        if self.w.sc:
+            sc = spectral_convergence(pred[:, 0], target[:, 0])
+            total = total + self.w.sc * sc
+            extra["sc"] = sc.item()
         terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item(), **extra}
         return total, terms

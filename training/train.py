@@ -110,6 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("MEL_LOSS_WEIGHT", 0.003, "weight of the two-resolution log-mel L1"),
         ("WAVE_LOSS_WEIGHT", 10.0, "weight of the waveform L1"),
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
+        ("SC_LOSS_WEIGHT", 0.0, "weight of the spectral convergence (losses.spectral_convergence)"),
         ("PHASE_LOSS", "weighted", "phase term: weighted (magnitude-weighted L1) | antiwrap (IP + GD + IAF)"),
         ("PHASE_HEAD", 0, "1: the decoder predicts real and imaginary parts and takes their angle"),
         ("WAVE_PHASE", "true", "phase in the wave and mel terms: true|predicted|both|gl (unrolled Griffin-Lim)"),
@@ -213,7 +214,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     if a.wave_phase not in ("true", "predicted", "both", "gl"):
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted', 'both' or 'gl'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
-                          wave_phase=a.wave_phase, phase_loss=a.phase_loss)
+                          wave_phase=a.wave_phase, phase_loss=a.phase_loss, sc=a.sc_loss_weight)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights).to(device)
     t0 = time.time()
     for epoch in range(start_epoch, a.epochs):

@@ -120,7 +120,8 @@ def train(cache_path: Path, out: Path, minutes: float, lr: float, batch: int, fr
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cache = dict(np.load(cache_path))
-    cfg = load_checkpoint(Path(str(cache["checkpoint"]))).cfg  # the codec whose magnitudes these are
+    # the config of the codec whose magnitudes these are
+    cfg = ModelConfig.from_dict(torch.load(str(cache["checkpoint"]), map_location="cpu", weights_only=False)["config"])
     period = cfg.n_fft // cfg.hop
     net = PhaseNet(cfg.n_bins, hidden, period)
     resynthesis = Resynthesis(cfg.sample_rate, cfg.n_fft, cfg.hop).to(device)

@@ -56,9 +56,9 @@ CANDIDATES=(
 )
 pids=()
 # The 12 kbps point's phase network (phase head 2, docs/TRAINING.md), continued from the CPU run's: a cache of
-# the codec's decoded magnitudes (the GPU pack, a quarter of it the suite's kinds), then MINUTES of training.
-# The cache runs on the device with few threads (on the CPU beside four runs it took 7 of the 9.7 minutes of
-# the first lease), and training gets what is left of MINUTES, so that every run ends together.
+# the codec's decoded magnitudes (the GPU pack, a quarter of it the suite's kinds), built on the device with
+# few threads (built on the CPU beside four runs, it outlasted the first lease), then training for what is
+# left of MINUTES, so that every run ends together and its checkpoint comes back.
 END=$(awk -v m="$MINUTES" -v t="$(date +%s)" 'BEGIN { printf "%d", t + 60 * m }')
 {
   "$PY" -m training.phase_train cache checkpoints/rd12k.pth --packed "$PACK" --synth 0.25 -o /tmp/pn_cache.npz \

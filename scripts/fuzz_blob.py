@@ -186,8 +186,8 @@ def make_seeds() -> list[Seed]:
 
 def reseal(data: bytes) -> bytes:
     """Fix up every checksum of a (mutated) blob, so the field checks and the decoder, not only a CRC, see
-    the mutation: the trailing CRC-32 of the whole layout; from format 1.2 the header's CRC-32 (bytes 60..63)
-    and, in the framed layout, each packet's CRC-32 (over its index, length and body), walking the packets
+    the mutation: the trailing CRC-32 of the whole layout; from format 1.2 the header's CRC-32 (bytes 60..63),
+    from 1.5 that of its pre_skip (bytes 68..71) and, in the framed layout, each packet's CRC-32 (over its index, length and body), walking the packets
     by their length fields as far as they fit. Best effort on bytes that no longer parse."""
     b = bytearray(data)
     if len(b) < 8:
@@ -197,6 +197,8 @@ def reseal(data: bytes) -> bytes:
     if minor >= 2 and len(b) >= 64:
         struct.pack_into("<I", b, 60, zlib.crc32(bytes(b[:60])))
         framed = (b[56] & 15 if minor >= 4 else b[56]) == 1  # from 1.4 the high nibble is the stereo coding
+    if minor >= 5 and len(b) >= 72:
+        struct.pack_into("<I", b, 68, zlib.crc32(bytes(b[64:68])))
     if not framed:
         if len(b) >= 5:
             struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
@@ -224,7 +226,7 @@ def _int_edit(rng: random.Random, b: bytearray) -> None:
     if len(b) < width:
         return
     # Mostly the header, whose fields are at most 8 bytes wide, sometimes anywhere.
-    hi = min(len(b), 64) if rng.random() < 0.7 else len(b)
+    hi = min(len(b), 72) if rng.random() < 0.7 else len(b)
     off = rng.randrange(0, max(1, hi - width + 1))
     if rng.random() < 0.5:
         off -= off % width  # aligned, like the real fields

@@ -8,7 +8,8 @@ format 1.2 on both models in the framed layout (packets of 8 latent steps, so a 
 golden_v1_2_<coder>_<mode>.cra), and from 1.3 on also tests/data/golden_model_context/ (coder 2: the
 range-coded model's weights with narrower tables, and context tables counted from its latents of the test
 speech); from 1.4 on also two stereo goldens (the speech with -0.5 times it on the right, coded as mid and
-side): golden_model_context/ framed and golden_model/ in the whole layout. Framed goldens are written as a
+side): golden_model_context/ framed and golden_model/ in the whole layout (1.5 on: framed ones only, the
+whole layout being written as before). Framed goldens are written as a
 live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
 output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
 the post-processing) are stored. tests/test_golden.py decodes
@@ -76,6 +77,8 @@ def main() -> None:
     jobs = [(coder, mode, 1, True) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
     if blob.MINOR >= 4:
         jobs += [(Coder.CONTEXT, "predicted", 2, True), (Coder.FIXED, "store_phase", 2, False)]
+    if blob.MINOR >= 5:  # only framed blobs change (a lead-in); the whole layout is still written as before
+        jobs = [j for j in jobs if j[3]]
     wrote = False
     for coder, mode, channels, framed in jobs:
         codec = Codec.load(model_dir(coder))

@@ -215,8 +215,8 @@ def make_framed(mode: int = Mode.STORE_PHASE, channels: int = 2, coder: int = Co
     n_frames = 4 * latent_steps - 2
     h = BlobHeader(mode=mode, bits=5 if coder == Coder.FIXED else 0, phase_bits=7 if mode else 0,
                    sample_rate=44100, channels=channels, latent_channels=3, latent_bins=5, n_bins=9, num_samples=0,
-                   n_frames=0, latent_steps=0, model_id="0123456789abcdef", coder=coder, minor=blob.MINOR,
-                   layout=Layout.FRAMED, time_stride=STRIDE, packet_steps=FRAME_STEPS)
+                   n_frames=0, latent_steps=0, model_id="0123456789abcdef", coder=coder, minor=4,
+                   layout=Layout.FRAMED, time_stride=STRIDE, packet_steps=FRAME_STEPS)  # 1.5's own tests: below
     out, frames = [h.pack(0)], []
     k = 0
     while k * FRAME_STEPS < latent_steps:
@@ -349,6 +349,39 @@ def test_a_header_byte_flip_is_a_header_checksum_error() -> None:
     bad[20] ^= 0x01
     with pytest.raises(ChecksumError, match="header checksum"):
         packets.read(bytes(bad))
+
+
+def make_1_5(pre_skip: int = 2048) -> bytes:
+    """A framed 1.5 blob: `make_framed`'s packets behind a 72-byte header with `pre_skip`."""
+    h, _, data = make_framed()
+    return BlobHeader(**(h.to_dict() | {"minor": 5, "pre_skip": pre_skip})).pack(0) + data[64:]
+
+
+def test_a_1_5_header_carries_pre_skip_under_its_own_checksum() -> None:
+    data = make_1_5()
+    h, size = blob.read_header(data)
+    assert (h.minor, h.pre_skip, size, data[6]) == (5, 2048, 72, 72)
+    assert packets.read(data)[0].pre_skip == 2048
+    bad = bytearray(data)
+    bad[65] ^= 0x01  # pre_skip 2048 -> 2304
+    with pytest.raises(ChecksumError, match="pre_skip"):
+        blob.read_header(bytes(bad))
+    with pytest.raises(TruncatedError):
+        blob.read_header(data[:70])
+    old_size = data[:6] + struct.pack("<H", 64) + data[8:60]  # 1.5 with the 64-byte header of 1.2-1.4
+    with pytest.raises(FormatError, match="header_size 64"):
+        blob.read_header(old_size + struct.pack("<I", zlib.crc32(old_size)) + data[64:])
+
+
+def test_pre_skip_beyond_its_range_or_before_1_5_is_refused() -> None:
+    data = bytearray(make_1_5())
+    struct.pack_into("<I", data, 64, blob.MAX_PRE_SKIP + 1)
+    struct.pack_into("<I", data, 68, zlib.crc32(bytes(data[64:68])))
+    with pytest.raises(FormatError, match="pre_skip 65537"):
+        blob.read_header(bytes(data))
+    h, _, _ = make_framed()
+    with pytest.raises(FormatError, match="format 1.4 has no pre_skip"):
+        BlobHeader(**(h.to_dict() | {"pre_skip": 2048})).validate()
 
 
 def test_the_last_packet_must_agree_with_the_stream_lengths() -> None:

@@ -14,7 +14,7 @@ RUNTIME = Path(codec_rt.__file__).parent  # the sources as imported: the checkou
 LAYERS = [
     ["errors", "version"],
     ["config"],
-    ["audio", "stft", "resample", "phase", "postfilter", "level"],  # signal
+    ["audio", "stft", "resample", "phase", "postfilter", "level", "lead"],  # signal
     ["quantize", "entropy"],  # coding
     ["blob", "packets"],  # container
     ["ladder", "model"],

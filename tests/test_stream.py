@@ -23,6 +23,7 @@ from codec_rt import (
 )
 from codec_rt.config import ModelConfig
 from codec_rt.grid import stream_latency_ms
+from codec_rt.lead import lead_in
 from codec_rt.level import Loudness
 
 DATA = Path(__file__).parent / "data"
@@ -97,12 +98,15 @@ def test_framed_symbols_are_the_whole_file_symbols_bit_for_bit(codecs: dict[str,
                                                               clip: tuple[np.ndarray, int]) -> None:
     """Quiet speech: every frame's level gain and the whole file's clamp to the same maximum, so the only
     difference left is framing; each frame's window covers the encoder's receptive field, so the symbols
-    are the whole-file graph's, bit for bit, and so is the decoded audio."""
+    are the whole-file graph's over the same coded signal (the lead-in, then the audio: FORMAT.md 7.1), bit
+    for bit, and so is the decoded audio."""
     codec = codecs["range"]
     x, sr = clip
     quiet = x * np.float32(1e-4)
     framed = codec.encode(quiet, sr, framed=True, packet_steps=4)
-    whole = codec.encode(quiet, sr)
+    pre_skip = packets.read_packets(framed)[0].pre_skip
+    assert pre_skip == 16 * codec.config.hop
+    whole = codec.encode(np.concatenate([lead_in(quiet, pre_skip), quiet], axis=1), sr)
     tables = codec.model.entropy
     assert tables is not None
     h, frames = packets.read_packets(framed)
@@ -110,9 +114,9 @@ def test_framed_symbols_are_the_whole_file_symbols_bit_for_bit(codecs: dict[str,
     assert {ch.gain for fr in frames for ch in fr.channels} == {section.gain}
     symbols = np.concatenate([entropy.decode(fr.channels[0].coded, tables, fr.steps) for fr in frames], axis=-1)
     np.testing.assert_array_equal(symbols, entropy.decode(section.coded, tables, hw.latent_steps))
-    assert len(frames) > 5 and (h.num_samples, h.n_frames, h.latent_steps) == (
+    assert len(frames) > 5 and (h.num_samples + pre_skip, h.n_frames, h.latent_steps) == (
         hw.num_samples, hw.n_frames, hw.latent_steps)
-    np.testing.assert_array_equal(codec.decode(framed)[0], codec.decode(whole)[0])
+    np.testing.assert_array_equal(codec.decode(framed)[0], codec.decode(whole)[0][:, pre_skip:])
 
 
 @pytest.mark.parametrize("coder", MODELS)
@@ -192,7 +196,8 @@ def test_a_cut_stream_decodes_its_prefix_with_a_warning(codecs: dict[str, Codec]
         y, pushed = decode_in_pieces(dec, data[:cut], seed=3)
     assert dec.truncated and "cut after packet 19" in caplog.text and "20 whole packets" in caplog.text
     steps = 20 * 4
-    assert y.shape == (1, (steps * 4 - 1) * codec.config.hop)  # up to the last whole frame's STFT frames
+    pre_skip = packets.read_packets(data)[0].pre_skip  # the lead-in is not audio
+    assert y.shape == (1, (steps * 4 - 1) * codec.config.hop - pre_skip)  # up to the last whole frame's
     early = np.concatenate(pushed, axis=1) if pushed else np.zeros((1, 0), np.float32)
     assert early.shape[1] > 0
     np.testing.assert_array_equal(early, full[:, : early.shape[1]])  # what came out before the cut is final

@@ -62,10 +62,9 @@ class DecoderState:
     steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
     n_bins, n]` from STFT frame `p0` on (mode store_phase). block: the next Griffin-Lim block. tail: the
     faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
-    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`). emitted: model-rate samples done;
-    returned: samples returned at the blob's rate. end: the stream's end once the last packet has arrived
-    (or the stream was cut).
-    """
+    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`). emitted: model-rate samples
+    of the coded signal done; returned: samples returned at the blob's rate. end: the stream's end once the
+    last packet has arrived (or the stream was cut)."""
 
     reader: PacketReader = field(default_factory=PacketReader)
     latents: F32 | None = None
@@ -84,6 +83,7 @@ class DecoderState:
     truncated: bool = False
     finished: bool = False
     drained: bool = False  # every sample returned
+    skipped: int = 0  # samples of the lead-in dropped at the blob's rate
     resampler: StreamResampler | None = None
 
 
@@ -217,8 +217,8 @@ class StreamDecoder:
             self._start()
             cfg = self.model.config
             n_frames = st.steps * cfg.time_stride
-            m_len = (n_frames - 1) * cfg.hop if n_frames else 0
-            n_out = m_len * h.sample_rate // cfg.sample_rate
+            m_len = (n_frames - 1) * cfg.hop if n_frames else 0  # of the coded signal, the lead-in included
+            n_out = max(0, m_len - h.pre_skip) * h.sample_rate // cfg.sample_rate
             if n_out == 0:
                 raise TruncatedError(f"{e}; not one sample can be decoded") from None
             st.truncated = True
@@ -260,15 +260,14 @@ class StreamDecoder:
         if cfg.causal:
             st.ola = np.zeros((h.channels, cfg.n_fft - cfg.hop), np.float32)
 
-
     def _add(self, p: Packet) -> None:
         """Append a packet's latents, gains and stored phase to the buffers."""
         st, model, h = self.state, self.model, self.header
         assert h is not None and st.latents is not None and st.gains is not None
         if p.last:
             model.check_compatible(h)  # now with the stream's lengths
-            m_len = model_length(h.num_samples, h.sample_rate, model.config.sample_rate)
-            st.end = StreamEnd(End(m_len, h.n_frames, h.latent_steps), h.num_samples)
+            coded = h.pre_skip + model_length(h.num_samples, h.sample_rate, model.config.sample_rate)
+            st.end = StreamEnd(End(coded, h.n_frames, h.latent_steps), h.num_samples)
         lat, gain, ph = latent.decode(model, h, p.channels, p.steps)
         gains = np.repeat(gain[:, None], p.steps, axis=1)
         # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
@@ -321,18 +320,19 @@ class StreamDecoder:
                 st.block += 1
         if windows:
             self._trim()
-        y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
-        y = from_coded(y, h.stereo)
+        y = from_coded(np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32), h.stereo)
         done = st.end is not None and st.block * self.block_frames >= st.end.model.frames
         if st.drained:
             return y
         assert st.resampler is not None
         out = st.resampler.process(y, last=done)
+        # The lead-in is not audio: dropped at the blob's rate, so that the resampler sees no step either.
+        lead = max(h.pre_skip * h.sample_rate // self.model.config.sample_rate - st.skipped, 0)
+        out, st.skipped = out[:, lead:], st.skipped + min(lead, out.shape[1])
         if done:
             st.drained = True
             assert st.end is not None
-            n_out = st.end.samples
-            room = n_out - st.returned
+            room = st.end.samples - st.returned
             if out.shape[1] > room:
                 out = out[:, : max(room, 0)]
             elif out.shape[1] < room:

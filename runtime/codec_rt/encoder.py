@@ -25,6 +25,7 @@ from .audio import as_audio, check_channels, check_rate, to_coded
 from .config import Mode
 from .errors import CodecError
 from .grid import End
+from .lead import lead_in
 from .level import Loudness, input_gain, packet_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Totals, write_packet
@@ -55,8 +56,10 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
 class EncoderState:
     """What a `StreamEncoder` remembers between pushes.
 
-    samples: `[channels, n] float32` model-rate samples from index `start` on (what later packets need).
-    received: input samples pushed so far, per channel. next_packet: the next packet to write.
+    samples: `[channels, n] float32` model-rate samples of the coded signal (the lead-in, then the audio)
+    from index `start` on (what later packets need). head: the audio's first samples at its own rate, held
+    until the lead-in can be made from them (`lead_done`). received: input samples pushed so far, per
+    channel. next_packet: the next packet to write.
     resampler: the streaming resampler (holding soxr's state when the input rate is not the model's, which
     cannot be copied; every other state can, with copy.deepcopy).
     """
@@ -68,6 +71,8 @@ class EncoderState:
     next_packet: int = 0
     header_sent: bool = False
     finished: bool = False
+    lead_done: bool = False
+    head: F32 | None = None
 
 
 class StreamEncoder:
@@ -145,7 +150,7 @@ class StreamEncoder:
             raise CodecError("this stream was flushed; reset() to start a new one")
         x = as_audio(chunk, self.channels)
         st.received += x.shape[1]
-        self._append(st.resampler.process(to_coded(x, self.header.stereo)))
+        self._resample(to_coded(x, self.header.stereo))
         out = [self._header_bytes()]
         # soxr holds back its filter's delay until the last chunk; this guard keeps a packet from reading
         # samples the final length could still cut off.
@@ -162,15 +167,16 @@ class StreamEncoder:
         if st.finished:
             raise CodecError("this stream was already flushed; reset() to start a new one")
         cfg = self.config
-        self._append(st.resampler.process(np.zeros((self.channels, 0), np.float32), last=True))
+        self._resample(np.zeros((self.channels, 0), np.float32), last=True)
         m_len = model_length(st.received, self.sample_rate, cfg.sample_rate)
+        coded = self.header.pre_skip + m_len  # the coded signal: lead-in, then audio
         have = st.start + st.samples.shape[1]
-        if have > m_len:
-            st.samples = st.samples[:, : max(0, m_len - st.start)]
-        elif have < m_len:
-            st.samples = np.pad(st.samples, ((0, 0), (0, m_len - have)))
-        n_frames = stft.n_frames(m_len, cfg.hop)
-        end = End(m_len, n_frames, cfg.latent_steps(n_frames))
+        if have > coded:
+            st.samples = st.samples[:, : max(0, coded - st.start)]
+        elif have < coded:
+            st.samples = np.pad(st.samples, ((0, 0), (0, coded - have)))
+        n_frames = stft.n_frames(coded, cfg.hop)
+        end = End(coded, n_frames, cfg.latent_steps(n_frames))
         n_packets = -(-end.steps // self.packet_steps)
         out = [self._header_bytes(), *self._packets(range(st.next_packet, n_packets), end)]
         st.finished = True
@@ -181,6 +187,18 @@ class StreamEncoder:
     def _append(self, y: F32) -> None:
         if y.shape[1]:
             self.state.samples = np.concatenate([self.state.samples, y], axis=1)
+
+    def _resample(self, x: F32, last: bool = False) -> None:
+        """Coded channels at the input rate -> the buffer at the model rate, the lead-in first: the audio's
+        first samples are held until there are as many as the lead-in has (or the stream ends)."""
+        st = self.state
+        if not st.lead_done:
+            st.head = x if st.head is None else np.concatenate([st.head, x], axis=1)
+            n = self.header.pre_skip * self.sample_rate // self.config.sample_rate
+            if st.head.shape[1] < n and not last:
+                return
+            x, st.head, st.lead_done = np.concatenate([lead_in(st.head, n), st.head], axis=1), None, True
+        self._append(st.resampler.process(x, last=last))
 
     def _header_bytes(self) -> bytes:
         if self.state.header_sent:

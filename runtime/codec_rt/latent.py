@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import blob, entropy
+from . import blob, entropy, lead
 from .blob import BlobHeader, ChannelData
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
@@ -24,6 +24,9 @@ from .quantize import check_bits, dequantize, dequantize_phase, quantize, quanti
 
 F32 = npt.NDArray[np.float32]
 DEFAULT_PHASE_BITS = 8
+# The framed encoder's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
+# tone louder than its middle (docs/fidelity.md).
+LEAD_IN_FRAMES = 16
 
 
 class Options(NamedTuple):
@@ -64,19 +67,23 @@ def stereo_for(opts: Options, channels: int) -> Stereo:
 
 def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, packet_steps: int = 0,
                num_samples: int = 0, n_frames: int = 0, latent_steps: int = 0) -> BlobHeader:
-    """The blob header `model` writes: the framed layout (the current format, lengths 0) with `packet_steps`,
-    else the whole layout (the oldest minor that reads it) with the stream's lengths; two channels as mid and
-    side with `opts.joint_stereo`. Checked."""
+    """The blob header `model` writes: the framed layout (lengths 0) with `packet_steps`, as 1.5 with a
+    lead-in of at least `LEAD_IN_FRAMES` frames for a non-causal model (`lead.lengths`), as 1.4 without one
+    for a causal model (whose latency it would add to); else the whole layout (the oldest minor that reads
+    it, no lead-in) with the stream's lengths; two channels as mid and side with `opts.joint_stereo`.
+    Checked."""
     cfg = model.config
     framed = packet_steps > 0
     stereo = stereo_for(opts, channels)
+    lead_in = framed and not cfg.causal
+    pre_skip = lead.lengths(LEAD_IN_FRAMES * cfg.hop, cfg.sample_rate, sample_rate)[0] if lead_in else 0
     header = BlobHeader(
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,
         n_frames=n_frames, latent_steps=latent_steps, model_id=model.model_id, coder=cfg.coder,
-        minor=blob.MINOR if framed else BlobHeader.whole_minor(cfg.coder, stereo),
+        minor=(blob.MINOR if pre_skip else 4) if framed else BlobHeader.whole_minor(cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
-        packet_steps=packet_steps,
+        packet_steps=packet_steps, pre_skip=pre_skip,
     )
     header.validate()
     return header

@@ -187,7 +187,8 @@ class Model:
             raise FormatError(f"blob's time stride {header.time_stride} is not the model's {cfg.time_stride}")
         if header.framed and header.n_frames == 0:
             return  # the lengths come with the last packet
-        frames = stft.n_frames(model_length(header.num_samples, header.sample_rate, cfg.sample_rate), cfg.hop)
+        coded = header.pre_skip + model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
+        frames = stft.n_frames(coded, cfg.hop)
         expected = (*want, frames, cfg.latent_steps(frames))
         got = (*shape, header.n_frames, header.latent_steps)
         if got != expected:

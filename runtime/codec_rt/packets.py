@@ -28,6 +28,7 @@ from typing import BinaryIO, NamedTuple
 from .blob import (
     FLAG_LAST,
     HEADER_SIZE_1_2,
+    HEADER_SIZE_1_5,
     LAST_TOTALS,
     PACKET_LEN,
     BlobHeader,
@@ -246,7 +247,7 @@ def scan(f: BinaryIO) -> BlobHeader | None:
     pos = f.tell()
     try:
         f.seek(0)
-        header, header_size, _ = unpack_header(f.read(HEADER_SIZE_1_2))
+        header, header_size, _ = unpack_header(f.read(HEADER_SIZE_1_5))
         if not header.framed:
             return None
         f.seek(header_size)

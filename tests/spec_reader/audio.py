@@ -125,11 +125,11 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
 
 def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None,
                  highpass: bool = True) -> np.ndarray:
-    """Section 6 at the model rate -> [channels, model_len]."""
+    """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in)."""
     h, packets = read_blob(data)
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
-    model_len = -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])
+    model_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])  # coded_len
     iters = (3 if m.cfg["causal"] else 32) if iters is None else iters
     out = []
     for ch in range(h["channels"]):
@@ -143,6 +143,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)
+    y = y[:, h["pre_skip"] :]  # 6.7: the lead-in is not audio
     return np.stack([y[0] + y[1], y[0] - y[1]]) if h["stereo"] == 1 else y  # 6.7: mid and side
 
 

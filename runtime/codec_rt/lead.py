@@ -1,0 +1,86 @@
+"""The encoder's lead-in (docs/FORMAT.md 7.1): what the signal would have been before its first sample.
+
+A convolutional encoder and decoder see a signal that starts abruptly at sample 0 through their zero
+padding and render its first 100 ms loud. The framed encoder codes `pre_skip` model-rate samples before
+the audio instead, which the decoder drops: a lead-in made at the input's rate, before the resampler, so
+that no stage sees a step. It continues the audio backwards by linear prediction, the standard way to
+extrapolate a signal (Kauppinen and Roth, "Audio signal extrapolation: theory and applications", DAFx
+2002): an autoregressive model fitted to the audio's first samples (as many as the lead-in has) by Burg's
+method (Burg 1975; the recursion of Kay and Marple, "Spectrum analysis: a modern perspective", Proc. IEEE
+1981), run backwards in time. A steady tone continues with its frequency, level and phase; speech and
+noise die away into silence within a few ms. The models turn even a 0.5 dB step in a tone's level into a
+burst, so the continuation has to be close: mirror images (even or odd extensions) start a tone with the
+wrong phase or a DC offset and do worse than no lead-in at all (docs/fidelity.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+ORDER = 32  # prediction order: resonances of speech and up to 16 steady partials
+MAX_REFLECTION = 1.0 - 1e-6  # keeps every pole inside the unit circle: the extrapolation cannot grow
+EXACT = 1.0 - 1e-9  # a reflection this close to 1: the signal is predictable to rounding (stop there)
+SILENCE = 1e-20  # energy below which the lead-in is zeros
+
+
+def burg(x: F64, order: int = ORDER) -> F64:
+    """Burg's method: the prediction-error filter `a [order + 1]` (a[0] = 1) of `x [n] float64`, so that
+    `x[t] ~ -sum_k a[k] x[t - k]`. The recursion stops early (the rest of `a` 0) where the prediction error
+    is exactly 0, or after a reflection coefficient reaches +-MAX_REFLECTION (clamped to it): the signal is
+    then predictable to rounding (a DC offset, a pure tone), and further stages only fit rounding noise.
+    (Stopping once the error is merely small left the fitted frequency of a steady tone off enough to
+    matter.)"""
+    f = np.array(x, dtype=np.float64)
+    b = f.copy()
+    a = np.zeros(order + 1)
+    a[0] = 1.0
+    for m in range(min(order, len(f) - 1)):
+        ff, bb = f[m + 1 :], b[m:-1]
+        den = float(ff @ ff + bb @ bb)
+        if not den > 0.0:
+            break
+        k = -2.0 * float(ff @ bb) / den
+        line = abs(k) >= EXACT  # predictable to rounding at this order (a constant, say)
+        k = min(max(k, -MAX_REFLECTION), MAX_REFLECTION)
+        a[: m + 2] = a[: m + 2] + k * a[m + 1 :: -1]
+        if line:  # later stages would fit rounding noise, with coefficients that overflow
+            break
+        f[m + 1 :], b[m + 1 :] = ff + k * bb, bb + k * ff
+    return a
+
+
+def lengths(minimum: int, model_rate: int, rate: int) -> tuple[int, int]:
+    """A lead-in of at least `minimum` model-rate samples -> (`pre_skip`, its length at the input `rate`):
+    the smallest multiple of `model_rate / gcd(model_rate, rate)` at or above `minimum`, so that both are
+    whole numbers of samples (16 kHz, 48 kHz: `minimum` itself; 44.1 kHz: a multiple of 160)."""
+    q = model_rate // math.gcd(model_rate, rate)
+    pre_skip = -(-minimum // q) * q
+    return pre_skip, pre_skip * rate // model_rate
+
+
+def lead_in(y: npt.ArrayLike, n: int) -> F32:
+    """Audio `y [C, m]` -> the `n` samples before it, `[C, n] float32`: per channel, its first `n` samples
+    (zeros past its end) extrapolated backwards by `burg`'s predictor, bounded by their peak. Digital
+    silence gives zeros."""
+    ya = np.asarray(y, dtype=np.float64)
+    out = np.zeros((ya.shape[0], n))
+    for c in range(ya.shape[0]):
+        seg = np.zeros(n)
+        head = ya[c, :n]
+        seg[: head.size] = head
+        if n <= ORDER or float(seg @ seg) <= SILENCE:
+            continue
+        rev = seg[::-1]  # backwards in time: predicting "forward" through it extends the start
+        taps = -burg(rev, ORDER)[1:]  # taps[k - 1] weighs the sample k steps back
+        z = np.concatenate([rev, np.zeros(n)])
+        for i in range(n, 2 * n):
+            z[i] = taps @ z[i - 1 : i - 1 - ORDER : -1]
+        peak = float(np.abs(seg).max())
+        if np.all(np.isfinite(z)):  # else (not seen, but rounding could) no lead-in: the audio starts cold
+            out[c] = np.clip(z[n:][::-1], -peak, peak)
+    return out.astype(np.float32)

@@ -187,8 +187,9 @@ def make_seeds() -> list[Seed]:
 def reseal(data: bytes) -> bytes:
     """Fix up every checksum of a (mutated) blob, so the field checks and the decoder, not only a CRC, see
     the mutation: the trailing CRC-32 of the whole layout; from format 1.2 the header's CRC-32 (bytes 60..63),
-    from 1.5 that of its pre_skip (bytes 68..71) and, in the framed layout, each packet's CRC-32 (over its index, length and body), walking the packets
-    by their length fields as far as they fit. Best effort on bytes that no longer parse."""
+    from 1.5 that of its pre_skip (bytes 68..71) and, in the framed layout, each packet's CRC-32 (over its
+    index, length and body), walking the packets by their length fields as far as they fit. Best effort on
+    bytes that no longer parse."""
     b = bytearray(data)
     if len(b) < 8:
         return data

@@ -40,6 +40,10 @@ def test_silence_speech_like_noise_and_short_input_give_a_bounded_lead_in() -> N
     click[0, 3] = 1.0  # shorter than the lead-in, and as unlike a tone as input gets
     assert np.all(np.isfinite(lead_in(click, 2048))) and np.abs(lead_in(click, 2048)).max() <= 1.0
     assert not lead_in(noise, ORDER).any()  # too short to fit a predictor of that order
+    constant = np.full((1, 8000), 0.5, np.float32)  # predictable to rounding: its predictor once overflowed
+    assert np.allclose(lead_in(constant, 2048), 0.5, atol=2e-3)
+    alternating = constant * np.where(np.arange(8000) % 2, -1, 1).astype(np.float32)  # the Nyquist frequency
+    assert np.allclose(np.abs(lead_in(alternating, 2048)), 0.5, atol=2e-3)
 
 
 def test_the_lead_in_is_whole_samples_at_both_rates() -> None:

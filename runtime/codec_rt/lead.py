@@ -24,33 +24,32 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 ORDER = 32  # prediction order: resonances of speech and up to 16 steady partials
 MAX_REFLECTION = 1.0 - 1e-6  # keeps every pole inside the unit circle: the extrapolation cannot grow
-EXACT = 1.0 - 1e-9  # a reflection this close to 1: the signal is predictable to rounding (stop there)
+EXACT = 1e-11  # a stage that leaves this share of the error: predictable to rounding (a constant); stop
 SILENCE = 1e-20  # energy below which the lead-in is zeros
 
 
 def burg(x: F64, order: int = ORDER) -> F64:
     """Burg's method: the prediction-error filter `a [order + 1]` (a[0] = 1) of `x [n] float64`, so that
-    `x[t] ~ -sum_k a[k] x[t - k]`. The recursion stops early (the rest of `a` 0) where the prediction error
-    is exactly 0, or after a reflection coefficient reaches +-MAX_REFLECTION (clamped to it): the signal is
-    then predictable to rounding (a DC offset, a pure tone), and further stages only fit rounding noise.
-    (Stopping once the error is merely small left the fitted frequency of a steady tone off enough to
-    matter.)"""
+    `x[t] ~ -sum_k a[k] x[t - k]`. Reflection coefficients are clamped to +-MAX_REFLECTION. The recursion
+    stops early (the rest of `a` 0) once a stage leaves EXACT or less of the error before it (a constant:
+    predictable to rounding). (Stopping once the error is merely small, as a share of the signal, left the
+    fitted frequency of a steady tone off enough to matter.)"""
     f = np.array(x, dtype=np.float64)
     b = f.copy()
     a = np.zeros(order + 1)
     a[0] = 1.0
+    last = 0.0
     for m in range(min(order, len(f) - 1)):
         ff, bb = f[m + 1 :], b[m:-1]
         den = float(ff @ ff + bb @ bb)
-        if not den > 0.0:
+        # A stage that left no error, or next to none: later stages would fit rounding noise (a constant's
+        # predictor would pile up poles next to 1, whose coefficients overflow).
+        if not den > EXACT * last:
             break
-        k = -2.0 * float(ff @ bb) / den
-        line = abs(k) >= EXACT  # predictable to rounding at this order (a constant, say)
-        k = min(max(k, -MAX_REFLECTION), MAX_REFLECTION)
+        k = min(max(-2.0 * float(ff @ bb) / den, -MAX_REFLECTION), MAX_REFLECTION)
         a[: m + 2] = a[: m + 2] + k * a[m + 1 :: -1]
-        if line:  # later stages would fit rounding noise, with coefficients that overflow
-            break
         f[m + 1 :], b[m + 1 :] = ff + k * bb, bb + k * ff
+        last = den
     return a
 
 

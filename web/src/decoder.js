@@ -4,14 +4,15 @@
  * divided out, then the postfilter and Griffin-Lim over the block and 24 frames of margin on each side,
  * the block's DC removed, blocks joined with a crossfade; stored phase: a plain inverse STFT; a causal
  * model: frame-by-frame RTISI. Mid/side pairs (format 1.4) become left and right; then back to the blob's
- * rate and exactly its length. A framed blob cut short decodes its whole packets.
+ * rate, the lead-in (format 1.5's pre_skip) dropped there, and exactly its length. A framed blob cut short
+ * decodes its whole packets.
  */
 
 import { readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { removeDc } from './level.js';
-import { modelLength } from './model.js';
+import { codedLength } from './model.js';
 import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
 
@@ -135,16 +136,16 @@ export async function decodeBlob(model, data, opts = {}) {
   const lat = latents(model, blob);
   let end;
   let outSamples;
-  if (blob.cut) {
+  if (blob.cut) { // 6.8: what the whole packets' frames cover, less the lead-in
     const frames = lat.steps * c.timeStride;
     const samples = frames ? (frames - 1) * c.hop : 0;
-    outSamples = Math.floor((samples * h.sampleRate) / c.sampleRate);
+    outSamples = Math.floor((Math.max(0, samples - h.preSkip) * h.sampleRate) / c.sampleRate);
     if (outSamples === 0) throw new TruncatedError(`${blob.cut}; not one sample can be decoded`);
     opts.onWarning?.(`warning: ${blob.cut}; decoding the ${blob.packets.length} whole packets before the cut `
       + `(${(outSamples / h.sampleRate).toFixed(2)} s)`);
     end = { samples, frames, steps: lat.steps };
   } else {
-    end = { samples: modelLength(h.numSamples, h.sampleRate, c.sampleRate), frames: h.nFrames, steps: h.latentSteps };
+    end = { samples: codedLength(h, c.sampleRate), frames: h.nFrames, steps: h.latentSteps };
     outSamples = h.numSamples;
   }
   const audio = c.causal
@@ -158,8 +159,14 @@ export async function decodeBlob(model, data, opts = {}) {
       d[i] = a - d[i];
     }
   }
+  // 6.7: the coded signal's first pre_skip samples are the encoder's lead-in, not audio. As codec-rt, they
+  // are dropped at the blob's rate (pre_skip * r // R samples), so that the resampler sees no step either.
+  const skip = Math.floor((h.preSkip * h.sampleRate) / c.sampleRate);
   const channels = [];
-  for (const y of audio) channels.push(await resample(y, c.sampleRate, h.sampleRate, outSamples));
+  for (const y of audio) {
+    const x = await resample(y, c.sampleRate, h.sampleRate, skip + outSamples);
+    channels.push(skip ? x.slice(skip) : x);
+  }
   return { channels, sampleRate: h.sampleRate, header: h, truncated: !!blob.cut };
 }
 

@@ -2,13 +2,15 @@
  * From audio to a blob (docs/FORMAT.md section 7), as codec-rt encodes: resampled to the model rate,
  * scaled to the model's level, STFT, encoder graph, then the latent coded by the model's coder; the whole
  * layout (one gain per channel) or the framed layout (packets of about 1 s, each coded from the window of
- * frames its steps depend on, with a gain of its own held near the whole audio's, as codec-rt codes a file).
+ * frames its steps depend on, with a gain of its own held near the whole audio's, as codec-rt codes a file;
+ * a non-causal model's framed blob, format 1.5, codes a lead-in before the audio, `lead.js`).
  */
 
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
 import { AudioError, CodecError } from './errors.js';
+import { leadIn, leadLengths } from './lead.js';
 import { inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
 import { rangeEncode } from './rangecoder.js';
@@ -16,13 +18,17 @@ import { resample } from './resample.js';
 
 const f32 = Math.fround;
 export const DEFAULT_PHASE_BITS = 8;
+/** The framed encoder's lead-in of a non-causal model, at least this many STFT frames (7.1; Python:
+ * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
+export const LEAD_IN_FRAMES = 16;
 
 /**
  * @typedef {object} EncodeOptions
  * @property {'predicted' | 'store_phase'} [mode] default predicted
  * @property {number} [bits] latent bits per value, 1..16, fixed-width models only (default the model's)
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8)
- * @property {boolean} [framed] the framed layout (format 1.3), as the CLI writes; default the whole layout
+ * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
+ *   model), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
  * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
  *   a causal model's RTISI mixes them where both carry signal); false: each channel on its own; default:
@@ -201,27 +207,39 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     coded = [m, d];
   }
   const mLen = modelLength(n, rate, c.sampleRate);
+  const framed = !!opts.framed;
+  // 7.1: the framed layout of a non-causal model codes a lead-in before the audio (format 1.5), made at the
+  // input's rate and resampled with the audio, so that no stage sees a step
+  const [preSkip, leadLen] = framed && !c.causal ? leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate) : [0, 0];
+  const cLen = preSkip + mLen; // coded_len (4.6)
   const xs = [];
-  for (const x of coded) xs.push(await resample(x, rate, c.sampleRate, mLen));
-  const N = Math.floor(mLen / c.hop) + 1;
+  for (const x of coded) {
+    let y = x;
+    if (leadLen) {
+      y = new Float32Array(leadLen + n);
+      y.set(leadIn(x, leadLen));
+      y.set(x, leadLen);
+    }
+    xs.push(await resample(y, rate, c.sampleRate, cLen));
+  }
+  const N = Math.floor(cLen / c.hop) + 1;
   const L = Math.ceil(N / c.timeStride);
   const s = c.timeStride;
-  const framed = !!opts.framed;
   const P = opts.packetSteps ?? packetStepsFor(c);
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: preSkip ? 5 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
-    timeStride: framed ? s : 0, packetSteps: framed ? P : 0,
+    timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip,
   };
   const hop = c.hop;
   const half = c.nFft / 2;
   if (!framed) {
     for (const x of xs) removeDc(x, c.sampleRate);
-    const gains = xs.map((x) => inputGain(x, 0, mLen));
-    const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, mLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
+    const gains = xs.map((x) => inputGain(x, 0, cLen));
+    const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
   }
@@ -238,7 +256,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     // the window's samples without their DC (over what the file has there), and the packet's own span's gain
     const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
     const own = j0 * s * hop - a;
-    const span = Math.min(j1 * s * hop, mLen) - j0 * s * hop;
+    const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
     const gains = segs.map((x, ch) => packetGain(inputGain(x, own, own + span), level[ch]));
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);

@@ -358,13 +358,21 @@ export class Model {
       throw new FormatError(`blob's time stride ${h.timeStride} is not the model's ${c.timeStride}`);
     }
     if (h.layout === 1 && h.nFrames === 0) return;
-    const frames = Math.floor(modelLength(h.numSamples, h.sampleRate, c.sampleRate) / c.hop) + 1;
+    const frames = Math.floor(codedLength(h, c.sampleRate) / c.hop) + 1;
     const steps = Math.ceil(frames / c.timeStride);
     if (h.nFrames !== frames || h.latentSteps !== steps) {
       throw new FormatError(`blob geometry (${h.nFrames} frames, ${h.latentSteps} steps) does not match the model `
         + `and sample count (${frames}, ${steps})`);
     }
   }
+}
+
+/**
+ * 4.6's coded_len: the coded signal's model-rate samples, the lead-in (`preSkip`) and then the audio's.
+ * @param {import('./container.js').Header} h @param {number} modelRate
+ */
+export function codedLength(h, modelRate) {
+  return h.preSkip + modelLength(h.numSamples, h.sampleRate, modelRate);
 }
 
 /**

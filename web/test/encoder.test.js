@@ -3,9 +3,12 @@
  * framed, mono and stereo, 16, 44.1 and 48 kHz, predicted and stored phase.
  * - At the model's rate: the same header, gains and symbols or codes as codec-rt's blob (at most 1 in 10^4
  *   symbols may round the other way: two onnxruntime builds differ in the last bits of the encoder graph's
- *   output), fixed-width scales within 1e-5; in practice the range-coded blobs are byte-identical.
+ *   output; the same for stored phase codes, one step off, as two FFTs differ in theirs), fixed-width scales
+ *   within 1e-5; in practice the range-coded blobs are byte-identical.
  * - At other rates (resampled by libsamplerate here, soxr there): codec-rt decodes the JavaScript blob to
- *   the input's shape, and, with PESQ-WB installed (pesq), scores it within 0.05 of codec-rt's own blob.
+ *   the input's shape, and, with PESQ-WB installed (pesq), scores it as well as codec-rt's own blob: within
+ *   0.03 on average over the speech cases, and each within 0.1 (a 6 kbps clip's score moves by more than
+ *   0.05 when its input changes 50 dB down, as the two resamplers' outputs differ: docs/JAVASCRIPT.md).
  */
 
 import assert from 'node:assert/strict';
@@ -15,7 +18,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readBlob } from '../src/container.js';
 import { latents } from '../src/decoder.js';
-import { encode, loadModel } from '../src/node.js';
+import { LEAD_IN_FRAMES } from '../src/encoder.js';
+import { leadIn, leadLengths } from '../src/lead.js';
+import { decode, encode, loadModel } from '../src/node.js';
 import { REF, REPO, WEB, bytes, f32, manifest, split } from './helpers.js';
 
 const M = manifest();
@@ -23,6 +28,52 @@ const OUT = path.join(WEB, 'test', 'out');
 mkdirSync(OUT, { recursive: true });
 /** @type {Array<{blob: string, reference: string, input: string, input_info: any, speech: boolean}>} */
 const toScore = [];
+
+describe('the lead-in (7.1)', () => {
+  it('continues a steady tone backwards, bounded by its peak; silence gives zeros', () => {
+    const n = 2048;
+    const w = (2 * Math.PI * 440) / 16000;
+    const y = Float32Array.from({ length: 4000 }, (_, i) => 0.5 * Math.sin(w * i + 0.3));
+    const lead = leadIn(y, n);
+    assert.equal(lead.length, n);
+    let err = 0; // near the audio (the last 16 ms before it), where the models would hear a step
+    for (let i = n - 256; i < n; i++) err = Math.max(err, Math.abs(lead[i] - 0.5 * Math.sin(w * (i - n) + 0.3)));
+    assert.ok(err < 1e-2, `tone continued within ${err}`);
+    assert.ok(lead.every((v) => Math.abs(v) <= 0.5));
+    assert.ok(leadIn(new Float32Array(3000), n).every((v) => v === 0));
+    assert.ok(leadIn(y, 32).every((v) => v === 0));
+    assert.equal(leadIn(new Float32Array(0), 100).length, 100);
+  });
+
+  it('is a whole number of samples at both rates, at least 16 frames', () => {
+    assert.deepEqual(leadLengths(2048, 16000, 16000), [2048, 2048]);
+    assert.deepEqual(leadLengths(2048, 16000, 48000), [2048, 6144]);
+    assert.deepEqual(leadLengths(2048, 16000, 44100), [2080, 5733]);
+  });
+
+  it('only framed blobs of non-causal models have one (format 1.5)', async () => {
+    const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
+    const model = await loadModel(path.join(REPO, c.model));
+    const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 7))];
+    const framed = readBlob(await encode(x, 16000, { model, framed: true })).header;
+    const whole = readBlob(await encode(x, 16000, { model })).header;
+    assert.deepEqual([framed.minor, framed.headerSize, framed.preSkip], [5, 72, LEAD_IN_FRAMES * model.config.hop]);
+    assert.equal(framed.nFrames, Math.floor((framed.preSkip + 4000) / model.config.hop) + 1);
+    assert.deepEqual([whole.minor, whole.preSkip], [model.config.coder === 2 ? 3 : 1, 0]);
+  });
+
+  it('at 44.1 kHz: a lead-in of 2080 model-rate samples (5733 at 44.1 kHz), dropped again by the decoder', async () => {
+    const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
+    const model = await loadModel(path.join(REPO, c.model));
+    const x = [new Float32Array(9000).map((_, i) => 0.3 * Math.sin(i / 9))];
+    const blob = await encode(x, 44100, { model, framed: true });
+    const h = readBlob(blob).header;
+    assert.deepEqual([h.minor, h.preSkip, h.numSamples], [5, 2080, 9000]);
+    assert.equal(h.nFrames, Math.floor((2080 + Math.ceil((9000 * 16000) / 44100)) / model.config.hop) + 1);
+    const out = await decode(blob, { model, phaseIters: 0 });
+    assert.equal(out.channels[0].length, 9000);
+  });
+});
 
 describe('JavaScript blobs against codec-rt\'s', () => {
   for (const c of M.cases.filter((/** @type {any} */ x) => x.input)) {
@@ -45,7 +96,17 @@ describe('JavaScript blobs against codec-rt\'s', () => {
           else flips += Math.abs(a.z[i] - b.z[i]) > 1e-5 * Math.max(1, Math.abs(b.z[i])) ? 1 : 0;
         }
         assert.ok(flips <= a.z.length / 1e4, `${flips} of ${a.z.length} latent values differ`);
-        if (a.phase && b.phase) assert.deepEqual(a.phase, b.phase);
+        if (a.phase && b.phase) { // as the symbols: a rare code one step off, where the angle lies on a boundary
+          const step = (2 * Math.PI) / 2 ** ours.header.phaseBits;
+          let off = 0;
+          for (let i = 0; i < a.phase.length; i++) {
+            if (a.phase[i] === b.phase[i]) continue;
+            const d = Math.abs(a.phase[i] - b.phase[i]);
+            assert.ok(Math.min(Math.abs(d - step), Math.abs(d - (2 * Math.PI - step))) < 1e-4, `phase code ${i}: ${a.phase[i]}, ${b.phase[i]}`);
+            off++;
+          }
+          assert.ok(off <= a.phase.length / 1e4, `${off} of ${a.phase.length} phase codes differ`);
+        }
       }
       const file = path.join(OUT, `${c.name}.cra`);
       writeFileSync(file, blob);
@@ -63,14 +124,21 @@ describe('JavaScript blobs against codec-rt\'s', () => {
         assert.equal(r.status, 0, r.stderr);
         const results = JSON.parse(r.stdout);
         assert.equal(results.length, toScore.length);
+        /** @type {number[]} */
+        const gaps = [];
         results.forEach((/** @type {any} */ s, /** @type {number} */ i) => {
           const info = toScore[i].input_info;
           assert.deepEqual(s.blob_shape, [info.channels, info.samples, info.sample_rate], s.blob);
           assert.deepEqual(s.reference_shape, s.blob_shape);
           if (toScore[i].speech && s.blob_pesq !== undefined) {
-            assert.ok(Math.abs(s.blob_pesq - s.reference_pesq) < 0.05, `${s.blob}: PESQ-WB ${s.blob_pesq}, codec-rt's blob ${s.reference_pesq}`);
+            gaps.push(s.blob_pesq - s.reference_pesq);
+            assert.ok(Math.abs(s.blob_pesq - s.reference_pesq) < 0.1, `${s.blob}: PESQ-WB ${s.blob_pesq}, codec-rt's blob ${s.reference_pesq}`);
           }
         });
+        if (gaps.length) {
+          const mean = gaps.reduce((x, y) => x + y, 0) / gaps.length;
+          assert.ok(Math.abs(mean) < 0.03, `JavaScript blobs score ${mean.toFixed(3)} PESQ-WB from codec-rt's on average`);
+        }
         writeFileSync(path.join(OUT, 'scores.json'), JSON.stringify(results, null, 1));
   });
 });

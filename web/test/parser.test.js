@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readBlob, readHeader } from '../src/container.js';
+import { crc32 } from '../src/crc32.js';
 import { latents } from '../src/decoder.js';
-import { CodecError, TruncatedError, decode, loadModel } from '../src/node.js';
+import { ChecksumError, CodecError, FormatError, TruncatedError, decode, loadModel } from '../src/node.js';
+import { packHeader } from '../src/writer.js';
 import { REPO, bytes, manifest } from './helpers.js';
 
 const M = manifest();
@@ -64,6 +66,17 @@ describe('real blobs', () => {
     );
   });
 
+  it('section 9\'s golden 1.5 header reads as the spec says: 72 bytes, pre_skip 2048', () => {
+    const data = bytes('golden_v1_5_context_predicted.cra');
+    assert.deepEqual(Array.from(data.subarray(64, 72)), [0x00, 0x08, 0x00, 0x00, 0xa4, 0x8e, 0x57, 0x2f]);
+    const { header: h } = readBlob(data);
+    assert.deepEqual(
+      [h.minor, h.headerSize, h.preSkip, h.layout, h.numSamples, h.nFrames, h.latentSteps],
+      [5, 72, 2048, 1, 16000, 142, 36],
+    );
+    assert.equal(readHeader(bytes('golden_v1_4_context_stereo_predicted.cra')).header.preSkip, 0);
+  });
+
   it('every truncation is a TruncatedError', () => {
     for (const c of seeds) {
       const data = bytes(c.blob);
@@ -86,6 +99,83 @@ describe('real blobs', () => {
         assert.notEqual(r.kind, 'ok', `${c.name} byte ${i}: a flipped byte passed every CRC`);
       }
     }
+  });
+});
+
+/**
+ * A framed header of format 1.`minor` (72 bytes from 1.5 on) with `preSkip`, as the writer makes it.
+ * @param {number} minor @param {number} preSkip
+ */
+function header(minor, preSkip) {
+  return packHeader({
+    minor, headerSize: 0, mode: 0, bits: 0, phaseBits: 0, coder: 2, sampleRate: 16000, channels: 1,
+    latentChannels: 2, latentBins: 33, nBins: 257, numSamples: 0, nFrames: 0, latentSteps: 0,
+    modelId: 'eace621bf5d21b4e', layout: 1, stereo: 0, timeStride: 4, packetSteps: 8, preSkip,
+  }, 0);
+}
+
+/** Both header CRC-32s of `b` made right again, in place (so a field check, not a CRC, sees an edit). @param {Uint8Array} b */
+function reseal(b) {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  v.setUint32(60, crc32(b, 0, 60), true);
+  if (b[5] >= 5 && b.length >= 72) v.setUint32(68, crc32(b, 64, 68), true);
+  return b;
+}
+
+describe('format 1.5 header: pre_skip (4.1, 4.2)', () => {
+  it('is written at 64 with its own CRC-32 at 68 and read back; 0 below 1.5', () => {
+    const b = header(5, 2048);
+    assert.equal(b.length, 72);
+    assert.deepEqual([b[6], b[7]], [72, 0]);
+    assert.deepEqual(Array.from(b.subarray(64, 68)), [0x00, 0x08, 0x00, 0x00]);
+    assert.equal(new DataView(b.buffer).getUint32(68, true), crc32(b, 64, 68));
+    assert.deepEqual([readHeader(b).header.preSkip, readHeader(b).header.headerSize], [2048, 72]);
+    assert.equal(readHeader(header(5, 65536)).header.preSkip, 65536);
+    assert.equal(readHeader(header(5, 0)).header.preSkip, 0);
+    const old = header(4, 0);
+    assert.equal(old.length, 64);
+    assert.equal(readHeader(old).header.preSkip, 0);
+    assert.throws(() => header(4, 2048), FormatError);
+  });
+
+  it('a bad header_crc_5 is a ChecksumError', () => {
+    const b = header(5, 2048);
+    b[68] ^= 1;
+    assert.throws(() => readHeader(b), ChecksumError);
+    const c = header(5, 2048);
+    c[65] = 0x09; // pre_skip changed, its CRC not
+    assert.throws(() => readHeader(c), ChecksumError);
+  });
+
+  it('pre_skip 65537 is a FormatError naming pre_skip', () => {
+    const b = header(5, 0);
+    new DataView(b.buffer).setUint32(64, 65537, true);
+    assert.throws(() => readHeader(reseal(b)), (e) => e instanceof FormatError && /pre_skip/.test(e.message));
+  });
+
+  it('a 1.5 header cut short of 72 bytes is a TruncatedError, before its CRC is looked at', () => {
+    const b = header(5, 2048);
+    for (const n of [64, 68, 70, 71]) assert.throws(() => readHeader(b.subarray(0, n)), TruncatedError, `cut at ${n}`);
+    b[68] ^= 1;
+    assert.throws(() => readHeader(b.subarray(0, 70)), TruncatedError);
+  });
+
+  it('header_size under 72 with minor 5 is a FormatError', () => {
+    for (const size of [64, 71]) {
+      const b = header(5, 2048);
+      b[6] = size;
+      assert.throws(() => readHeader(reseal(b)), FormatError, `header_size ${size}`);
+    }
+  });
+
+  it('bytes from 72 to header_size are reserved: skipped, but needed', () => {
+    const b = new Uint8Array(80);
+    b.set(header(5, 2048));
+    b[6] = 80;
+    b.fill(0xee, 72);
+    reseal(b);
+    assert.equal(readHeader(b).header.preSkip, 2048);
+    assert.throws(() => readHeader(b.subarray(0, 76)), TruncatedError);
   });
 });
 

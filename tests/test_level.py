@@ -86,3 +86,21 @@ def test_a_level_of_nothing_or_of_other_channels_is_not_used() -> None:
     stereo.add(np.zeros((2, 100), np.float32))
     with pytest.raises(CodecError, match="2 channel"):
         StreamEncoder(codec, RATE, 1, level=stereo)
+
+
+def test_a_packet_gain_stays_in_the_range_a_blob_may_hold() -> None:
+    """A quiet packet's own gain at the top of the range, times up to 2 towards the stream's, once came out at
+    64.5: `codec-rt encode` wrote the blob and `decode` refused it (a steady 0.5 DC at 44.1 kHz, 0.8 s)."""
+    from codec_rt.level import MAX_GAIN, MIN_GAIN
+
+    own = np.array([63.0, 1 / 63, 1.0], np.float32)
+    gains = packet_gains(own, np.array([200.0, 1 / 200, 1.0]))
+    assert gains.tolist() == [MAX_GAIN, np.float32(MIN_GAIN), 1.0]
+    codec = Codec.load(bitrate=12)
+    for rate, n in ((44100, 35280), (48000, 38400)):
+        for dc in (0.5, -0.5):
+            x = np.full((1, n), dc, np.float32)
+            data = codec.encode(x, rate, framed=True)
+            assert all(MIN_GAIN <= ch.gain <= MAX_GAIN for p in packets.read_packets(data)[1] for ch in p.channels)
+            y, sr = codec.decode(data)
+            assert (y.shape, sr) == (x.shape, rate)

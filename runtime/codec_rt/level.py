@@ -79,12 +79,13 @@ class Loudness:
 def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float32]:
     """A packet's gains `[C]`: its own (`input_gain` of its samples) with no reference, else its own times the
     stream's `reference` over it, that ratio kept within REFERENCE_SPAN either way and rounded to
-    GAIN_GRID_DB."""
+    GAIN_GRID_DB, and the gain kept in [MIN_GAIN, MAX_GAIN] (a blob holds no other: a quiet packet's own gain
+    at the top of the range, doubled, made blobs that no reader took)."""
     if reference is None:
         return own
     ratio = np.clip(reference / own.astype(np.float64), 1.0 / REFERENCE_SPAN, REFERENCE_SPAN)
     grid = np.floor(20.0 * np.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB
-    return (own.astype(np.float64) * 10.0 ** (grid / 20.0)).astype(np.float32)
+    return np.clip(own.astype(np.float64) * 10.0 ** (grid / 20.0), MIN_GAIN, MAX_GAIN).astype(np.float32)
 
 
 # The input's DC and infrasound are removed before coding, as speech codecs' input high-pass filters do: the

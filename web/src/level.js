@@ -74,7 +74,8 @@ export function streamGains(channels, stereo) {
  */
 export function packetGain(own, g) {
   const ratio = Math.min(Math.max(g / own, 0.5), 2);
-  return f32(own * 10 ** (Math.floor(20 * Math.log10(ratio) / 0.25 + 0.5) * 0.25 / 20));
+  // kept in the gain range a blob may hold (FORMAT.md 4.3), as codec-rt keeps it
+  return f32(Math.min(Math.max(own * 10 ** (Math.floor(20 * Math.log10(ratio) / 0.25 + 0.5) * 0.25 / 20), 1 / 64), 64));
 }
 
 /**

@@ -18,15 +18,19 @@ def tone(rate: int, seconds: float, freq: float, phase: float, amp: float, start
     return (amp * np.sin(2 * np.pi * freq * t + phase))[None]
 
 
-@pytest.mark.parametrize(("rate", "freq", "phase"), [(16000, 1000.0, 0.0), (16000, 437.0, 2.0), (48000, 3100.0, 4.0)])
+@pytest.mark.parametrize(("rate", "freq", "phase"), [(16000, 1000.0, 0.0), (16000, 437.0, 2.0), (48000, 3100.0, 4.0),
+                                                    (16000, 4000.0, 0.3), (16000, 2000.0, 1.0)])
 def test_a_steady_tone_continues_backwards_with_its_frequency_level_and_phase(rate: int, freq: float,
                                                                              phase: float) -> None:
+    """Where it meets the audio, within -40 dB of the true continuation; further back its phase drifts and
+    its level sags a little, never grows. A tone whose period is the order or less (4 kHz, 2 kHz at 16 kHz)
+    once made a predictor that grew 1e72-fold, clipped into a full-scale square wave."""
     n = 2048 * rate // 16000
     lead = lead_in(tone(rate, 1.0, freq, phase, 0.3), n)
     truth = tone(rate, n / rate, freq, phase, 0.3, start=-n / rate)
     assert lead.shape == (1, n) and lead.dtype == np.float32
-    assert np.abs(lead - truth)[0, -n // 8 :].max() < 0.01 * 0.3  # within -40 dB where it meets the audio
-    assert abs(np.abs(lead).max() / 0.3 - 1) < 0.01  # further back the phase drifts a little, the level holds
+    assert np.abs(lead - truth)[0, -32:].max() < 0.01 * 0.3
+    assert 0.7 * 0.3 < np.abs(lead[0, : n // 4]).max() <= np.abs(lead).max() <= 0.3 * 1.0001
 
 
 def test_silence_speech_like_noise_and_short_input_give_a_bounded_lead_in() -> None:

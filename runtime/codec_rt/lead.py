@@ -23,22 +23,31 @@ import numpy.typing as npt
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 ORDER = 32  # prediction order: resonances of speech and up to 16 steady partials
-MAX_REFLECTION = 1.0 - 1e-6  # keeps every pole inside the unit circle: the extrapolation cannot grow
+# In exact arithmetic, reflections below 1 keep every pole inside the unit circle. In floating point the
+# later stages of a steady tone's fit see only rounding; fitted, it made two runtimes' continuations differ
+# and, for a tone whose period is the order or less, put poles outside the circle (docs/FORMAT.md 7.1).
+# RIDGE (a share of the signal's energy, added to each stage's error) keeps rounding from being fitted; a
+# continuation that still grows past GROWTH times its audio's peak is refitted at half the order, down to
+# 2, else there is no lead-in.
+MAX_REFLECTION = 1.0 - 1e-6
+GROWTH = 2.0
+RIDGE = 1e-10
 EXACT = 1e-11  # a stage that leaves this share of the error: predictable to rounding (a constant); stop
 SILENCE = 1e-20  # energy below which the lead-in is zeros
 
 
 def burg(x: F64, order: int = ORDER) -> F64:
     """Burg's method: the prediction-error filter `a [order + 1]` (a[0] = 1) of `x [n] float64`, so that
-    `x[t] ~ -sum_k a[k] x[t - k]`. Reflection coefficients are clamped to +-MAX_REFLECTION. The recursion
-    stops early (the rest of `a` 0) once a stage leaves EXACT or less of the error before it (a constant:
-    predictable to rounding). (Stopping once the error is merely small, as a share of the signal, left the
-    fitted frequency of a steady tone off enough to matter.)"""
+    `x[t] ~ -sum_k a[k] x[t - k]`. Reflection coefficients are clamped to +-MAX_REFLECTION, and each stage's
+    error energy has RIDGE times the signal's added. The recursion stops early (the rest of `a` 0) once a
+    stage leaves EXACT or less of the error before it (a constant: predictable to rounding). (Stopping once
+    the error is merely small, as a share of the signal, left the fitted frequency of a steady tone off
+    enough to matter.)"""
     f = np.array(x, dtype=np.float64)
     b = f.copy()
     a = np.zeros(order + 1)
     a[0] = 1.0
-    last = 0.0
+    last, ridge = 0.0, RIDGE * 2.0 * float(f @ f)
     for m in range(min(order, len(f) - 1)):
         ff, bb = f[m + 1 :], b[m:-1]
         den = float(ff @ ff + bb @ bb)
@@ -46,7 +55,7 @@ def burg(x: F64, order: int = ORDER) -> F64:
         # predictor would pile up poles next to 1, whose coefficients overflow).
         if not den > EXACT * last:
             break
-        k = min(max(-2.0 * float(ff @ bb) / den, -MAX_REFLECTION), MAX_REFLECTION)
+        k = min(max(-2.0 * float(ff @ bb) / (den + ridge), -MAX_REFLECTION), MAX_REFLECTION)
         a[: m + 2] = a[: m + 2] + k * a[m + 1 :: -1]
         f[m + 1 :], b[m + 1 :] = ff + k * bb, bb + k * ff
         last = den
@@ -62,10 +71,21 @@ def lengths(minimum: int, model_rate: int, rate: int) -> tuple[int, int]:
     return pre_skip, pre_skip * rate // model_rate
 
 
+def extrapolate(seg: F64, n: int, order: int) -> F64:
+    """`seg [m] float64` continued by `n` samples with `burg`'s predictor of `order` -> `[n] float64`."""
+    taps = -burg(seg, order)[1:]  # taps[k - 1] weighs the sample k steps back
+    m = seg.size
+    z = np.concatenate([seg, np.zeros(n)])
+    for i in range(m, m + n):
+        z[i] = taps @ z[i - 1 : i - 1 - order : -1]
+    return z[m:]
+
+
 def lead_in(y: npt.ArrayLike, n: int) -> F32:
     """Audio `y [C, m]` -> the `n` samples before it, `[C, n] float32`: per channel, its first `n` samples
-    (zeros past its end) extrapolated backwards by `burg`'s predictor, bounded by their peak. Digital
-    silence gives zeros."""
+    (zeros past its end) extrapolated backwards by `burg`'s predictor of order ORDER, or half that, ... down
+    to 2 where the higher order's continuation grows past GROWTH times their peak; bounded by their peak.
+    Digital silence, or a continuation that grows at every order, gives zeros."""
     ya = np.asarray(y, dtype=np.float64)
     out = np.zeros((ya.shape[0], n))
     for c in range(ya.shape[0]):
@@ -74,12 +94,12 @@ def lead_in(y: npt.ArrayLike, n: int) -> F32:
         seg[: head.size] = head
         if n <= ORDER or float(seg @ seg) <= SILENCE:
             continue
-        rev = seg[::-1]  # backwards in time: predicting "forward" through it extends the start
-        taps = -burg(rev, ORDER)[1:]  # taps[k - 1] weighs the sample k steps back
-        z = np.concatenate([rev, np.zeros(n)])
-        for i in range(n, 2 * n):
-            z[i] = taps @ z[i - 1 : i - 1 - ORDER : -1]
         peak = float(np.abs(seg).max())
-        if np.all(np.isfinite(z)):  # else (not seen, but rounding could) no lead-in: the audio starts cold
-            out[c] = np.clip(z[n:][::-1], -peak, peak)
+        order = ORDER
+        while order >= 2:  # backwards in time: predicting "forward" through the reversed audio extends its start
+            z = extrapolate(seg[::-1], n, order)
+            if np.all(np.abs(z) <= GROWTH * peak):  # (False for NaN too)
+                out[c] = np.clip(z[::-1], -peak, peak)
+                break
+            order //= 2
     return out.astype(np.float32)

@@ -7,7 +7,11 @@
  */
 
 export const ORDER = 32; // prediction order
-export const MAX_REFLECTION = 1.0 - 1e-6; // keeps every pole inside the unit circle
+export const MAX_REFLECTION = 1.0 - 1e-6; // every pole inside the unit circle, in exact arithmetic
+// In floating point a tone's predictor can still grow (its period at or below the order): a continuation
+// over GROWTH times the audio's peak is refitted at half the order, down to 2, else there is no lead-in.
+export const GROWTH = 2.0;
+export const RIDGE = 1e-10; // added to each stage's error energy, as a share of the signal's: rounding is not fitted
 export const EXACT = 1e-11; // a stage that leaves this share of the error: predictable to rounding; stop
 export const SILENCE = 1e-20; // energy below which the lead-in is zeros
 
@@ -34,11 +38,12 @@ export function burg(x, order = ORDER) {
   a[0] = 1;
   const m0 = Math.min(order, len - 1);
   let last = 0;
+  const ridge = RIDGE * 2 * dot(f, 0, f, 0, len);
   for (let m = 0; m < m0; m++) {
     const n = len - m - 1; // ff = f[m + 1 ..], bb = b[m .. len - 2]
     const den = dot(f, m + 1, f, m + 1, n) + dot(b, m, b, m, n);
     if (!(den > EXACT * last)) break;
-    const k = Math.min(Math.max((-2.0 * dot(f, m + 1, b, m, n)) / den, -MAX_REFLECTION), MAX_REFLECTION);
+    const k = Math.min(Math.max((-2.0 * dot(f, m + 1, b, m, n)) / (den + ridge), -MAX_REFLECTION), MAX_REFLECTION);
     const prev = a.slice(0, m + 2);
     for (let i = 0; i <= m + 1; i++) a[i] = prev[i] + k * prev[m + 1 - i];
     const ff = f.slice(m + 1, len);
@@ -68,9 +73,28 @@ export function leadLengths(minimum, modelRate, rate) {
 }
 
 /**
+ * `seg` continued by `n` samples with `burg`'s predictor of `order`, in float64.
+ * @param {Float64Array} seg @param {number} n @param {number} order
+ * @returns {Float64Array}
+ */
+function extrapolate(seg, n, order) {
+  const m = seg.length;
+  const a = burg(seg, order);
+  const z = new Float64Array(m + n);
+  z.set(seg);
+  for (let i = m; i < m + n; i++) {
+    let s = 0;
+    for (let k = 0; k < order; k++) s += -a[k + 1] * z[i - 1 - k];
+    z[i] = s;
+  }
+  return z.subarray(m);
+}
+
+/**
  * One channel's audio `y` -> the `n` samples before it: its first `n` samples (zeros past its end)
- * extrapolated backwards by `burg`'s predictor, clipped to their peak, as float32. Digital silence (and
- * a lead-in of ORDER samples or fewer) gives zeros.
+ * extrapolated backwards by `burg`'s predictor of order ORDER, or half that, ... down to 2 where the higher
+ * order's continuation grows past GROWTH times their peak; clipped to their peak, as float32. Digital
+ * silence (and a lead-in of ORDER samples or fewer, or a continuation that grows at every order) gives zeros.
  * @param {Float32Array} y @param {number} n
  * @returns {Float32Array}
  */
@@ -79,17 +103,17 @@ export function leadIn(y, n) {
   const seg = new Float64Array(n);
   for (let i = 0; i < Math.min(n, y.length); i++) seg[i] = y[i];
   if (n <= ORDER || !(dot(seg, 0, seg, 0, n) > SILENCE)) return out;
-  const z = new Float64Array(2 * n);
-  for (let i = 0; i < n; i++) z[i] = seg[n - 1 - i]; // backwards in time
-  const a = burg(z.subarray(0, n), ORDER);
-  for (let i = n; i < 2 * n; i++) {
-    let s = 0;
-    for (let k = 0; k < ORDER; k++) s += -a[k + 1] * z[i - 1 - k];
-    z[i] = s;
-  }
-  for (let i = n; i < 2 * n; i++) if (!Number.isFinite(z[i])) return out; // no lead-in: the audio starts cold
   let peak = 0;
   for (let i = 0; i < n; i++) peak = Math.max(peak, Math.abs(seg[i]));
-  for (let j = 0; j < n; j++) out[j] = Math.min(Math.max(z[2 * n - 1 - j], -peak), peak);
+  const rev = new Float64Array(n);
+  for (let i = 0; i < n; i++) rev[i] = seg[n - 1 - i]; // backwards in time
+  for (let order = ORDER; order >= 2; order = Math.floor(order / 2)) {
+    const z = extrapolate(rev, n, order);
+    let grows = false;
+    for (let i = 0; i < n; i++) if (!(Math.abs(z[i]) <= GROWTH * peak)) { grows = true; break; }
+    if (grows) continue;
+    for (let j = 0; j < n; j++) out[j] = Math.min(Math.max(z[n - 1 - j], -peak), peak);
+    return out;
+  }
   return out;
 }

@@ -24,30 +24,27 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 ORDER = 32  # prediction order: resonances of speech and up to 16 steady partials
 # In exact arithmetic, reflections below 1 keep every pole inside the unit circle. In floating point the
-# later stages of a steady tone's fit see only rounding; fitted, it made two runtimes' continuations differ
-# and, for a tone whose period is the order or less, put poles outside the circle (docs/FORMAT.md 7.1).
-# RIDGE (a share of the signal's energy, added to each stage's error) keeps rounding from being fitted; a
-# continuation that still grows past GROWTH times its audio's peak is refitted at half the order, down to
-# 2, else there is no lead-in.
+# later stages of a steady tone's fit see only rounding, and for a tone whose period is the order or less
+# the rounded coefficients can put poles outside (docs/FORMAT.md 7.1): a continuation that grows past
+# GROWTH times its audio's peak is refitted at half the order, down to 2, else there is no lead-in. (Keeping
+# rounding out of the fit with a ridge made the suite's pure tones start up to 2 dB loud.)
 MAX_REFLECTION = 1.0 - 1e-6
 GROWTH = 2.0
-RIDGE = 1e-10
 EXACT = 1e-11  # a stage that leaves this share of the error: predictable to rounding (a constant); stop
 SILENCE = 1e-20  # energy below which the lead-in is zeros
 
 
 def burg(x: F64, order: int = ORDER) -> F64:
     """Burg's method: the prediction-error filter `a [order + 1]` (a[0] = 1) of `x [n] float64`, so that
-    `x[t] ~ -sum_k a[k] x[t - k]`. Reflection coefficients are clamped to +-MAX_REFLECTION, and each stage's
-    error energy has RIDGE times the signal's added. The recursion stops early (the rest of `a` 0) once a
-    stage leaves EXACT or less of the error before it (a constant: predictable to rounding). (Stopping once
-    the error is merely small, as a share of the signal, left the fitted frequency of a steady tone off
-    enough to matter.)"""
+    `x[t] ~ -sum_k a[k] x[t - k]`. Reflection coefficients are clamped to +-MAX_REFLECTION. The recursion
+    stops early (the rest of `a` 0) once a stage leaves EXACT or less of the error before it (a constant:
+    predictable to rounding). (Stopping once the error is merely small, as a share of the signal, left the
+    fitted frequency of a steady tone off enough to matter.)"""
     f = np.array(x, dtype=np.float64)
     b = f.copy()
     a = np.zeros(order + 1)
     a[0] = 1.0
-    last, ridge = 0.0, RIDGE * 2.0 * float(f @ f)
+    last = 0.0
     for m in range(min(order, len(f) - 1)):
         ff, bb = f[m + 1 :], b[m:-1]
         den = float(ff @ ff + bb @ bb)
@@ -55,7 +52,7 @@ def burg(x: F64, order: int = ORDER) -> F64:
         # predictor would pile up poles next to 1, whose coefficients overflow).
         if not den > EXACT * last:
             break
-        k = min(max(-2.0 * float(ff @ bb) / (den + ridge), -MAX_REFLECTION), MAX_REFLECTION)
+        k = min(max(-2.0 * float(ff @ bb) / den, -MAX_REFLECTION), MAX_REFLECTION)
         a[: m + 2] = a[: m + 2] + k * a[m + 1 :: -1]
         f[m + 1 :], b[m + 1 :] = ff + k * bb, bb + k * ff
         last = den

@@ -11,7 +11,6 @@ export const MAX_REFLECTION = 1.0 - 1e-6; // every pole inside the unit circle, 
 // In floating point a tone's predictor can still grow (its period at or below the order): a continuation
 // over GROWTH times the audio's peak is refitted at half the order, down to 2, else there is no lead-in.
 export const GROWTH = 2.0;
-export const RIDGE = 1e-10; // added to each stage's error energy, as a share of the signal's: rounding is not fitted
 export const EXACT = 1e-11; // a stage that leaves this share of the error: predictable to rounding; stop
 export const SILENCE = 1e-20; // energy below which the lead-in is zeros
 
@@ -38,12 +37,11 @@ export function burg(x, order = ORDER) {
   a[0] = 1;
   const m0 = Math.min(order, len - 1);
   let last = 0;
-  const ridge = RIDGE * 2 * dot(f, 0, f, 0, len);
   for (let m = 0; m < m0; m++) {
     const n = len - m - 1; // ff = f[m + 1 ..], bb = b[m .. len - 2]
     const den = dot(f, m + 1, f, m + 1, n) + dot(b, m, b, m, n);
     if (!(den > EXACT * last)) break;
-    const k = Math.min(Math.max((-2.0 * dot(f, m + 1, b, m, n)) / (den + ridge), -MAX_REFLECTION), MAX_REFLECTION);
+    const k = Math.min(Math.max((-2.0 * dot(f, m + 1, b, m, n)) / den, -MAX_REFLECTION), MAX_REFLECTION);
     const prev = a.slice(0, m + 2);
     for (let i = 0; i <= m + 1; i++) a[i] = prev[i] + k * prev[m + 1 - i];
     const ff = f.slice(m + 1, len);

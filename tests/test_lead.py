@@ -55,6 +55,8 @@ def test_the_lead_in_is_whole_samples_at_both_rates() -> None:
     assert lengths(2048, 16000, 48000) == (2048, 6144)
     assert lengths(2048, 16000, 8000) == (2048, 1024)
     assert lengths(2048, 16000, 44100) == (2080, 5733)  # 160 model-rate samples are 441 at 44.1 kHz
+    assert lengths(2048, 16000, 12345) == (3200, 2469)
+    assert lengths(2048, 16000, 7919) == (0, 0)  # a whole second of lead-in: none rather than that
 
 
 def onset_db(codec: Codec, x: np.ndarray, rate: int, lead: bool) -> float:

@@ -62,9 +62,13 @@ def burg(x: F64, order: int = ORDER) -> F64:
 def lengths(minimum: int, model_rate: int, rate: int) -> tuple[int, int]:
     """A lead-in of at least `minimum` model-rate samples -> (`pre_skip`, its length at the input `rate`):
     the smallest multiple of `model_rate / gcd(model_rate, rate)` at or above `minimum`, so that both are
-    whole numbers of samples (16 kHz, 48 kHz: `minimum` itself; 44.1 kHz: a multiple of 160)."""
+    whole numbers of samples (16 kHz, 48 kHz: `minimum` itself; 44.1 kHz: a multiple of 160). (0, 0), no
+    lead-in, where that is over twice `minimum` (rates nearly coprime with the model's, such as 7919 Hz,
+    would code a whole second of it)."""
     q = model_rate // math.gcd(model_rate, rate)
     pre_skip = -(-minimum // q) * q
+    if pre_skip > 2 * minimum:
+        return 0, 0
     return pre_skip, pre_skip * rate // model_rate
 
 

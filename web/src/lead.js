@@ -67,6 +67,7 @@ export function leadLengths(minimum, modelRate, rate) {
   while (q) [p, q] = [q, p % q];
   const step = modelRate / p;
   const preSkip = Math.ceil(minimum / step) * step;
+  if (preSkip > 2 * minimum) return [0, 0]; // as codec-rt: rates nearly coprime with the model's get none
   return [preSkip, (preSkip * rate) / modelRate];
 }
 

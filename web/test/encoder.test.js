@@ -49,6 +49,7 @@ describe('the lead-in (7.1)', () => {
     assert.deepEqual(leadLengths(2048, 16000, 16000), [2048, 2048]);
     assert.deepEqual(leadLengths(2048, 16000, 48000), [2048, 6144]);
     assert.deepEqual(leadLengths(2048, 16000, 44100), [2080, 5733]);
+    assert.deepEqual(leadLengths(2048, 16000, 7919), [0, 0]); // a whole second: none rather than that
   });
 
   it('only framed blobs of non-causal models have one (format 1.5)', async () => {

@@ -8,7 +8,7 @@ extrapolate a signal (Kauppinen and Roth, "Audio signal extrapolation: theory an
 2002): an autoregressive model fitted to the audio's first samples (as many as the lead-in has) by Burg's
 method (Burg 1975; the recursion of Kay and Marple, "Spectrum analysis: a modern perspective", Proc. IEEE
 1981), run backwards in time. A steady tone continues with its frequency, level and phase; speech and
-noise die away into silence within a few ms. The models turn even a 0.5 dB step in a tone's level into a
+noise die away into silence within a few ms. The models turn even a small step in a tone's level into a
 burst, so the continuation has to be close: mirror images (even or odd extensions) start a tone with the
 wrong phase or a DC offset and do worse than no lead-in at all (docs/fidelity.md).
 """

@@ -59,6 +59,7 @@ from .config import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, Coder, Layout, M
 from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
 from .level import MAX_GAIN, MIN_GAIN
 from .quantize import pack, packed_size, unpack
+from .resample import model_length
 
 MAGIC = b"CRTB"
 MAJOR, MINOR = 1, 5
@@ -145,6 +146,14 @@ class BlobHeader:
     @property
     def header_size(self) -> int:
         return HEADER_SIZE if self.minor < 2 else HEADER_SIZE_1_2 if self.minor < 5 else HEADER_SIZE_1_5
+
+    def coded_length(self, model_rate: int) -> int:
+        """Samples of the coded signal at `model_rate` Hz: the lead-in, then the audio (FORMAT.md 4.6)."""
+        return self.pre_skip + model_length(self.num_samples, self.sample_rate, model_rate)
+
+    def lead_in_samples(self, model_rate: int) -> int:
+        """The lead-in's samples at the blob's rate, which the decoder drops (FORMAT.md 6.7)."""
+        return self.pre_skip * self.sample_rate // model_rate
 
     @property
     def latent_values(self) -> int:

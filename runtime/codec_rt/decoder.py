@@ -40,7 +40,7 @@ from .grid import (
 from .level import remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet, PacketReader
-from .resample import StreamResampler, model_length
+from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +266,8 @@ class StreamDecoder:
         assert h is not None and st.latents is not None and st.gains is not None
         if p.last:
             model.check_compatible(h)  # now with the stream's lengths
-            coded = h.pre_skip + model_length(h.num_samples, h.sample_rate, model.config.sample_rate)
-            st.end = StreamEnd(End(coded, h.n_frames, h.latent_steps), h.num_samples)
+            st.end = StreamEnd(End(h.coded_length(model.config.sample_rate), h.n_frames, h.latent_steps),
+                               h.num_samples)
         lat, gain, ph = latent.decode(model, h, p.channels, p.steps)
         gains = np.repeat(gain[:, None], p.steps, axis=1)
         # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
@@ -327,7 +327,7 @@ class StreamDecoder:
         assert st.resampler is not None
         out = st.resampler.process(y, last=done)
         # The lead-in is not audio: dropped at the blob's rate, so that the resampler sees no step either.
-        lead = max(h.pre_skip * h.sample_rate // self.model.config.sample_rate - st.skipped, 0)
+        lead = max(h.lead_in_samples(self.model.config.sample_rate) - st.skipped, 0)
         out, st.skipped = out[:, lead:], st.skipped + min(lead, out.shape[1])
         if done:
             st.drained = True

@@ -194,7 +194,7 @@ class StreamEncoder:
         st = self.state
         if not st.lead_done:
             st.head = x if st.head is None else np.concatenate([st.head, x], axis=1)
-            n = self.header.pre_skip * self.sample_rate // self.config.sample_rate
+            n = self.header.lead_in_samples(self.config.sample_rate)
             if st.head.shape[1] < n and not last:
                 return
             x, st.head, st.lead_done = np.concatenate([lead_in(st.head, n), st.head], axis=1), None, True

@@ -37,7 +37,6 @@ from .config import Coder, ModelConfig
 from .entropy import EntropyTables
 from .errors import FormatError, ModelError, ModelMismatchError, ProviderError
 from .postfilter import DEFAULT_CONTRAST
-from .resample import model_length
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +186,7 @@ class Model:
             raise FormatError(f"blob's time stride {header.time_stride} is not the model's {cfg.time_stride}")
         if header.framed and header.n_frames == 0:
             return  # the lengths come with the last packet
-        coded = header.pre_skip + model_length(header.num_samples, header.sample_rate, cfg.sample_rate)
-        frames = stft.n_frames(coded, cfg.hop)
+        frames = stft.n_frames(header.coded_length(cfg.sample_rate), cfg.hop)
         expected = (*want, frames, cfg.latent_steps(frames))
         got = (*shape, header.n_frames, header.latent_steps)
         if got != expected:

@@ -58,7 +58,7 @@ class EncoderState:
 
     samples: `[channels, n] float32` model-rate samples of the coded signal (the lead-in, then the audio)
     from index `start` on (what later packets need). head: the audio's first samples at its own rate, held
-    until the lead-in can be made from them (`lead_done`). received: input samples pushed so far, per
+    until the lead-in can be made from them; None once it is. received: input samples pushed so far, per
     channel. next_packet: the next packet to write.
     resampler: the streaming resampler (holding soxr's state when the input rate is not the model's, which
     cannot be copied; every other state can, with copy.deepcopy).
@@ -71,7 +71,6 @@ class EncoderState:
     next_packet: int = 0
     header_sent: bool = False
     finished: bool = False
-    lead_done: bool = False
     head: F32 | None = None
 
 
@@ -126,7 +125,8 @@ class StreamEncoder:
     def initial_state(self) -> EncoderState:
         """A fresh state: nothing pushed yet."""
         return EncoderState(np.zeros((self.channels, 0), np.float32),
-                            StreamResampler(self.sample_rate, self.config.sample_rate, self.channels))
+                            StreamResampler(self.sample_rate, self.config.sample_rate, self.channels),
+                            head=np.zeros((self.channels, 0), np.float32))
 
     def reset(self) -> None:
         """Forget the stream: the next push starts a new one (with its own header)."""
@@ -192,12 +192,12 @@ class StreamEncoder:
         """Coded channels at the input rate -> the buffer at the model rate, the lead-in first: the audio's
         first samples are held until there are as many as the lead-in has (or the stream ends)."""
         st = self.state
-        if not st.lead_done:
-            st.head = x if st.head is None else np.concatenate([st.head, x], axis=1)
+        if st.head is not None:
+            st.head = np.concatenate([st.head, x], axis=1)
             n = self.header.lead_in_samples(self.config.sample_rate)
             if st.head.shape[1] < n and not last:
                 return
-            x, st.head, st.lead_done = np.concatenate([lead_in(st.head, n), st.head], axis=1), None, True
+            x, st.head = np.concatenate([lead_in(st.head, n), st.head], axis=1), None
         self._append(st.resampler.process(x, last=last))
 
     def _header_bytes(self) -> bytes:

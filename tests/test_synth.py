@@ -77,3 +77,15 @@ def test_batches_mix_in_the_share_asked_for_and_repeat_with_the_seed() -> None:
     replaced = sum(not np.allclose(row / np.abs(row).max(), speech / np.abs(speech).max(), atol=1e-5) for row in mixed)
     assert 16 <= replaced <= 48
     assert all(np.array_equal(a, b) for a, b in zip(batches(0.5), batches(0.5), strict=True))
+
+
+def test_labelled_batches_mark_exactly_the_synthetic_rows() -> None:
+    clips = ClipSet.__new__(ClipSet)
+    speech = np.random.default_rng(3).standard_normal(N).astype(np.float32) * 0.1
+    clips.clips, clips.sample_rate, clips.max_len = [speech.copy() for _ in range(64)], RATE, N
+    labelled = clips.labelled_batches(8, np.random.default_rng(7), 0.5)
+    plain = clips.batches(8, np.random.default_rng(7), 0.5)
+    assert all(np.array_equal(a, b) for (a, _), b in zip(labelled, plain, strict=True))
+    for batch, synthetic in labelled:
+        is_speech = [np.allclose(r / np.abs(r).max(), speech / np.abs(speech).max(), atol=1e-5) for r in batch]
+        assert synthetic.dtype == bool and list(synthetic) == [not s for s in is_speech]

@@ -73,6 +73,18 @@ def test_rate_distortion_training_exports_a_range_coded_model(tmp_path: Path) ->
     assert y.shape == x.T.shape and np.all(np.isfinite(y))
 
 
+def test_synthetic_rows_can_be_rated_apart_from_speech(tmp_path: Path) -> None:
+    """SYNTH_RATE_WEIGHT < 1 logs the speech rows' own kbps, which lambda then steers on."""
+    assert train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4").returncode == 0
+    fixed = tmp_path / "fixed.pth"
+    (tmp_path / "results" / "model_last.pth").rename(fixed)
+    r = train(tmp_path, "--epochs", "1", "--init-from", str(fixed), MODEL_CHANNELS="4", CODER="1", RATE_KBPS="4",
+              SYNTH_FRACTION="0.5", SYNTH_RATE_WEIGHT="0.1", BATCH_SIZE="4")
+    assert r.returncode == 0, r.stderr
+    terms = dict(zip(*[iter(r.stdout.split("epoch 1/1 ")[1].split()[2:-2])] * 2, strict=False))
+    assert 0 < float(terms["speech_kbps"]) and 0 < float(terms["kbps"]) and float(terms["lambda"]) > 0
+
+
 def test_spectral_convergence_prices_an_erased_tone_at_its_energy() -> None:
     """A steady tone fills a few bins of many: erasing it moves the log-magnitude L1 little, which is why
     rate-distortion training on that L1 alone learned to drop tones; spectral convergence counts it whole."""

@@ -87,20 +87,28 @@ class ClipSet:
         """One epoch: every clip once, randomly cropped, level-normalized, zero-padded into `[B, N]` batches.
         With `synth` > 0, that fraction of the items is replaced by a synthetic clip of the same length
         (`synth.py`: tones, chords, sweeps, backgrounds under speech bursts, clicks)."""
+        return [b for b, _ in self.labelled_batches(batch_size, rng, synth)]
+
+    def labelled_batches(
+        self, batch_size: int, rng: np.random.Generator, synth: float = 0.0
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`batches`, each with a `[B] bool` mask of its synthetic rows (the same draws, so the same batches)."""
         order = rng.permutation(len(self.clips))
         out = []
         for i in range(0, len(order), batch_size):
-            items = []
+            items, made = [], []
             for j in order[i : i + batch_size]:
                 c = self.clips[j]
                 if self.max_len and c.size > self.max_len:
                     s = int(rng.integers(0, c.size - self.max_len + 1))
                     c = c[s : s + self.max_len]
-                if synth > 0 and rng.random() < synth:  # no draw at synth 0: older runs keep their crops
+                is_synth = synth > 0 and rng.random() < synth  # no draw at synth 0: older runs keep their crops
+                if is_synth:
                     c = synth_clip(random_kind(rng), c.size, self.sample_rate, rng, speech=c)
                 # Same normalization as the runtime, with +-6 dB jitter so the model tolerates level changes.
                 g = normalizing_gain(c[None])[0] * 10 ** (rng.uniform(-6, 6) / 20)
                 items.append(c * g)
+                made.append(is_synth)
             n = max(x.size for x in items)
-            out.append(np.stack([np.pad(x, (0, n - x.size)) for x in items]).astype(np.float32))
+            out.append((np.stack([np.pad(x, (0, n - x.size)) for x in items]).astype(np.float32), np.array(made)))
         return out

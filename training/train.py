@@ -124,6 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("RATE_LAMBDA", 0.02, "coder 1: weight of the rate term (per kbps), its start value when steered"),
         ("RATE_GAIN", 0.01, "coder 1: step of log lambda per training step at a rate e times the target"),
         ("SYNTH_FRACTION", 0.0, "share of each batch replaced by synthetic tones, chords, sweeps, bursts (synth.py)"),
+        ("SYNTH_RATE_WEIGHT", 1.0, "coder 1: rate weight of synthetic rows (below 1: lambda steers on speech's kbps)"),
         ("DEVICE", "cpu", "torch device (cpu, cuda)"),
         ("PACKED", "", "read clips from this .flac + .lengths.npy pair instead of the folders"),
         ("LOG_EVERY", 0, "also print the running means every N steps (0: once per epoch)"),
@@ -230,10 +231,10 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         sums: dict[str, float] = {}
         skipped = 0
         step_at_epoch_start = step
-        batches = data.batches(a.batch_size, rng, a.synth_fraction)
+        batches = data.labelled_batches(a.batch_size, rng, a.synth_fraction)
         model.train()
         out_of_time = False
-        for wave_np in batches:
+        for wave_np, synth_np in batches:
             if a.max_minutes > 0 and ranks.any(time.time() - t0 > 60 * a.max_minutes):
                 out_of_time = True  # stop mid-epoch: the checkpoint below keeps every step taken
                 break
@@ -250,17 +251,30 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
                 # kbps of the latent: bits over the seconds of real audio in the batch. Counting the zero padding
                 # of short clips as audio would understate the rate (the padding costs almost nothing). Each
                 # rank's bits over the global batch's seconds: the ranks' terms add up to the batch's kbps.
-                kbps_part = model.rate_bits(z).sum() / (audio_samples(wave_np) / cfg.sample_rate) / 1000
-                loss = loss + float(np.exp(log_lambda)) * ranks.world * (kbps_part if weight else 0 * kbps_part)
+                row_bits = model.rate_bits(z).sum(dim=(1, 2, 3))
+                synth_rows = torch.from_numpy(ranks.shard(synth_np)[0]).to(device)
+                seconds = audio_samples(wave_np) / cfg.sample_rate
+                kbps_part = row_bits.sum() / seconds / 1000
+                # A steady tone is priced at every step, so a full rate term teaches the encoder to drop tones
+                # (docs/TRAINING.md); a lower weight on the synthetic rows lets it keep them.
+                row_weight = torch.where(synth_rows, a.synth_rate_weight, 1.0)
+                rate_part = (row_bits * row_weight).sum() / seconds / 1000
+                loss = loss + float(np.exp(log_lambda)) * ranks.world * (rate_part if weight else 0 * rate_part)
                 names.append("kbps")
                 shares.append(ranks.world * kbps_part.item() if weight else 0.0)
+                if a.synth_rate_weight != 1.0:  # lambda steers on the speech rows (all rows in a batch of none)
+                    speech = ~synth_np if (~synth_np).any() else np.ones_like(synth_np)
+                    speech_s = audio_samples(wave_np[speech]) / cfg.sample_rate
+                    speech_bits = row_bits[torch.from_numpy(ranks.shard(speech)[0]).to(device)].sum().item()
+                    names.append("speech_kbps")
+                    shares.append(ranks.world * speech_bits / speech_s / 1000 if weight else 0.0)
             opt.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # of the averaged gradient
             means = dict(zip(names, ranks.mean([loss.item(), *shares]), strict=True))  # the global batch's
             terms = {k: v for k, v in means.items() if k != "loss"}
             if model.prior is not None:
-                kbps = terms["kbps"]
+                kbps = terms.get("speech_kbps", terms["kbps"])
                 terms["lambda"] = float(np.exp(log_lambda))
                 if a.rate_kbps > 0:  # dual ascent on log lambda, symmetric in the log of the rate's ratio to target
                     ratio = np.log(max(kbps, 1e-3) / a.rate_kbps)

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 from codec_rt.config import ModelConfig  # noqa: E402
 from models import SpecAutoencoder  # noqa: E402
-from training.losses import anti_wrap, anti_wrapping_losses  # noqa: E402
+from training.losses import advance_loss, anti_wrap, anti_wrapping_losses  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,6 +45,20 @@ def test_losses_skip_bins_without_signal() -> None:
     mask = torch.ones_like(target)
     mask[0, 3, 3] = 0
     assert all(float(v) == 0 for v in anti_wrapping_losses(pred, target, mask).values())
+
+
+def test_the_advance_loss_is_zero_for_a_steady_tone_s_own_advance() -> None:
+    """A tone between bins advances by 2 pi f hop / rate a frame in every bin near it: predicting that advance
+    less the bin centre's scores 0, a bin-centred guess does not, and weak bins weigh little."""
+    n_fft, hop, rate, f = 256, 64, 16000, 300.0
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float32)[:, None]
+    t = torch.arange(12, dtype=torch.float32)[None]
+    phase = torch.remainder(2 * np.pi * f * hop / rate * t + k, 2 * np.pi)[None] - np.pi  # any start per bin
+    logmag = torch.full_like(phase, -20.0)
+    logmag[:, 3:7] = 0.0  # the tone's bins
+    own = (2 * np.pi * f * hop / rate - 2 * np.pi * k * hop / n_fft).expand(-1, 12)[None]
+    assert float(advance_loss(own + 2 * np.pi, phase, logmag, hop, n_fft)) < 1e-4
+    assert float(advance_loss(torch.zeros_like(own), phase, logmag, hop, n_fft)) > 0.1
 
 
 def test_the_phase_head_outputs_an_angle_and_keeps_the_shapes() -> None:

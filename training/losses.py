@@ -19,6 +19,11 @@ Ling (ICASSP 2023, eqs. 5-9): the anti-wrapping function f(x) = |x - 2 pi round(
 instantaneous phase, of the group delay (the phase difference between neighbouring bins) and of the
 instantaneous angular frequency (between neighbouring frames), each averaged over the bins that carry
 signal (target above LOGMAG_FLOOR). They are made for `phase_head=1` decoders, whose phase is an angle.
+
+`phase_loss="advance"` trains the phase channel as each frame's phase advance from the frame before, less a
+bin-centred sinusoid's (2 pi k hop / n_fft): the anti-wrapped error of the instantaneous angular frequency
+alone, weighted by the square root of the target magnitude. A steady tone's advance is constant in time,
+which a convolution can hold where an absolute phase is not; a causal decoder integrates it frame by frame.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ class LossWeights:
     wave: float = 10.0
     mel: float = 0.003
     wave_phase: str = "true"
-    phase_loss: str = "weighted"  # or "antiwrap"
+    phase_loss: str = "weighted"  # or "antiwrap", "advance"
     gl_iters: int = 8  # wave_phase="gl": unrolled Griffin-Lim iterations
     sc: float = 0.0  # spectral convergence
 
@@ -113,6 +118,16 @@ def anti_wrapping_losses(pred: torch.Tensor, target: torch.Tensor, mask: torch.T
     }
 
 
+def advance_loss(pred: torch.Tensor, target_phase: torch.Tensor, target_logmag: torch.Tensor, hop: int,
+                 n_fft: int) -> torch.Tensor:
+    """`pred [B, F, T]`: frame t's phase advance from frame t - 1 less bin k's centre advance 2 pi k hop / n_fft;
+    its anti-wrapped error against the target's, averaged with weights sqrt(magnitude) (frames 1 .. T - 1)."""
+    k = torch.arange(pred.shape[1], device=pred.device, dtype=pred.dtype)[:, None]
+    want = torch.diff(target_phase, dim=2) - 2 * np.pi * k * hop / n_fft
+    w = torch.exp(0.5 * target_logmag[..., 1:]) * (target_logmag[..., 1:] > LOGMAG_FLOOR)
+    return (anti_wrap(pred[..., 1:] - want) * w).sum() / w.sum().clamp_min(1e-8)
+
+
 class CodecLoss(torch.nn.Module):
     def __init__(self, sample_rate: int, n_fft: int, hop: int, weights: LossWeights) -> None:
         super().__init__()
@@ -135,6 +150,8 @@ class CodecLoss(torch.nn.Module):
             aw = anti_wrapping_losses(pred[:, 1], target[:, 1], (target[:, 0] > LOGMAG_FLOOR).float())
             phase = aw["ip"] + aw["gd"] + aw["iaf"]
             extra = {k: v.item() for k, v in aw.items()}
+        elif self.w.phase_loss == "advance":
+            phase = advance_loss(pred[:, 1], target[:, 1], target[:, 0], self.hop, self.n_fft)
         else:
             wrapped = anti_wrap(pred[:, 1] - target[:, 1])
             weight = torch.exp(target[:, 0])

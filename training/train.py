@@ -111,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("WAVE_LOSS_WEIGHT", 10.0, "weight of the waveform L1"),
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
         ("SC_LOSS_WEIGHT", 0.0, "weight of the spectral convergence (losses.spectral_convergence)"),
-        ("PHASE_LOSS", "weighted", "phase term: weighted (magnitude-weighted L1) | antiwrap (IP + GD + IAF)"),
+        ("PHASE_LOSS", "weighted", "phase term: weighted (magnitude-weighted L1) | antiwrap (IP + GD + IAF) | advance"),
         ("PHASE_HEAD", 0, "1: the decoder predicts real and imaginary parts and takes their angle"),
         ("WAVE_PHASE", "true", "phase in the wave and mel terms: true|predicted|both|gl (unrolled Griffin-Lim)"),
         ("EPOCHS", 80, "epochs (one random crop of every file each)"),
@@ -210,8 +210,8 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     if ranks.world > 1:  # the quantizer and rate noise: a stream of each rank's own
         torch.manual_seed(a.seed * 1000 + ranks.rank)
 
-    if a.phase_loss not in ("weighted", "antiwrap"):
-        raise SystemExit("PHASE_LOSS must be 'weighted' or 'antiwrap'")
+    if a.phase_loss not in ("weighted", "antiwrap", "advance"):
+        raise SystemExit("PHASE_LOSS must be 'weighted', 'antiwrap' or 'advance'")
     if a.wave_phase not in ("true", "predicted", "both", "gl"):
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted', 'both' or 'gl'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,

@@ -175,6 +175,51 @@ def test_phase_context_is_checked_and_left_out_when_zero() -> None:
     assert _head2_config().lookahead_frames == ModelConfig().lookahead_frames + _head2_config().phase_context
 
 
+def test_phase_advance_is_checked_and_left_out_when_zero() -> None:
+    from codec_rt import ModelError
+
+    assert "phase_advance" not in ModelConfig().to_dict()  # older configs (and model ids) read as before
+    adv = ModelConfig(time_downsamples=0, causal=1, phase_advance=1)
+    assert ModelConfig.from_dict(adv.to_dict()) == adv and adv.to_dict()["phase_advance"] == 1
+    with pytest.raises(ModelError, match="phase_advance"):
+        ModelConfig(phase_advance=1).validate()  # not causal
+    with pytest.raises(ModelError, match="phase_advance"):
+        ModelConfig(time_downsamples=0, causal=1, phase_advance=2).validate()
+
+
+def test_a_causal_advance_model_exports_and_streams_as_it_decodes(tmp_path: Path) -> None:
+    """A causal model whose phase output is the advance (PHASE_LOSS=advance): exported, its blobs decode with
+    the advance integrated (not as a frame's phase), and a stream pushed in small pieces, its blocks
+    carrying the last frame across, gives the samples of the whole file."""
+    pytest.importorskip("onnxscript")
+    from codec_rt import Codec, StreamDecoder
+    from export.export import export
+
+    cfg = ModelConfig(n_fft=256, hop=64, channels=3, hidden=8, freq_downsamples=4, time_downsamples=0, causal=1,
+                      phase_advance=1)
+    torch.manual_seed(0)
+    model = SpecAutoencoder(cfg, phase_head=1).eval()
+    export(model, tmp_path / "adv", phase_iters=1)
+    codec = Codec.load(tmp_path / "adv")
+    assert codec.model.config.phase_advance == 1
+    x = np.sin(2 * np.pi * 300 * np.arange(2 * 16000) / 16000).astype(np.float32)[None] * 0.3
+    blob = codec.encode(x, 16000, framed=True)
+    whole, _ = codec.decode(blob)
+    dec = StreamDecoder(codec.model)
+    parts = [dec.push(blob[i : i + 97]) for i in range(0, len(blob), 97)] + [dec.flush()]
+    assert np.array_equal(np.concatenate([p for p in parts if p.size], axis=1), whole)
+    # Without iterations the audio is 6.5's recursion, as the spec reader (written from FORMAT.md) has it; the
+    # same graph read as a frame's phase would give other samples.
+    from spec_reader.audio import decode_audio
+    from spec_reader.model import load_model
+
+    spec_model = load_model(tmp_path / "adv")
+    ref, _ = codec.decode(blob, phase_iters=0)
+    np.testing.assert_allclose(decode_audio(blob, spec_model, iters=0), ref, atol=1e-4 * float(np.abs(ref).max()))
+    spec_model.cfg["phase_advance"] = 0
+    assert not np.allclose(decode_audio(blob, spec_model, iters=0), ref, atol=1e-2 * float(np.abs(ref).max()))
+
+
 def test_phase_network_windows_with_the_configured_context_are_exact() -> None:
     """The decoder's output frames [160, 200) from the latent steps `decoder_steps` names equal the whole
     graph's (to float rounding: torch's convolutions sum in an order that depends on the length), while the

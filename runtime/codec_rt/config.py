@@ -78,6 +78,9 @@ class ModelConfig:
         latent decodes to: a decoder whose phase comes from a network over the decoded magnitude (0 for the
         others, and then left out of `to_dict`, so their config reads as before). Needs a non-causal model
         whose time stride times hop is a multiple of n_fft.
+    phase_advance: 1 = the decoder's phase output is each frame's phase advance from the frame before, less
+        a bin-centred sinusoid's (2 pi k hop / n_fft), which the causal phase integrates (`phase.causal_frames`);
+        0 = the frame's phase (left out of `to_dict` then). Needs a causal model.
     """
 
     sample_rate: int = 16000
@@ -91,6 +94,7 @@ class ModelConfig:
     coder: int = 0
     causal: int = 0
     phase_context: int = 0
+    phase_advance: int = 0
 
     @property
     def n_bins(self) -> int:
@@ -150,8 +154,9 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if not self.phase_context:
-            del d["phase_context"]
+        for optional in ("phase_context", "phase_advance"):  # absent when 0: older configs read as before
+            if not d[optional]:
+                del d[optional]
         return d
 
     @classmethod
@@ -200,3 +205,5 @@ class ModelConfig:
         if self.phase_context and (self.causal or (self.time_stride * self.hop) % self.n_fft):
             raise ModelError("phase_context needs a non-causal model whose time stride times hop is a multiple "
                              "of n_fft")
+        if self.phase_advance not in (0, 1) or (self.phase_advance and not self.causal):
+            raise ModelError("phase_advance must be 0 or 1, and 1 needs a causal model")

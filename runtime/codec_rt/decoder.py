@@ -62,9 +62,9 @@ class DecoderState:
     steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
     n_bins, n]` from STFT frame `p0` on (mode store_phase). block: the next Griffin-Lim block. tail: the
     faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
-    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`). emitted: model-rate samples
-    of the coded signal done; returned: samples returned at the blob's rate. end: the stream's end once the
-    last packet has arrived (or the stream was cut)."""
+    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`, and last, the last frame
+    committed, `[channels, n_bins] complex64`). emitted: model-rate samples of the coded signal done;
+    returned: samples returned at the blob's rate. end: the stream's end once the last packet has arrived."""
 
     reader: PacketReader = field(default_factory=PacketReader)
     latents: F32 | None = None
@@ -77,6 +77,7 @@ class DecoderState:
     block: int = 0
     tail: F32 | None = None
     ola: F32 | None = None
+    last: npt.NDArray[np.complex64] | None = None
     emitted: int = 0
     returned: int = 0
     end: StreamEnd | None = None
@@ -141,13 +142,11 @@ class StreamDecoder:
 
     @property
     def sample_rate(self) -> int | None:
-        h = self.header
-        return None if h is None else h.sample_rate
+        return None if (h := self.header) is None else h.sample_rate
 
     @property
     def channels(self) -> int | None:
-        h = self.header
-        return None if h is None else h.channels
+        return None if (h := self.header) is None else h.channels
 
     @property
     def truncated(self) -> bool:
@@ -183,8 +182,7 @@ class StreamDecoder:
         here: see `grid.stream_latency_ms`."""
         cfg = self.model.config
         if packet_steps is None:
-            h = self.header
-            packet_steps = h.packet_steps if h is not None and h.framed else packet_steps_for(cfg)
+            packet_steps = h.packet_steps if (h := self.header) is not None and h.framed else packet_steps_for(cfg)
         return stream_latency_ms(cfg, packet_steps, self.block_frames, self.margin_frames, self._iters())
 
     def push(self, data: bytes) -> F32:
@@ -365,9 +363,11 @@ class StreamDecoder:
         st, cfg = self.state, self.model.config
         assert st.ola is not None
         mag, angle, iters = self._features(w0, w1, j0, j1)
-        # With iterations, RTISI starts each frame from the committed frames' phase, not the raw prediction.
-        init = angle if iters == 0 else None
-        ola, st.ola = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters)
+        # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
+        # advance (stored phase aside) is used either way.
+        adv = bool(cfg.phase_advance) and getattr(self.header, "mode", None) != Mode.STORE_PHASE
+        ola, st.ola, st.last = phase.causal_frames(mag, angle if iters == 0 or adv else None, st.ola, cfg.n_fft,
+                                                   cfg.hop, iters, adv, st.last)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
         stop = base + ola.shape[1]
         return self._causal_samples(ola, base, stop if st.end is None else min(stop, st.end.model.samples))

@@ -24,6 +24,7 @@ MOMENTUM = 0.99
 ENERGY_RANGE = 2.0  # the most `match_energy` scales a frame up by (6 dB)
 
 F32 = npt.NDArray[np.float32]
+C64 = npt.NDArray[np.complex64]
 
 
 def _frames(y: F32, n_fft: int, hop: int, win: F32) -> F32:
@@ -151,32 +152,41 @@ def _causal_windows(n_fft: int, hop: int) -> tuple[F32, F32, F32]:
 
 def causal_frames(
     mag: npt.NDArray[np.floating], init: npt.NDArray[np.floating] | None, tail: F32, n_fft: int, hop: int,
-    iters: int = CAUSAL_ITERS,
-) -> tuple[F32, F32]:
+    iters: int = CAUSAL_ITERS, advance: bool = False, last: C64 | None = None,
+) -> tuple[F32, F32, C64]:
     """Phase without lookahead, for a causal model: real-time iterative spectrogram inversion (RTISI; Zhu,
     Beauregard and Wyse 2007) with no look-ahead frames. Each new frame's phase is refined, `iters` times,
     against the frames already committed (and never changed again): a few FFTs per frame, and a sample is
     final as soon as the last frame that covers it is committed.
 
     mag, init: `[..., F, T]` magnitude and initial phase of consecutive frames (init None: start each frame
-    from the phase of the committed frames' signal, as RTISI does). tail: `[..., n_fft - hop] float32`, the
-    overlap-add of the windowed frames committed so far over the samples that they still share with the
-    next frame (zeros at the start of a stream). Returns (the overlap-add of the `T * hop` samples that these
-    frames finish, the new tail): divide by `window_square_sum` for the signal.
+    from the phase of the committed frames' signal, as RTISI does). With `advance`, init is instead each
+    frame's phase advance from the frame before less a bin-centred sinusoid's (2 pi k hop / n_fft; a model
+    with `phase_advance`), and a frame starts from the frame committed before it, advanced so (a phase
+    vocoder's step, which keeps a tone between two bins at its frequency where the magnitude alone does not).
+    tail: `[..., n_fft - hop] float32`, the overlap-add of the windowed frames committed so far over the
+    samples that they still share with the next frame (zeros at the start of a stream); last: `[..., F]
+    complex64`, the last frame committed (None at the start). Returns (the overlap-add of the `T * hop`
+    samples that these frames finish, the new tail, the new last frame): divide the first by
+    `window_square_sum` for the signal.
     """
     if n_fft % hop:
         raise ValueError("causal_frames needs n_fft to be a multiple of hop")
+    if advance and init is None:
+        raise ValueError("causal_frames: advance needs the advances (init)")
     win, a, b = _causal_windows(n_fft, hop)
     mag = np.asarray(mag, dtype=np.float32)
     t_count = mag.shape[-1]
     buf = np.concatenate([tail, np.zeros(tail.shape[:-1] + (t_count * hop,), np.float32)], axis=-1)
     tiny = np.float32(1e-30)
+    centre = (2 * np.pi * hop / n_fft) * np.arange(mag.shape[-2])  # a bin-centred sinusoid's advance per frame
 
     def with_phase_of(m: F32, x: npt.NDArray[np.complexfloating]) -> npt.NDArray[np.complexfloating]:
         x = x + tiny  # the magnitude m with the phase of x (x = 0, as at a stream's start: phase 0)
         out: npt.NDArray[np.complexfloating] = x * (m / np.abs(x))
         return out
 
+    c: npt.NDArray[np.complexfloating] = np.zeros(mag.shape[:-1], np.complex64) if last is None else last
     for t in range(t_count):
         seg = buf[..., t * hop : t * hop + n_fft]  # a view: committing the frame writes into buf
         m = mag[..., t]
@@ -184,14 +194,16 @@ def causal_frames(
         # both; the newest frame enters with the window squared, as RTISI's asymmetric analysis window, so
         # it counts for less where the committed frames already say most. Windowed again for analysis.
         seg_a = seg * a
-        if init is None:
+        if init is None or (advance and last is None and t == 0):
             c = with_phase_of(m, np.fft.rfft(seg_a, axis=-1))
+        elif advance:
+            c = (m * np.exp(1j * (np.angle(c) + centre + init[..., t]))).astype(np.complex64)
         else:
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
         for _ in range(iters):
             c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
         seg += np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win
-    return buf[..., : t_count * hop], np.ascontiguousarray(buf[..., t_count * hop :])
+    return buf[..., : t_count * hop], np.ascontiguousarray(buf[..., t_count * hop :]), c.astype(np.complex64)
 
 
 def window_square_sum(start: int, count: int, n_fft: int, hop: int, n_frames: int | None = None) -> F32:

@@ -97,8 +97,9 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
     return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
 
 
-def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int) -> np.ndarray:
-    """6.5, causal."""
+def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
+          advance: bool = False) -> np.ndarray:
+    """6.5, causal (`advance`: phase_advance = 1, phase0 is the advance)."""
     w, n = hann(n_fft), mag.shape[1]
     norm = np.zeros(n_fft)
     for k in range(n_fft // hop):
@@ -110,14 +111,18 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
         return (x + 1e-30) * mt / np.abs(x + 1e-30)
 
     z = np.zeros(n_fft + hop * (n - 1))
+    centre = 2 * np.pi * np.arange(mag.shape[0]) * hop / n_fft
+    c = np.zeros(mag.shape[0], complex)
     for t in range(n):
         seg = z[t * hop : t * hop + n_fft]
-        if iters == 0:
+        if advance and t > 0:
+            c = mag[:, t] * np.exp(1j * (np.angle(c) + centre + phase0[:, t]))
+        elif iters == 0 and not advance:
             c = mag[:, t] * np.exp(1j * phase0[:, t])
         else:
             c = like(mag[:, t], np.fft.rfft(seg * a))
-            for _ in range(iters):
-                c = like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b))
+        for _ in range(iters):
+            c = like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b))
         seg += np.fft.irfft(c, n=n_fft) * w
     wsum = ola(np.tile(w * w, (n, 1)), hop)
     return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
@@ -138,8 +143,10 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
             out.append(istft(np.exp(logmag) / g * np.exp(1j * stored), n_fft, hop, model_len))
             continue
         mag = np.exp(postfilter(logmag, m.contrast if contrast is None else contrast).astype(np.float32)) / g
-        refine = rtisi if m.cfg["causal"] else griffin_lim
-        out.append(refine(mag, phase0, n_fft, hop, model_len, iters))
+        if m.cfg["causal"]:
+            out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"])))
+        else:
+            out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters))
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)

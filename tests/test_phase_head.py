@@ -187,6 +187,16 @@ def test_phase_advance_is_checked_and_left_out_when_zero() -> None:
         ModelConfig(time_downsamples=0, causal=1, phase_advance=2).validate()
 
 
+def test_training_on_the_advance_declares_it_in_the_checkpoint(tmp_path: Path) -> None:
+    env = {**os.environ, "MAX_AUDIO_SECONDS": "1", "MODEL_HIDDEN": "8", "MODEL_CHANNELS": "3", "BATCH_SIZE": "2",
+           "THREADS": "1", "N_FFT": "256", "HOP": "64", "CAUSAL": "1", "TIME_DOWNSAMPLES": "0",
+           "FREQ_DOWNSAMPLES": "4", "PHASE_HEAD": "1", "PHASE_LOSS": "advance", "RESULTS_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "training.train", str(DATA), "--epochs", "1"], capture_output=True,
+                       text=True, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    assert torch.load(tmp_path / "model_last.pth", weights_only=False)["config"]["phase_advance"] == 1
+
+
 def test_a_causal_advance_model_exports_and_streams_as_it_decodes(tmp_path: Path) -> None:
     """A causal model whose phase output is the advance (PHASE_LOSS=advance): exported, its blobs decode with
     the advance integrated (not as a frame's phase), and a stream pushed in small pieces, its blocks

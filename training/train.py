@@ -44,11 +44,13 @@ def _env(name: str, default: Any) -> Any:
 
 def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder, init: bool = False) -> dict[str, Any]:
     """Load `path`'s weights into `model`, refusing a checkpoint of another architecture. With `init`, a
-    fixed-width checkpoint may seed a range-coded model (the coder and bits differ; the prior starts fresh)."""
+    fixed-width checkpoint may seed a range-coded model (the coder and bits differ; the prior starts fresh),
+    and a phase head may start learning the phase advance (`PHASE_LOSS=advance`)."""
     ck: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
     theirs = ModelConfig.from_dict(ck["config"])
     if init:
-        theirs = ModelConfig.from_dict(theirs.to_dict() | {"coder": cfg.coder, "default_bits": cfg.default_bits})
+        theirs = ModelConfig.from_dict(theirs.to_dict() | {"coder": cfg.coder, "default_bits": cfg.default_bits,
+                                                           "phase_advance": cfg.phase_advance})
     if theirs != cfg:
         raise SystemExit(f"{path} was trained with {ck['config']}, not {cfg.to_dict()}")
     state = dict(ck["model"])
@@ -173,7 +175,8 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     torch.manual_seed(a.seed)
     cfg = ModelConfig(n_fft=a.n_fft, hop=a.hop, channels=a.model_channels, hidden=a.model_hidden,
                       freq_downsamples=a.freq_downsamples, time_downsamples=a.time_downsamples,
-                      default_bits=a.default_bits, coder=a.coder, causal=a.causal)
+                      default_bits=a.default_bits, coder=a.coder, causal=a.causal,
+                      phase_advance=int(a.phase_loss == "advance"))
     cfg.validate()
     out = Path(a.results_dir)
     if ranks.main:

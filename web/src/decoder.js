@@ -280,6 +280,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const refine = h.mode === 0 ? iters : 0;
   const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
   const ola = Array.from({ length: h.channels }, () => new Float32Array(nFft - hop));
+  /** @type {({re: Float64Array, im: Float64Array} | null)[]} the last frame committed per channel */
+  const last = Array.from({ length: h.channels }, () => null);
+  const advance = c.phaseAdvance === 1 && h.mode === 0; // a predicted phase advance (3.4), stored phase aside
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
   const samples = (y, base, stop, n, ch) => {
@@ -296,9 +299,12 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
     const base = w0 * hop - nFft / 2;
     const stop = Math.min(w1 * hop - nFft / 2, end.samples);
     for (let ch = 0; ch < h.channels; ch++) {
-      // With iterations, RTISI starts each frame from the committed frames' phase, not the raw prediction.
-      const [y, tail] = causalFrames(feats[ch].mag, refine === 0 ? feats[ch].phase : null, ola[ch], nFft, hop, refine);
+      // Iterating, RTISI starts a frame from the committed frames' phase, not the raw prediction; a predicted
+      // advance is used either way.
+      const init = refine === 0 || advance ? feats[ch].phase : null;
+      const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch]);
       ola[ch] = tail;
+      last[ch] = lastFrame;
       samples(y, base, stop, null, ch);
     }
     emitted = Math.max(emitted, stop);

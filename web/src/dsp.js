@@ -301,11 +301,16 @@ export function windowSquareSum(start, count, nFft, hop, nFrames) {
  * Causal RTISI without lookahead (6.5) over T consecutive frames, going on from `tail` (the committed
  * frames' overlap-add over the n_fft - hop samples they share with the next frame; zeros at a stream's
  * start). `init` [F, T]: start each frame from this phase (iters = 0: the plain inverse STFT), else null.
- * -> [the overlap-add of the T * hop samples these frames finish, the new tail].
+ * With `advance` (a model with phase_advance, 3.4), `init` is each frame's phase advance less a bin-centred
+ * sinusoid's, and a frame starts from `last` (the frame committed before it, {re, im} [F]; null at a
+ * stream's start: from the committed frames' signal) advanced so.
+ * -> [the overlap-add of the T * hop samples these frames finish, the new tail, the new last frame].
  * @param {Float32Array} mag @param {Float32Array | null} init @param {Float32Array} tail
  * @param {number} nFft @param {number} hop @param {number} iters
+ * @param {boolean} [advance] @param {{re: Float64Array, im: Float64Array} | null} [last]
+ * @returns {[Float32Array<ArrayBuffer>, Float32Array<ArrayBuffer>, {re: Float64Array, im: Float64Array}]}
  */
-export function causalFrames(mag, init, tail, nFft, hop, iters) {
+export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   const win = Float32Array.from(hann(nFft));
@@ -328,8 +333,8 @@ export function causalFrames(mag, init, tail, nFft, hop, iters) {
   const y = new Float64Array(nFft);
   const re = new Float64Array(nb);
   const im = new Float64Array(nb);
-  const cr = new Float64Array(nb);
-  const ci = new Float64Array(nb);
+  const cr = last === null ? new Float64Array(nb) : Float64Array.from(last.re);
+  const ci = last === null ? new Float64Array(nb) : Float64Array.from(last.im);
   const withPhaseOf = (/** @type {number} */ i) => {
     for (let k = 0; k < nb; k++) {
       const xr = re[k] + TINY;
@@ -341,9 +346,16 @@ export function causalFrames(mag, init, tail, nFft, hop, iters) {
   for (let i = 0; i < t; i++) {
     const o = i * hop;
     for (let j = 0; j < nFft; j++) segA[j] = f32(buf[o + j] * a[j]);
-    if (init === null) {
+    if (init === null || (advance && i === 0 && last === null)) {
       fft.rfft(segA, re, im);
       withPhaseOf(i);
+    } else if (advance) {
+      for (let k = 0; k < nb; k++) {
+        // the frame before's phase (float32, as Python keeps it), advanced by the prediction and the bin centre's
+        const p = f32(Math.atan2(ci[k], cr[k])) + (2 * Math.PI * hop / nFft) * k + init[k * t + i];
+        cr[k] = f32(mag[k * t + i] * Math.cos(p));
+        ci[k] = f32(mag[k * t + i] * Math.sin(p));
+      }
     } else {
       for (let k = 0; k < nb; k++) {
         cr[k] = mag[k * t + i] * Math.cos(init[k * t + i]);
@@ -359,7 +371,7 @@ export function causalFrames(mag, init, tail, nFft, hop, iters) {
     fft.irfft(cr, ci, y);
     for (let j = 0; j < nFft; j++) buf[o + j] = f32(buf[o + j] + f32(f32(y[j]) * win[j]));
   }
-  return [buf.slice(0, t * hop), buf.slice(t * hop)];
+  return [buf.slice(0, t * hop), buf.slice(t * hop), { re: cr, im: ci }];
 }
 
 /**

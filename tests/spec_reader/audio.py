@@ -135,7 +135,8 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
     model_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])  # coded_len
-    iters = (3 if m.cfg["causal"] else 32) if iters is None else iters
+    if iters is None:  # 6.5: the caller's, else the decoder's declared default, else 3 or 32
+        iters = m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
     out = []
     for ch in range(h["channels"]):
         logmag, phase0, g, stored = features(m, h, packets, ch)

@@ -70,6 +70,7 @@ class Model:
     cdfs: list[list[int]] = field(default_factory=list)  # 5.2, one per table
     contexts: int = 1  # K
     centers: list[int] = field(default_factory=list)
+    phase_iters: int | None = None  # 3.6: the decoder's default, when it declares one
 
     @property
     def n_bins(self) -> int:
@@ -106,6 +107,9 @@ def load_model(path: Path) -> Model:
     assert set(raw) <= set(CONFIG_DEFAULTS)
     model = Model(path, CONFIG_DEFAULTS | raw, enc["codec_rt.model_id"], float(dec.get("codec_rt.contrast", 1.15)))
     assert 0.5 <= model.contrast <= 2.0 and re.fullmatch("[0-9a-f]{16}", model.model_id)
+    if "codec_rt.phase_iters" in dec:
+        assert re.fullmatch("[0-9]+", dec["codec_rt.phase_iters"]) and int(dec["codec_rt.phase_iters"]) <= 10000
+        model.phase_iters = int(dec["codec_rt.phase_iters"])
     if model.cfg["coder"]:
         t = json.loads(enc["codec_rt.entropy"])
         rows = t["channels"] * t["bins"]

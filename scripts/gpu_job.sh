@@ -48,11 +48,11 @@ COMMON="DEVICE=$DEVICE BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS MAX_AUDIO_SECONDS
 CANDIDATES=(
   # the shipped 12 kbps model fine-tuned through 8 unrolled Griffin-Lim iterations: magnitudes that it inverts well
   "gl12|CODER=1 RATE_KBPS=12.3 MODEL_CHANNELS=6 MODEL_HIDDEN=32 DEFAULT_BITS=5 PHASE_LOSS_WEIGHT=0 WAVE_PHASE=gl LEARNING_RATE=2e-4 INIT_FROM=checkpoints/rd12k.pth"
-  # wider, finer in time: unquantized ceilings (no rate term yet)
-  "w64t1|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 TIME_DOWNSAMPLES=1 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3"
+  # wider, finer in time: unquantized ceilings (no rate term yet); w64t1 goes on from lease 1's checkpoint
+  "w64t1|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 TIME_DOWNSAMPLES=1 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3 INIT_FROM=checkpoints/candidates/w64t1.pth"
   "w96t2|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=96 TIME_DOWNSAMPLES=2 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3"
-  # low latency: causal, 16 ms window, learned phase
-  "ll64|CODER=0 N_FFT=256 HOP=64 CAUSAL=1 FREQ_DOWNSAMPLES=4 TIME_DOWNSAMPLES=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3"
+  # low latency: causal, 16 ms window, rate-trained, its phase output the phase advance (docs/TRAINING.md)
+  "lladv|CODER=1 RATE_KBPS=10 RATE_LAMBDA=0.1 RATE_GAIN=0.05 N_FFT=256 HOP=64 CAUSAL=1 FREQ_DOWNSAMPLES=4 TIME_DOWNSAMPLES=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 DEFAULT_BITS=5 PHASE_HEAD=1 PHASE_LOSS=advance PHASE_LOSS_WEIGHT=2 WAVE_PHASE=true SC_LOSS_WEIGHT=15 SYNTH_FRACTION=0.25 SYNTH_RATE_WEIGHT=0.1 LEARNING_RATE=3e-4 INIT_FROM=checkpoints/ll12k.pth"
 )
 pids=()
 # The 12 kbps point's phase network (phase head 2, docs/TRAINING.md), continued from the CPU run's: a cache of

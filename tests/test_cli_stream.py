@@ -4,8 +4,10 @@ written, a whole-layout blob of any format version decodes from a file and from 
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +145,22 @@ def test_info_reads_stdin(tmp_path: Path) -> None:
     assert r.returncode == 0 and f"bytes            {len(data)}" in r.stdout.decode()
     bad = run("info", "-", cwd=tmp_path, stdin=b"not a blob at all")
     assert bad.returncode == 2 and bad.stderr.decode().startswith("codec-rt: error: not a codec-rt blob")
+
+
+def test_info_refuses_a_blob_whose_lengths_its_model_refuses(tmp_path: Path) -> None:
+    """A 1.5 blob whose pre_skip (resealed under its own CRC) disagrees with its frame count: decode refuses
+    it, and so does info, in one line and exit 2, rather than print it as good."""
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
+    data = bytearray((tmp_path / "s.cra").read_bytes())
+    assert data[5] == 5 and struct.unpack_from("<I", data, 64)[0] == 2048  # format 1.5, its lead-in
+    struct.pack_into("<I", data, 64, 4096)
+    struct.pack_into("<I", data, 68, zlib.crc32(bytes(data[64:68])))
+    (tmp_path / "bad.cra").write_bytes(bytes(data))
+    for cmd in (["info", "bad.cra"], ["decode", "bad.cra", "-o", "bad.wav"]):
+        r = run(*cmd, cwd=tmp_path)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and "does not match the model" in err and "Traceback" not in err, (cmd, err)
+    assert not (tmp_path / "bad.wav").exists()
 
 
 def test_encode_warns_of_what_it_cannot_do_as_asked(tmp_path: Path) -> None:

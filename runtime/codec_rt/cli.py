@@ -196,7 +196,8 @@ def decode(
 
 @app.command()
 def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin")]) -> None:
-    """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too)."""
+    """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too, and a
+    shipped model's blob against its model, as decode does)."""
     data = read_blob(blob)
     header, blob_packets = packets.read_packets(data)
     seconds = header.num_samples / header.sample_rate
@@ -208,10 +209,12 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin
     kbps = round(8 * len(data) / seconds / 1000, 3) if seconds else None
     d.update(bytes=len(data), seconds=round(seconds, 3), kbps=kbps)
     try:
-        cfg = Codec.for_model_id(header.model_id).config
-        d["latency_ms"] = round(cfg.latency_ms, 1)  # the model's: window + lookahead
+        model = Codec.for_model_id(header.model_id).model
     except CodecError:
         d["latency_ms"] = "n/a (model not shipped)"
+    else:
+        model.check_compatible(header)  # its lengths against the model's, as decode checks them
+        d["latency_ms"] = round(model.config.latency_ms, 1)  # the model's: window + lookahead
     for k, v in d.items():
         typer.echo(f"{k:16s} {v}")
 

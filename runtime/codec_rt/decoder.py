@@ -364,8 +364,8 @@ class StreamDecoder:
         assert st.ola is not None
         mag, angle, iters = self._features(w0, w1, j0, j1)
         # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
-        # advance (stored phase aside) is used either way.
-        adv = bool(cfg.phase_advance) and getattr(self.header, "mode", None) != Mode.STORE_PHASE
+        # advance is used either way (stored phase, held in st.phases, is a frame's phase).
+        adv = bool(cfg.phase_advance) and st.phases is None
         ola, st.ola, st.last = phase.causal_frames(mag, angle if iters == 0 or adv else None, st.ola, cfg.n_fft,
                                                    cfg.hop, iters, adv, st.last)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample

@@ -266,9 +266,9 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
                 names.append("kbps")
                 shares.append(ranks.world * kbps_part.item() if weight else 0.0)
                 if a.synth_rate_weight != 1.0:  # lambda steers on the speech rows (all rows in a batch of none)
-                    speech = ~synth_np if (~synth_np).any() else np.ones_like(synth_np)
-                    speech_s = audio_samples(wave_np[speech]) / cfg.sample_rate
-                    speech_bits = row_bits[torch.from_numpy(ranks.shard(speech)[0]).to(device)].sum().item()
+                    any_speech = bool((~synth_np).any())
+                    speech_s = audio_samples(wave_np[~synth_np] if any_speech else wave_np) / cfg.sample_rate
+                    speech_bits = (row_bits[~synth_rows] if any_speech else row_bits).sum().item()
                     names.append("speech_kbps")
                     shares.append(ranks.world * speech_bits / speech_s / 1000 if weight else 0.0)
             opt.zero_grad()

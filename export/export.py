@@ -88,7 +88,7 @@ def training_symbols(model: SpecAutoencoder, base: EntropyTables, packed: Path, 
 
 def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | None,
               contrast: float | None = None, phase_iters: int | None = None,
-              energy_match: bool = False) -> dict[str, str]:
+              energy_match: bool = False, phase_start: int = 0) -> dict[str, str]:
     layout = (f"[B, {cfg.channels}, {cfg.latent_bins}, ceil(T / {cfg.time_stride})] float32 "
               f"(batch, latent channels, frequency rows, time steps)")
     meta = {
@@ -104,6 +104,8 @@ def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | Non
         meta["codec_rt.phase_iters"] = str(int(phase_iters))
     if energy_match and role == "decoder":
         meta["codec_rt.energy_match"] = "1"
+    if phase_start and role == "decoder":
+        meta["codec_rt.phase_start"] = str(int(phase_start))
     return meta
 
 
@@ -122,11 +124,13 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, in_name:
 
 
 def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None = None,
-           contrast: float | None = None, phase_iters: int | None = None, energy_match: bool = False) -> str:
+           contrast: float | None = None, phase_iters: int | None = None, energy_match: bool = False,
+           phase_start: int = 0) -> str:
     """Write both graphs into `out_dir`; returns the model id. `tables`: context tables to ship instead of
     the prior's (the model becomes coder 2). `contrast`, `phase_iters`: the decoder's default postfilter
     contrast and phase iterations (None: the runtime's defaults; 0 iterations for a learned phase).
-    `energy_match`: Griffin-Lim's frames get their energy back (`codec_rt.phase.refine_frames`)."""
+    `energy_match`: Griffin-Lim's frames get their energy back (`codec_rt.phase.refine_frames`).
+    `phase_start` 1: the refinement starts from the phase-gradient start (`codec_rt.phase_gradient`)."""
     cfg = model.cfg
     if tables is not None:
         if model.prior is None or not tables.context:
@@ -141,7 +145,7 @@ def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None =
         z = model.encoder(feats)
     for role, module, example, names in (("encoder", model.encoder, feats, ("features", "latent")),
                                          ("decoder", model.decoder, z, ("latent", "features"))):
-        meta = _metadata(cfg, mid, role, tables, contrast, phase_iters, energy_match)
+        meta = _metadata(cfg, mid, role, tables, contrast, phase_iters, energy_match, phase_start)
         _export(module, example, out_dir / f"{role}.onnx", *names, meta)
     return mid
 
@@ -176,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--phase-iters", type=int, help="the decoder's default phase iterations (0: its learned phase)")
     p.add_argument("--energy-match", action="store_true",
                    help="the decoder rescales Griffin-Lim's frames to their target energy (metadata energy_match)")
+    p.add_argument("--phase-start", type=int, choices=[0, 1], default=0,
+                   help="where the phase refinement starts: 0 the graph's phase, 1 the phase-gradient start")
     a = p.parse_args(argv)
     model = load_checkpoint(a.checkpoint)
     tables = None
@@ -188,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--contrast must be in 0.5..2.0")
     if a.phase_iters is not None and not 0 <= a.phase_iters <= 10_000:
         raise SystemExit("--phase-iters must be in 0..10000")
-    mid = export(model, a.output, tables, a.contrast, a.phase_iters, a.energy_match)
+    mid = export(model, a.output, tables, a.contrast, a.phase_iters, a.energy_match, a.phase_start)
     audio = load_mono(a.audio, model.cfg.sample_rate)
     audio = audio * normalizing_gain(audio[None])[0]
     diff = parity(model, a.output, audio)

@@ -14,12 +14,13 @@ RUNTIME = Path(codec_rt.__file__).parent  # the sources as imported: the checkou
 LAYERS = [
     ["errors", "version"],
     ["config"],
-    ["audio", "stft", "resample", "phase", "postfilter", "level", "lead"],  # signal
+    ["audio", "stft", "resample", "phase", "phase_gradient", "postfilter", "level", "lead"],  # signal
     ["quantize", "entropy"],  # coding
     ["blob", "packets"],  # container
     ["ladder", "model"],
     ["latent"],
     ["grid"],
+    ["decoder_state"],
     ["encoder", "decoder"],
     ["codec"],  # the facade
     ["riff", "files", "audio_in", "metrics", "bench"],

@@ -26,6 +26,7 @@ from .encoder import StreamEncoder, encode_whole
 from .errors import CodecError
 from .level import Loudness
 from .model import Model
+from .phase_gradient import PhaseStart
 
 F32 = npt.NDArray[np.float32]
 
@@ -117,7 +118,8 @@ class Codec:
         return encode_whole(self.model, audio, sample_rate, opts)
 
     def decode(
-        self, data: bytes, phase_iters: int | None = None, contrast: float | None = None, highpass: bool = True
+        self, data: bytes, phase_iters: int | None = None, contrast: float | None = None, highpass: bool = True,
+        phase_start: PhaseStart | None = None,
     ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate in Hz), exactly the encoded shape and rate.
 
@@ -129,9 +131,13 @@ class Codec:
         default (`Model.contrast`: its decoder's metadata, else `postfilter.DEFAULT_CONTRAST`).
         highpass: remove the output's DC and infrasound (below about 10 Hz, which Griffin-Lim and the graph
         add; `level.remove_dc`), as the encoder removed the input's. Not done by a causal model's decoder.
+        phase_start: where a non-causal model's refinement starts, the graph's phase or the phase-gradient
+        start (`phase_gradient.py`; with `phase_iters=0`, no iterations: less CPU, about the same quality on
+        speech, docs/MEASURED.md). None: the model's default.
         Raises FormatError (and subclasses) for a bad or cut blob, ModelMismatchError for another model's.
         """
-        dec = StreamDecoder(self.model, phase_iters=phase_iters, contrast=contrast, strict=True, highpass=highpass)
+        dec = StreamDecoder(self.model, phase_iters=phase_iters, contrast=contrast, phase_start=phase_start,
+                            strict=True, highpass=highpass)
         head = dec.push(bytes(data))
         tail = dec.flush()
         assert dec.header is not None

@@ -3,19 +3,21 @@ in bounded memory, on a loaded `Model` (or the shipped model the blob names).
 
 From symbols to samples (docs/FORMAT.md): `latent.decode` turns each packet's sections into the latent,
 gains and stored phase; then, block by block (`grid.py`), the decoder graph over the block and its margins,
-the log-magnitude capped at MAX_LOGMAG, the gains divided out, and the postfilter and Griffin-Lim, or the
-stored phase and a plain inverse STFT, the block's DC removed (`level.remove_dc`); blocks are joined with a
-crossfade inside the margins. A causal model decodes without lookahead, each frame's phase refined against
-the frames before it (`phase.causal_frames`). Mid/side pairs (format 1.4) become left and right.
-`Codec.decode` runs the same blocks, so stream and file decode to the same samples. A stream cut short
-decodes up to its last whole packet, with a warning (`flush`); a damaged packet is a ChecksumError.
+the log-magnitude capped at MAX_LOGMAG, the gains divided out, and the postfilter and Griffin-Lim (from the
+graph's phase or the phase-gradient start, `phase_gradient.py`), or the stored phase and a plain inverse
+STFT, the block's DC removed (`level.remove_dc`); blocks are joined with a crossfade inside the margins.
+A causal model decodes without lookahead, each frame's phase refined against the frames before it
+(`phase.causal_frames`). Mid/side pairs (format 1.4) become left and right. `Codec.decode` runs the same
+blocks, so stream and file decode to the same samples. A stream cut short decodes up to its last whole
+packet, with a warning (`flush`); a damaged packet is a ChecksumError.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +26,7 @@ from . import latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig
+from .decoder_state import DecoderState
 from .errors import CodecError, TruncatedError
 from .grid import (
     BLOCK_FRAMES,
@@ -39,12 +42,16 @@ from .grid import (
 )
 from .level import remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
-from .packets import Packet, PacketReader
+from .packets import Packet
+from .phase_gradient import PhaseStart
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
+T = TypeVar("T")
+R = TypeVar("R")
+Features = tuple[F32, F32, F32, int]  # log-magnitude, gains, start phase, iterations (`_features`)
 MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
 
@@ -52,40 +59,6 @@ DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: ph
 def default_phase_iters(cfg: ModelConfig, declared: int | None = None) -> int:
     """Phase iterations when none are asked for: the decoder's `declared` ones, else by the model's kind."""
     return declared if declared is not None else phase.CAUSAL_ITERS if cfg.causal else DEFAULT_PHASE_ITERS
-
-
-@dataclass
-class DecoderState:
-    """What a `StreamDecoder` remembers between pushes.
-
-    reader: the blob parser (bytes of an unfinished packet). latents: `[channels, C, F', n] float32` latent
-    steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
-    n_bins, n]` from STFT frame `p0` on (mode store_phase). block: the next Griffin-Lim block. tail: the
-    faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
-    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`, and last, the last frame
-    committed, `[channels, n_bins] complex64`). emitted: model-rate samples of the coded signal done;
-    returned: samples returned at the blob's rate. end: the stream's end once the last packet has arrived."""
-
-    reader: PacketReader = field(default_factory=PacketReader)
-    latents: F32 | None = None
-    gains: F32 | None = None
-    z0: int = 0
-    steps: int = 0
-    phases: F32 | None = None
-    p0: int = 0
-    phase_frames: int = 0
-    block: int = 0
-    tail: F32 | None = None
-    ola: F32 | None = None
-    last: npt.NDArray[np.complex64] | None = None
-    emitted: int = 0
-    returned: int = 0
-    end: StreamEnd | None = None
-    truncated: bool = False
-    finished: bool = False
-    drained: bool = False  # every sample returned
-    skipped: int = 0  # samples of the lead-in dropped at the blob's rate
-    resampler: StreamResampler | None = None
 
 
 class StreamDecoder:
@@ -107,6 +80,7 @@ class StreamDecoder:
         *,
         phase_iters: int | None = None,
         contrast: float | None = None,
+        phase_start: PhaseStart | None = None,
         provider: str = "cpu",
         threads: int | None = None,
         model_dir: str | Path | None = None,
@@ -126,6 +100,7 @@ class StreamDecoder:
         # phase_iters and contrast None: the model's defaults, known once the model is loaded
         self.phase_iters = None if phase_iters is None else int(phase_iters)
         self.contrast = None if contrast is None else float(contrast)
+        self.phase_start = None if phase_start is None else PhaseStart(phase_start)
         self.provider, self.threads, self.model_dir = provider, threads, model_dir
         self.block_frames, self.margin_frames = int(block_frames), int(margin_frames)
         self.strict, self.highpass = strict, highpass
@@ -239,6 +214,12 @@ class StreamDecoder:
     def _causal(self) -> bool:
         return bool(self.model.config.causal)
 
+    def _gradient(self) -> bool:
+        """Whether the non-causal predicted phase starts from the magnitude's gradients (or the graph's)."""
+        start = self.model.phase_start if self.phase_start is None else self.phase_start
+        return start == PhaseStart.GRADIENT and not self._causal() and self.header is not None and \
+            self.header.mode != Mode.STORE_PHASE
+
     def _start(self) -> None:
         """Once the header is known: load or check the model, set up the output resampler."""
         st, h = self.state, self.header
@@ -247,7 +228,8 @@ class StreamDecoder:
             return
         self.model.check_compatible(h)
         cfg = self.model.config
-        least = min_margin_frames(cfg, self._crossfade_hops() > 0)
+        # the phase-gradient start needs both neighbours of every frame a block's samples take
+        least = min_margin_frames(cfg, self._crossfade_hops() > 0) + (1 if self._gradient() else 0)
         if self.margin_frames < least and not cfg.causal:
             raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
@@ -307,12 +289,15 @@ class StreamDecoder:
             if st.end is not None and st.block * self.block_frames >= st.end.model.frames and not st.drained:
                 pieces.append(self._causal_tail())
         else:
-            # The blocks are independent until they are joined: refine them on `workers` threads (NumPy's
-            # FFTs and onnxruntime release the GIL); each block's arithmetic is the same on any thread.
-            if len(windows) > 1 and self.workers > 1:
-                signals = list(pool(self.workers).map(lambda w: self._refine(*w), windows))
-            else:
-                signals = [self._refine(*w) for w in windows]
+            # The blocks are independent until they are joined, but for the phase-gradient start, which goes
+            # on from the block before: the rest runs on `workers` threads (NumPy's FFTs and onnxruntime
+            # release the GIL); each block's arithmetic is the same on any thread.
+            feats = self._map(lambda w: self._features(*w), windows)
+            if self._gradient():
+                for i, (w, (logmag, _, angle, _)) in enumerate(zip(windows, feats, strict=True)):
+                    nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
+                    angle[...] = st.start.block(logmag, self.model.config.n_fft, self.model.config.hop, w.w0, nxt)
+            signals = self._map(lambda wf: self._refine(*wf), list(zip(windows, feats, strict=True)))
             for w, y in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, y, w.w0))
                 st.block += 1
@@ -340,9 +325,13 @@ class StreamDecoder:
             raise CodecError("internal error: the stream ended with blocks left to decode")
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def _features(self, w0: int, w1: int, j0: int, j1: int) -> tuple[F32, F32, int]:
-        """STFT frames [w0, w1) from the latent steps [j0, j1) -> (magnitude `[channels, F, frames]`, the
-        phase to start from, its iterations): decoder graph, gains, and postfilter or stored phase."""
+    def _map(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
+        return list(pool(self.workers).map(fn, items)) if len(items) > 1 and self.workers > 1 else list(map(fn, items))
+
+    def _features(self, w0: int, w1: int, j0: int, j1: int) -> Features:
+        """STFT frames [w0, w1) from the latent steps [j0, j1) -> (log-magnitude `[channels, F, frames]`
+        (postfilter applied), the gains `[channels, 1, frames]`, the phase to start from, its iterations):
+        decoder graph, and postfilter or stored phase."""
         st, model, h = self.state, self.model, self.header
         cfg = model.config
         assert h is not None and st.latents is not None and st.gains is not None
@@ -355,14 +344,15 @@ class StreamDecoder:
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
         else:
             logmag, angle, iters = postfilter.enhance(logmag, self._contrast()), feats[:, 1], self._iters()
-        return (np.exp(logmag) / gain).astype(np.float32, copy=False), angle, iters
+        return logmag, gain, np.array(angle, np.float32), iters
 
     def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
         """A causal model's block of STFT frames [w0, w1) -> the model-rate samples it finishes (from
         `emitted` on): those before frame w1's first sample."""
         st, cfg = self.state, self.model.config
         assert st.ola is not None
-        mag, angle, iters = self._features(w0, w1, j0, j1)
+        logmag, gain, angle, iters = self._features(w0, w1, j0, j1)
+        mag = np.exp(logmag) / gain
         # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
         # advance is used either way (stored phase, held in st.phases, is a frame's phase).
         adv = bool(cfg.phase_advance) and st.phases is None
@@ -389,13 +379,14 @@ class StreamDecoder:
         st.emitted = max(st.emitted, stop)
         return np.ascontiguousarray(out)
 
-    def _refine(self, w0: int, w1: int, j0: int, j1: int) -> F32:
-        """One block's window of STFT frames [w0, w1) -> its signal (decoder graph, gains, postfilter,
-        Griffin-Lim), `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
+    def _refine(self, win: BlockWindow, feats: Features) -> F32:
+        """One block's window of STFT frames [w0, w1) and its features -> its signal (gains, Griffin-Lim),
+        `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
         Reads the buffers, changes nothing."""
         st, cfg = self.state, self.model.config
-        hop = cfg.hop
-        mag, angle, iters = self._features(w0, w1, j0, j1)
+        hop, w0 = cfg.hop, win.w0
+        logmag, gain, angle, iters = feats
+        mag = (np.exp(logmag) / gain).astype(np.float32, copy=False)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
         y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match)

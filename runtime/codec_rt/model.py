@@ -12,7 +12,9 @@ The decoder may also carry `codec_rt.contrast`, its default postfilter contrast 
 `codec_rt.phase_iters`, an integer 0..10000: the phase iterations the decoder is decoded with by default
 (absent: by the model's kind, `decoder.default_phase_iters`; 0 for a decoder whose learned phase needs none).
 And `codec_rt.energy_match`, "0" or "1" (absent: 0): whether Griffin-Lim's result gets each frame's energy
-back (`phase.refine_frames`), where that measured better for the model.
+back (`phase.refine_frames`), where that measured better for the model. And `codec_rt.phase_start`, "0" or
+"1" (absent: 0): where a non-causal model's predicted-phase refinement starts, its graph's phase output or
+the phase-gradient start (`phase_gradient.PhaseStart`).
 
 Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
 decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase), T dynamic.
@@ -36,6 +38,7 @@ from .blob import BlobHeader
 from .config import Coder, ModelConfig
 from .entropy import EntropyTables
 from .errors import FormatError, ModelError, ModelMismatchError, ProviderError
+from .phase_gradient import PhaseStart
 from .postfilter import DEFAULT_CONTRAST
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ class Model:
     contrast: float = DEFAULT_CONTRAST  # the decoder's default postfilter contrast (`postfilter.py`)
     phase_iters: int | None = None  # the decoder's default phase iterations (None: by the model's kind)
     energy_match: bool = False  # Griffin-Lim's frames rescaled to their target energy (`phase.refine_frames`)
+    phase_start: PhaseStart = PhaseStart.PREDICTED  # where the non-causal refinement starts
 
     @classmethod
     def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Model:
@@ -135,9 +139,12 @@ class Model:
         energy = dec.get("codec_rt.energy_match", "0")
         if energy not in ("0", "1"):
             raise ModelError(f"decoder in {d} has a bad codec_rt.energy_match {energy!r}")
+        start = dec.get("codec_rt.phase_start", "0")
+        if start not in ("0", "1"):
+            raise ModelError(f"decoder in {d} has a bad codec_rt.phase_start {start!r}")
         log.info("loaded model %s from %s on %s", model_id, d, provider)
         return cls(config, model_id, sessions["encoder"], sessions["decoder"], d, provider, entropy, contrast,
-                   phase_iters, energy == "1")
+                   phase_iters, energy == "1", PhaseStart(int(start)))
 
     def encode(self, feats: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """`[B, 2, F, T] float32` -> latent `[B, C, F', ceil(T / time_stride)] float32`."""

@@ -76,6 +76,46 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, model_len: int) -> np.ndarray:
     return (sig / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
 
 
+def phase_start(lm: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """6.5, "the phase start": the postfiltered log-magnitude `L` [K, N] (natural log, before the gain) of a
+    whole channel -> the phase-gradient start `phi` [K, N], float64 in [0, 2 pi)."""
+    L = np.asarray(lm, dtype=np.float64)
+    n_bins, n = L.shape
+    lam, rng = 0.25645, np.log(1000.0)
+    k = np.arange(n_bins, dtype=np.float64)[:, None]
+    # nu: the vertex of the parabola through a bin's L and its two neighbours', where it opens downwards
+    nu = np.repeat(k, n, axis=1)
+    c = L[:-2] - 2 * L[1:-1] + L[2:]
+    neg = c < 0
+    vertex = np.clip(0.5 * (L[:-2] - L[2:]) / np.where(neg, c, -1.0), -1.5, 1.5)
+    nu[1:-1] = np.where(neg, k[1:-1] + vertex, nu[1:-1])
+    dn = np.zeros_like(L)
+    dn[:, 1:-1] = (L[:, 2:] - L[:, :-2]) / (2 * hop)
+    d = np.clip(lam * n_fft**2 * dn / (2 * np.pi), -2 * hop, 2 * hop)
+    g = -2 * np.pi * (d + n_fft / 2) / n_fft
+    G = np.zeros_like(L)
+    G[1:] = np.cumsum((g[:-1] + g[1:]) / 2, axis=0)  # sequential, in order of k
+    bins = np.arange(n_bins)
+    phi = np.zeros_like(L)
+    for t in range(n):
+        col = L[:, t]
+        base = np.zeros(n_bins) if t == 0 else phi[:, t - 1] + 2 * np.pi * hop * nu[:, t] / n_fft
+        peak = np.zeros(n_bins, bool)
+        peak[1:-1] = (col[1:-1] >= col[:-2]) & (col[1:-1] > col[2:])
+        peak &= col > col.max() - rng
+        peaks = np.flatnonzero(peak)
+        if peaks.size == 0:
+            p = bins
+        else:  # the nearest peak; the lower of two at the same distance
+            j = np.searchsorted(peaks, bins)  # peaks[j - 1] < k <= peaks[j]
+            lower = peaks[np.maximum(j - 1, 0)]
+            upper = peaks[np.minimum(j, peaks.size - 1)]
+            use_lower = (j > 0) & ((j == peaks.size) | (bins - lower <= upper - bins))
+            p = np.where(use_lower, lower, upper)
+        phi[:, t] = np.mod(base[p] + G[:, t] - G[p, t], 2 * np.pi)
+    return phi
+
+
 def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int) -> np.ndarray:
     """6.5, non-causal, over the whole signal."""
     w, n = hann(n_fft), mag.shape[1]
@@ -129,8 +169,9 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
 
 
 def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None,
-                 highpass: bool = True) -> np.ndarray:
-    """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in)."""
+                 highpass: bool = True, start: int | None = None) -> np.ndarray:
+    """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in). `start`:
+    the phase start (3.6, 6.5), the caller's, else the model's `codec_rt.phase_start`."""
     h, packets = read_blob(data)
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
@@ -143,7 +184,10 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         if stored is not None:
             out.append(istft(np.exp(logmag) / g * np.exp(1j * stored), n_fft, hop, model_len))
             continue
-        mag = np.exp(postfilter(logmag, m.contrast if contrast is None else contrast).astype(np.float32)) / g
+        e = postfilter(logmag, m.contrast if contrast is None else contrast).astype(np.float32)
+        mag = np.exp(e) / g
+        if (m.phase_start if start is None else start) and not m.cfg["causal"]:
+            phase0 = phase_start(e, n_fft, hop).astype(np.float32)  # 6.5: over all N frames of the channel
         if m.cfg["causal"]:
             out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"])))
         else:

@@ -1,5 +1,5 @@
 """Section 3 of docs/FORMAT.md: a model directory's metadata, read from the ONNX protobuf as a runtime
-without the onnx package would (3.3), its config (3.4), entropy tables (3.5) and contrast (3.6)."""
+without the onnx package would (3.3), its config (3.4), entropy tables (3.5) and decoding defaults (3.6)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ class Model:
     contexts: int = 1  # K
     centers: list[int] = field(default_factory=list)
     phase_iters: int | None = None  # 3.6: the decoder's default, when it declares one
+    phase_start: int = 0  # 3.6: 1 = a non-causal predicted-phase decode starts from 6.5's phase-gradient start
 
     @property
     def n_bins(self) -> int:
@@ -110,6 +111,9 @@ def load_model(path: Path) -> Model:
     if "codec_rt.phase_iters" in dec:
         assert re.fullmatch("[0-9]+", dec["codec_rt.phase_iters"]) and int(dec["codec_rt.phase_iters"]) <= 10000
         model.phase_iters = int(dec["codec_rt.phase_iters"])
+    start = dec.get("codec_rt.phase_start", "0")  # 3.6: exactly "0" or "1", absent 0, else refuse the model
+    assert start in ("0", "1"), f"bad codec_rt.phase_start {start!r}"
+    model.phase_start = int(start)
     if model.cfg["coder"]:
         t = json.loads(enc["codec_rt.entropy"])
         rows = t["channels"] * t["bins"]

@@ -1,0 +1,63 @@
+"""Set an exported model's decoding defaults in place: the decoder graph's metadata keys that are decoding
+settings, not part of the model id (docs/FORMAT.md 3.6), so its blobs and id stay as they are.
+
+    python -m export.decoding_defaults runtime/codec_rt/models/rd12k --phase-start 1 --phase-iters 0
+
+Only the keys given change; `--phase-iters -1` removes that key (the runtime's default by the model's kind).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import onnx
+
+from codec_rt.model import Model
+
+
+def set_defaults(model_dir: Path, values: dict[str, str | None]) -> None:
+    """Write (a value) or remove (None) `codec_rt.<key>` entries of `model_dir/decoder.onnx`'s metadata, then
+    load the model to check it (ModelError for a value the runtime refuses; the old file is then restored)."""
+    path = model_dir / "decoder.onnx"
+    old = path.read_bytes()
+    m = onnx.load_from_string(old)
+    props = {p.key: p.value for p in m.metadata_props}
+    for key, value in values.items():
+        props.pop(f"codec_rt.{key}", None)
+        if value is not None:
+            props[f"codec_rt.{key}"] = value
+    del m.metadata_props[:]
+    for k, v in props.items():
+        m.metadata_props.add(key=k, value=v)
+    path.write_bytes(m.SerializeToString())
+    try:
+        Model.load(model_dir)
+    except Exception:
+        path.write_bytes(old)
+        raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="decoding-defaults", description=__doc__.split("\n")[0])
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("--phase-start", type=int, choices=[0, 1])
+    p.add_argument("--phase-iters", type=int, help="0..10000; -1 removes the key")
+    p.add_argument("--contrast", type=float)
+    p.add_argument("--energy-match", type=int, choices=[0, 1])
+    a = p.parse_args(argv)
+    values: dict[str, str | None] = {}
+    if a.phase_start is not None:
+        values["phase_start"] = None if a.phase_start == 0 else "1"
+    if a.phase_iters is not None:
+        values["phase_iters"] = None if a.phase_iters < 0 else str(a.phase_iters)
+    if a.contrast is not None:
+        values["contrast"] = repr(float(a.contrast))
+    if a.energy_match is not None:
+        values["energy_match"] = None if a.energy_match == 0 else "1"
+    set_defaults(a.model_dir, values)
+    print(f"{a.model_dir}: {values}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""A phase from the magnitude alone, for the non-causal predicted-phase mode: the phase-gradient start.
+
+A regression decoder's own phase output is a poor start for Griffin-Lim (docs/TRAINING.md: PESQ-WB 1.3 as
+is). For a Gaussian window, the STFT's log-magnitude `s` fixes the phase's gradient (Portnoff 1979; used for
+phase retrieval by Prusa, Balazs and Sondergaard, "A noniterative method for reconstruction of phase from
+STFT magnitude", IEEE/ACM TASLP 2017, "PGHI"):
+
+    energy's time offset from the centre:   d = lambda' n_fft^2 (ds/dn) / (2 pi)   (samples)
+    phase change from bin k to k + 1:       -2 pi (d + n_fft / 2) / n_fft      (frames taken from their start)
+
+with the Hann window read as the Gaussian `exp(-pi n^2 / (lambda' n_fft^2))`, lambda' = 0.25645 (ltfat's
+`pghi`). PGHI integrates this and the time-direction gradient (the instantaneous frequency, from ds/dk)
+from the strongest coefficient outwards with a heap; here, as in a phase vocoder with identity phase
+locking (Laroche and Dolson 1999), each frame's spectral peaks go on from the frame before at their
+instantaneous frequency, and every other bin is locked to its nearest peak along the frequency-direction
+gradient. A peak's frequency is the vertex of the parabola through its log-magnitude and its neighbours':
+PGHI's Gaussian slope misread the decoders' lobes, narrower and more lopsided than the window's, and put a
+1 kHz tone at 978 Hz. One vectorised step per frame, exactly the recursion of docs/FORMAT.md 6.5 ("phase
+start"), which another runtime reproduces.
+
+It works on the decoded log-magnitude (after the postfilter, before the level gain: a gain that steps at a
+packet boundary is not a time gradient). A file is decoded in overlapping blocks: each block goes on from
+the phase that the block before gave its first frame (`GradientStart`), so the blocks agree where they
+overlap and a block decode is the whole-file recursion, sample for sample.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+LAMBDA = 0.25645  # the Hann window's Gaussian, lambda' n_fft^2 (ltfat `pghi`, Prusa et al. 2017)
+PEAK_RANGE = math.log(1000.0)  # peaks: within 60 dB (natural log of 1000) of the frame's strongest bin
+MAX_BIN_SHIFT = 1.5  # a frequency's distance from its bin, at most (bins)
+TWO_PI = 2 * math.pi
+
+F64 = npt.NDArray[np.float64]
+
+
+class PhaseStart(enum.IntEnum):
+    """Where the non-causal predicted-phase refinement starts (decoder metadata `codec_rt.phase_start`)."""
+
+    PREDICTED = 0  # the decoder graph's phase output
+    GRADIENT = 1  # the phase-gradient start of this module
+
+
+def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None = None) -> F64:
+    """Log-magnitude (natural log) of consecutive frames `[..., F, T]` -> their phase `[..., F, T] float64`,
+    in [0, 2 pi), for frames taken from their first sample (stft.py). `seed` `[..., F]`: the phase of the
+    first frame, as a previous call gave it (a block that goes on); None: the first frame of a file, its
+    peaks at phase 0. Time gradients are central differences inside the frames given, 0 at their ends."""
+    s = np.asarray(logmag, dtype=np.float64)
+    n_bins, count = s.shape[-2:]
+    if count == 0:
+        return np.zeros(s.shape)
+    bins = np.arange(n_bins, dtype=np.float64)[:, None]
+    # a peak's frequency: the vertex of the parabola through its bin and the two beside it (log-magnitude)
+    lo, mid, hi = s[..., :-2, :], s[..., 1:-1, :], s[..., 2:, :]
+    den = lo - 2 * mid + hi
+    shift = np.zeros_like(s)
+    shift[..., 1:-1, :] = np.where(den < 0, 0.5 * (lo - hi) / np.where(den < 0, den, -1.0), 0.0)
+    nu = bins + np.clip(shift, -MAX_BIN_SHIFT, MAX_BIN_SHIFT)
+    ds_dn = np.zeros_like(s)
+    ds_dn[..., 1:-1] = (s[..., 2:] - s[..., :-2]) / (2 * hop)
+    d = np.clip(LAMBDA * n_fft * n_fft * ds_dn / TWO_PI, -2.0 * hop, 2.0 * hop)
+    grad = -TWO_PI * (d + n_fft / 2) / n_fft
+    along = np.zeros_like(s)  # the gradient integrated from bin 0 (trapezoidal rule)
+    along[..., 1:, :] = np.cumsum(0.5 * (grad[..., 1:, :] + grad[..., :-1, :]), axis=-2)
+    step = math.pi * hop / n_fft  # half a frame's advance per bin of frequency
+    idx = np.arange(n_bins)
+    out = np.empty(s.shape)
+    prev = seed
+    for t in range(count):
+        col = s[..., t]
+        if t == 0:
+            if seed is not None:
+                out[..., 0] = seed
+                continue
+            base = np.zeros(col.shape)
+        else:
+            assert prev is not None
+            base = prev + 2 * step * nu[..., t]
+        peak = np.zeros(col.shape, dtype=bool)
+        peak[..., 1:-1] = (col[..., 1:-1] >= col[..., :-2]) & (col[..., 1:-1] > col[..., 2:])
+        peak &= col > col.max(axis=-1, keepdims=True) - PEAK_RANGE
+        # each bin's nearest peak (the lower on a tie); a frame with none keeps its own advance
+        left = np.maximum.accumulate(np.where(peak, idx, -1), axis=-1)
+        right = np.flip(np.minimum.accumulate(np.flip(np.where(peak, idx, n_bins), axis=-1), axis=-1), axis=-1)
+        near = np.where((left >= 0) & ((idx - left <= right - idx) | (right >= n_bins)), left, right)
+        near = np.where(near >= n_bins, idx, near)
+        a = along[..., t]
+        cur = np.take_along_axis(base, near, axis=-1) + a - np.take_along_axis(a, near, axis=-1)
+        out[..., t] = np.mod(cur, TWO_PI)
+        prev = out[..., t]
+    return out
+
+
+class GradientStart:
+    """The phase-gradient start of one stream decoded in blocks, in order: remembers the phase of the frame
+    where the next block's window starts."""
+
+    def __init__(self) -> None:
+        self.frame = 0
+        self.seed: F64 | None = None
+
+    def block(self, logmag: npt.ArrayLike, n_fft: int, hop: int, w0: int, next_w0: int) -> F64:
+        """The frames `[w0, w0 + T)` of `logmag` `[..., F, T]` -> their phase; keeps frame `next_w0`'s.
+        ValueError for a block out of order (its first frame is neither 0 nor the one kept)."""
+        if w0 > 0 and (self.seed is None or self.frame != w0):
+            raise ValueError(f"gradient start: block from frame {w0} out of order (expected {self.frame})")
+        phi = gradient_phase(logmag, n_fft, hop, self.seed if w0 > 0 else None)
+        if w0 <= next_w0 < w0 + phi.shape[-1]:
+            self.frame, self.seed = next_w0, phi[..., next_w0 - w0].copy()
+        return phi

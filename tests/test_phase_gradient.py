@@ -1,0 +1,89 @@
+"""The phase-gradient start (`codec_rt.phase_gradient`, FORMAT.md 6.5): a phase from the magnitude alone that
+an inverse STFT turns into the signal, block by block as a whole file, and the decoder option that uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codec_rt import Codec, stft
+from codec_rt.decoder import StreamDecoder
+from codec_rt.phase import refine
+from codec_rt.phase_gradient import GradientStart, PhaseStart, gradient_phase
+
+N_FFT, HOP, RATE = 512, 128, 16000
+DATA = Path(__file__).parent / "data"
+
+
+def resynth(x: np.ndarray, phase: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Signal `[N]` -> (its STFT magnitude's inverse STFT with the gradient start (or `phase`), magnitude)."""
+    mag = np.abs(stft.stft(x, N_FFT, HOP))
+    if phase is None:
+        phase = gradient_phase(np.log(np.maximum(mag, 1e-5)), N_FFT, HOP)
+    return refine(mag, phase, N_FFT, HOP, len(x), 0), mag
+
+
+def convergence_db(y: np.ndarray, mag: np.ndarray) -> float:
+    return float(20 * np.log10(np.linalg.norm(np.abs(stft.stft(y, N_FFT, HOP)) - mag) / np.linalg.norm(mag)))
+
+
+@pytest.mark.parametrize("freq", [440.0, 1000.0, 1010.0, 3333.0])
+def test_a_tone_comes_back_at_its_level_and_pitch_with_no_iteration(freq: float) -> None:
+    t = np.arange(2 * RATE) / RATE
+    x = 0.3 * np.sin(2 * np.pi * freq * t)
+    y, mag = resynth(x)
+    assert convergence_db(y, mag) < -30  # a zero phase gives about 0 dB
+    mid = slice(RATE // 2, -RATE // 2)
+    assert abs(20 * np.log10(np.std(y[mid]) / np.std(x[mid]))) < 0.1
+    spec = np.abs(np.fft.rfft(y[mid] * np.hanning(RATE)))
+    assert abs(int(np.argmax(spec)) - freq) <= 1  # 1 Hz bins: the tone is not moved
+
+
+def test_speech_resynthesized_with_no_iteration_fits_its_magnitude(speech: tuple[np.ndarray, int]) -> None:
+    x = speech[0][0, : 4 * RATE].astype(np.float64)
+    y, mag = resynth(x)
+    y0, _ = resynth(x, np.zeros_like(mag))
+    assert convergence_db(y, mag) < -15 < convergence_db(y0, mag)
+
+
+def test_blocks_that_go_on_from_each_other_equal_the_whole_recursion(speech: tuple[np.ndarray, int]) -> None:
+    logmag = np.log(np.maximum(np.abs(stft.stft(speech[0][:, : 3 * RATE], N_FFT, HOP)), 1e-5))
+    whole = gradient_phase(logmag, N_FFT, HOP)
+    start, parts, b, frames = GradientStart(), [], 0, logmag.shape[-1]
+    while b * 128 < frames:
+        w0, w1 = max(0, 128 * b - 24), min(frames, 128 * (b + 1) + 24)
+        phi = start.block(logmag[..., w0:w1], N_FFT, HOP, w0, 128 * (b + 1) - 24)
+        parts.append(phi[..., 128 * b - w0 : 128 * (b + 1) - w0])
+        b += 1
+    assert np.array_equal(np.concatenate(parts, axis=-1), whole)
+    with pytest.raises(ValueError, match="out of order"):
+        GradientStart().block(logmag[..., 100:200], N_FFT, HOP, 100, 204)
+
+
+def test_the_decoder_option_streams_as_it_decodes_and_beats_the_raw_graph_phase(
+        speech: tuple[np.ndarray, int]) -> None:
+    codec = Codec.load(bitrate=12)
+    x = speech[0][:, : 5 * RATE]
+    blob = codec.encode(x, RATE, framed=True)
+    y, _ = codec.decode(blob, phase_iters=0, phase_start=PhaseStart.GRADIENT)
+    dec = StreamDecoder(codec.model, phase_iters=0, phase_start=PhaseStart.GRADIENT)
+    pieces = [dec.push(blob[i : i + 333]) for i in range(0, len(blob), 333)] + [dec.flush()]
+    assert np.array_equal(np.concatenate([p for p in pieces if p.size], axis=1), y)
+    raw, _ = codec.decode(blob, phase_iters=0, phase_start=PhaseStart.PREDICTED)
+    target = np.abs(stft.stft(x[0], N_FFT, HOP))
+    assert convergence_db(y[0], target) < convergence_db(raw[0], target) - 3
+
+
+def test_the_phase_start_in_the_metadata_is_read_and_a_bad_one_refused(
+        model_with_decoder_metadata: Callable[[str, str], Path]) -> None:
+    from codec_rt import ModelError
+    from codec_rt.model import Model
+
+    assert Model.load(model_with_decoder_metadata("codec_rt.phase_start", "1")).phase_start == PhaseStart.GRADIENT
+    assert Model.load(DATA / "golden_model_range").phase_start == PhaseStart.PREDICTED  # absent: the graph's
+    for bad in ("2", "01", " 1", "gradient"):
+        with pytest.raises(ModelError, match="phase_start"):
+            Model.load(model_with_decoder_metadata("codec_rt.phase_start", bad))

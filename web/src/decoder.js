@@ -1,9 +1,10 @@
 /**
  * From a blob to audio (docs/FORMAT.md section 6), as codec-rt's block decoder runs it (6.9): the decoder
  * graph over each block of 128 STFT frames and its receptive field, the log-magnitude capped, the gains
- * divided out, then the postfilter and Griffin-Lim over the block and 24 frames of margin on each side,
- * the block's DC removed, blocks joined with a crossfade; stored phase: a plain inverse STFT; a causal
- * model: frame-by-frame RTISI. Mid/side pairs (format 1.4) become left and right; then back to the blob's
+ * divided out, then the postfilter and Griffin-Lim over the block and 24 frames of margin on each side
+ * (from the graph's phase or the phase-gradient start, carried from block to block), the block's DC
+ * removed, blocks joined with a crossfade; stored phase: a plain inverse STFT; a causal model:
+ * frame-by-frame RTISI. Mid/side pairs (format 1.4) become left and right; then back to the blob's
  * rate, the lead-in (format 1.5's pre_skip) dropped there, and exactly its length. A framed blob cut short
  * decodes its whole packets.
  */
@@ -13,6 +14,7 @@ import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } fr
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { removeDc } from './level.js';
 import { codedLength } from './model.js';
+import { GradientStart } from './phase_gradient.js';
 import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
 
@@ -27,6 +29,8 @@ const f32 = Math.fround;
  * @property {number} [phaseIters] phase iterations (Griffin-Lim per block, or RTISI per frame for a causal
  *   model); default the model's: 32, or 3 for a causal model; 0 = the predicted phase as is
  * @property {number} [contrast] postfilter contrast, 0.5..2.0 (1 = off); default the model's
+ * @property {number} [phaseStart] a non-causal model's predicted phase starts from the graph's phase (0) or
+ *   the phase-gradient start (1); default the model's (codec_rt.phase_start)
  * @property {boolean} [highpass] remove the output's DC and infrasound, as the encoder removed the input's
  *   (default true; a causal model's decoder never does)
  * @property {boolean} [strict] refuse a framed blob cut short (TruncatedError) instead of decoding its whole packets
@@ -130,6 +134,8 @@ export async function decodeBlob(model, data, opts = {}) {
   if (!(Number.isInteger(iters) && iters >= 0 && iters <= 10000)) throw new CodecError(`phase_iters must be in 0..10000, got ${iters}`);
   const kappa = opts.contrast ?? model.contrast;
   if (!(kappa >= 0.5 && kappa <= 2.0)) throw new CodecError(`contrast must be in 0.5..2.0, got ${kappa}`);
+  const phaseStart = opts.phaseStart ?? model.phaseStart ?? 0;
+  if (phaseStart !== 0 && phaseStart !== 1) throw new CodecError(`phase_start must be 0 or 1, got ${phaseStart}`);
   const blob = readBlob(data, { allowCut: !opts.strict });
   const h = blob.header;
   model.checkCompatible(h);
@@ -150,7 +156,7 @@ export async function decodeBlob(model, data, opts = {}) {
   }
   const audio = c.causal
     ? await causalAudio(model, h, lat, end, iters, kappa)
-    : await blockAudio(model, h, lat, end, iters, kappa, opts.highpass ?? true);
+    : await blockAudio(model, h, lat, end, iters, kappa, opts.highpass ?? true, phaseStart === 1);
   if (h.stereo) { // mid and side -> left and right
     const [m, d] = audio;
     for (let i = 0; i < m.length; i++) {
@@ -171,7 +177,8 @@ export async function decodeBlob(model, data, opts = {}) {
 }
 
 /**
- * Frames [w0, w1) from latent steps [j0, j1) -> per channel (magnitude [F, frames], the phase to start from).
+ * Frames [w0, w1) from latent steps [j0, j1) -> per channel (magnitude [F, frames], the phase to start from,
+ * the log-magnitude after the postfilter and before the gains).
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {ReturnType<typeof latents>} lat @param {number} w0 @param {number} w1 @param {number} j0 @param {number} j1
  * @param {number} kappa
@@ -214,7 +221,7 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
       const g = lat.gains[ch * lat.steps + Math.floor((w0 + t) / s)];
       for (let k = 0; k < nb; k++) mag[k * nw + t] = f32(f32(Math.exp(logmag[k * nw + t])) / g);
     }
-    out.push({ mag, phase });
+    out.push({ mag, phase, logmag });
   }
   return out;
 }
@@ -224,8 +231,9 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {ReturnType<typeof latents>} lat @param {{samples: number, frames: number, steps: number}} end
  * @param {number} iters @param {number} kappa @param {boolean} highpass
+ * @param {boolean} gradient predicted phase starts from the phase-gradient start (6.5), block after block
  */
-async function blockAudio(model, h, lat, end, iters, kappa, highpass) {
+async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) {
   const c = model.config;
   const { hop, nFft } = c;
   const refine = h.mode === 0 ? iters : 0;
@@ -234,6 +242,7 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass) {
   const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
   /** @type {Float32Array[]} */
   const tails = [];
+  const starts = gradient && h.mode === 0 ? Array.from({ length: h.channels }, () => new GradientStart()) : null;
   let emitted = 0;
   for (let b = 0; b * BLOCK_FRAMES < end.frames; b++) {
     const w0 = Math.max(0, b * BLOCK_FRAMES - MARGIN_FRAMES);
@@ -245,8 +254,12 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass) {
     const last = (b + 1) * BLOCK_FRAMES >= end.frames;
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
     for (let ch = 0; ch < h.channels; ch++) {
-      const y = refineFrames(feats[ch].mag, feats[ch].phase, nFft, hop, refine, -base, end.samples - base,
-        model.energyMatch);
+      const f = feats[ch];
+      // the phase-gradient start goes on from the phase this channel's last block kept for w0 (6.9)
+      const phase = starts
+        ? Float32Array.from(starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, Math.max(0, (b + 1) * BLOCK_FRAMES - MARGIN_FRAMES)))
+        : f.phase;
+      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
       if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
       const out = y.slice(Math.max(emitted, 0) - base, stop - base);

@@ -224,7 +224,7 @@ export function parseTables(json, cfg) {
   };
 }
 
-/** A loaded model: sessions, config, id, tables, contrast, default phase iterations. */
+/** A loaded model: sessions, config, id, tables, contrast, default phase iterations and phase start. */
 export class Model {
   /**
    * @param {object} p
@@ -234,6 +234,8 @@ export class Model {
    * @param {number} p.contrast
    * @param {number | null} [p.phaseIters] the decoder's declared default phase iterations (3.6), null: by kind
    * @param {boolean} [p.energyMatch] Griffin-Lim's frames get their energy back (3.6, 6.5)
+   * @param {number} [p.phaseStart] 1: a non-causal model's predicted phase starts from the phase-gradient
+   *   start (3.6, 6.5); 0: from the graph's phase output
    * @param {import('./rangecoder.js').Tables | null} p.tables
    * @param {any} p.decoder an InferenceSession
    * @param {(() => Promise<any>)} p.loadEncoder the encoder's session, created on first use
@@ -246,6 +248,7 @@ export class Model {
     this.contrast = p.contrast;
     this.phaseIters = p.phaseIters ?? null;
     this.energyMatch = p.energyMatch ?? false;
+    this.phaseStart = p.phaseStart ?? 0;
     this.tables = p.tables;
     this.decoderSession = p.decoder;
     this._loadEncoder = p.loadEncoder;
@@ -304,6 +307,8 @@ export class Model {
     }
     const em = dec.get('codec_rt.energy_match') ?? '0';
     if (em !== '0' && em !== '1') throw new ModelError(`decoder in ${source} has a bad codec_rt.energy_match ${JSON.stringify(em)}`);
+    const ps = dec.get('codec_rt.phase_start') ?? '0';
+    if (ps !== '0' && ps !== '1') throw new ModelError(`decoder in ${source} has a bad codec_rt.phase_start ${JSON.stringify(ps)}`);
     const create = async (/** @type {Uint8Array} */ bytes, /** @type {string} */ role) => {
       try {
         return await ort.InferenceSession.create(bytes, sessionOptions);
@@ -314,7 +319,7 @@ export class Model {
     const decoder = await create(files.decoder, 'decoder');
     const encBytes = files.encoder;
     return new Model({
-      ort, config, modelId, contrast, phaseIters, energyMatch: em === '1', tables, decoder,
+      ort, config, modelId, contrast, phaseIters, energyMatch: em === '1', phaseStart: Number(ps), tables, decoder,
       loadEncoder: () => create(encBytes, 'encoder'), source,
     });
   }

@@ -1,7 +1,8 @@
 /**
  * A decoder graph's own decoding defaults (FORMAT.md 3.6): `codec_rt.phase_iters` sets the phase iterations a
  * blob is decoded with when the caller names none, `codec_rt.energy_match` whether Griffin-Lim's frames get
- * their energy back, and a bad value refuses the model, as in codec-rt.
+ * their energy back, `codec_rt.phase_start` whether the predicted phase starts from the phase-gradient start
+ * (6.5; block by block as the whole file, 6.9), and a bad value refuses the model, as in codec-rt.
  */
 
 import assert from 'node:assert/strict';
@@ -9,9 +10,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { Model } from '../src/model.js';
-import { ModelError, decode } from '../src/node.js';
-import { REPO, bytes } from './helpers.js';
+import { readBlob } from '../src/container.js';
+import { MAX_LOGMAG, latents } from '../src/decoder.js';
+import { postfilter, refineFrames } from '../src/dsp.js';
+import { Model, codedLength } from '../src/model.js';
+import { CodecError, ModelError, decode, encode } from '../src/node.js';
+import { gradientPhase } from '../src/phase_gradient.js';
+import { REPO, bytes, maxDiff } from './helpers.js';
 
 const DIR = path.join(REPO, 'tests', 'data', 'golden_model_range');
 
@@ -87,6 +92,70 @@ describe('codec_rt.energy_match', () => {
     it(`refuses the model for ${JSON.stringify(bad)}`, async () => {
       await assert.rejects(load(bad, 'codec_rt.energy_match'),
         (e) => e instanceof ModelError && /energy_match/.test(e.message));
+    });
+  }
+});
+
+/**
+ * A whole-file decode of a whole-layout mono blob with the phase-gradient start and no iteration (6.2, 6.4,
+ * 6.5, 6.6), the decoder graph run once over the whole latent. @param {Model} model @param {Uint8Array} data
+ */
+async function wholeGradientDecode(model, data) {
+  const c = model.config;
+  const h = readBlob(data).header;
+  const lat = latents(model, readBlob(data));
+  const y = await model.decode(lat.z, 1, lat.steps);
+  const n = h.nFrames;
+  const tOut = lat.steps * c.timeStride;
+  const logmag = new Float32Array(c.nBins * n);
+  for (let k = 0; k < c.nBins; k++) for (let t = 0; t < n; t++) logmag[k * n + t] = Math.min(y[k * tOut + t], MAX_LOGMAG);
+  postfilter(logmag, c.nBins, n, model.contrast);
+  const mag = logmag.map((v, i) => Math.fround(Math.fround(Math.exp(v)) / lat.gains[Math.floor((i % n) / c.timeStride)]));
+  const phase = Float32Array.from(gradientPhase(logmag, c.nBins, c.nFft, c.hop));
+  const len = codedLength(h, c.sampleRate);
+  return refineFrames(mag, phase, c.nFft, c.hop, 0, c.nFft / 2, c.nFft / 2 + len).slice(c.nFft / 2, c.nFft / 2 + len);
+}
+
+describe('codec_rt.phase_start', () => {
+  it('is read (absent: 0) and makes the predicted phase start from the phase-gradient start', async () => {
+    const on = await load('1', 'codec_rt.phase_start');
+    const off = await load('0', 'codec_rt.phase_start');
+    assert.equal(on.phaseStart, 1);
+    assert.equal(off.phaseStart, 0);
+    assert.equal((await load('0')).phaseStart, 0); // no phase_start key
+    const blob = bytes('golden_v1_3_range_predicted.cra');
+    const a = (await decode(blob, { model: on, phaseIters: 0 })).channels;
+    const b = (await decode(blob, { model: off, phaseIters: 0 })).channels;
+    assert.notDeepEqual(a, b);
+    // the decoder option overrides the model's
+    assert.deepEqual((await decode(blob, { model: on, phaseIters: 0, phaseStart: 0 })).channels, b);
+    assert.deepEqual((await decode(blob, { model: off, phaseIters: 0, phaseStart: 1 })).channels, a);
+    await assert.rejects(decode(blob, { model: on, phaseStart: 2 }), CodecError);
+    // stored phase is the blob's own
+    const stored = bytes('golden_v1_3_range_store_phase.cra');
+    assert.deepEqual((await decode(stored, { model: on })).channels, (await decode(stored, { model: off })).channels);
+  });
+
+  it('decoded block by block, each block going on from the one before, is the whole-file recursion', async () => {
+    const model = await load('1', 'codec_rt.phase_start');
+    const rate = model.config.sampleRate;
+    const x = Float32Array.from({ length: 3 * rate }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / rate)
+      + 0.2 * Math.sin((2 * Math.PI * 1234.5 * i) / rate) * (0.5 + 0.5 * Math.sin((2 * Math.PI * 1.7 * i) / rate)));
+    const data = await encode([x], rate, { model });
+    const h = readBlob(data).header;
+    assert.ok(h.nFrames > 2 * 128, `${h.nFrames} frames: 3 blocks or more`);
+    assert.equal(h.preSkip, 0);
+    const blocks = (await decode(data, { model, phaseIters: 0, highpass: false })).channels[0];
+    const whole = await wholeGradientDecode(model, data);
+    assert.equal(blocks.length, whole.length);
+    const d = maxDiff(whole, blocks);
+    assert.ok(d.diff <= 1e-4 * d.max, `max diff ${d.diff} of ${d.max}`);
+  });
+
+  for (const bad of ['2', '01', ' 1', 'gradient', '']) {
+    it(`refuses the model for ${JSON.stringify(bad)}`, async () => {
+      await assert.rejects(load(bad, 'codec_rt.phase_start'),
+        (e) => e instanceof ModelError && /phase_start/.test(e.message) && e.message.includes(JSON.stringify(bad)));
     });
   }
 });

@@ -1,0 +1,130 @@
+/**
+ * The phase-gradient start (docs/FORMAT.md 6.5, "Non-causal: the phase start"; codec_rt.phase_start = 1):
+ * a phase for a non-causal model's predicted-phase mode from the log-magnitude alone. Each frame's spectral
+ * peaks go on from the frame before at their instantaneous frequency (the vertex of the parabola through
+ * the peak's log-magnitude and its two neighbours), and every other bin is locked to its nearest peak along
+ * the frequency-direction phase gradient of the Hann window read as a Gaussian (Prusa, Balazs and
+ * Sondergaard 2017). Float64 throughout, in the spec's order of operations, as codec-rt's
+ * `phase_gradient.gradient_phase`. A block decoder (6.9) goes on from the phase the block before gave its
+ * window's first frame (`GradientStart`): the same values as the whole-file recursion.
+ */
+
+export const LAMBDA = 0.25645; // ltfat's lambda for the Hann window (lam * n_fft^2 is the Gaussian's)
+export const PEAK_RANGE = Math.log(1000); // peaks within 60 dB of the frame's strongest bin
+export const MAX_BIN_SHIFT = 1.5; // a peak's frequency at most this many bins from its bin
+const TWO_PI = 2 * Math.PI;
+
+/** numpy.mod(x, 2 pi): the remainder with the divisor's sign (+0 for an exact multiple). @param {number} x */
+function mod2pi(x) {
+  const m = x % TWO_PI; // fmod, exact
+  if (m === 0) return 0;
+  return m < 0 ? m + TWO_PI : m;
+}
+
+/**
+ * The phase-gradient start of consecutive frames of one channel.
+ * @param {Float32Array | Float64Array} logmag natural-log magnitude [n_bins, frames] (bins major: `k * frames + t`)
+ * @param {number} nb n_bins @param {number} nFft @param {number} hop
+ * @param {Float64Array | null} [seed] phi at the first frame [n_bins], as the block before gave it; null: the
+ *   file's first frame (its peaks at phase 0)
+ * @returns {Float64Array} phi [n_bins, frames] in [0, 2 pi] (2 pi only where numpy.mod rounds there too)
+ */
+export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
+  const frames = logmag.length / nb;
+  if (!Number.isInteger(frames)) throw new RangeError(`log-magnitude of ${logmag.length} values is not ${nb} bins x frames`);
+  if (seed && seed.length !== nb) throw new RangeError(`seed of ${seed.length} bins, expected ${nb}`);
+  const phi = new Float64Array(nb * frames);
+  const col = new Float64Array(nb); // L[., t]
+  const G = new Float64Array(nb); // the frequency-direction gradient integrated from bin 0
+  const base = new Float64Array(nb);
+  const prev = new Float64Array(nb); // phi[., t - 1]
+  const peaks = new Int32Array(nb);
+  const advance = 2 * ((Math.PI * hop) / nFft); // a frame's phase advance per bin of frequency
+  const dScale = LAMBDA * nFft * nFft;
+  for (let t = 0; t < frames; t++) {
+    for (let k = 0; k < nb; k++) col[k] = logmag[k * frames + t];
+    if (t === 0 && seed) {
+      for (let k = 0; k < nb; k++) phi[k * frames] = prev[k] = seed[k];
+      continue;
+    }
+    // base: the phase each bin would have if it went on from the frame before at its own frequency
+    if (t === 0) base.fill(0);
+    else {
+      for (let k = 0; k < nb; k++) {
+        let nu = k;
+        if (k > 0 && k < nb - 1) {
+          const lo = col[k - 1];
+          const hi = col[k + 1];
+          const c = lo - 2 * col[k] + hi;
+          const shift = c < 0 ? (0.5 * (lo - hi)) / c : 0;
+          nu = k + Math.min(Math.max(shift, -MAX_BIN_SHIFT), MAX_BIN_SHIFT);
+        }
+        base[k] = prev[k] + advance * nu;
+      }
+    }
+    // G: the trapezoidal sum along k of g = -2 pi (d + n_fft / 2) / n_fft, d the energy's time offset
+    const inner = t > 0 && t < frames - 1;
+    let gPrev = 0;
+    for (let k = 0; k < nb; k++) {
+      const dn = inner ? (logmag[k * frames + t + 1] - logmag[k * frames + t - 1]) / (2 * hop) : 0;
+      const d = Math.min(Math.max((dScale * dn) / TWO_PI, -2 * hop), 2 * hop);
+      const g = (-TWO_PI * (d + nFft / 2)) / nFft;
+      G[k] = k === 0 ? 0 : G[k - 1] + 0.5 * (g + gPrev);
+      gPrev = g;
+    }
+    // the peaks, in order of k
+    let top = -Infinity;
+    for (let k = 0; k < nb; k++) top = Math.max(top, col[k]);
+    const floor = top - PEAK_RANGE;
+    let n = 0;
+    for (let k = 1; k < nb - 1; k++) {
+      if (col[k] >= col[k - 1] && col[k] > col[k + 1] && col[k] > floor) peaks[n++] = k;
+    }
+    // each bin locked to its nearest peak (the lower on a tie); no peak: each bin its own
+    let i = 0; // peaks[i - 1] <= k < peaks[i]
+    for (let k = 0; k < nb; k++) {
+      while (i < n && peaks[i] <= k) i++;
+      let p = k;
+      if (n > 0) {
+        const left = i > 0 ? peaks[i - 1] : -1;
+        const right = i < n ? peaks[i] : -1;
+        p = left >= 0 && (right < 0 || k - left <= right - k) ? left : right;
+      }
+      phi[k * frames + t] = mod2pi(base[p] + G[k] - G[p]);
+    }
+    for (let k = 0; k < nb; k++) prev[k] = phi[k * frames + t];
+  }
+  return phi;
+}
+
+/**
+ * The phase-gradient start of one channel decoded in blocks, in order: each block's window goes on from
+ * the phase the block before kept for that window's first frame.
+ */
+export class GradientStart {
+  constructor() {
+    this.frame = 0;
+    /** @type {Float64Array | null} */
+    this.seed = null;
+  }
+
+  /**
+   * The frames [w0, w0 + T) -> their phase [n_bins, T]; keeps frame `nextW0`'s for the next block.
+   * @param {Float32Array | Float64Array} logmag [n_bins, T] @param {number} nb @param {number} nFft
+   * @param {number} hop @param {number} w0 @param {number} nextW0
+   */
+  block(logmag, nb, nFft, hop, w0, nextW0) {
+    if (w0 > 0 && (this.seed === null || this.frame !== w0)) {
+      throw new RangeError(`gradient start: block from frame ${w0} out of order (expected ${this.frame})`);
+    }
+    const phi = gradientPhase(logmag, nb, nFft, hop, w0 > 0 ? this.seed : null);
+    const frames = phi.length / nb;
+    if (nextW0 >= w0 && nextW0 < w0 + frames) {
+      const seed = new Float64Array(nb);
+      for (let k = 0; k < nb; k++) seed[k] = phi[k * frames + nextW0 - w0];
+      this.frame = nextW0;
+      this.seed = seed;
+    }
+    return phi;
+  }
+}

@@ -70,29 +70,26 @@ def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None
     along = np.zeros_like(s)  # the gradient integrated from bin 0 (trapezoidal rule)
     along[..., 1:, :] = np.cumsum(0.5 * (grad[..., 1:, :] + grad[..., :-1, :]), axis=-2)
     step = math.pi * hop / n_fft  # half a frame's advance per bin of frequency
-    idx = np.arange(n_bins)
+    adv = 2 * step * nu  # a frame's advance at each bin's frequency
+    # Each frame's peaks, and each bin's nearest peak (the lower on a tie; a frame with none: the bin itself),
+    # depend on the magnitude alone: found for every frame at once, bins on axis -2.
+    idx = np.arange(n_bins)[:, None]
+    peak = np.zeros(s.shape, dtype=bool)
+    peak[..., 1:-1, :] = (s[..., 1:-1, :] >= s[..., :-2, :]) & (s[..., 1:-1, :] > s[..., 2:, :])
+    peak &= s > s.max(axis=-2, keepdims=True) - PEAK_RANGE
+    left = np.maximum.accumulate(np.where(peak, idx, -1), axis=-2)
+    right = np.flip(np.minimum.accumulate(np.flip(np.where(peak, idx, n_bins), axis=-2), axis=-2), axis=-2)
+    near = np.where((left >= 0) & ((idx - left <= right - idx) | (right >= n_bins)), left, right)
+    near = np.where(near >= n_bins, idx, near)
+    along_near = np.take_along_axis(along, near, axis=-2)
     out = np.empty(s.shape)
-    prev = seed
+    prev = np.zeros(s.shape[:-1]) if seed is None else seed
     for t in range(count):
-        col = s[..., t]
-        if t == 0:
-            if seed is not None:
-                out[..., 0] = seed
-                continue
-            base = np.zeros(col.shape)
-        else:
-            assert prev is not None
-            base = prev + 2 * step * nu[..., t]
-        peak = np.zeros(col.shape, dtype=bool)
-        peak[..., 1:-1] = (col[..., 1:-1] >= col[..., :-2]) & (col[..., 1:-1] > col[..., 2:])
-        peak &= col > col.max(axis=-1, keepdims=True) - PEAK_RANGE
-        # each bin's nearest peak (the lower on a tie); a frame with none keeps its own advance
-        left = np.maximum.accumulate(np.where(peak, idx, -1), axis=-1)
-        right = np.flip(np.minimum.accumulate(np.flip(np.where(peak, idx, n_bins), axis=-1), axis=-1), axis=-1)
-        near = np.where((left >= 0) & ((idx - left <= right - idx) | (right >= n_bins)), left, right)
-        near = np.where(near >= n_bins, idx, near)
-        a = along[..., t]
-        cur = np.take_along_axis(base, near, axis=-1) + a - np.take_along_axis(a, near, axis=-1)
+        if t == 0 and seed is not None:
+            out[..., 0] = seed
+            continue
+        base = prev + adv[..., t] if t > 0 else prev
+        cur = np.take_along_axis(base, near[..., t], axis=-1) + along[..., t] - along_near[..., t]
         out[..., t] = np.mod(cur, TWO_PI)
         prev = out[..., t]
     return out

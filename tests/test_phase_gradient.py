@@ -87,3 +87,16 @@ def test_the_phase_start_in_the_metadata_is_read_and_a_bad_one_refused(
     for bad in ("2", "01", " 1", "gradient"):
         with pytest.raises(ModelError, match="phase_start"):
             Model.load(model_with_decoder_metadata("codec_rt.phase_start", bad))
+
+
+def test_the_shipped_non_causal_points_decode_from_the_gradient_start_with_8_iterations() -> None:
+    from codec_rt import ladder
+    from codec_rt.decoder import default_phase_iters
+    from codec_rt.model import Model
+
+    for kbps in (3, 6, 12, 32):
+        model = Model.load(ladder.select(kbps, False))
+        assert model.phase_start == PhaseStart.GRADIENT  # LADDER.md stage 9, docs/MEASURED.md
+        assert default_phase_iters(model.config, model.phase_iters) == 8
+    causal = Model.load(ladder.select(12, True))
+    assert causal.phase_start == PhaseStart.PREDICTED  # a causal model's phase is RTISI's

@@ -82,16 +82,25 @@ def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None
     near = np.where((left >= 0) & ((idx - left <= right - idx) | (right >= n_bins)), left, right)
     near = np.where(near >= n_bins, idx, near)
     along_near = np.take_along_axis(along, near, axis=-2)
-    out = np.empty(s.shape)
-    prev = np.zeros(s.shape[:-1]) if seed is None else seed
+    # The recursion, frame by frame, on time-major copies (each frame contiguous) with flat gather indices.
+    lead = s.shape[:-2]
+    rows = int(np.prod(lead, dtype=np.int64))
+
+    def frames(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        return np.ascontiguousarray(np.moveaxis(a.reshape(rows, n_bins, count), -1, 0))
+
+    adv_t, along_t, along_near_t = frames(adv), frames(along), frames(along_near)
+    gather = frames(near + (np.arange(rows) * n_bins)[:, None, None].reshape(lead + (1, 1)))
+    out_t = np.empty((count, rows, n_bins))
+    prev = np.zeros((rows, n_bins)) if seed is None else np.asarray(seed, dtype=np.float64).reshape(rows, n_bins)
     for t in range(count):
         if t == 0 and seed is not None:
-            out[..., 0] = seed
+            out_t[0] = prev
             continue
-        base = prev + adv[..., t] if t > 0 else prev
-        cur = np.take_along_axis(base, near[..., t], axis=-1) + along[..., t] - along_near[..., t]
-        out[..., t] = np.mod(cur, TWO_PI)
-        prev = out[..., t]
+        base = prev + adv_t[t] if t > 0 else prev
+        cur = base.ravel()[gather[t]] + along_t[t] - along_near_t[t]
+        prev = out_t[t] = np.mod(cur, TWO_PI)
+    out = np.moveaxis(out_t, 0, -1).reshape(s.shape)
     return out
 
 

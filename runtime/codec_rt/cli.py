@@ -79,8 +79,8 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing out
 PhaseItersOpt = Annotated[
     int | None,
     typer.Option("--phase-iters", min=0, max=10_000,
-                 help="phase iterations (predicted-phase mode): Griffin-Lim per block, or per frame for a "
-                 "low-latency model [default: 32, or 3 for a low-latency model]"),
+                 help="phase iterations (predicted-phase mode): Griffin-Lim per block, or RTISI per frame for "
+                 "a low-latency model [default: the model's; shipped: 8, and 1 for the low-latency one]"),
 ]
 ContrastOpt = Annotated[
     float | None, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off "

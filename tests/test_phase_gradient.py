@@ -100,3 +100,11 @@ def test_the_shipped_non_causal_points_decode_from_the_gradient_start_with_8_ite
         assert default_phase_iters(model.config, model.phase_iters) == 8
     causal = Model.load(ladder.select(12, True))
     assert causal.phase_start == PhaseStart.PREDICTED  # a causal model's phase is RTISI's
+
+
+@pytest.mark.parametrize("bad", [2, -1, "gradient", 1.5, True])
+def test_a_bad_phase_start_is_a_codec_error(bad: object) -> None:
+    from codec_rt import CodecError
+
+    with pytest.raises(CodecError, match="phase_start"):
+        StreamDecoder(phase_start=bad)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from pathlib import Path
 import onnx
 
 from codec_rt.model import Model
+from export.export import decoding_metadata, set_metadata
 
 
 def set_defaults(model_dir: Path, values: dict[str, str | None]) -> None:
@@ -22,14 +23,7 @@ def set_defaults(model_dir: Path, values: dict[str, str | None]) -> None:
     path = model_dir / "decoder.onnx"
     old = path.read_bytes()
     m = onnx.load_from_string(old)
-    props = {p.key: p.value for p in m.metadata_props}
-    for key, value in values.items():
-        props.pop(f"codec_rt.{key}", None)
-        if value is not None:
-            props[f"codec_rt.{key}"] = value
-    del m.metadata_props[:]
-    for k, v in props.items():
-        m.metadata_props.add(key=k, value=v)
+    set_metadata(m, {f"codec_rt.{key}": value for key, value in values.items()})
     path.write_bytes(m.SerializeToString())
     try:
         Model.load(model_dir)
@@ -46,15 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--contrast", type=float)
     p.add_argument("--energy-match", type=int, choices=[0, 1])
     a = p.parse_args(argv)
-    values: dict[str, str | None] = {}
-    if a.phase_start is not None:
-        values["phase_start"] = None if a.phase_start == 0 else "1"
-    if a.phase_iters is not None:
-        values["phase_iters"] = None if a.phase_iters < 0 else str(a.phase_iters)
-    if a.contrast is not None:
-        values["contrast"] = repr(float(a.contrast))
-    if a.energy_match is not None:
-        values["energy_match"] = None if a.energy_match == 0 else "1"
+    entries = decoding_metadata(
+        contrast=a.contrast, phase_iters=None if a.phase_iters is None or a.phase_iters < 0 else a.phase_iters,
+        energy_match=bool(a.energy_match), phase_start=a.phase_start or 0)
+    given = {"contrast": a.contrast, "phase_iters": a.phase_iters, "energy_match": a.energy_match,
+             "phase_start": a.phase_start}
+    values = {key: entries[f"codec_rt.{key}"] for key, option in given.items() if option is not None}
     set_defaults(a.model_dir, values)
     print(f"{a.model_dir}: {values}")
 

@@ -86,40 +86,57 @@ def training_symbols(model: SpecAutoencoder, base: EntropyTables, packed: Path, 
     return out
 
 
+def decoding_metadata(contrast: float | None = None, phase_iters: int | None = None,
+                      energy_match: bool = False, phase_start: int = 0) -> dict[str, str | None]:
+    """The decoder's metadata entries for its decoding defaults (docs/FORMAT.md 3.6): key -> value, or None
+    where the option is the runtime's default and the key is left out."""
+    return {
+        "codec_rt.contrast": None if contrast is None else repr(float(contrast)),
+        "codec_rt.phase_iters": None if phase_iters is None else str(int(phase_iters)),
+        "codec_rt.energy_match": "1" if energy_match else None,
+        "codec_rt.phase_start": str(int(phase_start)) if phase_start else None,
+    }
+
+
+def set_metadata(m: onnx.ModelProto, values: dict[str, str | None]) -> None:
+    """Set (a value) or remove (None) entries of a graph's `metadata_props`, keeping the others."""
+    props = {p.key: p.value for p in m.metadata_props}
+    for key, value in values.items():
+        props.pop(key, None)
+        if value is not None:
+            props[key] = value
+    del m.metadata_props[:]
+    for k, v in props.items():
+        m.metadata_props.add(key=k, value=v)
+
+
 def _metadata(cfg: ModelConfig, mid: str, role: str, tables: EntropyTables | None,
               contrast: float | None = None, phase_iters: int | None = None,
-              energy_match: bool = False, phase_start: int = 0) -> dict[str, str]:
+              energy_match: bool = False, phase_start: int = 0) -> dict[str, str | None]:
     layout = (f"[B, {cfg.channels}, {cfg.latent_bins}, ceil(T / {cfg.time_stride})] float32 "
               f"(batch, latent channels, frequency rows, time steps)")
-    meta = {
+    meta: dict[str, str | None] = {
         "codec_rt.role": role, "codec_rt.config": cfg.to_json(), "codec_rt.model_id": mid,
         "sample_rate": str(cfg.sample_rate), "n_fft": str(cfg.n_fft), "hop": str(cfg.hop),
         "window": "periodic hann", "channels": str(cfg.channels), "latent_layout": layout,
     }
     if tables is not None:
         meta["codec_rt.entropy"] = tables.to_json()
-    if contrast is not None and role == "decoder":
-        meta["codec_rt.contrast"] = repr(float(contrast))
-    if phase_iters is not None and role == "decoder":
-        meta["codec_rt.phase_iters"] = str(int(phase_iters))
-    if energy_match and role == "decoder":
-        meta["codec_rt.energy_match"] = "1"
-    if phase_start and role == "decoder":
-        meta["codec_rt.phase_start"] = str(int(phase_start))
+    if role == "decoder":
+        meta.update(decoding_metadata(contrast, phase_iters, energy_match, phase_start))
     return meta
 
 
 def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, in_name: str, out_name: str,
-            meta: dict[str, str]) -> None:
+            meta: dict[str, str | None]) -> None:
     batch, time = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("time", min=1, max=2**24)
     torch.onnx.export(
         module, (example,), str(path), input_names=[in_name], output_names=[out_name],
         dynamic_shapes=({0: batch, 3: time},), dynamo=True, external_data=False, verbose=False,
     )
     m = onnx.load(str(path))
-    del m.metadata_props[:]
-    for k, v in meta.items():
-        m.metadata_props.add(key=k, value=v)
+    del m.metadata_props[:]  # the exporter's own entries are not the format's
+    set_metadata(m, meta)
     onnx.save(m, str(path))
 
 

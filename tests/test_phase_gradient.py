@@ -108,3 +108,20 @@ def test_a_bad_phase_start_is_a_codec_error(bad: object) -> None:
 
     with pytest.raises(CodecError, match="phase_start"):
         StreamDecoder(phase_start=bad)  # type: ignore[arg-type]
+
+
+def test_the_gradient_start_takes_one_margin_frame_more_and_says_so(speech: tuple[np.ndarray, int]) -> None:
+    from codec_rt import CodecError
+    from codec_rt.grid import min_margin_frames
+
+    codec = Codec.load(bitrate=12)
+    blob = codec.encode(speech[0][:, : 3 * RATE], RATE, framed=True)
+    least = min_margin_frames(codec.model.config, refine=True, gradient=True)
+    assert least == min_margin_frames(codec.model.config, refine=True) + 1
+    whole, _ = codec.decode(blob, phase_iters=8, phase_start=PhaseStart.GRADIENT)
+    dec = StreamDecoder(codec.model, phase_iters=8, phase_start=PhaseStart.GRADIENT, margin_frames=least)
+    y = np.concatenate([dec.push(blob), dec.flush()], axis=1)
+    assert y.shape == whole.shape
+    assert 10 * np.log10(np.sum(whole**2) / np.sum((y - whole) ** 2)) > 15  # a narrower margin, nearly the same audio
+    with pytest.raises(CodecError, match=f"margin_frames must be at least {least}"):
+        StreamDecoder(codec.model, phase_iters=8, phase_start=PhaseStart.GRADIENT, margin_frames=least - 1).push(blob)

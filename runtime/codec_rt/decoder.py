@@ -230,8 +230,7 @@ class StreamDecoder:
             return
         self.model.check_compatible(h)
         cfg = self.model.config
-        # the phase-gradient start needs both neighbours of every frame a block's samples take
-        least = min_margin_frames(cfg, self._crossfade_hops() > 0) + (1 if self._gradient() else 0)
+        least = min_margin_frames(cfg, self._crossfade_hops() > 0, self._gradient())
         if self.margin_frames < least and not cfg.causal:
             raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)

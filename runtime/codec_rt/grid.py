@@ -77,10 +77,11 @@ def samples_needed(cfg: ModelConfig, packet_steps: int, k: int) -> int:
     return (packet_window(cfg, packet_steps, k).t1 - 1) * cfg.hop + cfg.n_fft // 2
 
 
-def min_margin_frames(cfg: ModelConfig, refine: bool = True) -> int:
+def min_margin_frames(cfg: ModelConfig, refine: bool = True, gradient: bool = False) -> int:
     """The smallest decoder margin: a block's samples up to the end of its crossfade (with Griffin-Lim; a
-    plain inverse STFT has none) need all their frames."""
-    return (CROSSFADE_HOPS if refine else 0) + -(-cfg.n_fft // (2 * cfg.hop))
+    plain inverse STFT has none) need all their frames, and with the phase-gradient start (`gradient`,
+    FORMAT.md 6.5) each of those frames needs both its neighbours, so one frame more."""
+    return (CROSSFADE_HOPS if refine else 0) + -(-cfg.n_fft // (2 * cfg.hop)) + (1 if gradient else 0)
 
 
 def block_window(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int, refine: bool,

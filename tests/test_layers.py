@@ -29,6 +29,7 @@ LAYERS = [
     ["worker"],
     ["local_engine", "ray_engine"],
     ["batch"],
+    ["cli_options"],
     ["cli"],
     ["__main__", "__init__"],
 ]

@@ -25,6 +25,7 @@ from .corpus import Job
 from .errors import CodecError, OutputError
 from .files import AUDIO_FORMATS
 from .model import Model
+from .phase_gradient import PhaseStart
 from .worker import ERROR, OK, SKIPPED, Result, Settings, failed
 
 RESULTS_NAME = "batch_results.jsonl"
@@ -67,6 +68,7 @@ class Options:
 
     bitrate, low_latency, model: the model (encode: as `codec-rt encode`; decode: `model` only, else the
     shipped model each blob names). joint_stereo: two channels as mid/side, or not; None: per file (`Codec.encode`).
+    phase_iters, contrast, phase_start: decode options (`Codec.decode`; None: the model's defaults).
     audio_format: decode's output extension (wav, flac, ogg). engine: "local" or "ray"; workers: processes
     or actors (local default: this machine's CPUs; Ray: the cluster's); address: the Ray cluster (None: one
     started for the run). results: the results file (default: DST/batch_results.jsonl).
@@ -82,6 +84,7 @@ class Options:
     force: bool = False
     phase_iters: int | None = None
     contrast: float | None = None
+    phase_start: PhaseStart | None = None
     joint_stereo: bool | None = None
     audio_format: str = "wav"
     engine: str = "local"
@@ -101,7 +104,7 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
         if o.model is not None:
             Model.load(o.model, "cpu", 1)
         return Settings(True, None if o.model is None else str(o.model.absolute()), o.provider,
-                        phase_iters=o.phase_iters, contrast=o.contrast), None
+                        phase_iters=o.phase_iters, contrast=o.contrast, phase_start=o.phase_start), None
     if o.model is not None and (o.bitrate is not None or o.low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     model_dir = (o.model if o.model is not None else ladder.select(o.bitrate, o.low_latency)).absolute()

@@ -28,6 +28,23 @@ import typer
 from . import batch, packets
 from .audio_in import read_audio
 from .blob import MAJOR, BlobHeader
+from .cli_options import (
+    BitrateOpt,
+    BitsOpt,
+    ContrastOpt,
+    ForceOpt,
+    Layout,
+    LowLatencyOpt,
+    Mode,
+    ModelOpt,
+    PhaseItersOpt,
+    PhaseStartArg,
+    Provider,
+    ProviderOpt,
+    StereoArg,
+    StereoOpt,
+)
+from .cli_options import phase_start as start_of
 from .codec import Codec
 from .config import Stereo
 from .errors import CodecError, OutputError
@@ -39,59 +56,6 @@ from .worker import Result
 
 log = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="codec-rt: a neural audio codec (onnxruntime).")
-
-
-class Mode(str, Enum):
-    predicted = "predicted"
-    store_phase = "store_phase"
-
-
-class Provider(str, Enum):
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class StereoOpt(str, Enum):
-    auto = "auto"
-    mid_side = "mid-side"
-    independent = "independent"
-
-    @property
-    def joint(self) -> bool | None:
-        return None if self is StereoOpt.auto else self is StereoOpt.mid_side
-
-
-class Layout(str, Enum):
-    framed = "framed"
-    whole = "whole"
-
-
-ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped ladder)")]
-BitrateOpt = Annotated[
-    float | None,
-    typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below it (default: the ladder's default)"),
-]
-LowLatencyOpt = Annotated[
-    bool, typer.Option("--low-latency", help="a causal model of <= 20 ms algorithmic latency (for live audio)")
-]
-ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
-PhaseItersOpt = Annotated[
-    int | None,
-    typer.Option("--phase-iters", min=0, max=10_000,
-                 help="phase iterations (predicted-phase mode): Griffin-Lim per block, or RTISI per frame for "
-                 "a low-latency model [default: the model's; shipped: 8, and 1 for the low-latency one]"),
-]
-ContrastOpt = Annotated[
-    float | None, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off "
-                               "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
-]
-StereoArg = Annotated[
-    StereoOpt, typer.Option("--stereo", help="a pair of channels as mid/side (format 1.4: keeps an anti-phase or "
-                            "mono pair, mixes a panned one), each on its own, or auto: mid/side where mid or side "
-                            "is near silent")
-]
-BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
 
 
 def _print_version(value: bool) -> None:
@@ -170,6 +134,7 @@ def decode(
     ],
     phase_iters: PhaseItersOpt = None,
     contrast: ContrastOpt = None,
+    phase_start: PhaseStartArg = None,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: ForceOpt = False,
@@ -187,7 +152,8 @@ def decode(
             return Codec.for_model_id(header.model_id, provider.value)
         return Codec.load(model, provider.value)
 
-    done = decode_file(input, out, codec_for, phase_iters=phase_iters, contrast=contrast, progress=_progress)
+    done = decode_file(input, out, codec_for, phase_iters=phase_iters, contrast=contrast,
+                       phase_start=start_of(phase_start), progress=_progress)
     where = "stdout" if out is None else out
     note = f" (the blob is cut short: {done.samples} samples decoded)" if done.truncated else ""
     typer.echo(f"{'stdin' if from_stdin else input} -> {where}: {done.channels} ch, {done.samples} samples at "
@@ -230,6 +196,7 @@ def eval_(
     bits: BitsOpt = None,
     phase_iters: PhaseItersOpt = None,
     contrast: ContrastOpt = None,
+    phase_start: PhaseStartArg = None,
     model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures as JSON")] = None,
@@ -256,7 +223,7 @@ def eval_(
                                "channels": audio.shape[0], "modes": {}}
     for mode in Mode:
         data = codec.encode(audio, sr, bits=bits, mode=mode.value)
-        recon, _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast)
+        recon, _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast, phase_start=start_of(phase_start))
         report = round_trip_report(audio, recon, sr, len(data))
         results["modes"][mode.value] = report
         for kind, wave in (("recon", recon), ("residual", audio - recon)):
@@ -385,14 +352,16 @@ def batch_encode(
 def batch_decode(
     src: SrcArg, output: DstOpt,
     format: Annotated[AudioFormat, typer.Option("--format", help="audio format of the outputs")] = AudioFormat.wav,
-    phase_iters: PhaseItersOpt = None, contrast: ContrastOpt = None, model: ModelOpt = None,
-    provider: ProviderOpt = Provider.cpu, force: BatchForceOpt = False, engine: EngineOpt = Engine.local,
-    workers: WorkersOpt = None, address: AddressOpt = None, results: ResultsOpt = None,
+    phase_iters: PhaseItersOpt = None, contrast: ContrastOpt = None, phase_start: PhaseStartArg = None,
+    model: ModelOpt = None, provider: ProviderOpt = Provider.cpu, force: BatchForceOpt = False,
+    engine: EngineOpt = Engine.local, workers: WorkersOpt = None, address: AddressOpt = None,
+    results: ResultsOpt = None,
 ) -> None:
     """Decode every .cra under SRC (or listed in SRC) to OUTPUT/<same path>.wav (or --format). Reruns skip
     the outputs already complete; exit code 1 if any file failed."""
     _run_batch(batch.Options(src, output, True, model=model, provider=provider.value, force=force,
-                             phase_iters=phase_iters, contrast=contrast, audio_format=format.value,
+                             phase_iters=phase_iters, contrast=contrast, phase_start=start_of(phase_start),
+                             audio_format=format.value,
                              engine=engine.value, workers=workers, address=address, results=results))
 
 

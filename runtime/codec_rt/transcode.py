@@ -26,6 +26,7 @@ from .encoder import StreamEncoder
 from .errors import AudioError
 from .files import STDIN_NAME, STDIO, AudioWriter, Sink, Stdout, atomic_write, check_audio_output, open_binary
 from .level import Loudness
+from .phase_gradient import PhaseStart
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +168,14 @@ def decode_file(
     *,
     phase_iters: int | None = None,
     contrast: float | None = None,
+    phase_start: PhaseStart | None = None,
     progress: Progress = no_progress,
 ) -> Coded:
     """Decode the blob `input` (`-`: standard input) into the audio file `out` (its format by extension;
     None: a WAV on standard output), decoded as it is read; a framed blob cut short decodes up to the cut,
     with a warning (`Coded.truncated`).
 
+    phase_iters, contrast, phase_start: as `Codec.decode` (None: the model's defaults).
     codec_for(header): the codec for the blob (called once its header is read and checked). `out` must have
     passed `files.check_output`. Raises FormatError (and subclasses), ModelMismatchError, InputError,
     OutputError.
@@ -187,7 +190,7 @@ def decode_file(
             check_audio_output(out, header.channels, header.sample_rate, 1 if total is None else total)
         codec = codec_for(header)
         codec.check_compatible(header)
-        dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast)
+        dec = StreamDecoder(codec, phase_iters=phase_iters, contrast=contrast, phase_start=phase_start)
         written: list[int] = []
 
         def write(target: Sink | Path) -> None:

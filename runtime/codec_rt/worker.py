@@ -24,6 +24,7 @@ from .corpus import Job
 from .errors import AudioError, CodecError, FormatError, InputError, UnsupportedVersionError
 from .files import check_output
 from .model import Model
+from .phase_gradient import PhaseStart
 from .transcode import decode_file, encode_file
 
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
@@ -36,8 +37,9 @@ class Settings:
     decode: the direction. model_dir: encode: the model directory (a ladder point, or --model); decode:
     --model, or None for the shipped model each blob names. provider: "cpu" or "cuda". threads:
     onnxruntime intra-op threads per worker (1: workers, not threads, use the cores; the blobs are the same
-    bytes for any count, tests/test_determinism.py). phase_iters, contrast: decode options (None: the
-    model's defaults). joint_stereo: two channels as mid/side, or not; None: chosen per file (`Codec.encode`).
+    bytes for any count, tests/test_determinism.py). phase_iters, contrast, phase_start: decode options
+    (`Codec.decode`; None: the model's defaults). joint_stereo: two channels as mid/side, or not; None:
+    chosen per file (`Codec.encode`).
     """
 
     decode: bool
@@ -46,6 +48,7 @@ class Settings:
     threads: int = 1
     phase_iters: int | None = None
     contrast: float | None = None
+    phase_start: PhaseStart | None = None
     joint_stereo: bool | None = None
 
 
@@ -168,7 +171,8 @@ class Worker:
             return self._codec(header.model_id)
 
         s = self.settings
-        done = decode_file(job.src, out, codec_for, phase_iters=s.phase_iters, contrast=s.contrast)
+        done = decode_file(job.src, out, codec_for, phase_iters=s.phase_iters, contrast=s.contrast,
+                           phase_start=s.phase_start)
         if done.truncated:  # a batch's outputs are whole files: the prefix of a cut blob is not kept
             out.unlink(missing_ok=True)
             return failed(job, f"{job.name}: the blob is cut short ({done.samples} samples before the cut)",

@@ -1,0 +1,80 @@
+"""The options that several `codec-rt` commands share: their choices (enums) and typer declarations."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .phase_gradient import PhaseStart
+
+
+class Mode(str, Enum):
+    predicted = "predicted"
+    store_phase = "store_phase"
+
+
+class Provider(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class StereoOpt(str, Enum):
+    auto = "auto"
+    mid_side = "mid-side"
+    independent = "independent"
+
+    @property
+    def joint(self) -> bool | None:
+        return None if self is StereoOpt.auto else self is StereoOpt.mid_side
+
+
+class PhaseStartOpt(str, Enum):
+    predicted = "predicted"
+    gradient = "gradient"
+
+
+class Layout(str, Enum):
+    framed = "framed"
+    whole = "whole"
+
+
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped ladder)")]
+BitrateOpt = Annotated[
+    float | None,
+    typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below it (default: the ladder's default)"),
+]
+LowLatencyOpt = Annotated[
+    bool, typer.Option("--low-latency", help="a causal model of <= 20 ms algorithmic latency (for live audio)")
+]
+ProviderOpt = Annotated[Provider, typer.Option("--provider", help="onnxruntime execution provider")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
+PhaseItersOpt = Annotated[
+    int | None,
+    typer.Option("--phase-iters", min=0, max=10_000,
+                 help="phase iterations (predicted-phase mode): Griffin-Lim per block, or RTISI per frame for "
+                 "a low-latency model [default: the model's; shipped: 8, and 1 for the low-latency one]"),
+]
+ContrastOpt = Annotated[
+    float | None, typer.Option("--contrast", min=0.5, max=2.0, help="spectral-contrast postfilter, 1.0 = off "
+                               "(predicted mode) [default: the model's, 1.15 unless its metadata says]")
+]
+PhaseStartArg = Annotated[
+    PhaseStartOpt | None,
+    typer.Option("--phase-start", help="where the iterations start (non-causal models, predicted mode): the "
+                 "decoder graph's phase, or the phase-gradient start built from the magnitude [default: the "
+                 "model's; shipped: gradient]"),
+]
+StereoArg = Annotated[
+    StereoOpt, typer.Option("--stereo", help="a pair of channels as mid/side (format 1.4: keeps an anti-phase or "
+                            "mono pair, mixes a panned one), each on its own, or auto: mid/side where mid or side "
+                            "is near silent")
+]
+BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+
+
+def phase_start(opt: PhaseStartOpt | None) -> PhaseStart | None:
+    """The decoder's `phase_start` for the option (None: the model's)."""
+    return None if opt is None else PhaseStart[opt.name.upper()]

@@ -100,3 +100,19 @@ def test_spectral_convergence_prices_an_erased_tone_at_its_energy() -> None:
     # a clip and its batch: the mean over clips, each against its own energy
     both = spectral_convergence(torch.cat([floor, tone]), torch.cat([tone, tone]))
     assert abs(float(both) - float(erased) / 2) < 1e-6
+
+
+def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
+    """FREEZE_ENCODER=1: the encoder and the prior keep their weights (so the blobs and the entropy tables stay
+    the same), the decoder learns."""
+    assert train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4", CODER="1").returncode == 0
+    start = tmp_path / "start.pth"
+    (tmp_path / "results" / "model_last.pth").rename(start)
+    r = train(tmp_path, "--epochs", "2", "--init-from", str(start), MODEL_CHANNELS="4", CODER="1",
+              FREEZE_ENCODER="1", LEARNING_RATE="1e-2")
+    assert r.returncode == 0, r.stderr
+    before = torch.load(start, weights_only=False)["model"]
+    after = torch.load(tmp_path / "results" / "model_last.pth", weights_only=False)["model"]
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("decoder.") for k in moved), moved
+    assert any(k.startswith("prior.") for k in before)  # a range-coded model: its prior is held too

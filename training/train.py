@@ -134,6 +134,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("MAX_MINUTES", 0.0, "stop after the epoch that passes this wall time (0: no limit)"),
         ("RESULTS_DIR", "results", "where model_last.pth goes"),
         ("THREADS", 2, "torch intra-op threads"),
+        ("FREEZE_ENCODER", 0, "1: train the decoder alone (encoder and prior fixed: the same blobs, a new decoder)"),
     ]
     for name, default, help_ in knobs:
         p.add_argument(
@@ -189,9 +190,12 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         ck = _load_matching(a.init_from, cfg, model, init=True)
         say(f"initialized from {a.init_from} (trained {ck['epoch']} epochs)")
     model.to(device)
+    if a.freeze_encoder:  # the latent, and so the rate and the entropy tables, stay as they are
+        for p in [*model.encoder.parameters(), *(model.prior.parameters() if model.prior is not None else [])]:
+            p.requires_grad_(False)
     # The prior's few parameters must track the encoder's moving latent: a learning rate 20x the codec's.
-    prior_params = list(model.prior.parameters()) if model.prior is not None else []
-    codec_params = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
+    prior_params = [p for p in model.prior.parameters() if p.requires_grad] if model.prior is not None else []
+    codec_params = [p for n, p in model.named_parameters() if not n.startswith("prior.") and p.requires_grad]
     groups: list[dict[str, Any]] = [{"params": codec_params, "lr_scale": 1.0}]
     if prior_params:
         groups.append({"params": prior_params, "lr_scale": PRIOR_LR_SCALE})
@@ -207,7 +211,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         data = ClipSet.from_packed(Path(a.packed), cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
     else:
         data = ClipSet(a.data, cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)
-    if model.prior is not None and start_epoch == 0:
+    if model.prior is not None and start_epoch == 0 and not a.freeze_encoder:
         fit_prior(model, data.batches(a.batch_size, np.random.default_rng([a.seed, 2**31]))[:16], cfg, device)
     net = distributed.wrap(model, ranks, device)  # DDP broadcasts rank 0's weights: every rank starts equal
     if ranks.world > 1:  # the quantizer and rate noise: a stream of each rank's own

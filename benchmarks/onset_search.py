@@ -2,11 +2,12 @@
 
     python -m benchmarks.onset_search [MODEL_DIR]
 
-For a 1 kHz and a 3 kHz tone after silence: encode (rounded latent), then two sweeps of +-1 over each value of
-the latent steps around the onset, keeping a change when the decoded magnitude's spectral convergence over the
-onset's frames falls (analysis by synthesis; content-adaptive latent optimization, Campos et al., "Content
-adaptive optimization for neural image compression", CVPR workshops 2019). Prints the onset burst (peak of the
-first 10 ms over the steady peak, dB; the graph's phase and 32 Griffin-Lim iterations) before and after.
+For the fidelity suite's tones after silence (`benchmarks.fidelity.cases`): encode (rounded latent), then two
+sweeps of +-1 over each value of the latent steps around the onset, keeping a change when the decoded
+magnitude's spectral convergence over the onset's frames falls (analysis by synthesis; content-adaptive latent
+optimization, Campos et al., "Content adaptive optimization for neural image compression", CVPR workshops
+2019). Prints the suite's onset burst (`tone_metrics`' onset_db: the peak of the first 10 ms over the steady
+peak, dB), decoded with the graph's phase and 32 Griffin-Lim iterations, before and after.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import fidelity
 from codec_rt import Codec, phase, stft
 from codec_rt.level import input_gain
-
-RATE = 16000
 
 
 def main() -> None:
@@ -35,14 +35,8 @@ def main() -> None:
                                 match_energy=m.energy_match)[0]
         return y[n // 2 : n // 2 + length]
 
-    def burst(y: np.ndarray, t0: int) -> float:
-        return float(20 * np.log10(np.abs(y[t0 : t0 + 160]).max() / np.abs(y[t0 + 8000 : t0 + 16000]).max()))
-
-    for freq, amp, silence in ((1000, 0.5, 0.1), (3000, 0.25, 0.25)):
-        length, t0 = 3 * RATE, int(silence * RATE)
-        x = amp * np.sin(2 * np.pi * freq * np.arange(length) / RATE)
-        x[:t0] = 0
-        x32 = x[None].astype(np.float32)
+    for case in [c for c in fidelity.cases() if c.kind == "tone" and "start" in c.meta]:
+        x32, length, t0 = case.audio, case.audio.shape[-1], int(case.meta["start"])
         g = input_gain(x32)
         feats = stft.to_features(stft.stft(x32 * g[:, None], n, h))
         z = np.rint(m.encode(feats)).astype(np.float32)
@@ -66,8 +60,9 @@ def main() -> None:
                         best = trial
                         break
                     zz[0, c, r, j] -= dv
-        print(f"{freq} Hz after {silence * 1000:.0f} ms: burst {burst(synth(z, g[0], length), t0):+.2f} dB -> "
-              f"{burst(synth(zz, g[0], length), t0):+.2f} dB, {int((zz != z).sum())} values changed, "
+        before, after = (fidelity.tone_metrics(case, synth(v, g[0], length).astype(np.float64))["onset_db"]
+                         for v in (z, zz))
+        print(f"{case.name}: burst {before:+.2f} dB -> {after:+.2f} dB, {int((zz != z).sum())} values changed, "
               f"{time.time() - t:.1f} s")
 
 

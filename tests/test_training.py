@@ -102,6 +102,28 @@ def test_spectral_convergence_prices_an_erased_tone_at_its_energy() -> None:
     assert abs(float(both) - float(erased) / 2) < 1e-6
 
 
+def test_onset_term_prices_a_burst_after_silence_and_nothing_else() -> None:
+    """A tone after silence decoded with its first frames 6 dB over the rest is a burst the fidelity suite fails
+    (docs/fidelity.md); the same clip decoded 6 dB low throughout is a level error the other terms price, and a
+    steady clip with no onset costs nothing."""
+    from training import stft_torch as st
+    from training.losses import onset_frames, onset_level_error
+
+    t = torch.arange(16000) / 16000
+    x = 0.5 * torch.sin(2 * torch.pi * 1000 * t)
+    x[:1600] = 0  # the tone starts 100 ms in: frame 12.5 at hop 128
+    target = st.to_features(st.stft(x[None], 512, 128))[:, 0]
+    frames = torch.nonzero(onset_frames(target)[0]).flatten().tolist()
+    assert frames[0] == 11 and frames[-1] <= 15  # the onset's few frames, not the steady part
+    assert float(onset_level_error(target, target)) == 0.0
+    assert abs(float(onset_level_error(target - 0.69, target))) < 1e-4  # 6 dB low everywhere: no burst
+    burst = target.clone()
+    burst[..., 12:15] += 0.69  # 6 dB over, the frames after the onset
+    assert float(onset_level_error(burst, target)) > 4.0
+    steady = st.to_features(st.stft(0.5 * torch.sin(2 * torch.pi * 1000 * t)[None], 512, 128))[:, 0]
+    assert onset_frames(steady)[0, 3:].sum() == 0  # only the clip's start, where it rises from silence
+
+
 def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
     """FREEZE_ENCODER=1: the encoder and the prior keep their weights (so the blobs and the entropy tables stay
     the same), the decoder learns."""

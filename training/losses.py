@@ -1,5 +1,6 @@
 """Training losses: L1 on log-magnitude, magnitude-weighted L1 on the wrapped phase error, L1 on the
-waveform, and L1 on log-mel spectra at two resolutions; optionally spectral convergence (`sc`).
+waveform, and L1 on log-mel spectra at two resolutions; optionally spectral convergence (`sc`) and the level
+error of the frames after onsets (`onset`, `onset_level_error`).
 
 The waveform and mel terms are computed on `istft(predicted magnitude, TRUE phase)` by default
 (`wave_phase="true"`): a predicted phase is near random for most of training, and a waveform built from it
@@ -68,6 +69,7 @@ class LossWeights:
     phase_loss: str = "weighted"  # or "antiwrap", "advance"
     gl_iters: int = 8  # wave_phase="gl": unrolled Griffin-Lim iterations
     sc: float = 0.0  # spectral convergence
+    onset: float = 0.0  # frame-level error at onsets (onset_level_error)
 
 
 def unrolled_griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop: int, length: int,
@@ -95,6 +97,53 @@ def spectral_convergence(pred_logmag: torch.Tensor, target_logmag: torch.Tensor)
     diff = torch.exp(pred_logmag.clamp_max(LOGMAG_CEIL)) - s
     return (torch.linalg.vector_norm(diff, dim=(-2, -1))
             / torch.linalg.vector_norm(s, dim=(-2, -1)).clamp_min(1e-8)).mean()
+
+
+ONSET_RISE_DB = 10.0
+ONSET_LOOKBACK = 4  # frames: a rise over the loudest of the 4 before (32 ms at hop 128, 16 kHz)
+ONSET_SPAN = 3  # frames priced from each onset: the onset frame and the two after
+
+
+def onset_frames(target_logmag: torch.Tensor) -> torch.Tensor:
+    """`[B, F, T]` log-magnitudes -> `[B, T]` 0/1: the frames within ONSET_SPAN of an onset, a frame whose energy
+    rises ONSET_RISE_DB over the loudest of the ONSET_LOOKBACK frames before it (silence before the clip counts
+    as the floor). Frames more than 60 dB under the clip's loudest are never onsets."""
+    e = _frame_log_power(target_logmag)
+    silence = 2 * LOGMAG_FLOOR + float(np.log(target_logmag.shape[1]))  # every bin at the floor
+    padded = torch.cat([torch.full_like(e[:, :1], silence).expand(-1, ONSET_LOOKBACK), e], dim=1)
+    before = padded.unfold(1, ONSET_LOOKBACK, 1)[:, : e.shape[1]].amax(dim=-1)
+    rise = (e - before) > ONSET_RISE_DB * np.log(10) / 10
+    loud = e > e.amax(dim=1, keepdim=True) - 6 * np.log(10)
+    start = (rise & loud).float()
+    # Dilate forward: frame t is priced when an onset is at t, t - 1, ... t - ONSET_SPAN + 1.
+    spans = torch.nn.functional.max_pool1d(torch.nn.functional.pad(start[:, None], (ONSET_SPAN - 1, 0)),
+                                           ONSET_SPAN, stride=1)[:, 0]
+    return spans * loud.float()
+
+
+def _frame_log_power(logmag: torch.Tensor) -> torch.Tensor:
+    """`[B, F, T]` log-magnitudes -> `[B, T]` natural log of each frame's power (sum over bins of |X|^2)."""
+    return torch.logsumexp(2 * logmag.clamp(LOGMAG_FLOOR, LOGMAG_CEIL), dim=1)
+
+
+def onset_level_error(pred_logmag: torch.Tensor, target_logmag: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of the frame level (dB) over the frames of `onset_frames` (weighted by amplitude),
+    relative to the clip's mean level error over its loud frames; `[B, F, T]` log-magnitudes in, a scalar out
+    (0 without onsets).
+
+    A burst at a tone's onset is the first frames decoding louder than the rest: the fidelity suite measures
+    the onset's peak against the steady part's (docs/fidelity.md). The log-magnitude L1 prices those few
+    frames like any others, so a rate-trained encoder spends nothing on them (docs/TRAINING.md, "The onset
+    after silence"); this term prices the onset's level against the clip's own level error, so a clip decoded
+    uniformly low is not charged twice."""
+    e_t = _frame_log_power(target_logmag)
+    err = (_frame_log_power(pred_logmag) - e_t) * (10 / np.log(10))  # dB
+    loud = (e_t > e_t.amax(dim=1, keepdim=True) - 6 * np.log(10)).float()
+    clip_err = (err * loud).sum(dim=1, keepdim=True) / loud.sum(dim=1, keepdim=True).clamp_min(1.0)
+    # Each onset frame weighs its amplitude re. the clip's loudest: the partial frame before a tone (-20 to -30 dB)
+    # hardly counts, the frames a listener hears as the burst fully.
+    w = onset_frames(target_logmag) * torch.exp(0.5 * (e_t - e_t.amax(dim=1, keepdim=True)))
+    return ((err - clip_err.detach()).abs() * w).sum() / w.sum().clamp_min(1e-8)
 
 
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
@@ -176,5 +225,9 @@ class CodecLoss(torch.nn.Module):
             sc = spectral_convergence(pred[:, 0], target[:, 0])
             total = total + self.w.sc * sc
             extra["sc"] = sc.item()
+        if self.w.onset:
+            onset = onset_level_error(pred[:, 0], target[:, 0])
+            total = total + self.w.onset * onset
+            extra["onset"] = onset.item()
         terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item(), **extra}
         return total, terms

@@ -12,7 +12,7 @@
 
 import { existsSync, readFileSync, renameSync, writeFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CodecError, decode, encode, loadModel, readBlob } from '../src/node.js';
+import { CodecError, ModelMismatchError, decode, encode, loadModel, readBlob, store as openStore } from '../src/node.js';
 import { readWav, writeWav } from '../src/wav.js';
 
 const USAGE = `usage:
@@ -81,7 +81,21 @@ async function main() {
   if (cmd === 'info') {
     const { header: h, packets } = readBlob(data);
     const seconds = h.numSamples / h.sampleRate;
-    console.log(JSON.stringify({ ...h, packets: packets.length, bytes: data.length, kbps: seconds ? (8 * data.length) / seconds / 1000 : 0 }, null, 1));
+    // The blob against its model (the ladder's, by id, or --model), as decode checks it: info must not print
+    // as good a blob that decode refuses. A model the ladder does not hold is reported, not an error.
+    let checked = model;
+    if (!checked) {
+      try {
+        checked = await (await openStore(store)).forBlob(data);
+      } catch (e) {
+        if (!(e instanceof ModelMismatchError)) throw e;
+      }
+    }
+    checked?.checkCompatible(h);
+    console.log(JSON.stringify({
+      ...h, packets: packets.length, bytes: data.length, kbps: seconds ? (8 * data.length) / seconds / 1000 : 0,
+      model: checked ? 'checked' : 'not in the ladder',
+    }, null, 1));
     return;
   }
   const output = /** @type {string} */ (o.output);

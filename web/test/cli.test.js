@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readBlob } from '../src/container.js';
+import { crc32 } from '../src/crc32.js';
 import { readWav, writeWav } from '../src/wav.js';
 import { REF, REPO, WEB, f32, manifest, split } from './helpers.js';
 
@@ -71,6 +72,32 @@ describe('codec-rt-web', () => {
       assert.equal(r.status, 2, `${args}: ${r.stderr}`);
       assert.match(r.stderr, /** @type {RegExp} */ (msg));
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('info checks a blob against its model, as decode does', () => {
+    const input = M.inputs.speech16;
+    const wavFile = path.join(dir, 'info.wav');
+    writeFileSync(wavFile, writeWav(split(f32(input.file), 1), input.sample_rate));
+    const good = path.join(dir, 'info.cra');
+    assert.equal(run('encode', wavFile, '-o', good, '--bitrate', '6').status, 0);
+    const r = run('info', good);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).model, 'checked');
+    // A 1.5 blob whose pre_skip, resealed under its own CRC, disagrees with its frame count (as the Python
+    // CLI's test): decode refuses it, and info must too, not print it as good.
+    const data = new Uint8Array(readFileSync(good));
+    const view = new DataView(data.buffer);
+    assert.equal(data[5], 5);
+    view.setUint32(64, view.getUint32(64, true) + 2048, true);
+    view.setUint32(68, crc32(data, 64, 68), true);
+    const bad = path.join(dir, 'info_bad.cra');
+    writeFileSync(bad, data);
+    for (const args of [['info', bad], ['decode', bad, '-o', path.join(dir, 'info_bad.wav')]]) {
+      const b = run(...args);
+      assert.equal(b.status, 2, `${args}: ${b.stderr}`);
+      assert.match(b.stderr, /does not match the model/);
+      assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
     }
   });
 

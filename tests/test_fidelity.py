@@ -157,34 +157,34 @@ def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(kbps: 
         assert not clipped.any(), (name, int(clipped.sum()))
 
 
+def _tones(kbps: float) -> list[tuple[fidelity.Case, dict[str, float]]]:
+    """Each tone case of the suite with its metrics through the point at `kbps`, as the CLI codes it."""
+    run = fidelity.ours(kbps)
+    return [(c, fidelity.measure(c, run(c.audio, c.rate))) for c in CASES.values() if c.kind == "tone"]
+
+
 def test_steady_tones_keep_their_level_at_12_kbps() -> None:
     """Every tone of the suite within 2 dB and nothing within 80 Hz of it above -30 dB, at the default point:
     its tables no longer clip a tone's latent, and its decoder gets back the level Griffin-Lim cancels
     (`codec_rt.energy_match`). No tone bursts at its onset, from the file's first sample (the lead-in of
     format 1.5) or after silence (the onset term of LADDER.md stage 11); the 48 kHz one's first 10 ms come
     out about 1 dB over its middle's peak, as its middle wanders by as much, and are left out."""
-    run = fidelity.ours(12.0)
-    for case in CASES.values():
-        if case.kind == "tone":
-            m = fidelity.measure(case, run(case.audio, case.rate))
-            assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30, (case.name, m)
-            if case.rate == 16000:
-                assert m["onset_db"] <= 1 and not m["clipped"], (case.name, m)
+    for case, m in _tones(12.0):
+        assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30, (case.name, m)
+        if case.rate == 16000:
+            assert m["onset_db"] <= 1 and not m["clipped"], (case.name, m)
 
 
 def test_tones_at_6_kbps_keep_their_level_and_stay_clean() -> None:
     """The 6 kbps point, trained with the suite's kinds (LADDER.md stage 12): nothing within 80 Hz of any tone
     above -30 dB, and every tone from the file's first sample without an onset burst. Levels within 2 dB
     from 440 Hz up; the 250 Hz tone comes back 2.9 dB low (docs/fidelity.md)."""
-    run = fidelity.ours(6.0)
-    for case in CASES.values():
-        if case.kind == "tone":
-            m = fidelity.measure(case, run(case.audio, case.rate))
-            assert m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
-            if case.meta["freqs"][0] >= 440:
-                assert abs(m["level_db"]) <= 2, (case.name, m)
-            if "start" not in case.meta:
-                assert m["onset_db"] <= 1, (case.name, m)
+    for case, m in _tones(6.0):
+        assert m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
+        if case.meta["freqs"][0] >= 440:
+            assert abs(m["level_db"]) <= 2, (case.name, m)
+        if "start" not in case.meta:
+            assert m["onset_db"] <= 1, (case.name, m)
 
 
 def test_the_low_latency_point_keeps_tones_at_their_pitch() -> None:

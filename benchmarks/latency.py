@@ -18,7 +18,9 @@ What one run measures, on the same audio (real speech, tests/data by default, ti
   decode` of the same file (fresh processes, so the CLI's start-up counts, as it does for opus-tools);
 - the CLI's cold start: `codec-rt --help`, and the encode of 0.1 s of audio, in fresh processes;
 - the shipped low-latency (causal) model streamed as live audio is: packets and decoder blocks of one
-  chunk, on 1 thread (per-chunk timings, its actual bitrate with that framing, its streamed latency).
+  chunk, on 1 thread (per-chunk timings, its actual bitrate with that framing, its streamed latency);
+- every shipped point's whole-file encode and decode of the same audio on 1 thread, as CPU seconds per
+  second of audio (what a server coding many files pays per point).
 
 The JSON (schema "codec-rt-bench/1", docs/latency.json) keeps the name "packet_steps" for latent steps per
 packet:
@@ -40,6 +42,9 @@ packet:
                         file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds},
                         torch_eager: {same_model, checkpoint, ort_seconds, torch_seconds, speedup,
                                       ort_cpu_seconds, torch_cpu_seconds, speedup_cpu} or null}]
+    points            [{model_id, kbps (nominal), low_latency, kbps_actual, encode_seconds, decode_seconds,
+                        encode_cpu_per_second, decode_cpu_per_second}]: every shipped point on 1 thread, or
+                        [] with --model
     low_latency       {model_id, kbps_actual, packet_steps, block_frames, phase_iters, stream_latency_ms,
                        stream_encode, stream_decode, stream_roundtrip (as in runs)} or null (no such model,
                        or --model given)
@@ -123,7 +128,8 @@ def run(
     x = timer.load_input(input, seconds, RATE)
     audio_seconds = x.shape[1] / RATE
     base = Codec.load(model, provider)
-    fr = timer.framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames, live=False)
+    fr = timer.framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames, live=False,
+                       phase_iters=base.model.phase_iters)
     kbps_actual = 8 * len(base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)) / audio_seconds / 1000
     result: dict[str, Any] = {
         "schema": SCHEMA,
@@ -154,6 +160,10 @@ def run(
             progress(f"{n} thread(s): onnxruntime vs torch eager")
             row["torch_eager"] = baselines.torch_vs_ort(codec, x, n, repeats, checkpoint)
         result["runs"].append(row)
+    result["points"] = []
+    if model is None:
+        progress("every shipped point, whole file, 1 thread")
+        result["points"] = [point_run(p, x, provider) for p in ladder.points()]
     result["low_latency"] = None
     if model is None and any(p.low_latency for p in ladder.points()):
         progress("the low-latency model, streamed chunk by chunk")
@@ -181,12 +191,27 @@ def low_latency_run(x: timer.F32, chunk_ms: float, provider: str) -> dict[str, A
     """The shipped low-latency model as a live stream: packets and decoder blocks of one `chunk_ms` chunk
     (so the decoder plays each chunk as soon as it is encoded), on 1 thread."""
     codec = Codec.load(provider=provider, threads=1, low_latency=True)
-    fr = timer.framing(codec.config, chunk_ms, live=True)
+    fr = timer.framing(codec.config, chunk_ms, live=True, phase_iters=codec.model.phase_iters)
     blob = codec.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
     row = timer.time_codec(codec, x, RATE, chunk_ms, fr, 1, file=False)
     return {"model_id": codec.model_id, "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000,
             "packet_steps": fr.packet_steps, "block_frames": fr.block_frames, "phase_iters": fr.phase_iters,
             "stream_latency_ms": fr.stream_latency_ms, **{k: row[k] for k in STREAM_KEYS}}
+
+
+def point_run(p: ladder.LadderPoint, x: timer.F32, provider: str) -> dict[str, Any]:
+    """One shipped point's whole-file encode and decode of `x` on 1 thread, with the point's default packets
+    and its decoder's declared phase iterations (what `codec-rt encode` / `decode` do)."""
+    codec = Codec.load(p.path, provider, threads=1)
+    fr = timer.framing(codec.config, live=False, phase_iters=codec.model.phase_iters)
+    seconds = x.shape[1] / RATE
+    row = timer.file_run(codec, x, RATE, fr)
+    blob = codec.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
+    enc, dec = row["file_encode"], row["file_decode"]
+    return {"model_id": codec.model_id, "kbps": p.kbps, "low_latency": p.low_latency,
+            "kbps_actual": 8 * len(blob) / seconds / 1000, "encode_seconds": enc["seconds"],
+            "decode_seconds": dec["seconds"], "encode_cpu_per_second": enc["cpu_seconds"] / seconds,
+            "decode_cpu_per_second": dec["cpu_seconds"] / seconds}
 
 
 def targets(result: dict[str, Any]) -> dict[str, Any]:
@@ -245,6 +270,12 @@ def report(result: dict[str, Any]) -> str:
             lines.append(f"    torch eager {te['torch_seconds']:.3f} s vs onnxruntime {te['ort_seconds']:.3f} s: "
                          f"{te['speedup']:.2f}x; CPU {te['torch_cpu_seconds']:.3f} vs {te['ort_cpu_seconds']:.3f} s "
                          f"(same model: {te['same_model']})")
+    if result["points"]:
+        lines.append("  every point, whole file, 1 thread: CPU seconds per second of audio (encode / decode)")
+        for pt in result["points"]:
+            name = f"{pt['kbps']:g} kbps" + (" low latency" if pt["low_latency"] else "")
+            lines.append(f"    {name:21s} {pt['model_id']} {pt['kbps_actual']:6.2f} kbps actual: "
+                         f"{pt['encode_cpu_per_second']:.4f} / {pt['decode_cpu_per_second']:.4f}")
     ll = result["low_latency"]
     if ll:
         lines.append(f"  low-latency model {ll['model_id']} streamed live ({ll['kbps_actual']:.2f} kbps with packets "

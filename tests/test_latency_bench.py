@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks import latency, latency_baselines
+from codec_rt import Codec, ladder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +21,8 @@ NUM = (int, float)
 STREAM = {k: NUM for k in ("chunks", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "rtf", "throughput",
                            "cpu_seconds")}
 FILE = {k: NUM for k in ("seconds", "rtf", "throughput", "cpu_seconds")}
+POINT = {"model_id": str, "kbps": NUM, "low_latency": bool, "kbps_actual": NUM, "encode_seconds": NUM,
+         "decode_seconds": NUM, "encode_cpu_per_second": NUM, "decode_cpu_per_second": NUM}
 TARGET = {"value": (*NUM, type(None)), "target": str, "met": (bool, type(None))}
 SCHEMA: dict[str, Any] = {
     "schema": str, "created": str,
@@ -38,6 +41,7 @@ SCHEMA: dict[str, Any] = {
               "torch_eager": ({"same_model": bool, "checkpoint": str, "ort_seconds": NUM, "torch_seconds": NUM,
                                "speedup": NUM, "ort_cpu_seconds": NUM, "torch_cpu_seconds": NUM, "speedup_cpu": NUM},
                               type(None))}],
+    "points": list,
     "low_latency": ({"model_id": str, "kbps_actual": NUM, "packet_steps": int, "block_frames": int,
                      "phase_iters": int, "stream_latency_ms": NUM, "stream_encode": STREAM,
                      "stream_decode": STREAM, "stream_roundtrip": STREAM}, type(None)),
@@ -91,6 +95,13 @@ def test_the_harness_runs_on_a_tiny_input_and_keeps_its_schema() -> None:
     assert row["low_latency"] and row["latency_ms"] <= 20.0 and ll["stream_latency_ms"] <= 40.0
     assert result["targets"]["chunk_p99_ms_low_latency"]["value"] == ll["stream_roundtrip"]["p99_ms"]
     assert "targets:" in latency.report(result)
+    # The timings and the JSON name the phase iterations the decoders declare, as the CLI decodes.
+    assert result["model"]["phase_iters"] == Codec.load().model.phase_iters
+    assert ll["phase_iters"] == Codec.load(low_latency=True).model.phase_iters
+    # Every shipped point's decode cost per second of audio.
+    check(result["points"], [POINT], "result.points")
+    assert [p["model_id"] for p in result["points"]] == [p.model_id for p in ladder.points()]
+    assert all(p["decode_cpu_per_second"] > 0 and p["kbps_actual"] > 0 for p in result["points"])
 
 
 def test_the_harness_command_writes_the_json(tmp_path: Path) -> None:
@@ -103,6 +114,7 @@ def test_the_harness_command_writes_the_json(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     check(result, SCHEMA)
     assert result["opus"] is None and result["cli"] is None
+    assert "CPU seconds per second of audio" in r.stdout
 
 
 def test_onnxruntime_against_torch_eager_on_the_same_model() -> None:

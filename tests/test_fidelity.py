@@ -16,7 +16,7 @@ from codec_rt.config import Stereo
 from codec_rt.level import soft_clip
 
 CASES = {c.name: c for c in fidelity.cases()}
-POINTS = [(3.0, False), (6.0, False), (12.0, False), (32.0, False), (None, True)]
+POINTS = [(3.0, False), (6.0, False), (12.0, False), (16.0, False), (32.0, False), (None, True)]
 
 
 def test_an_exact_copy_passes_every_check() -> None:
@@ -54,7 +54,7 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
     assert not fidelity.measure(bursts, y)["ok"]
 
 
-@pytest.mark.parametrize(("kbps", "low_latency"), POINTS, ids=["3", "6", "12", "32", "ll"])
+@pytest.mark.parametrize(("kbps", "low_latency"), POINTS, ids=["3", "6", "12", "16", "32", "ll"])
 def test_dc_stereo_and_loud_input_come_through_every_point(kbps: float | None, low_latency: bool) -> None:
     """Anti-phase is coded as mid/side by every point, the causal low-latency one included."""
     run = fidelity.ours(kbps, low_latency)
@@ -140,7 +140,8 @@ def _unusual_inputs(rate: int = 16000) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float32)[None] for k, v in out.items()}
 
 
-@pytest.mark.parametrize(("kbps", "low_latency"), [p for p in POINTS if p[0] != 32.0], ids=["3", "6", "12", "ll"])
+@pytest.mark.parametrize(("kbps", "low_latency"), [p for p in POINTS if p[0] != 32.0],
+                         ids=["3", "6", "12", "16", "ll"])
 def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(kbps: float | None,
                                                                           low_latency: bool) -> None:
     """A latent value beyond its entropy table's ends is clipped to them; tables too narrow for steady tones
@@ -183,6 +184,16 @@ def test_tones_at_6_kbps_keep_their_level_and_stay_clean() -> None:
         assert m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
         if case.meta["freqs"][0] >= 440:
             assert abs(m["level_db"]) <= 2, (case.name, m)
+        if "start" not in case.meta:
+            assert m["onset_db"] <= 1, (case.name, m)
+
+
+def test_tones_at_16_kbps_keep_their_level_within_1_db() -> None:
+    """The 16 kbps point (the 12 kbps codec with a rounding step half as coarse, LADDER.md stage 13): every
+    tone of the suite within 1 dB (they come back within 0.3 dB), nothing within 80 Hz above -30 dB, and no
+    onset burst from the file's first sample."""
+    for case, m in _tones(16.0):
+        assert abs(m["level_db"]) <= 1 and m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
         if "start" not in case.meta:
             assert m["onset_db"] <= 1, (case.name, m)
 

@@ -1,7 +1,7 @@
 """The fidelity suite: what goes in comes out, for tones, chords, sweeps, DC, stereo, loud input, quiet
 backgrounds under bursts and transients, through every shipped point, the streaming path and Opus.
 
-    python -m benchmarks.fidelity --points 3,6,12,32,ll --opus 12 --out results/fidelity   # docs/fidelity.md
+    python -m benchmarks.fidelity --points 3,6,12,16,32,ll --opus 12 --out results/fidelity   # docs/fidelity.md
 
 Each case is a small signal of one kind (after public bug reports against Opus, EnCodec, DAC and others,
 issue 12); each metric is measured on the decoded audio against the input, and each check is the threshold a
@@ -324,7 +324,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/fidelity"))
-    p.add_argument("--points", default="3,6,12,32", help="ladder points (kbps); ll for the low-latency one")
+    p.add_argument("--points", default="3,6,12,16,32", help="ladder points (kbps); ll for the low-latency one")
     p.add_argument("--opus", type=float, default=12.0, help="Opus kbps (mono; stereo at twice it); 0: none")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="also a model directory off the ladder (a candidate), as column NAME; repeatable")

@@ -150,3 +150,17 @@ def test_javascript_decoding_beside_python() -> None:
     assert {r["point"] for r in js["rows"]} == {p.path.name for p in ladder.points()}  # every shipped point
     for r in js["rows"]:
         assert all(r["row"][f"{k}:{m}"] > 0 for k in ("python", "native", "wasm") for m in ("on", "off"))
+
+
+def test_a_failing_javascript_run_is_left_out_not_the_whole_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """web/bench.mjs failing (its reference data older than the shipped models) costs its row, with the
+    reason logged, not the ten minutes of timings before it."""
+    if shutil.which("node") is None:
+        pytest.skip("node is needed")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "test" / "ref").mkdir(parents=True)
+    (tmp_path / "bench.mjs").write_text('console.error("Error: the references are stale"); process.exit(1);\n')
+    monkeypatch.setattr(latency_baselines, "WEB", tmp_path)
+    assert latency_baselines.javascript_run() is None
+    assert "the references are stale" in caplog.text and "web/ci.sh" in caplog.text

@@ -3,9 +3,10 @@
  * server on 127.0.0.1, encodes and decodes a speech clip through the page (onnxruntime-web, WebAssembly),
  * checks the numbers it shows against the blob it made (which Node decodes to the clip's shape), opens a
  * Python-written stereo .cra and plays it, records from Chromium's fake microphone and codes that, and saves a
- * screenshot to docs/web_demo.png.
+ * screenshot to test/ref/web_demo.png (git-ignored, so a test run leaves the tree clean).
  *
- *     node test/browser/run.mjs        (after node build.mjs; CHROMIUM=path overrides /usr/bin/chromium)
+ *     node test/browser/run.mjs        (after node build.mjs; CHROMIUM=path overrides /usr/bin/chromium;
+ *                                       SCREENSHOT=../docs/web_demo.png refreshes the docs' picture)
  */
 
 import assert from 'node:assert/strict';
@@ -83,8 +84,9 @@ test('the demo page encodes, decodes and plays in headless Chromium', { timeout:
     assert.ok(painted.every((f) => f > 0.05), `spectrograms painted: ${painted}`);
     const playable = await page.evaluate(() => ['original', 'decoded'].map((id) => !!(/** @type {HTMLAudioElement} */ (document.getElementById(id))).src));
     assert.deepEqual(playable, [true, true]);
-    mkdirSync(path.join(REPO, 'docs'), { recursive: true });
-    await page.screenshot({ path: path.join(REPO, 'docs', 'web_demo.png'), fullPage: true });
+    const shot = path.resolve(process.env.SCREENSHOT ?? path.join(REF, 'web_demo.png'));
+    mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot, fullPage: true });
 
     // A .cra written by Python: stereo, 48 kHz.
     const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd12k_speech48st_framed_predicted');

@@ -205,8 +205,8 @@ def point_run(p: ladder.LadderPoint, x: timer.F32, provider: str) -> dict[str, A
     codec = Codec.load(p.path, provider, threads=1)
     fr = timer.framing(codec.config, live=False, phase_iters=codec.model.phase_iters)
     seconds = x.shape[1] / RATE
-    row = timer.file_run(codec, x, RATE, fr)
     blob = codec.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
+    row = timer.file_run(codec, x, RATE, fr, blob)
     enc, dec = row["file_encode"], row["file_decode"]
     return {"model_id": codec.model_id, "kbps": p.kbps, "low_latency": p.low_latency,
             "kbps_actual": 8 * len(blob) / seconds / 1000, "encode_seconds": enc["seconds"],

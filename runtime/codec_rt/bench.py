@@ -219,10 +219,11 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> tuple[float, float]:
     return best
 
 
-def file_run(codec: Codec, x: F32, rate: int, fr: Framing) -> dict[str, Any]:
+def file_run(codec: Codec, x: F32, rate: int, fr: Framing, blob: bytes | None = None) -> dict[str, Any]:
     """The whole-file encode (framed as `fr`) and decode of `x` -> {file_encode, file_decode}: seconds, rtf,
-    throughput, cpu_seconds."""
-    blob = codec.encode(x, rate, framed=True, packet_steps=fr.packet_steps)
+    throughput, cpu_seconds. `blob`: that encode's bytes where the caller has them (else made here)."""
+    if blob is None:
+        blob = codec.encode(x, rate, framed=True, packet_steps=fr.packet_steps)
     audio_seconds = x.shape[1] / rate
     row = {}
     for key, fn in (("file_encode", lambda: codec.encode(x, rate, framed=True, packet_steps=fr.packet_steps)),

@@ -1,5 +1,6 @@
 """The fidelity suite: what goes in comes out, for tones, chords, sweeps, DC, stereo, loud input, quiet
-backgrounds under bursts and transients, through every shipped point, the streaming path and Opus.
+backgrounds under bursts, sounds a few frames long and transients, through every shipped point, the
+streaming path and Opus.
 
     python -m benchmarks.fidelity --points 3,6,12,16,32,ll --opus 12 --out results/fidelity   # docs/fidelity.md
 
@@ -37,7 +38,7 @@ class Case:
     """One input: `audio [C, N] float32` at `rate` Hz, of kind `kind`, with what its metrics need."""
 
     name: str
-    kind: str  # tone, chord, dc, bursts, stereo, sweep, transient
+    kind: str  # tone, chord, dc, bursts, stereo, sweep, blip, transient
     audio: F32
     rate: int
     meta: dict[str, Any] = field(default_factory=dict)
@@ -110,6 +111,11 @@ def cases() -> list[Case]:
                     {"corr": 1.0, "ratio_db": db(0.5)}))
     sweep = 0.99 * np.sin(2 * np.pi * 100 * 4 / np.log(70) * (np.exp(_t(4, 48000) / 4 * np.log(70)) - 1))
     out.append(Case("log sweep 0.99, 48 kHz", "sweep", sweep[None].astype(np.float32), 48000))
+    for f, ms in ((440, 25), (1000, 10)):  # a sound a few frames long, alone in its file: both edges at once
+        n = int(ms * RATE / 1000)
+        out.append(Case(f"{f} Hz blip, {ms} ms, -12 dBFS", "blip",
+                        (np.sqrt(2) * 10 ** (-12 / 20) * np.sin(2 * np.pi * f * _t(n / RATE)))[None].astype(np.float32),
+                        RATE))
     clicks = 10 ** (-50 / 20) * rng.standard_normal(3 * RATE)
     onsets = [int(RATE * (0.5 + 0.5 * k)) for k in range(5)]
     for i in onsets:
@@ -135,8 +141,9 @@ def _mid(x: F64, rate: int) -> F64:
 
 def tone_metrics(case: Case, y: F64) -> dict[str, float]:
     """Level error of each tone (dB, worst), strongest component within 80 Hz of a tone relative to it (dB),
-    the peak of the 10 ms from its onset (the file's start, or `meta["start"]`) over the steady peak (dB), and
-    samples at or beyond full scale."""
+    the peak of the 10 ms from its onset (the file's start, or `meta["start"]`) over the steady peak (dB), the
+    level of the file's last 10 ms over the steady middle's (the tone runs to the file's end; dB), and samples
+    at or beyond full scale."""
     x = case.audio[0].astype(np.float64)
     rate = case.rate
     spec_x, freqs = _spectrum(_mid(x, rate), rate)
@@ -156,8 +163,14 @@ def tone_metrics(case: Case, y: F64) -> dict[str, float]:
     steady = float(np.abs(_mid(y, rate)).max())
     start = int(case.meta.get("start", 0))
     onset = float(np.abs(y[start : start + int(0.01 * rate)]).max())
-    return {"level_db": level, "spur_db": spur, "onset_db": db(onset) - db(steady),
+    end = db(rms(y[-int(0.01 * rate) :])) - db(rms(_mid(y, rate)))
+    return {"level_db": level, "spur_db": spur, "onset_db": db(onset) - db(steady), "end_db": end,
             "clipped": float(np.sum(np.abs(y) >= 1.0))}
+
+
+def blip_metrics(case: Case, y: F64) -> dict[str, float]:
+    """The level of a sound a few frames long, alone in its file, against the input's (dB)."""
+    return {"level_db": db(rms(y)) - db(rms(case.audio[0]))}
 
 
 def dc_metrics(case: Case, y: F64, y_clean: F64) -> dict[str, float]:
@@ -215,7 +228,9 @@ def transient_metrics(case: Case, y: F64) -> dict[str, float]:
 
 
 CHECKS: dict[str, Callable[[dict[str, float]], bool]] = {
-    "tone": lambda m: abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and m["onset_db"] <= 1 and not m["clipped"],
+    "tone": lambda m: abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and m["onset_db"] <= 1
+    and abs(m["end_db"]) <= 2 and not m["clipped"],
+    "blip": lambda m: abs(m["level_db"]) <= 3,
     "chord": lambda m: abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and not m["clipped"],
     "dc": lambda m: m["mean_spread"] <= 0.01 and abs(m["speech_band_db"]) <= 1.5,
     "bursts": lambda m: m["range_db"] <= 6,
@@ -241,6 +256,8 @@ def measure(case: Case, y: F64, y_clean: F64 | None = None) -> dict[str, float]:
         m = stereo_metrics(case, y) | {"want_corr": case.meta["corr"]}
     elif case.kind == "sweep":
         m = sweep_metrics(case, mono)
+    elif case.kind == "blip":
+        m = blip_metrics(case, mono)
     else:
         m = transient_metrics(case, mono)
     return m | {"ok": float(CHECKS[case.kind](m))}
@@ -296,7 +313,8 @@ def run_suite(systems: dict[str, Callable[[F32, int], F64]], selected: list[Case
     return rows
 
 
-COLUMNS = {"tone": ("level_db", "spur_db", "onset_db", "clipped"), "chord": ("level_db", "spur_db", "clipped"),
+COLUMNS = {"tone": ("level_db", "spur_db", "onset_db", "end_db", "clipped"), "blip": ("level_db",),
+           "chord": ("level_db", "spur_db", "clipped"),
            "dc": ("mean_spread", "speech_band_db"), "bursts": ("range_db",),
            "stereo": ("corr", "downmix_db", "ratio_err_db"), "sweep": ("clipped_pct", "peak_db"),
            "transient": ("pre_echo_db",)}

@@ -384,6 +384,41 @@ def test_pre_skip_beyond_its_range_or_before_1_5_is_refused() -> None:
         BlobHeader(**(h.to_dict() | {"pre_skip": 2048})).validate()
 
 
+def make_1_6(pre_skip: int = 2048, post_skip: int = 2048) -> bytes:
+    """A framed 1.6 blob: `make_framed`'s packets behind an 80-byte header with `pre_skip` and `post_skip`."""
+    h, _, data = make_framed()
+    return BlobHeader(**(h.to_dict() | {"minor": 6, "pre_skip": pre_skip, "post_skip": post_skip})).pack(0) + data[64:]
+
+
+def test_a_1_6_header_carries_post_skip_under_its_own_checksum() -> None:
+    data = make_1_6(post_skip=4096)
+    h, size = blob.read_header(data)
+    assert (h.minor, h.pre_skip, h.post_skip, size, data[6]) == (6, 2048, 4096, 80, 80)
+    assert struct.unpack_from("<I", data, 72)[0] == 4096
+    bad = bytearray(data)
+    bad[73] ^= 0x01  # post_skip 4096 -> 4352
+    with pytest.raises(ChecksumError, match="post_skip"):
+        blob.read_header(bytes(bad))
+    with pytest.raises(TruncatedError):
+        blob.read_header(data[:78])
+    short = bytearray(data[:80])
+    struct.pack_into("<H", short, 6, 72)  # 1.6 with the 72-byte header of 1.5
+    struct.pack_into("<I", short, 60, zlib.crc32(bytes(short[:60])))
+    with pytest.raises(FormatError, match="header_size 72"):
+        blob.read_header(bytes(short) + data[80:])
+
+
+def test_post_skip_beyond_its_range_or_before_1_6_is_refused() -> None:
+    data = bytearray(make_1_6())
+    struct.pack_into("<I", data, 72, blob.MAX_PRE_SKIP + 1)
+    struct.pack_into("<I", data, 76, zlib.crc32(bytes(data[72:76])))
+    with pytest.raises(FormatError, match="post_skip 65537"):
+        blob.read_header(bytes(data))
+    h, _, _ = make_framed()
+    with pytest.raises(FormatError, match="format 1.5 has no post_skip"):
+        BlobHeader(**(h.to_dict() | {"minor": 5, "pre_skip": 2048, "post_skip": 2048})).validate()
+
+
 def test_the_last_packet_must_agree_with_the_stream_lengths() -> None:
     h, frames, _ = make_framed(channels=1, mode=Mode.PREDICTED)
     head = h.pack(0)

@@ -48,6 +48,12 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
     assert not fidelity.measure(pair, np.stack([left, left]))["ok"]  # the image collapsed
     sweep = CASES["log sweep 0.99, 48 kHz"]
     assert not fidelity.measure(sweep, np.clip(sweep.audio * 1.4, -1, 1).astype(np.float64))["ok"]
+    faded = x.copy()
+    faded[:, -int(0.01 * tone.rate) :] *= 10 ** (-6 / 20)  # the file's last 10 ms 6 dB low
+    assert not fidelity.measure(tone, faded)["ok"]
+    blip = CASES["440 Hz blip, 25 ms, -12 dBFS"]
+    assert fidelity.measure(blip, blip.audio.astype(np.float64))["ok"]
+    assert not fidelity.measure(blip, blip.audio.astype(np.float64) * 0.5)["ok"]  # 6 dB low
     bursts = CASES["300 Hz -33.5 dBFS under speech bursts"]
     y = bursts.audio.astype(np.float64).copy()
     y[:, : bursts.rate * 2] *= 3  # the background 10 dB louder before the first packet boundary
@@ -168,12 +174,13 @@ def test_steady_tones_keep_their_level_at_12_kbps() -> None:
     """Every tone of the suite within 2 dB and nothing within 80 Hz of it above -30 dB, at the default point:
     its tables no longer clip a tone's latent, and its decoder gets back the level Griffin-Lim cancels
     (`codec_rt.energy_match`). No tone bursts at its onset, from the file's first sample (the lead-in of
-    format 1.5) or after silence (the onset term of LADDER.md stage 11); the 48 kHz one's first 10 ms come
-    out about 1 dB over its middle's peak, as its middle wanders by as much, and are left out."""
+    format 1.5) or after silence (the onset term of LADDER.md stage 11), and none fades at the file's end (the
+    lead-out of format 1.6: the 3 s tones' last 10 ms were 12 to 28 dB low without it); the 48 kHz one's first
+    10 ms come out about 1 dB over its middle's peak, as its middle wanders by as much, and are left out."""
     for case, m in _tones(12.0):
         assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30, (case.name, m)
         if case.rate == 16000:
-            assert m["onset_db"] <= 1 and not m["clipped"], (case.name, m)
+            assert m["onset_db"] <= 1 and abs(m["end_db"]) <= 2 and not m["clipped"], (case.name, m)
 
 
 def test_tones_at_6_kbps_keep_their_level_and_stay_clean() -> None:
@@ -191,11 +198,21 @@ def test_tones_at_6_kbps_keep_their_level_and_stay_clean() -> None:
 def test_tones_at_16_kbps_keep_their_level_within_1_db() -> None:
     """The 16 kbps point (the 12 kbps codec with a rounding step half as coarse, LADDER.md stage 13): every
     tone of the suite within 1 dB (they come back within 0.3 dB), nothing within 80 Hz above -30 dB, and no
-    onset burst from the file's first sample."""
+    onset burst from the file's first sample, nor a fade at its end."""
     for case, m in _tones(16.0):
         assert abs(m["level_db"]) <= 1 and m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
+        assert abs(m["end_db"]) <= 2, (case.name, m)
         if "start" not in case.meta:
             assert m["onset_db"] <= 1, (case.name, m)
+
+
+@pytest.mark.parametrize("kbps", [3.0, 6.0, 12.0, 16.0, 32.0])
+def test_a_sound_a_few_frames_long_keeps_its_level(kbps: float) -> None:
+    """A 25 ms blip alone in its file: 8 to 11 dB low at every point before the lead-out (format 1.5), within
+    2 dB with it (docs/fidelity.md)."""
+    case = CASES["440 Hz blip, 25 ms, -12 dBFS"]
+    m = fidelity.measure(case, fidelity.ours(kbps)(case.audio, case.rate))
+    assert m["ok"], m
 
 
 def test_the_low_latency_point_keeps_tones_at_their_pitch() -> None:

@@ -76,7 +76,7 @@ def assert_matches_codec_rt(data: bytes, model_dir: Path) -> dict[str, Any]:
 
 
 def doc_golden_headers() -> dict[str, bytes]:
-    """Section 9's hex dumps: file name -> the bytes shown (64, or 80 from 1.5 on)."""
+    """Section 9's hex dumps: file name -> the bytes shown (64; 80 in 1.5, 96 from 1.6 on)."""
     text = DOC.read_text()
     block = text[text.index("## 9 Golden header bytes") : text.index("## 10 Conformance")]
     out: dict[str, bytes] = {}
@@ -91,9 +91,9 @@ def doc_golden_headers() -> dict[str, bytes]:
 
 def test_the_doc_shows_the_golden_header_bytes_of_every_version() -> None:
     shown = doc_golden_headers()
-    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3", "4", "5"}  # type: ignore[index]
+    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3", "4", "5", "6"}  # type: ignore[index]
     for name, head in shown.items():
-        assert len(head) in (64, 80) and (DATA / name).read_bytes()[: len(head)] == head, name
+        assert len(head) in (64, 80, 96) and (DATA / name).read_bytes()[: len(head)] == head, name
 
 
 def golden_model_dir(data: bytes) -> Path:
@@ -162,9 +162,10 @@ def test_shipped_model_blobs_read_as_codec_rt_reads_them(model_dir: Path, shippe
     for layout, data in shipped_blobs[model_dir.name].items():
         h = assert_matches_codec_rt(data, model_dir)
         assert h["layout"] == (layout == "framed") and h["channels"] == 1 and h["sample_rate"] == 16000
-        framed_minor = 4 if load_model(model_dir).cfg["causal"] else 5  # 1.5: a lead-in (7.1)
+        framed_minor = 4 if load_model(model_dir).cfg["causal"] else 6  # 1.6: a lead-in and a lead-out (7.1)
         assert h["minor"] == (framed_minor if layout == "framed" else 3 if h["coder"] == 2 else 1)
-        assert h["pre_skip"] == (16 * load_model(model_dir).cfg["hop"] if h["minor"] == 5 else 0)
+        lead = 16 * load_model(model_dir).cfg["hop"] if h["minor"] == 6 else 0
+        assert (h["pre_skip"], h["post_skip"]) == (lead, lead)
 
 
 @pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda p: p.name)
@@ -186,7 +187,8 @@ def test_shipped_model_audio_conforms(model_dir: Path, shipped_blobs: Any) -> No
     h, packets = read_blob(data)
     logmag, _, g, _ = features(m, h, packets, 0)
     target = (np.exp(postfilter(logmag, m.contrast).astype(np.float32)) / g).astype(np.float64) ** 2
-    target = target[:, h["pre_skip"] // hop :]  # the audio's frames (codec-rt's lead-in is whole frames)
+    # the audio's frames (codec-rt's lead-in and lead-out are whole frames)
+    target = target[:, h["pre_skip"] // hop : target.shape[1] - h["post_skip"] // hop]
     fit_ref, fit = lsd(target, power(ref[0], n_fft, hop)), lsd(target, power(y[0], n_fft, hop))
     assert abs(fit - fit_ref) < 0.2
     if not m.cfg["causal"]:

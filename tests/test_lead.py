@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from codec_rt import Codec, StreamEncoder, packets
-from codec_rt.lead import ORDER, lead_in, lengths
+from codec_rt import Codec, StreamDecoder, StreamEncoder, packets
+from codec_rt.lead import ORDER, lead_in, lead_out, lengths
 from codec_rt.level import Loudness
 
 
@@ -65,7 +65,7 @@ def onset_db(codec: Codec, x: np.ndarray, rate: int, lead: bool) -> float:
     level.add(x)
     enc = StreamEncoder(codec, rate, 1, level=level)
     if not lead:
-        enc.header = dataclasses.replace(enc.header, minor=4, pre_skip=0)
+        enc.header = dataclasses.replace(enc.header, minor=4, pre_skip=0, post_skip=0)
     y, _ = codec.decode(enc.push(x) + enc.flush())
     steady = np.abs(y[0, rate // 2 : -rate // 2]).max()
     return float(20 * np.log10(np.abs(y[0, : rate // 100]).max() / steady))
@@ -89,15 +89,68 @@ def test_a_tone_from_the_first_sample_has_no_onset_burst_at_12_kbps() -> None:
         assert worst["shipped"] <= 1.0 and worst["stage 10"] <= 1.0 < worst["stage 10 without"], (rate, worst)
 
 
-def test_the_decoder_drops_the_lead_in_exactly() -> None:
+def test_the_decoder_drops_the_lead_in_and_lead_out_exactly() -> None:
     codec = Codec.load(bitrate=12)
     for rate, n in ((16000, 16000), (44100, 44100 // 3 + 7), (48000, 100)):
         x = tone(rate, n / rate, 500.0, 1.0, 0.3).astype(np.float32)
         data = codec.encode(x, rate, framed=True)
         header = packets.read_packets(data)[0]
-        assert header.minor == 5 and header.pre_skip == lengths(16 * codec.config.hop, 16000, rate)[0]
+        skip = lengths(16 * codec.config.hop, 16000, rate)[0]
+        assert (header.minor, header.pre_skip, header.post_skip) == (6, skip, skip)
         y, sr = codec.decode(data)
         assert (y.shape, sr) == (x.shape, rate)
-    ll = Codec.load(low_latency=True)  # a causal model adds no latency: no lead-in, format 1.4
+    ll = Codec.load(low_latency=True)  # a causal model adds no latency: no lead-in or lead-out, format 1.4
     header = packets.read_packets(ll.encode(np.zeros((1, 8000), np.float32), 16000, framed=True))[0]
-    assert (header.minor, header.pre_skip) == (4, 0)
+    assert (header.minor, header.pre_skip, header.post_skip) == (4, 0, 0)
+
+
+def test_the_lead_out_continues_the_last_samples_forwards() -> None:
+    """The lead-out is the lead-in of the reversed audio, reversed: a tone goes on past its end with its
+    frequency, level and phase, and a file shorter than the lead-out is continued from what it has."""
+    rate, f = 16000, 440.0
+    x = tone(rate, 0.5, f, 0.3, 0.25)
+    after = np.sin(2 * np.pi * f * (np.arange(x.shape[1], x.shape[1] + 2048) / rate) + 0.3) * 0.25
+    out = lead_out(x.astype(np.float32), 2048)
+    assert out.shape == (1, 2048) and np.max(np.abs(out[0] - after)) < 1e-3
+    short = lead_out(x[:, :64].astype(np.float32), 2048)
+    assert short.shape == (1, 2048) and np.all(np.isfinite(short)) and np.abs(short).max() <= 0.25 + 1e-6
+
+
+@pytest.mark.parametrize("n", [64, 160, 400])
+def test_a_sound_shorter_than_a_few_frames_keeps_its_level(n: int) -> None:
+    """A 440 Hz blip of 4, 10 and 25 ms alone in a file came back 27, 7.8 and 9.5 dB low at 12 kbps
+    without the lead-out (format 1.5), the model seeing the file's end through its zero padding."""
+    codec = Codec.load(bitrate=12)
+    x = tone(16000, n / 16000, 440.0, 0.0, 0.3).astype(np.float32)
+    y, _ = codec.decode(codec.encode(x, 16000, framed=True))
+    assert abs(20 * np.log10(np.sqrt(np.mean(y**2)) / np.sqrt(np.mean(x**2)))) < 4.0
+
+
+def test_a_tone_keeps_its_level_to_the_last_sample() -> None:
+    """The last 10 ms of a steady tone that runs to the file's end: 3.0 dB low at 12 kbps with format 1.5,
+    within 0.3 dB with the lead-out."""
+    codec = Codec.load(bitrate=12)
+    x = tone(16000, 1.0, 440.0, 0.0, 0.3).astype(np.float32)
+    y, _ = codec.decode(codec.encode(x, 16000, framed=True))
+    last = 160
+    err = 20 * np.log10(np.sqrt(np.mean(y[:, -last:] ** 2)) / np.sqrt(np.mean(x[:, -last:] ** 2)))
+    assert abs(err) < 1.0, err
+
+
+def test_a_stream_decoder_never_returns_the_lead_out_as_audio() -> None:
+    """Fed a few bytes at a time, with a plain inverse STFT and the smallest blocks and margin it takes, a
+    stream decoder never returns more than the audio before the stream's end is known (FORMAT.md 6.7), and
+    returns exactly what it returns given the whole blob at once."""
+    codec = Codec.load(bitrate=12)
+    x = tone(16000, 1.3, 440.0, 0.0, 0.3).astype(np.float32)
+    data = codec.encode(x, 16000, framed=True, packet_steps=2)
+    once = StreamDecoder(codec, phase_iters=0, block_frames=4, margin_frames=3)  # the least it takes
+    whole = np.concatenate([once.push(data), once.flush()], axis=1)
+    assert whole.shape == x.shape
+    dec = StreamDecoder(codec, phase_iters=0, block_frames=4, margin_frames=3)
+    pieces = []
+    for i in range(0, len(data), 7):
+        pieces.append(dec.push(data[i : i + 7]))
+        assert sum(p.shape[-1] for p in pieces if p.size) <= x.shape[1]
+    y = np.concatenate([p for p in [*pieces, dec.flush()] if p.size], axis=1)
+    np.testing.assert_array_equal(y, whole)

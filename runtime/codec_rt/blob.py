@@ -12,8 +12,8 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (5); a reader accepts higher minors (fields only ever appended)
-    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 from 1.5 on
+    5      1     minor version (6); a reader accepts higher minors (fields only ever appended)
+    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 from 1.6 on
     8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase
     9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
     10     1     phase_bits: 0 in mode 0, 1..16 in mode 1
@@ -34,10 +34,9 @@ All integers little-endian.
     57     1     time_stride: STFT frames per latent step, 1..64 (framed; 0 in the whole layout)
     58     2     packet_steps: latent steps per packet, 1..65535 (framed; 0 in the whole layout)
     60     4     CRC-32 (zlib) of bytes 0..59
-    -- from 1.5 on:
-    64     4     pre_skip: model-rate samples at the start of the coded signal that are not audio (the
-                 encoder's lead-in), 0..65536; the decoder drops them
-    68     4     CRC-32 (zlib) of bytes 64..67
+    -- from 1.5 on, each minor appends a u32 and the CRC-32 (zlib) of its 4 bytes; the decoder drops both:
+    64     4+4   pre_skip (1.5): model-rate samples of lead-in at the coded signal's start, 0..65536
+    72     4+4   post_skip (1.6): model-rate samples of lead-out at its end, 0..65536
 
 Whole layout: payload_len bytes of channel sections, then the CRC-32 of every byte before it. A channel
 section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the bit-packed codes
@@ -62,7 +61,7 @@ from .quantize import pack, packed_size, unpack
 from .resample import model_length
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 5
+MAJOR, MINOR = 1, 6
 MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
 # room for that while capping what a forged header can make a decoder allocate and compute.
@@ -74,8 +73,10 @@ _HEADER = struct.Struct("<4sBBHBBBBIHHHHQII8sQ")
 HEADER_SIZE = _HEADER.size  # 56: the header of formats 1.0 and 1.1
 _EXTENSION = struct.Struct("<BBH")  # 1.2: layout, time_stride, packet_steps; then the header's CRC-32
 HEADER_SIZE_1_2 = HEADER_SIZE + _EXTENSION.size + 4  # 64
-_EXTENSION_1_5 = struct.Struct("<I")  # 1.5: pre_skip; then the CRC-32 of these 4 bytes
-HEADER_SIZE_1_5 = HEADER_SIZE_1_2 + _EXTENSION_1_5.size + 4  # 72
+# From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field) in order.
+_SKIPS = ((5, "pre_skip"), (6, "post_skip"))
+HEADER_SIZE_1_5 = HEADER_SIZE_1_2 + 8  # 72
+HEADER_SIZE_1_6 = HEADER_SIZE_1_5 + 8  # 80
 MAX_PRE_SKIP = 1 << 16
 PACKET_LEN = struct.Struct("<I")  # framed layout: each packet's body_len
 LAST_TOTALS = struct.Struct("<QII")  # the last packet's num_samples, n_frames, latent_steps
@@ -109,6 +110,7 @@ class BlobHeader:
     time_stride: int = 0  # framed: STFT frames per latent step
     packet_steps: int = 0  # framed: latent steps per packet
     pre_skip: int = 0  # 1.5 on: model-rate samples of lead-in the decoder drops
+    post_skip: int = 0  # 1.6 on: model-rate samples of lead-out the decoder drops
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,11 +147,16 @@ class BlobHeader:
 
     @property
     def header_size(self) -> int:
-        return HEADER_SIZE if self.minor < 2 else HEADER_SIZE_1_2 if self.minor < 5 else HEADER_SIZE_1_5
+        return HEADER_SIZE if self.minor < 2 else HEADER_SIZE_1_2 + 8 * _skips_in(self.minor)
 
     def coded_length(self, model_rate: int) -> int:
-        """Samples of the coded signal at `model_rate` Hz: the lead-in, then the audio (FORMAT.md 4.6)."""
-        return self.pre_skip + model_length(self.num_samples, self.sample_rate, model_rate)
+        """Samples of the coded signal at `model_rate` Hz: the lead-in, the audio, then the lead-out
+        (FORMAT.md 4.6)."""
+        return self.pre_skip + model_length(self.num_samples, self.sample_rate, model_rate) + self.post_skip
+
+    def lead_out_samples(self, model_rate: int) -> int:
+        """The lead-out's samples at the blob's rate (the encoder's input rate; FORMAT.md 7.1)."""
+        return self.post_skip * self.sample_rate // model_rate
 
     def lead_in_samples(self, model_rate: int) -> int:
         """The lead-in's samples at the blob's rate, which the decoder drops (FORMAT.md 6.7)."""
@@ -211,10 +218,12 @@ class BlobHeader:
             raise bad(f"unknown stereo coding {self.stereo}")
         if self.stereo and (self.minor < 4 or self.channels != 2):
             raise bad(f"mid/side stereo needs format 1.4 and 2 channels (format 1.{self.minor}, {self.channels})")
-        if not 0 <= self.pre_skip <= MAX_PRE_SKIP:
-            raise bad(f"pre_skip {self.pre_skip} not in 0..{MAX_PRE_SKIP}")
-        if self.pre_skip and self.minor < 5:
-            raise bad(f"format 1.{self.minor} has no pre_skip")
+        for since, name in _SKIPS:
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_PRE_SKIP:
+                raise bad(f"{name} {value} not in 0..{MAX_PRE_SKIP}")
+            if value and self.minor < since:
+                raise bad(f"format 1.{self.minor} has no {name}")
         if self.coder == Coder.FIXED and not 1 <= self.bits <= 16:
             raise bad(f"bits {self.bits} not in 1..16")
         if self.coder != Coder.FIXED and self.bits != 0:
@@ -262,10 +271,15 @@ class BlobHeader:
             return head
         head += _EXTENSION.pack(self.layout | self.stereo << 4, self.time_stride, self.packet_steps)
         head += struct.pack("<I", zlib.crc32(head))
-        if self.minor < 5:
-            return head
-        ext = _EXTENSION_1_5.pack(self.pre_skip)
-        return head + ext + struct.pack("<I", zlib.crc32(ext))
+        for _, name in _SKIPS[: _skips_in(self.minor)]:
+            ext = struct.pack("<I", getattr(self, name))
+            head += ext + struct.pack("<I", zlib.crc32(ext))
+        return head
+
+
+def _skips_in(minor: int) -> int:
+    """How many of the u32 fields of 1.5 on (`_SKIPS`) a header of `minor` has."""
+    return sum(minor >= since for since, _ in _SKIPS)
 
 
 @dataclass(frozen=True)
@@ -304,10 +318,11 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         header_size < HEADER_SIZE
         or (minor == 0 and header_size != HEADER_SIZE)
         or (minor >= 2 and header_size < HEADER_SIZE_1_2)
-        or (minor >= 5 and header_size < HEADER_SIZE_1_5)
+        or (minor >= 2 and header_size < HEADER_SIZE_1_2 + 8 * _skips_in(minor))
     ):
         raise FormatError(f"header_size {header_size} invalid for format {major}.{minor}")
-    layout, stereo, time_stride, packet_steps, pre_skip = 0, 0, 0, 0, 0
+    layout, stereo, time_stride, packet_steps = 0, 0, 0, 0
+    skips = {name: 0 for _, name in _SKIPS}
     if minor >= 2:
         if len(data) < HEADER_SIZE_1_2:
             raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
@@ -317,14 +332,14 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         layout, time_stride, packet_steps = _EXTENSION.unpack_from(data, HEADER_SIZE)
     if minor >= 4:  # the byte's high nibble; older readers see an unknown layout in a mid/side blob
         stereo, layout = layout >> 4, layout & 15
-    if minor >= 5:
-        if len(data) < HEADER_SIZE_1_5:
+    for i, (_, name) in enumerate(_SKIPS[: _skips_in(minor)]):
+        at = HEADER_SIZE_1_2 + 8 * i
+        if len(data) < at + 8:
             raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
-        ext = bytes(data[HEADER_SIZE_1_2 : HEADER_SIZE_1_2 + _EXTENSION_1_5.size])
-        (crc,) = struct.unpack_from("<I", data, HEADER_SIZE_1_2 + _EXTENSION_1_5.size)
-        if zlib.crc32(ext) != crc:
-            raise ChecksumError("blob header checksum (pre_skip) mismatch: the file is corrupt")
-        (pre_skip,) = _EXTENSION_1_5.unpack(ext)
+        (value, crc) = struct.unpack_from("<II", data, at)
+        if zlib.crc32(bytes(data[at : at + 4])) != crc:
+            raise ChecksumError(f"blob header checksum ({name}) mismatch: the file is corrupt")
+        skips[name] = value
     framed = layout == Layout.FRAMED
     if len(data) < header_size:
         raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
@@ -333,7 +348,7 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         mode=f[4], bits=f[5], phase_bits=f[6], sample_rate=f[8], channels=f[9], latent_channels=f[10],
         latent_bins=f[11], n_bins=f[12], num_samples=f[13], n_frames=f[14], latent_steps=f[15],
         model_id=f[16].hex(), coder=f[7], minor=minor, layout=layout, stereo=stereo, time_stride=time_stride,
-        packet_steps=packet_steps, pre_skip=pre_skip,
+        packet_steps=packet_steps, **skips,
     )
     header.validate()
     payload_len = f[17]
@@ -348,12 +363,6 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
     if header.coder != Coder.FIXED and payload_len < header.channels * (8 + header.phase_size()):
         raise FormatError(f"payload_len {payload_len} is too small for {header.channels} channel sections")
     return header, header_size, payload_len
-
-
-def parse_header(data: bytes) -> BlobHeader:
-    """The header at the start of `data` (a blob's first bytes), checked, without the whole layout's
-    length checks (TruncatedError if `data` ends inside the header)."""
-    return unpack_header(data)[0]
 
 
 def read_header(data: bytes) -> tuple[BlobHeader, int]:

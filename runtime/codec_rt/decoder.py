@@ -26,7 +26,7 @@ from . import latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig
-from .decoder_state import DecoderState
+from .decoder_state import DecoderState, audio_part
 from .errors import CodecError, TruncatedError
 from .grid import (
     BLOCK_FRAMES,
@@ -309,19 +309,8 @@ class StreamDecoder:
         if st.drained:
             return y
         assert st.resampler is not None
-        out = st.resampler.process(y, last=done)
-        # The lead-in is not audio: dropped at the blob's rate, so that the resampler sees no step either.
-        lead = max(h.lead_in_samples(self.model.config.sample_rate) - st.skipped, 0)
-        out, st.skipped = out[:, lead:], st.skipped + min(lead, out.shape[1])
-        if done:
-            st.drained = True
-            assert st.end is not None
-            room = st.end.samples - st.returned
-            if out.shape[1] > room:
-                out = out[:, : max(room, 0)]
-            elif out.shape[1] < room:
-                out = np.pad(out, ((0, 0), (0, room - out.shape[1])))
-        st.returned += out.shape[1]
+        out = audio_part(st, h, self.model.config, st.resampler.process(y, last=done), done)
+        st.drained = done
         if final and not done:
             raise CodecError("internal error: the stream ended with blocks left to decode")
         return np.ascontiguousarray(out, dtype=np.float32)

@@ -1,4 +1,5 @@
-"""What a `StreamDecoder` (decoder.py) remembers between pushes: one stream's buffers and positions."""
+"""What a `StreamDecoder` (decoder.py) remembers between pushes: one stream's buffers and positions, and
+which of its samples at the blob's rate are audio (`audio_part`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from .blob import BlobHeader
+from .config import ModelConfig
 from .grid import StreamEnd
 from .packets import PacketReader
 from .phase_gradient import GradientStart
@@ -26,7 +29,8 @@ class DecoderState:
     frames' overlap-add over the samples still open, `[channels, n_fft - hop]`, and last, the last frame
     committed, `[channels, n_bins] complex64`). start: the phase-gradient start, carried from block to block.
     emitted: model-rate samples of the coded signal done;
-    returned: samples returned at the blob's rate. end: the stream's end once the last packet has arrived."""
+    returned: samples returned at the blob's rate. held: samples decoded at the blob's rate but not returned,
+    as they could still be the lead-out (format 1.6). end: the stream's end once the last packet has arrived."""
 
     reader: PacketReader = field(default_factory=PacketReader)
     latents: F32 | None = None
@@ -48,4 +52,30 @@ class DecoderState:
     finished: bool = False
     drained: bool = False  # every sample returned
     skipped: int = 0  # samples of the lead-in dropped at the blob's rate
+    held: F32 | None = None
     resampler: StreamResampler | None = None
+
+
+def audio_part(st: DecoderState, h: BlobHeader, cfg: ModelConfig, out: F32, done: bool) -> F32:
+    """The next decoded samples at the blob's rate `[C, n]` -> those that are audio and can be returned
+    now (FORMAT.md 6.7): the lead-in dropped (there, so that the resampler sees no step either); until the
+    stream's end is known, none that could be the lead-out (held: the stream goes on past the steps that
+    have arrived, so its audio ends no earlier than post_skip model-rate samples before them); at the end,
+    exactly `num_samples` in all. Updates `st`."""
+    lead = max(h.lead_in_samples(cfg.sample_rate) - st.skipped, 0)
+    out, st.skipped = out[:, lead:], st.skipped + min(lead, out.shape[1])
+    if st.held is not None:
+        out, st.held = np.concatenate([st.held, out], axis=1), None
+    if done:
+        assert st.end is not None
+        room = st.end.samples - st.returned
+        if out.shape[1] > room:
+            out = out[:, : max(room, 0)]
+        elif out.shape[1] < room:
+            out = np.pad(out, ((0, 0), (0, room - out.shape[1])))
+    elif h.post_skip:
+        audio_end = (st.steps * cfg.time_stride * cfg.hop - h.post_skip - h.pre_skip) * h.sample_rate
+        keep = min(out.shape[1], max(0, audio_end // cfg.sample_rate - st.returned))
+        out, st.held = out[:, :keep], out[:, keep:]
+    st.returned += out.shape[1]
+    return out

@@ -25,7 +25,7 @@ from .audio import as_audio, check_channels, check_rate, to_coded
 from .config import Mode
 from .errors import CodecError
 from .grid import End
-from .lead import lead_in
+from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Totals, write_packet
@@ -56,10 +56,11 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
 class EncoderState:
     """What a `StreamEncoder` remembers between pushes.
 
-    samples: `[channels, n] float32` model-rate samples of the coded signal (the lead-in, then the audio)
-    from index `start` on (what later packets need). head: the audio's first samples at its own rate, held
-    until the lead-in can be made from them; None once it is. received: input samples pushed so far, per
-    channel. next_packet: the next packet to write.
+    samples: `[channels, n] float32` model-rate samples of the coded signal (the lead-in, the audio, then
+    the lead-out) from index `start` on (what later packets need). head: the audio's first samples at its
+    own rate, held until the lead-in can be made from them; None once it is. tail: its last samples at its
+    own rate, as many as the lead-out has (made from them at the end). received: input samples pushed so
+    far, per channel. next_packet: the next packet to write.
     resampler: the streaming resampler (holding soxr's state when the input rate is not the model's, which
     cannot be copied; every other state can, with copy.deepcopy).
     """
@@ -72,6 +73,7 @@ class EncoderState:
     header_sent: bool = False
     finished: bool = False
     head: F32 | None = None
+    tail: F32 | None = None
 
 
 class StreamEncoder:
@@ -126,7 +128,8 @@ class StreamEncoder:
         """A fresh state: nothing pushed yet."""
         return EncoderState(np.zeros((self.channels, 0), np.float32),
                             StreamResampler(self.sample_rate, self.config.sample_rate, self.channels),
-                            head=np.zeros((self.channels, 0), np.float32))
+                            head=np.zeros((self.channels, 0), np.float32),
+                            tail=np.zeros((self.channels, 0), np.float32))
 
     def reset(self) -> None:
         """Forget the stream: the next push starts a new one (with its own header)."""
@@ -166,10 +169,14 @@ class StreamEncoder:
         st = self.state
         if st.finished:
             raise CodecError("this stream was already flushed; reset() to start a new one")
-        cfg = self.config
-        self._resample(np.zeros((self.channels, 0), np.float32), last=True)
+        cfg, h = self.config, self.header
+        x = self._release_head() if st.head is not None else np.zeros((self.channels, 0), np.float32)
+        if h.post_skip:  # the lead-out, continued from the audio's last samples
+            assert st.tail is not None
+            x = np.concatenate([x, lead_out(st.tail, h.lead_out_samples(cfg.sample_rate))], axis=1)
+        self._append(st.resampler.process(x, last=True))
         m_len = model_length(st.received, self.sample_rate, cfg.sample_rate)
-        coded = self.header.pre_skip + m_len  # the coded signal: lead-in, then audio
+        coded = h.pre_skip + m_len + h.post_skip  # the coded signal: lead-in, audio, lead-out
         have = st.start + st.samples.shape[1]
         if have > coded:
             st.samples = st.samples[:, : max(0, coded - st.start)]
@@ -188,17 +195,29 @@ class StreamEncoder:
         if y.shape[1]:
             self.state.samples = np.concatenate([self.state.samples, y], axis=1)
 
-    def _resample(self, x: F32, last: bool = False) -> None:
+    def _resample(self, x: F32) -> None:
         """Coded channels at the input rate -> the buffer at the model rate, the lead-in first: the audio's
-        first samples are held until there are as many as the lead-in has (or the stream ends)."""
+        first samples are held until there are as many as the lead-in has (or the stream ends); its last
+        ones are kept for the lead-out."""
         st = self.state
+        n_out = self.header.lead_out_samples(self.config.sample_rate)
+        if n_out and st.tail is not None and x.shape[1]:
+            st.tail = np.concatenate([st.tail, x], axis=1)[:, -n_out:]
         if st.head is not None:
             st.head = np.concatenate([st.head, x], axis=1)
-            n = self.header.lead_in_samples(self.config.sample_rate)
-            if st.head.shape[1] < n and not last:
+            if st.head.shape[1] < self.header.lead_in_samples(self.config.sample_rate):
                 return
-            x, st.head = np.concatenate([lead_in(st.head, n), st.head], axis=1), None
-        self._append(st.resampler.process(x, last=last))
+            x = self._release_head()
+        self._append(st.resampler.process(x))
+
+    def _release_head(self) -> F32:
+        """The held first samples, after the lead-in made from them (zeros after them where the stream ended
+        before there were as many as it has)."""
+        st = self.state
+        assert st.head is not None
+        x = np.concatenate([lead_in(st.head, self.header.lead_in_samples(self.config.sample_rate)), st.head], axis=1)
+        st.head = None
+        return x
 
     def _header_bytes(self) -> bytes:
         if self.state.header_sent:

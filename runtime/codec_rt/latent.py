@@ -67,11 +67,12 @@ def stereo_for(opts: Options, channels: int) -> Stereo:
 
 def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, packet_steps: int = 0,
                num_samples: int = 0, n_frames: int = 0, latent_steps: int = 0) -> BlobHeader:
-    """The blob header `model` writes: the framed layout (lengths 0) with `packet_steps`, as 1.5 with a
-    lead-in of at least `LEAD_IN_FRAMES` frames for a non-causal model (`lead.lengths`), as 1.4 without one
-    for a causal model (whose latency it would add to); else the whole layout (the oldest minor that reads
-    it, no lead-in) with the stream's lengths; two channels as mid and side with `opts.joint_stereo`.
-    Checked."""
+    """The blob header `model` writes: the framed layout (lengths 0) with `packet_steps`, as 1.6 with a
+    lead-in and a lead-out of at least `LEAD_IN_FRAMES` frames each for a non-causal model (`lead.lengths`),
+    as 1.4 without them for a causal model (whose latency the lead-in would add to, and whose decoder would
+    have to hold back the lead-out's length, not knowing where the audio ends); else the whole layout (the
+    oldest minor that reads it, no lead-in) with the stream's lengths; two channels as mid and side with
+    `opts.joint_stereo`. Checked."""
     cfg = model.config
     framed = packet_steps > 0
     stereo = stereo_for(opts, channels)
@@ -83,7 +84,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         n_frames=n_frames, latent_steps=latent_steps, model_id=model.model_id, coder=cfg.coder,
         minor=(blob.MINOR if pre_skip else 4) if framed else BlobHeader.whole_minor(cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
-        packet_steps=packet_steps, pre_skip=pre_skip,
+        packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
     )
     header.validate()
     return header

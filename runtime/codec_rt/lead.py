@@ -1,4 +1,5 @@
-"""The encoder's lead-in (docs/FORMAT.md 7.1): what the signal would have been before its first sample.
+"""The encoder's lead-in and lead-out (docs/FORMAT.md 7.1): what the signal would have been before its first
+sample and after its last.
 
 A convolutional encoder and decoder see a signal that starts abruptly at sample 0 through their zero
 padding and render its first 100 ms loud. The framed encoder codes `pre_skip` model-rate samples before
@@ -11,6 +12,10 @@ method (Burg 1975; the recursion of Kay and Marple, "Spectrum analysis: a modern
 noise die away into silence within a few ms. The models turn even a small step in a tone's level into a
 burst, so the continuation has to be close: mirror images (even or odd extensions) start a tone with the
 wrong phase or a DC offset and do worse than no lead-in at all (docs/fidelity.md).
+
+The file's end is the same edge seen from the other side: its last 10 ms came back 3 to 8 dB low, and a
+sound shorter than a frame or two lost up to 40 dB. Format 1.6 codes `post_skip` samples after the audio,
+the lead-in of the time-reversed audio, time-reversed: the audio's last samples continued forwards.
 """
 
 from __future__ import annotations
@@ -104,3 +109,9 @@ def lead_in(y: npt.ArrayLike, n: int) -> F32:
                 break
             order //= 2
     return out.astype(np.float32)
+
+
+def lead_out(y: npt.ArrayLike, n: int) -> F32:
+    """Audio `y [C, m]` -> the `n` samples after it, `[C, n] float32`: `lead_in` of the time-reversed audio,
+    time-reversed (its last `n` samples, zeros before its start, continued forwards)."""
+    return np.ascontiguousarray(lead_in(np.asarray(y)[..., ::-1], n)[..., ::-1])

@@ -28,7 +28,6 @@ from typing import BinaryIO, NamedTuple
 from .blob import (
     FLAG_LAST,
     HEADER_SIZE_1_2,
-    HEADER_SIZE_1_5,
     LAST_TOTALS,
     PACKET_LEN,
     BlobHeader,
@@ -247,7 +246,9 @@ def scan(f: BinaryIO) -> BlobHeader | None:
     pos = f.tell()
     try:
         f.seek(0)
-        header, header_size, _ = unpack_header(f.read(HEADER_SIZE_1_5))
+        head = f.read(8)  # the preamble says how long the header is, whatever the minor
+        head += f.read(max(0, int.from_bytes(head[6:8], "little") - len(head))) if len(head) == 8 else b""
+        header, header_size, _ = unpack_header(head)
         if not header.framed:
             return None
         f.seek(header_size)

@@ -170,12 +170,13 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
 
 def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None,
                  highpass: bool = True, start: int | None = None) -> np.ndarray:
-    """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in). `start`:
+    """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in and
+    lead-out). `start`:
     the phase start (3.6, 6.5), the caller's, else the model's `codec_rt.phase_start`."""
     h, packets = read_blob(data)
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
-    model_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])  # coded_len
+    model_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
     if iters is None:  # 6.5: the caller's, else the decoder's declared default, else 3 or 32
         iters = m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
     out = []
@@ -195,7 +196,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)
-    y = y[:, h["pre_skip"] :]  # 6.7: the lead-in is not audio
+    y = y[:, h["pre_skip"] : y.shape[1] - h["post_skip"]]  # 6.7: the lead-in and the lead-out are not audio
     return np.stack([y[0] + y[1], y[0] - y[1]]) if h["stereo"] == 1 else y  # 6.7: mid and side
 
 

@@ -111,7 +111,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     if major != 1:
         raise SpecError("UnsupportedVersionError", f"major {major}")
     if (header_size < 56 or (minor == 0 and header_size != 56) or (minor >= 2 and header_size < 64)
-            or (minor >= 5 and header_size < 72)):
+            or (minor >= 5 and header_size < 72) or (minor >= 6 and header_size < 80)):
         raise SpecError("FormatError", "header_size")
     layout, stride, psteps = 0, 0, 0
     if minor >= 2:
@@ -120,7 +120,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[:60]) != struct.unpack_from("<I", data, 60)[0]:
             raise SpecError("ChecksumError", "header CRC")
         layout, stride, psteps = struct.unpack_from("<BBH", data, 56)
-    stereo, pre_skip = 0, 0
+    stereo, pre_skip, post_skip = 0, 0, 0
     if minor >= 4:
         stereo, layout = layout >> 4, layout & 15
     if minor >= 5:
@@ -129,11 +129,17 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[64:68]) != struct.unpack_from("<I", data, 68)[0]:
             raise SpecError("ChecksumError", "header CRC of pre_skip")
         (pre_skip,) = struct.unpack_from("<I", data, 64)
+    if minor >= 6:
+        if len(data) < 80:
+            raise SpecError("TruncatedError", "header")
+        if zlib.crc32(data[72:76]) != struct.unpack_from("<I", data, 76)[0]:
+            raise SpecError("ChecksumError", "header CRC of post_skip")
+        (post_skip,) = struct.unpack_from("<I", data, 72)
     if len(data) < header_size:
         raise SpecError("TruncatedError", "header")
     h: dict[str, Any] = dict(zip(NAMES, HEADER.unpack_from(data, 0), strict=True))
     h.update(layout=layout, stereo=stereo, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex(),
-             pre_skip=pre_skip)
+             pre_skip=pre_skip, post_skip=post_skip)
     rules = [
         h["mode"] in (0, 1), h["coder"] in (0, 1, 2), minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
         layout in (0, 1), stereo in (0, 1), stereo == 0 or h["channels"] == 2,
@@ -143,7 +149,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
         (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),
         layout == 1 or min(h["n_frames"], h["latent_steps"]) >= 1,
-        pre_skip <= 65536,
+        pre_skip <= 65536, post_skip <= 65536,
     ]
     if not all(rules):
         raise SpecError("FormatError", f"header field rule {rules.index(False)}")
@@ -217,6 +223,6 @@ def check_against_model(h: dict[str, Any], m: Model) -> None:
     assert h["model_id"] == m.model_id and h["coder"] == m.cfg["coder"]
     assert (h["latent_channels"], h["latent_bins"], h["n_bins"]) == (m.cfg["channels"], m.latent_bins, m.n_bins)
     assert h["layout"] == 0 or h["time_stride"] == m.stride
-    coded_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"])
+    coded_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
     assert h["n_frames"] == coded_len // m.cfg["hop"] + 1
     assert h["latent_steps"] == -(-h["n_frames"] // m.stride)

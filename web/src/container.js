@@ -9,10 +9,11 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 5;
+export const MINOR = 6;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
-export const HEADER_SIZE_1_5 = 72; // format 1.5 on: pre_skip and its CRC-32
+export const HEADER_SIZE_1_5 = 72; // format 1.5: pre_skip and its CRC-32
+export const HEADER_SIZE_1_6 = 80; // format 1.6 on: post_skip and its CRC-32
 export const MAX_PRE_SKIP = 65536;
 export const MAX_VALUES_PER_BYTE = 1024;
 const MAX_SAMPLES = 2 ** 40;
@@ -45,6 +46,8 @@ export const FLAG_LAST = 1;
  * @property {number} packetSteps
  * @property {number} preSkip model-rate samples at the start of the coded signal that are not audio (the
  *   encoder's lead-in), dropped by the decoder (format 1.5 on; 0 below)
+ * @property {number} postSkip model-rate samples at the end of the coded signal that are not audio (the
+ *   encoder's lead-out), dropped by the decoder (format 1.6 on; 0 below)
  */
 
 /**
@@ -133,6 +136,8 @@ function validate(h) {
   }
   if (!(h.preSkip >= 0 && h.preSkip <= MAX_PRE_SKIP)) throw bad(`pre_skip ${h.preSkip} not in 0..${MAX_PRE_SKIP}`);
   if (h.preSkip && h.minor < 5) throw bad(`format 1.${h.minor} has no pre_skip`);
+  if (!(h.postSkip >= 0 && h.postSkip <= MAX_PRE_SKIP)) throw bad(`post_skip ${h.postSkip} not in 0..${MAX_PRE_SKIP}`);
+  if (h.postSkip && h.minor < 6) throw bad(`format 1.${h.minor} has no post_skip`);
   if (h.coder === 0 && !(h.bits >= 1 && h.bits <= 16)) throw bad(`bits ${h.bits} not in 1..16`);
   if (h.coder !== 0 && h.bits !== 0) throw bad('bits must be 0 with range coding');
   if (h.mode === 1 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
@@ -171,7 +176,7 @@ export function readHeader(data) {
   const headerSize = v.getUint16(6, true);
   if (major !== MAJOR) throw new UnsupportedVersionError(`blob format ${major}.${minor}; this runtime reads ${MAJOR}.x`);
   if (headerSize < HEADER_SIZE || (minor === 0 && headerSize !== HEADER_SIZE) || (minor >= 2 && headerSize < HEADER_SIZE_1_2)
-    || (minor >= 5 && headerSize < HEADER_SIZE_1_5)) {
+    || (minor >= 5 && headerSize < HEADER_SIZE_1_5) || (minor >= 6 && headerSize < HEADER_SIZE_1_6)) {
     throw new FormatError(`header_size ${headerSize} invalid for format ${major}.${minor}`);
   }
   let layout = 0;
@@ -179,6 +184,7 @@ export function readHeader(data) {
   let timeStride = 0;
   let packetSteps = 0;
   let preSkip = 0;
+  let postSkip = 0;
   if (minor >= 2) {
     if (data.length < HEADER_SIZE_1_2) {
       throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
@@ -204,6 +210,15 @@ export function readHeader(data) {
     }
     preSkip = v.getUint32(HEADER_SIZE_1_2, true);
   }
+  if (minor >= 6) {
+    if (data.length < HEADER_SIZE_1_6) {
+      throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
+    }
+    if (crc32(data, HEADER_SIZE_1_5, HEADER_SIZE_1_5 + 4) !== v.getUint32(HEADER_SIZE_1_5 + 4, true)) {
+      throw new ChecksumError('blob header checksum (post_skip) mismatch: the file is corrupt');
+    }
+    postSkip = v.getUint32(HEADER_SIZE_1_5, true);
+  }
   if (data.length < headerSize) {
     throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
   }
@@ -214,7 +229,7 @@ export function readHeader(data) {
     latentBins: v.getUint16(20, true), nBins: v.getUint16(22, true), numSamples: Number(u64(v, 24)),
     nFrames: v.getUint32(32, true), latentSteps: v.getUint32(36, true),
     modelId: Array.from(data.subarray(40, 48), (b) => b.toString(16).padStart(2, '0')).join(''),
-    layout, stereo, timeStride, packetSteps, preSkip,
+    layout, stereo, timeStride, packetSteps, preSkip, postSkip,
   };
   validate(h);
   const payloadLen = u64(v, 48);

@@ -10,7 +10,7 @@ import { concat, packHeader, packSection, writePacket, writeWhole } from './writ
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
 import { AudioError, CodecError } from './errors.js';
-import { leadIn, leadLengths } from './lead.js';
+import { leadIn, leadLengths, leadOut } from './lead.js';
 import { inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
 import { rangeEncode } from './rangecoder.js';
@@ -208,17 +208,19 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   }
   const mLen = modelLength(n, rate, c.sampleRate);
   const framed = !!opts.framed;
-  // 7.1: the framed layout of a non-causal model codes a lead-in before the audio (format 1.5), made at the
-  // input's rate and resampled with the audio, so that no stage sees a step
+  // 7.1: the framed layout of a non-causal model codes a lead-in before the audio and a lead-out after it
+  // (format 1.6), made at the input's rate and resampled with the audio, so that no stage sees a step
   const [preSkip, leadLen] = framed && !c.causal ? leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate) : [0, 0];
-  const cLen = preSkip + mLen; // coded_len (4.6)
+  const postSkip = preSkip;
+  const cLen = preSkip + mLen + postSkip; // coded_len (4.6)
   const xs = [];
   for (const x of coded) {
     let y = x;
     if (leadLen) {
-      y = new Float32Array(leadLen + n);
+      y = new Float32Array(2 * leadLen + n);
       y.set(leadIn(x, leadLen));
       y.set(x, leadLen);
+      y.set(leadOut(x, leadLen), leadLen + n);
     }
     xs.push(await resample(y, rate, c.sampleRate, cLen));
   }
@@ -229,10 +231,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: preSkip ? 5 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: preSkip ? 6 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
-    timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip,
+    timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,
   };
   const hop = c.hop;
   const half = c.nFft / 2;

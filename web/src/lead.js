@@ -116,3 +116,16 @@ export function leadIn(y, n) {
   }
   return out;
 }
+
+/**
+ * The `n` samples after `y` (format 1.6's lead-out, docs/FORMAT.md 7.1): the lead-in of the time-reversed
+ * audio, time-reversed (its last `n` samples, zeros before its start, continued forwards).
+ * @param {Float32Array} y @param {number} n
+ * @returns {Float32Array}
+ */
+export function leadOut(y, n) {
+  const m = Math.min(n, y.length);
+  const rev = new Float32Array(m);
+  for (let i = 0; i < m; i++) rev[i] = y[y.length - 1 - i];
+  return leadIn(rev, n).reverse();
+}

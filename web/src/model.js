@@ -378,11 +378,12 @@ export class Model {
 }
 
 /**
- * 4.6's coded_len: the coded signal's model-rate samples, the lead-in (`preSkip`) and then the audio's.
+ * 4.6's coded_len: the coded signal's model-rate samples, the lead-in (`preSkip`), the audio's, then the
+ * lead-out (`postSkip`).
  * @param {import('./container.js').Header} h @param {number} modelRate
  */
 export function codedLength(h, modelRate) {
-  return h.preSkip + modelLength(h.numSamples, h.sampleRate, modelRate);
+  return h.preSkip + modelLength(h.numSamples, h.sampleRate, modelRate) + (h.postSkip ?? 0);
 }
 
 /**

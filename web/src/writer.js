@@ -3,7 +3,7 @@
  * the framed layout's packets. `container.js` reads them.
  */
 
-import { FLAG_LAST, HEADER_SIZE, HEADER_SIZE_1_2, HEADER_SIZE_1_5, MAGIC, MAJOR, packedSize } from './container.js';
+import { FLAG_LAST, HEADER_SIZE, HEADER_SIZE_1_2, HEADER_SIZE_1_5, HEADER_SIZE_1_6, MAGIC, MAJOR, packedSize } from './container.js';
 import { crc32 } from './crc32.js';
 import { FormatError } from './errors.js';
 
@@ -37,12 +37,13 @@ export function packBits(codes, bits) {
 
 /**
  * The header's bytes (4.1): a whole layout's (`payloadLen` given) or a framed one's (lengths 0); from
- * format 1.5 on with `preSkip` and its CRC-32.
+ * format 1.5 on with `preSkip` and its CRC-32, from 1.6 on with `postSkip` and its CRC-32.
  * @param {Header} h @param {number} payloadLen
  */
 export function packHeader(h, payloadLen) {
   if (h.preSkip && h.minor < 5) throw new FormatError(`format 1.${h.minor} has no pre_skip`);
-  const size = h.minor >= 5 ? HEADER_SIZE_1_5 : h.minor >= 2 ? HEADER_SIZE_1_2 : HEADER_SIZE;
+  if (h.postSkip && h.minor < 6) throw new FormatError(`format 1.${h.minor} has no post_skip`);
+  const size = h.minor >= 6 ? HEADER_SIZE_1_6 : h.minor >= 5 ? HEADER_SIZE_1_5 : h.minor >= 2 ? HEADER_SIZE_1_2 : HEADER_SIZE;
   const out = new Uint8Array(size);
   const v = view(out);
   out.set(MAGIC, 0);
@@ -73,6 +74,10 @@ export function packHeader(h, payloadLen) {
   if (h.minor >= 5) {
     v.setUint32(64, h.preSkip, true);
     v.setUint32(68, crc32(out, 64, 68), true);
+  }
+  if (h.minor >= 6) {
+    v.setUint32(72, h.postSkip, true);
+    v.setUint32(76, crc32(out, 72, 76), true);
   }
   return out;
 }

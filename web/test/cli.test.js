@@ -84,20 +84,22 @@ describe('codec-rt-web', () => {
     const r = run('info', good);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).model, 'checked');
-    // A 1.5 blob whose pre_skip, resealed under its own CRC, disagrees with its frame count (as the Python
-    // CLI's test): decode refuses it, and info must too, not print it as good.
-    const data = new Uint8Array(readFileSync(good));
-    const view = new DataView(data.buffer);
-    assert.equal(data[5], 5);
-    view.setUint32(64, view.getUint32(64, true) + 2048, true);
-    view.setUint32(68, crc32(data, 64, 68), true);
-    const bad = path.join(dir, 'info_bad.cra');
-    writeFileSync(bad, data);
-    for (const args of [['info', bad], ['decode', bad, '-o', path.join(dir, 'info_bad.wav')]]) {
-      const b = run(...args);
-      assert.equal(b.status, 2, `${args}: ${b.stderr}`);
-      assert.match(b.stderr, /does not match the model/);
-      assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
+    // A 1.6 blob whose pre_skip or post_skip, resealed under its own CRC, disagrees with its frame count (as
+    // the Python CLI's test): decode refuses it, and info must too, not print it as good.
+    for (const at of [64, 72]) {
+      const data = new Uint8Array(readFileSync(good));
+      const view = new DataView(data.buffer);
+      assert.equal(data[5], 6);
+      view.setUint32(at, view.getUint32(at, true) + 2048, true);
+      view.setUint32(at + 4, crc32(data, at, at + 4), true);
+      const bad = path.join(dir, 'info_bad.cra');
+      writeFileSync(bad, data);
+      for (const args of [['info', bad], ['decode', bad, '-o', path.join(dir, 'info_bad.wav')]]) {
+        const b = run(...args);
+        assert.equal(b.status, 2, `${at} ${args}: ${b.stderr}`);
+        assert.match(b.stderr, /does not match the model/);
+        assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
+      }
     }
   });
 
@@ -116,9 +118,9 @@ describe('codec-rt-web', () => {
       const r = run('encode', src, '-o', out, ...(opt.includes('--low-latency') ? opt : ['--bitrate', '6', ...opt]));
       assert.equal(r.status, 0, r.stderr);
       const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
-      // framed: 1.5 with a lead-in, but 1.4 without one for the causal (low-latency) point
+      // framed: 1.6 with a lead-in and a lead-out, but 1.4 without them for the causal (low-latency) point
       const low = opt.includes('--low-latency');
-      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0], [low ? 4 : 5, 2, stereo, !low]);
+      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 4 : 6, 2, stereo, !low, !low]);
     }
   });
 

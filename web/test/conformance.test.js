@@ -1,6 +1,6 @@
 /**
  * Conformance with the Python runtime (docs/FORMAT.md section 10), on reference data that
- * scripts/make_web_reference.py writes: every golden blob (formats 1.0 to 1.5), the retired models' blobs
+ * scripts/make_web_reference.py writes: every golden blob (formats 1.0 to 1.6), the retired models' blobs
  * and blobs of every shipped point (mono and mid/side stereo, whole and framed, 16, 44.1 and 48 kHz) decode
  * to exactly codec-rt's symbols, gains, scales and sample counts; the audio agrees within stated tolerances:
  * - refinement off: every sample within 1e-4 of the reference's peak at the model rate (onnxruntime-web's

@@ -77,6 +77,17 @@ describe('real blobs', () => {
     assert.equal(readHeader(bytes('golden_v1_4_context_stereo_predicted.cra')).header.preSkip, 0);
   });
 
+  it('section 9\'s golden 1.6 header reads as the spec says: 80 bytes, pre_skip and post_skip 2048', () => {
+    const data = bytes('golden_v1_6_context_predicted.cra');
+    assert.deepEqual(Array.from(data.subarray(72, 80)), [0x00, 0x08, 0x00, 0x00, 0xa4, 0x8e, 0x57, 0x2f]);
+    const { header: h } = readBlob(data);
+    assert.deepEqual(
+      [h.minor, h.headerSize, h.preSkip, h.postSkip, h.layout, h.numSamples, h.nFrames, h.latentSteps],
+      [6, 80, 2048, 2048, 1, 16000, 158, 40],
+    );
+    assert.equal(readHeader(bytes('golden_v1_5_context_predicted.cra')).header.postSkip, 0);
+  });
+
   it('every truncation is a TruncatedError', () => {
     for (const c of seeds) {
       const data = bytes(c.blob);
@@ -103,14 +114,15 @@ describe('real blobs', () => {
 });
 
 /**
- * A framed header of format 1.`minor` (72 bytes from 1.5 on) with `preSkip`, as the writer makes it.
- * @param {number} minor @param {number} preSkip
+ * A framed header of format 1.`minor` (72 bytes in 1.5, 80 from 1.6 on) with `preSkip` and `postSkip`, as
+ * the writer makes it.
+ * @param {number} minor @param {number} preSkip @param {number} [postSkip]
  */
-function header(minor, preSkip) {
+function header(minor, preSkip, postSkip = 0) {
   return packHeader({
     minor, headerSize: 0, mode: 0, bits: 0, phaseBits: 0, coder: 2, sampleRate: 16000, channels: 1,
     latentChannels: 2, latentBins: 33, nBins: 257, numSamples: 0, nFrames: 0, latentSteps: 0,
-    modelId: 'eace621bf5d21b4e', layout: 1, stereo: 0, timeStride: 4, packetSteps: 8, preSkip,
+    modelId: 'eace621bf5d21b4e', layout: 1, stereo: 0, timeStride: 4, packetSteps: 8, preSkip, postSkip,
   }, 0);
 }
 
@@ -119,6 +131,7 @@ function reseal(b) {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   v.setUint32(60, crc32(b, 0, 60), true);
   if (b[5] >= 5 && b.length >= 72) v.setUint32(68, crc32(b, 64, 68), true);
+  if (b[5] >= 6 && b.length >= 80) v.setUint32(76, crc32(b, 72, 76), true);
   return b;
 }
 
@@ -176,6 +189,40 @@ describe('format 1.5 header: pre_skip (4.1, 4.2)', () => {
     reseal(b);
     assert.equal(readHeader(b).header.preSkip, 2048);
     assert.throws(() => readHeader(b.subarray(0, 76)), TruncatedError);
+  });
+});
+
+describe('format 1.6 header: post_skip (4.1, 4.2)', () => {
+  it('is written at 72 with its own CRC-32 at 76 and read back; 0 below 1.6', () => {
+    const b = header(6, 2048, 4096);
+    assert.equal(b.length, 80);
+    assert.deepEqual([b[6], b[7]], [80, 0]);
+    assert.deepEqual(Array.from(b.subarray(72, 76)), [0x00, 0x10, 0x00, 0x00]);
+    assert.equal(new DataView(b.buffer).getUint32(76, true), crc32(b, 72, 76));
+    const { header: h } = readHeader(b);
+    assert.deepEqual([h.preSkip, h.postSkip, h.headerSize], [2048, 4096, 80]);
+    assert.equal(readHeader(header(5, 2048)).header.postSkip, 0);
+    assert.throws(() => header(5, 2048, 2048), FormatError);
+  });
+
+  it('a bad header_crc_6 is a ChecksumError naming post_skip', () => {
+    const b = header(6, 2048, 2048);
+    b[73] ^= 1;
+    assert.throws(() => readHeader(b), (e) => e instanceof ChecksumError && /post_skip/.test(e.message));
+  });
+
+  it('post_skip 65537 is a FormatError naming post_skip', () => {
+    const b = header(6, 2048, 0);
+    new DataView(b.buffer).setUint32(72, 65537, true);
+    assert.throws(() => readHeader(reseal(b)), (e) => e instanceof FormatError && /post_skip/.test(e.message));
+  });
+
+  it('a 1.6 header cut short of 80 bytes is a TruncatedError; header_size under 80 a FormatError', () => {
+    const b = header(6, 2048, 2048);
+    for (const n of [72, 76, 79]) assert.throws(() => readHeader(b.subarray(0, n)), TruncatedError, `cut at ${n}`);
+    const c = header(6, 2048, 2048);
+    c[6] = 72;
+    assert.throws(() => readHeader(reseal(c)), FormatError);
   });
 });
 

@@ -380,8 +380,11 @@ class StreamDecoder:
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
         y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match)
-        if self.highpass:  # no DC or infrasound out, as the encoder let none in
-            a, b = max(0, -base), y.shape[1] if hi is None else min(y.shape[1], hi)
+        if self.highpass:  # no DC or infrasound out, as the encoder let none in, measured over the samples
+            # that all their frames cover: at a window's inner edges fewer overlap, and the sum is no signal
+            at_end = st.end is not None and win.w1 >= st.end.model.frames
+            a = max(0, -base) if w0 == 0 else cfg.n_fft - hop
+            b = min(y.shape[1], hi) if at_end and hi is not None else hop * (win.w1 - w0)
             y[:, a:b] = remove_dc(y[:, a:b], cfg.sample_rate)
         return y
 

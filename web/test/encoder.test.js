@@ -26,7 +26,7 @@ import { REF, REPO, WEB, bytes, f32, manifest, split } from './helpers.js';
 const M = manifest();
 const OUT = path.join(WEB, 'test', 'out');
 mkdirSync(OUT, { recursive: true });
-/** @type {Array<{blob: string, reference: string, input: string, input_info: any, speech: boolean}>} */
+/** @type {Array<{blob: string, reference: string, input: string, input_info: any, model_rate: number, speech: boolean}>} */
 const toScore = [];
 
 describe('the lead-in (7.1)', () => {
@@ -112,7 +112,7 @@ describe('JavaScript blobs against codec-rt\'s', () => {
       }
       const file = path.join(OUT, `${c.name}.cra`);
       writeFileSync(file, blob);
-      toScore.push({ blob: file, reference: path.join(REF, c.blob), input: input.file, input_info: input, speech: c.input.startsWith('speech') });
+      toScore.push({ blob: file, reference: path.join(REF, c.blob), input: input.file, input_info: input, model_rate: c.model_rate, speech: c.input.startsWith('speech') });
     });
   }
 
@@ -134,7 +134,11 @@ describe('JavaScript blobs against codec-rt\'s', () => {
           assert.deepEqual(s.reference_shape, s.blob_shape);
           if (toScore[i].speech && s.blob_pesq !== undefined) {
             gaps.push(s.blob_pesq - s.reference_pesq);
-            assert.ok(Math.abs(s.blob_pesq - s.reference_pesq) < 0.1, `${s.blob}: PESQ-WB ${s.blob_pesq}, codec-rt's blob ${s.reference_pesq}`);
+            // At the model's rate the two encoders write the same symbols (but a rare flip), so the same score;
+            // at another rate the resamplers differ (soxr, ours), so do the symbols, and one clip's score moves
+            // by chance (48 kHz stereo, measured: -0.11 to +0.09 PESQ-WB, either way); the mean holds the bias.
+            const tol = info.sample_rate === toScore[i].model_rate ? 0.02 : 0.15;
+            assert.ok(Math.abs(s.blob_pesq - s.reference_pesq) < tol, `${s.blob}: PESQ-WB ${s.blob_pesq}, codec-rt's blob ${s.reference_pesq}`);
           }
         });
         if (gaps.length) {

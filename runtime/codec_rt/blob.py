@@ -75,8 +75,6 @@ _EXTENSION = struct.Struct("<BBH")  # 1.2: layout, time_stride, packet_steps; th
 HEADER_SIZE_1_2 = HEADER_SIZE + _EXTENSION.size + 4  # 64
 # From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field) in order.
 _SKIPS = ((5, "pre_skip"), (6, "post_skip"))
-HEADER_SIZE_1_5 = HEADER_SIZE_1_2 + 8  # 72
-HEADER_SIZE_1_6 = HEADER_SIZE_1_5 + 8  # 80
 MAX_PRE_SKIP = 1 << 16
 PACKET_LEN = struct.Struct("<I")  # framed layout: each packet's body_len
 LAST_TOTALS = struct.Struct("<QII")  # the last packet's num_samples, n_frames, latent_steps
@@ -147,7 +145,7 @@ class BlobHeader:
 
     @property
     def header_size(self) -> int:
-        return HEADER_SIZE if self.minor < 2 else HEADER_SIZE_1_2 + 8 * _skips_in(self.minor)
+        return _least_header_size(self.minor)
 
     def coded_length(self, model_rate: int) -> int:
         """Samples of the coded signal at `model_rate` Hz: the lead-in, the audio, then the lead-out
@@ -282,6 +280,12 @@ def _skips_in(minor: int) -> int:
     return sum(minor >= since for since, _ in _SKIPS)
 
 
+def _least_header_size(minor: int) -> int:
+    """The bytes of the fields a header of `minor` has: 56 (1.0, 1.1), 64 (1.2 to 1.4), 72 (1.5), 80 (1.6).
+    Writers write exactly this; readers accept more (reserved for later minors), but 1.0 exactly 56."""
+    return HEADER_SIZE if minor < 2 else HEADER_SIZE_1_2 + 8 * _skips_in(minor)
+
+
 @dataclass(frozen=True)
 class ChannelData:
     """One audio channel's share of the payload (or of one packet), unpacked."""
@@ -314,12 +318,7 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
     major, minor, header_size = struct.unpack_from("<BBH", data, 4)
     if major != MAJOR:
         raise UnsupportedVersionError(f"blob format {major}.{minor}; this runtime reads {MAJOR}.x")
-    if (
-        header_size < HEADER_SIZE
-        or (minor == 0 and header_size != HEADER_SIZE)
-        or (minor >= 2 and header_size < HEADER_SIZE_1_2)
-        or (minor >= 2 and header_size < HEADER_SIZE_1_2 + 8 * _skips_in(minor))
-    ):
+    if (minor == 0 and header_size != HEADER_SIZE) or header_size < _least_header_size(minor):
         raise FormatError(f"header_size {header_size} invalid for format {major}.{minor}")
     layout, stereo, time_stride, packet_steps = 0, 0, 0, 0
     skips = {name: 0 for _, name in _SKIPS}

@@ -351,14 +351,16 @@ def test_a_header_byte_flip_is_a_header_checksum_error() -> None:
         packets.read(bytes(bad))
 
 
-def make_1_5(pre_skip: int = 2048) -> bytes:
-    """A framed 1.5 blob: `make_framed`'s packets behind a 72-byte header with `pre_skip`."""
+def make_skipped(minor: int = 5, pre_skip: int = 2048, post_skip: int = 0) -> bytes:
+    """A framed 1.5 or 1.6 blob: `make_framed`'s packets behind a 72- or 80-byte header with `pre_skip` (and
+    `post_skip`)."""
     h, _, data = make_framed()
-    return BlobHeader(**(h.to_dict() | {"minor": 5, "pre_skip": pre_skip})).pack(0) + data[64:]
+    fields = {"minor": minor, "pre_skip": pre_skip, "post_skip": post_skip}
+    return BlobHeader(**(h.to_dict() | fields)).pack(0) + data[64:]
 
 
 def test_a_1_5_header_carries_pre_skip_under_its_own_checksum() -> None:
-    data = make_1_5()
+    data = make_skipped()
     h, size = blob.read_header(data)
     assert (h.minor, h.pre_skip, size, data[6]) == (5, 2048, 72, 72)
     assert packets.read(data)[0].pre_skip == 2048
@@ -373,25 +375,21 @@ def test_a_1_5_header_carries_pre_skip_under_its_own_checksum() -> None:
         blob.read_header(old_size + struct.pack("<I", zlib.crc32(old_size)) + data[64:])
 
 
-def test_pre_skip_beyond_its_range_or_before_1_5_is_refused() -> None:
-    data = bytearray(make_1_5())
-    struct.pack_into("<I", data, 64, blob.MAX_PRE_SKIP + 1)
-    struct.pack_into("<I", data, 68, zlib.crc32(bytes(data[64:68])))
-    with pytest.raises(FormatError, match="pre_skip 65537"):
+@pytest.mark.parametrize(("minor", "at", "name"), [(5, 64, "pre_skip"), (6, 72, "post_skip")])
+def test_a_skip_beyond_its_range_or_before_its_minor_is_refused(minor: int, at: int, name: str) -> None:
+    data = bytearray(make_skipped(minor, post_skip=2048 if minor >= 6 else 0))
+    struct.pack_into("<I", data, at, blob.MAX_PRE_SKIP + 1)
+    struct.pack_into("<I", data, at + 4, zlib.crc32(bytes(data[at : at + 4])))
+    with pytest.raises(FormatError, match=f"{name} 65537"):
         blob.read_header(bytes(data))
     h, _, _ = make_framed()
-    with pytest.raises(FormatError, match="format 1.4 has no pre_skip"):
-        BlobHeader(**(h.to_dict() | {"pre_skip": 2048})).validate()
-
-
-def make_1_6(pre_skip: int = 2048, post_skip: int = 2048) -> bytes:
-    """A framed 1.6 blob: `make_framed`'s packets behind an 80-byte header with `pre_skip` and `post_skip`."""
-    h, _, data = make_framed()
-    return BlobHeader(**(h.to_dict() | {"minor": 6, "pre_skip": pre_skip, "post_skip": post_skip})).pack(0) + data[64:]
+    earlier = {"minor": minor - 1, "pre_skip": 2048 if minor > 5 else 0, name: 2048}
+    with pytest.raises(FormatError, match=f"format 1.{minor - 1} has no {name}"):
+        BlobHeader(**(h.to_dict() | earlier)).validate()
 
 
 def test_a_1_6_header_carries_post_skip_under_its_own_checksum() -> None:
-    data = make_1_6(post_skip=4096)
+    data = make_skipped(6, post_skip=4096)
     h, size = blob.read_header(data)
     assert (h.minor, h.pre_skip, h.post_skip, size, data[6]) == (6, 2048, 4096, 80, 80)
     assert struct.unpack_from("<I", data, 72)[0] == 4096
@@ -406,17 +404,6 @@ def test_a_1_6_header_carries_post_skip_under_its_own_checksum() -> None:
     struct.pack_into("<I", short, 60, zlib.crc32(bytes(short[:60])))
     with pytest.raises(FormatError, match="header_size 72"):
         blob.read_header(bytes(short) + data[80:])
-
-
-def test_post_skip_beyond_its_range_or_before_1_6_is_refused() -> None:
-    data = bytearray(make_1_6())
-    struct.pack_into("<I", data, 72, blob.MAX_PRE_SKIP + 1)
-    struct.pack_into("<I", data, 76, zlib.crc32(bytes(data[72:76])))
-    with pytest.raises(FormatError, match="post_skip 65537"):
-        blob.read_header(bytes(data))
-    h, _, _ = make_framed()
-    with pytest.raises(FormatError, match="format 1.5 has no post_skip"):
-        BlobHeader(**(h.to_dict() | {"minor": 5, "pre_skip": 2048, "post_skip": 2048})).validate()
 
 
 def test_the_last_packet_must_agree_with_the_stream_lengths() -> None:

@@ -13,9 +13,10 @@ noise die away into silence within a few ms. The models turn even a small step i
 burst, so the continuation has to be close: mirror images (even or odd extensions) start a tone with the
 wrong phase or a DC offset and do worse than no lead-in at all (docs/fidelity.md).
 
-The file's end is the same edge seen from the other side: its last 10 ms came back 3 to 8 dB low, and a
-sound shorter than a frame or two lost up to 40 dB. Format 1.6 codes `post_skip` samples after the audio,
-the lead-in of the time-reversed audio, time-reversed: the audio's last samples continued forwards.
+The file's end is the same edge seen from the other side: its last frames came back low, and a sound only
+a few frames long lost most of its level (docs/fidelity.md). Format 1.6 codes `post_skip` samples after
+the audio, the lead-in of the time-reversed audio, time-reversed: the audio's last samples continued
+forwards.
 """
 
 from __future__ import annotations

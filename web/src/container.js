@@ -12,8 +12,20 @@ export const MAJOR = 1;
 export const MINOR = 6;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
-export const HEADER_SIZE_1_5 = 72; // format 1.5: pre_skip and its CRC-32
-export const HEADER_SIZE_1_6 = 80; // format 1.6 on: post_skip and its CRC-32
+/**
+ * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
+ * [minor, Header property, the spec's name]. 1.5: pre_skip at 64, 1.6: post_skip at 72.
+ */
+export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip'], [6, 'postSkip', 'post_skip']]);
+
+/**
+ * The bytes of the fields a header of format 1.`minor` has (4.1): 56, 64 from 1.2, then 8 per field of
+ * `SKIPS` (72 in 1.5, 80 in 1.6). Writers write exactly this; readers accept more, but 1.0 exactly 56.
+ * @param {number} minor
+ */
+export function leastHeaderSize(minor) {
+  return minor < 2 ? HEADER_SIZE : HEADER_SIZE_1_2 + 8 * SKIPS.filter(([since]) => minor >= since).length;
+}
 export const MAX_PRE_SKIP = 65536;
 export const MAX_VALUES_PER_BYTE = 1024;
 const MAX_SAMPLES = 2 ** 40;
@@ -134,10 +146,10 @@ function validate(h) {
   if (h.stereo && (h.minor < 4 || h.channels !== 2)) {
     throw bad(`mid/side stereo needs format 1.4 and 2 channels (format 1.${h.minor}, ${h.channels})`);
   }
-  if (!(h.preSkip >= 0 && h.preSkip <= MAX_PRE_SKIP)) throw bad(`pre_skip ${h.preSkip} not in 0..${MAX_PRE_SKIP}`);
-  if (h.preSkip && h.minor < 5) throw bad(`format 1.${h.minor} has no pre_skip`);
-  if (!(h.postSkip >= 0 && h.postSkip <= MAX_PRE_SKIP)) throw bad(`post_skip ${h.postSkip} not in 0..${MAX_PRE_SKIP}`);
-  if (h.postSkip && h.minor < 6) throw bad(`format 1.${h.minor} has no post_skip`);
+  for (const [since, field, name] of SKIPS) {
+    if (!(h[field] >= 0 && h[field] <= MAX_PRE_SKIP)) throw bad(`${name} ${h[field]} not in 0..${MAX_PRE_SKIP}`);
+    if (h[field] && h.minor < since) throw bad(`format 1.${h.minor} has no ${name}`);
+  }
   if (h.coder === 0 && !(h.bits >= 1 && h.bits <= 16)) throw bad(`bits ${h.bits} not in 1..16`);
   if (h.coder !== 0 && h.bits !== 0) throw bad('bits must be 0 with range coding');
   if (h.mode === 1 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
@@ -175,16 +187,14 @@ export function readHeader(data) {
   const minor = data[5];
   const headerSize = v.getUint16(6, true);
   if (major !== MAJOR) throw new UnsupportedVersionError(`blob format ${major}.${minor}; this runtime reads ${MAJOR}.x`);
-  if (headerSize < HEADER_SIZE || (minor === 0 && headerSize !== HEADER_SIZE) || (minor >= 2 && headerSize < HEADER_SIZE_1_2)
-    || (minor >= 5 && headerSize < HEADER_SIZE_1_5) || (minor >= 6 && headerSize < HEADER_SIZE_1_6)) {
+  if ((minor === 0 && headerSize !== HEADER_SIZE) || headerSize < leastHeaderSize(minor)) {
     throw new FormatError(`header_size ${headerSize} invalid for format ${major}.${minor}`);
   }
   let layout = 0;
   let stereo = 0;
   let timeStride = 0;
   let packetSteps = 0;
-  let preSkip = 0;
-  let postSkip = 0;
+  const skips = { preSkip: 0, postSkip: 0 };
   if (minor >= 2) {
     if (data.length < HEADER_SIZE_1_2) {
       throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
@@ -201,24 +211,15 @@ export function readHeader(data) {
     stereo = layout >> 4;
     layout &= 15;
   }
-  if (minor >= 5) {
-    if (data.length < HEADER_SIZE_1_5) {
-      throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
+  SKIPS.forEach(([since, field, name], i) => {
+    if (minor < since) return;
+    const at = HEADER_SIZE_1_2 + 8 * i;
+    if (data.length < at + 8) throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
+    if (crc32(data, at, at + 4) !== v.getUint32(at + 4, true)) {
+      throw new ChecksumError(`blob header checksum (${name}) mismatch: the file is corrupt`);
     }
-    if (crc32(data, HEADER_SIZE_1_2, HEADER_SIZE_1_2 + 4) !== v.getUint32(HEADER_SIZE_1_2 + 4, true)) {
-      throw new ChecksumError('blob header checksum (pre_skip) mismatch: the file is corrupt');
-    }
-    preSkip = v.getUint32(HEADER_SIZE_1_2, true);
-  }
-  if (minor >= 6) {
-    if (data.length < HEADER_SIZE_1_6) {
-      throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
-    }
-    if (crc32(data, HEADER_SIZE_1_5, HEADER_SIZE_1_5 + 4) !== v.getUint32(HEADER_SIZE_1_5 + 4, true)) {
-      throw new ChecksumError('blob header checksum (post_skip) mismatch: the file is corrupt');
-    }
-    postSkip = v.getUint32(HEADER_SIZE_1_5, true);
-  }
+    skips[field] = v.getUint32(at, true);
+  });
   if (data.length < headerSize) {
     throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
   }
@@ -229,7 +230,7 @@ export function readHeader(data) {
     latentBins: v.getUint16(20, true), nBins: v.getUint16(22, true), numSamples: Number(u64(v, 24)),
     nFrames: v.getUint32(32, true), latentSteps: v.getUint32(36, true),
     modelId: Array.from(data.subarray(40, 48), (b) => b.toString(16).padStart(2, '0')).join(''),
-    layout, stereo, timeStride, packetSteps, preSkip, postSkip,
+    layout, stereo, timeStride, packetSteps, ...skips,
   };
   validate(h);
   const payloadLen = u64(v, 48);

@@ -3,7 +3,7 @@
  * the framed layout's packets. `container.js` reads them.
  */
 
-import { FLAG_LAST, HEADER_SIZE, HEADER_SIZE_1_2, HEADER_SIZE_1_5, HEADER_SIZE_1_6, MAGIC, MAJOR, packedSize } from './container.js';
+import { FLAG_LAST, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize } from './container.js';
 import { crc32 } from './crc32.js';
 import { FormatError } from './errors.js';
 
@@ -41,9 +41,10 @@ export function packBits(codes, bits) {
  * @param {Header} h @param {number} payloadLen
  */
 export function packHeader(h, payloadLen) {
-  if (h.preSkip && h.minor < 5) throw new FormatError(`format 1.${h.minor} has no pre_skip`);
-  if (h.postSkip && h.minor < 6) throw new FormatError(`format 1.${h.minor} has no post_skip`);
-  const size = h.minor >= 6 ? HEADER_SIZE_1_6 : h.minor >= 5 ? HEADER_SIZE_1_5 : h.minor >= 2 ? HEADER_SIZE_1_2 : HEADER_SIZE;
+  for (const [since, field, name] of SKIPS) {
+    if (h[field] && h.minor < since) throw new FormatError(`format 1.${h.minor} has no ${name}`);
+  }
+  const size = leastHeaderSize(h.minor);
   const out = new Uint8Array(size);
   const v = view(out);
   out.set(MAGIC, 0);
@@ -71,14 +72,12 @@ export function packHeader(h, payloadLen) {
     v.setUint16(58, h.packetSteps, true);
     v.setUint32(60, crc32(out, 0, 60), true);
   }
-  if (h.minor >= 5) {
-    v.setUint32(64, h.preSkip, true);
-    v.setUint32(68, crc32(out, 64, 68), true);
-  }
-  if (h.minor >= 6) {
-    v.setUint32(72, h.postSkip, true);
-    v.setUint32(76, crc32(out, 72, 76), true);
-  }
+  SKIPS.forEach(([since, field], i) => {
+    if (h.minor < since) return;
+    const at = HEADER_SIZE_1_2 + 8 * i;
+    v.setUint32(at, h[field], true);
+    v.setUint32(at + 4, crc32(out, at, at + 4), true);
+  });
   return out;
 }
 

@@ -246,7 +246,9 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
   }
   const parts = [packHeader(h, 0)];
-  const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
+  // 7.6: the whole audio is here, as a file's, so a non-causal model's packets keep near its level; a causal
+  // model's packets keep their own gains
+  const level = c.causal ? null : streamGains(channels, stereo);
   for (let k = 0; k * P < L; k++) {
     const j0 = k * P;
     const j1 = Math.min((k + 1) * P, L);
@@ -259,7 +261,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
     const own = j0 * s * hop - a;
     const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
-    const gains = segs.map((x, ch) => packetGain(inputGain(x, own, own + span), level[ch]));
+    const gains = segs.map((x, ch) => {
+      const g = inputGain(x, own, own + span);
+      return level ? packetGain(g, level[ch]) : g;
+    });
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
     });

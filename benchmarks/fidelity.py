@@ -2,7 +2,7 @@
 backgrounds under bursts, sounds a few frames long and transients, through every shipped point, the
 streaming path and Opus.
 
-    python -m benchmarks.fidelity --points 3,6,12,16,32,ll --opus 12 --out results/fidelity   # docs/fidelity.md
+    python -m benchmarks.fidelity --points 3,6,12,16,fixed,ll --opus 12 --out results/fidelity   # docs/fidelity.md
 
 Each case is a small signal of one kind (after public bug reports against Opus, EnCodec, DAC and others,
 issue 12); each metric is measured on the decoded audio against the input, and each check is the threshold a
@@ -266,13 +266,16 @@ def measure(case: Case, y: F64, y_clean: F64 | None = None) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------ systems
 
 
-def ours(kbps: float | None, low_latency: bool = False, model: Path | None = None) -> Callable[[F32, int], F64]:
-    """A shipped point's round trip (or the model in directory `model`'s) as the CLI does it: framed encode,
-    streamed decode, 16-bit output."""
+def ours(kbps: float | None, low_latency: bool = False, model: Path | None = None,
+         fixed_width: bool = False) -> Callable[[F32, int], F64]:
+    """A shipped point's round trip (of the low-latency or the fixed-width ladder with `low_latency` or
+    `fixed_width`; or the model in directory `model`'s) as the CLI does it: framed encode, streamed decode,
+    16-bit output."""
     from codec_rt import Codec
     from codec_rt.level import soft_clip
 
-    codec = Codec.load(model) if model is not None else Codec.load(bitrate=kbps, low_latency=low_latency)
+    codec = Codec.load(model) if model is not None else Codec.load(bitrate=kbps, low_latency=low_latency,
+                                                                   fixed_width=fixed_width)
 
     def run(x: F32, rate: int) -> F64:
         y, _ = codec.decode(codec.encode(x, rate, framed=True))
@@ -342,7 +345,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/fidelity"))
-    p.add_argument("--points", default="3,6,12,16,32", help="ladder points (kbps); ll for the low-latency one")
+    p.add_argument("--points", default="3,6,12,16,fixed",
+                   help="ladder points (kbps); ll for the low-latency one, fixed for the fixed-width one (--bits)")
     p.add_argument("--opus", type=float, default=12.0, help="Opus kbps (mono; stereo at twice it); 0: none")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="also a model directory off the ladder (a candidate), as column NAME; repeatable")
@@ -352,8 +356,8 @@ def main() -> None:
         name, _, path = spec.partition("=")
         systems[name] = ours(None, model=Path(path))
     for point in filter(None, args.points.split(",")):
-        systems["ours ll" if point == "ll" else f"ours {point}"] = (
-            ours(None, True) if point == "ll" else ours(float(point)))
+        systems[f"ours {point}"] = (ours(None, low_latency=True) if point == "ll" else
+                                    ours(None, fixed_width=True) if point == "fixed" else ours(float(point)))
     if args.opus and shutil.which("opusenc"):
         systems[f"opus {args.opus:g}"] = opus(args.opus)
     rows = run_suite(systems)

@@ -17,20 +17,22 @@ from codec_rt.ladder import ladder_points
 from .baselines import F32, RATE, Coded
 
 
-def ladder(low_latency: bool = False) -> list[float | None]:
+def ladder(low_latency: bool = False, fixed_width: bool = False) -> list[float | None]:
     """Nominal kbps of the shipped operating points (None would be the default point), of the low-latency
-    ladder with `low_latency`."""
-    return [float(k) for k in ladder_points(low_latency)]
+    ladder with `low_latency`, of the fixed-width one (`--bits`, at the model's default bits) with
+    `fixed_width`."""
+    return [float(k) for k in ladder_points(low_latency, fixed_width)]
 
 
-def load(kbps: float | None, low_latency: bool = False) -> Codec:
-    return Codec.load(bitrate=kbps, low_latency=low_latency)
+def load(kbps: float | None, low_latency: bool = False, fixed_width: bool = False) -> Codec:
+    return Codec.load(bitrate=kbps, low_latency=low_latency, fixed_width=fixed_width)
 
 
-def round_trip(kbps: float | None, low_latency: bool = False) -> tuple[Callable[[F32], Coded], str]:
-    """A round-trip function for the point `kbps` (of the low-latency ladder with `low_latency`), and the
-    loaded model's id."""
-    codec = load(kbps, low_latency)
+def round_trip(kbps: float | None, low_latency: bool = False,
+               fixed_width: bool = False) -> tuple[Callable[[F32], Coded], str]:
+    """A round-trip function for the point `kbps` (of the low-latency ladder with `low_latency`, of the
+    fixed-width one with `fixed_width`), and the loaded model's id."""
+    codec = load(kbps, low_latency, fixed_width)
 
     def run(x: F32) -> Coded:
         data = codec.encode(x[None, :], RATE, framed=True)  # what `codec-rt encode` writes

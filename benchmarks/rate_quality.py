@@ -52,9 +52,11 @@ from .clips import Clip, load_set
 from .scoring import HIGHER_IS_BETTER, MAX_LAG_S, METRICS, RATE, codec_lag, refine, score
 
 SCHEMA = "codec-rt/rate_quality/1"
-CODECS = ("ours", "ours-ll", "opus", "codec2")  # ours-ll: the low-latency (causal, <= 20 ms) ladder
+# ours-ll: the low-latency (causal, <= 20 ms) ladder; ours-fixed: the fixed-width model (`--bits`, its default bits)
+CODECS = ("ours", "ours-ll", "ours-fixed", "opus", "codec2")
 LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)", "mel": "mel dist. (dB)"}
-COLORS = {"ours": "tab:red", "ours-ll": "tab:orange", "opus": "tab:blue", "codec2": "tab:green"}
+COLORS = {"ours": "tab:red", "ours-ll": "tab:orange", "ours-fixed": "tab:brown", "opus": "tab:blue",
+          "codec2": "tab:green"}
 
 
 @dataclass
@@ -74,14 +76,14 @@ def _tool(run: Callable[[F32], Coded]) -> Callable[[], tuple[Callable[[F32], Cod
 def points(codecs: list[str], opus_kbps: list[float], codec2_modes: list[int]) -> list[Point]:
     out: list[Point] = []
     for name in codecs:
-        if name in ("ours", "ours-ll"):
-            low_latency = name == "ours-ll"
-            for k in ours.ladder(low_latency):
+        if name in ("ours", "ours-ll", "ours-fixed"):
+            low_latency, fixed_width = name == "ours-ll", name == "ours-fixed"
+            for k in ours.ladder(low_latency, fixed_width):
 
                 def make_ours(
-                    k: float | None = k, ll: bool = low_latency
+                    k: float | None = k, ll: bool = low_latency, fw: bool = fixed_width
                 ) -> tuple[Callable[[F32], Coded], dict[str, Any]]:
-                    run, model_id = ours.round_trip(k, ll)
+                    run, model_id = ours.round_trip(k, ll, fw)
                     return run, {"model_id": model_id}
 
                 out.append(Point(name, "default model" if k is None else f"{k:g} kbps", k, make_ours))

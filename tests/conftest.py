@@ -77,11 +77,10 @@ def music() -> tuple[np.ndarray, int]:
 
 @pytest.fixture(scope="session")
 def codec():  # type: ignore[no-untyped-def]
-    """The fixed-width 32 kbps model (the one with `bits`); the ladder's points have tests/test_ladder.py."""
+    """The shipped fixed-width model (the one with `bits`); the ladder's points have tests/test_ladder.py."""
     from codec_rt import Codec
-    from codec_rt.ladder import FIXED_MODEL_DIR
 
-    return Codec.load(FIXED_MODEL_DIR)
+    return Codec.load(fixed_width=True)
 
 
 @pytest.fixture

@@ -103,11 +103,9 @@ def test_cuda_where_unavailable_is_an_error_not_a_fallback() -> None:
 
 def test_blob_from_another_model_names_both_ids(codec: Codec, speech: tuple[np.ndarray, int], tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
-    from codec_rt.ladder import FIXED_MODEL_DIR
-
     other_id = "00000000deadbeef"
     for role in ("encoder", "decoder"):
-        m = onnx.load(str(FIXED_MODEL_DIR / f"{role}.onnx"))
+        m = onnx.load(str(codec.model.path / f"{role}.onnx"))
         for p in m.metadata_props:
             if p.key == "codec_rt.model_id":
                 p.value = other_id

@@ -6,6 +6,7 @@ clipped silently."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,10 @@ from codec_rt.config import Stereo
 from codec_rt.level import soft_clip
 
 CASES = {c.name: c for c in fidelity.cases()}
-POINTS = [(3.0, False), (6.0, False), (12.0, False), (16.0, False), (32.0, False), (None, True)]
+# every shipped point, as keyword arguments of `fidelity.ours`
+POINTS: dict[str, dict[str, Any]] = {"3": {"kbps": 3.0}, "6": {"kbps": 6.0}, "12": {"kbps": 12.0},
+                                     "16": {"kbps": 16.0}, "fixed": {"kbps": None, "fixed_width": True},
+                                     "ll": {"kbps": None, "low_latency": True}}
 
 
 def test_an_exact_copy_passes_every_check() -> None:
@@ -60,10 +64,10 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
     assert not fidelity.measure(bursts, y)["ok"]
 
 
-@pytest.mark.parametrize(("kbps", "low_latency"), POINTS, ids=["3", "6", "12", "16", "32", "ll"])
-def test_dc_stereo_and_loud_input_come_through_every_point(kbps: float | None, low_latency: bool) -> None:
+@pytest.mark.parametrize("point", POINTS)
+def test_dc_stereo_and_loud_input_come_through_every_point(point: str) -> None:
     """Anti-phase is coded as mid/side by every point, the causal low-latency one included."""
-    run = fidelity.ours(kbps, low_latency)
+    run = fidelity.ours(**POINTS[point])
     names = ["speech -30 dBFS + DC 0.2", "panned stereo (R = L / 2)", "log sweep 0.99, 48 kHz",
              "anti-phase stereo (R = -L)"]
     for name in names:
@@ -146,16 +150,14 @@ def _unusual_inputs(rate: int = 16000) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float32)[None] for k, v in out.items()}
 
 
-@pytest.mark.parametrize(("kbps", "low_latency"), [p for p in POINTS if p[0] != 32.0],
-                         ids=["3", "6", "12", "16", "ll"])
-def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(kbps: float | None,
-                                                                          low_latency: bool) -> None:
+@pytest.mark.parametrize("point", [p for p in POINTS if p != "fixed"])
+def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(point: str) -> None:
     """A latent value beyond its entropy table's ends is clipped to them; tables too narrow for steady tones
     cost them level (docs/fidelity.md). Every table now reaches past what these inputs produce."""
     from codec_rt import entropy, stft
     from codec_rt.level import input_gain, remove_dc
 
-    model = Codec.load(bitrate=kbps, low_latency=low_latency).model
+    model = Codec.load(bitrate=POINTS[point]["kbps"], low_latency=POINTS[point].get("low_latency", False)).model
     cfg = model.config
     for name, x in _unusual_inputs().items():
         x = remove_dc(x, cfg.sample_rate)
@@ -203,12 +205,12 @@ def test_tones_at_16_kbps_keep_their_level_within_1_db() -> None:
             assert m["onset_db"] <= 1, (case.name, m)
 
 
-@pytest.mark.parametrize("kbps", [3.0, 6.0, 12.0, 16.0, 32.0])
-def test_a_sound_a_few_frames_long_keeps_its_level(kbps: float) -> None:
+@pytest.mark.parametrize("point", [p for p in POINTS if p != "ll"])
+def test_a_sound_a_few_frames_long_keeps_its_level(point: str) -> None:
     """A 25 ms blip alone in its file: 8 to 11 dB low at every point before the lead-out (format 1.5), within
     2 dB with it (docs/fidelity.md)."""
     case = CASES["440 Hz blip, 25 ms, -12 dBFS"]
-    m = fidelity.measure(case, fidelity.ours(kbps)(case.audio, case.rate))
+    m = fidelity.measure(case, fidelity.ours(**POINTS[point])(case.audio, case.rate))
     assert m["ok"], m
 
 

@@ -35,7 +35,7 @@ def test_ladder_json_names_the_models_it_ships() -> None:
 def test_bitrate_picks_the_point_and_decode_finds_its_model(point: ladder.LadderPoint, tmp_path: Path) -> None:
     # A request a little above the point still picks it (nearest at or below).
     src, out = str(DATA / "speech_fr_16k.flac"), str(tmp_path / "s.cra")
-    extra = ["--low-latency"] if point.low_latency else []
+    extra = ["--low-latency"] if point.low_latency else ["--bits", "5"] if point.fixed_width else []
     r = run("encode", src, "-o", out, "--bitrate", f"{point.kbps + 0.5:g}", *extra)
     assert r.returncode == 0, r.stderr
     info = dict(line.split(None, 1) for line in run("info", str(tmp_path / "s.cra")).stdout.splitlines())
@@ -53,6 +53,23 @@ def test_a_bitrate_below_the_ladder_is_a_one_line_error(tmp_path: Path) -> None:
             f"{POINTS[0].kbps / 2:g}")
     assert r.returncode == 2 and "no model at or below" in r.stderr and len(r.stderr.splitlines()) == 1
     assert not (tmp_path / "s.cra").exists()
+
+
+def test_bitrate_climbs_the_range_coded_ladder_and_bits_pick_the_fixed_width_model(tmp_path: Path) -> None:
+    """A fixed-width point codes at the bits asked for: `--bitrate` never lands on it, however high (it is not
+    the better model at its rate), and `--bits` alone picks it."""
+    coded = [p for p in POINTS if not p.low_latency and not p.fixed_width]
+    fixed = [p for p in POINTS if p.fixed_width]
+    assert coded and fixed
+    assert Codec.load(bitrate=10 * max(p.kbps for p in POINTS)).model_id == coded[-1].model_id
+    src, out = str(DATA / "speech_fr_16k.flac"), tmp_path / "s.cra"
+    r = run("encode", src, "-o", str(out), "--bits", "4")
+    assert r.returncode == 0, r.stderr
+    info = dict(line.split(None, 1) for line in run("info", str(out)).stdout.splitlines())
+    assert info["model_id"] == fixed[-1].model_id
+    r = run("encode", src, "-o", str(tmp_path / "ll.cra"), "--bits", "4", "--low-latency")
+    assert r.returncode == 2 and "no low-latency fixed-width model" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "ll.cra").exists()
 
 
 def test_model_and_bitrate_together_are_refused() -> None:

@@ -116,8 +116,9 @@ def encode(
         log.warning("warning: %s will hold a codec-rt blob, not %s audio (name it .cra)", out,
                     out.suffix.lstrip(".").upper())
 
-    def load() -> Codec:
-        return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
+    def load() -> Codec:  # --bits asks for a fixed-width model, unless --model names one
+        return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency,
+                          fixed_width=bits is not None and model is None)
 
     done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole,
                        joint_stereo=stereo.joint, progress=_progress)
@@ -214,7 +215,8 @@ def eval_(
     if json_out is not None:
         check_output(json_out, force, (input,))
     audio, sr = read_audio(input)
-    codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency)
+    codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency,
+                       fixed_width=bits is not None and model is None)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -72,7 +72,10 @@ StereoArg = Annotated[
                             "mono pair, mixes a panned one), each on its own, or auto: mid/side where mid or side "
                             "is near silent")
 ]
-BitsOpt = Annotated[int | None, typer.Option("--bits", min=1, max=16, help="latent bits per value (model default)")]
+BitsOpt = Annotated[
+    int | None,
+    typer.Option("--bits", min=1, max=16, help="latent bits per value: the shipped fixed-width model (or --model's)"),
+]
 
 
 def phase_start(opt: PhaseStartOpt | None) -> PhaseStart | None:

@@ -45,14 +45,17 @@ class Codec:
         threads: int | None = None,
         bitrate: float | None = None,
         low_latency: bool = False,
+        fixed_width: bool = False,
     ) -> Codec:
         """Load a model on `provider` ("cpu"/"cuda"): the directory `path`, or else the shipped ladder point
         for `bitrate` (kbps; the highest point at or below it; default: the ladder's default point), among
-        the low-latency (causal, <= 20 ms) points with `low_latency`. CodecError for both a path and a
-        bitrate, or no point at or below it; ModelError, ProviderError from `Model.load`."""
-        if path is not None and (bitrate is not None or low_latency):
+        the low-latency (causal, <= 20 ms) points with `low_latency`, among the fixed-width points (the
+        models that take `bits`, `ladder.py`) with `fixed_width`. CodecError for both a path and a bitrate
+        or ladder, or no point at or below it; ModelError, ProviderError from `Model.load`."""
+        if path is not None and (bitrate is not None or low_latency or fixed_width):
             raise CodecError("choose a model directory or a bitrate / low latency, not both")
-        return cls(Model.load(ladder.select(bitrate, low_latency) if path is None else path, provider, threads))
+        chosen = ladder.select(bitrate, low_latency, fixed_width) if path is None else path
+        return cls(Model.load(chosen, provider, threads))
 
     @classmethod
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:

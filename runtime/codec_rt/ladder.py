@@ -4,7 +4,10 @@
 `codec-rt info` prints it), the model directory under `models/`, and the model id, so that a blob finds the
 model that wrote it without loading every graph. `default_kbps` is the point used when none is asked for.
 A point flagged `low_latency` is a causal model (algorithmic latency <= 20 ms): it has a ladder of its own,
-picked with `low_latency=True` (`--low-latency`), since live audio needs it whatever the bitrate.
+picked with `low_latency=True` (`--low-latency`), since live audio needs it whatever the bitrate. A point
+flagged `fixed_width` codes its latent at a chosen number of bits per value (coder 0, `--bits`) where the
+others are range-coded at the model's own rate: it is picked only when bits are asked for
+(`fixed_width=True`), so that `--bitrate` climbs the range-coded ladder, where more bits buy more quality.
 
 `retired` lists every model an earlier release shipped and this one no longer encodes with (`models/retired/`):
 a blob written by any shipped model keeps decoding, found by its id.
@@ -28,6 +31,7 @@ class LadderPoint:
     path: Path
     model_id: str
     low_latency: bool = False
+    fixed_width: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
         d = json.loads((MODELS_DIR / "ladder.json").read_text())
         points = tuple(
             sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
-                                bool(p.get("low_latency", False))) for p in d["points"]),
+                                bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)))
+                    for p in d["points"]),
                    key=lambda p: p.kbps)
         )
         retired = tuple(RetiredModel(MODELS_DIR / r["dir"], str(r["model_id"]), str(r["was"]))
@@ -56,7 +61,7 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
 
 
 def points() -> tuple[LadderPoint, ...]:
-    """The shipped points, both ladders, lowest bitrate first."""
+    """The shipped points, every ladder, lowest bitrate first."""
     return _read()[1]
 
 
@@ -65,23 +70,24 @@ def retired() -> tuple[RetiredModel, ...]:
     return _read()[2]
 
 
-def ladder_points(low_latency: bool = False) -> list[float]:
+def ladder_points(low_latency: bool = False, fixed_width: bool = False) -> list[float]:
     """Nominal kbps of the shipped points of one ladder, lowest first."""
-    return [p.kbps for p in points() if p.low_latency == low_latency]
+    return [p.kbps for p in points() if (p.low_latency, p.fixed_width) == (low_latency, fixed_width)]
 
 
-def select(bitrate: float | None = None, low_latency: bool = False) -> Path:
+def select(bitrate: float | None = None, low_latency: bool = False, fixed_width: bool = False) -> Path:
     """Model directory of the highest point at or below `bitrate` kbps (None: the default point; with
-    `low_latency`, the highest low-latency point) on the ladder asked for."""
+    `low_latency` or `fixed_width`, that ladder's highest point) on the ladder asked for. CodecError where
+    that ladder is empty or has no point at or below `bitrate`."""
     default, pts, _ = _read()
-    pts = tuple(p for p in pts if p.low_latency == low_latency)
+    pts = tuple(p for p in pts if (p.low_latency, p.fixed_width) == (low_latency, fixed_width))
+    kind = " ".join([w for w, on in (("low-latency", low_latency), ("fixed-width", fixed_width)) if on] + ["model"])
     if not pts:
-        raise CodecError("this codec-rt ships no low-latency model")
-    target = (pts[-1].kbps if low_latency else default) if bitrate is None else bitrate
+        raise CodecError(f"this codec-rt ships no {kind}")
+    target = (pts[-1].kbps if low_latency or fixed_width else default) if bitrate is None else bitrate
     below = [p for p in pts if p.kbps <= target]
     if not below:
         have = ", ".join(f"{p.kbps:g}" for p in pts)
-        kind = "low-latency model" if low_latency else "model"
         raise CodecError(f"no {kind} at or below {target:g} kbps; the ladder has {have}")
     return below[-1].path
 
@@ -96,5 +102,3 @@ def find(model_id: str) -> Path:
         f"(shipped: {', '.join(p.model_id for p in points())}); pass its model directory with --model"
     )
 
-
-FIXED_MODEL_DIR = MODELS_DIR / "fixed32k"  # the fixed-width 32 kbps model (coder 0, `--bits`)

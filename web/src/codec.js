@@ -52,9 +52,12 @@ export class ModelStore {
     return m;
   }
 
-  /** The ladder's model for `bitrate` kbps (see `selectPoint`). @param {number} [bitrate] @param {boolean} [lowLatency] */
-  async select(bitrate, lowLatency = false) {
-    return this.load(selectPoint(await this.ladder(), bitrate, lowLatency).dir);
+  /**
+   * The ladder's model for `bitrate` kbps (see `selectPoint`).
+   * @param {number} [bitrate] @param {boolean} [lowLatency] @param {boolean} [fixedWidth]
+   */
+  async select(bitrate, lowLatency = false, fixedWidth = false) {
+    return this.load(selectPoint(await this.ladder(), bitrate, lowLatency, fixedWidth).dir);
   }
 
   /** The ladder's model that wrote blob `data` (FormatError for a bad header, ModelMismatchError if none). @param {Uint8Array} data */
@@ -77,12 +80,14 @@ export async function decode(models, blob, opts = {}) {
 
 /**
  * audio (one Float32Array per channel, samples in [-1, 1]) at `sampleRate` Hz -> blob bytes.
- * @param {ModelStore | Model} models the ladder (a point picked by `opts.bitrate` / `opts.lowLatency`), or a model
+ * @param {ModelStore | Model} models the ladder (a point picked by `opts.bitrate` / `opts.lowLatency`; `opts.bits`
+ *   picks a fixed-width point), or a model
  * @param {Float32Array[]} channels @param {number} sampleRate
  * @param {import('./encoder.js').EncodeOptions & {bitrate?: number, lowLatency?: boolean}} [opts]
  */
 export async function encode(models, channels, sampleRate, opts = {}) {
-  const model = models instanceof Model ? models : await models.select(opts.bitrate, opts.lowLatency);
+  const model = models instanceof Model ? models
+    : await models.select(opts.bitrate, opts.lowLatency, opts.bits !== undefined);
   return encodeAudio(model, channels, sampleRate, opts);
 }
 

@@ -1,6 +1,7 @@
 /**
  * The shipped bitrate ladder (`models/ladder.json` beside the model folders): a point per bitrate, found
- * by `bitrate` (the highest point at or below it) or by the model id a blob names.
+ * by `bitrate` (the highest point at or below it) or by the model id a blob names. Low-latency points and
+ * fixed-width points (coder 0, which take `bits`) form ladders of their own (codec-rt's `ladder.py`).
  */
 
 import { CodecError, ModelError, ModelMismatchError } from './errors.js';
@@ -11,6 +12,7 @@ import { CodecError, ModelError, ModelMismatchError } from './errors.js';
  * @property {string} dir the model's folder, relative to the ladder's
  * @property {string} modelId
  * @property {boolean} lowLatency
+ * @property {boolean} fixedWidth
  */
 
 /**
@@ -29,7 +31,10 @@ export function parseLadder(json) {
       if (typeof p.dir !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/.test(p.dir)) {
         throw new Error(`bad dir ${p.dir}`);
       }
-      return { kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency };
+      return {
+        kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency,
+        fixedWidth: !!p.fixed_width,
+      };
     };
     const points = d.points.map(point);
     points.sort((/** @type {Point} */ a, /** @type {Point} */ b) => a.kbps - b.kbps);
@@ -41,16 +46,17 @@ export function parseLadder(json) {
 
 /**
  * The point for `bitrate` kbps (the highest at or below it; default the ladder's default point, or with
- * `lowLatency` the highest low-latency point) on the ladder asked for.
+ * `lowLatency` or `fixedWidth` that ladder's highest point) on the ladder asked for.
  * @param {Ladder} ladder @param {number | undefined} bitrate @param {boolean} lowLatency
+ * @param {boolean} [fixedWidth]
  */
-export function selectPoint(ladder, bitrate, lowLatency) {
-  const pts = ladder.points.filter((p) => p.lowLatency === lowLatency);
-  if (!pts.length) throw new CodecError('this ladder has no low-latency model');
-  const target = bitrate ?? (lowLatency ? pts[pts.length - 1].kbps : ladder.defaultKbps);
+export function selectPoint(ladder, bitrate, lowLatency, fixedWidth = false) {
+  const pts = ladder.points.filter((p) => p.lowLatency === lowLatency && p.fixedWidth === fixedWidth);
+  const kind = [...(lowLatency ? ['low-latency'] : []), ...(fixedWidth ? ['fixed-width'] : []), 'model'].join(' ');
+  if (!pts.length) throw new CodecError(`this ladder has no ${kind}`);
+  const target = bitrate ?? (lowLatency || fixedWidth ? pts[pts.length - 1].kbps : ladder.defaultKbps);
   const below = pts.filter((p) => p.kbps <= target);
   if (!below.length) {
-    const kind = lowLatency ? 'low-latency model' : 'model';
     throw new CodecError(`no ${kind} at or below ${target} kbps; the ladder has ${pts.map((p) => p.kbps).join(', ')}`);
   }
   return below[below.length - 1];

@@ -31,7 +31,7 @@ describe('codec-rt-web', () => {
     assert.deepEqual(wav.channels.map((x) => x.length), [c.samples, c.samples]);
   });
 
-  it('encodes a WAV to a framed blob, --bitrate and --low-latency picking the point', () => {
+  it('encodes a WAV to a framed blob, --bitrate and --low-latency picking the point, --bits the fixed-width one', () => {
     const input = M.inputs.speech16;
     const wavFile = path.join(dir, 'in.wav');
     writeFileSync(wavFile, writeWav(split(f32(input.file), 1), input.sample_rate));
@@ -48,11 +48,19 @@ describe('codec-rt-web', () => {
       assert.equal(run('decode', out, '-o', back).status, 0);
       assert.equal(readWav(new Uint8Array(readFileSync(back)), back).channels[0].length, input.samples);
     }
-    // the shipped ladder's points: 6 kbps, low latency, and 32 kbps (the highest at or below 40)
+    // the shipped ladder's points: 6 kbps, low latency, and the highest range-coded one (40 is above them all;
+    // the fixed-width model, picked by --bits, is not on that ladder)
     const ladder = JSON.parse(readFileSync(path.join(REPO, 'runtime', 'codec_rt', 'models', 'ladder.json'), 'utf8'));
+    const coded = ladder.points.filter((/** @type {any} */ p) => !p.low_latency && !p.fixed_width);
+    const top = coded.reduce((/** @type {any} */ a, /** @type {any} */ b) => (b.kbps > a.kbps ? b : a));
     const point = (/** @type {number} */ kbps, low = false) =>
       ladder.points.find((/** @type {any} */ p) => p.kbps === kbps && !!p.low_latency === low).model_id;
-    assert.deepEqual(ids, [point(6), point(12, true), point(32)]);
+    assert.deepEqual(ids, [point(6), point(12, true), top.model_id]);
+    const fixed = ladder.points.find((/** @type {any} */ p) => p.fixed_width);
+    const out = path.join(dir, 'bits.cra');
+    const r = run('encode', wavFile, '-o', out, '--bits', '4');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readBlob(new Uint8Array(readFileSync(out))).header.modelId, fixed.model_id);
   });
 
   it('refuses mistakes with one line on stderr and exit code 2', () => {

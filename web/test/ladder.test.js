@@ -1,0 +1,42 @@
+/**
+ * The ladder's selection (src/ladder.js), as codec-rt's ladder.py: `bitrate` climbs the range-coded points,
+ * the low-latency and the fixed-width points are ladders of their own, and a retired model is found by id only.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { CodecError } from '../src/errors.js';
+import { findPoint, parseLadder, selectPoint } from '../src/ladder.js';
+
+const LADDER = parseLadder(JSON.stringify({
+  default_kbps: 12,
+  points: [
+    { kbps: 32, dir: 'f32', model_id: 'f' },
+    { kbps: 6, dir: 'a', model_id: 'a' },
+    { kbps: 12, dir: 'b', model_id: 'b' },
+    { kbps: 16, dir: 'c', model_id: 'c' },
+    { kbps: 12, dir: 'll', model_id: 'l', low_latency: true },
+  ].map((p) => (p.dir === 'f32' ? { ...p, fixed_width: true } : p)),
+  retired: [{ model_id: 'old', dir: 'retired/old', was: 'a, 6 kbps' }],
+}));
+
+describe('the ladder', () => {
+  it('picks the highest range-coded point at or below a bitrate, never the fixed-width one', () => {
+    assert.equal(selectPoint(LADDER, undefined, false).modelId, 'b');
+    assert.equal(selectPoint(LADDER, 13, false).modelId, 'b');
+    assert.equal(selectPoint(LADDER, 40, false).modelId, 'c');
+    assert.throws(() => selectPoint(LADDER, 3, false),
+      (e) => e instanceof CodecError && /no model at or below 3/.test(e.message));
+  });
+
+  it('keeps the low-latency and fixed-width points on ladders of their own', () => {
+    assert.equal(selectPoint(LADDER, undefined, true).modelId, 'l');
+    assert.equal(selectPoint(LADDER, undefined, false, true).modelId, 'f');
+    assert.equal(selectPoint(LADDER, 40, false, true).modelId, 'f');
+    assert.throws(() => selectPoint(LADDER, undefined, true, true), /no low-latency fixed-width model/);
+  });
+
+  it('finds every shipped and retired model by its id', () => {
+    for (const id of ['a', 'b', 'c', 'f', 'l', 'old']) assert.equal(findPoint(LADDER, id).modelId, id);
+  });
+});

@@ -118,6 +118,15 @@ def test_eval_writes_reconstructions_residuals_and_figures(tmp_path: Path) -> No
     assert figures["modes"]["store_phase"]["lsd_db"] < figures["modes"]["predicted"]["lsd_db"]
 
 
+def test_eval_refuses_bits_for_a_range_coded_model_before_making_its_folder(tmp_path: Path) -> None:
+    from codec_rt import ladder
+
+    r = run("eval", str(DATA / "speech_fr_16k.flac"), "--out-dir", str(tmp_path / "ev"), "--bits", "5",
+            "--model", str(ladder.select()))
+    assert _is_user_error(r) and "range-coded" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_version_prints_the_installed_package_version() -> None:
     from importlib.metadata import version
 

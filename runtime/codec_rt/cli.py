@@ -49,6 +49,7 @@ from .codec import Codec
 from .config import Stereo
 from .errors import CodecError, OutputError
 from .files import AUDIO_FORMATS, STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
+from .latent import coding_options
 from .metrics import round_trip_report
 from .transcode import decode_file, encode_file
 from .version import __version__
@@ -217,6 +218,7 @@ def eval_(
     audio, sr = read_audio(input)
     codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency,
                        fixed_width=bits is not None and model is None)
+    coding_options(codec.config, bits)  # a refused --bits before the folder is made
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

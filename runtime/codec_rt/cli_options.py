@@ -44,7 +44,8 @@ class Layout(str, Enum):
 ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped ladder)")]
 BitrateOpt = Annotated[
     float | None,
-    typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below it (default: the ladder's default)"),
+    typer.Option("--bitrate", min=0.1,
+                 help="kbps: the shipped range-coded model at or below it (default: the ladder's default)"),
 ]
 LowLatencyOpt = Annotated[
     bool, typer.Option("--low-latency", help="a causal model of <= 20 ms algorithmic latency (for live audio)")
@@ -74,7 +75,8 @@ StereoArg = Annotated[
 ]
 BitsOpt = Annotated[
     int | None,
-    typer.Option("--bits", min=1, max=16, help="latent bits per value: the shipped fixed-width model (or --model's)"),
+    typer.Option("--bits", min=3, max=16,
+                 help="latent bits per value (5: about 32 kbps): the shipped fixed-width model, or --model's"),
 ]
 
 

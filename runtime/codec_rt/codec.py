@@ -53,7 +53,7 @@ class Codec:
         models that take `bits`, `ladder.py`) with `fixed_width`. CodecError for both a path and a bitrate
         or ladder, or no point at or below it; ModelError, ProviderError from `Model.load`."""
         if path is not None and (bitrate is not None or low_latency or fixed_width):
-            raise CodecError("choose a model directory or a bitrate / low latency, not both")
+            raise CodecError("choose a model directory or a ladder point (bitrate, low latency, fixed width), not both")
         chosen = ladder.select(bitrate, low_latency, fixed_width) if path is None else path
         return cls(Model.load(chosen, provider, threads))
 

@@ -20,7 +20,7 @@ from .blob import BlobHeader, ChannelData
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
 from .model import Model
-from .quantize import check_bits, dequantize, dequantize_phase, quantize, quantize_phase
+from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, quantize, quantize_phase
 
 F32 = npt.NDArray[np.float32]
 DEFAULT_PHASE_BITS = 8
@@ -42,14 +42,19 @@ class Options(NamedTuple):
 def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = "predicted",
                    phase_bits: int = DEFAULT_PHASE_BITS, joint_stereo: bool = False) -> Options:
     """Check an encoder's options against the model -> the `Options` to write. CodecError: `bits` with a
-    range-coded model (its rate is the model's), bits or phase_bits outside 1..16, an unknown mode."""
+    range-coded model (its rate is the model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`) or
+    phase_bits outside 1..16, an unknown mode."""
     if cfg.coder != Coder.FIXED:
         if bits is not None:
-            raise CodecError("this model is range-coded: its bitrate is fixed by the model (use --bitrate)")
+            raise CodecError("this model is range-coded: its rate is the model's, and bits are for a fixed-width "
+                             "model (--bits without --model picks the shipped one)")
         bits = 0
     else:
         bits = cfg.default_bits if bits is None else bits
         check_bits(bits)
+        if bits < MIN_ENCODE_BITS:
+            raise CodecError(f"bits must be at least {MIN_ENCODE_BITS} to encode, got {bits}: with fewer no code "
+                             "lies near zero and the audio comes back at full scale")
     m = Mode.parse(mode)
     if m == Mode.STORE_PHASE:
         check_bits(phase_bits)

@@ -18,6 +18,9 @@ import numpy.typing as npt
 from .errors import CodecError, FormatError
 
 MIN_BITS, MAX_BITS = 1, 16
+# An encoder writes at least 3: with 1 or 2 bits no level lies near zero, so every latent value is pushed out
+# to +-scale or +-scale / 3, and the shipped fixed-width model decoded speech at full scale. Readers take 1..16.
+MIN_ENCODE_BITS = 3
 
 F32 = npt.NDArray[np.float32]
 U16 = npt.NDArray[np.uint16]

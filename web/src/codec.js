@@ -87,7 +87,7 @@ export async function decode(models, blob, opts = {}) {
  */
 export async function encode(models, channels, sampleRate, opts = {}) {
   const model = models instanceof Model ? models
-    : await models.select(opts.bitrate, opts.lowLatency, opts.bits !== undefined);
+    : await models.select(opts.bitrate, opts.lowLatency, opts.bits != null);
   return encodeAudio(model, channels, sampleRate, opts);
 }
 

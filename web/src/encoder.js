@@ -25,7 +25,7 @@ export const LEAD_IN_FRAMES = 16;
 /**
  * @typedef {object} EncodeOptions
  * @property {'predicted' | 'store_phase'} [mode] default predicted
- * @property {number} [bits] latent bits per value, 1..16, fixed-width models only (default the model's)
+ * @property {number} [bits] latent bits per value, 3..16, fixed-width models only (default the model's)
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8)
  * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
  *   model), as the CLI writes; default the whole layout
@@ -88,10 +88,17 @@ function check(model, channels, rate, opts) {
   if (mode !== 'predicted' && mode !== 'store_phase') throw new CodecError(`unknown mode ${mode}; choose one of predicted, store_phase`);
   let bits = 0;
   if (c.coder !== 0) {
-    if (opts.bits !== undefined) throw new CodecError('this model is range-coded: its bitrate is fixed by the model (use --bitrate)');
+    if (opts.bits != null) {
+      throw new CodecError('this model is range-coded: its rate is the model\'s, and bits are for a fixed-width model '
+        + '(--bits without --model picks the shipped one)');
+    }
   } else bits = opts.bits ?? c.defaultBits;
   const phaseBits = mode === 'store_phase' ? opts.phaseBits ?? DEFAULT_PHASE_BITS : 0;
   for (const b of c.coder === 0 ? [bits] : []) if (!(Number.isInteger(b) && b >= 1 && b <= 16)) throw new CodecError(`bits must be an integer in 1..16, got ${b}`);
+  // as codec-rt's quantize.MIN_ENCODE_BITS: with 1 or 2 bits no code lies near zero (readers take 1..16)
+  if (c.coder === 0 && bits < 3) {
+    throw new CodecError(`bits must be at least 3 to encode, got ${bits}: with fewer no code lies near zero and the audio comes back at full scale`);
+  }
   if (mode === 'store_phase' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= 16)) {
     throw new CodecError(`bits must be an integer in 1..16, got ${phaseBits}`);
   }

@@ -52,6 +52,13 @@ describe('the lead-in (7.1)', () => {
     assert.deepEqual(leadLengths(2048, 16000, 7919), [0, 0]); // a whole second: none rather than that
   });
 
+  it('refuses fewer than 3 bits for a fixed-width model, as codec-rt does (no code lies near zero)', async () => {
+    const model = await loadModel(path.join(REPO, 'runtime', 'codec_rt', 'models', 'fixed32k'));
+    const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 7))];
+    for (const bits of [1, 2]) await assert.rejects(encode(x, 16000, { model, bits }), /at least 3/);
+    assert.equal(readBlob(await encode(x, 16000, { model, bits: 3 })).header.bits, 3);
+  });
+
   it('only framed blobs of non-causal models have one, and a lead-out as long (format 1.6)', async () => {
     const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
     const model = await loadModel(path.join(REPO, c.model));

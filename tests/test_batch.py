@@ -157,9 +157,23 @@ def test_a_manifest_and_usage_errors(corpus: Corpus, tmp_path: Path) -> None:
     for args, words in [(["batch", "encode", str(tmp_path / "nope"), "-o", str(tmp_path / "o")], "no such folder"),
                         (["batch", "encode", str(clips[0]), "-o", str(tmp_path / "o")], "codec-rt encode"),
                         (["batch", "encode", str(src), "-o", str(tmp_path / "o"), "--bitrate", "1"], "no model"),
+                        (["batch", "encode", str(src), "-o", str(tmp_path / "o"), "--bits", "5", "--model",
+                          str(Codec.load().model.path)], "range-coded"),
+                        (["batch", "decode", str(src), "-o", str(tmp_path / "o"), "--bits", "5"], "bits"),
                         (["batch", "decode", str(src), "-o", str(clips[0])], "is a file")]:
         r = run(*args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_bits_pick_the_fixed_width_model_as_codec_rt_encode_does(corpus: Corpus, tmp_path: Path) -> None:
+    src, clips = corpus
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"{clips[0]}\n")
+    r = run("batch", "encode", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--bits", "4")
+    assert r.returncode == 0, r.stderr
+    blob = tmp_path / "out" / clips[0].relative_to("/").with_suffix(".cra")
+    x, sr = read_audio(clips[0])
+    assert blob.read_bytes() == Codec.load(fixed_width=True).encode(x, sr, bits=4, framed=True)
 
 
 def _children(pid: int) -> list[int]:

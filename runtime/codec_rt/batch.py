@@ -24,6 +24,7 @@ from . import corpus, ladder
 from .corpus import Job
 from .errors import CodecError, OutputError
 from .files import AUDIO_FORMATS
+from .latent import coding_options
 from .model import Model
 from .phase_gradient import PhaseStart
 from .worker import ERROR, OK, SKIPPED, Result, Settings, failed
@@ -66,8 +67,9 @@ class Summary:
 class Options:
     """A batch: `src` (folder or manifest) -> `dst` (folder), `decode` or encode.
 
-    bitrate, low_latency, model: the model (encode: as `codec-rt encode`; decode: `model` only, else the
-    shipped model each blob names). joint_stereo: two channels as mid/side, or not; None: per file (`Codec.encode`).
+    bitrate, low_latency, model, bits: the model and a fixed-width model's bits (encode: as `codec-rt encode`,
+    where bits without a model pick the shipped fixed-width one; decode: `model` only, else the shipped model
+    each blob names). joint_stereo: two channels as mid/side, or not; None: per file (`Codec.encode`).
     phase_iters, contrast, phase_start: decode options (`Codec.decode`; None: the model's defaults).
     audio_format: decode's output extension (wav, flac, ogg). engine: "local" or "ray"; workers: processes
     or actors (local default: this machine's CPUs; Ray: the cluster's); address: the Ray cluster (None: one
@@ -91,14 +93,15 @@ class Options:
     workers: int | None = None
     address: str | None = None
     results: Path | None = None
+    bits: int | None = None
 
 
 def _settings(o: Options) -> tuple[Settings, str | None]:
     """The workers' settings and, for an encode, the id of its model (loaded here once, on the CPU: a
     wrong bitrate or model directory is a usage error before any work)."""
     if o.decode:
-        if o.bitrate is not None or o.low_latency:
-            raise CodecError("batch decode takes the model each blob names (or --model), not a bitrate")
+        if o.bitrate is not None or o.low_latency or o.bits is not None:
+            raise CodecError("batch decode takes the model each blob names (or --model), not a bitrate or bits")
         if o.audio_format not in AUDIO_FORMATS:
             raise OutputError(f"unknown audio format {o.audio_format!r}; use wav, flac or ogg")
         if o.model is not None:
@@ -107,9 +110,11 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
                         phase_iters=o.phase_iters, contrast=o.contrast, phase_start=o.phase_start), None
     if o.model is not None and (o.bitrate is not None or o.low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
-    model_dir = (o.model if o.model is not None else ladder.select(o.bitrate, o.low_latency)).absolute()
-    model_id = Model.load(model_dir, "cpu", 1).model_id
-    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo), model_id
+    fixed_width = o.bits is not None and o.model is None
+    model_dir = (o.model if o.model is not None else ladder.select(o.bitrate, o.low_latency, fixed_width)).absolute()
+    loaded = Model.load(model_dir, "cpu", 1)
+    coding_options(loaded.config, o.bits)  # a refused --bits before any work
+    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits), loaded.model_id
 
 
 def _engine(o: Options, settings: Settings) -> Engine:

@@ -341,7 +341,8 @@ def _run_batch(opts: batch.Options) -> None:
 @batch_app.command("encode")
 def batch_encode(
     src: SrcArg, output: DstOpt, bitrate: BitrateOpt = None, low_latency: LowLatencyOpt = False,
-    stereo: StereoArg = StereoOpt.auto, model: ModelOpt = None, provider: ProviderOpt = Provider.cpu,
+    bits: BitsOpt = None, stereo: StereoArg = StereoOpt.auto, model: ModelOpt = None,
+    provider: ProviderOpt = Provider.cpu,
     force: BatchForceOpt = False, engine: EngineOpt = Engine.local, workers: WorkersOpt = None,
     address: AddressOpt = None, results: ResultsOpt = None,
 ) -> None:
@@ -349,7 +350,7 @@ def batch_encode(
     codec-rt encode writes. Reruns skip the outputs already complete; exit code 1 if any file failed."""
     _run_batch(batch.Options(src, output, False, bitrate, low_latency, model, provider.value, force,
                              joint_stereo=stereo.joint, engine=engine.value, workers=workers,
-                             address=address, results=results))
+                             address=address, results=results, bits=bits))
 
 
 @batch_app.command("decode")

@@ -39,7 +39,7 @@ class Settings:
     onnxruntime intra-op threads per worker (1: workers, not threads, use the cores; the blobs are the same
     bytes for any count, tests/test_determinism.py). phase_iters, contrast, phase_start: decode options
     (`Codec.decode`; None: the model's defaults). joint_stereo: two channels as mid/side, or not; None:
-    chosen per file (`Codec.encode`).
+    chosen per file (`Codec.encode`). bits: a fixed-width model's latent bits (None: the model's default).
     """
 
     decode: bool
@@ -50,6 +50,7 @@ class Settings:
     contrast: float | None = None
     phase_start: PhaseStart | None = None
     joint_stereo: bool | None = None
+    bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ class Worker:
         out = check_output(job.out, True, (job.src,))
         _remove_leftovers(out)
         if not self.settings.decode:
-            done = encode_file(job.src, out, self._codec(None), joint_stereo=self.settings.joint_stereo)
+            done = encode_file(job.src, out, self._codec(None), bits=self.settings.bits,
+                               joint_stereo=self.settings.joint_stereo)
             return Result(job.name, str(out), OK, done.output_bytes, done.seconds, done.kbps,
                           time.perf_counter() - t0)
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from . import latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
-from .config import Mode, ModelConfig
+from .config import Mode, ModelConfig, Stereo
 from .decoder_state import DecoderState, audio_part
 from .errors import CodecError, TruncatedError
 from .grid import (
@@ -43,7 +43,7 @@ from .grid import (
 from .level import remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet
-from .phase_gradient import PhaseStart
+from .phase_gradient import PhaseStart, joint_logmag, shares_start
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,11 @@ class StreamDecoder:
         return start == PhaseStart.GRADIENT and not self._causal() and self.header is not None and \
             self.header.mode != Mode.STORE_PHASE
 
+    def _joint_start(self) -> bool:
+        """Whether frames may share a joint phase-gradient start: channels coded one by one (FORMAT.md 6.5)."""
+        h = self.header
+        return h is not None and h.channels > 1 and h.stereo == Stereo.INDEPENDENT
+
     def _start(self) -> None:
         """Once the header is known: load or check the model, set up the output resampler."""
         st, h = self.state, self.header
@@ -295,9 +300,12 @@ class StreamDecoder:
             # release the GIL); each block's arithmetic is the same on any thread.
             feats = self._map(lambda w: self._features(*w), windows)
             if self._gradient():
+                joint = self._joint_start()
                 for i, (w, (logmag, _, angle, _)) in enumerate(zip(windows, feats, strict=True)):
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    angle[...] = st.start.block(logmag, self.model.config.n_fft, self.model.config.hop, w.w0, nxt)
+                    s = np.concatenate([logmag, joint_logmag(logmag)]) if joint else logmag
+                    phi = st.start.block(s, self.model.config.n_fft, self.model.config.hop, w.w0, nxt)
+                    angle[...] = np.where(shares_start(logmag), phi[-1:], phi[:-1]) if joint else phi
             signals = self._map(lambda wf: self._refine(*wf), list(zip(windows, feats, strict=True)))
             for w, y in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, y, w.w0))

@@ -180,15 +180,27 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     if iters is None:  # 6.5: the caller's, else the decoder's declared default, else 3 or 32
         iters = m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
     out = []
+    feats = [features(m, h, packets, ch) for ch in range(h["channels"])]
+    es = [postfilter(f[0], m.contrast if contrast is None else contrast).astype(np.float32) for f in feats]
+    gradient = (m.phase_start if start is None else start) and not m.cfg["causal"]
+    joint = None
+    if gradient and h["channels"] > 1 and h["stereo"] == 0:  # 6.5, channels coded one by one
+        S = np.array(es, dtype=np.float64)
+        top = S.max(axis=0)
+        joint = phase_start(top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0)), n_fft, hop)
+        shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
     for ch in range(h["channels"]):
-        logmag, phase0, g, stored = features(m, h, packets, ch)
+        logmag, phase0, g, stored = feats[ch]
         if stored is not None:
             out.append(istft(np.exp(logmag) / g * np.exp(1j * stored), n_fft, hop, model_len))
             continue
-        e = postfilter(logmag, m.contrast if contrast is None else contrast).astype(np.float32)
+        e = es[ch]
         mag = np.exp(e) / g
-        if (m.phase_start if start is None else start) and not m.cfg["causal"]:
-            phase0 = phase_start(e, n_fft, hop).astype(np.float32)  # 6.5: over all N frames of the channel
+        if gradient:
+            phase0 = phase_start(e, n_fft, hop)  # 6.5: over all N frames of the channel
+            if joint is not None:
+                phase0 = np.where(shared, joint, phase0)
+            phase0 = phase0.astype(np.float32)
         if m.cfg["causal"]:
             out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"])))
         else:

@@ -14,7 +14,7 @@ import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } fr
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { removeDc } from './level.js';
 import { codedLength } from './model.js';
-import { GradientStart } from './phase_gradient.js';
+import { GradientStart, jointStart } from './phase_gradient.js';
 import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
 
@@ -243,6 +243,8 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
   /** @type {Float32Array[]} */
   const tails = [];
   const starts = gradient && h.mode === 0 ? Array.from({ length: h.channels }, () => new GradientStart()) : null;
+  // channels coded one by one share the start of their joint log-magnitude where they carry one sound (6.5)
+  const jointStarter = starts && h.channels > 1 && h.stereo === 0 ? new GradientStart() : null;
   let emitted = 0;
   for (let b = 0; b * BLOCK_FRAMES < end.frames; b++) {
     const w0 = Math.max(0, b * BLOCK_FRAMES - MARGIN_FRAMES);
@@ -253,12 +255,28 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
     const start = b * BLOCK_FRAMES * hop;
     const last = (b + 1) * BLOCK_FRAMES >= end.frames;
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
+    const nextW0 = Math.max(0, (b + 1) * BLOCK_FRAMES - MARGIN_FRAMES);
+    let shared = null;
+    let jointPhi = null;
+    if (jointStarter) {
+      const j = jointStart(feats.map((f) => f.logmag), c.nBins);
+      jointPhi = jointStarter.block(j.joint, c.nBins, nFft, hop, w0, nextW0);
+      shared = j.shared;
+    }
     for (let ch = 0; ch < h.channels; ch++) {
       const f = feats[ch];
-      // the phase-gradient start goes on from the phase this channel's last block kept for w0 (6.9)
-      const phase = starts
-        ? Float32Array.from(starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, Math.max(0, (b + 1) * BLOCK_FRAMES - MARGIN_FRAMES)))
-        : f.phase;
+      let phase = f.phase;
+      if (starts) {
+        // the phase-gradient start goes on from the phase this channel's last block kept for w0 (6.9)
+        const phi = starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, nextW0);
+        if (shared && jointPhi) {
+          const frames = shared.length;
+          for (let t = 0; t < frames; t++) {
+            if (shared[t]) for (let k = 0; k < c.nBins; k++) phi[k * frames + t] = jointPhi[k * frames + t];
+          }
+        }
+        phase = Float32Array.from(phi);
+      }
       const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
       if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));

@@ -97,6 +97,42 @@ export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
   return phi;
 }
 
+export const SHARED_SPREAD = 0.5; // a frame's channels share the joint start where their median spread is below
+
+/**
+ * Channels coded one by one (6.5): their joint log-magnitude (the log of the root of their summed squared
+ * magnitudes, computed stably in float64, as codec-rt's `phase_gradient.joint_logmag`) and the frames that
+ * take its start (the median over bins of the spread of their log-magnitudes at most SHARED_SPREAD).
+ * @param {(Float32Array | Float64Array)[]} logmags each [n_bins, frames] (bins major) @param {number} nb n_bins
+ * @returns {{joint: Float64Array, shared: Uint8Array}} joint [n_bins, frames], shared [frames]
+ */
+export function jointStart(logmags, nb) {
+  const size = logmags[0].length;
+  const frames = size / nb;
+  const joint = new Float64Array(size);
+  const spread = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    let top = -Infinity;
+    let low = Infinity;
+    for (const s of logmags) {
+      top = Math.max(top, s[i]);
+      low = Math.min(low, s[i]);
+    }
+    let sum = 0;
+    for (const s of logmags) sum += Math.exp(2 * (s[i] - top));
+    joint[i] = top + 0.5 * Math.log(sum);
+    spread[i] = top - low;
+  }
+  const shared = new Uint8Array(frames);
+  const column = new Float64Array(nb);
+  for (let t = 0; t < frames; t++) {
+    for (let k = 0; k < nb; k++) column[k] = spread[k * frames + t];
+    column.sort();
+    shared[t] = column[(nb - 1) >> 1] <= SHARED_SPREAD ? 1 : 0; // n_bins is odd: the middle value
+  }
+  return { joint, shared };
+}
+
 /**
  * The phase-gradient start of one channel decoded in blocks, in order: each block's window goes on from
  * the phase the block before kept for that window's first frame.

@@ -107,8 +107,10 @@ def cases() -> list[Case]:
     x = 0.3 * s / np.abs(s).max()
     out.append(Case("anti-phase stereo (R = -L)", "stereo", np.stack([x, -x]).astype(np.float32), RATE,
                     {"corr": -1.0, "ratio_db": 0.0}))
-    out.append(Case("panned stereo (R = L / 2)", "stereo", np.stack([x, 0.5 * x]).astype(np.float32), RATE,
-                    {"corr": 1.0, "ratio_db": db(0.5)}))
+    # a file's channels are never exactly proportional: R gets noise of its own, 60 dB under it
+    right = 0.5 * x + 10 ** (-60 / 20) * rms(0.5 * x) * rng.standard_normal(x.shape[0])
+    out.append(Case("panned stereo (R = L / 2, its own noise 60 dB down)", "stereo",
+                    np.stack([x, right]).astype(np.float32), RATE, {"corr": 1.0, "ratio_db": db(0.5)}))
     sweep = 0.99 * np.sin(2 * np.pi * 100 * 4 / np.log(70) * (np.exp(_t(4, 48000) / 4 * np.log(70)) - 1))
     out.append(Case("log sweep 0.99, 48 kHz", "sweep", sweep[None].astype(np.float32), 48000))
     for f, ms in ((440, 25), (1000, 10)):  # a sound a few frames long, alone in its file: both edges at once

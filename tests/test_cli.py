@@ -127,6 +127,23 @@ def test_eval_refuses_bits_for_a_range_coded_model_before_making_its_folder(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_eval_of_clips_too_short_to_score_says_so_without_a_traceback(tmp_path: Path) -> None:
+    """PESQ needs 0.25 s, STOI about 0.4 s with speech: their figures are None with a line that says why (STOI
+    used to crash on a few samples and print 0.000 for a short clip), and no figure at all for no samples."""
+    pytest.importorskip("pystoi", reason="STOI is the metrics extra's")
+    x, sr = sf.read(str(DATA / "speech_fr_16k.flac"), dtype="float32")
+    for n in (0, 10, 4000):
+        sf.write(str(tmp_path / f"c{n}.wav"), x[:n], sr)
+        r = run("eval", str(tmp_path / f"c{n}.wav"), "--out-dir", str(tmp_path / f"e{n}"), "--json",
+                str(tmp_path / f"e{n}.json"))
+        assert r.returncode == 0 and "Traceback" not in r.stderr and "Warning" not in r.stderr, r.stderr
+        figures = json.loads((tmp_path / f"e{n}.json").read_text())["modes"]["predicted"]
+        assert figures["stoi"] is None
+        assert (figures["snr_db"] is None) == (n == 0)
+        if n:
+            assert "STOI could not score" in r.stderr
+
+
 def test_version_prints_the_installed_package_version() -> None:
     from importlib.metadata import version
 

@@ -102,8 +102,8 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="framed (streamable, format 1.4) or whole (the oldest format that "
-                             "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side stereo)")
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.6; 1.4 for --low-latency) or whole "
+                             "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side)")
     ] = Layout.framed,
     stereo: StereoArg = StereoOpt.auto,
     model: ModelOpt = None,
@@ -226,7 +226,7 @@ def eval_(
     results: dict[str, Any] = {"input": str(input), "model_id": codec.model_id, "sample_rate": sr,
                                "channels": audio.shape[0], "modes": {}}
     for mode in Mode:
-        data = codec.encode(audio, sr, bits=bits, mode=mode.value)
+        data = codec.encode(audio, sr, bits=bits, mode=mode.value, framed=True)  # the bytes `encode` writes
         recon, _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast, phase_start=start_of(phase_start))
         report = round_trip_report(audio, recon, sr, len(data))
         results["modes"][mode.value] = report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -96,24 +97,43 @@ def pesq_wb(ref: Audio, deg: Audio, sample_rate: int) -> float | None:
         return None
 
 
+STOI_FLOOR = 1e-5  # what pystoi returns, with a warning, when too few frames carry speech to score
+
+
 def stoi(ref: Audio, deg: Audio, sample_rate: int) -> float | None:
-    """STOI on the channel mix; None without the `pystoi` package."""
+    """STOI on the channel mix; None without the `pystoi` package, or when STOI cannot score the clip (it needs
+    30 frames of 25.6 ms with speech in them: silence, or shorter than about 0.4 s of speech)."""
     if importlib.util.find_spec("pystoi") is None:
         return None
     from pystoi import stoi as _stoi
 
-    return float(_stoi(_mono16k(ref, sample_rate), _mono16k(deg, sample_rate), 16000, extended=False))
+    try:
+        with warnings.catch_warnings():  # its "not enough frames" warning: said below, once, as a log line
+            warnings.simplefilter("ignore")
+            score = float(_stoi(_mono16k(ref, sample_rate), _mono16k(deg, sample_rate), 16000, extended=False))
+    except Exception as e:  # pystoi raises numpy's errors for clips of a few samples
+        log.warning("STOI could not score this clip: %s", e)
+        return None
+    if score <= STOI_FLOOR:
+        log.warning("STOI could not score this clip: too few frames with speech")
+        return None
+    return score
 
 
 def round_trip_report(ref: Audio, deg: Audio, sample_rate: int, blob_bytes: int) -> dict[str, float | None]:
-    """Every figure of `codec-rt eval` for one round trip."""
+    """Every figure of `codec-rt eval` for one round trip; the quality figures are None for no samples."""
     seconds = ref.shape[1] / sample_rate
     pcm16_bytes = ref.shape[0] * ref.shape[1] * 2
-    return {
+    sizes: dict[str, float | None] = {
         "seconds": seconds,
         "blob_bytes": float(blob_bytes),
         "kbps": 8 * blob_bytes / seconds / 1000 if seconds > 0 else None,
         "compression_ratio": pcm16_bytes / blob_bytes,
+    }
+    names = ("snr_db", "si_sdr_db", "lsd_db", "mel_db", "pesq_wb", "stoi")
+    if ref.shape[1] == 0:
+        return sizes | dict.fromkeys(names)
+    return sizes | {
         "snr_db": snr(ref, deg),
         "si_sdr_db": si_sdr(ref, deg),
         "lsd_db": lsd(ref, deg),

@@ -90,8 +90,8 @@ class StreamEncoder:
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
-    beside loud packets; None (a live stream), or a causal model: each packet's own. Raises AudioError for a
-    bad rate, channel count or chunk, CodecError for bad options.
+    beside loud packets; None (a live stream): each packet's own. Raises AudioError for a bad rate, channel
+    count or chunk, CodecError for bad options.
     """
 
     def __init__(
@@ -120,10 +120,8 @@ class StreamEncoder:
         self.header = latent.header_for(self.model, opts, self.sample_rate, self.channels, packet_steps=int(steps))
         if level is not None and level.n and level.sums.size != self.channels:
             raise CodecError(f"level was measured over {level.sums.size} channel(s), the stream has {self.channels}")
-        # A level of no samples (an empty file) holds nothing: each packet keeps its own gain. So does a causal
-        # model's: its decoder looks back only, and coded under a loud file's gain a quiet background between
-        # loud packets falls below what it renders (docs/fidelity.md, FORMAT.md 7.6).
-        self.reference = None if level is None or not level.n or cfg.causal else level.gains(self.header.stereo)
+        # a level of no samples (an empty file) holds nothing: each packet keeps its own gain
+        self.reference = level.gains(self.header.stereo) if level is not None and level.n else None
         self.state = self.initial_state()
 
     def initial_state(self) -> EncoderState:

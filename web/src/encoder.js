@@ -253,9 +253,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
   }
   const parts = [packHeader(h, 0)];
-  // 7.6: the whole audio is here, as a file's, so a non-causal model's packets keep near its level; a causal
-  // model's packets keep their own gains
-  const level = c.causal ? null : streamGains(channels, stereo);
+  const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
   for (let k = 0; k * P < L; k++) {
     const j0 = k * P;
     const j1 = Math.min((k + 1) * P, L);
@@ -268,10 +266,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
     const own = j0 * s * hop - a;
     const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
-    const gains = segs.map((x, ch) => {
-      const g = inputGain(x, own, own + span);
-      return level ? packetGain(g, level[ch]) : g;
-    });
+    const gains = segs.map((x, ch) => packetGain(inputGain(x, own, own + span), level[ch]));
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
     });

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -71,6 +72,18 @@ def test_interrupted_write_of_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(OutputError, match="cannot write"):
         files.write_bytes(out, b"new content")
     assert _listing(tmp_path) == {"x.cra": b"precious"}
+
+
+def test_a_full_disk_under_libsndfile_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libsndfile reports a failed write as "System error."; on a full disk the message says what it is."""
+    monkeypatch.setattr(sf.SoundFile, "write", _half_then(sf.LibsndfileError(2)))
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda p: SimpleNamespace(free=0))
+    with pytest.raises(OutputError, match="no space left on device"):
+        files.write_audio(tmp_path / "out.flac", AUDIO, 16000)
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda p: SimpleNamespace(free=10**9))
+    with pytest.raises(OutputError, match="System error"):  # space left: libsndfile's own words
+        files.write_audio(tmp_path / "out.flac", AUDIO, 16000)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unwritable_folder_is_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import stat
 import struct
 import sys
@@ -284,6 +285,9 @@ class _Forward:
         self._out.flush()
 
 
+FULL_DISK_BYTES = 1 << 16  # less free than this where a write failed: the disk is full
+
+
 class AudioWriter:
     """Audio written block by block: to a file (its format by extension, as `write_audio`) or, for a
     binary stream (stdout), as a 16-bit PCM WAV whose header carries `num_samples` when known;
@@ -301,6 +305,7 @@ class AudioWriter:
         self._forward: _Forward | None = None
         self._file: sf.SoundFile | None = None
         self._name = out_name
+        self._folder = target.parent if isinstance(target, Path) else None
         if isinstance(target, Path):
             format_, subtype = check_audio_output(out_name or target, channels, sample_rate,
                                                   max(num_samples or 0, 1))
@@ -336,8 +341,16 @@ class AudioWriter:
             if isinstance(e, AssertionError):
                 raise
             name = str(self._name or "stdout")
-            raise OutputError(f"{name}: cannot write ({sf_message(e, name)})") from None
+            raise OutputError(f"{name}: cannot write ({self._why(sf_message(e, name))})") from None
         self._stream_error()
+
+    def _why(self, words: str) -> str:
+        """libsndfile says "System error." where the system said why; a full disk is the usual cause."""
+        if self._folder is not None and words.startswith("System error"):
+            with contextlib.suppress(OSError):
+                if shutil.disk_usage(self._folder).free < FULL_DISK_BYTES:
+                    return "no space left on device"
+        return words
 
     def _stream_error(self) -> None:
         """Raise what writing to the stream raised inside libsndfile's callback, if anything did."""

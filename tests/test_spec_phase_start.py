@@ -146,7 +146,7 @@ def test_a_pair_coded_channel_by_channel_shares_the_start_as_the_spec_says(gradi
     of the left with noise of its own 60 dB down) and two different talkers, with I = 0, spec reader against
     codec-rt; the panned pair comes out correlated as it went in, where their own starts decorrelate it."""
     from codec_rt import Codec
-    from codec_rt.phase_gradient import shares_start
+    from codec_rt.phase_gradient import joint_start
 
     codec, m = Codec.load(gradient_model), load_model(gradient_model)
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
@@ -165,4 +165,4 @@ def test_a_pair_coded_channel_by_channel_shares_the_start_as_the_spec_says(gradi
     # a frame is shared by the spread of its channels' log-magnitudes (each before its level gain)
     lm = np.log(np.abs(rng.standard_normal((2, 257, 3))) + 1e-3)
     lm[1, :, 0] = lm[0, :, 0] - 0.3
-    assert shares_start(lm).tolist() == [True, False, False]
+    assert joint_start(lm)[1].tolist() == [True, False, False]

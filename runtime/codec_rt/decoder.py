@@ -43,7 +43,7 @@ from .grid import (
 from .level import remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet
-from .phase_gradient import PhaseStart, joint_logmag, shares_start
+from .phase_gradient import PhaseStart, joint_start
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -300,12 +300,15 @@ class StreamDecoder:
             # release the GIL); each block's arithmetic is the same on any thread.
             feats = self._map(lambda w: self._features(*w), windows)
             if self._gradient():
-                joint = self._joint_start()
+                joint, cfg = self._joint_start(), self.model.config
                 for i, (w, (logmag, _, angle, _)) in enumerate(zip(windows, feats, strict=True)):
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    s = np.concatenate([logmag, joint_logmag(logmag)]) if joint else logmag
-                    phi = st.start.block(s, self.model.config.n_fft, self.model.config.hop, w.w0, nxt)
-                    angle[...] = np.where(shares_start(logmag), phi[-1:], phi[:-1]) if joint else phi
+                    if joint:
+                        j, shared = joint_start(logmag)
+                        phi = st.start.block(np.concatenate([logmag, j]), cfg.n_fft, cfg.hop, w.w0, nxt)
+                        angle[...] = np.where(shared, phi[-1:], phi[:-1])
+                    else:
+                        angle[...] = st.start.block(logmag, cfg.n_fft, cfg.hop, w.w0, nxt)
             signals = self._map(lambda wf: self._refine(*wf), list(zip(windows, feats, strict=True)))
             for w, y in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, y, w.w0))

@@ -107,22 +107,17 @@ def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None
 SHARED_SPREAD = 0.5  # a frame's channels share the joint start where their log-magnitudes' median spread is below
 
 
-def joint_logmag(logmag: npt.ArrayLike) -> F64:
-    """Log-magnitudes of channels coded one by one `[C, F, T]` -> the log of the root of their summed squared
-    magnitudes `[1, F, T] float64`, computed stably (FORMAT.md 6.5, "channels coded one by one")."""
+def joint_start(logmag: npt.ArrayLike) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """Log-magnitudes of channels coded one by one `[C, F, T]` -> (the log of the root of their summed squared
+    magnitudes `[1, F, T] float64`, computed stably; the frames `[T]` that start from its phase). A frame
+    shares it where its channels carry one sound at different levels: the median over bins of the spread of
+    their log-magnitudes, each channel at its own level gain, is at most SHARED_SPREAD; elsewhere, different
+    sounds keep their own (FORMAT.md 6.5, "channels coded one by one")."""
     s = np.asarray(logmag, dtype=np.float64)
     top = s.max(axis=0, keepdims=True)
-    out: F64 = top + 0.5 * np.log(np.sum(np.exp(2 * (s - top)), axis=0, keepdims=True))
-    return out
-
-
-def shares_start(logmag: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-    """`[C, F, T]` -> `[T]`: the frames whose channels carry one sound at different levels (the median over
-    bins of the spread of their log-magnitudes, each channel at its own level gain, is at most SHARED_SPREAD),
-    which take the joint start; elsewhere, different sounds keep their own."""
-    s = np.asarray(logmag, dtype=np.float64)
-    shared: npt.NDArray[np.bool_] = np.median(s.max(axis=0) - s.min(axis=0), axis=0) <= SHARED_SPREAD
-    return shared
+    joint: F64 = top + 0.5 * np.log(np.sum(np.exp(2 * (s - top)), axis=0, keepdims=True))
+    shared: npt.NDArray[np.bool_] = np.median(top[0] - s.min(axis=0), axis=0) <= SHARED_SPREAD
+    return joint, shared
 
 
 class GradientStart:

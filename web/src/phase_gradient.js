@@ -101,7 +101,7 @@ export const SHARED_SPREAD = 0.5; // a frame's channels share the joint start wh
 
 /**
  * Channels coded one by one (6.5): their joint log-magnitude (the log of the root of their summed squared
- * magnitudes, computed stably in float64, as codec-rt's `phase_gradient.joint_logmag`) and the frames that
+ * magnitudes, computed stably in float64, as codec-rt's `phase_gradient.joint_start`) and the frames that
  * take its start (the median over bins of the spread of their log-magnitudes at most SHARED_SPREAD).
  * @param {(Float32Array | Float64Array)[]} logmags each [n_bins, frames] (bins major) @param {number} nb n_bins
  * @returns {{joint: Float64Array, shared: Uint8Array}} joint [n_bins, frames], shared [frames]

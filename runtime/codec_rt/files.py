@@ -305,7 +305,6 @@ class AudioWriter:
         self._forward: _Forward | None = None
         self._file: sf.SoundFile | None = None
         self._name = out_name
-        self._folder = target.parent if isinstance(target, Path) else None
         if isinstance(target, Path):
             format_, subtype = check_audio_output(out_name or target, channels, sample_rate,
                                                   max(num_samples or 0, 1))
@@ -346,9 +345,9 @@ class AudioWriter:
 
     def _why(self, words: str) -> str:
         """libsndfile says "System error." where the system said why; a full disk is the usual cause."""
-        if self._folder is not None and words.startswith("System error"):
+        if self._file is not None and self._stream is None and words.startswith("System error"):
             with contextlib.suppress(OSError):
-                if shutil.disk_usage(self._folder).free < FULL_DISK_BYTES:
+                if shutil.disk_usage(Path(self._file.name).parent).free < FULL_DISK_BYTES:
                     return "no space left on device"
         return words
 

@@ -138,3 +138,25 @@ def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(k.startswith("decoder.") for k in moved), moved
     assert any(k.startswith("prior.") for k in before)  # a range-coded model: its prior is held too
+
+
+def test_ema_decay_writes_an_averaged_checkpoint_that_exports(tmp_path: Path) -> None:
+    """EMA_DECAY keeps a moving average of the weights across epochs and resumes; model_ema.pth is a checkpoint
+    of its own that the exporter takes, with weights between the start and the last step's."""
+    r = train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4", EMA_DECAY="0.9", LEARNING_RATE="1e-2")
+    assert r.returncode == 0, r.stderr
+    results = tmp_path / "results"
+    r = train(tmp_path, "--epochs", "2", "--resume", MODEL_CHANNELS="4", EMA_DECAY="0.9", LEARNING_RATE="1e-2")
+    assert r.returncode == 0, r.stderr
+    last = torch.load(results / "model_last.pth", weights_only=False)
+    averaged = torch.load(results / "model_ema.pth", weights_only=False)
+    assert "optimizer" not in averaged and averaged["epoch"] == 2 and averaged["ema_decay"] == 0.9
+    assert int(last["ema"]["n_averaged"]) == last["step"]  # every step of both runs went into the average
+    moved = [k for k in last["model"] if not torch.equal(last["model"][k], averaged["model"][k])]
+    assert moved, "the average is the last step's weights"
+
+    from codec_rt import Codec
+    from export.export import export, load_checkpoint
+
+    export(load_checkpoint(results / "model_ema.pth"), tmp_path / "ema_model")
+    assert Codec.load(tmp_path / "ema_model").model.config.channels == 4

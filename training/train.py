@@ -3,7 +3,11 @@
 Every knob is a flag whose default comes from the environment variable of the same name (upper case),
 so `EPOCHS=5 codec-train data/` and `codec-train --epochs 5 data/` are the same run. The loop is seeded,
 writes `RESULTS_DIR/model_last.pth` after every epoch, and `--resume` continues from it (same data order,
-same crops: the epoch's RNG is derived from the seed and the epoch number).
+same crops: the epoch's RNG is derived from the seed and the epoch number). With `--ema-decay D` it also
+keeps an exponential moving average of the weights (Polyak averaging, `torch.optim.swa_utils`) and writes it
+as `RESULTS_DIR/model_ema.pth`, a checkpoint without optimizer state that `codec-export` and `--init-from`
+take as they take any other: a rate-trained model's tones swing from one checkpoint to the next, its average
+does not.
 
 Rate-distortion training (`--coder 1`): the latent is rounded (straight-through) and a rate term, the bits
 of the latent under the learned prior (`models/prior.py`) in kbps, is added with weight lambda. With
@@ -27,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from codec_rt.config import ModelConfig
 from models import SpecAutoencoder
@@ -135,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("MAX_MINUTES", 0.0, "stop after the epoch that passes this wall time (0: no limit)"),
         ("RESULTS_DIR", "results", "where model_last.pth goes"),
         ("THREADS", 2, "torch intra-op threads"),
+        ("EMA_DECAY", 0.0, "also keep a moving average of the weights, this decay a step (0: off), as model_ema.pth"),
         ("FREEZE_ENCODER", 0, "1: train the decoder alone (encoder and prior fixed: the same blobs, a new decoder)"),
     ]
     for name, default, help_ in knobs:
@@ -201,9 +207,16 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     if prior_params:
         groups.append({"params": prior_params, "lr_scale": PRIOR_LR_SCALE})
     opt = torch.optim.Adam(groups, lr=a.learning_rate)
+    ema: AveragedModel | None = None
+    if a.ema_decay > 0:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema_decay), use_buffers=True)
     if a.resume and ckpt_path.exists():
         ck = _load_matching(ckpt_path, cfg, model)
         opt.load_state_dict(ck["optimizer"])
+        if ema is not None and "ema" in ck:
+            ema.load_state_dict(ck["ema"])
+        elif ema is not None:  # a run that had no average: start it from the weights resumed
+            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema_decay), use_buffers=True)
         start_epoch, step = ck["epoch"], ck["step"]
         log_lambda = ck.get("log_lambda", log_lambda)
         say(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}")
@@ -292,6 +305,8 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
                 skipped += 1  # one bad batch must not poison the weights
                 continue
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             step += 1
             for k, v in {"loss": means["loss"], **terms}.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -302,11 +317,16 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise SystemExit(f"weights became non-finite in epoch {epoch + 1}; {ckpt_path} keeps the last good ones")
         if ranks.main:  # the unwrapped model's weights: the same checkpoint alone or under torchrun
-            _save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                   "arch": {"phase_head": a.phase_head},
-                   "epoch": epoch + 1, "step": step, "log_lambda": log_lambda, "world_size": ranks.world,
-                   "args": vars(a) | {"data": [str(d) for d in a.data]}},
-                  ckpt_path)
+            ckpt = {"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "arch": {"phase_head": a.phase_head},
+                    "epoch": epoch + 1, "step": step, "log_lambda": log_lambda, "world_size": ranks.world,
+                    "args": vars(a) | {"data": [str(d) for d in a.data]}}
+            if ema is not None:
+                ckpt["ema"] = ema.state_dict()
+            _save(ckpt, ckpt_path)
+            if ema is not None:
+                averaged = {k: v for k, v in ckpt.items() if k not in ("optimizer", "ema", "model")}
+                _save(averaged | {"model": ema.module.state_dict(), "ema_decay": a.ema_decay}, out / "model_ema.pth")
         terms_s = " ".join(f"{k} {v / max(step - step_at_epoch_start, 1):.4f}" for k, v in sums.items())
         extra = f" skipped {skipped} non-finite batches" if skipped else ""
         say(f"epoch {epoch + 1}/{a.epochs} step {step} {terms_s}{extra} ({time.time() - t0:.0f} s)")

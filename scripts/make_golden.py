@@ -77,7 +77,7 @@ def main() -> None:
     jobs = [(coder, mode, 1, True) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
     if blob.MINOR >= 4:
         jobs += [(Coder.CONTEXT, "predicted", 2, True), (Coder.FIXED, "store_phase", 2, False)]
-    if blob.MINOR >= 5:  # only framed blobs change (1.5 a lead-in, 1.6 a lead-out); the whole layout is as before
+    if blob.MINOR >= 5:  # only framed blobs change (1.5 a lead-in, 1.6 a lead-out, 1.7 smoothed gains)
         jobs = [j for j in jobs if j[3]]
     wrote = False
     for coder, mode, channels, framed in jobs:

@@ -352,8 +352,8 @@ def test_a_header_byte_flip_is_a_header_checksum_error() -> None:
 
 
 def make_skipped(minor: int = 5, pre_skip: int = 2048, post_skip: int = 0) -> bytes:
-    """A framed 1.5 or 1.6 blob: `make_framed`'s packets behind a 72- or 80-byte header with `pre_skip` (and
-    `post_skip`)."""
+    """A framed 1.5, 1.6 or 1.7 blob: `make_framed`'s packets behind a 72-, 80- or 88-byte header with
+    `pre_skip` (and `post_skip`; 1.7 with no gain smoothing)."""
     h, _, data = make_framed()
     fields = {"minor": minor, "pre_skip": pre_skip, "post_skip": post_skip}
     return BlobHeader(**(h.to_dict() | fields)).pack(0) + data[64:]
@@ -375,17 +375,32 @@ def test_a_1_5_header_carries_pre_skip_under_its_own_checksum() -> None:
         blob.read_header(old_size + struct.pack("<I", zlib.crc32(old_size)) + data[64:])
 
 
-@pytest.mark.parametrize(("minor", "at", "name"), [(5, 64, "pre_skip"), (6, 72, "post_skip")])
-def test_a_skip_beyond_its_range_or_before_its_minor_is_refused(minor: int, at: int, name: str) -> None:
+@pytest.mark.parametrize(("minor", "at", "name", "most"),
+                         [(5, 64, "pre_skip", 65536), (6, 72, "post_skip", 65536), (7, 80, "gain_smoothing", 2)])
+def test_an_appended_field_beyond_its_range_or_before_its_minor_is_refused(minor: int, at: int, name: str,
+                                                                          most: int) -> None:
     data = bytearray(make_skipped(minor, post_skip=2048 if minor >= 6 else 0))
-    struct.pack_into("<I", data, at, blob.MAX_PRE_SKIP + 1)
+    struct.pack_into("<I", data, at, most + 1)
     struct.pack_into("<I", data, at + 4, zlib.crc32(bytes(data[at : at + 4])))
-    with pytest.raises(FormatError, match=f"{name} 65537"):
+    with pytest.raises(FormatError, match=f"{name} {most + 1} not in 0..{most}"):
         blob.read_header(bytes(data))
     h, _, _ = make_framed()
-    earlier = {"minor": minor - 1, "pre_skip": 2048 if minor > 5 else 0, name: 2048}
+    earlier = {"minor": minor - 1, "pre_skip": 2048 if minor > 5 else 0, "post_skip": 2048 if minor > 6 else 0,
+               name: 2}
     with pytest.raises(FormatError, match=f"format 1.{minor - 1} has no {name}"):
         BlobHeader(**(h.to_dict() | earlier)).validate()
+
+
+def test_a_1_7_header_carries_gain_smoothing_under_its_own_checksum() -> None:
+    h, _, data = make_framed()
+    data = BlobHeader(**(h.to_dict() | {"minor": 7, "pre_skip": 2048, "post_skip": 2048, "gain_smoothing": 2})
+                      ).pack(0) + data[64:]
+    got, size = blob.read_header(data)
+    assert (got.minor, got.gain_smoothing, size, data[6]) == (7, 2, 88, 88)
+    bad = bytearray(data)
+    bad[80] ^= 0x03  # gain_smoothing 2 -> 1: in range, so only its checksum can tell
+    with pytest.raises(ChecksumError, match="gain_smoothing"):
+        blob.read_header(bytes(bad))
 
 
 def test_a_1_6_header_carries_post_skip_under_its_own_checksum() -> None:

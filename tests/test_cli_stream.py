@@ -151,11 +151,11 @@ def test_info_reads_stdin(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("offset", "field"), [(64, "pre_skip"), (72, "post_skip")])
 def test_info_refuses_a_blob_whose_lengths_its_model_refuses(tmp_path: Path, offset: int, field: str) -> None:
-    """A 1.6 blob whose pre_skip or post_skip (resealed under its own CRC) disagrees with its frame count:
+    """A 1.7 blob whose pre_skip or post_skip (resealed under its own CRC) disagrees with its frame count:
     decode refuses it, and so does info, in one line and exit 2, rather than print it as good."""
     assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
     data = bytearray((tmp_path / "s.cra").read_bytes())
-    assert data[5] == 6 and struct.unpack_from("<I", data, offset)[0] == 2048, field  # format 1.6, its lead
+    assert data[5] == 7 and struct.unpack_from("<I", data, offset)[0] == 2048, field  # format 1.7, its lead
     struct.pack_into("<I", data, offset, 4096)
     struct.pack_into("<I", data, offset + 4, zlib.crc32(bytes(data[offset : offset + 4])))
     (tmp_path / "bad.cra").write_bytes(bytes(data))

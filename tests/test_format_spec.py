@@ -91,9 +91,9 @@ def doc_golden_headers() -> dict[str, bytes]:
 
 def test_the_doc_shows_the_golden_header_bytes_of_every_version() -> None:
     shown = doc_golden_headers()
-    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3", "4", "5", "6"}  # type: ignore[index]
+    assert {re.match(r"golden_v1_(\d)_", n)[1] for n in shown} == {"0", "1", "2", "3", "4", "5", "6", "7"}  # type: ignore[index]
     for name, head in shown.items():
-        assert len(head) in (64, 80, 96) and (DATA / name).read_bytes()[: len(head)] == head, name
+        assert len(head) in (64, 80, 96, 112) and (DATA / name).read_bytes()[: len(head)] == head, name
 
 
 def golden_model_dir(data: bytes) -> Path:
@@ -162,10 +162,12 @@ def test_shipped_model_blobs_read_as_codec_rt_reads_them(model_dir: Path, shippe
     for layout, data in shipped_blobs[model_dir.name].items():
         h = assert_matches_codec_rt(data, model_dir)
         assert h["layout"] == (layout == "framed") and h["channels"] == 1 and h["sample_rate"] == 16000
-        framed_minor = 4 if load_model(model_dir).cfg["causal"] else 6  # 1.6: a lead-in and a lead-out (7.1)
+        # 1.7: a lead-in and a lead-out (7.1), the gains smoothed (6.2); a causal model has neither
+        framed_minor = 4 if load_model(model_dir).cfg["causal"] else 7
         assert h["minor"] == (framed_minor if layout == "framed" else 3 if h["coder"] == 2 else 1)
-        lead = 16 * load_model(model_dir).cfg["hop"] if h["minor"] == 6 else 0
+        lead = 16 * load_model(model_dir).cfg["hop"] if h["minor"] >= 6 else 0
         assert (h["pre_skip"], h["post_skip"]) == (lead, lead)
+        assert h["gain_smoothing"] == (2 if h["minor"] >= 7 else 0)
 
 
 @pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda p: p.name)
@@ -193,3 +195,21 @@ def test_shipped_model_audio_conforms(model_dir: Path, shipped_blobs: Any) -> No
     assert abs(fit - fit_ref) < 0.2
     if not m.cfg["causal"]:
         assert lsd(power(ref[0], n_fft, hop), power(y[0], n_fft, hop)) < 0.5
+
+
+def test_gains_that_step_at_packet_boundaries_decode_as_the_spec_says() -> None:
+    """6.2 from 1.7: a quiet background between loud bursts gets packet gains 3.6 dB apart (7.6); the spec
+    reader's per-frame average of the log-gain gives codec-rt's samples (refinement off)."""
+    from benchmarks.fidelity import cases
+    from codec_rt import Codec, packets
+
+    model_dir = next(d for d in SHIPPED if d.name == "rd12k")
+    codec, m = Codec.load(model_dir), load_model(model_dir)
+    case = next(c for c in cases() if c.name == "noise -40 dBFS under speech bursts")
+    data = codec.encode(case.audio, case.rate, framed=True)
+    h, sections = packets.read(data)
+    gains = [sec.gain for sec in sections]
+    assert h.gain_smoothing == 2 and 20 * np.log10(max(gains) / min(gains)) > 3
+    ref, _ = codec.decode(data, phase_iters=0)
+    y = decode_audio(data, m, iters=0)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))

@@ -96,7 +96,7 @@ def test_the_decoder_drops_the_lead_in_and_lead_out_exactly() -> None:
         data = codec.encode(x, rate, framed=True)
         header = packets.read_packets(data)[0]
         skip = lengths(16 * codec.config.hop, 16000, rate)[0]
-        assert (header.minor, header.pre_skip, header.post_skip) == (6, skip, skip)
+        assert (header.minor, header.pre_skip, header.post_skip) == (7, skip, skip)
         y, sr = codec.decode(data)
         assert (y.shape, sr) == (x.shape, rate)
     ll = Codec.load(low_latency=True)  # a causal model adds no latency: no lead-in or lead-out, format 1.4

@@ -12,8 +12,8 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (6); a reader accepts higher minors (fields only ever appended)
-    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 from 1.6 on
+    5      1     minor version (7); a reader accepts higher minors (fields only ever appended)
+    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 from 1.7 on
     8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase
     9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
     10     1     phase_bits: 0 in mode 0, 1..16 in mode 1
@@ -37,6 +37,7 @@ All integers little-endian.
     -- from 1.5 on, each minor appends a u32 and the CRC-32 (zlib) of its 4 bytes; the decoder drops both:
     64     4+4   pre_skip (1.5): model-rate samples of lead-in at the coded signal's start, 0..65536
     72     4+4   post_skip (1.6): model-rate samples of lead-out at its end, 0..65536
+    80     4+4   gain_smoothing (1.7): half-width in latent steps of the decoder's log-gain average, 0..2
 
 Whole layout: payload_len bytes of channel sections, then the CRC-32 of every byte before it. A channel
 section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the bit-packed codes
@@ -61,7 +62,7 @@ from .quantize import pack, packed_size, unpack
 from .resample import model_length
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 6
+MAJOR, MINOR = 1, 7
 MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
 # room for that while capping what a forged header can make a decoder allocate and compute.
@@ -73,9 +74,8 @@ _HEADER = struct.Struct("<4sBBHBBBBIHHHHQII8sQ")
 HEADER_SIZE = _HEADER.size  # 56: the header of formats 1.0 and 1.1
 _EXTENSION = struct.Struct("<BBH")  # 1.2: layout, time_stride, packet_steps; then the header's CRC-32
 HEADER_SIZE_1_2 = HEADER_SIZE + _EXTENSION.size + 4  # 64
-# From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field) in order.
-_SKIPS = ((5, "pre_skip"), (6, "post_skip"))
-MAX_PRE_SKIP = 1 << 16
+# From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field, its maximum).
+_APPENDED = ((5, "pre_skip", 1 << 16), (6, "post_skip", 1 << 16), (7, "gain_smoothing", 2))
 PACKET_LEN = struct.Struct("<I")  # framed layout: each packet's body_len
 LAST_TOTALS = struct.Struct("<QII")  # the last packet's num_samples, n_frames, latent_steps
 FLAG_LAST = 1
@@ -109,6 +109,7 @@ class BlobHeader:
     packet_steps: int = 0  # framed: latent steps per packet
     pre_skip: int = 0  # 1.5 on: model-rate samples of lead-in the decoder drops
     post_skip: int = 0  # 1.6 on: model-rate samples of lead-out the decoder drops
+    gain_smoothing: int = 0  # 1.7 on: the decoder averages the log-gain over this many steps either side
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -216,10 +217,10 @@ class BlobHeader:
             raise bad(f"unknown stereo coding {self.stereo}")
         if self.stereo and (self.minor < 4 or self.channels != 2):
             raise bad(f"mid/side stereo needs format 1.4 and 2 channels (format 1.{self.minor}, {self.channels})")
-        for since, name in _SKIPS:
+        for since, name, most in _APPENDED:
             value = getattr(self, name)
-            if not 0 <= value <= MAX_PRE_SKIP:
-                raise bad(f"{name} {value} not in 0..{MAX_PRE_SKIP}")
+            if not 0 <= value <= most:
+                raise bad(f"{name} {value} not in 0..{most}")
             if value and self.minor < since:
                 raise bad(f"format 1.{self.minor} has no {name}")
         if self.coder == Coder.FIXED and not 1 <= self.bits <= 16:
@@ -269,21 +270,21 @@ class BlobHeader:
             return head
         head += _EXTENSION.pack(self.layout | self.stereo << 4, self.time_stride, self.packet_steps)
         head += struct.pack("<I", zlib.crc32(head))
-        for _, name in _SKIPS[: _skips_in(self.minor)]:
+        for _, name, _ in _APPENDED[: _appended_in(self.minor)]:
             ext = struct.pack("<I", getattr(self, name))
             head += ext + struct.pack("<I", zlib.crc32(ext))
         return head
 
 
-def _skips_in(minor: int) -> int:
-    """How many of the u32 fields of 1.5 on (`_SKIPS`) a header of `minor` has."""
-    return sum(minor >= since for since, _ in _SKIPS)
+def _appended_in(minor: int) -> int:
+    """How many of the u32 fields of 1.5 on (`_APPENDED`) a header of `minor` has."""
+    return sum(minor >= since for since, _, _ in _APPENDED)
 
 
 def _least_header_size(minor: int) -> int:
-    """The bytes of the fields a header of `minor` has: 56 (1.0, 1.1), 64 (1.2 to 1.4), 72 (1.5), 80 (1.6).
+    """The bytes of the fields a header of `minor` has: 56 (1.0, 1.1), 64 (1.2 to 1.4), then 8 more a minor.
     Writers write exactly this; readers accept more (reserved for later minors), but 1.0 exactly 56."""
-    return HEADER_SIZE if minor < 2 else HEADER_SIZE_1_2 + 8 * _skips_in(minor)
+    return HEADER_SIZE if minor < 2 else HEADER_SIZE_1_2 + 8 * _appended_in(minor)
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,7 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
     if (minor == 0 and header_size != HEADER_SIZE) or header_size < _least_header_size(minor):
         raise FormatError(f"header_size {header_size} invalid for format {major}.{minor}")
     layout, stereo, time_stride, packet_steps = 0, 0, 0, 0
-    skips = {name: 0 for _, name in _SKIPS}
+    appended = {name: 0 for _, name, _ in _APPENDED}
     if minor >= 2:
         if len(data) < HEADER_SIZE_1_2:
             raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
@@ -331,14 +332,14 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         layout, time_stride, packet_steps = _EXTENSION.unpack_from(data, HEADER_SIZE)
     if minor >= 4:  # the byte's high nibble; older readers see an unknown layout in a mid/side blob
         stereo, layout = layout >> 4, layout & 15
-    for i, (_, name) in enumerate(_SKIPS[: _skips_in(minor)]):
+    for i, (_, name, _) in enumerate(_APPENDED[: _appended_in(minor)]):
         at = HEADER_SIZE_1_2 + 8 * i
         if len(data) < at + 8:
             raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
         (value, crc) = struct.unpack_from("<II", data, at)
         if zlib.crc32(bytes(data[at : at + 4])) != crc:
             raise ChecksumError(f"blob header checksum ({name}) mismatch: the file is corrupt")
-        skips[name] = value
+        appended[name] = value
     framed = layout == Layout.FRAMED
     if len(data) < header_size:
         raise TruncatedError(f"blob is {len(data)} bytes, its header alone needs {header_size}")
@@ -347,7 +348,7 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
         mode=f[4], bits=f[5], phase_bits=f[6], sample_rate=f[8], channels=f[9], latent_channels=f[10],
         latent_bins=f[11], n_bins=f[12], num_samples=f[13], n_frames=f[14], latent_steps=f[15],
         model_id=f[16].hex(), coder=f[7], minor=minor, layout=layout, stereo=stereo, time_stride=time_stride,
-        packet_steps=packet_steps, **skips,
+        packet_steps=packet_steps, **appended,
     )
     header.validate()
     payload_len = f[17]

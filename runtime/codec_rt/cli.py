@@ -102,7 +102,7 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", help="predicted phase, or phase stored in the blob")] = Mode.predicted,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="framed (streamable, format 1.6; 1.4 for --low-latency) or whole "
+        Layout, typer.Option("--layout", help="framed (streamable, format 1.7; 1.4 for --low-latency) or whole "
                              "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side)")
     ] = Layout.framed,
     stereo: StereoArg = StereoOpt.auto,

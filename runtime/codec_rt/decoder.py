@@ -40,7 +40,7 @@ from .grid import (
     packet_steps_for,
     stream_latency_ms,
 )
-from .level import remove_dc
+from .level import frame_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet
 from .phase_gradient import PhaseStart, joint_start
@@ -339,7 +339,9 @@ class StreamDecoder:
         s = cfg.time_stride
         feats = model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
         logmag = np.minimum(feats[:, 0], MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
-        gain = st.gains[:, np.arange(w0, w1) // s - st.z0][:, None, :]  # [channels, 1, frames]
+        smoothing = 0 if cfg.causal else h.gain_smoothing  # (a causal decoder cannot look ahead)
+        last = st.end.model.steps - 1 if st.end is not None else None
+        gain = frame_gains(st.gains, st.z0, w0, w1, s, smoothing, last)[:, None, :]  # [channels, 1, frames]
         if h.mode == Mode.STORE_PHASE:
             assert st.phases is not None
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0

@@ -19,6 +19,7 @@ from . import blob, entropy, lead
 from .blob import BlobHeader, ChannelData
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
+from .level import GAIN_SMOOTHING_STEPS
 from .model import Model
 from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, quantize, quantize_phase
 
@@ -72,8 +73,9 @@ def stereo_for(opts: Options, channels: int) -> Stereo:
 
 def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, packet_steps: int = 0,
                num_samples: int = 0, n_frames: int = 0, latent_steps: int = 0) -> BlobHeader:
-    """The blob header `model` writes: the framed layout (lengths 0) with `packet_steps`, as 1.6 with a
-    lead-in and a lead-out of at least `LEAD_IN_FRAMES` frames each for a non-causal model (`lead.lengths`),
+    """The blob header `model` writes: the framed layout (lengths 0) with `packet_steps`, as 1.7 with a
+    lead-in and a lead-out of at least `LEAD_IN_FRAMES` frames each for a non-causal model (`lead.lengths`)
+    and its gains smoothed over `level.GAIN_SMOOTHING_STEPS`,
     as 1.4 without them for a causal model (whose latency the lead-in would add to, and whose decoder would
     have to hold back the lead-out's length, not knowing where the audio ends); else the whole layout (the
     oldest minor that reads it, no lead-in) with the stream's lengths; two channels as mid and side with
@@ -90,6 +92,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         minor=(blob.MINOR if pre_skip else 4) if framed else BlobHeader.whole_minor(cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
+        gain_smoothing=GAIN_SMOOTHING_STEPS if lead_in else 0,
     )
     header.validate()
     return header

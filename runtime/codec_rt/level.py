@@ -88,6 +88,34 @@ def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float64
     return np.clip(own.astype(np.float64) * 10.0 ** (grid / 20.0), MIN_GAIN, MAX_GAIN).astype(np.float32)
 
 
+# A quiet background beside loud packets still gets gains up to REFERENCE_SPAN apart, and the decoder graph's
+# context, which spans the boundary, blends the two sides' levels: dividing its output by a gain that steps
+# left a dip and a peak of 3 to 5 dB at each boundary (noise at -40 dBFS between speech bursts: 6.5 dB of
+# 10 ms level range at 12 kbps, 2.5 in the whole layout). From format 1.7 the decoder of a non-causal model
+# divides by the log-gain averaged over GAIN_SMOOTHING_STEPS latent steps either side (`frame_gains`).
+GAIN_SMOOTHING_STEPS = 2
+
+
+def frame_gains(gains: npt.NDArray[np.float32], z0: int, w0: int, w1: int, stride: int, smoothing: int,
+                last_step: int | None = None) -> npt.NDArray[np.float32]:
+    """Per-frame gains of STFT frames `[w0, w1)` -> `[C, w1 - w0] float32` (FORMAT.md 6.2), from `gains
+    [C, n]`, the gains of latent steps `z0 .. z0 + n - 1` (`stride` frames each). Frame t's gain is its
+    step's, times exp of the mean, over frames u within `smoothing * stride` of t, of ln(gain of u's step
+    / gain of t's step), in float64; steps before 0 and after `last_step` (the stream's last, once known)
+    are taken as those. Where the gain does not change it is the step's gain exactly."""
+    r = smoothing * stride
+    steps = np.arange(w0 - r, w1 + r) // stride
+    steps = np.maximum(steps, 0) if last_step is None else np.clip(steps, 0, last_step)
+    assert steps[0] >= z0 and steps[-1] < z0 + gains.shape[1], "gains of steps not held"
+    g = gains[:, steps - z0].astype(np.float64)
+    own = g[:, r : r + w1 - w0]
+    if r == 0:
+        return own.astype(np.float32)
+    around = np.lib.stride_tricks.sliding_window_view(np.log(g), 2 * r + 1, axis=1)  # [C, frames, 2r + 1]
+    out: npt.NDArray[np.float32] = (own * np.exp(np.mean(around - np.log(own)[..., None], axis=-1))).astype(np.float32)
+    return out
+
+
 # The input's DC and infrasound are removed before coding, as speech codecs' input high-pass filters do: the
 # centred moving average over DC_SECONDS is subtracted (a high-pass whose response is within 0.4 dB of flat
 # above 80 Hz and -inf at 0 Hz), so an offset is removed cleanly rather than coded.

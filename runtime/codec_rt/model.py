@@ -191,6 +191,8 @@ class Model:
             raise FormatError(f"blob geometry {shape} does not match the model {want}")
         if header.framed and header.time_stride != cfg.time_stride:
             raise FormatError(f"blob's time stride {header.time_stride} is not the model's {cfg.time_stride}")
+        if header.gain_smoothing and cfg.causal:
+            raise FormatError("blob's gain_smoothing needs a non-causal model (a causal decoder cannot look ahead)")
         if header.framed and header.n_frames == 0:
             return  # the lengths come with the last packet
         frames = stft.n_frames(header.coded_length(cfg.sample_rate), cfg.hop)

@@ -25,6 +25,18 @@ def ola(frames: np.ndarray, hop: int) -> np.ndarray:
     return out
 
 
+def frame_gains(steps: np.ndarray, n: int, stride: int, r: int) -> np.ndarray:
+    """6.2: each frame's gain, its section's, or from 1.7 (a non-causal model) times exp of the mean log ratio
+    to it over the frames within r steps, steps clipped to the stream's."""
+    g = np.empty(n, np.float32)
+    for t in range(n):
+        own = float(steps[t // stride])
+        us = range(t - r * stride, t + r * stride + 1)
+        around = [float(steps[min(max(u // stride, 0), len(steps) - 1)]) for u in us]
+        g[t] = own * np.exp(np.mean([np.log(a / own) for a in around]))
+    return g
+
+
 def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tuple[np.ndarray, ...]:
     """6.1-6.2 for audio channel `ch` -> (logmag [F, N] capped, phase0 [F, N], gains [N], stored phase or None)."""
     import onnxruntime as ort
@@ -45,7 +57,7 @@ def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tup
     sess = ort.InferenceSession(str(m.path / "decoder.onnx"), providers=["CPUExecutionProvider"])
     (y,) = sess.run(None, {sess.get_inputs()[0].name: z})
     n = h["n_frames"]
-    g = np.array(gains, np.float32)[np.arange(n) // m.stride]
+    g = frame_gains(np.array(gains, np.float32), n, m.stride, 0 if m.cfg["causal"] else h["gain_smoothing"])
     stored = None
     if phase:
         codes = np.concatenate(phase, axis=-1).astype(np.float32)

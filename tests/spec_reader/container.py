@@ -111,7 +111,8 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     if major != 1:
         raise SpecError("UnsupportedVersionError", f"major {major}")
     if (header_size < 56 or (minor == 0 and header_size != 56) or (minor >= 2 and header_size < 64)
-            or (minor >= 5 and header_size < 72) or (minor >= 6 and header_size < 80)):
+            or (minor >= 5 and header_size < 72) or (minor >= 6 and header_size < 80)
+            or (minor >= 7 and header_size < 88)):
         raise SpecError("FormatError", "header_size")
     layout, stride, psteps = 0, 0, 0
     if minor >= 2:
@@ -120,7 +121,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[:60]) != struct.unpack_from("<I", data, 60)[0]:
             raise SpecError("ChecksumError", "header CRC")
         layout, stride, psteps = struct.unpack_from("<BBH", data, 56)
-    stereo, pre_skip, post_skip = 0, 0, 0
+    stereo, pre_skip, post_skip, smoothing = 0, 0, 0, 0
     if minor >= 4:
         stereo, layout = layout >> 4, layout & 15
     if minor >= 5:
@@ -135,11 +136,17 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[72:76]) != struct.unpack_from("<I", data, 76)[0]:
             raise SpecError("ChecksumError", "header CRC of post_skip")
         (post_skip,) = struct.unpack_from("<I", data, 72)
+    if minor >= 7:
+        if len(data) < 88:
+            raise SpecError("TruncatedError", "header")
+        if zlib.crc32(data[80:84]) != struct.unpack_from("<I", data, 84)[0]:
+            raise SpecError("ChecksumError", "header CRC of gain_smoothing")
+        (smoothing,) = struct.unpack_from("<I", data, 80)
     if len(data) < header_size:
         raise SpecError("TruncatedError", "header")
     h: dict[str, Any] = dict(zip(NAMES, HEADER.unpack_from(data, 0), strict=True))
     h.update(layout=layout, stereo=stereo, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex(),
-             pre_skip=pre_skip, post_skip=post_skip)
+             pre_skip=pre_skip, post_skip=post_skip, gain_smoothing=smoothing)
     rules = [
         h["mode"] in (0, 1), h["coder"] in (0, 1, 2), minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
         layout in (0, 1), stereo in (0, 1), stereo == 0 or h["channels"] == 2,
@@ -149,7 +156,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
         (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),
         layout == 1 or min(h["n_frames"], h["latent_steps"]) >= 1,
-        pre_skip <= 65536, post_skip <= 65536,
+        pre_skip <= 65536, post_skip <= 65536, smoothing <= 2,
     ]
     if not all(rules):
         raise SpecError("FormatError", f"header field rule {rules.index(False)}")

@@ -9,24 +9,25 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 6;
+export const MINOR = 7;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
 /**
  * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
- * [minor, Header property, the spec's name]. 1.5: pre_skip at 64, 1.6: post_skip at 72.
+ * [minor, Header property, the spec's name, its largest value]. 1.5: pre_skip at 64, 1.6: post_skip at 72,
+ * 1.7: gain_smoothing at 80.
  */
-export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip'], [6, 'postSkip', 'post_skip']]);
+export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [6, 'postSkip', 'post_skip', 65536],
+  [7, 'gainSmoothing', 'gain_smoothing', 2]]);
 
 /**
  * The bytes of the fields a header of format 1.`minor` has (4.1): 56, 64 from 1.2, then 8 per field of
- * `SKIPS` (72 in 1.5, 80 in 1.6). Writers write exactly this; readers accept more, but 1.0 exactly 56.
+ * `SKIPS` (72 in 1.5, 80 in 1.6, 88 in 1.7). Writers write exactly this; readers accept more, but 1.0 exactly 56.
  * @param {number} minor
  */
 export function leastHeaderSize(minor) {
   return minor < 2 ? HEADER_SIZE : HEADER_SIZE_1_2 + 8 * SKIPS.filter(([since]) => minor >= since).length;
 }
-export const MAX_PRE_SKIP = 65536;
 export const MAX_VALUES_PER_BYTE = 1024;
 const MAX_SAMPLES = 2 ** 40;
 const MAX_SAMPLE_RATE = 768000;
@@ -60,6 +61,8 @@ export const FLAG_LAST = 1;
  *   encoder's lead-in), dropped by the decoder (format 1.5 on; 0 below)
  * @property {number} postSkip model-rate samples at the end of the coded signal that are not audio (the
  *   encoder's lead-out), dropped by the decoder (format 1.6 on; 0 below)
+ * @property {number} gainSmoothing latent steps either side over which a non-causal model's decoder averages
+ *   the log-gain (6.2; format 1.7 on, 0..2; 0 below)
  */
 
 /**
@@ -146,8 +149,8 @@ function validate(h) {
   if (h.stereo && (h.minor < 4 || h.channels !== 2)) {
     throw bad(`mid/side stereo needs format 1.4 and 2 channels (format 1.${h.minor}, ${h.channels})`);
   }
-  for (const [since, field, name] of SKIPS) {
-    if (!(h[field] >= 0 && h[field] <= MAX_PRE_SKIP)) throw bad(`${name} ${h[field]} not in 0..${MAX_PRE_SKIP}`);
+  for (const [since, field, name, most] of SKIPS) {
+    if (!(h[field] >= 0 && h[field] <= most)) throw bad(`${name} ${h[field]} not in 0..${most}`);
     if (h[field] && h.minor < since) throw bad(`format 1.${h.minor} has no ${name}`);
   }
   if (h.coder === 0 && !(h.bits >= 1 && h.bits <= 16)) throw bad(`bits ${h.bits} not in 1..16`);
@@ -194,7 +197,7 @@ export function readHeader(data) {
   let stereo = 0;
   let timeStride = 0;
   let packetSteps = 0;
-  const skips = { preSkip: 0, postSkip: 0 };
+  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0 };
   if (minor >= 2) {
     if (data.length < HEADER_SIZE_1_2) {
       throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);

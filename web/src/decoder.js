@@ -12,7 +12,7 @@
 import { readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
-import { removeDc } from './level.js';
+import { frameGains, removeDc } from './level.js';
 import { codedLength } from './model.js';
 import { GradientStart, jointStart } from './phase_gradient.js';
 import { rangeDecode } from './rangecoder.js';
@@ -217,8 +217,11 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
       for (let k = 0; k < nb; k++) phase.set(lat.phase.subarray((ch * nb + k) * lat.frames + w0, (ch * nb + k) * lat.frames + w1), k * nw);
     } else postfilter(logmag, nb, nw, kappa);
     const mag = new Float32Array(nb * nw);
+    // 6.2: from format 1.7 a non-causal model's gains are averaged across packet boundaries
+    const gains = frameGains(lat.gains.subarray(ch * lat.steps, (ch + 1) * lat.steps), w0, w1, s,
+      c.causal ? 0 : h.gainSmoothing ?? 0, lat.steps - 1);
     for (let t = 0; t < nw; t++) {
-      const g = lat.gains[ch * lat.steps + Math.floor((w0 + t) / s)];
+      const g = gains[t];
       for (let k = 0; k < nb; k++) mag[k * nw + t] = f32(f32(Math.exp(logmag[k * nw + t])) / g);
     }
     out.push({ mag, phase, logmag });

@@ -11,7 +11,7 @@ import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
 import { AudioError, CodecError } from './errors.js';
 import { leadIn, leadLengths, leadOut } from './lead.js';
-import { inputGain, packetGain, removeDc, streamGains } from './level.js';
+import { GAIN_SMOOTHING_STEPS, inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
 import { rangeEncode } from './rangecoder.js';
 import { resample } from './resample.js';
@@ -216,7 +216,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   const mLen = modelLength(n, rate, c.sampleRate);
   const framed = !!opts.framed;
   // 7.1: the framed layout of a non-causal model codes a lead-in before the audio and a lead-out after it
-  // (format 1.6), made at the input's rate and resampled with the audio, so that no stage sees a step
+  // (format 1.6; 1.7 with the gains smoothed), made at the input's rate and resampled with the audio, so that no stage sees a step
   const [preSkip, leadLen] = framed && !c.causal ? leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate) : [0, 0];
   const postSkip = preSkip;
   const cLen = preSkip + mLen + postSkip; // coded_len (4.6)
@@ -238,10 +238,11 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: preSkip ? 6 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
     timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,
+    gainSmoothing: preSkip ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
   };
   const hop = c.hop;
   const half = c.nFft / 2;

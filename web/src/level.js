@@ -78,6 +78,29 @@ export function packetGain(own, g) {
   return f32(Math.min(Math.max(own * 10 ** (Math.floor(20 * Math.log10(ratio) / 0.25 + 0.5) * 0.25 / 20), 1 / 64), 64));
 }
 
+/** 6.2 (format 1.7): the latent steps either side over which a non-causal model's decoder averages the log-gain. */
+export const GAIN_SMOOTHING_STEPS = 2;
+
+/**
+ * 6.2: the gains of STFT frames [w0, w1) of one channel -> Float32Array(w1 - w0). Frame t's is its step's
+ * gain, times exp of the mean, over frames u within `smoothing * stride` of t, of ln(gain of u's step / gain
+ * of t's step), in float64; steps before 0 and after `lastStep` taken as those. Unchanged where the gain is.
+ * @param {Float32Array} gains the channel's gain per latent step @param {number} w0 @param {number} w1
+ * @param {number} stride @param {number} smoothing @param {number} lastStep
+ */
+export function frameGains(gains, w0, w1, stride, smoothing, lastStep) {
+  const r = smoothing * stride;
+  const at = (/** @type {number} */ u) => gains[Math.min(Math.max(Math.floor(u / stride), 0), lastStep)];
+  const out = new Float32Array(w1 - w0);
+  for (let t = w0; t < w1; t++) {
+    const own = at(t);
+    let sum = 0;
+    for (let u = t - r; u <= t + r; u++) sum += Math.log(at(u) / own);
+    out[t - w0] = f32(own * Math.exp(sum / (2 * r + 1)));
+  }
+  return out;
+}
+
 /**
  * Samples for a fixed-point output: every peak over 0.9 bent smoothly below full scale (tanh, never
  * reaching 0.999), in place -> how many were at or over full scale.

@@ -367,6 +367,9 @@ export class Model {
     if (h.layout === 1 && h.timeStride !== c.timeStride) {
       throw new FormatError(`blob's time stride ${h.timeStride} is not the model's ${c.timeStride}`);
     }
+    if (h.gainSmoothing && c.causal) {
+      throw new FormatError("blob's gain_smoothing needs a non-causal model (a causal decoder cannot look ahead)");
+    }
     if (h.layout === 1 && h.nFrames === 0) return;
     const frames = Math.floor(codedLength(h, c.sampleRate) / c.hop) + 1;
     const steps = Math.ceil(frames / c.timeStride);

@@ -37,7 +37,7 @@ export function packBits(codes, bits) {
 
 /**
  * The header's bytes (4.1): a whole layout's (`payloadLen` given) or a framed one's (lengths 0); from
- * format 1.5 on with `preSkip` and its CRC-32, from 1.6 on with `postSkip` and its CRC-32.
+ * format 1.5 on with `preSkip` and its CRC-32, from 1.6 on with `postSkip`, from 1.7 on `gainSmoothing`.
  * @param {Header} h @param {number} payloadLen
  */
 export function packHeader(h, payloadLen) {

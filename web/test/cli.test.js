@@ -92,12 +92,12 @@ describe('codec-rt-web', () => {
     const r = run('info', good);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).model, 'checked');
-    // A 1.6 blob whose pre_skip or post_skip, resealed under its own CRC, disagrees with its frame count (as
+    // A 1.7 blob whose pre_skip or post_skip, resealed under its own CRC, disagrees with its frame count (as
     // the Python CLI's test): decode refuses it, and info must too, not print it as good.
     for (const at of [64, 72]) {
       const data = new Uint8Array(readFileSync(good));
       const view = new DataView(data.buffer);
-      assert.equal(data[5], 6);
+      assert.equal(data[5], 7);
       view.setUint32(at, view.getUint32(at, true) + 2048, true);
       view.setUint32(at + 4, crc32(data, at, at + 4), true);
       const bad = path.join(dir, 'info_bad.cra');
@@ -126,9 +126,9 @@ describe('codec-rt-web', () => {
       const r = run('encode', src, '-o', out, ...(opt.includes('--low-latency') ? opt : ['--bitrate', '6', ...opt]));
       assert.equal(r.status, 0, r.stderr);
       const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
-      // framed: 1.6 with a lead-in and a lead-out, but 1.4 without them for the causal (low-latency) point
+      // framed: 1.7 with a lead-in, a lead-out and smoothed gains, but 1.4 without them for the causal point
       const low = opt.includes('--low-latency');
-      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 4 : 6, 2, stereo, !low, !low]);
+      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 4 : 7, 2, stereo, !low, !low]);
     }
   });
 

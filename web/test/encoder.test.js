@@ -59,16 +59,16 @@ describe('the lead-in (7.1)', () => {
     assert.equal(readBlob(await encode(x, 16000, { model, bits: 3 })).header.bits, 3);
   });
 
-  it('only framed blobs of non-causal models have one, and a lead-out as long (format 1.6)', async () => {
+  it('only framed blobs of non-causal models have one, a lead-out as long and smoothed gains (format 1.7)', async () => {
     const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
     const model = await loadModel(path.join(REPO, c.model));
     const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 7))];
     const framed = readBlob(await encode(x, 16000, { model, framed: true })).header;
     const whole = readBlob(await encode(x, 16000, { model })).header;
     const lead = LEAD_IN_FRAMES * model.config.hop;
-    assert.deepEqual([framed.minor, framed.headerSize, framed.preSkip, framed.postSkip], [6, 80, lead, lead]);
+    assert.deepEqual([framed.minor, framed.headerSize, framed.preSkip, framed.postSkip, framed.gainSmoothing], [7, 88, lead, lead, 2]);
     assert.equal(framed.nFrames, Math.floor((2 * lead + 4000) / model.config.hop) + 1);
-    assert.deepEqual([whole.minor, whole.preSkip, whole.postSkip], [model.config.coder === 2 ? 3 : 1, 0, 0]);
+    assert.deepEqual([whole.minor, whole.preSkip, whole.postSkip, whole.gainSmoothing], [model.config.coder === 2 ? 3 : 1, 0, 0, 0]);
   });
 
   it('at 44.1 kHz: a lead-in and a lead-out of 2080 model-rate samples (5733 at 44.1 kHz), dropped again by the decoder', async () => {
@@ -77,7 +77,7 @@ describe('the lead-in (7.1)', () => {
     const x = [new Float32Array(9000).map((_, i) => 0.3 * Math.sin(i / 9))];
     const blob = await encode(x, 44100, { model, framed: true });
     const h = readBlob(blob).header;
-    assert.deepEqual([h.minor, h.preSkip, h.postSkip, h.numSamples], [6, 2080, 2080, 9000]);
+    assert.deepEqual([h.minor, h.preSkip, h.postSkip, h.numSamples], [7, 2080, 2080, 9000]);
     assert.equal(h.nFrames, Math.floor((2 * 2080 + Math.ceil((9000 * 16000) / 44100)) / model.config.hop) + 1);
     const out = await decode(blob, { model, phaseIters: 0 });
     assert.equal(out.channels[0].length, 9000);

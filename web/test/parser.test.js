@@ -114,15 +114,16 @@ describe('real blobs', () => {
 });
 
 /**
- * A framed header of format 1.`minor` (72 bytes in 1.5, 80 from 1.6 on) with `preSkip` and `postSkip`, as
- * the writer makes it.
- * @param {number} minor @param {number} preSkip @param {number} [postSkip]
+ * A framed header of format 1.`minor` (72 bytes in 1.5, 80 in 1.6, 88 from 1.7 on) with `preSkip`,
+ * `postSkip` and `gainSmoothing`, as the writer makes it.
+ * @param {number} minor @param {number} preSkip @param {number} [postSkip] @param {number} [gainSmoothing]
  */
-function header(minor, preSkip, postSkip = 0) {
+function header(minor, preSkip, postSkip = 0, gainSmoothing = 0) {
   return packHeader({
     minor, headerSize: 0, mode: 0, bits: 0, phaseBits: 0, coder: 2, sampleRate: 16000, channels: 1,
     latentChannels: 2, latentBins: 33, nBins: 257, numSamples: 0, nFrames: 0, latentSteps: 0,
     modelId: 'eace621bf5d21b4e', layout: 1, stereo: 0, timeStride: 4, packetSteps: 8, preSkip, postSkip,
+    gainSmoothing,
   }, 0);
 }
 
@@ -132,6 +133,7 @@ function reseal(b) {
   v.setUint32(60, crc32(b, 0, 60), true);
   if (b[5] >= 5 && b.length >= 72) v.setUint32(68, crc32(b, 64, 68), true);
   if (b[5] >= 6 && b.length >= 80) v.setUint32(76, crc32(b, 72, 76), true);
+  if (b[5] >= 7 && b.length >= 88) v.setUint32(84, crc32(b, 80, 84), true);
   return b;
 }
 
@@ -223,6 +225,31 @@ describe('format 1.6 header: post_skip (4.1, 4.2)', () => {
     const c = header(6, 2048, 2048);
     c[6] = 72;
     assert.throws(() => readHeader(reseal(c)), FormatError);
+  });
+});
+
+describe('format 1.7 header: gain_smoothing (4.1, 4.2)', () => {
+  it('is written at 80 with its own CRC-32 at 84 and read back; 0 below 1.7', () => {
+    const b = header(7, 2048, 2048, 2);
+    assert.deepEqual([b.length, b[6], b[80], b[81]], [88, 88, 2, 0]);
+    assert.equal(new DataView(b.buffer).getUint32(84, true), crc32(b, 80, 84));
+    assert.deepEqual([readHeader(b).header.gainSmoothing, readHeader(header(6, 2048, 2048)).header.gainSmoothing], [2, 0]);
+    assert.throws(() => header(6, 2048, 2048, 2), FormatError);
+  });
+
+  it('a bad header_crc_7 is a ChecksumError naming gain_smoothing; 3 a FormatError naming it', () => {
+    const b = header(7, 2048, 2048, 2);
+    b[80] ^= 3;
+    assert.throws(() => readHeader(b), (e) => e instanceof ChecksumError && /gain_smoothing/.test(e.message));
+    assert.throws(() => readHeader(reseal(header(7, 2048, 2048, 3))), (e) => e instanceof FormatError && /gain_smoothing 3/.test(e.message));
+  });
+
+  it('a causal model refuses a blob whose gains it would have to smooth', async () => {
+    const m = await model('runtime/codec_rt/models/ll12k');
+    const h = readHeader(header(7, 0, 0, 2)).header;
+    assert.throws(() => m.checkCompatible({ ...h, modelId: m.modelId, latentChannels: m.config.channels,
+      latentBins: m.config.latentBins, nBins: m.config.nBins, timeStride: m.config.timeStride }),
+    (e) => e instanceof FormatError && /gain_smoothing/.test(e.message));
   });
 });
 

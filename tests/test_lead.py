@@ -4,11 +4,12 @@ first sample, coded so that the models see no step at the start, and dropped by 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from codec_rt import Codec, StreamDecoder, StreamEncoder, packets
+from codec_rt import Codec, StreamDecoder, StreamEncoder, blob, packets
 from codec_rt.lead import ORDER, lead_in, lead_out, lengths
 from codec_rt.level import Loudness
 
@@ -154,3 +155,22 @@ def test_a_stream_decoder_never_returns_the_lead_out_as_audio() -> None:
         assert sum(p.shape[-1] for p in pieces if p.size) <= x.shape[1]
     y = np.concatenate([p for p in [*pieces, dec.flush()] if p.size], axis=1)
     np.testing.assert_array_equal(y, whole)
+
+
+def test_a_rate_with_no_lead_codes_framed_as_1_4_from_the_command_line(tmp_path: Path) -> None:
+    """At 7919 Hz no lead-in fits (7.1): the framed blob is 1.4, without the smoothed gains of 1.7 either,
+    and decodes to the input's length (1.7's gain_smoothing once made such a header that was refused)."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    x = (0.1 * np.random.default_rng(0).standard_normal(2 * 7919)).astype(np.float32)
+    sf.write(str(tmp_path / "odd.wav"), x, 7919)
+    run = [sys.executable, "-m", "codec_rt"]
+    r = subprocess.run([*run, "encode", "odd.wav", "-o", "odd.cra"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    header, _ = blob.read_header((tmp_path / "odd.cra").read_bytes())
+    assert (header.minor, header.pre_skip, header.gain_smoothing) == (4, 0, 0)
+    assert subprocess.run([*run, "decode", "odd.cra", "-o", "odd.wav", "--force"], cwd=tmp_path).returncode == 0
+    assert sf.info(str(tmp_path / "odd.wav")).frames == x.size

@@ -92,7 +92,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         minor=(blob.MINOR if pre_skip else 4) if framed else BlobHeader.whole_minor(cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
-        gain_smoothing=GAIN_SMOOTHING_STEPS if lead_in else 0,
+        gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip else 0,  # 1.7 along with the lead (no lead: 1.4)
     )
     header.validate()
     return header

@@ -230,6 +230,8 @@ def check_against_model(h: dict[str, Any], m: Model) -> None:
     assert h["model_id"] == m.model_id and h["coder"] == m.cfg["coder"]
     assert (h["latent_channels"], h["latent_bins"], h["n_bins"]) == (m.cfg["channels"], m.latent_bins, m.n_bins)
     assert h["layout"] == 0 or h["time_stride"] == m.stride
+    if h["gain_smoothing"] and m.cfg["causal"]:
+        raise SpecError("FormatError", "gain_smoothing with a causal model")
     coded_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
     assert h["n_frames"] == coded_len // m.cfg["hop"] + 1
     assert h["latent_steps"] == -(-h["n_frames"] // m.stride)

@@ -242,9 +242,9 @@ def test_a_quiet_background_stays_steady_beside_loud_packets_at_12_kbps() -> Non
 def test_a_quiet_background_stays_steady_beside_loud_packets(point: str) -> None:
     """Noise at -40 dBFS (and, but at the causal point, a 300 Hz tone at -33.5 dBFS) between loud speech bursts:
     10 ms levels within 6 dB. A quiet packet's gain is held within 6 dB of its own level (FORMAT.md 7.6), so
-    gains step at packet boundaries; from format 1.7 the decoder averages the log-gain over the 2 steps
+    gains step at packet boundaries; from format 1.7 the decoder averages the log-gain over the steps
     either side (6.2), where dividing by the step left a dip and a peak of 3 to 5 dB at each boundary
-    (12 kbps: 6.5 dB, now 3.2; 3 kbps: 6.3, now 4.9)."""
+    (12 kbps: 6.5 dB, now 2.9; 3 kbps: 6.3, now 5.4)."""
     run = fidelity.ours(**POINTS[point])
     names = ["noise -40 dBFS under speech bursts"]
     if point != "ll":  # the causal point loses steady tones (docs/fidelity.md)

@@ -9,6 +9,8 @@ the tolerances of section 10. `ref_read` is the one place that calls codec-rt's 
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +169,7 @@ def test_shipped_model_blobs_read_as_codec_rt_reads_them(model_dir: Path, shippe
         assert h["minor"] == (framed_minor if layout == "framed" else 3 if h["coder"] == 2 else 1)
         lead = 16 * load_model(model_dir).cfg["hop"] if h["minor"] >= 6 else 0
         assert (h["pre_skip"], h["post_skip"]) == (lead, lead)
-        assert h["gain_smoothing"] == (2 if h["minor"] >= 7 else 0)
+        assert h["gain_smoothing"] == (1 if h["minor"] >= 7 else 0)
 
 
 @pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda p: p.name)
@@ -197,19 +199,49 @@ def test_shipped_model_audio_conforms(model_dir: Path, shipped_blobs: Any) -> No
         assert lsd(power(ref[0], n_fft, hop), power(y[0], n_fft, hop)) < 0.5
 
 
-def test_gains_that_step_at_packet_boundaries_decode_as_the_spec_says() -> None:
+def with_gain_smoothing(data: bytes, r: int) -> bytes:
+    """A 1.7 blob with its gain_smoothing set to `r`, under a CRC made right again (4.1)."""
+    out = bytearray(data)
+    struct.pack_into("<I", out, 80, r)
+    struct.pack_into("<I", out, 84, zlib.crc32(bytes(out[80:84])))
+    return bytes(out)
+
+
+@pytest.mark.parametrize("r", [0, 1, 2])
+def test_gains_that_step_at_packet_boundaries_decode_as_the_spec_says(r: int) -> None:
     """6.2 from 1.7: a quiet background between loud bursts gets packet gains 3.6 dB apart (7.6); the spec
-    reader's per-frame average of the log-gain gives codec-rt's samples (refinement off)."""
+    reader's per-frame average of the log-gain gives codec-rt's samples (refinement off), for every
+    gain_smoothing a reader must take, not only the one codec-rt writes."""
     from benchmarks.fidelity import cases
     from codec_rt import Codec, packets
 
     model_dir = next(d for d in SHIPPED if d.name == "rd12k")
     codec, m = Codec.load(model_dir), load_model(model_dir)
     case = next(c for c in cases() if c.name == "noise -40 dBFS under speech bursts")
-    data = codec.encode(case.audio, case.rate, framed=True)
-    h, sections = packets.read(data)
+    written = codec.encode(case.audio, case.rate, framed=True)
+    h, sections = packets.read(written)
     gains = [sec.gain for sec in sections]
-    assert h.gain_smoothing == 2 and 20 * np.log10(max(gains) / min(gains)) > 3
+    assert h.gain_smoothing == 1 and 20 * np.log10(max(gains) / min(gains)) > 3
+    data = with_gain_smoothing(written, r)
     ref, _ = codec.decode(data, phase_iters=0)
     y = decode_audio(data, m, iters=0)
     np.testing.assert_allclose(y, ref, rtol=0, atol=1e-4 * float(np.abs(ref).max()))
+
+
+def test_a_causal_model_refuses_gains_it_would_have_to_smooth() -> None:
+    """4.2: gain_smoothing needs a non-causal model; codec-rt and the spec reader refuse it alike."""
+    from codec_rt import Codec, blob
+    from codec_rt.errors import FormatError
+
+    model_dir = next(d for d in SHIPPED if d.name == "ll12k")
+    codec = Codec.load(model_dir)
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
+    data = codec.encode(np.ascontiguousarray(x[:sr].T), sr, framed=True)
+    assert data[5] == 4  # a causal model writes 1.4: no lead, no smoothing
+    head = blob.BlobHeader(**(blob.read_header(data)[0].to_dict() | {"minor": 7, "gain_smoothing": 1}))
+    bad = head.pack(0) + data[64:]
+    with pytest.raises(SpecError) as got:
+        check_against_model(read_blob(bad)[0], load_model(model_dir))
+    assert got.value.kind == "FormatError"
+    with pytest.raises(FormatError, match="gain_smoothing"):
+        codec.decode(bad)

@@ -92,8 +92,9 @@ def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float64
 # context, which spans the boundary, blends the two sides' levels: dividing its output by a gain that steps
 # left a dip and a peak of 3 to 5 dB at each boundary (noise at -40 dBFS between speech bursts: 6.5 dB of
 # 10 ms level range at 12 kbps, 2.5 in the whole layout). From format 1.7 the decoder of a non-causal model
-# divides by the log-gain averaged over GAIN_SMOOTHING_STEPS latent steps either side (`frame_gains`).
-GAIN_SMOOTHING_STEPS = 2
+# divides by the log-gain averaged over `gain_smoothing` latent steps either side (`frame_gains`); the encoder
+# writes GAIN_SMOOTHING_STEPS, which came nearest the whole layout around boundaries (docs/fidelity.md).
+GAIN_SMOOTHING_STEPS = 1
 
 
 def frame_gains(gains: npt.NDArray[np.float32], z0: int, w0: int, w1: int, stride: int, smoothing: int,

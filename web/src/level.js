@@ -78,8 +78,8 @@ export function packetGain(own, g) {
   return f32(Math.min(Math.max(own * 10 ** (Math.floor(20 * Math.log10(ratio) / 0.25 + 0.5) * 0.25 / 20), 1 / 64), 64));
 }
 
-/** 6.2 (format 1.7): the latent steps either side over which a non-causal model's decoder averages the log-gain. */
-export const GAIN_SMOOTHING_STEPS = 2;
+/** 6.2 (format 1.7): the gain_smoothing the encoder writes, latent steps either side (0..2 are readable). */
+export const GAIN_SMOOTHING_STEPS = 1;
 
 /**
  * 6.2: the gains of STFT frames [w0, w1) of one channel -> Float32Array(w1 - w0). Frame t's is its step's

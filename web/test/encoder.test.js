@@ -66,7 +66,7 @@ describe('the lead-in (7.1)', () => {
     const framed = readBlob(await encode(x, 16000, { model, framed: true })).header;
     const whole = readBlob(await encode(x, 16000, { model })).header;
     const lead = LEAD_IN_FRAMES * model.config.hop;
-    assert.deepEqual([framed.minor, framed.headerSize, framed.preSkip, framed.postSkip, framed.gainSmoothing], [7, 88, lead, lead, 2]);
+    assert.deepEqual([framed.minor, framed.headerSize, framed.preSkip, framed.postSkip, framed.gainSmoothing], [7, 88, lead, lead, 1]);
     assert.equal(framed.nFrames, Math.floor((2 * lead + 4000) / model.config.hop) + 1);
     assert.deepEqual([whole.minor, whole.preSkip, whole.postSkip, whole.gainSmoothing], [model.config.coder === 2 ? 3 : 1, 0, 0, 0]);
   });

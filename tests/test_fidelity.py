@@ -67,12 +67,11 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
 @pytest.mark.parametrize("point", POINTS)
 def test_dc_stereo_and_loud_input_come_through_every_point(point: str) -> None:
     """Anti-phase is coded as mid/side by every point, the causal low-latency one included. A panned pair,
-    coded channel by channel, keeps its image where the channels share the phase start (FORMAT.md 6.5); the
-    causal point's RTISI does not share it yet (correlation -0.13, docs/fidelity.md)."""
+    coded channel by channel, keeps its image where the channels share the phase start (FORMAT.md 6.5), and
+    at the causal point, where the channels take their joint's phase in such frames (it was -0.13)."""
     run = fidelity.ours(**POINTS[point])
-    names = ["speech -30 dBFS + DC 0.2", "log sweep 0.99, 48 kHz", "anti-phase stereo (R = -L)"]
-    if point != "ll":
-        names.append("panned stereo (R = L / 2, its own noise 60 dB down)")
+    names = ["speech -30 dBFS + DC 0.2", "log sweep 0.99, 48 kHz", "anti-phase stereo (R = -L)",
+             "panned stereo (R = L / 2, its own noise 60 dB down)"]
     for name in names:
         case = CASES[name]
         clean = run(case.meta["clean"], case.rate) if case.kind == "dc" else None

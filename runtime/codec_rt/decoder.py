@@ -43,7 +43,7 @@ from .grid import (
 from .level import frame_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet
-from .phase_gradient import PhaseStart, joint_start
+from .phase_gradient import PhaseStart, causal_joint, joint_start
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -243,8 +243,9 @@ class StreamDecoder:
         if h.mode == Mode.STORE_PHASE:
             st.phases = np.zeros((h.channels, cfg.n_bins, 0), np.float32)
         st.resampler = StreamResampler(cfg.sample_rate, h.sample_rate, h.channels)
-        if cfg.causal:
-            st.ola = np.zeros((h.channels, cfg.n_fft - cfg.hop), np.float32)
+        if cfg.causal:  # with channels coded one by one, a row more for their joint (6.5)
+            joint = self._joint_start() and h.mode == Mode.PREDICTED
+            st.ola = np.zeros((h.channels + joint, cfg.n_fft - cfg.hop), np.float32)
 
     def _add(self, p: Packet) -> None:
         """Append a packet's latents, gains and stored phase to the buffers."""
@@ -355,12 +356,14 @@ class StreamDecoder:
         st, cfg = self.state, self.model.config
         assert st.ola is not None
         logmag, gain, angle, iters = self._features(w0, w1, j0, j1)
-        mag = np.exp(logmag) / gain
+        mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
         # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
         # advance is used either way (stored phase, held in st.phases, is a frame's phase).
         adv = bool(cfg.phase_advance) and st.phases is None
-        ola, st.ola, st.last = phase.causal_frames(mag, angle if iters == 0 or adv else None, st.ola, cfg.n_fft,
-                                                   cfg.hop, iters, adv, st.last)
+        init = angle if iters == 0 or adv else None
+        if st.ola.shape[0] > logmag.shape[0]:  # channels coded one by one, and their joint (6.5)
+            mag, init, shared = causal_joint(logmag, mag, init)
+        ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
         stop = base + ola.shape[1]
         return self._causal_samples(ola, base, stop if st.end is None else min(stop, st.end.model.samples))
@@ -375,10 +378,10 @@ class StreamDecoder:
 
     def _causal_samples(self, ola: F32, base: int, stop: int, n_frames: int | None = None) -> F32:
         """An overlap-add from model-rate sample `base` -> its samples from `emitted` up to `stop`, normalized
-        (over `n_frames` frames in all, None: frames go on past these samples)."""
+        (over `n_frames` frames in all, None: frames go on past these samples); without the channels' joint."""
         st, cfg = self.state, self.model.config
         y = ola / phase.window_square_sum(base, ola.shape[1], cfg.n_fft, cfg.hop, n_frames)
-        out = y[:, max(st.emitted - base, 0) : max(stop - base, 0)]
+        out = y[: self.channels, max(st.emitted - base, 0) : max(stop - base, 0)]
         st.emitted = max(st.emitted, stop)
         return np.ascontiguousarray(out)
 

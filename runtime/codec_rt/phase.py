@@ -153,6 +153,7 @@ def _causal_windows(n_fft: int, hop: int) -> tuple[F32, F32, F32]:
 def causal_frames(
     mag: npt.NDArray[np.floating], init: npt.NDArray[np.floating] | None, tail: F32, n_fft: int, hop: int,
     iters: int = CAUSAL_ITERS, advance: bool = False, last: C64 | None = None,
+    shared: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[F32, F32, C64]:
     """Phase without lookahead, for a causal model: real-time iterative spectrogram inversion (RTISI; Zhu,
     Beauregard and Wyse 2007) with no look-ahead frames. Each new frame's phase is refined, `iters` times,
@@ -166,7 +167,9 @@ def causal_frames(
     vocoder's step, which keeps a tone between two bins at its frequency where the magnitude alone does not).
     tail: `[..., n_fft - hop] float32`, the overlap-add of the windowed frames committed so far over the
     samples that they still share with the next frame (zeros at the start of a stream); last: `[..., F]
-    complex64`, the last frame committed (None at the start). Returns (the overlap-add of the `T * hop`
+    complex64`, the last frame committed (None at the start). shared: `[T]`, with channels coded one by one
+    and their joint as the last row of `mag` (`phase_gradient.causal_joint`): in these frames every other
+    row takes the joint row's phase once it is refined (FORMAT.md 6.5). Returns (the overlap-add of the `T * hop`
     samples that these frames finish, the new tail, the new last frame): divide the first by
     `window_square_sum` for the signal.
     """
@@ -202,6 +205,8 @@ def causal_frames(
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
         for _ in range(iters):
             c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
+        if shared is not None and shared[t]:
+            c = np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]])
         seg += np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win
     return buf[..., : t_count * hop], np.ascontiguousarray(buf[..., t_count * hop :]), c.astype(np.complex64)
 

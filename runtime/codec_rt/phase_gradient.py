@@ -38,6 +38,7 @@ MAX_BIN_SHIFT = 1.5  # a frequency's distance from its bin, at most (bins)
 TWO_PI = 2 * math.pi
 
 F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
 
 
 class PhaseStart(enum.IntEnum):
@@ -118,6 +119,22 @@ def joint_start(logmag: npt.ArrayLike) -> tuple[F64, npt.NDArray[np.bool_]]:
     joint: F64 = top + 0.5 * np.log(np.sum(np.exp(2 * (s - top)), axis=0, keepdims=True))
     shared: npt.NDArray[np.bool_] = np.median(top[0] - s.min(axis=0), axis=0) <= SHARED_SPREAD
     return joint, shared
+
+
+def causal_joint(logmag: npt.ArrayLike, mag: F32, init: F32 | None) -> tuple[F32, F32 | None, npt.NDArray[np.bool_]]:
+    """For the causal decoder (`phase.causal_frames` with `shared`): channels coded one by one, their
+    log-magnitudes before the gain and their magnitudes `[C, F, T]`, and the phase or phase advance they
+    start from (or None) -> the same with the channels' joint appended as row C (its magnitude `exp` of
+    `joint_start`'s, its start the louder channel's in each bin), and the frames `[T]` where the channels
+    take the joint's phase (FORMAT.md 6.5, "channels coded one by one")."""
+    s = np.asarray(logmag, dtype=np.float32)
+    joint, shared = joint_start(s)
+    mags: F32 = np.concatenate([mag, np.exp(joint).astype(np.float32)])
+    if init is None:
+        return mags, None, shared
+    louder = np.argmax(s, axis=0)[None]  # the first channel where they are equal
+    inits: F32 = np.concatenate([init, np.take_along_axis(init, louder, axis=0)]).astype(np.float32)
+    return mags, inits, shared
 
 
 class GradientStart:

@@ -150,8 +150,11 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
 
 
 def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
-          advance: bool = False) -> np.ndarray:
-    """6.5, causal (`advance`: phase_advance = 1, phase0 is the advance)."""
+          advance: bool = False, follow: tuple[np.ndarray, np.ndarray] | None = None,
+          keep: np.ndarray | None = None) -> np.ndarray:
+    """6.5, causal (`advance`: phase_advance = 1, phase0 is the advance). Channels coded one by one: `keep`
+    [F, N] receives the joint's committed frames; `follow` (shared [N], those frames) makes a channel take
+    their phase in the shared frames."""
     w, n = hann(n_fft), mag.shape[1]
     norm = np.zeros(n_fft)
     for k in range(n_fft // hop):
@@ -175,6 +178,10 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
             c = like(mag[:, t], np.fft.rfft(seg * a))
         for _ in range(iters):
             c = like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b))
+        if follow is not None and follow[0][t]:
+            c = like(mag[:, t], follow[1][:, t])
+        if keep is not None:
+            keep[:, t] = c
         seg += np.fft.irfft(c, n=n_fft) * w
     wsum = ola(np.tile(w * w, (n, 1)), hop)
     return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
@@ -201,6 +208,16 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         top = S.max(axis=0)
         joint = phase_start(top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0)), n_fft, hop)
         shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
+    follow = None
+    if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] == 0:  # 6.5, causal, one by one
+        S = np.array(es, dtype=np.float64)
+        top = S.max(axis=0)
+        J = top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0))
+        louder = np.argmax(S, axis=0)
+        p0 = np.take_along_axis(np.array([f[1] for f in feats]), louder[None], axis=0)[0]
+        cj = np.zeros(J.shape, complex)
+        rtisi(np.exp(J).astype(np.float32), p0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), keep=cj)
+        follow = (np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5, cj)
     for ch in range(h["channels"]):
         logmag, phase0, g, stored = feats[ch]
         if stored is not None:
@@ -214,7 +231,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
                 phase0 = np.where(shared, joint, phase0)
             phase0 = phase0.astype(np.float32)
         if m.cfg["causal"]:
-            out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"])))
+            out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), follow))
         else:
             out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters))
     y = np.array(out)

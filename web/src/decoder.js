@@ -313,9 +313,11 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const { hop, nFft } = c;
   const refine = h.mode === 0 ? iters : 0;
   const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
-  const ola = Array.from({ length: h.channels }, () => new Float32Array(nFft - hop));
+  // channels coded one by one take their joint's phase where they carry one sound (6.5): its row comes last
+  const joint = h.channels > 1 && h.stereo === 0 && h.mode === 0;
+  const ola = Array.from({ length: h.channels + (joint ? 1 : 0) }, () => new Float32Array(nFft - hop));
   /** @type {({re: Float64Array, im: Float64Array} | null)[]} the last frame committed per channel */
-  const last = Array.from({ length: h.channels }, () => null);
+  const last = Array.from({ length: h.channels + (joint ? 1 : 0) }, () => null);
   const advance = c.phaseAdvance === 1 && h.mode === 0; // a predicted phase advance (3.4), stored phase aside
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
@@ -332,11 +334,30 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
     const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa);
     const base = w0 * hop - nFft / 2;
     const stop = Math.min(w1 * hop - nFft / 2, end.samples);
+    let shared = null;
+    if (joint) {
+      const j = jointStart(feats.map((f) => f.logmag), c.nBins);
+      const mag = Float32Array.from(j.joint, (v) => Math.exp(v));
+      let init = null;
+      if (refine === 0 || advance) { // the louder channel's start in each bin (the first where they are equal)
+        init = new Float32Array(mag.length);
+        for (let i = 0; i < mag.length; i++) {
+          let top = 0;
+          for (let ch = 1; ch < h.channels; ch++) if (feats[ch].logmag[i] > feats[top].logmag[i]) top = ch;
+          init[i] = feats[top].phase[i];
+        }
+      }
+      const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
+      const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record);
+      ola[h.channels] = r[1];
+      last[h.channels] = r[2];
+      shared = { shared: j.shared, ...record };
+    }
     for (let ch = 0; ch < h.channels; ch++) {
       // Iterating, RTISI starts a frame from the committed frames' phase, not the raw prediction; a predicted
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
-      const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch]);
+      const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared);
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

@@ -305,12 +305,16 @@ export function windowSquareSum(start, count, nFft, hop, nFrames) {
  * sinusoid's, and a frame starts from `last` (the frame committed before it, {re, im} [F]; null at a
  * stream's start: from the committed frames' signal) advanced so.
  * -> [the overlap-add of the T * hop samples these frames finish, the new tail, the new last frame].
+ * Channels coded one by one (6.5): `record` {re, im} [F, T] receives the joint's committed frames, and
+ * `joint` {shared [T], re, im} makes a channel take the joint's phase, once refined, in the shared frames.
  * @param {Float32Array} mag @param {Float32Array | null} init @param {Float32Array} tail
  * @param {number} nFft @param {number} hop @param {number} iters
  * @param {boolean} [advance] @param {{re: Float64Array, im: Float64Array} | null} [last]
+ * @param {{re: Float64Array, im: Float64Array} | null} [record]
+ * @param {{shared: Uint8Array, re: Float64Array, im: Float64Array} | null} [joint]
  * @returns {[Float32Array<ArrayBuffer>, Float32Array<ArrayBuffer>, {re: Float64Array, im: Float64Array}]}
  */
-export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null) {
+export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null, record = null, joint = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   const win = Float32Array.from(hann(nFft));
@@ -367,6 +371,19 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
       for (let j = 0; j < nFft; j++) x[j] = segA[j] + y[j] * b[j];
       fft.rfft(x, re, im);
       withPhaseOf(i);
+    }
+    if (joint && joint.shared[i]) {
+      for (let k = 0; k < nb; k++) {
+        re[k] = joint.re[k * t + i];
+        im[k] = joint.im[k * t + i];
+      }
+      withPhaseOf(i);
+    }
+    if (record) {
+      for (let k = 0; k < nb; k++) {
+        record.re[k * t + i] = cr[k];
+        record.im[k * t + i] = ci[k];
+      }
     }
     fft.irfft(cr, ci, y);
     for (let j = 0; j < nFft; j++) buf[o + j] = f32(buf[o + j] + f32(f32(y[j]) * win[j]));

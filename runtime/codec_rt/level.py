@@ -103,7 +103,8 @@ def frame_gains(gains: npt.NDArray[np.float32], z0: int, w0: int, w1: int, strid
     [C, n]`, the gains of latent steps `z0 .. z0 + n - 1` (`stride` frames each). Frame t's gain is its
     step's, times exp of the mean, over frames u within `smoothing * stride` of t, of ln(gain of u's step
     / gain of t's step), in float64; steps before 0 and after `last_step` (the stream's last, once known)
-    are taken as those. Where the gain does not change it is the step's gain exactly."""
+    are taken as those. Where the gain does not change it is the step's gain exactly. The header allows at
+    most 2 (FORMAT.md 4.1): the steps a decoder block holds reach 2 past its frames' (`ModelConfig.decoder_steps`)."""
     r = smoothing * stride
     steps = np.arange(w0 - r, w1 + r) // stride
     steps = np.maximum(steps, 0) if last_step is None else np.clip(steps, 0, last_step)

@@ -160,3 +160,5 @@ def test_ema_decay_writes_an_averaged_checkpoint_that_exports(tmp_path: Path) ->
 
     export(load_checkpoint(results / "model_ema.pth"), tmp_path / "ema_model")
     assert Codec.load(tmp_path / "ema_model").model.config.channels == 4
+    r = train(tmp_path, "--epochs", "3", "--resume", MODEL_CHANNELS="4", LEARNING_RATE="1e-2")
+    assert r.returncode == 0 and "without EMA_DECAY it is dropped" in r.stdout, r.stdout  # said, not silent

@@ -217,6 +217,9 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
             ema.load_state_dict(ck["ema"])
         elif ema is not None:  # a run that had no average: start it from the weights resumed
             ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema_decay), use_buffers=True)
+            say(f"{ckpt_path} holds no moving average: EMA_DECAY starts one from its weights")
+        elif "ema" in ck:
+            say(f"{ckpt_path} holds a moving average; without EMA_DECAY it is dropped and model_ema.pth goes stale")
         start_epoch, step = ck["epoch"], ck["step"]
         log_lambda = ck.get("log_lambda", log_lambda)
         say(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}")

@@ -199,6 +199,13 @@ def test_shipped_model_audio_conforms(model_dir: Path, shipped_blobs: Any) -> No
         assert lsd(power(ref[0], n_fft, hop), power(y[0], n_fft, hop)) < 0.5
 
 
+def shipped(name: str) -> Path:
+    """A shipped point's folder, in the package codec_rt is imported from (the wheel's, in the clean-install job)."""
+    from codec_rt.ladder import MODELS_DIR
+
+    return Path(MODELS_DIR) / name
+
+
 def with_gain_smoothing(data: bytes, r: int) -> bytes:
     """A 1.7 blob with its gain_smoothing set to `r`, under a CRC made right again (4.1)."""
     out = bytearray(data)
@@ -214,7 +221,7 @@ def test_gains_that_step_at_packet_boundaries_decode_as_the_spec_says(r: int) ->
     gain_smoothing a reader must take, not only the one codec-rt writes."""
     from codec_rt import Codec, packets
 
-    model_dir = next(d for d in SHIPPED if d.name == "rd12k")
+    model_dir = shipped("rd12k")
     codec, m = Codec.load(model_dir), load_model(model_dir)
     s, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
     x = 0.01 * np.random.default_rng(0).standard_normal(6 * sr)  # noise at -40 dBFS, speech at 1.3 s and 3.3 s
@@ -235,7 +242,7 @@ def test_a_causal_model_refuses_gains_it_would_have_to_smooth() -> None:
     from codec_rt import Codec, blob
     from codec_rt.errors import FormatError
 
-    model_dir = next(d for d in SHIPPED if d.name == "ll12k")
+    model_dir = shipped("ll12k")
     codec = Codec.load(model_dir)
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     data = codec.encode(np.ascontiguousarray(x[:sr].T), sr, framed=True)
@@ -255,7 +262,7 @@ def test_a_causal_pair_coded_one_by_one_keeps_one_phase_as_the_spec_says() -> No
     reader (each channel rebuilt apart, they came back uncorrelated: 0.00)."""
     from codec_rt import Codec
 
-    model_dir = next(d for d in SHIPPED if d.name == "ll12k")
+    model_dir = shipped("ll12k")
     codec = Codec.load(model_dir)
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     left = x[: 2 * sr, 0]

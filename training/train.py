@@ -207,22 +207,22 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     if prior_params:
         groups.append({"params": prior_params, "lr_scale": PRIOR_LR_SCALE})
     opt = torch.optim.Adam(groups, lr=a.learning_rate)
-    ema: AveragedModel | None = None
-    if a.ema_decay > 0:
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema_decay), use_buffers=True)
+    ck = None
     if a.resume and ckpt_path.exists():
         ck = _load_matching(ckpt_path, cfg, model)
         opt.load_state_dict(ck["optimizer"])
-        if ema is not None and "ema" in ck:
-            ema.load_state_dict(ck["ema"])
-        elif ema is not None:  # a run that had no average: start it from the weights resumed
-            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema_decay), use_buffers=True)
-            say(f"{ckpt_path} holds no moving average: EMA_DECAY starts one from its weights")
-        elif "ema" in ck:
-            say(f"{ckpt_path} holds a moving average; without EMA_DECAY it is dropped and model_ema.pth goes stale")
         start_epoch, step = ck["epoch"], ck["step"]
         log_lambda = ck.get("log_lambda", log_lambda)
         say(f"resumed from {ckpt_path} at epoch {start_epoch}, step {step}")
+    # The average starts from the weights as they now are (initialized or resumed), or goes on from the run's.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema_decay), use_buffers=True) \
+        if a.ema_decay > 0 else None
+    if ck is not None and ema is not None and "ema" in ck:
+        ema.load_state_dict(ck["ema"])
+    elif ck is not None and ema is not None:
+        say(f"{ckpt_path} holds no moving average: EMA_DECAY starts one from its weights")
+    elif ck is not None and "ema" in ck:
+        say(f"{ckpt_path} holds a moving average; without EMA_DECAY it is dropped and model_ema.pth goes stale")
 
     if a.packed:
         data = ClipSet.from_packed(Path(a.packed), cfg.sample_rate, a.max_train_files, a.max_audio_seconds, a.seed)

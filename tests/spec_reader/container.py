@@ -101,6 +101,10 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
     return out
 
 
+# 4.1: from 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes: (minor, offset, name).
+APPENDED = ((5, 64, "pre_skip"), (6, 72, "post_skip"), (7, 80, "gain_smoothing"))
+
+
 def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     """Sections 4.1-4.5, checks in the order of 4.2."""
     if len(data) < 8:
@@ -111,8 +115,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     if major != 1:
         raise SpecError("UnsupportedVersionError", f"major {major}")
     if (header_size < 56 or (minor == 0 and header_size != 56) or (minor >= 2 and header_size < 64)
-            or (minor >= 5 and header_size < 72) or (minor >= 6 and header_size < 80)
-            or (minor >= 7 and header_size < 88)):
+            or any(minor >= since and header_size < at + 8 for since, at, _ in APPENDED)):
         raise SpecError("FormatError", "header_size")
     layout, stride, psteps = 0, 0, 0
     if minor >= 2:
@@ -121,32 +124,22 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         if zlib.crc32(data[:60]) != struct.unpack_from("<I", data, 60)[0]:
             raise SpecError("ChecksumError", "header CRC")
         layout, stride, psteps = struct.unpack_from("<BBH", data, 56)
-    stereo, pre_skip, post_skip, smoothing = 0, 0, 0, 0
+    stereo = 0
     if minor >= 4:
         stereo, layout = layout >> 4, layout & 15
-    if minor >= 5:
-        if len(data) < 72:
-            raise SpecError("TruncatedError", "header")
-        if zlib.crc32(data[64:68]) != struct.unpack_from("<I", data, 68)[0]:
-            raise SpecError("ChecksumError", "header CRC of pre_skip")
-        (pre_skip,) = struct.unpack_from("<I", data, 64)
-    if minor >= 6:
-        if len(data) < 80:
-            raise SpecError("TruncatedError", "header")
-        if zlib.crc32(data[72:76]) != struct.unpack_from("<I", data, 76)[0]:
-            raise SpecError("ChecksumError", "header CRC of post_skip")
-        (post_skip,) = struct.unpack_from("<I", data, 72)
-    if minor >= 7:
-        if len(data) < 88:
-            raise SpecError("TruncatedError", "header")
-        if zlib.crc32(data[80:84]) != struct.unpack_from("<I", data, 84)[0]:
-            raise SpecError("ChecksumError", "header CRC of gain_smoothing")
-        (smoothing,) = struct.unpack_from("<I", data, 80)
+    appended = {name: 0 for _, _, name in APPENDED}
+    for since, at, name in APPENDED:
+        if minor >= since:
+            if len(data) < at + 8:
+                raise SpecError("TruncatedError", "header")
+            if zlib.crc32(data[at : at + 4]) != struct.unpack_from("<I", data, at + 4)[0]:
+                raise SpecError("ChecksumError", f"header CRC of {name}")
+            (appended[name],) = struct.unpack_from("<I", data, at)
     if len(data) < header_size:
         raise SpecError("TruncatedError", "header")
     h: dict[str, Any] = dict(zip(NAMES, HEADER.unpack_from(data, 0), strict=True))
     h.update(layout=layout, stereo=stereo, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex(),
-             pre_skip=pre_skip, post_skip=post_skip, gain_smoothing=smoothing)
+             **appended)
     rules = [
         h["mode"] in (0, 1), h["coder"] in (0, 1, 2), minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
         layout in (0, 1), stereo in (0, 1), stereo == 0 or h["channels"] == 2,
@@ -156,7 +149,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
         (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),
         layout == 1 or min(h["n_frames"], h["latent_steps"]) >= 1,
-        pre_skip <= 65536, post_skip <= 65536, smoothing <= 2,
+        h["pre_skip"] <= 65536, h["post_skip"] <= 65536, h["gain_smoothing"] <= 2,
     ]
     if not all(rules):
         raise SpecError("FormatError", f"header field rule {rules.index(False)}")

@@ -202,22 +202,20 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     feats = [features(m, h, packets, ch) for ch in range(h["channels"])]
     es = [postfilter(f[0], m.contrast if contrast is None else contrast).astype(np.float32) for f in feats]
     gradient = (m.phase_start if start is None else start) and not m.cfg["causal"]
-    joint = None
-    if gradient and h["channels"] > 1 and h["stereo"] == 0:  # 6.5, channels coded one by one
-        S = np.array(es, dtype=np.float64)
-        top = S.max(axis=0)
-        joint = phase_start(top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0)), n_fft, hop)
-        shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
-    follow = None
-    if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] == 0:  # 6.5, causal, one by one
+    joint, follow = None, None
+    if h["channels"] > 1 and h["stereo"] == 0:  # 6.5, channels coded one by one: their joint log-magnitude
         S = np.array(es, dtype=np.float64)
         top = S.max(axis=0)
         J = top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0))
+        shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
+    if gradient and h["channels"] > 1 and h["stereo"] == 0:
+        joint = phase_start(J, n_fft, hop)
+    if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] == 0:  # 6.5, causal, one by one
         louder = np.argmax(S, axis=0)
         p0 = np.take_along_axis(np.array([f[1] for f in feats]), louder[None], axis=0)[0]
         cj = np.zeros(J.shape, complex)
         rtisi(np.exp(J).astype(np.float32), p0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), keep=cj)
-        follow = (np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5, cj)
+        follow = (shared, cj)
     for ch in range(h["channels"]):
         logmag, phase0, g, stored = feats[ch]
         if stored is not None:

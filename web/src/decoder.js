@@ -315,9 +315,10 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
   // channels coded one by one take their joint's phase where they carry one sound (6.5): its row comes last
   const joint = h.channels > 1 && h.stereo === 0 && h.mode === 0;
-  const ola = Array.from({ length: h.channels + (joint ? 1 : 0) }, () => new Float32Array(nFft - hop));
+  const rows = h.channels + (joint ? 1 : 0);
+  const ola = Array.from({ length: rows }, () => new Float32Array(nFft - hop));
   /** @type {({re: Float64Array, im: Float64Array} | null)[]} the last frame committed per channel */
-  const last = Array.from({ length: h.channels + (joint ? 1 : 0) }, () => null);
+  const last = Array.from({ length: rows }, () => null);
   const advance = c.phaseAdvance === 1 && h.mode === 0; // a predicted phase advance (3.4), stored phase aside
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */

@@ -216,7 +216,8 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   const mLen = modelLength(n, rate, c.sampleRate);
   const framed = !!opts.framed;
   // 7.1: the framed layout of a non-causal model codes a lead-in before the audio and a lead-out after it
-  // (format 1.6; 1.7 with the gains smoothed), made at the input's rate and resampled with the audio, so that no stage sees a step
+  // (format 1.6; 1.7 with the gains smoothed), made at the input's rate and resampled with the audio, so
+  // that no stage sees a step
   const [preSkip, leadLen] = framed && !c.causal ? leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate) : [0, 0];
   const postSkip = preSkip;
   const cLen = preSkip + mLen + postSkip; // coded_len (4.6)

@@ -168,9 +168,10 @@ def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(point:
         assert not clipped.any(), (name, int(clipped.sum()))
 
 
-def _tones(kbps: float) -> list[tuple[fidelity.Case, dict[str, float]]]:
-    """Each tone case of the suite with its metrics through the point at `kbps`, as the CLI codes it."""
-    run = fidelity.ours(kbps)
+def _tones(kbps: float | None, fixed_width: bool = False) -> list[tuple[fidelity.Case, dict[str, float]]]:
+    """Each tone case of the suite with its metrics through the point at `kbps` (or the fixed-width one), as
+    the CLI codes it."""
+    run = fidelity.ours(kbps, fixed_width=fixed_width)
     return [(c, fidelity.measure(c, run(c.audio, c.rate))) for c in CASES.values() if c.kind == "tone"]
 
 
@@ -205,6 +206,16 @@ def test_tones_at_16_kbps_keep_their_level_within_1_db() -> None:
         assert abs(m["end_db"]) <= 2, (case.name, m)
         if "start" not in case.meta:
             assert m["onset_db"] <= 1, (case.name, m)
+
+
+def test_tones_at_the_fixed_width_point_keep_their_level() -> None:
+    """The fixed-width point used to code a model of its own whose tones on a bin's centre came back 11 to 12 dB
+    low; it now codes the 12 kbps point's weights (LADDER.md stage 17): every tone within 2 dB, nothing within
+    80 Hz above -30 dB, no onset burst and no fade at the file's end."""
+    for case, m in _tones(None, fixed_width=True):
+        assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
+        if case.rate == 16000:
+            assert m["onset_db"] <= 1 and abs(m["end_db"]) <= 2, (case.name, m)
 
 
 @pytest.mark.parametrize("point", [p for p in POINTS if p != "ll"])

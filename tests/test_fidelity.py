@@ -37,6 +37,9 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
     assert not fidelity.measure(tone, x * 10 ** (-7 / 20))["ok"]  # 7 dB low
     t = np.arange(x.shape[1]) / tone.rate
     assert not fidelity.measure(tone, x + 0.05 * np.sin(2 * np.pi * 1031 * t))["ok"]  # a sideband at -23 dB
+    flat = np.abs(x).max() * np.sin(2 * np.pi * 1000 * 2 ** (-8 / 1200) * t)[None]  # 8 cents flat, all else kept
+    m = fidelity.measure(tone, flat)
+    assert not m["ok"] and abs(m["pitch_cents"] + 8) < 0.5 and abs(m["level_db"]) < 0.1, m
     late = CASES["tone 1000 Hz -6 dBFS after 100 ms of silence"]
     burst = late.audio.astype(np.float64).copy()
     start = late.meta["start"]
@@ -184,6 +187,7 @@ def test_steady_tones_keep_their_level_at_12_kbps() -> None:
     10 ms come out about 1 dB over its middle's peak, as its middle wanders by as much, and are left out."""
     for case, m in _tones(12.0):
         assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30, (case.name, m)
+        assert abs(m["pitch_cents"]) <= fidelity.MAX_PITCH_CENTS, (case.name, m)
         if case.rate == 16000:
             assert m["onset_db"] <= 1 and abs(m["end_db"]) <= 2 and not m["clipped"], (case.name, m)
 
@@ -214,6 +218,7 @@ def test_tones_at_the_fixed_width_point_keep_their_level() -> None:
     80 Hz above -30 dB, no onset burst and no fade at the file's end."""
     for case, m in _tones(None, fixed_width=True):
         assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and not m["clipped"], (case.name, m)
+        assert abs(m["pitch_cents"]) <= fidelity.MAX_PITCH_CENTS, (case.name, m)
         if case.rate == 16000:
             assert m["onset_db"] <= 1 and abs(m["end_db"]) <= 2, (case.name, m)
 

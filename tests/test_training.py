@@ -124,6 +124,28 @@ def test_onset_term_prices_a_burst_after_silence_and_nothing_else() -> None:
     assert onset_frames(steady)[0, 3:].sum() == 0  # only the clip's start, where it rises from silence
 
 
+def test_peak_term_prices_a_lopsided_lobe_that_the_magnitude_l1_hardly_sees() -> None:
+    """A tone whose decoded lobe leans one bin's way by a few tenths of a neper plays off pitch through the
+    runtime's phase-gradient start (docs/fidelity.md); the peak term charges it the vertex's shift in bins,
+    where the log-magnitude L1 over the spectrogram hardly moves, and charges the exact lobe nothing."""
+    from training import stft_torch as st
+    from training.losses import LOGMAG_FLOOR, peak_frequency_error
+
+    t = torch.arange(32000) / 16000
+    def logmag(f: float) -> torch.Tensor:
+        return st.to_features(st.stft(0.5 * torch.sin(2 * torch.pi * f * t)[None], 512, 128))[:, 0]
+
+    target = logmag(1000.0)  # on bin 32's centre
+    assert float(peak_frequency_error(target, target)) == 0.0
+    flat = logmag(1000.0 * 2 ** (-10 / 1200))  # 10 cents flat: 0.18 bins
+    assert 0.15 < float(peak_frequency_error(flat, target)) < 0.25
+    leaning = target.clone()
+    leaning[:, 31] += 0.15
+    leaning[:, 33] -= 0.15
+    l1 = (leaning.clamp_min(LOGMAG_FLOOR) - target.clamp_min(LOGMAG_FLOOR)).abs().mean()
+    assert float(peak_frequency_error(leaning, target)) > 0.05 and float(l1) < 0.002
+
+
 def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
     """FREEZE_ENCODER=1: the encoder and the prior keep their weights (so the blobs and the entropy tables stay
     the same), the decoder learns."""

@@ -70,6 +70,7 @@ class LossWeights:
     gl_iters: int = 8  # wave_phase="gl": unrolled Griffin-Lim iterations
     sc: float = 0.0  # spectral convergence
     onset: float = 0.0  # frame-level error at onsets (onset_level_error)
+    peak: float = 0.0  # spectral peaks' frequency error (peak_frequency_error)
 
 
 def unrolled_griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop: int, length: int,
@@ -144,6 +145,45 @@ def onset_level_error(pred_logmag: torch.Tensor, target_logmag: torch.Tensor) ->
     # hardly counts, the frames a listener hears as the burst fully.
     w = onset_frames(target_logmag) * torch.exp(0.5 * (e_t - e_t.amax(dim=1, keepdim=True)))
     return ((err - clip_err.detach()).abs() * w).sum() / w.sum().clamp_min(1e-8)
+
+
+PEAK_RANGE = 40.0  # dB: peaks priced, within this of their frame's strongest bin
+PEAK_PROMINENCE = 12.0  # dB: a priced peak over the louder of the bins 3 either side (Hann: 31.5 dB for a tone)
+MAX_VERTEX = 1.5  # bins: a vertex further from its bin is clamped (a predicted lobe with no peak there)
+
+
+def _vertex(logmag: torch.Tensor) -> torch.Tensor:
+    """`[B, F, T]` log-magnitudes -> `[B, F - 2, T]` the vertex of the parabola through each inner bin and its
+    two neighbours, as an offset from the bin (bins): where the runtime's phase-gradient start puts a peak's
+    frequency (`codec_rt.phase_gradient`). A bin that is no maximum (the parabola opens upwards) gets its
+    curvature bounded, so the offset stays finite and keeps its sign."""
+    lo, mid, hi = logmag[:, :-2], logmag[:, 1:-1], logmag[:, 2:]
+    den = (lo - 2 * mid + hi).clamp_max(-0.05)
+    return (0.5 * (lo - hi) / den).clamp(-MAX_VERTEX, MAX_VERTEX)
+
+
+def peak_frequency_error(pred_logmag: torch.Tensor, target_logmag: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference (bins) between the decoded and the input's peak frequencies, at the input's
+    tonal peaks (curved and prominent as a steady partial's lobe is) within PEAK_RANGE dB of their frame's
+    strongest bin, weighted by amplitude; `[B, F, T]` log-magnitudes in, a scalar out (0 without peaks).
+
+    A magnitude-only decoder sets a steady tone's pitch by where its decoded lobe peaks: the runtime's
+    phase-gradient start reads it off the parabola's vertex and Griffin-Lim keeps it. A lobe decoded a little
+    lopsided costs the log-magnitude L1 almost nothing and the tone 10 to 60 cents of pitch (docs/fidelity.md),
+    and the waveform and mel terms, built with the true phase, never hear it."""
+    t = target_logmag.clamp(LOGMAG_FLOOR, LOGMAG_CEIL)
+    p = pred_logmag.clamp(LOGMAG_FLOOR, LOGMAG_CEIL)
+    inner = t[:, 1:-1]
+    peak = (inner >= t[:, :-2]) & (inner > t[:, 2:])
+    rel = inner - t.amax(dim=1, keepdim=True)
+    peak &= (rel > -PEAK_RANGE * np.log(10) / 20) & (inner > LOGMAG_FLOOR + 1)
+    # Tonal peaks only: a lobe as curved as half the window's (Hann: -1.39 nepers across three bins) that
+    # stands PEAK_PROMINENCE over the bins 3 away. A noise maximum has no pitch to keep.
+    peak &= (t[:, :-2] - 2 * inner + t[:, 2:]) < -0.7
+    side = torch.nn.functional.pad(t, (0, 0, 2, 2), value=LOGMAG_FLOOR)
+    peak &= inner - torch.maximum(side[:, :-6], side[:, 6:]) > PEAK_PROMINENCE * np.log(10) / 20
+    w = torch.exp(rel) * peak.float()
+    return ((_vertex(p) - _vertex(t)).abs() * w).sum() / w.sum().clamp_min(1e-8)
 
 
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
@@ -229,5 +269,9 @@ class CodecLoss(torch.nn.Module):
             onset = onset_level_error(pred[:, 0], target[:, 0])
             total = total + self.w.onset * onset
             extra["onset"] = onset.item()
+        if self.w.peak:
+            peak = peak_frequency_error(pred[:, 0], target[:, 0])
+            total = total + self.w.peak * peak
+            extra["peak"] = peak.item()
         terms = {"mag": mag.item(), "phase": phase.item(), "wave": wav.item(), "mel": mel_t.item(), **extra}
         return total, terms

@@ -119,6 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("PHASE_LOSS_WEIGHT", 1.0, "weight of the phase L1"),
         ("SC_LOSS_WEIGHT", 0.0, "weight of the spectral convergence (losses.spectral_convergence)"),
         ("ONSET_LOSS_WEIGHT", 0.0, "weight of the frame level error at onsets, dB (losses.onset_level_error)"),
+        ("PEAK_LOSS_WEIGHT", 0.0, "weight of the spectral peaks' frequency error, bins (losses.peak_frequency_error)"),
         ("PHASE_LOSS", "weighted", "phase term: weighted (magnitude-weighted L1) | antiwrap (IP + GD + IAF) | advance"),
         ("PHASE_HEAD", 0, "1: the decoder predicts real and imaginary parts and takes their angle"),
         ("WAVE_PHASE", "true", "phase in the wave and mel terms: true|predicted|both|gl (unrolled Griffin-Lim)"),
@@ -240,7 +241,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
         raise SystemExit("WAVE_PHASE must be 'true', 'predicted', 'both' or 'gl'")
     weights = LossWeights(phase=a.phase_loss_weight, wave=a.wave_loss_weight, mel=a.mel_loss_weight,
                           wave_phase=a.wave_phase, phase_loss=a.phase_loss, sc=a.sc_loss_weight,
-                          onset=a.onset_loss_weight)
+                          onset=a.onset_loss_weight, peak=a.peak_loss_weight)
     loss_fn = CodecLoss(cfg.sample_rate, cfg.n_fft, cfg.hop, weights).to(device)
     t0 = time.time()
     for epoch in range(start_epoch, a.epochs):

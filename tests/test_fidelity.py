@@ -39,7 +39,16 @@ def test_the_checks_catch_each_kind_of_fault() -> None:
     assert not fidelity.measure(tone, x + 0.05 * np.sin(2 * np.pi * 1031 * t))["ok"]  # a sideband at -23 dB
     flat = np.abs(x).max() * np.sin(2 * np.pi * 1000 * 2 ** (-8 / 1200) * t)[None]  # 8 cents flat, all else kept
     m = fidelity.measure(tone, flat)
-    assert not m["ok"] and abs(m["pitch_cents"] + 8) < 0.5 and abs(m["level_db"]) < 0.1, m
+    assert not m["ok"] and abs(m["pitch_cents"] + 8) < 0.1 and abs(m["level_db"]) < 0.1, m
+    for f in (60.0, 204.6, 6103.8):  # off a bin of the measured span, and low: no bias either way
+        for cents in (0.0, -8.0):
+            tone_at = np.sin(2 * np.pi * f * 2 ** (cents / 1200) * t[: 2 * tone.rate])
+            assert abs(fidelity.pitch_cents(tone_at, tone.rate, f) - cents) < 0.05, (f, cents)
+    chord = CASES["chord C-E-G"]
+    broken = chord.audio.astype(np.float64).copy()
+    assert fidelity.measure(chord, broken)["ok"]
+    broken[0, len(broken[0]) // 2] = np.nan  # one NaN sample fails the case, whatever its metrics made of it
+    assert not fidelity.measure(chord, broken)["ok"]
     late = CASES["tone 1000 Hz -6 dBFS after 100 ms of silence"]
     burst = late.audio.astype(np.float64).copy()
     start = late.meta["start"]
@@ -232,11 +241,12 @@ def test_a_sound_a_few_frames_long_keeps_its_level(point: str) -> None:
     assert m["ok"], m
 
 
-def test_the_low_latency_point_keeps_tones_at_their_pitch() -> None:
+def test_the_low_latency_point_keeps_its_tones() -> None:
     """The causal point used to return its tones 45 to 80 dB down: the old model erased them, and RTISI alone
     continues a tone at its decoded peak's frequency, 10 to 35 Hz off. Its phase-advance model (FORMAT.md 6.5)
     keeps every tone of the suite within 5 dB, and the 1 kHz ones, the issue's case, within 3 dB
-    (docs/fidelity.md: 3 and 6 kHz come back 4.7 dB low)."""
+    (docs/fidelity.md: 3 and 6 kHz come back 4.7 dB low). Their pitch is not held here: the 1 kHz ones are
+    within 1.4 cents, but 440 Hz comes back 32 cents sharp and 250 Hz 70 flat (docs/fidelity.md)."""
     run = fidelity.ours(None, True)
     for case in CASES.values():
         if case.kind == "tone":

@@ -1,7 +1,7 @@
 """Every model a release ever shipped keeps decoding its blobs, found by its id: the retired models of
-models/ladder.json each have blobs in tests/data/retired/ that the release that shipped them wrote (format
-1.1 whole and 1.2 framed), and they decode to what that release decoded (refinement, postfilter and
-high-pass off). None of them is ever picked to encode."""
+models/ladder.json each have blobs in tests/data/retired/ that the release that shipped them wrote (whole and
+framed, in the format version that release wrote, 1.1 to 1.7), and they decode to what that release decoded
+(refinement, postfilter and high-pass off). None of them is ever picked to encode."""
 
 from __future__ import annotations
 

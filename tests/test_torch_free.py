@@ -1,8 +1,10 @@
 """The promise of the project: the runtime installs and runs where torch is not installed."""
 
 import ast
+import importlib.util
 import os
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -68,7 +70,26 @@ def test_encode_decode_in_a_venv_without_torch(tmp_path: Path) -> None:
     # The speed timer needs no repository files either.
     subprocess.run([cli, "bench", "--seconds", "0.3", "--threads", "1", "--bitrate", "6"], check=True, env=env,
                    cwd=tmp_path, capture_output=True)
+    assert_training_commands_say_what_they_need(env_dir / "bin", env, tmp_path)
     # The runtime really ran without torch, not some other installation of codec_rt.
     probe = "import codec_rt, sys; print(codec_rt.__file__); assert 'torch' not in sys.modules"
     out = subprocess.run([py, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
     assert str(env_dir) in out.stdout
+
+
+def assert_training_commands_say_what_they_need(bin_dir: Path, env: dict[str, str] | None, cwd: Path) -> None:
+    """The wheel also installs `codec-train` and `codec-export`; without torch each is one line naming the
+    extra to install, and exit code 2, not a traceback."""
+    for command in ("codec-train", "codec-export"):
+        r = subprocess.run([bin_dir / command, "--help"], capture_output=True, text=True, env=env, cwd=cwd)
+        assert r.returncode == 2, (command, r.returncode, r.stderr)
+        assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "torch" in r.stderr and "codec-rt[train]" in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed here")
+def test_training_commands_without_torch_say_what_they_need(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "codec-train").exists():
+        pytest.skip("codec-rt is not installed into this interpreter's environment")
+    assert_training_commands_say_what_they_need(bin_dir, None, tmp_path)

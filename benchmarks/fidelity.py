@@ -67,7 +67,8 @@ def rms(x: npt.ArrayLike) -> float:
 def cases() -> list[Case]:
     """The suite's inputs: each kind at several frequencies, levels and rates."""
     out: list[Case] = []
-    for f, level in ((1000, -6.0), (440, -20.0), (250, -12.0), (3000, -12.0), (6000, -20.0), (1000, -35.0)):
+    for f, level in ((1000, -6.0), (440, -20.0), (250, -12.0), (100, -12.0), (3000, -12.0), (6000, -20.0),
+                     (1000, -35.0)):
         a = np.sqrt(2) * 10 ** (level / 20)
         out.append(Case(f"tone {f} Hz {level:g} dBFS", "tone", (a * np.sin(2 * np.pi * f * _t(3)))[None].astype(
             np.float32), RATE, {"freqs": [f]}))

@@ -7,8 +7,8 @@
  *   within 1e-5; in practice the range-coded blobs are byte-identical.
  * - At other rates (resampled by libsamplerate here, soxr there): codec-rt decodes the JavaScript blob to
  *   the input's shape, and, with PESQ-WB installed (pesq), scores it as well as codec-rt's own blob: within
- *   0.03 on average over the speech cases, and each within 0.1 (a 6 kbps clip's score moves by more than
- *   0.05 when its input changes 50 dB down, as the two resamplers' outputs differ: docs/JAVASCRIPT.md).
+ *   0.03 on average over the speech cases, and each within 0.25 (the 16 kbps clip's score moves by up to 0.25
+ *   when its input changes 50 dB down, as the two resamplers' outputs differ: docs/JAVASCRIPT.md).
  */
 
 import assert from 'node:assert/strict';
@@ -143,8 +143,9 @@ describe('JavaScript blobs against codec-rt\'s', () => {
             gaps.push(s.blob_pesq - s.reference_pesq);
             // At the model's rate the two encoders write the same symbols (but a rare flip), so the same score;
             // at another rate the resamplers differ (soxr, ours), so do the symbols, and one clip's score moves
-            // by chance (48 kHz stereo, measured: -0.11 to +0.09 PESQ-WB, either way); the mean holds the bias.
-            const tol = info.sample_rate === toScore[i].model_rate ? 0.02 : 0.15;
+            // by chance (48 kHz stereo, measured: -0.16 to +0.09 PESQ-WB, either way; codec-rt's own encoder on
+            // the 16 kbps clip with its input changed 50 dB down: 3.17 to 3.41); the mean holds the bias.
+            const tol = info.sample_rate === toScore[i].model_rate ? 0.02 : 0.25;
             assert.ok(Math.abs(s.blob_pesq - s.reference_pesq) < tol, `${s.blob}: PESQ-WB ${s.blob_pesq}, codec-rt's blob ${s.reference_pesq}`);
           }
         });

@@ -33,5 +33,5 @@ def train() -> None:
 
 
 def export() -> None:
-    """`codec-export`: export.export.main, once torch and onnx are there."""
-    _run("codec-export", "export.export:main", ("torch", "onnx"))
+    """`codec-export`: export.export.main, once torch, onnx and onnxscript (torch's dynamo exporter) are there."""
+    _run("codec-export", "export.export:main", ("torch", "onnx", "onnxscript"))

@@ -180,8 +180,9 @@ def test_range_coded_points_code_unusual_inputs_without_clipping_a_latent(point:
         assert not clipped.any(), (name, int(clipped.sum()))
 
 
-# The suite's lowest tone, a voice's fundamental: no point keeps its pitch yet (docs/fidelity.md), so the tests
-# of every tone leave it out and `test_a_100_hz_tone_*` hold what it keeps and record what it does not.
+# The suite's lowest tone, a voice's fundamental: no point keeps its pitch yet, and 3 and 6 kbps not its level
+# or cleanness either (docs/fidelity.md), so the tests of every tone leave it out and `test_a_100_hz_tone_*`
+# hold what it keeps and record (strict xfail) what it does not.
 LOW_TONE = "tone 100 Hz -12 dBFS"
 
 
@@ -218,7 +219,8 @@ def test_tones_at_6_kbps_keep_their_level_and_stay_clean() -> None:
 
 def test_tones_at_16_kbps_keep_their_level_and_pitch() -> None:
     """The 16 kbps point (the 12 kbps codec with a rounding step half as coarse, LADDER.md stage 13, then
-    trained with the peak term, stage 19): every tone of the suite within 2 dB (they come back within 1.1 dB),
+    trained with the peak term, stage 19): every tone of the suite within 2 dB, the suite's limit (they come
+    back within 1.1 dB: stage 19 took the 440 Hz one from -0.25 to -1.01 dB, past this test's old 1 dB),
     nothing within 80 Hz above -30 dB, within 5 cents (stage 13 put the 250 Hz tone 7.8 cents sharp), no onset
     burst, from the file's first sample or after silence, and no fade at its end."""
     for case, m in _tones(16.0):
@@ -236,9 +238,20 @@ def test_a_100_hz_tone_keeps_its_level_and_stays_clean(point: str) -> None:
     assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and not m["clipped"], m
 
 
-@pytest.mark.xfail(strict=True, reason="no point keeps a 100 Hz tone within 5 cents yet: 12 kbps -33, 16 kbps "
-                   "+8.2 (docs/fidelity.md); a model that does turns this into a failure, to be made a test")
-@pytest.mark.parametrize("point", ["12", "16"])
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="3 and 6 kbps: the 100 Hz tone's components 20 and 28 dB down, 6 kbps +2.07 dB "
+                   "(docs/fidelity.md); a model that keeps it turns this into a failure, to be made a test")
+@pytest.mark.parametrize("point", ["3", "6"])
+def test_a_100_hz_tone_at_low_rates_keeps_its_level_and_stays_clean(point: str) -> None:
+    case = CASES[LOW_TONE]
+    m = fidelity.measure(case, fidelity.ours(**POINTS[point])(case.audio, case.rate))
+    assert abs(m["level_db"]) <= 2 and m["spur_db"] <= -30 and not m["clipped"], m
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="no point keeps a 100 Hz tone within 5 cents yet: 12 kbps -33, 16 kbps +8.2, the fixed "
+                   "width +9.5 (docs/fidelity.md); a model that does turns this into a failure, to be made a test")
+@pytest.mark.parametrize("point", ["12", "16", "fixed"])
 def test_a_100_hz_tone_keeps_its_pitch(point: str) -> None:
     case = CASES[LOW_TONE]
     m = fidelity.measure(case, fidelity.ours(**POINTS[point])(case.audio, case.rate))

@@ -7,7 +7,6 @@ traceback. This module imports nothing heavy, so that check runs first.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import sys
 
@@ -19,19 +18,23 @@ def missing(modules: tuple[str, ...]) -> list[str]:
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
-def _run(command: str, target: str, needs: tuple[str, ...]) -> None:
+def _require(command: str, needs: tuple[str, ...]) -> None:
     if absent := missing(needs):
         sys.stderr.write(f"{command}: needs {', '.join(absent)} (the train extra): {TRAIN_EXTRA}\n")
         raise SystemExit(2)
-    module, _, name = target.partition(":")
-    getattr(importlib.import_module(module), name)()
 
 
 def train() -> None:
     """`codec-train`: training.train.main, once torch is there."""
-    _run("codec-train", "training.train:main", ("torch",))
+    _require("codec-train", ("torch",))
+    from training.train import main
+
+    main()
 
 
 def export() -> None:
     """`codec-export`: export.export.main, once torch, onnx and onnxscript (torch's dynamo exporter) are there."""
-    _run("codec-export", "export.export:main", ("torch", "onnx", "onnxscript"))
+    _require("codec-export", ("torch", "onnx", "onnxscript"))
+    from export.export import main
+
+    main()

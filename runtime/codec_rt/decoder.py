@@ -43,7 +43,7 @@ from .grid import (
 from .level import frame_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, pool
 from .packets import Packet
-from .phase_gradient import PhaseStart, causal_joint, joint_start
+from .phase_gradient import PhaseStart, block_steps, causal_joint
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -300,16 +300,13 @@ class StreamDecoder:
             # on from the block before: the rest runs on `workers` threads (NumPy's FFTs and onnxruntime
             # release the GIL); each block's arithmetic is the same on any thread.
             feats = self._map(lambda w: self._features(*w), windows)
-            if self._gradient():
-                joint, cfg = self._joint_start(), self.model.config
-                for i, (w, (logmag, _, angle, _)) in enumerate(zip(windows, feats, strict=True)):
+            if self._gradient():  # what it needs of each block's magnitude in parallel, then its recursion
+                cfg, joint = self.model.config, self._joint_start()
+                starts = self._map(lambda f: block_steps(f[0], cfg.n_fft, cfg.hop, joint), feats)
+                for i, (w, f, (steps, shared)) in enumerate(zip(windows, feats, starts, strict=True)):
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    if joint:
-                        j, shared = joint_start(logmag)
-                        phi = st.start.block(np.concatenate([logmag, j]), cfg.n_fft, cfg.hop, w.w0, nxt)
-                        angle[...] = np.where(shared, phi[-1:], phi[:-1])
-                    else:
-                        angle[...] = st.start.block(logmag, cfg.n_fft, cfg.hop, w.w0, nxt)
+                    phi, angle = st.start.steps(steps, w.w0, nxt), f[2]
+                    angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
             signals = self._map(lambda wf: self._refine(*wf), list(zip(windows, feats, strict=True)))
             for w, y in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, y, w.w0))

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +41,7 @@ TWO_PI = 2 * math.pi
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
+G = TypeVar("G", bound=np.generic)
 
 
 class PhaseStart(enum.IntEnum):
@@ -48,15 +51,23 @@ class PhaseStart(enum.IntEnum):
     GRADIENT = 1  # the phase-gradient start of this module
 
 
-def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None = None) -> F64:
-    """Log-magnitude (natural log) of consecutive frames `[..., F, T]` -> their phase `[..., F, T] float64`,
-    in [0, 2 pi), for frames taken from their first sample (stft.py). `seed` `[..., F]`: the phase of the
-    first frame, as a previous call gave it (a block that goes on); None: the first frame of a file, its
-    peaks at phase 0. Time gradients are central differences inside the frames given, 0 at their ends."""
+@dataclass(frozen=True)
+class GradientSteps:
+    """What the phase-gradient recursion needs of a run of frames, all from its magnitude: computed apart
+    (on any thread), so that only the recursion itself runs block after block. Frame-major: `[T, R, F]`,
+    R the rows (channels) of the log-magnitude `[..., F, T]` it came from."""
+
+    shape: tuple[int, ...]  # the log-magnitude's
+    near: npt.NDArray[np.intp]  # each bin's nearest peak, flat over the rows
+    step: F64  # a bin's phase from its peak's in the frame before: the peak's advance, the bin's offset
+    lock: F64  # a bin's phase from its peak's in the same frame (the file's first frame: peaks at 0)
+
+
+def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps:
+    """Log-magnitude (natural log) of consecutive frames `[..., F, T]` -> the recursion's inputs
+    (`gradient_phase`). Time gradients are central differences inside the frames given, 0 at their ends."""
     s = np.asarray(logmag, dtype=np.float64)
     n_bins, count = s.shape[-2:]
-    if count == 0:
-        return np.zeros(s.shape)
     bins = np.arange(n_bins, dtype=np.float64)[:, None]
     # a peak's frequency: the vertex of the parabola through its bin and the two beside it (log-magnitude)
     lo, mid, hi = s[..., :-2, :], s[..., 1:-1, :], s[..., 2:, :]
@@ -70,8 +81,8 @@ def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None
     grad = -TWO_PI * (d + n_fft / 2) / n_fft
     along = np.zeros_like(s)  # the gradient integrated from bin 0 (trapezoidal rule)
     along[..., 1:, :] = np.cumsum(0.5 * (grad[..., 1:, :] + grad[..., :-1, :]), axis=-2)
-    step = math.pi * hop / n_fft  # half a frame's advance per bin of frequency
-    adv = 2 * step * nu  # a frame's advance at each bin's frequency
+    half = math.pi * hop / n_fft  # half a frame's advance per bin of frequency
+    adv = 2 * half * nu  # a frame's advance at each bin's frequency
     # Each frame's peaks, and each bin's nearest peak (the lower on a tie; a frame with none: the bin itself),
     # depend on the magnitude alone: found for every frame at once, bins on axis -2.
     idx = np.arange(n_bins)[:, None]
@@ -82,27 +93,50 @@ def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None
     right = np.flip(np.minimum.accumulate(np.flip(np.where(peak, idx, n_bins), axis=-2), axis=-2), axis=-2)
     near = np.where((left >= 0) & ((idx - left <= right - idx) | (right >= n_bins)), left, right)
     near = np.where(near >= n_bins, idx, near)
-    along_near = np.take_along_axis(along, near, axis=-2)
-    # The recursion, frame by frame, on time-major copies (each frame contiguous) with flat gather indices.
-    lead = s.shape[:-2]
-    rows = int(np.prod(lead, dtype=np.int64))
+    # A bin's step from the frame before: its peak's advance and its offset from the peak along the
+    # frequency-direction gradient, all known from the magnitude; only the peak's phase comes from the
+    # recursion. (Summed in this order, not the spec's, they differ from it by a few ulps: 6.5 is not
+    # bit-exact across back ends.)
+    lock = along - np.take_along_axis(along, near, axis=-2)
+    step = np.take_along_axis(adv, near, axis=-2) + lock
+    rows = int(np.prod(s.shape[:-2], dtype=np.int64))
 
-    def frames(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    def frames(a: npt.NDArray[G]) -> npt.NDArray[G]:  # time-major: each frame contiguous
         return np.ascontiguousarray(np.moveaxis(a.reshape(rows, n_bins, count), -1, 0))
 
-    adv_t, along_t, along_near_t = frames(adv), frames(along), frames(along_near)
-    gather = frames(near + (np.arange(rows) * n_bins)[:, None, None].reshape(lead + (1, 1)))
+    flat = near.reshape(rows, n_bins, count) + (np.arange(rows) * n_bins)[:, None, None]
+    return GradientSteps(s.shape, frames(flat).reshape(count, rows * n_bins), frames(step), frames(lock))
+
+
+def gradient_run(steps: GradientSteps, seed: F64 | None = None) -> F64:
+    """The recursion over `steps` -> the frames' phase `[..., F, T] float64` in [0, 2 pi). `seed` `[..., F]`:
+    the phase of the first frame, as a previous call gave it (a block that goes on); None: the first frame
+    of a file, its peaks at phase 0."""
+    count = steps.shape[-1]
+    if count == 0:
+        return np.zeros(steps.shape)
+    rows, n_bins = steps.step.shape[1:]
     out_t = np.empty((count, rows, n_bins))
     prev = np.zeros((rows, n_bins)) if seed is None else np.asarray(seed, dtype=np.float64).reshape(rows, n_bins)
+    cur = np.empty(rows * n_bins)
     for t in range(count):
         if t == 0 and seed is not None:
             out_t[0] = prev
             continue
-        base = prev + adv_t[t] if t > 0 else prev
-        cur = base.ravel()[gather[t]] + along_t[t] - along_near_t[t]
-        prev = out_t[t] = np.mod(cur, TWO_PI)
-    out = np.moveaxis(out_t, 0, -1).reshape(s.shape)
+        np.take(prev, steps.near[t], out=cur)
+        cur += (steps.step[t] if t > 0 else steps.lock[0]).ravel()
+        prev = out_t[t]
+        np.mod(cur.reshape(rows, n_bins), TWO_PI, out=prev)
+    out: F64 = np.moveaxis(out_t, 0, -1).reshape(steps.shape)
     return out
+
+
+def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None = None) -> F64:
+    """Log-magnitude (natural log) of consecutive frames `[..., F, T]` -> their phase `[..., F, T] float64`,
+    in [0, 2 pi), for frames taken from their first sample (stft.py): `gradient_run` of `gradient_steps`.
+    `seed` `[..., F]`: the phase of the first frame, as a previous call gave it (a block that goes on);
+    None: the first frame of a file, its peaks at phase 0."""
+    return gradient_run(gradient_steps(logmag, n_fft, hop), seed)
 
 
 SHARED_SPREAD = 0.5  # a frame's channels share the joint start where their log-magnitudes' median spread is below
@@ -119,6 +153,19 @@ def joint_start(logmag: npt.ArrayLike) -> tuple[F64, npt.NDArray[np.bool_]]:
     joint: F64 = top + 0.5 * np.log(np.sum(np.exp(2 * (s - top)), axis=0, keepdims=True))
     shared: npt.NDArray[np.bool_] = np.median(top[0] - s.min(axis=0), axis=0) <= SHARED_SPREAD
     return joint, shared
+
+
+def block_steps(
+    logmag: npt.ArrayLike, n_fft: int, hop: int, joint: bool
+) -> tuple[GradientSteps, npt.NDArray[np.bool_] | None]:
+    """A block's log-magnitudes `[C, F, T]` -> the recursion's inputs, of the channels and, with `joint`
+    (channels coded one by one), of their joint as row C; and the frames `[T]` that take the joint's phase
+    (`joint_start`), None without `joint`."""
+    if not joint:
+        return gradient_steps(logmag, n_fft, hop), None
+    s = np.asarray(logmag, dtype=np.float64)
+    j, shared = joint_start(s)
+    return gradient_steps(np.concatenate([s, j]), n_fft, hop), shared
 
 
 def causal_joint(logmag: npt.ArrayLike, mag: F32, init: F32 | None) -> tuple[F32, F32 | None, npt.NDArray[np.bool_]]:
@@ -148,9 +195,13 @@ class GradientStart:
     def block(self, logmag: npt.ArrayLike, n_fft: int, hop: int, w0: int, next_w0: int) -> F64:
         """The frames `[w0, w0 + T)` of `logmag` `[..., F, T]` -> their phase; keeps frame `next_w0`'s.
         ValueError for a block out of order (its first frame is neither 0 nor the one kept)."""
+        return self.steps(gradient_steps(logmag, n_fft, hop), w0, next_w0)
+
+    def steps(self, steps: GradientSteps, w0: int, next_w0: int) -> F64:
+        """`block` from the frames' `gradient_steps`, computed beforehand (in parallel with other blocks')."""
         if w0 > 0 and (self.seed is None or self.frame != w0):
             raise ValueError(f"gradient start: block from frame {w0} out of order (expected {self.frame})")
-        phi = gradient_phase(logmag, n_fft, hop, self.seed if w0 > 0 else None)
+        phi = gradient_run(steps, self.seed if w0 > 0 else None)
         if w0 <= next_w0 < w0 + phi.shape[-1]:
             self.frame, self.seed = next_w0, phi[..., next_w0 - w0].copy()
         return phi

@@ -15,9 +15,7 @@ packet, with a warning (`flush`); a damaged packet is a ChecksumError.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,16 +39,15 @@ from .grid import (
     stream_latency_ms,
 )
 from .level import frame_gains, remove_dc
-from .model import HasModel, Model, default_workers, model_of, pool
+from .model import HasModel, Model, default_workers, model_of, runner
 from .packets import Packet
-from .phase_gradient import PhaseStart, block_steps, causal_joint
+from .phase_gradient import GradientSteps, PhaseStart, block_steps, causal_joint
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
-T = TypeVar("T")
-R = TypeVar("R")
+BoolArray = npt.NDArray[np.bool_]
 Features = tuple[F32, F32, F32, int]  # log-magnitude, gains, start phase, iterations (`_features`)
 MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
@@ -296,20 +293,28 @@ class StreamDecoder:
             if st.end is not None and st.block * self.block_frames >= st.end.model.frames and not st.drained:
                 pieces.append(self._causal_tail())
         else:
-            # The blocks are independent until they are joined, but for the phase-gradient start, which goes
-            # on from the block before: the rest runs on `workers` threads (NumPy's FFTs and onnxruntime
-            # release the GIL); each block's arithmetic is the same on any thread.
-            feats = self._map(lambda w: self._features(*w), windows)
-            if self._gradient():  # what it needs of each block's magnitude in parallel, then its recursion
-                cfg, joint = self.model.config, self._joint_start()
-                starts = self._map(lambda f: block_steps(f[0], cfg.n_fft, cfg.hop, joint), feats)
-                for i, (w, f, (steps, shared)) in enumerate(zip(windows, feats, starts, strict=True)):
+            # The blocks are independent until they are joined, but for the phase-gradient start's recursion,
+            # which goes on from the block before: that runs here, block after block as each block's features
+            # come in, while the rest runs on `workers` threads (NumPy's FFTs and onnxruntime release the
+            # GIL); each block's arithmetic is the same on any thread.
+            cfg, joint, gradient = self.model.config, self._joint_start(), self._gradient()
+
+            def prepare(w: BlockWindow) -> tuple[Features, tuple[GradientSteps, BoolArray | None] | None]:
+                f = self._features(*w)
+                return f, block_steps(f[0], cfg.n_fft, cfg.hop, joint) if gradient else None
+
+            run = runner(self.workers if len(windows) > 1 else 1)
+            prepared = [run(prepare, w) for w in windows]
+            signals = []
+            for i, (w, ready) in enumerate(zip(windows, prepared, strict=True)):
+                f, start = ready.result()
+                if start is not None:
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    phi, angle = st.start.steps(steps, w.w0, nxt), f[2]
-                    angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
-            signals = self._map(lambda wf: self._refine(*wf), list(zip(windows, feats, strict=True)))
-            for w, y in zip(windows, signals, strict=True):
-                pieces.append(self._join(st.block, y, w.w0))
+                    phi = st.start.steps(start[0], w.w0, nxt)
+                    f[2][...] = phi if start[1] is None else np.where(start[1], phi[-1:], phi[:-1])
+                signals.append(run(self._refine, w, f))
+            for w, signal in zip(windows, signals, strict=True):
+                pieces.append(self._join(st.block, signal.result(), w.w0))
                 st.block += 1
         if windows:
             self._trim()
@@ -323,9 +328,6 @@ class StreamDecoder:
         if final and not done:
             raise CodecError("internal error: the stream ended with blocks left to decode")
         return np.ascontiguousarray(out, dtype=np.float32)
-
-    def _map(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
-        return list(pool(self.workers).map(fn, items)) if len(items) > 1 and self.workers > 1 else list(map(fn, items))
 
     def _features(self, w0: int, w1: int, j0: int, j1: int) -> Features:
         """STFT frames [w0, w1) from the latent steps [j0, j1) -> (log-magnitude `[channels, F, frames]`

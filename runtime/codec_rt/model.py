@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -228,3 +229,16 @@ def pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _POOLS:
         _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="codec-rt")
     return _POOLS[workers]
+
+
+def runner(workers: int) -> Callable[..., Future[Any]]:
+    """`submit` of the shared pool of `workers` threads, or, for one, a `submit` that runs the work at once
+    on the caller's thread (no thread for work that cannot be shared)."""
+    if workers > 1:
+        return pool(workers).submit
+
+    def now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        done.set_result(fn(*args))
+        return done
+    return now

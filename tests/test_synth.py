@@ -46,6 +46,20 @@ def test_a_tone_is_one_frequency_and_half_of_them_sit_on_a_bin_centre() -> None:
     assert 10 <= centred <= 35
 
 
+def test_tones_start_at_the_first_sample_or_after_silence_abruptly_or_ramped() -> None:
+    """The onsets the suite checks, all three: from sample 0, switched on after silence (the 12 kbps point
+    burst 1.5 to 2.4 dB there while training only ramped such starts), and faded in after silence."""
+    rng = np.random.default_rng(2)
+    kinds = {"first sample": 0, "abrupt after silence": 0, "ramped after silence": 0}
+    for _ in range(80):
+        x = synth_clip("tone", N, RATE, rng).astype(np.float64)
+        start = int(np.argmax(np.abs(x) > 0))
+        ms = RATE // 1000  # the first millisecond's peak against the steady peak
+        abrupt = np.abs(x[start : start + ms]).max() > 0.3 * np.abs(x).max()
+        kinds["first sample" if start == 0 else "abrupt after silence" if abrupt else "ramped after silence"] += 1
+    assert all(n >= 10 for n in kinds.values()), kinds
+
+
 def test_bursts_sit_far_above_their_background() -> None:
     rng = np.random.default_rng(2)
     speech = (0.3 * np.sin(2 * np.pi * 200 * np.arange(N) / RATE)).astype(np.float32)

@@ -309,9 +309,10 @@ class StreamDecoder:
             for i, (w, ready) in enumerate(zip(windows, prepared, strict=True)):
                 f, start = ready.result()
                 if start is not None:
+                    (steps, shared), angle = start, f[2]
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    phi = st.start.steps(start[0], w.w0, nxt)
-                    f[2][...] = phi if start[1] is None else np.where(start[1], phi[-1:], phi[:-1])
+                    phi = st.start.steps(steps, w.w0, nxt)
+                    angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
                 signals.append(run(self._refine, w, f))
             for w, signal in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, signal.result(), w.w0))

@@ -60,7 +60,7 @@ class GradientSteps:
     shape: tuple[int, ...]  # the log-magnitude's
     near: npt.NDArray[np.intp]  # each bin's nearest peak, flat over the rows
     step: F64  # a bin's phase from its peak's in the frame before: the peak's advance, the bin's offset
-    lock: F64  # a bin's phase from its peak's in the same frame (the file's first frame: peaks at 0)
+    first: F64  # `[R, F]` a bin's phase from its peak's in the first frame (a file's first: peaks at 0)
 
 
 def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps:
@@ -105,7 +105,8 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
         return np.ascontiguousarray(np.moveaxis(a.reshape(rows, n_bins, count), -1, 0))
 
     flat = near.reshape(rows, n_bins, count) + (np.arange(rows) * n_bins)[:, None, None]
-    return GradientSteps(s.shape, frames(flat).reshape(count, rows * n_bins), frames(step), frames(lock))
+    first = np.ascontiguousarray(lock.reshape(rows, n_bins, count)[..., 0] if count else np.zeros((rows, n_bins)))
+    return GradientSteps(s.shape, frames(flat).reshape(count, rows * n_bins), frames(step), first)
 
 
 def gradient_run(steps: GradientSteps, seed: F64 | None = None) -> F64:
@@ -124,7 +125,7 @@ def gradient_run(steps: GradientSteps, seed: F64 | None = None) -> F64:
             out_t[0] = prev
             continue
         np.take(prev, steps.near[t], out=cur)
-        cur += (steps.step[t] if t > 0 else steps.lock[0]).ravel()
+        cur += (steps.step[t] if t > 0 else steps.first).ravel()
         prev = out_t[t]
         np.mod(cur.reshape(rows, n_bins), TWO_PI, out=prev)
     out: F64 = np.moveaxis(out_t, 0, -1).reshape(steps.shape)

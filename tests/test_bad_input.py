@@ -108,8 +108,10 @@ def test_coded(row: Coded, tmp_path: Path, codec: Codec) -> None:
         assert row.check(y)
     if row.id == "truncated-wav":
         assert "cut.wav is truncated" in enc.stderr and "coding the 1500 samples present" in enc.stderr
+        assert enc.stderr.count("is truncated") == 1, enc.stderr  # the file is read twice, said once
     if row.id == "wav-size-zero":
         assert "in.wav: its header announces 0 bytes of audio, but 12000 bytes follow it" in enc.stderr
+        assert enc.stderr.count("header announces") == 1, enc.stderr
 
 
 # ---------------------------------------------------------------- everything that is refused

@@ -172,6 +172,7 @@ def test_cli_codes_the_audio_after_sizes_of_zero(source: str, tmp_path: Path) ->
     assert enc.returncode == 0 and "2.00 s" in err, err
     name = "rec.wav" if source == "file" else "<stdin>"
     assert f"warning: {name}: its header announces 0 bytes of audio, but 64000 bytes follow it" in err
+    assert err.count("header announces") == 1, err  # a file is read twice (its level first), warned of once
     dec = run("decode", "x.cra", "-o", "out.wav", cwd=tmp_path)
     assert dec.returncode == 0, dec.stderr
     assert sf.info(str(tmp_path / "out.wav")).frames == 2 * SR

@@ -151,17 +151,18 @@ class AudioReader:
     with audio after it (a recorder stopped before it wrote the length) is read to the end of the file or
     stream, with a warning; the lengths streaming writers put when they do not know it (0xFFFFFFFF) are
     read to the end, silently. `num_samples` is the length announced (None on stdin), `samples_read` the
-    samples read so far.
+    samples read so far. `warn`: False for a reading that another one follows (a first pass), so that a
+    length's warning is said once.
     """
 
-    def __init__(self, path: str | Path, block: int = 1 << 16) -> None:
+    def __init__(self, path: str | Path, block: int = 1 << 16, *, warn: bool = True) -> None:
         from_stdin = str(path) == STDIO
         self.name = STDIN_NAME if from_stdin else str(path)
         self.block = block
         self.samples_read = 0
         self._stdin: _StdinFile | None = None
         self._raw: BinaryIO | None = None  # the file, while libsndfile reads it through `_Patched`
-        self._recovered, self._checked = False, False
+        self._recovered, self._checked = False, not warn
         try:
             src: riff.Seekable
             if from_stdin:

@@ -94,7 +94,7 @@ def _first_pass(input: str | Path) -> tuple[StereoEnergy, Loudness] | None:
     if str(input) == STDIO:
         return None
     energy, level = StereoEnergy(), Loudness()
-    with AudioReader(input) as reader:
+    with AudioReader(input, warn=False) as reader:  # the second reading warns
         for block in reader.blocks():
             if reader.channels == 2:
                 energy.add(block)

@@ -22,7 +22,7 @@ import soxr
 
 RATE = 16000
 CODEC2_RATE = 8000  # Codec2 codes narrow-band speech only
-OPUS_KBPS = (6, 9, 12, 16, 24)
+OPUS_KBPS = (6, 8, 9, 10, 12, 16, 24)  # 6, 8, 10, 12: the rates issue 13 measures each point against
 CODEC2_MODES = (3200, 1200)
 OPUS_HEADER_PACKETS = 2  # OpusHead, OpusTags (RFC 7845 section 3)
 

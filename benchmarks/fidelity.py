@@ -136,8 +136,9 @@ def tone_survey(n: int = 20, seed: int = 7) -> list[Case]:
     rng = np.random.default_rng(seed)
     freqs = np.geomspace(80, 4000, n) * rng.uniform(0.98, 1.02, n)
     levels = rng.uniform(-25, -8, n)
-    return [Case(f"tone {f:.1f} Hz {lv:.1f} dBFS", "tone", (np.sqrt(2) * 10 ** (lv / 20) * np.sin(
-        2 * np.pi * f * _t(3)))[None].astype(np.float32), RATE, {"freqs": [float(f)]}) for f, lv in zip(freqs, levels)]
+    return [Case(f"tone {f:.1f} Hz {lv:.1f} dBFS", "tone",
+                 (np.sqrt(2) * 10 ** (lv / 20) * np.sin(2 * np.pi * f * _t(3)))[None].astype(np.float32), RATE,
+                 {"freqs": [float(f)]}) for f, lv in zip(freqs, levels, strict=True)]
 
 
 # ------------------------------------------------------------------------------------------------ metrics

@@ -26,7 +26,7 @@ def main() -> None:
     out["model"] = {k: torch.stack([c["model"][k].float() for c in cks]).mean(0).to(v.dtype)
                     if v.is_floating_point() else v for k, v in out["model"].items()}
     out["step"] = cks[-1]["step"]
-    out["averaged"] = [f"{c.name} (step {ck['step']})" for c, ck in zip(a.checkpoints, cks)]
+    out["averaged"] = [f"{c.name} (step {ck['step']})" for c, ck in zip(a.checkpoints, cks, strict=True)]
     torch.save(out, a.out)
     print(f"{a.out}: the mean of {len(cks)} checkpoints' weights")
 

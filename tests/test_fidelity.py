@@ -32,6 +32,20 @@ def test_an_exact_copy_passes_every_check() -> None:
         assert m["ok"], (case.name, m)
 
 
+def test_the_tone_survey_passes_a_copy_and_catches_tones_moved_in_frequency() -> None:
+    """The survey counts a tone moved 15 Hz (the low-latency point's kind of fault, docs/fidelity.md) as lost in
+    level and off in pitch, and an exact copy as kept."""
+    def moved(x: np.ndarray, rate: int) -> np.ndarray:  # every frequency + 15 Hz (single-sideband shift)
+        spec = np.fft.fft(x[0].astype(np.float64))
+        spec[len(spec) // 2 + 1 :] = 0
+        spec[1 : len(spec) // 2] *= 2
+        return np.real(np.fft.ifft(spec) * np.exp(2j * np.pi * 15 * np.arange(x.shape[1]) / rate))[None]
+
+    copy, shifted = fidelity.survey({"copy": lambda x, rate: x.astype(np.float64), "moved": moved})
+    assert (copy["level_ok"], copy["pitch_ok"], copy["worst_cents"]) == (20, 20, pytest.approx(0, abs=0.01))
+    assert shifted["pitch_ok"] == 0 and shifted["level_ok"] == 0, shifted
+
+
 def test_the_checks_catch_each_kind_of_fault() -> None:
     tone = CASES["tone 1000 Hz -6 dBFS"]
     x = tone.audio.astype(np.float64)

@@ -113,11 +113,14 @@ def refine_frames(
     return y
 
 
+@functools.lru_cache(maxsize=8)
 def crossfade(v: int) -> tuple[F32, F32]:
     """Raised-cosine fade-in and fade-out `[2v] float32` over 2v samples; they sum to 1 (blocks refined
-    apart are joined with it)."""
+    apart are joined with it). Read-only (cached: every block's join asks for the same)."""
     x = (np.arange(2 * v) + 0.5) / (2 * v) * (np.pi / 2)
-    return np.sin(x).astype(np.float32) ** 2, np.cos(x).astype(np.float32) ** 2
+    fade_in, fade_out = np.sin(x).astype(np.float32) ** 2, np.cos(x).astype(np.float32) ** 2
+    fade_in.flags.writeable = fade_out.flags.writeable = False
+    return fade_in, fade_out
 
 
 def refine(

@@ -66,47 +66,46 @@ class GradientSteps:
 def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps:
     """Log-magnitude (natural log) of consecutive frames `[..., F, T]` -> the recursion's inputs
     (`gradient_phase`). Time gradients are central differences inside the frames given, 0 at their ends."""
-    s = np.asarray(logmag, dtype=np.float64)
-    n_bins, count = s.shape[-2:]
-    bins = np.arange(n_bins, dtype=np.float64)[:, None]
+    s_in = np.asarray(logmag, dtype=np.float64)
+    n_bins, count = s_in.shape[-2:]
+    rows = int(np.prod(s_in.shape[:-2], dtype=np.int64))
+    # Worked frame-major, `[T, R, F]`, bins on the last axis: the recursion reads it so, and sums and
+    # scans along contiguous bins run several times faster than along strided ones.
+    s = np.ascontiguousarray(np.moveaxis(s_in.reshape(rows, n_bins, count), -1, 0))
+    bins = np.arange(n_bins, dtype=np.float64)
     # a peak's frequency: the vertex of the parabola through its bin and the two beside it (log-magnitude)
-    lo, mid, hi = s[..., :-2, :], s[..., 1:-1, :], s[..., 2:, :]
+    lo, mid, hi = s[..., :-2], s[..., 1:-1], s[..., 2:]
     den = lo - 2 * mid + hi
     shift = np.zeros_like(s)
-    shift[..., 1:-1, :] = np.where(den < 0, 0.5 * (lo - hi) / np.where(den < 0, den, -1.0), 0.0)
+    shift[..., 1:-1] = np.where(den < 0, 0.5 * (lo - hi) / np.where(den < 0, den, -1.0), 0.0)
     nu = bins + np.clip(shift, -MAX_BIN_SHIFT, MAX_BIN_SHIFT)
     ds_dn = np.zeros_like(s)
-    ds_dn[..., 1:-1] = (s[..., 2:] - s[..., :-2]) / (2 * hop)
+    ds_dn[1:-1] = (s[2:] - s[:-2]) / (2 * hop)
     d = np.clip(LAMBDA * n_fft * n_fft * ds_dn / TWO_PI, -2.0 * hop, 2.0 * hop)
     grad = -TWO_PI * (d + n_fft / 2) / n_fft
     along = np.zeros_like(s)  # the gradient integrated from bin 0 (trapezoidal rule)
-    along[..., 1:, :] = np.cumsum(0.5 * (grad[..., 1:, :] + grad[..., :-1, :]), axis=-2)
+    along[..., 1:] = np.cumsum(0.5 * (grad[..., 1:] + grad[..., :-1]), axis=-1)
     half = math.pi * hop / n_fft  # half a frame's advance per bin of frequency
     adv = 2 * half * nu  # a frame's advance at each bin's frequency
     # Each frame's peaks, and each bin's nearest peak (the lower on a tie; a frame with none: the bin itself),
-    # depend on the magnitude alone: found for every frame at once, bins on axis -2.
-    idx = np.arange(n_bins)[:, None]
+    # depend on the magnitude alone: found for every frame at once.
+    idx = np.arange(n_bins)
     peak = np.zeros(s.shape, dtype=bool)
-    peak[..., 1:-1, :] = (s[..., 1:-1, :] >= s[..., :-2, :]) & (s[..., 1:-1, :] > s[..., 2:, :])
-    peak &= s > s.max(axis=-2, keepdims=True) - PEAK_RANGE
-    left = np.maximum.accumulate(np.where(peak, idx, -1), axis=-2)
-    right = np.flip(np.minimum.accumulate(np.flip(np.where(peak, idx, n_bins), axis=-2), axis=-2), axis=-2)
+    peak[..., 1:-1] = (s[..., 1:-1] >= s[..., :-2]) & (s[..., 1:-1] > s[..., 2:])
+    peak &= s > s.max(axis=-1, keepdims=True) - PEAK_RANGE
+    left = np.maximum.accumulate(np.where(peak, idx, -1), axis=-1)
+    right = np.minimum.accumulate(np.where(peak, idx, n_bins)[..., ::-1], axis=-1)[..., ::-1]
     near = np.where((left >= 0) & ((idx - left <= right - idx) | (right >= n_bins)), left, right)
     near = np.where(near >= n_bins, idx, near)
     # A bin's step from the frame before: its peak's advance and its offset from the peak along the
     # frequency-direction gradient, all known from the magnitude; only the peak's phase comes from the
     # recursion. (Summed in this order, not the spec's, they differ from it by a few ulps: 6.5 is not
     # bit-exact across back ends.)
-    lock = along - np.take_along_axis(along, near, axis=-2)
-    step = np.take_along_axis(adv, near, axis=-2) + lock
-    rows = int(np.prod(s.shape[:-2], dtype=np.int64))
-
-    def frames(a: npt.NDArray[G]) -> npt.NDArray[G]:  # time-major: each frame contiguous
-        return np.ascontiguousarray(np.moveaxis(a.reshape(rows, n_bins, count), -1, 0))
-
-    flat = near.reshape(rows, n_bins, count) + (np.arange(rows) * n_bins)[:, None, None]
-    first = np.ascontiguousarray(lock.reshape(rows, n_bins, count)[..., 0] if count else np.zeros((rows, n_bins)))
-    return GradientSteps(s.shape, frames(flat).reshape(count, rows * n_bins), frames(step), first)
+    lock = along - np.take_along_axis(along, near, axis=-1)
+    step = np.take_along_axis(adv, near, axis=-1) + lock
+    flat = (near + (np.arange(rows) * n_bins)[:, None]).reshape(count, rows * n_bins)
+    first = np.ascontiguousarray(lock[0] if count else np.zeros((rows, n_bins)))
+    return GradientSteps(s_in.shape, flat, step, first)
 
 
 def gradient_run(steps: GradientSteps, seed: F64 | None = None) -> F64:
@@ -117,19 +116,29 @@ def gradient_run(steps: GradientSteps, seed: F64 | None = None) -> F64:
     if count == 0:
         return np.zeros(steps.shape)
     rows, n_bins = steps.step.shape[1:]
-    out_t = np.empty((count, rows, n_bins))
-    prev = np.zeros((rows, n_bins)) if seed is None else np.asarray(seed, dtype=np.float64).reshape(rows, n_bins)
+    out_t = np.empty((count, rows * n_bins))
+    if seed is None:
+        _wrap(steps.first.ravel(), out_t[0])
+    else:
+        out_t[0] = np.asarray(seed, dtype=np.float64).ravel()
+    near, step = steps.near, steps.step.reshape(count, rows * n_bins)
     cur = np.empty(rows * n_bins)
-    for t in range(count):
-        if t == 0 and seed is not None:
-            out_t[0] = prev
-            continue
-        np.take(prev, steps.near[t], out=cur)
-        cur += (steps.step[t] if t > 0 else steps.first).ravel()
-        prev = out_t[t]
-        np.mod(cur.reshape(rows, n_bins), TWO_PI, out=prev)
-    out: F64 = np.moveaxis(out_t, 0, -1).reshape(steps.shape)
+    for t in range(1, count):
+        out_t[t - 1].take(near[t], out=cur, mode="clip")  # (mode "raise" copies `out` first)
+        cur += step[t]
+        _wrap(cur, out_t[t])
+    out: F64 = np.moveaxis(out_t.reshape(count, rows, n_bins), 0, -1).reshape(steps.shape)
     return out
+
+
+def _wrap(x: F64, out: F64) -> None:
+    """`out` = the angles `x` wrapped into [0, 2 pi) (to within an ulp), by floor: `np.mod` is several times
+    slower, and this runs once per frame. Each frame is wrapped, not the run at its end, so that a block that
+    goes on from a frame's phase repeats the whole run's arithmetic exactly."""
+    np.multiply(x, 1 / TWO_PI, out=out)
+    np.floor(out, out=out)
+    out *= -TWO_PI
+    out += x
 
 
 def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None = None) -> F64:

@@ -24,8 +24,8 @@ from . import latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
-from .decoder_state import DecoderState, audio_part
-from .errors import CodecError, TruncatedError
+from .decoder_state import DecoderState, append_packet, audio_part
+from .errors import CodecError, FormatError, TruncatedError
 from .grid import (
     BLOCK_FRAMES,
     CROSSFADE_HOPS,
@@ -169,8 +169,7 @@ class StreamDecoder:
         if st.reader.header is None:
             return np.zeros((0, 0), np.float32)
         self._start()
-        for p in packets:
-            self._add(p)
+        self._add_all(packets)
         return self._run(final=False)
 
     def flush(self) -> F32:
@@ -244,23 +243,24 @@ class StreamDecoder:
             joint = self._joint_start() and h.mode == Mode.PREDICTED
             st.ola = np.zeros((h.channels + joint, cfg.n_fft - cfg.hop), np.float32)
 
-    def _add(self, p: Packet) -> None:
-        """Append a packet's latents, gains and stored phase to the buffers."""
-        st, model, h = self.state, self.model, self.header
-        assert h is not None and st.latents is not None and st.gains is not None
-        if p.last:
-            model.check_compatible(h)  # now with the stream's lengths
-            st.end = StreamEnd(End(h.coded_length(model.config.sample_rate), h.n_frames, h.latent_steps),
-                               h.num_samples)
-        lat, gain, ph = latent.decode(model, h, p.channels, p.steps)
-        gains = np.repeat(gain[:, None], p.steps, axis=1)
-        # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
-        st.latents = lat if not st.latents.shape[-1] else np.concatenate([st.latents, lat], axis=-1)
-        st.gains = gains if not st.gains.shape[-1] else np.concatenate([st.gains, gains], axis=-1)
-        st.steps += p.steps
-        if st.phases is not None and ph is not None:
-            st.phases = np.concatenate([st.phases, ph], axis=-1)
-            st.phase_frames += p.n_frames
+    def _add_all(self, packets: list[Packet]) -> None:
+        """Append packets to the buffers, their sections decoded together (one by one if one is damaged:
+        those before it are appended, then its FormatError is raised)."""
+        model, h = self.model, self.header
+        assert h is not None
+        if any(p.last for p in packets):
+            model.check_compatible(h)  # now with the stream's lengths, before the sections
+        decoded: list[latent.Decoded] | None
+        try:
+            decoded = latent.decode_many(model, h, [(p.channels, p.steps) for p in packets])
+        except FormatError:
+            decoded = None
+        for i, p in enumerate(packets):
+            d = decoded[i] if decoded is not None else latent.decode(model, h, p.channels, p.steps)
+            if p.last:
+                self.state.end = StreamEnd(End(h.coded_length(model.config.sample_rate), h.n_frames,
+                                               h.latent_steps), h.num_samples)
+            append_packet(self.state, p, d)
 
     def _block_window(self, b: int) -> BlockWindow | None:
         """Block b -> its window of STFT frames and the latent steps under it (clipped to the stream's end

@@ -11,7 +11,8 @@ import numpy.typing as npt
 from .blob import BlobHeader
 from .config import ModelConfig
 from .grid import StreamEnd
-from .packets import PacketReader
+from .latent import Decoded
+from .packets import Packet, PacketReader
 from .phase_gradient import GradientStart
 from .resample import StreamResampler
 
@@ -54,6 +55,20 @@ class DecoderState:
     skipped: int = 0  # samples of the lead-in dropped at the blob's rate
     held: F32 | None = None
     resampler: StreamResampler | None = None
+
+
+def append_packet(st: DecoderState, p: Packet, decoded: Decoded) -> None:
+    """Append a packet's latents, gains and stored phase (`decoded` from its sections) to `st`'s buffers."""
+    assert st.latents is not None and st.gains is not None
+    lat, gain, ph = decoded
+    gains = np.repeat(gain[:, None], p.steps, axis=1)
+    # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
+    st.latents = lat if not st.latents.shape[-1] else np.concatenate([st.latents, lat], axis=-1)
+    st.gains = gains if not st.gains.shape[-1] else np.concatenate([st.gains, gains], axis=-1)
+    st.steps += p.steps
+    if st.phases is not None and ph is not None:
+        st.phases = np.concatenate([st.phases, ph], axis=-1)
+        st.phase_frames += p.n_frames
 
 
 def audio_part(st: DecoderState, h: BlobHeader, cfg: ModelConfig, out: F32, done: bool) -> F32:

@@ -10,6 +10,7 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -127,14 +128,33 @@ class Decoded(NamedTuple):
 def decode(model: Model, header: BlobHeader, chans: tuple[ChannelData, ...], steps: int) -> Decoded:
     """The channel sections of one packet over `steps` latent steps -> `Decoded` (FormatError for a damaged
     range-coded section)."""
+    return decode_many(model, header, [(chans, steps)])[0]
+
+
+def decode_many(model: Model, header: BlobHeader, packets: Sequence[tuple[tuple[ChannelData, ...], int]]
+                ) -> list[Decoded]:
+    """`decode` of several packets, each its channel sections and steps: range-coded sections of the same
+    length are decoded together (`entropy.decode_many`), most of a stream decoder's time outside the graphs.
+    FormatError if any section is damaged."""
     if header.coder == Coder.FIXED:
-        lat = [dequantize(ch.codes, ch.scales, header.bits) for ch in chans if ch.codes is not None]
+        lats = [[dequantize(ch.codes, ch.scales, header.bits) for ch in chans if ch.codes is not None]
+                for chans, _ in packets]
     else:
-        lat = [entropy.decode(ch.coded, model.tables, steps).astype(np.float32) for ch in chans]
-    if len(lat) != len(chans):
-        raise FormatError("fixed-width section without latent codes")
-    phase = None
-    if header.mode == Mode.STORE_PHASE:
-        phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits) for ch in chans
-                          if ch.phase_codes is not None])
-    return Decoded(np.stack(lat), np.array([ch.gain for ch in chans], np.float32), phase)
+        sections: dict[int, list[tuple[int, int]]] = {}  # steps -> (packet, channel) of its sections
+        for i, (chans, steps) in enumerate(packets):
+            sections.setdefault(steps, []).extend((i, j) for j in range(len(chans)))
+        symbols: dict[tuple[int, int], npt.NDArray[np.int32]] = {}
+        for steps, keys in sections.items():
+            coded = [packets[i][0][j].coded for i, j in keys]
+            symbols.update(zip(keys, entropy.decode_many(coded, model.tables, steps), strict=True))
+        lats = [[symbols[i, j].astype(np.float32) for j in range(len(chans))] for i, (chans, _) in enumerate(packets)]
+    out = []
+    for (chans, _), lat in zip(packets, lats, strict=True):
+        if len(lat) != len(chans):
+            raise FormatError("fixed-width section without latent codes")
+        phase = None
+        if header.mode == Mode.STORE_PHASE:
+            phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits) for ch in chans
+                              if ch.phase_codes is not None])
+        out.append(Decoded(np.stack(lat), np.array([ch.gain for ch in chans], np.float32), phase))
+    return out

@@ -162,3 +162,18 @@ def test_context_tables_refuse_bad_shapes() -> None:
                 {"freqs": [[2**16 - 3, 1, 1, 1] if i == 1 else f for i, f in enumerate(d["freqs"])]}):  # sizes differ
         with pytest.raises(ModelError):
             EntropyTables.from_dict(d | bad)
+
+
+@pytest.mark.parametrize("context", [0, 1])
+def test_sections_decoded_together_give_each_its_own_symbols(context: int) -> None:
+    """A stream decoder decodes a push's packets together (`decode_many`): the same symbols as one by one,
+    and a damaged section among them is a FormatError, not wrong symbols for its neighbours."""
+    t = tables(seed=8)
+    if context:
+        t = entropy.fit_context_tables([correlated(t, 200, seed=s) for s in range(3)], t)
+    parts = [correlated(t, 31, seed=20 + k) for k in range(5)]
+    coded = [entropy.encode(s, t) for s in parts]
+    np.testing.assert_array_equal(entropy.decode_many(coded, t, 31), np.stack(parts))
+    assert entropy.decode_many([], t, 31).shape == (0, 3, 4, 31)
+    with pytest.raises(FormatError, match="multiple of 4"):
+        entropy.decode_many(coded[:2] + [coded[2][:-1]] + coded[3:], t, 31)

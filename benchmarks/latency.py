@@ -15,7 +15,8 @@ What one run measures, on the same audio (real speech, tests/data by default, ti
 - each of the above on 1 and 2 threads (`threads`): onnxruntime's intra-op threads, the stream's workers,
   torch.set_num_threads;
 - opusenc + opusdec on the same audio at about the same bitrate, against `codec-rt encode` + `codec-rt
-  decode` of the same file (fresh processes, so the CLI's start-up counts, as it does for opus-tools);
+  decode` of the same file (fresh processes, so the CLI's start-up counts, as it does for opus-tools), in
+  turn `repeats` times, each figure the median (a shared machine's speed drifts within a run);
 - the CLI's cold start: `codec-rt --help`, and the encode of 0.1 s of audio, in fresh processes;
 - the shipped low-latency (causal) model streamed as live audio is: packets and decoder blocks of one
   chunk, on 1 thread (per-chunk timings, its actual bitrate with that framing, its streamed latency);
@@ -49,13 +50,13 @@ packet:
                        stream_encode, stream_decode, stream_roundtrip (as in runs)} or null (no such model,
                        or --model given)
     opus              {bitrate_kbps, encode_seconds, decode_seconds, total_seconds, encode_cpu_seconds,
-                       decode_cpu_seconds, total_cpu_seconds} or null
+                       decode_cpu_seconds, total_cpu_seconds} (medians, as cli's) or null
     javascript        {node, cpu, rows: [{point, row: {seconds, python:on, native:on, wasm:on, python:off,
                        native:off, wasm:off}}]}: ms to decode the test speech per shipped point, one thread,
                        Python beside Node (onnxruntime-node and -web), or null (no node, or web/ not set up)
     cli               {help_seconds, tiny_encode_seconds, encode_seconds, decode_seconds, total_seconds, and
-                       the same keys with _cpu_seconds} (fresh processes: the cold starts the median of
-                       `repeats`, the encode and decode of the whole input once, as opus's)
+                       the same keys with _cpu_seconds} (fresh processes; each the median of `repeats`
+                       runs taken in turn with opus's, the totals the sums of the medians)
     targets           {cli_vs_opus: {value, target: "<= 1.0", met}, cli_vs_opus_cpu: {...},
                        onnxruntime_vs_torch: {value, target: ">= 2.0", met},
                        chunk_p99_ms: {value, target: "<= 1.0", met},
@@ -173,12 +174,9 @@ def run(
         work = Path(tmp)
         sf.write(str(work / "in.wav"), x[0], RATE, subtype="PCM_16")
         sf.write(str(work / "tiny.wav"), x[0, : RATE // 10], RATE, subtype="PCM_16")
-        if opus:
-            progress("opusenc + opusdec")
-            result["opus"] = baselines.opus_run(work / "in.wav", kbps_actual, work)
-        if cli:
-            progress("the command line")
-            result["cli"] = baselines.cli_run(work, model, repeats)
+        if opus or cli:
+            progress(f"opusenc + opusdec and the command line, in turn, {repeats} times")
+            result["opus"], result["cli"] = baselines.head_to_head(work, kbps_actual, model, repeats, opus, cli)
     result["javascript"] = None
     if javascript:
         progress("the JavaScript runtime's decoding beside codec-rt's")

@@ -155,6 +155,33 @@ def cli_run(work: Path, model: Path | None, repeats: int) -> dict[str, Any]:
     return row
 
 
+def head_to_head(work: Path, kbps: float, model: Path | None, repeats: int, opus: bool, cli: bool
+                 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """`opus_run` and `cli_run` in turn, `repeats` times -> (opus's row, the command line's row), each key the
+    median of its runs and the totals the sums of those medians; a row is None where it was not asked for
+    (or opus-tools is missing). Taking turns, a machine that slows down or speeds up during the run moves
+    both sides alike: one run of each was seen 1.0 x and 1.35 x apart on one machine within minutes."""
+    opus_rows: list[dict[str, Any]] = []
+    cli_rows: list[dict[str, Any]] = []
+    for _ in range(max(1, repeats)):
+        if opus and (row := opus_run(work / "in.wav", kbps, work)) is not None:
+            opus_rows.append(row)
+        if cli:
+            cli_rows.append(cli_run(work, model, 1))
+    return _median_row(opus_rows), _median_row(cli_rows)
+
+
+def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Rows of timings -> each key's median (other values from the first), the totals recomputed from them."""
+    if not rows:
+        return None
+    out = {k: float(statistics.median(r[k] for r in rows)) if k.endswith("_seconds") else v
+           for k, v in rows[0].items()}
+    for suffix in ("_seconds", "_cpu_seconds"):
+        out[f"total{suffix}"] = out[f"encode{suffix}"] + out[f"decode{suffix}"]
+    return out
+
+
 WEB = Path(__file__).resolve().parents[1] / "web"
 
 

@@ -69,8 +69,7 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
     s_in = np.asarray(logmag, dtype=np.float64)
     n_bins, count = s_in.shape[-2:]
     rows = int(np.prod(s_in.shape[:-2], dtype=np.int64))
-    # Worked frame-major, `[T, R, F]`, bins on the last axis: the recursion reads it so, and sums and
-    # scans along contiguous bins run several times faster than along strided ones.
+    # Worked frame-major, `[T, R, F]`, bins on the last axis, as the recursion reads its inputs.
     s = np.ascontiguousarray(np.moveaxis(s_in.reshape(rows, n_bins, count), -1, 0))
     bins = np.arange(n_bins, dtype=np.float64)
     # a peak's frequency: the vertex of the parabola through its bin and the two beside it (log-magnitude)

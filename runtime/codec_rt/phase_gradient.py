@@ -29,7 +29,6 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +40,6 @@ TWO_PI = 2 * math.pi
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
-G = TypeVar("G", bound=np.generic)
 
 
 class PhaseStart(enum.IntEnum):

@@ -160,7 +160,7 @@ def head_to_head(work: Path, kbps: float, model: Path | None, repeats: int, opus
     """`opus_run` and `cli_run` in turn, `repeats` times -> (opus's row, the command line's row), each key the
     median of its runs and the totals the sums of those medians; a row is None where it was not asked for
     (or opus-tools is missing). Taking turns, a machine that slows down or speeds up during the run moves
-    both sides alike: one run of each was seen 1.0 x and 1.35 x apart on one machine within minutes."""
+    both sides alike (single runs minutes apart disagreed by a third: docs/STREAMING.md)."""
     opus_rows: list[dict[str, Any]] = []
     cli_rows: list[dict[str, Any]] = []
     for _ in range(max(1, repeats)):

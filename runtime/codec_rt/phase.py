@@ -74,7 +74,7 @@ def refine_frames(
     inv[span if hi is None else max(0, hi) :] = 0.0
     target = np.ascontiguousarray(np.swapaxes(np.asarray(mag, dtype=np.float32), -1, -2))  # [..., T, F]
     angle = np.swapaxes(np.asarray(phase, dtype=np.float32), -1, -2)
-    # target * exp(i angle), in float32: a complex exp goes through complex128 at 20 times the time
+    # target * exp(i angle), in float32: a complex exp would go through complex128 (docs/STREAMING.md)
     c = np.empty(target.shape, np.complex64)
     np.multiply(target, np.cos(angle), out=c.real)
     np.multiply(target, np.sin(angle), out=c.imag)

@@ -8,6 +8,7 @@ is what a user stores.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -24,15 +25,19 @@ def ladder(low_latency: bool = False, fixed_width: bool = False) -> list[float |
     return [float(k) for k in ladder_points(low_latency, fixed_width)]
 
 
-def load(kbps: float | None, low_latency: bool = False, fixed_width: bool = False) -> Codec:
+def load(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,
+         model: Path | None = None) -> Codec:
+    if model is not None:
+        return Codec.load(model)
     return Codec.load(bitrate=kbps, low_latency=low_latency, fixed_width=fixed_width)
 
 
-def round_trip(kbps: float | None, low_latency: bool = False,
-               fixed_width: bool = False) -> tuple[Callable[[F32], Coded], str]:
+def round_trip(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,
+               model: Path | None = None) -> tuple[Callable[[F32], Coded], str]:
     """A round-trip function for the point `kbps` (of the low-latency ladder with `low_latency`, of the
-    fixed-width one with `fixed_width`), and the loaded model's id."""
-    codec = load(kbps, low_latency, fixed_width)
+    fixed-width one with `fixed_width`), or for the model directory `model` (a candidate off the ladder),
+    and the loaded model's id."""
+    codec = load(kbps, low_latency, fixed_width, model)
 
     def run(x: F32) -> Coded:
         data = codec.encode(x[None, :], RATE, framed=True)  # what `codec-rt encode` writes

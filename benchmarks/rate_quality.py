@@ -1,7 +1,7 @@
 """Rate-quality benchmark: our bitrate ladder beside Opus and Codec2 on held-out speech and music.
 
     python -m benchmarks.rate_quality [--speech data/dev/speech] [--music data/dev/music] [--limit 40]
-        [--music-limit 10] [--codecs ours,opus,codec2] [--out results/rate_quality]
+        [--music-limit 10] [--codecs ours,opus,codec2] [--model NAME=DIR ...] [--out results/rate_quality]
 
 Every clip (see `clips.py`: deterministic files and excerpts, mono, 16 kHz) goes through every codec
 point; the decoded audio is aligned to the input (one integer lag per codec point, the peak of its clips'
@@ -71,6 +71,19 @@ class Point:
 
 def _tool(run: Callable[[F32], Coded]) -> Callable[[], tuple[Callable[[F32], Coded], dict[str, Any]]]:
     return lambda: (run, {})
+
+
+def candidate(spec: str) -> Point:
+    """`NAME=DIR`: a model directory off the ladder (a candidate), scored as codec NAME."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise SystemExit(f"--model wants NAME=DIR, got {spec!r}")
+
+    def make() -> tuple[Callable[[F32], Coded], dict[str, Any]]:
+        run, model_id = ours.round_trip(None, model=Path(path))
+        return run, {"model_id": model_id}
+
+    return Point(name, path, None, make)
 
 
 def points(codecs: list[str], opus_kbps: list[float], codec2_modes: list[int]) -> list[Point]:
@@ -260,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         "--align", choices=["codec", "clip"], default="codec",
         help="one lag per codec point from all its clips (default), or each clip's own correlation peak",
     )
+    p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
+                   help="also a model directory off the ladder (a candidate), as codec NAME; repeatable")
     p.add_argument("--out", type=Path, default=Path("results/rate_quality"))
     a = p.parse_args(argv)
     # Unscorable clips are counted in the results ("nan"); one warning line per clip and codec is noise.
@@ -281,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("nothing to evaluate: both --speech and --music are empty")
 
     pts = points(_csv(a.codecs), [float(k) for k in _csv(a.opus_kbps)], [int(m) for m in _csv(a.codec2_modes)])
+    pts += [candidate(spec) for spec in a.model]
     results: dict[str, Any] = {
         "schema": SCHEMA,
         "sample_rate": 16000,

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks import baselines, rate_quality
 from benchmarks.baselines import ogg_crc, ogg_packet_sizes, ogg_page, opus_audio_bytes
+from benchmarks.clips import load_set
 from benchmarks.scoring import METRICS, align, codec_lag, estimate_lag, refine, score
 from codec_rt import metrics
 
@@ -202,3 +203,25 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
     assert "| codec | setting | actual kbps | PESQ-WB | STOI |" in md and "## music" in md
     assert md.count("\n| ours |") == 2 * sum(p["codec"] == "ours" for p in r["points"])
     assert (out / "rate_quality.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_candidate_directory_is_scored_beside_the_ladder(tmp_path: Path) -> None:
+    """`--model NAME=DIR`: a model off the ladder is measured in the same run, under its own name and id; the
+    shipped 6 kbps point's own directory scores exactly as its ladder point does."""
+    from codec_rt.ladder import select
+
+    (tmp_path / "speech").mkdir()
+    shutil.copy(DATA / "speech_fr_16k.flac", tmp_path / "speech")
+    out = tmp_path / "out"
+    rate_quality.main([
+        "--speech", str(tmp_path / "speech"), "--music", "", "--limit", "1", "--clip-seconds", "3",
+        "--codecs", "", "--model", f"cand={select(6.0, False, False)}", "--out", str(out),
+    ])
+    (p,) = json.loads((out / "results.json").read_text())["points"]
+    assert p["codec"] == "cand" and p["nominal_kbps"] is None
+    run, model_id = rate_quality.ours.round_trip(6.0)
+    assert p["model_id"] == model_id
+    (clip,) = load_set(tmp_path / "speech", 1, 1.5, 3.0)
+    assert p["sets"]["speech"]["clips"][0]["bytes"] == run(clip.audio).bytes
+    with pytest.raises(SystemExit, match="NAME=DIR"):
+        rate_quality.candidate("just-a-dir")

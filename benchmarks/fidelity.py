@@ -324,11 +324,11 @@ def ours(kbps: float | None, low_latency: bool = False, model: Path | None = Non
     """A shipped point's round trip (of the low-latency or the fixed-width ladder with `low_latency` or
     `fixed_width`; or the model in directory `model`'s) as the CLI does it: framed encode, streamed decode,
     16-bit output."""
-    from codec_rt import Codec
     from codec_rt.level import soft_clip
 
-    codec = Codec.load(model) if model is not None else Codec.load(bitrate=kbps, low_latency=low_latency,
-                                                                   fixed_width=fixed_width)
+    from .ours import load
+
+    codec = load(kbps, low_latency, fixed_width, model)
 
     def run(x: F32, rate: int) -> F64:
         y, _ = codec.decode(codec.encode(x, rate, framed=True))
@@ -424,6 +424,8 @@ def survey_table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    from .ours import model_spec
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/fidelity"))
     p.add_argument("--points", default="3,6,12,16,fixed",
@@ -434,8 +436,8 @@ def main() -> None:
     args = p.parse_args()
     systems: dict[str, Callable[[F32, int], F64]] = {}
     for spec in args.model:
-        name, _, path = spec.partition("=")
-        systems[name] = ours(None, model=Path(path))
+        name, path = model_spec(spec)
+        systems[name] = ours(None, model=path)
     for point in filter(None, args.points.split(",")):
         systems[f"ours {point}"] = (ours(None, low_latency=True) if point == "ll" else
                                     ours(None, fixed_width=True) if point == "fixed" else ours(float(point)))

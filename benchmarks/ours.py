@@ -27,9 +27,19 @@ def ladder(low_latency: bool = False, fixed_width: bool = False) -> list[float |
 
 def load(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,
          model: Path | None = None) -> Codec:
+    """The shipped point `kbps` (of the low-latency or the fixed-width ladder), or the model in directory
+    `model` (a candidate off the ladder)."""
     if model is not None:
         return Codec.load(model)
     return Codec.load(bitrate=kbps, low_latency=low_latency, fixed_width=fixed_width)
+
+
+def model_spec(spec: str) -> tuple[str, Path]:
+    """A benchmark's `--model NAME=DIR` -> (NAME, DIR); SystemExit naming the form for anything else."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise SystemExit(f"--model wants NAME=DIR, got {spec!r}")
+    return name, Path(path)
 
 
 def round_trip(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,

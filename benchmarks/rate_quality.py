@@ -75,15 +75,13 @@ def _tool(run: Callable[[F32], Coded]) -> Callable[[], tuple[Callable[[F32], Cod
 
 def candidate(spec: str) -> Point:
     """`NAME=DIR`: a model directory off the ladder (a candidate), scored as codec NAME."""
-    name, sep, path = spec.partition("=")
-    if not sep or not name or not path:
-        raise SystemExit(f"--model wants NAME=DIR, got {spec!r}")
+    name, path = ours.model_spec(spec)
 
     def make() -> tuple[Callable[[F32], Coded], dict[str, Any]]:
-        run, model_id = ours.round_trip(None, model=Path(path))
+        run, model_id = ours.round_trip(None, model=path)
         return run, {"model_id": model_id}
 
-    return Point(name, path, None, make)
+    return Point(name, str(path), None, make)
 
 
 def points(codecs: list[str], opus_kbps: list[float], codec2_modes: list[int]) -> list[Point]:

@@ -17,6 +17,7 @@ from benchmarks.baselines import ogg_crc, ogg_packet_sizes, ogg_page, opus_audio
 from benchmarks.clips import load_set
 from benchmarks.scoring import METRICS, align, codec_lag, estimate_lag, refine, score
 from codec_rt import metrics
+from codec_rt.ladder import select
 
 DATA = Path(__file__).parent / "data"
 HAVE_PESQ = importlib.util.find_spec("pesq") is not None
@@ -208,8 +209,6 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
 def test_a_candidate_directory_is_scored_beside_the_ladder(tmp_path: Path) -> None:
     """`--model NAME=DIR`: a model off the ladder is measured in the same run, under its own name and id; the
     shipped 6 kbps point's own directory scores exactly as its ladder point does."""
-    from codec_rt.ladder import select
-
     (tmp_path / "speech").mkdir()
     shutil.copy(DATA / "speech_fr_16k.flac", tmp_path / "speech")
     out = tmp_path / "out"

@@ -4,24 +4,24 @@
         [--music-limit 10] [--codecs ours,opus,codec2] [--model NAME=DIR ...] [--out results/rate_quality]
 
 Every clip (see `clips.py`: deterministic files and excerpts, mono, 16 kHz) goes through every codec
-point; the decoded audio is aligned to the input (one integer lag per codec point, the peak of its clips'
-summed cross-correlations within +-50 ms, refined per clip to a fraction of a sample; `--align clip` for
-per-clip peaks) and scored (`scoring.py`: PESQ-WB, STOI, SI-SDR, LSD, mel distance).
+point; the decoded audio is aligned to the input (one integer lag per codec point and set, the peak of
+the set's clips' summed cross-correlations within +-50 ms, refined per clip to a fraction of a sample;
+`--align clip` for per-clip peaks) and scored (`scoring.py`: PESQ-WB, STOI, SI-SDR, LSD, mel distance).
 Bitrates are measured, never nominal: Opus from its audio packets, Codec2 from its .bit file, ours from
 the whole framed blob (what `codec-rt encode` writes); a point's kbps is 8 * total bytes / total seconds.
 
 Writes to --out:
-- results.json: {"schema": "codec-rt/rate_quality/1", "sample_rate", "max_lag_ms", "align", "clip_seconds",
+- results.json: {"schema": "codec-rt/rate_quality/2", "sample_rate", "max_lag_ms", "align", "clip_seconds",
   "tools": {...}, "clips": {set: [{"name", "path", "start_s", "seconds"}]},
-  "points": [{"codec", "setting", "nominal_kbps", "label", "kbps", "lag_ms", "model_id" (ours only),
+  "points": [{"codec", "setting", "nominal_kbps", "label", "kbps", "model_id" (ours only),
               "sets": {set: {"kbps", "file_kbps", "seconds", "bytes", "mean": {metric: float|null},
-                             "nan": {metric: int}, "lag_ms": {"mean", "min", "max"},
+                             "nan": {metric: int}, "lag_ms": {"integer", "mean", "min", "max"},
                              "clips": [{"name", "seconds", "bytes", "file_bytes", "kbps", "lag_ms",
                                         "clip_peak_ms", metric...}]}}}]}
   Metrics: pesq_wb, stoi, si_sdr (dB), lsd (dB), mel (dB). NaN (unscorable clip, e.g. PESQ finding no
   utterance in a quiet music excerpt) is written as null and counted in "nan"; means skip it.
-  A point's "lag_ms" is its integer lag; a clip's "lag_ms" the refined shift applied (positive: output
-  late); "clip_peak_ms" the clip's own correlation peak, for diagnosis.
+  A set's "lag_ms" "integer" is its integer lag (null with `--align clip`); a clip's "lag_ms" the refined
+  shift applied (positive: output late); "clip_peak_ms" the clip's own correlation peak, for diagnosis.
 - results.md: one markdown table per set.
 - rate_quality.png: one panel per metric, x = actual kbps (log), one curve per codec, speech solid,
   music dashed.
@@ -51,7 +51,7 @@ from .baselines import F32, Coded
 from .clips import Clip, load_set
 from .scoring import HIGHER_IS_BETTER, MAX_LAG_S, METRICS, RATE, codec_lag, refine, score
 
-SCHEMA = "codec-rt/rate_quality/1"
+SCHEMA = "codec-rt/rate_quality/2"
 # ours-ll: the low-latency (causal, <= 20 ms) ladder; ours-fixed: the fixed-width model (`--bits`, its default bits)
 CODECS = ("ours", "ours-ll", "ours-fixed", "opus", "codec2")
 LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)", "mel": "mel dist. (dB)"}
@@ -122,20 +122,18 @@ def _finite_mean(vals: list[float]) -> float | None:
 
 def run_point(
     run: Callable[[F32], Coded], sets: dict[str, list[Clip]], max_lag_s: float, per_clip_lag: bool
-) -> tuple[float, dict[str, Any]]:
-    """Round-trip every clip, align (one integer lag for the codec point unless `per_clip_lag`, refined
-    per clip to a fraction of a sample), score, and aggregate per set: kbps over total bytes and seconds,
-    metric means over the clips a metric could score. Returns the codec point's integer lag (ms; NaN with
-    per-clip lags) and the per-set results."""
-    coded = {n: [run(c.audio) for c in cs] for n, cs in sets.items()}
-    pairs = [(c.audio, y.audio) for n, cs in sets.items() for c, y in zip(cs, coded[n], strict=True)]
-    lag, peaks = codec_lag(pairs, int(round(max_lag_s * RATE)))
-    peak_iter = iter(peaks)
+) -> dict[str, Any]:
+    """Round-trip every clip, align (one integer lag per set of the codec point unless `per_clip_lag`,
+    refined per clip to a fraction of a sample), score, and aggregate per set: kbps over total bytes and
+    seconds, metric means over the clips a metric could score. A set's lag comes from its own clips alone,
+    so its figures do not depend on which other sets ran. Returns the per-set results."""
     out: dict[str, Any] = {}
     for n, cs in sets.items():
+        coded = [run(c.audio) for c in cs]
+        lag, peaks = codec_lag([(c.audio, y.audio) for c, y in zip(cs, coded, strict=True)],
+                               int(round(max_lag_s * RATE)))
         rows: list[dict[str, Any]] = []
-        for c, y in zip(cs, coded[n], strict=True):
-            peak = next(peak_iter)
+        for c, y, peak in zip(cs, coded, peaks, strict=True):
             s = score(c.audio, y.audio, refine(c.audio, y.audio, peak if per_clip_lag else lag))
             rows.append(
                 {"name": c.name, "seconds": c.seconds, "bytes": y.bytes, "file_bytes": y.file_bytes,
@@ -150,10 +148,11 @@ def run_point(
             "bytes": sum(r["bytes"] for r in rows),
             "mean": {m: _finite_mean([r[m] for r in rows]) for m in METRICS},
             "nan": {m: sum(not math.isfinite(r[m]) for r in rows) for m in METRICS},
-            "lag_ms": {"mean": float(np.mean(lags)), "min": min(lags), "max": max(lags)},
+            "lag_ms": {"integer": None if per_clip_lag else 1000 * lag / RATE,
+                       "mean": float(np.mean(lags)), "min": min(lags), "max": max(lags)},
             "clips": rows,
         }
-    return (float("nan") if per_clip_lag else 1000 * lag / RATE), out
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -205,8 +204,8 @@ def markdown(results: dict[str, Any]) -> str:
         "kbps: 8 x payload bytes / seconds over all clips (Opus: Ogg audio packets without the two header "
         "packets; Codec2: .bit file; ours: the framed blob `codec-rt encode` writes, header included). "
         "Metrics are means over the clips a metric could score (NaN: PESQ found no utterance) after "
-        "cross-correlation alignment (lag ms: mean shift applied, one integer lag per codec point refined per "
-        "clip). Higher is better for PESQ-WB, STOI, SI-SDR; lower for LSD and mel distance.",
+        "cross-correlation alignment (lag ms: mean shift applied, one integer lag per codec point and set, "
+        "refined per clip). Higher is better for PESQ-WB, STOI, SI-SDR; lower for LSD and mel distance.",
         "",
         f"Tools: {tools.get('opusenc', 'opusenc not run')}; codec2 {tools.get('codec2', 'not run')}; "
         f"pesq {tools.get('pesq')}, pystoi {tools.get('pystoi')}.",
@@ -311,13 +310,13 @@ def main(argv: list[str] | None = None) -> None:
     for pt in pts:
         t0 = time.perf_counter()
         run, extra = pt.make()
-        lag_ms, per_set = run_point(run, sets, a.max_lag_ms / 1000, a.align == "clip")
+        per_set = run_point(run, sets, a.max_lag_ms / 1000, a.align == "clip")
         total_bytes = sum(s["bytes"] for s in per_set.values())
         total_seconds = sum(s["seconds"] for s in per_set.values())
         kbps = 8 * total_bytes / total_seconds / 1000
         results["points"].append(
             {"codec": pt.codec, "setting": pt.setting, "nominal_kbps": pt.nominal_kbps,
-             "label": f"{pt.codec} {kbps:.1f} kbps", "kbps": kbps, "lag_ms": lag_ms, **extra, "sets": per_set}
+             "label": f"{pt.codec} {kbps:.1f} kbps", "kbps": kbps, **extra, "sets": per_set}
         )
         figs = "  ".join(
             f"{n}: {s['kbps']:.2f} kbps PESQ {_fmt(s['mean']['pesq_wb'], 2)} STOI {_fmt(s['mean']['stoi'], 3)}"

@@ -79,6 +79,8 @@ def main() -> None:
         jobs += [(Coder.CONTEXT, "predicted", 2, True), (Coder.FIXED, "store_phase", 2, False)]
     if blob.MINOR >= 5:  # only framed blobs change (1.5 a lead-in, 1.6 a lead-out, 1.7 smoothed gains)
         jobs = [j for j in jobs if j[3]]
+    if blob.MINOR >= 8:  # 1.8 is only written for mode low_band_phase: the other modes' blobs are 1.7's
+        jobs = [(coder, "low_band_phase", 1, True) for coder in MODEL_DIRS]
     wrote = False
     for coder, mode, channels, framed in jobs:
         codec = Codec.load(model_dir(coder))

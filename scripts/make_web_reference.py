@@ -142,7 +142,7 @@ def make(out: Path) -> None:
         jobs = [("speech16", True, "predicted"), ("speech16", False, "predicted"), ("speech48st", True, "predicted"),
                 ("music44st", False, "predicted")]
         if point.path.name == "rd12k":
-            jobs.append(("speech16", True, "store_phase"))
+            jobs += [("speech16", True, "store_phase"), ("speech16", True, "low_band_phase")]
         for clip, framed, mode in jobs:
             x, rate = clips[clip]
             data = codec.encode(x, rate, mode=mode, framed=framed)

@@ -6,10 +6,20 @@ import zlib
 import numpy as np
 import pytest
 
-from codec_rt import ChecksumError, CodecError, FormatError, TruncatedError, UnsupportedVersionError, blob, packets
-from codec_rt.blob import BlobHeader, ChannelData
+from codec_rt import (
+    ChecksumError,
+    CodecError,
+    FormatError,
+    TruncatedError,
+    UnsupportedVersionError,
+    blob,
+    packets,
+    section,
+)
+from codec_rt.blob import BlobHeader
 from codec_rt.config import Coder, Layout, Mode
 from codec_rt.quantize import quantize
+from codec_rt.section import ChannelData
 
 
 def make(mode: int = Mode.STORE_PHASE, channels: int = 2) -> tuple[BlobHeader, list[ChannelData], bytes]:
@@ -22,7 +32,7 @@ def make(mode: int = Mode.STORE_PHASE, channels: int = 2) -> tuple[BlobHeader, l
         codes, scales = quantize(rng.standard_normal((3, 5, 3)), h.bits)
         phase = rng.integers(0, 2**7, (9, 11)).astype(np.uint16) if mode else None
         chans.append(ChannelData(0.5 + c, scales, codes, phase))
-    data = blob.write(h, b"".join(blob.channel_section(ch, h) for ch in chans))
+    data = blob.write(h, b"".join(section.channel_section(ch, h) for ch in chans))
     return h, chans, data
 
 
@@ -135,7 +145,7 @@ def test_newer_minor_version_is_read() -> None:
 def test_non_finite_gain_is_refused() -> None:
     h, chans, _ = make(channels=1)
     bad = ChannelData(float("nan"), chans[0].scales, chans[0].codes, chans[0].phase_codes)
-    data = blob.write(h, blob.channel_section(bad, h))
+    data = blob.write(h, section.channel_section(bad, h))
     with pytest.raises(FormatError, match="non-finite"):
         packets.read(data)
 
@@ -151,7 +161,7 @@ def make_range(mode: int = Mode.STORE_PHASE, channels: int = 2, coded: bytes = b
     for c in range(channels):
         phase = rng.integers(0, 2**7, (9, 11)).astype(np.uint16) if mode else None
         chans.append(ChannelData(0.5 + c, np.zeros(0, np.float32), None, phase, coded * (c + 1)))
-    return h, chans, blob.write(h, b"".join(blob.channel_section(ch, h) for ch in chans))
+    return h, chans, blob.write(h, b"".join(section.channel_section(ch, h) for ch in chans))
 
 
 @pytest.mark.parametrize("mode", [Mode.PREDICTED, Mode.STORE_PHASE])
@@ -190,7 +200,7 @@ def test_range_section_lengths_must_fit_the_payload() -> None:
 def test_a_tiny_range_blob_cannot_claim_a_huge_latent() -> None:
     h, chans, _ = make_range(mode=Mode.PREDICTED, channels=1, coded=b"\0\0\0\0")
     huge = BlobHeader(**(h.to_dict() | {"latent_steps": 2**31, "n_frames": 2**31}))
-    data = blob.write(huge, blob.channel_section(chans[0], huge))
+    data = blob.write(huge, section.channel_section(chans[0], huge))
     with pytest.raises(FormatError, match="cannot come from"):
         packets.read(data)
 
@@ -232,7 +242,7 @@ def make_framed(mode: int = Mode.STORE_PHASE, channels: int = 2, coder: int = Co
                 chans.append(ChannelData(0.5 + c + k, np.zeros(0, np.float32), None, phase, rng.bytes(4 * (c + 1))))
         last = (k + 1) * FRAME_STEPS >= latent_steps
         totals = (1234, n_frames, latent_steps) if last else None
-        out.append(packets.write_packet(k, b"".join(blob.channel_section(ch, h) for ch in chans), totals))
+        out.append(packets.write_packet(k, b"".join(section.channel_section(ch, h) for ch in chans), totals))
         frames.append(chans)
         k += 1
     return h, frames, b"".join(out)
@@ -424,7 +434,7 @@ def test_a_1_6_header_carries_post_skip_under_its_own_checksum() -> None:
 def test_the_last_packet_must_agree_with_the_stream_lengths() -> None:
     h, frames, _ = make_framed(channels=1, mode=Mode.PREDICTED)
     head = h.pack(0)
-    sections = [b"".join(blob.channel_section(ch, h) for ch in chans) for chans in frames]
+    sections = [b"".join(section.channel_section(ch, h) for ch in chans) for chans in frames]
     for totals, match in (((1234, 18, 6), "does not match n_frames"),  # ceil(18 / 4) = 5
                           ((1234, 30, 8), "last, but"),  # 8 steps make 4 frames, not 3
                           ((2**41, 18, 5), "invalid stream lengths")):
@@ -446,7 +456,7 @@ def test_context_coded_blobs_are_1_3_and_older_minors_refuse_them() -> None:
     h, _, _ = make_range(mode=Mode.PREDICTED)
     coder = Coder.CONTEXT
     h3 = BlobHeader(**(h.to_dict() | {"coder": coder, "minor": BlobHeader.whole_minor(coder)}))
-    sections = [blob.channel_section(ChannelData(g, np.zeros(0, np.float32), None, None, bytes([c]) * 8), h3)
+    sections = [section.channel_section(ChannelData(g, np.zeros(0, np.float32), None, None, bytes([c]) * 8), h3)
                 for c, g in ((1, 1.0), (2, 2.0))]
     data = blob.write(h3, b"".join(sections))
     h4, chans = packets.read(data)

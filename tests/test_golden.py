@@ -50,16 +50,24 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
 
     codec = golden_codec(path.read_bytes())
     header, _ = packets.read(path.read_bytes())
-    if header.minor != blob.MINOR:
-        pytest.skip("written by an older minor version; only decoding is promised")
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     src = np.ascontiguousarray(x[16000:32000].T)
     src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
     if header.framed:  # written as a live stream writes it: each packet's own gain (FORMAT.md 7.6)
         enc = StreamEncoder(codec, sr, header.channels, mode=header.mode_name, packet_steps=header.packet_steps,
                             joint_stereo=bool(header.stereo))
-        return codec, enc.push(src) + enc.flush()
-    return codec, codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo))
+        data = enc.push(src) + enc.flush()
+    else:
+        data = codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo))
+    if header.minor != newest_minor(header.mode_name):
+        pytest.skip("written by an older minor version; only decoding is promised")
+    return codec, data
+
+
+def newest_minor(mode: str) -> int:
+    """The newest minor of the goldens of `mode`: a writer writes the oldest minor that holds a blob, so
+    1.8 (mode low_band_phase) left the other modes' newest at 1.7."""
+    return max(int(p.name.split("_")[2]) for p in GOLDEN if p.stem.endswith("_" + mode))
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

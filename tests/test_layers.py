@@ -16,7 +16,7 @@ LAYERS = [
     ["config"],
     ["audio", "stft", "resample", "phase", "phase_gradient", "postfilter", "level", "lead"],  # signal
     ["quantize", "entropy"],  # coding
-    ["blob", "packets"],  # container
+    ["blob", "section", "packets"],  # container
     ["ladder", "model"],
     ["latent"],
     ["grid"],

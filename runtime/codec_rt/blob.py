@@ -12,11 +12,12 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (7); a reader accepts higher minors (fields only ever appended)
-    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 from 1.7 on
-    8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase
+    5      1     minor version (8); a reader accepts higher minors (fields only ever appended)
+    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 in 1.7, 96 from 1.8
+    8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase, 2 = low_band_phase (1.8 on; older
+                 readers refuse the unknown mode)
     9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
-    10     1     phase_bits: 0 in mode 0, 1..16 in mode 1
+    10     1     phase_bits: 0 in mode 0, 1..16 in modes 1 and 2
     11     1     coder (`Coder`): 0 fixed-width, 1 range-coded (1.1 on), 2 context tables (1.3 on)
     12     4     sample_rate of the audio (Hz), 1..768000
     16     2     channels of the audio, 1..64
@@ -38,11 +39,13 @@ All integers little-endian.
     64     4+4   pre_skip (1.5): model-rate samples of lead-in at the coded signal's start, 0..65536
     72     4+4   post_skip (1.6): model-rate samples of lead-out at its end, 0..65536
     80     4+4   gain_smoothing (1.7): half-width in latent steps of the decoder's log-gain average, 0..2
+    88     4+4   phase_bins (1.8): mode 2's coded STFT bins, [0, phase_bins), 1..n_bins; 0 in modes 0 and 1
 
-Whole layout: payload_len bytes of channel sections, then the CRC-32 of every byte before it. A channel
-section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the bit-packed codes
+Whole layout: payload_len bytes of channel sections (`section.py`), then the CRC-32 of every byte before
+it. A channel section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the bit-packed codes
 (`quantize.py`); coders 1 and 2: uint32 coded_len (a multiple of 4) and the range-coded symbols
-(`entropy.py`), at most MAX_VALUES_PER_BYTE latent values per coded byte; mode 1 adds the bit-packed phase.
+(`entropy.py`), at most MAX_VALUES_PER_BYTE latent values per coded byte; modes 1 and 2 add the bit-packed
+phase (all n_bins rows, or the phase_bins lowest).
 """
 
 from __future__ import annotations
@@ -52,17 +55,13 @@ import zlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from .config import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, Coder, Layout, Mode, Stereo
 from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
-from .level import MAX_GAIN, MIN_GAIN
-from .quantize import pack, packed_size, unpack
+from .quantize import packed_size
 from .resample import model_length
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 7
+MAJOR, MINOR = 1, 8
 MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
 # room for that while capping what a forged header can make a decoder allocate and compute.
@@ -75,7 +74,7 @@ HEADER_SIZE = _HEADER.size  # 56: the header of formats 1.0 and 1.1
 _EXTENSION = struct.Struct("<BBH")  # 1.2: layout, time_stride, packet_steps; then the header's CRC-32
 HEADER_SIZE_1_2 = HEADER_SIZE + _EXTENSION.size + 4  # 64
 # From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field, its maximum).
-_APPENDED = ((5, "pre_skip", 1 << 16), (6, "post_skip", 1 << 16), (7, "gain_smoothing", 2))
+_APPENDED = ((5, "pre_skip", 1 << 16), (6, "post_skip", 1 << 16), (7, "gain_smoothing", 2), (8, "phase_bins", 0xFFFF))
 PACKET_LEN = struct.Struct("<I")  # framed layout: each packet's body_len
 LAST_TOTALS = struct.Struct("<QII")  # the last packet's num_samples, n_frames, latent_steps
 FLAG_LAST = 1
@@ -110,6 +109,7 @@ class BlobHeader:
     pre_skip: int = 0  # 1.5 on: model-rate samples of lead-in the decoder drops
     post_skip: int = 0  # 1.6 on: model-rate samples of lead-out the decoder drops
     gain_smoothing: int = 0  # 1.7 on: the decoder averages the log-gain over this many steps either side
+    phase_bins: int = 0  # 1.8 on, mode low_band_phase: the phase of bins [0, phase_bins) is coded
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,10 +166,15 @@ class BlobHeader:
         """Latent values per audio channel (whole layout)."""
         return self.latent_channels * self.latent_bins * self.latent_steps
 
+    @property
+    def phase_rows(self) -> int:
+        """STFT bins whose phase a channel section holds: n_bins in mode 1, phase_bins in mode 2, else 0."""
+        return {Mode.STORE_PHASE: self.n_bins, Mode.LOW_BAND_PHASE: self.phase_bins}.get(Mode(self.mode), 0)
+
     def phase_size(self, n_frames: int | None = None) -> int:
         """Bytes of one channel's phase codes over `n_frames` STFT frames (default: the header's)."""
         n = self.n_frames if n_frames is None else n_frames
-        return packed_size(self.n_bins * n, self.phase_bits) if self.mode == Mode.STORE_PHASE else 0
+        return packed_size(self.phase_rows * n, self.phase_bits) if self.phase_rows else 0
 
     def section_size(self, steps: int, n_frames: int) -> int:
         """Bytes of one channel's section over `steps` latent steps and `n_frames` STFT frames, coder 0."""
@@ -227,8 +232,14 @@ class BlobHeader:
             raise bad(f"bits {self.bits} not in 1..16")
         if self.coder != Coder.FIXED and self.bits != 0:
             raise bad("bits must be 0 with range coding")
-        if self.mode == Mode.STORE_PHASE and not 1 <= self.phase_bits <= 16:
+        if self.mode != Mode.PREDICTED and not 1 <= self.phase_bits <= 16:
             raise bad(f"phase_bits {self.phase_bits} not in 1..16")
+        if self.mode == Mode.LOW_BAND_PHASE and self.minor < 8:
+            raise bad(f"format 1.{self.minor} has no mode low_band_phase")
+        if self.mode == Mode.LOW_BAND_PHASE and not 1 <= self.phase_bins <= self.n_bins:
+            raise bad(f"phase_bins {self.phase_bins} not in 1..n_bins ({self.n_bins})")
+        if self.mode != Mode.LOW_BAND_PHASE and self.phase_bins:
+            raise bad("phase_bins must be 0 outside mode low_band_phase")
         if self.mode == Mode.PREDICTED and self.phase_bits != 0:
             raise bad("phase_bits must be 0 without stored phase")
         if not 1 <= self.sample_rate <= MAX_SAMPLE_RATE:
@@ -285,17 +296,6 @@ def _least_header_size(minor: int) -> int:
     """The bytes of the fields a header of `minor` has: 56 (1.0, 1.1), 64 (1.2 to 1.4), then 8 more a minor.
     Writers write exactly this; readers accept more (reserved for later minors), but 1.0 exactly 56."""
     return HEADER_SIZE if minor < 2 else HEADER_SIZE_1_2 + 8 * _appended_in(minor)
-
-
-@dataclass(frozen=True)
-class ChannelData:
-    """One audio channel's share of the payload (or of one packet), unpacked."""
-
-    gain: float
-    scales: npt.NDArray[np.float32]  # [latent_channels] with coder 0; empty with coders 1 and 2
-    codes: npt.NDArray[np.uint16] | None  # [latent_channels, latent_bins, steps] with coder 0
-    phase_codes: npt.NDArray[np.uint16] | None  # [n_bins, STFT frames] in mode 1
-    coded: bytes = b""  # coders 1 and 2: the range-coded latent symbols (decoded with the model's tables)
 
 
 def write(header: BlobHeader, payload: bytes) -> bytes:
@@ -380,68 +380,3 @@ def read_header(data: bytes) -> tuple[BlobHeader, int]:
         if len(data) > end:
             raise FormatError(f"{len(data) - end} unexpected bytes after the blob")
     return header, header_size
-
-
-def parse_sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: int, n_frames: int
-              ) -> list[ChannelData]:
-    """Parse the channel sections in `data[pos:end]`, each over `steps` latent steps and `n_frames` STFT
-    frames; they must fill it exactly."""
-    out: list[ChannelData] = []
-    n_latent = header.latent_channels * header.latent_bins * steps
-    phase_size = header.phase_size(n_frames)
-    for _ in range(header.channels):
-        if pos + 8 > end:  # range-coded sections have data-dependent sizes
-            raise FormatError("the payload ends inside a channel section")
-        gain = float(np.frombuffer(data, "<f4", 1, pos)[0])
-        pos += 4
-        codes, coded = None, b""
-        if header.coder == Coder.FIXED:
-            size = packed_size(n_latent, header.bits)
-            if pos + 4 * header.latent_channels + size + phase_size > end:
-                raise FormatError("the payload ends inside a channel section")
-            scales = np.frombuffer(data, "<f4", header.latent_channels, pos).astype(np.float32)
-            pos += 4 * header.latent_channels
-            codes = unpack(bytes(data[pos : pos + size]), n_latent, header.bits)
-            codes = codes.reshape(header.latent_channels, header.latent_bins, steps)
-            pos += size
-        else:
-            scales = np.zeros(0, np.float32)
-            (size,) = struct.unpack_from("<I", data, pos)
-            pos += 4
-            if size % 4 or pos + size + phase_size > end:
-                raise FormatError(f"range-coded section of {size} bytes does not fit the payload")
-            if n_latent > MAX_VALUES_PER_BYTE * max(size, 4):
-                raise FormatError(f"{n_latent} latent values cannot come from {size} coded bytes")
-            coded = bytes(data[pos : pos + size])
-            pos += size
-        # The encoder's gains are clamped to the level range; a forged one outside it would blow the audio up.
-        if not (MIN_GAIN <= gain <= MAX_GAIN and np.all(np.isfinite(scales)) and np.all(scales >= 0)):
-            raise FormatError("blob holds a gain outside the level range, or a non-finite or negative scale")
-        phase = None
-        if header.mode == Mode.STORE_PHASE:
-            n_phase = header.n_bins * n_frames
-            phase = unpack(bytes(data[pos : pos + phase_size]), n_phase, header.phase_bits)
-            phase = phase.reshape(header.n_bins, n_frames)
-            pos += phase_size
-        out.append(ChannelData(gain, scales, codes, phase, coded))
-    if pos != end:
-        raise FormatError(f"channel sections end at byte {pos}, the payload at {end}")
-    return out
-
-
-def channel_section(data: ChannelData, header: BlobHeader) -> bytes:
-    """Serialize one channel's section (the inverse of what `read` does for it)."""
-    parts = [struct.pack("<f", data.gain)]
-    if header.coder == Coder.FIXED:
-        if data.codes is None:
-            raise FormatError("fixed-width blob without latent codes")
-        parts += [np.asarray(data.scales, "<f4").tobytes(), pack(data.codes, header.bits)]
-    else:
-        if len(data.coded) % 4:
-            raise FormatError("range-coded section must be whole 32-bit words")
-        parts += [struct.pack("<I", len(data.coded)), data.coded]
-    if header.mode == Mode.STORE_PHASE:
-        if data.phase_codes is None:
-            raise FormatError("store_phase blob without phase codes")
-        parts.append(pack(data.phase_codes, header.phase_bits))
-    return b"".join(parts)

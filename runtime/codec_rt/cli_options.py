@@ -14,6 +14,7 @@ from .phase_gradient import PhaseStart
 class Mode(str, Enum):
     predicted = "predicted"
     store_phase = "store_phase"
+    low_band_phase = "low_band_phase"
 
 
 class Provider(str, Enum):

@@ -88,17 +88,20 @@ class Codec:
         sample_rate: int,
         bits: int | None = None,
         mode: str = "predicted",
-        phase_bits: int = latent.DEFAULT_PHASE_BITS,
+        phase_bits: int | None = None,
         framed: bool = False,
         packet_steps: int | None = None,
         joint_stereo: bool | None = None,
+        phase_bins: int | None = None,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
         bits: latent bits per value, 1..16 (default: the model's `default_bits`); only for fixed-width
         models (coder 0): a range-coded model's rate is set by the model itself.
-        mode: "predicted" (phase predicted by the decoder) or "store_phase" (phase quantized at
-        `phase_bits` into the blob: near-lossless, many more bytes).
+        mode: "predicted" (phase predicted by the decoder), "store_phase" (phase quantized at
+        `phase_bits`, default 8, into the blob: near-lossless, many more bytes) or "low_band_phase" (format
+        1.8: the phase of the `phase_bins` lowest STFT bins, default those up to 700 Hz, at `phase_bits`,
+        default 4: 11 kbps more; the decoder predicts the rest around it; docs/rate_quality.md).
         framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
         `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about
         1 s); else the whole layout
@@ -115,9 +118,10 @@ class Codec:
             level = Loudness()
             level.add(x)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
-                                packet_steps=packet_steps, joint_stereo=joint_stereo, level=level)
+                                packet_steps=packet_steps, joint_stereo=joint_stereo, level=level,
+                                phase_bins=phase_bins)
             return enc.push(x) + enc.flush()
-        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo)
+        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins)
         return encode_whole(self.model, audio, sample_rate, opts)
 
     def decode(
@@ -126,7 +130,8 @@ class Codec:
     ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate in Hz), exactly the encoded shape and rate.
 
-        In the predicted-phase mode only (both are ignored with stored phase):
+        In the predicted-phase modes only (ignored with the phase of every bin stored; in mode
+        low_band_phase they apply to the bins the blob does not hold):
         phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction);
         for a causal model, iterations per frame of the causal phase (`phase.causal_frames`). None: the
         model's default (`decoder.default_phase_iters`).

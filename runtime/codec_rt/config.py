@@ -24,10 +24,17 @@ class Mode(IntEnum):
 
     PREDICTED = 0  # the decoder predicts it (then postfilter and phase refinement)
     STORE_PHASE = 1  # the STFT phase is quantized into the blob
+    LOW_BAND_PHASE = 2  # the lowest `phase_bins` bins' phase is; the decoder predicts the rest (format 1.8)
+
+    @property
+    def stores_phase(self) -> bool:
+        """Whether the blob carries phase codes (all bins, or the low band)."""
+        return self != Mode.PREDICTED
 
     @classmethod
     def parse(cls, value: str | int) -> Mode:
-        """A mode from its name ("predicted", "store_phase") or value; CodecError for anything else."""
+        """A mode from its name ("predicted", "store_phase", "low_band_phase") or value; CodecError for
+        anything else."""
         try:
             return cls[value.upper()] if isinstance(value, str) else cls(value)
         except (KeyError, ValueError):

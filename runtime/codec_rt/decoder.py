@@ -220,8 +220,7 @@ class StreamDecoder:
 
     def _joint_start(self) -> bool:
         """Whether frames may share a joint phase-gradient start: channels coded one by one (FORMAT.md 6.5)."""
-        h = self.header
-        return h is not None and h.channels > 1 and h.stereo == Stereo.INDEPENDENT
+        return (h := self.header) is not None and h.channels > 1 and h.stereo == Stereo.INDEPENDENT
 
     def _start(self) -> None:
         """Once the header is known: load or check the model, set up the output resampler."""
@@ -236,8 +235,8 @@ class StreamDecoder:
             raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
         st.gains = np.zeros((h.channels, 0), np.float32)
-        if h.mode == Mode.STORE_PHASE:
-            st.phases = np.zeros((h.channels, cfg.n_bins, 0), np.float32)
+        if h.phase_rows:
+            st.phases = np.zeros((h.channels, h.phase_rows, 0), np.float32)
         st.resampler = StreamResampler(cfg.sample_rate, h.sample_rate, h.channels)
         if cfg.causal:  # with channels coded one by one, a row more for their joint (6.5)
             joint = self._joint_start() and h.mode == Mode.PREDICTED
@@ -313,6 +312,8 @@ class StreamDecoder:
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
                     phi = st.start.steps(steps, w.w0, nxt)
                     angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
+                if h.phase_bins and st.phases is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
+                    f[2][:, : h.phase_bins] = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0]
                 signals.append(run(self._refine, w, f))
             for w, signal in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, signal.result(), w.w0))
@@ -395,7 +396,8 @@ class StreamDecoder:
         mag = (np.exp(logmag) / gain).astype(np.float32, copy=False)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
-        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match)
+        hold = self.header.phase_bins if self.header is not None else 0  # mode low_band_phase's rows (6.3)
+        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match, hold)
         if self.highpass:  # no DC or infrasound out, as the encoder let none in, measured over the samples
             # that all their frames cover: at a window's inner edges fewer overlap, and the sum is no signal
             at_end = st.end is not None and win.w1 >= st.end.model.frames
@@ -407,15 +409,13 @@ class StreamDecoder:
     def _crossfade_hops(self) -> int:
         """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""
         h = self.header
-        if h is None or h.mode == Mode.STORE_PHASE or self._causal():
-            return 0
-        return CROSSFADE_HOPS if self._iters() > 0 else 0
+        plain = h is None or h.mode == Mode.STORE_PHASE or self._causal() or self._iters() == 0
+        return 0 if plain else CROSSFADE_HOPS
 
     def _join(self, b: int, y: F32, w0: int) -> F32:
         """Block b's signal -> its final model-rate samples (from `emitted` on): the crossfade with the
         previous block's faded-out end, its middle, and its own end faded out and kept for the next."""
-        st, cfg = self.state, self.model.config
-        hop = cfg.hop
+        st, cfg, hop = self.state, self.model.config, self.model.config.hop
         base = w0 * hop - cfg.n_fft // 2
         v = self._crossfade_hops() * hop
         fade_in, fade_out = phase.crossfade(v)

@@ -48,7 +48,7 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
     header = latent.header_for(model, opts, rate, n_ch, num_samples=n, n_frames=spec.shape[2],
                                latent_steps=z.shape[3])
-    phase = np.angle(spec) if opts.mode == Mode.STORE_PHASE else None
+    phase = np.angle(spec) if opts.mode.stores_phase else None
     return blob.write(header, latent.sections(model, header, z, gains, phase))
 
 
@@ -102,15 +102,16 @@ class StreamEncoder:
         *,
         mode: str | int = "predicted",
         bits: int | None = None,
-        phase_bits: int = latent.DEFAULT_PHASE_BITS,
+        phase_bits: int | None = None,
         packet_steps: int | None = None,
         workers: int | None = None,
         joint_stereo: bool = False,
         level: Loudness | None = None,
+        phase_bins: int | None = None,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
-        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo)
+        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins)
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
@@ -266,7 +267,7 @@ class StreamEncoder:
         z = self.model.encode(stft.to_features(spec))[..., j0 - t0 // s : j1 - t0 // s]
         f0 = j0 * s - t0
         n_frames = (j1 * s if end is None else min(j1 * s, end.frames)) - j0 * s
-        phase = np.angle(spec[..., f0 : f0 + n_frames]) if h.mode == Mode.STORE_PHASE else None
+        phase = np.angle(spec[..., f0 : f0 + n_frames]) if Mode(h.mode).stores_phase else None
         last = end is not None and j1 == end.steps
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase), totals)

@@ -5,7 +5,8 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 - coder 0 (`Coder.FIXED`): per-latent-channel max-norm quantization at `bits` (`quantize.py`);
 - coders 1 and 2: the latent rounded to integers, clipped to the tables' ranges, range-coded with the
   model's entropy tables (`entropy.py`);
-- mode store_phase: the STFT phase quantized at `phase_bits` on the circle.
+- mode store_phase: the STFT phase quantized at `phase_bits` on the circle; mode low_band_phase: the same for
+  the lowest `phase_bins` bins alone (format 1.8).
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import blob, entropy, lead
-from .blob import BlobHeader, ChannelData
+from . import entropy, lead
+from .blob import BlobHeader
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
 from .level import GAIN_SMOOTHING_STEPS
 from .model import Model
 from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, quantize, quantize_phase
+from .section import ChannelData, channel_section
 
 F32 = npt.NDArray[np.float32]
 DEFAULT_PHASE_BITS = 8
+# Mode low_band_phase: the phase of the bins up to 700 Hz (22 at 512 / 16 kHz) at 4 bits, 11 kbps. Measured
+# (docs/TRAINING.md, "The low band's phase"): 3 bits lose 0.17 PESQ-WB of what 4 gain, 24 bins gain 0.005 more.
+LOW_BAND_PHASE_BITS = 4
+LOW_BAND_PHASE_HZ = 700.0
 # The framed encoder's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
 # tone louder than its middle (docs/fidelity.md).
 LEAD_IN_FRAMES = 16
@@ -39,13 +45,23 @@ class Options(NamedTuple):
     bits: int  # latent bits per value with coder 0; 0 when range-coded
     phase_bits: int  # 0 unless the mode stores the phase
     joint_stereo: bool = False
+    phase_bins: int = 0  # mode low_band_phase: the coded bins [0, phase_bins)
+
+
+def low_band_bins(cfg: ModelConfig, hz: float = LOW_BAND_PHASE_HZ) -> int:
+    """The STFT bins [0, n) that mode low_band_phase codes by default: those up to `hz` (Hz), at least 1."""
+    return max(1, min(cfg.n_bins, round(hz * cfg.n_fft / cfg.sample_rate)))
 
 
 def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = "predicted",
-                   phase_bits: int = DEFAULT_PHASE_BITS, joint_stereo: bool = False) -> Options:
-    """Check an encoder's options against the model -> the `Options` to write. CodecError: `bits` with a
-    range-coded model (its rate is the model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`) or
-    phase_bits outside 1..16, an unknown mode."""
+                   phase_bits: int | None = None, joint_stereo: bool = False,
+                   phase_bins: int | None = None) -> Options:
+    """Check an encoder's options against the model -> the `Options` to write. `phase_bits` (default 8 in
+    mode store_phase, 4 in low_band_phase) and `phase_bins` (low_band_phase: the bins up to 700 Hz by
+    default) are ignored in mode predicted. CodecError: `bits` with a range-coded model (its rate is the
+    model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16, phase_bins
+    outside 1..n_bins, low_band_phase with a causal model (its decoder builds each frame's phase as it
+    goes), an unknown mode."""
     if cfg.coder != Coder.FIXED:
         if bits is not None:
             raise CodecError("this model is range-coded: its rate is the model's, and bits are for a fixed-width "
@@ -58,9 +74,20 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
             raise CodecError(f"bits must be at least {MIN_ENCODE_BITS} to encode, got {bits}: with fewer no code "
                              "lies near zero and the audio comes back at full scale")
     m = Mode.parse(mode)
+    if m == Mode.PREDICTED:
+        return Options(m, int(bits), 0, bool(joint_stereo))
+    if phase_bits is None:
+        phase_bits = LOW_BAND_PHASE_BITS if m == Mode.LOW_BAND_PHASE else DEFAULT_PHASE_BITS
+    check_bits(phase_bits)
     if m == Mode.STORE_PHASE:
-        check_bits(phase_bits)
-    return Options(m, int(bits), int(phase_bits) if m == Mode.STORE_PHASE else 0, bool(joint_stereo))
+        return Options(m, int(bits), int(phase_bits), bool(joint_stereo))
+    if cfg.causal:
+        raise CodecError("mode low_band_phase needs a non-causal model: the low-latency one builds each "
+                         "frame's phase from the frames before it")
+    rows = low_band_bins(cfg) if phase_bins is None else int(phase_bins)
+    if not 1 <= rows <= cfg.n_bins:
+        raise CodecError(f"phase_bins must be in 1..{cfg.n_bins} for this model, got {rows}")
+    return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rows)
 
 
 def stereo_for(opts: Options, channels: int) -> Stereo:
@@ -90,22 +117,32 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,
         n_frames=n_frames, latent_steps=latent_steps, model_id=model.model_id, coder=cfg.coder,
-        minor=(blob.MINOR if pre_skip else 4) if framed else BlobHeader.whole_minor(cfg.coder, stereo),
+        minor=_minor(opts, framed, bool(pre_skip), cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
         gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip else 0,  # 1.7 along with the lead (no lead: 1.4)
+        phase_bins=opts.phase_bins,
     )
     header.validate()
     return header
 
 
+def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) -> int:
+    """The oldest minor version that holds what a header says: 1.8 for mode low_band_phase; else framed 1.7
+    with a lead-in and 1.4 without, whole as `BlobHeader.whole_minor`."""
+    if opts.mode == Mode.LOW_BAND_PHASE:
+        return 8
+    return (7 if lead else 4) if framed else BlobHeader.whole_minor(coder, stereo)
+
+
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
-    `[C] float32` the audio was scaled by, and in mode store_phase the STFT phase `[C, n_bins, frames]` in
-    radians -> the sections' bytes, channel after channel."""
+    `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase
+    `[C, n_bins, frames]` in radians (the latter codes its `phase_bins` lowest rows) -> the sections' bytes,
+    channel after channel."""
     out = []
     for c in range(latent.shape[0]):
-        codes = None if phase is None else quantize_phase(phase[c], header.phase_bits)
+        codes = None if phase is None else quantize_phase(phase[c, : header.phase_rows], header.phase_bits)
         if header.coder == Coder.FIXED:
             q, scales = quantize(latent[c], header.bits)
             data = ChannelData(float(gains[c]), scales, q, codes)
@@ -113,7 +150,7 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
             tables = model.tables
             coded = entropy.encode(entropy.to_symbols(latent[c], tables), tables)
             data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded)
-        out.append(blob.channel_section(data, header))
+        out.append(channel_section(data, header))
     return b"".join(out)
 
 
@@ -122,7 +159,7 @@ class Decoded(NamedTuple):
 
     latent: F32  # [C, Lc, Lf, steps]
     gains: F32  # [C]
-    phase: F32 | None  # [C, n_bins, frames] radians, mode store_phase only
+    phase: F32 | None  # [C, phase_rows, frames] radians, modes store_phase and low_band_phase only
 
 
 def decode(model: Model, header: BlobHeader, chans: tuple[ChannelData, ...], steps: int) -> Decoded:
@@ -153,7 +190,7 @@ def decode_many(model: Model, header: BlobHeader, packets: Sequence[tuple[tuple[
         if len(lat) != len(chans):
             raise FormatError("fixed-width section without latent codes")
         phase = None
-        if header.mode == Mode.STORE_PHASE:
+        if header.phase_rows:
             phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits) for ch in chans
                               if ch.phase_codes is not None])
         out.append(Decoded(np.stack(lat), np.array([ch.gain for ch in chans], np.float32), phase))

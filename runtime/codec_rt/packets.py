@@ -31,13 +31,12 @@ from .blob import (
     LAST_TOTALS,
     PACKET_LEN,
     BlobHeader,
-    ChannelData,
-    parse_sections,
     read_header,
     unpack_header,
 )
 from .config import MAX_SAMPLES
 from .errors import ChecksumError, FormatError, TruncatedError
+from .section import ChannelData, parse_sections
 
 READ_SIZE = 1 << 16  # bytes read from a file or pipe at a time
 

@@ -128,8 +128,9 @@ def phase_start(lm: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return phi
 
 
-def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int) -> np.ndarray:
-    """6.5, non-causal, over the whole signal."""
+def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
+                hold: int = 0) -> np.ndarray:
+    """6.5, non-causal, over the whole signal; bins [0, hold) keep phase0 (mode 2, 6.3)."""
     w, n = hann(n_fft), mag.shape[1]
     span = n_fft + hop * (n - 1)
     pos = np.arange(span) - n_fft // 2
@@ -146,6 +147,7 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
         acc = proj + 0.99 * (proj - prev)
         prev = proj
         c = mag * acc / np.maximum(np.abs(acc), 1e-30)
+        c[:hold] = mag[:hold] * np.exp(1j * phase0[:hold])
     return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
 
 
@@ -218,7 +220,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         follow = (shared, cj)
     for ch in range(h["channels"]):
         logmag, phase0, g, stored = feats[ch]
-        if stored is not None:
+        if stored is not None and h["mode"] == 1:
             out.append(istft(np.exp(logmag) / g * np.exp(1j * stored), n_fft, hop, model_len))
             continue
         e = es[ch]
@@ -228,10 +230,14 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
             if joint is not None:
                 phase0 = np.where(shared, joint, phase0)
             phase0 = phase0.astype(np.float32)
+        if stored is not None:  # mode 2 (6.3): the blob's low band replaces the start there
+            phase0 = phase0.copy()
+            phase0[: stored.shape[0]] = stored
         if m.cfg["causal"]:
             out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), follow))
         else:
-            out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters))
+            out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters,
+                                   0 if stored is None else stored.shape[0]))
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)

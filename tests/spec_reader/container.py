@@ -51,8 +51,13 @@ def unpack_bits(data: bytes, n: int, bits: int) -> np.ndarray:
     return b @ (1 << np.arange(bits - 1, -1, -1))
 
 
+def phase_rows(h: dict[str, Any]) -> int:
+    """4.3: the bins whose phase a section holds: all in mode 1, the lowest phase_bins in mode 2."""
+    return {1: h["n_bins"], 2: h["phase_bins"]}.get(h["mode"], 0)
+
+
 def phase_size(h: dict[str, Any], frames: int) -> int:
-    return -(-h["n_bins"] * frames * h["phase_bits"] // 8) if h["mode"] == 1 else 0
+    return -(-phase_rows(h) * frames * h["phase_bits"] // 8)
 
 
 def section0(h: dict[str, Any], steps: int, frames: int) -> int:
@@ -90,10 +95,10 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
             sec.coded, pos = body[pos : pos + size], pos + size
         if not 1 / 64 <= gain <= 64:
             raise SpecError("FormatError", "gain out of range")
-        if h["mode"] == 1:
+        if h["mode"] in (1, 2):
             n = phase_size(h, frames)
-            sec.phase = unpack_bits(body[pos : pos + n], h["n_bins"] * frames, h["phase_bits"]).reshape(
-                h["n_bins"], frames)
+            sec.phase = unpack_bits(body[pos : pos + n], phase_rows(h) * frames, h["phase_bits"]).reshape(
+                phase_rows(h), frames)
             pos += n
         out.append(sec)
     if pos != end:
@@ -102,7 +107,7 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
 
 
 # 4.1: from 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes: (minor, offset, name).
-APPENDED = ((5, 64, "pre_skip"), (6, 72, "post_skip"), (7, 80, "gain_smoothing"))
+APPENDED = ((5, 64, "pre_skip"), (6, 72, "post_skip"), (7, 80, "gain_smoothing"), (8, 88, "phase_bins"))
 
 
 def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
@@ -141,10 +146,12 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     h.update(layout=layout, stereo=stereo, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex(),
              **appended)
     rules = [
-        h["mode"] in (0, 1), h["coder"] in (0, 1, 2), minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
+        h["mode"] in (0, 1) or (h["mode"] == 2 and minor >= 8), h["coder"] in (0, 1, 2),
+        minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
         layout in (0, 1), stereo in (0, 1), stereo == 0 or h["channels"] == 2,
         1 <= h["bits"] <= 16 if h["coder"] == 0 else h["bits"] == 0,
-        1 <= h["phase_bits"] <= 16 if h["mode"] == 1 else h["phase_bits"] == 0,
+        1 <= h["phase_bits"] <= 16 if h["mode"] else h["phase_bits"] == 0,
+        1 <= h["phase_bins"] <= h["n_bins"] if h["mode"] == 2 else h["phase_bins"] == 0,
         1 <= h["sample_rate"] <= 768000, 1 <= h["channels"] <= 64, h["num_samples"] < 1 << 40,
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
         (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),

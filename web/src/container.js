@@ -9,16 +9,16 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 7;
+export const MINOR = 8;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
 /**
  * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
  * [minor, Header property, the spec's name, its largest value]. 1.5: pre_skip at 64, 1.6: post_skip at 72,
- * 1.7: gain_smoothing at 80.
+ * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88.
  */
 export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [6, 'postSkip', 'post_skip', 65536],
-  [7, 'gainSmoothing', 'gain_smoothing', 2]]);
+  [7, 'gainSmoothing', 'gain_smoothing', 2], [8, 'phaseBins', 'phase_bins', 65535]]);
 
 /**
  * The bytes of the fields a header of format 1.`minor` has (4.1): 56, 64 from 1.2, then 8 per field of
@@ -40,7 +40,7 @@ export const FLAG_LAST = 1;
  * @typedef {object} Header
  * @property {number} minor
  * @property {number} headerSize
- * @property {number} mode 0 predicted phase, 1 stored phase
+ * @property {number} mode 0 predicted phase, 1 stored phase, 2 the low band's phase stored (1.8)
  * @property {number} bits
  * @property {number} phaseBits
  * @property {number} coder 0 fixed-width, 1 range-coded, 2 context tables
@@ -63,6 +63,7 @@ export const FLAG_LAST = 1;
  *   encoder's lead-out), dropped by the decoder (format 1.6 on; 0 below)
  * @property {number} gainSmoothing latent steps either side over which a non-causal model's decoder averages
  *   the log-gain (6.2; format 1.7 on, 0..2; 0 below)
+ * @property {number} phaseBins mode 2 (format 1.8 on): the STFT bins [0, phaseBins) whose phase the blob holds
  */
 
 /**
@@ -110,16 +111,21 @@ export function packedSize(n, bits) {
   return Math.ceil((n * bits) / 8);
 }
 
+/** STFT bins whose phase a section holds (4.3): all in mode 1, the lowest phase_bins in mode 2. @param {Header} h */
+export function phaseRows(h) {
+  return h.mode === 1 ? h.nBins : h.mode === 2 ? h.phaseBins : 0;
+}
+
 /** Bytes of one channel's stored phase over `frames` STFT frames. @param {Header} h @param {number} frames */
 export function phaseSize(h, frames) {
-  return h.mode === 1 ? packedSize(h.nBins * frames, h.phaseBits) : 0;
+  return phaseRows(h) ? packedSize(phaseRows(h) * frames, h.phaseBits) : 0;
 }
 
 /** A coder-0 section over `steps` steps and `frames` frames, exactly (BigInt: header values are untrusted).
  * @param {Header} h @param {bigint} steps @param {bigint} frames */
 function section0(h, steps, frames) {
   const values = BigInt(h.latentChannels) * BigInt(h.latentBins) * steps;
-  const phase = h.mode === 1 ? ceilDiv(BigInt(h.nBins) * frames * BigInt(h.phaseBits), 8n) : 0n;
+  const phase = ceilDiv(BigInt(phaseRows(h)) * frames * BigInt(h.phaseBits), 8n);
   return 4n + 4n * BigInt(h.latentChannels) + ceilDiv(values * BigInt(h.bits), 8n) + phase;
 }
 
@@ -140,7 +146,7 @@ function bad(msg) {
 
 /** 4.1's field rules (4.2 step 5), in codec-rt's order. @param {Header} h */
 function validate(h) {
-  if (h.mode !== 0 && h.mode !== 1) throw bad(`unknown mode ${h.mode}`);
+  if (h.mode !== 0 && h.mode !== 1 && h.mode !== 2) throw bad(`unknown mode ${h.mode}`);
   if (h.coder > 2) throw bad(`unknown coder ${h.coder}`);
   if (h.minor === 0 && h.coder !== 0) throw bad('format 1.0 has no coder field (reserved byte is not 0)');
   if (h.minor < 3 && h.coder === 2) throw bad(`format 1.${h.minor} has no coder 2`);
@@ -155,7 +161,12 @@ function validate(h) {
   }
   if (h.coder === 0 && !(h.bits >= 1 && h.bits <= 16)) throw bad(`bits ${h.bits} not in 1..16`);
   if (h.coder !== 0 && h.bits !== 0) throw bad('bits must be 0 with range coding');
-  if (h.mode === 1 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
+  if (h.mode !== 0 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
+  if (h.mode === 2 && h.minor < 8) throw bad(`format 1.${h.minor} has no mode low_band_phase`);
+  if (h.mode === 2 && !(h.phaseBins >= 1 && h.phaseBins <= h.nBins)) {
+    throw bad(`phase_bins ${h.phaseBins} not in 1..n_bins (${h.nBins})`);
+  }
+  if (h.mode !== 2 && h.phaseBins) throw bad('phase_bins must be 0 outside mode low_band_phase');
   if (h.mode === 0 && h.phaseBits !== 0) throw bad('phase_bits must be 0 without stored phase');
   if (!(h.sampleRate >= 1 && h.sampleRate <= MAX_SAMPLE_RATE)) throw bad(`sample_rate ${h.sampleRate} not in 1..${MAX_SAMPLE_RATE}`);
   if (!(h.channels >= 1 && h.channels <= MAX_CHANNELS)) throw bad(`channels ${h.channels} not in 1..${MAX_CHANNELS}`);
@@ -197,7 +208,7 @@ export function readHeader(data) {
   let stereo = 0;
   let timeStride = 0;
   let packetSteps = 0;
-  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0 };
+  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 0 };
   if (minor >= 2) {
     if (data.length < HEADER_SIZE_1_2) {
       throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
@@ -244,7 +255,7 @@ export function readHeader(data) {
     }
     return { header: h, payloadLen: 0n };
   }
-  const phase = h.mode === 1 ? ceilDiv(BigInt(h.nBins) * BigInt(h.nFrames) * BigInt(h.phaseBits), 8n) : 0n;
+  const phase = ceilDiv(BigInt(phaseRows(h)) * BigInt(h.nFrames) * BigInt(h.phaseBits), 8n);
   if (h.coder === 0) {
     const want = BigInt(h.channels) * section0(h, BigInt(h.latentSteps), BigInt(h.nFrames));
     if (payloadLen !== want) throw new FormatError(`payload_len ${payloadLen} does not match the header (${want})`);
@@ -319,8 +330,8 @@ export function parseSections(d, pos, end, h, steps, frames) {
     if (!(gain >= MIN_GAIN && gain <= MAX_GAIN && scalesOk)) {
       throw new FormatError('blob holds a gain outside the level range, or a non-finite or negative scale');
     }
-    if (h.mode === 1) {
-      sec.phase = unpackBits(d, pos, h.nBins * frames, h.phaseBits);
+    if (phaseRows(h)) {
+      sec.phase = unpackBits(d, pos, phaseRows(h) * frames, h.phaseBits);
       pos += nPhase;
     }
     out.push(sec);

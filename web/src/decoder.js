@@ -9,7 +9,7 @@
  * decodes its whole packets.
  */
 
-import { readBlob } from './container.js';
+import { phaseRows, readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { frameGains, removeDc } from './level.js';
@@ -83,7 +83,8 @@ export function latents(model, blob) {
   const frames = blob.packets.reduce((n, p) => n + p.frames, 0);
   const z = new Float32Array(h.channels * rows * steps);
   const gains = new Float32Array(h.channels * steps);
-  const phase = h.mode === 1 ? new Float32Array(h.channels * c.nBins * frames) : null;
+  const nRows = phaseRows(h); // mode 1: every bin; mode 2: the low band (6.3)
+  const phase = nRows ? new Float32Array(h.channels * nRows * frames) : null;
   const step = f32(2 / (2 ** h.bits - 1));
   const phaseStep = f32((2 * Math.PI) / 2 ** h.phaseBits);
   const pi = f32(Math.PI);
@@ -110,9 +111,9 @@ export function latents(model, blob) {
       }
       gains.fill(sec.gain, ch * steps + j0, ch * steps + j0 + p.steps);
       if (phase && sec.phase) {
-        for (let k = 0; k < c.nBins; k++) {
+        for (let k = 0; k < nRows; k++) {
           for (let t = 0; t < p.frames; t++) {
-            phase[(ch * c.nBins + k) * frames + t0 + t] = f32(f32(sec.phase[k * p.frames + t] * phaseStep) - pi);
+            phase[(ch * nRows + k) * frames + t0 + t] = f32(f32(sec.phase[k * p.frames + t] * phaseStep) - pi);
           }
         }
       }
@@ -120,7 +121,7 @@ export function latents(model, blob) {
     j0 += p.steps;
     t0 += p.frames;
   }
-  return { z, gains, phase, steps, frames };
+  return { z, gains, phase, rows: nRows, steps, frames };
 }
 
 /**
@@ -139,6 +140,10 @@ export async function decodeBlob(model, data, opts = {}) {
   const blob = readBlob(data, { allowCut: !opts.strict });
   const h = blob.header;
   model.checkCompatible(h);
+  if (h.mode === 2 && c.causal) {
+    throw new FormatError("mode low_band_phase with a causal model: its decoder builds each frame's phase "
+      + 'from the frames before it, so no blob of this model holds it');
+  }
   const lat = latents(model, blob);
   let end;
   let outSamples;
@@ -212,8 +217,8 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
         angle[k * nw + t] = y[b + t];
       }
     }
-    let phase = angle;
-    if (lat.phase) {
+    const phase = angle;
+    if (h.mode === 1 && lat.phase) {
       for (let k = 0; k < nb; k++) phase.set(lat.phase.subarray((ch * nb + k) * lat.frames + w0, (ch * nb + k) * lat.frames + w1), k * nw);
     } else postfilter(logmag, nb, nw, kappa);
     const mag = new Float32Array(nb * nw);
@@ -239,13 +244,13 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
 async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) {
   const c = model.config;
   const { hop, nFft } = c;
-  const refine = h.mode === 0 ? iters : 0;
+  const refine = h.mode !== 1 ? iters : 0;
   const v = refine > 0 ? CROSSFADE_HOPS * hop : 0;
   const [fadeIn, fadeOut] = crossfade(v);
   const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
   /** @type {Float32Array[]} */
   const tails = [];
-  const starts = gradient && h.mode === 0 ? Array.from({ length: h.channels }, () => new GradientStart()) : null;
+  const starts = gradient && h.mode !== 1 ? Array.from({ length: h.channels }, () => new GradientStart()) : null;
   // channels coded one by one share the start of their joint log-magnitude where they carry one sound (6.5)
   const jointStarter = starts && h.channels > 1 && h.stereo === 0 ? new GradientStart() : null;
   let emitted = 0;
@@ -280,7 +285,15 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
         }
         phase = Float32Array.from(phi);
       }
-      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch);
+      const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
+      if (hold) { // mode 2 (6.3): the blob's low band replaces the start there, and is held through refinement
+        const nw = w1 - w0;
+        phase = Float32Array.from(phase);
+        for (let k = 0; k < hold; k++) {
+          phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
+        }
+      }
+      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
       if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
       const out = y.slice(Math.max(emitted, 0) - base, stop - base);

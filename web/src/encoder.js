@@ -6,6 +6,7 @@
  * a non-causal model's framed blob, format 1.5, codes a lead-in before the audio, `lead.js`).
  */
 
+import { phaseRows } from './container.js';
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
@@ -18,15 +19,19 @@ import { resample } from './resample.js';
 
 const f32 = Math.fround;
 export const DEFAULT_PHASE_BITS = 8;
+/** Mode low_band_phase (format 1.8): the bins up to this many Hz, at 4 bits (Python: `latent.LOW_BAND_PHASE_HZ`). */
+export const LOW_BAND_PHASE_HZ = 700;
+export const LOW_BAND_PHASE_BITS = 4;
 /** The framed encoder's lead-in of a non-causal model, at least this many STFT frames (7.1; Python:
  * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
 export const LEAD_IN_FRAMES = 16;
 
 /**
  * @typedef {object} EncodeOptions
- * @property {'predicted' | 'store_phase'} [mode] default predicted
+ * @property {'predicted' | 'store_phase' | 'low_band_phase'} [mode] default predicted
  * @property {number} [bits] latent bits per value, 3..16, fixed-width models only (default the model's)
- * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8)
+ * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase)
+ * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz)
  * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
  *   model), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
@@ -85,7 +90,9 @@ function check(model, channels, rate, opts) {
   }
   if (!(Number.isInteger(rate) && rate >= 1000 && rate <= 768000)) throw new AudioError(`sample rate ${rate} not in 1000..768000 Hz`);
   const mode = opts.mode ?? 'predicted';
-  if (mode !== 'predicted' && mode !== 'store_phase') throw new CodecError(`unknown mode ${mode}; choose one of predicted, store_phase`);
+  if (mode !== 'predicted' && mode !== 'store_phase' && mode !== 'low_band_phase') {
+    throw new CodecError(`unknown mode ${mode}; choose one of low_band_phase, predicted, store_phase`);
+  }
   let bits = 0;
   if (c.coder !== 0) {
     if (opts.bits != null) {
@@ -93,16 +100,25 @@ function check(model, channels, rate, opts) {
         + '(--bits without --model picks the shipped one)');
     }
   } else bits = opts.bits ?? c.defaultBits;
-  const phaseBits = mode === 'store_phase' ? opts.phaseBits ?? DEFAULT_PHASE_BITS : 0;
+  const low = mode === 'low_band_phase';
+  const phaseBits = mode === 'predicted' ? 0 : opts.phaseBits ?? (low ? LOW_BAND_PHASE_BITS : DEFAULT_PHASE_BITS);
   for (const b of c.coder === 0 ? [bits] : []) if (!(Number.isInteger(b) && b >= 1 && b <= 16)) throw new CodecError(`bits must be an integer in 1..16, got ${b}`);
   // as codec-rt's quantize.MIN_ENCODE_BITS: with 1 or 2 bits no code lies near zero (readers take 1..16)
   if (c.coder === 0 && bits < 3) {
     throw new CodecError(`bits must be at least 3 to encode, got ${bits}: with fewer no code lies near zero and the audio comes back at full scale`);
   }
-  if (mode === 'store_phase' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= 16)) {
+  if (mode !== 'predicted' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= 16)) {
     throw new CodecError(`bits must be an integer in 1..16, got ${phaseBits}`);
   }
-  return { mode: mode === 'store_phase' ? 1 : 0, bits, phaseBits, n };
+  if (low && c.causal) {
+    throw new CodecError('mode low_band_phase needs a non-causal model: the low-latency one builds each '
+      + "frame's phase from the frames before it");
+  }
+  const phaseBins = low ? opts.phaseBins ?? Math.max(1, Math.min(c.nBins, Math.round((LOW_BAND_PHASE_HZ * c.nFft) / c.sampleRate))) : 0;
+  if (low && !(Number.isInteger(phaseBins) && phaseBins >= 1 && phaseBins <= c.nBins)) {
+    throw new CodecError(`phase_bins must be in 1..${c.nBins} for this model, got ${phaseBins}`);
+  }
+  return { mode: { predicted: 0, store_phase: 1, low_band_phase: 2 }[mode], bits, phaseBits, phaseBins, n };
 }
 
 /**
@@ -150,10 +166,11 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       }
       sec.coded = rangeEncode(sym, t, steps);
     }
-    if (h.mode === 1 && feats) {
+    const nRows = phaseRows(h);
+    if (nRows && feats) {
       const levels = 2 ** h.phaseBits;
-      const codes = new Uint16Array(c.nBins * nFrames);
-      for (let k = 0; k < c.nBins; k++) {
+      const codes = new Uint16Array(nRows * nFrames);
+      for (let k = 0; k < nRows; k++) {
         for (let t = 0; t < nFrames; t++) {
           const a = feats[((ch * 2 + 1) * c.nBins + k) * framesAll + f0 + t];
           codes[k * nFrames + t] = ((rint((a + Math.PI) * (levels / (2 * Math.PI))) % levels) + levels) % levels;
@@ -200,7 +217,7 @@ function featuresOf(segs, frames, nFft, hop) {
  */
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
-  const { mode, bits, phaseBits, n } = check(model, channels, rate, opts);
+  const { mode, bits, phaseBits, phaseBins, n } = check(model, channels, rate, opts);
   const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
   let coded = channels;
   if (stereo) {
@@ -239,11 +256,12 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: mode === 2 ? 8 : preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
     timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,
     gainSmoothing: preSkip ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
+    phaseBins, // mode 2 (format 1.8): the low band's bins
   };
   const hop = c.hop;
   const half = c.nFft / 2;

@@ -3,7 +3,7 @@
  * the framed layout's packets. `container.js` reads them.
  */
 
-import { FLAG_LAST, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize } from './container.js';
+import { FLAG_LAST, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize, phaseRows } from './container.js';
 import { crc32 } from './crc32.js';
 import { FormatError } from './errors.js';
 
@@ -100,8 +100,8 @@ export function packSection(h, sec) {
     v.setUint32(4, sec.coded.length, true);
     parts.push(head, sec.coded);
   }
-  if (h.mode === 1) {
-    if (!sec.phase) throw new FormatError('store_phase blob without phase codes');
+  if (phaseRows(h)) {
+    if (!sec.phase || sec.phase.length % phaseRows(h)) throw new FormatError('blob without the phase codes of its mode');
     parts.push(packBits(sec.phase, h.phaseBits));
   }
   return concat(parts);

@@ -320,10 +320,10 @@ def measure(case: Case, y: F64, y_clean: F64 | None = None) -> dict[str, float]:
 
 
 def ours(kbps: float | None, low_latency: bool = False, model: Path | None = None,
-         fixed_width: bool = False) -> Callable[[F32, int], F64]:
+         fixed_width: bool = False, mode: str = "predicted") -> Callable[[F32, int], F64]:
     """A shipped point's round trip (of the low-latency or the fixed-width ladder with `low_latency` or
-    `fixed_width`; or the model in directory `model`'s) as the CLI does it: framed encode, streamed decode,
-    16-bit output."""
+    `fixed_width`; or the model in directory `model`'s) as the CLI does it in `mode` (`--mode`): framed
+    encode, streamed decode, 16-bit output."""
     from codec_rt.level import soft_clip
 
     from .ours import load
@@ -331,7 +331,7 @@ def ours(kbps: float | None, low_latency: bool = False, model: Path | None = Non
     codec = load(kbps, low_latency, fixed_width, model)
 
     def run(x: F32, rate: int) -> F64:
-        y, _ = codec.decode(codec.encode(x, rate, framed=True))
+        y, _ = codec.decode(codec.encode(x, rate, mode=mode, framed=True))
         pcm = np.round(np.clip(soft_clip(y)[0], -1, 32767 / 32768) * 32768)  # the CLI's 16-bit writer
         return pcm.astype(np.float64) / 32768
 
@@ -429,7 +429,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/fidelity"))
     p.add_argument("--points", default="3,6,12,16,fixed",
-                   help="ladder points (kbps); ll for the low-latency one, fixed for the fixed-width one (--bits)")
+                   help="ladder points (kbps); ll for the low-latency one, fixed for the fixed-width one (--bits); "
+                        "a point with +lbp (12+lbp) in mode low_band_phase")
     p.add_argument("--opus", type=float, default=12.0, help="Opus kbps (mono; stereo at twice it); 0: none")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="also a model directory off the ladder (a candidate), as column NAME; repeatable")
@@ -439,8 +440,11 @@ def main() -> None:
         name, path = model_spec(spec)
         systems[name] = ours(None, model=path)
     for point in filter(None, args.points.split(",")):
-        systems[f"ours {point}"] = (ours(None, low_latency=True) if point == "ll" else
-                                    ours(None, fixed_width=True) if point == "fixed" else ours(float(point)))
+        base, lbp = point.removesuffix("+lbp"), point.endswith("+lbp")
+        mode = "low_band_phase" if lbp else "predicted"
+        systems[f"ours {point}"] = (ours(None, low_latency=True, mode=mode) if base == "ll" else
+                                    ours(None, fixed_width=True, mode=mode) if base == "fixed" else
+                                    ours(float(base), mode=mode))
     if args.opus and shutil.which("opusenc"):
         systems[f"opus {args.opus:g}"] = opus(args.opus)
     rows = run_suite(systems)

@@ -43,14 +43,14 @@ def model_spec(spec: str) -> tuple[str, Path]:
 
 
 def round_trip(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,
-               model: Path | None = None) -> tuple[Callable[[F32], Coded], str]:
+               model: Path | None = None, mode: str = "predicted") -> tuple[Callable[[F32], Coded], str]:
     """A round-trip function for the point `kbps` (of the low-latency ladder with `low_latency`, of the
     fixed-width one with `fixed_width`), or for the model directory `model` (a candidate off the ladder),
-    and the loaded model's id."""
+    coded in `mode` (`codec-rt encode --mode`), and the loaded model's id."""
     codec = load(kbps, low_latency, fixed_width, model)
 
     def run(x: F32) -> Coded:
-        data = codec.encode(x[None, :], RATE, framed=True)  # what `codec-rt encode` writes
+        data = codec.encode(x[None, :], RATE, mode=mode, framed=True)  # what `codec-rt encode` writes
         y, sr = codec.decode(data)
         if sr != RATE or y.shape != (1, x.shape[0]):
             raise RuntimeError(f"codec returned {y.shape} at {sr} Hz for {x.shape[0]} samples at {RATE} Hz")

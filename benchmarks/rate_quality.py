@@ -52,10 +52,12 @@ from .clips import Clip, load_set
 from .scoring import HIGHER_IS_BETTER, MAX_LAG_S, METRICS, RATE, codec_lag, refine, score
 
 SCHEMA = "codec-rt/rate_quality/2"
-# ours-ll: the low-latency (causal, <= 20 ms) ladder; ours-fixed: the fixed-width model (`--bits`, its default bits)
-CODECS = ("ours", "ours-ll", "ours-fixed", "opus", "codec2")
+# ours-ll: the low-latency (causal, <= 20 ms) ladder; ours-fixed: the fixed-width model (`--bits`, its default bits);
+# ours-lbp: the ladder's points with the low band's phase in the blob (`--mode low_band_phase`, format 1.8)
+CODECS = ("ours", "ours-lbp", "ours-ll", "ours-fixed", "opus", "codec2")
 LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)", "mel": "mel dist. (dB)"}
-COLORS = {"ours": "tab:red", "ours-ll": "tab:orange", "ours-fixed": "tab:brown", "opus": "tab:blue",
+COLORS = {"ours": "tab:red", "ours-lbp": "tab:purple", "ours-ll": "tab:orange", "ours-fixed": "tab:brown",
+          "opus": "tab:blue",
           "codec2": "tab:green"}
 
 
@@ -87,14 +89,15 @@ def candidate(spec: str) -> Point:
 def points(codecs: list[str], opus_kbps: list[float], codec2_modes: list[int]) -> list[Point]:
     out: list[Point] = []
     for name in codecs:
-        if name in ("ours", "ours-ll", "ours-fixed"):
+        if name in ("ours", "ours-lbp", "ours-ll", "ours-fixed"):
             low_latency, fixed_width = name == "ours-ll", name == "ours-fixed"
+            mode = "low_band_phase" if name == "ours-lbp" else "predicted"
             for k in ours.ladder(low_latency, fixed_width):
 
                 def make_ours(
-                    k: float | None = k, ll: bool = low_latency, fw: bool = fixed_width
+                    k: float | None = k, ll: bool = low_latency, fw: bool = fixed_width, mode: str = mode
                 ) -> tuple[Callable[[F32], Coded], dict[str, Any]]:
-                    run, model_id = ours.round_trip(k, ll, fw)
+                    run, model_id = ours.round_trip(k, ll, fw, mode=mode)
                     return run, {"model_id": model_id}
 
                 out.append(Point(name, "default model" if k is None else f"{k:g} kbps", k, make_ours))

@@ -129,3 +129,14 @@ def test_the_cli_writes_and_reads_the_mode(tmp_path: Path, speech: tuple[np.ndar
     assert info.returncode == 0 and "low_band_phase" in info.stdout and "1.8" in info.stdout
     assert run("decode", str(out), "-o", str(back)).returncode == 0
     assert sf.info(back).frames == speech[0].shape[1]
+
+
+def test_the_mode_decodes_without_iterations_or_postfilter_unless_asked(speech: tuple[np.ndarray, int]) -> None:
+    """FORMAT.md 6.3: the stored low band places the partials; a decoder given no phase_iters or contrast
+    uses 0 and 1.0 whatever the model declares, and one given them uses them."""
+    x, sr = speech
+    codec = Codec.load(bitrate=12)
+    data = codec.encode(x[:, :32000], sr, mode="low_band_phase", framed=True)
+    y = codec.decode(data)[0]
+    np.testing.assert_array_equal(y, codec.decode(data, phase_iters=0, contrast=1.0)[0])
+    assert not np.array_equal(y, codec.decode(data, phase_iters=8, contrast=1.15)[0])

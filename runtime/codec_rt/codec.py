@@ -131,7 +131,7 @@ class Codec:
         """blob bytes -> (audio `[C, N] float32`, sample_rate in Hz), exactly the encoded shape and rate.
 
         In the predicted-phase modes only (ignored with the phase of every bin stored; in mode
-        low_band_phase they apply to the bins the blob does not hold):
+        low_band_phase they apply to the bins the blob does not hold, and default to 0 and 1.0):
         phase_iters: Griffin-Lim iterations refining the predicted phase (`phase.py`; 0 = raw prediction);
         for a causal model, iterations per frame of the causal phase (`phase.causal_frames`). None: the
         model's default (`decoder.default_phase_iters`).

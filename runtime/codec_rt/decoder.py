@@ -202,24 +202,26 @@ class StreamDecoder:
 
     # ---------------------------------------------------------------------------------- internals
 
-    def _contrast(self) -> float:
-        return self.model.contrast if self.contrast is None else self.contrast
+    def _contrast(self) -> float:  # mode low_band_phase: no postfilter unless asked (FORMAT.md 6.3)
+        own = 1.0 if self._mode() == Mode.LOW_BAND_PHASE else self.model.contrast
+        return own if self.contrast is None else self.contrast
 
-    def _iters(self) -> int:
-        own = default_phase_iters(self.model.config, self.model.phase_iters)
+    def _iters(self) -> int:  # mode low_band_phase: no iterations unless asked (FORMAT.md 6.3)
+        low, cfg = self._mode() == Mode.LOW_BAND_PHASE, self.model.config
+        own = 0 if low else default_phase_iters(cfg, self.model.phase_iters)
         return own if self.phase_iters is None else self.phase_iters
+
+    def _mode(self) -> int | None:  # the blob's, once its header has arrived
+        return None if (h := self.header) is None else h.mode
 
     def _causal(self) -> bool:
         return bool(self.model.config.causal)
 
-    def _gradient(self) -> bool:
-        """Whether the non-causal predicted phase starts from the magnitude's gradients (or the graph's)."""
+    def _gradient(self) -> bool:  # the non-causal predicted phase starts from the magnitude's gradients
         start = self.model.phase_start if self.phase_start is None else self.phase_start
-        return start == PhaseStart.GRADIENT and not self._causal() and self.header is not None and \
-            self.header.mode != Mode.STORE_PHASE
+        return start == PhaseStart.GRADIENT and not self._causal() and self._mode() not in (None, Mode.STORE_PHASE)
 
-    def _joint_start(self) -> bool:
-        """Whether frames may share a joint phase-gradient start: channels coded one by one (FORMAT.md 6.5)."""
+    def _joint_start(self) -> bool:  # frames may share a joint gradient start: channels one by one (6.5)
         return (h := self.header) is not None and h.channels > 1 and h.stereo == Stereo.INDEPENDENT
 
     def _start(self) -> None:
@@ -440,11 +442,8 @@ class StreamDecoder:
         nw0 = max(0, st.block * self.block_frames - (0 if self._causal() else self.margin_frames))
         keep = max(0, cfg.decoder_steps(nw0, nw0 + 1)[0])
         if keep > st.z0:
-            st.latents = st.latents[..., keep - st.z0 :]
-            st.gains = st.gains[:, keep - st.z0 :]
-            st.z0 = keep
+            st.latents, st.gains, st.z0 = st.latents[..., keep - st.z0 :], st.gains[:, keep - st.z0 :], keep
         if st.phases is not None and nw0 > st.p0:
-            st.phases = st.phases[..., nw0 - st.p0 :]
-            st.p0 = nw0
+            st.phases, st.p0 = st.phases[..., nw0 - st.p0 :], nw0
 
 

@@ -198,8 +198,10 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
     model_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
-    if iters is None:  # 6.5: the caller's, else the decoder's declared default, else 3 or 32
-        iters = m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
+    if iters is None:  # 6.5: the caller's, else (6.3) 0 in mode 2, else the decoder's declared default, else 3 or 32
+        iters = 0 if h["mode"] == 2 else m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
+    if contrast is None:  # 6.4: the caller's, else (6.3) 1 in mode 2, else the decoder's
+        contrast = 1.0 if h["mode"] == 2 else m.contrast
     out = []
     feats = [features(m, h, packets, ch) for ch in range(h["channels"])]
     es = [postfilter(f[0], m.contrast if contrast is None else contrast).astype(np.float32) for f in feats]

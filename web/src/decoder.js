@@ -27,8 +27,8 @@ const f32 = Math.fround;
 /**
  * @typedef {object} DecodeOptions
  * @property {number} [phaseIters] phase iterations (Griffin-Lim per block, or RTISI per frame for a causal
- *   model); default the model's: 32, or 3 for a causal model; 0 = the predicted phase as is
- * @property {number} [contrast] postfilter contrast, 0.5..2.0 (1 = off); default the model's
+ *   model); default the model's: 32, or 3 for a causal model (0 in mode 2, 6.3); 0 = the predicted phase as is
+ * @property {number} [contrast] postfilter contrast, 0.5..2.0 (1 = off); default the model's (1 in mode 2, 6.3)
  * @property {number} [phaseStart] a non-causal model's predicted phase starts from the graph's phase (0) or
  *   the phase-gradient start (1); default the model's (codec_rt.phase_start)
  * @property {boolean} [highpass] remove the output's DC and infrasound, as the encoder removed the input's
@@ -131,9 +131,9 @@ export function latents(model, blob) {
  */
 export async function decodeBlob(model, data, opts = {}) {
   const c = model.config;
-  const iters = opts.phaseIters ?? model.phaseIters ?? (c.causal ? 3 : 32);
+  let iters = opts.phaseIters ?? model.phaseIters ?? (c.causal ? 3 : 32);
   if (!(Number.isInteger(iters) && iters >= 0 && iters <= 10000)) throw new CodecError(`phase_iters must be in 0..10000, got ${iters}`);
-  const kappa = opts.contrast ?? model.contrast;
+  let kappa = opts.contrast ?? model.contrast;
   if (!(kappa >= 0.5 && kappa <= 2.0)) throw new CodecError(`contrast must be in 0.5..2.0, got ${kappa}`);
   const phaseStart = opts.phaseStart ?? model.phaseStart ?? 0;
   if (phaseStart !== 0 && phaseStart !== 1) throw new CodecError(`phase_start must be 0 or 1, got ${phaseStart}`);
@@ -143,6 +143,10 @@ export async function decodeBlob(model, data, opts = {}) {
   if (h.mode === 2 && c.causal) {
     throw new FormatError("mode low_band_phase with a causal model: its decoder builds each frame's phase "
       + 'from the frames before it, so no blob of this model holds it');
+  }
+  if (h.mode === 2) { // 6.3: no iterations and no postfilter unless asked
+    iters = opts.phaseIters ?? 0;
+    kappa = opts.contrast ?? 1;
   }
   const lat = latents(model, blob);
   let end;

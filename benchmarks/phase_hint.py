@@ -7,13 +7,15 @@ Griffin-Lim cannot recover the phase of close partials (a chord, a low voice's h
 the decoded magnitude, is what limits the offline points (issue 13: the 12 kbps magnitudes score PESQ-WB
 4.15 with the true phase). This measures the middle road before any format holds it: the encoder sends the
 phase of STFT bins `[0, B)` of every frame, quantized on the circle to `b` bits, and the decoder holds those
-bins at it while the runtime's phase-gradient start and Griffin-Lim fill in the rest.
+bins at it while the runtime's phase-gradient start and Griffin-Lim fill in the rest (here plain
+Griffin-Lim over the whole clip, not the runtime's accelerated one by blocks: figures for comparing ways,
+not the runtime's own; docs/rate_quality.md has those).
 
 For each checkpoint and development clip (`benchmarks.clips`, level-normalized as the runtime does), the
 decoder is fed its encoder's rounded latent, its log-magnitude goes through the runtime's postfilter
 (`--contrast`), and the audio is built:
 - `baseline`: the phase-gradient start (`codec_rt.phase_gradient`, FORMAT.md 6.5) and `--iters` iterations
-  of Griffin-Lim, as the shipped non-causal points decode;
+  of Griffin-Lim, as the shipped non-causal points of 12 and 16 kbps decode;
 - `B:b`: the same with bins `[0, B)` held at the quantized true phase through every iteration.
 
 Quantization is closed-loop and predictive: each frame's phase is predicted from the two coded frames before

@@ -50,6 +50,8 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
 
     codec = golden_codec(path.read_bytes())
     header, _ = packets.read(path.read_bytes())
+    if header.minor != newest_minor(header.mode_name):
+        pytest.skip("written by an older minor version; only decoding is promised")
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     src = np.ascontiguousarray(x[16000:32000].T)
     src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
@@ -59,8 +61,6 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
         data = enc.push(src) + enc.flush()
     else:
         data = codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo))
-    if header.minor != newest_minor(header.mode_name):
-        pytest.skip("written by an older minor version; only decoding is promised")
     return codec, data
 
 

@@ -42,10 +42,10 @@ All integers little-endian.
     88     4+4   phase_bins (1.8): mode 2's coded STFT bins, [0, phase_bins), 1..n_bins; 0 in modes 0 and 1
 
 Whole layout: payload_len bytes of channel sections (`section.py`), then the CRC-32 of every byte before
-it. A channel section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the bit-packed codes
-(`quantize.py`); coders 1 and 2: uint32 coded_len (a multiple of 4) and the range-coded symbols
-(`entropy.py`), at most MAX_VALUES_PER_BYTE latent values per coded byte; modes 1 and 2 add the bit-packed
-phase (all n_bins rows, or the phase_bins lowest).
+it. A channel section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the
+bit-packed codes (`quantize.py`); coders 1 and 2: uint32 coded_len (a multiple of 4) and the range-coded
+symbols (`entropy.py`), at most MAX_VALUES_PER_BYTE latent values per coded byte; modes 1 and 2 add the
+bit-packed phase (all n_bins rows, or the phase_bins lowest).
 """
 
 from __future__ import annotations
@@ -169,7 +169,9 @@ class BlobHeader:
     @property
     def phase_rows(self) -> int:
         """STFT bins whose phase a channel section holds: n_bins in mode 1, phase_bins in mode 2, else 0."""
-        return {Mode.STORE_PHASE: self.n_bins, Mode.LOW_BAND_PHASE: self.phase_bins}.get(Mode(self.mode), 0)
+        if self.mode == Mode.STORE_PHASE:
+            return self.n_bins
+        return self.phase_bins if self.mode == Mode.LOW_BAND_PHASE else 0
 
     def phase_size(self, n_frames: int | None = None) -> int:
         """Bytes of one channel's phase codes over `n_frames` STFT frames (default: the header's)."""

@@ -26,11 +26,6 @@ class Mode(IntEnum):
     STORE_PHASE = 1  # the STFT phase is quantized into the blob
     LOW_BAND_PHASE = 2  # the lowest `phase_bins` bins' phase is; the decoder predicts the rest (format 1.8)
 
-    @property
-    def stores_phase(self) -> bool:
-        """Whether the blob carries phase codes (all bins, or the low band)."""
-        return self != Mode.PREDICTED
-
     @classmethod
     def parse(cls, value: str | int) -> Mode:
         """A mode from its name ("predicted", "store_phase", "low_band_phase") or value; CodecError for

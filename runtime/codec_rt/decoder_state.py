@@ -25,11 +25,11 @@ class DecoderState:
 
     reader: the blob parser (bytes of an unfinished packet). latents: `[channels, C, F', n] float32` latent
     steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
-    rows, n]` from STFT frame `p0` on (modes store_phase, all bins, and low_band_phase, its lowest).
-    block: the next Griffin-Lim block. tail: the
-    faded-out end of the previous block `[channels, 2 * crossfade]` (a causal model: ola, the committed
-    frames' overlap-add over the samples still open, `[channels, n_fft - hop]`, and last, the last frame
-    committed, `[channels, n_bins] complex64`). start: the phase-gradient start, carried from block to block.
+    rows, n]` from STFT frame `p0` on (modes store_phase, all bins, and low_band_phase, its lowest). block:
+    the next Griffin-Lim block. tail: the faded-out end of the previous block `[channels, 2 * crossfade]` (a
+    causal model: ola, the committed frames' overlap-add over the samples still open, `[channels, n_fft -
+    hop]`, and last, the last frame committed, `[channels, n_bins] complex64`). start: the phase-gradient
+    start, carried from block to block.
     emitted: model-rate samples of the coded signal done;
     returned: samples returned at the blob's rate. held: samples decoded at the blob's rate but not returned,
     as they could still be the lead-out (format 1.6). end: the stream's end once the last packet has arrived."""

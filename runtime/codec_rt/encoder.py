@@ -22,7 +22,6 @@ import numpy.typing as npt
 
 from . import blob, grid, latent, stft
 from .audio import as_audio, check_channels, check_rate, to_coded
-from .config import Mode
 from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
@@ -48,7 +47,7 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
     header = latent.header_for(model, opts, rate, n_ch, num_samples=n, n_frames=spec.shape[2],
                                latent_steps=z.shape[3])
-    phase = np.angle(spec) if opts.mode.stores_phase else None
+    phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     return blob.write(header, latent.sections(model, header, z, gains, phase))
 
 
@@ -267,7 +266,7 @@ class StreamEncoder:
         z = self.model.encode(stft.to_features(spec))[..., j0 - t0 // s : j1 - t0 // s]
         f0 = j0 * s - t0
         n_frames = (j1 * s if end is None else min(j1 * s, end.frames)) - j0 * s
-        phase = np.angle(spec[..., f0 : f0 + n_frames]) if Mode(h.mode).stores_phase else None
+        phase = np.angle(spec[:, : h.phase_rows, f0 : f0 + n_frames]) if h.phase_rows else None
         last = end is not None and j1 == end.steps
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase), totals)

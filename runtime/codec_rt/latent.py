@@ -137,12 +137,12 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
-    `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase
-    `[C, n_bins, frames]` in radians (the latter codes its `phase_bins` lowest rows) -> the sections' bytes,
-    channel after channel."""
+    `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
+    header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians -> the sections' bytes, channel
+    after channel."""
     out = []
     for c in range(latent.shape[0]):
-        codes = None if phase is None else quantize_phase(phase[c, : header.phase_rows], header.phase_bits)
+        codes = None if phase is None else quantize_phase(phase[c], header.phase_bits)
         if header.coder == Coder.FIXED:
             q, scales = quantize(latent[c], header.bits)
             data = ChannelData(float(gains[c]), scales, q, codes)

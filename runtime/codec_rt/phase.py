@@ -63,7 +63,7 @@ def refine_frames(
     comes out of Griffin-Lim with less energy than it holds, where overlapping frames cancel
     (docs/fidelity.md).
     `hold`: bins [0, hold) keep their initial phase through every iteration (a blob's coded low band,
-    FORMAT.md 6.8).
+    FORMAT.md 6.3).
     """
     if n_fft % hop:
         raise ValueError("refine_frames needs n_fft to be a multiple of hop")

@@ -204,7 +204,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         contrast = 1.0 if h["mode"] == 2 else m.contrast
     out = []
     feats = [features(m, h, packets, ch) for ch in range(h["channels"])]
-    es = [postfilter(f[0], m.contrast if contrast is None else contrast).astype(np.float32) for f in feats]
+    es = [postfilter(f[0], contrast).astype(np.float32) for f in feats]
     gradient = (m.phase_start if start is None else start) and not m.cfg["causal"]
     joint, follow = None, None
     if h["channels"] > 1 and h["stereo"] == 0:  # 6.5, channels coded one by one: their joint log-magnitude

@@ -320,9 +320,10 @@ def measure(case: Case, y: F64, y_clean: F64 | None = None) -> dict[str, float]:
 
 
 def ours(kbps: float | None, low_latency: bool = False, model: Path | None = None,
-         fixed_width: bool = False, mode: str = "predicted") -> Callable[[F32, int], F64]:
+         fixed_width: bool = False, mode: str | None = None) -> Callable[[F32, int], F64]:
     """A shipped point's round trip (of the low-latency or the fixed-width ladder with `low_latency` or
-    `fixed_width`; or the model in directory `model`'s) as the CLI does it in `mode` (`--mode`): framed
+    `fixed_width`; or the model in directory `model`'s) as the CLI does it in `mode` (`--mode`; None: the
+    point's): framed
     encode, streamed decode, 16-bit output."""
     from codec_rt.level import soft_clip
 
@@ -429,8 +430,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/fidelity"))
     p.add_argument("--points", default="3,6,12,16,fixed",
-                   help="ladder points (kbps); ll for the low-latency one, fixed for the fixed-width one (--bits); "
-                        "a point with +lbp (12+lbp) in mode low_band_phase")
+                   help="ladder points (kbps; each in its own mode: 24 is low_band_phase); ll for the low-latency "
+                        "one, fixed for the fixed-width one (--bits); a point with +lbp (6+lbp) in mode "
+                        "low_band_phase")
     p.add_argument("--opus", type=float, default=12.0, help="Opus kbps (mono; stereo at twice it); 0: none")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="also a model directory off the ladder (a candidate), as column NAME; repeatable")
@@ -441,7 +443,7 @@ def main() -> None:
         systems[name] = ours(None, model=path)
     for point in filter(None, args.points.split(",")):
         base, lbp = point.removesuffix("+lbp"), point.endswith("+lbp")
-        mode = "low_band_phase" if lbp else "predicted"
+        mode = "low_band_phase" if lbp else None
         systems[f"ours {point}"] = (ours(None, low_latency=True, mode=mode) if base == "ll" else
                                     ours(None, fixed_width=True, mode=mode) if base == "fixed" else
                                     ours(float(base), mode=mode))

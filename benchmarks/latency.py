@@ -23,18 +23,19 @@ What one run measures, on the same audio (real speech, tests/data by default, ti
 - every shipped point's whole-file encode and decode of the same audio on 1 thread, as CPU seconds per
   second of audio (what a server coding many files pays per point).
 
-The JSON (schema "codec-rt-bench/1", docs/latency.json) keeps the name "packet_steps" for latent steps per
+The JSON (schema "codec-rt-bench/2", docs/latency.json) keeps the name "packet_steps" for latent steps per
 packet:
 
-    schema            "codec-rt-bench/1"
+    schema            "codec-rt-bench/2"
     created           ISO 8601 time (UTC)
     machine           {cpu: model name, cores: logical CPUs, platform, python, load_average: [1, 5, 15 min]}
     versions          {codec_rt, onnxruntime, numpy, torch (null if absent), opus_tools (null if absent)}
     onnxruntime       {available_providers: [...], providers_used: [...] (the sessions' own list, in use)}
     input             {path, seconds, sample_rate, channels}
-    models            [{model_id, path, kbps (nominal, null off the ladder), low_latency, coder, window_ms,
-                        lookahead_ms, latency_ms (window + lookahead, ModelConfig.latency_ms),
-                        stream_latency_ms (default packets and blocks)}], every shipped model
+    models            [{model_id, mode (the point's encode mode), path, kbps (nominal, null off the ladder),
+                        low_latency, coder, window_ms, lookahead_ms, latency_ms (window + lookahead,
+                        ModelConfig.latency_ms), stream_latency_ms (default packets and blocks)}], every
+                        shipped point
     model             the timed model: {model_id, path, kbps_actual, packet_steps, block_frames,
                         margin_frames, phase_iters, stream_latency_ms (with these packets and blocks)}
     runs              [{threads, chunk_ms,
@@ -43,7 +44,7 @@ packet:
                         file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds},
                         torch_eager: {same_model, checkpoint, ort_seconds, torch_seconds, speedup,
                                       ort_cpu_seconds, torch_cpu_seconds, speedup_cpu} or null}]
-    points            [{model_id, kbps (nominal), low_latency, kbps_actual, encode_seconds, decode_seconds,
+    points            [{model_id, kbps (nominal), low_latency, mode, kbps_actual, encode_seconds, decode_seconds,
                         encode_cpu_per_second, decode_cpu_per_second}]: every shipped point on 1 thread, or
                         [] with --model
     low_latency       {model_id, kbps_actual, packet_steps, block_frames, phase_iters, stream_latency_ms,
@@ -89,7 +90,7 @@ from codec_rt import Codec, CodecError, __version__, ladder
 from codec_rt import bench as timer
 from codec_rt.files import check_output, write_bytes
 
-SCHEMA = "codec-rt-bench/1"
+SCHEMA = "codec-rt-bench/2"
 RATE = timer.RATE
 DEFAULT_INPUT = baselines.REPO / "tests" / "data" / "speech_fr_16k.flac"
 STREAM_KEYS = ("stream_encode", "stream_decode", "stream_roundtrip")
@@ -97,11 +98,11 @@ STREAM_KEYS = ("stream_encode", "stream_decode", "stream_roundtrip")
 
 def model_rows() -> list[dict[str, Any]]:
     """Every shipped model with its nominal rate and latency (default packets and blocks)."""
-    return [_model_row(Codec.load(p.path), p.kbps, p.low_latency) for p in ladder.points()]
+    return [_model_row(Codec.for_point(p), p.kbps, p.low_latency) for p in ladder.points()]
 
 
 def _model_row(c: Codec, kbps: float | None, low_latency: bool = False) -> dict[str, Any]:
-    return {**timer.model_info(c, kbps, low_latency), "path": str(c.model.path),
+    return {**timer.model_info(c, kbps, low_latency), "mode": c.mode, "path": str(c.model.path),
             "stream_latency_ms": timer.framing(c.config, live=False).stream_latency_ms}
 
 
@@ -200,13 +201,13 @@ def low_latency_run(x: timer.F32, chunk_ms: float, provider: str) -> dict[str, A
 def point_run(p: ladder.LadderPoint, x: timer.F32, provider: str) -> dict[str, Any]:
     """One shipped point's whole-file encode and decode of `x` on 1 thread, with the point's default packets
     and its decoder's declared phase iterations (what `codec-rt encode` / `decode` do)."""
-    codec = Codec.load(p.path, provider, threads=1)
+    codec = Codec.for_point(p, provider, threads=1)
     fr = timer.framing(codec.config, live=False, phase_iters=codec.model.phase_iters)
     seconds = x.shape[1] / RATE
     blob = codec.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
     row = timer.file_run(codec, x, RATE, fr, blob)
     enc, dec = row["file_encode"], row["file_decode"]
-    return {"model_id": codec.model_id, "kbps": p.kbps, "low_latency": p.low_latency,
+    return {"model_id": codec.model_id, "kbps": p.kbps, "low_latency": p.low_latency, "mode": p.mode,
             "kbps_actual": 8 * len(blob) / seconds / 1000, "encode_seconds": enc["seconds"],
             "decode_seconds": dec["seconds"], "encode_cpu_per_second": enc["cpu_seconds"] / seconds,
             "decode_cpu_per_second": dec["cpu_seconds"] / seconds}

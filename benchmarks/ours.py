@@ -13,16 +13,18 @@ from pathlib import Path
 import numpy as np
 
 from codec_rt import Codec
-from codec_rt.ladder import ladder_points
+from codec_rt import ladder as shipped
 
 from .baselines import F32, RATE, Coded
 
 
-def ladder(low_latency: bool = False, fixed_width: bool = False) -> list[float | None]:
+def ladder(low_latency: bool = False, fixed_width: bool = False, lbp: bool = False) -> list[float | None]:
     """Nominal kbps of the shipped operating points (None would be the default point), of the low-latency
     ladder with `low_latency`, of the fixed-width one (`--bits`, at the model's default bits) with
-    `fixed_width`."""
-    return [float(k) for k in ladder_points(low_latency, fixed_width)]
+    `fixed_width`; with `lbp`, only the points that predict every bin's phase (those a `--mode
+    low_band_phase` changes)."""
+    return [p.kbps for p in shipped.points() if (p.low_latency, p.fixed_width) == (low_latency, fixed_width)
+            and not (lbp and p.mode != "predicted")]
 
 
 def load(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,
@@ -43,10 +45,10 @@ def model_spec(spec: str) -> tuple[str, Path]:
 
 
 def round_trip(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,
-               model: Path | None = None, mode: str = "predicted") -> tuple[Callable[[F32], Coded], str]:
+               model: Path | None = None, mode: str | None = None) -> tuple[Callable[[F32], Coded], str]:
     """A round-trip function for the point `kbps` (of the low-latency ladder with `low_latency`, of the
     fixed-width one with `fixed_width`), or for the model directory `model` (a candidate off the ladder),
-    coded in `mode` (`codec-rt encode --mode`), and the loaded model's id."""
+    coded in `mode` (`codec-rt encode --mode`; None: the point's), and the loaded model's id."""
     codec = load(kbps, low_latency, fixed_width, model)
 
     def run(x: F32) -> Coded:

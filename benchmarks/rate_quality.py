@@ -53,8 +53,10 @@ from .scoring import HIGHER_IS_BETTER, MAX_LAG_S, METRICS, RATE, codec_lag, refi
 
 SCHEMA = "codec-rt/rate_quality/2"
 # ours-ll: the low-latency (causal, <= 20 ms) ladder; ours-fixed: the fixed-width model (`--bits`, its default bits);
-# ours-lbp: the ladder's points with the low band's phase in the blob (`--mode low_band_phase`, format 1.8)
+# ours: each point in its own mode (24 kbps: the 12 kbps model in `low_band_phase`, format 1.8); ours-lbp: the
+# ladder's predicted-phase points with the low band's phase in the blob (`--mode low_band_phase`)
 CODECS = ("ours", "ours-lbp", "ours-ll", "ours-fixed", "opus", "codec2")
+DEFAULT_CODECS = ("ours", "ours-ll", "ours-fixed", "opus", "codec2")
 LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "si_sdr": "SI-SDR (dB)", "lsd": "LSD (dB)", "mel": "mel dist. (dB)"}
 COLORS = {"ours": "tab:red", "ours-lbp": "tab:purple", "ours-ll": "tab:orange", "ours-fixed": "tab:brown",
           "opus": "tab:blue",
@@ -91,11 +93,11 @@ def points(codecs: list[str], opus_kbps: list[float], codec2_modes: list[int]) -
     for name in codecs:
         if name in ("ours", "ours-lbp", "ours-ll", "ours-fixed"):
             low_latency, fixed_width = name == "ours-ll", name == "ours-fixed"
-            mode = "low_band_phase" if name == "ours-lbp" else "predicted"
-            for k in ours.ladder(low_latency, fixed_width):
+            mode = "low_band_phase" if name == "ours-lbp" else None
+            for k in ours.ladder(low_latency, fixed_width, lbp=name == "ours-lbp"):
 
                 def make_ours(
-                    k: float | None = k, ll: bool = low_latency, fw: bool = fixed_width, mode: str = mode
+                    k: float | None = k, ll: bool = low_latency, fw: bool = fixed_width, mode: str | None = mode
                 ) -> tuple[Callable[[F32], Coded], dict[str, Any]]:
                     run, model_id = ours.round_trip(k, ll, fw, mode=mode)
                     return run, {"model_id": model_id}
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--music-limit", type=int, default=10, help="music clips (0: all)")
     p.add_argument("--clip-seconds", type=float, default=10.0, help="middle excerpt of each file")
     p.add_argument("--min-seconds", type=float, default=1.5, help="skip shorter files")
-    p.add_argument("--codecs", default=",".join(CODECS))
+    p.add_argument("--codecs", default=",".join(DEFAULT_CODECS), help=f"of {', '.join(CODECS)}")
     p.add_argument("--opus-kbps", default=",".join(str(k) for k in baselines.OPUS_KBPS))
     p.add_argument("--codec2-modes", default=",".join(str(m) for m in baselines.CODEC2_MODES))
     p.add_argument("--max-lag-ms", type=float, default=1000 * MAX_LAG_S)

@@ -137,7 +137,7 @@ def make(out: Path) -> None:
     for p in sorted((DATA / "retired").glob("*.cra")):  # blobs of models earlier releases shipped
         case(f"retired_{p.stem}", p.read_bytes(), ladder.find(p.stem.split("_")[0]))
     seeds: list[tuple[bytes, Path]] = []
-    for point in ladder.points():
+    for point in ladder.models():
         codec = Codec.load(point.path)
         jobs = [("speech16", True, "predicted"), ("speech16", False, "predicted"), ("speech48st", True, "predicted"),
                 ("music44st", False, "predicted")]

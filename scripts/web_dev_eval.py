@@ -73,7 +73,7 @@ def main() -> None:
     variants = [VARIANTS[v] for v in a.variants.split(",")]
     items: list[dict[str, Any]] = []
     jobs: dict[str, list[dict[str, Any]]] = {"decodes": [], "encodes": []}
-    for point in ladder.points():
+    for point in ladder.models():
         codec = Codec.load(point.path)
         for kind, framed, joint in variants:
             for i, (x, sr) in enumerate(sets[kind]):
@@ -97,7 +97,7 @@ def main() -> None:
                           capture_output=True, text=True)
     times = json.loads(node.stdout)
     rows: dict[tuple[str, str], dict[str, list[float]]] = {}
-    codecs = {p.path.name: Codec.load(p.path) for p in ladder.points()}
+    codecs = {p.path.name: Codec.load(p.path) for p in ladder.models()}
     for it in items:
         codec = codecs[it["point"]]
         cfg = codec.config

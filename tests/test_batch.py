@@ -176,6 +176,20 @@ def test_bits_pick_the_fixed_width_model_as_codec_rt_encode_does(corpus: Corpus,
     assert blob.read_bytes() == Codec.load(fixed_width=True).encode(x, sr, bits=4, framed=True)
 
 
+def test_a_bitrate_codes_in_its_points_mode_as_codec_rt_encode_does(corpus: Corpus, tmp_path: Path) -> None:
+    """The 24 kbps point is the 12 kbps model with the low band's phase in the blob: a batch at 24 kbps
+    writes what `codec-rt encode --bitrate 24` writes (format 1.8, mode low_band_phase)."""
+    src, clips = corpus
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"{clips[0]}\n")
+    r = run("batch", "encode", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--bitrate", "24")
+    assert r.returncode == 0, r.stderr
+    blob = (tmp_path / "out" / clips[0].relative_to("/").with_suffix(".cra")).read_bytes()
+    assert blob[5] == 8 and blob[8] == 2  # minor 8, mode 2
+    assert run("encode", str(clips[0]), "-o", str(tmp_path / "one.cra"), "--bitrate", "24").returncode == 0
+    assert blob == (tmp_path / "one.cra").read_bytes()
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]

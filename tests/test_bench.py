@@ -38,6 +38,11 @@ def test_bench_times_every_shipped_model_on_synthetic_speech(tmp_path: Path) -> 
         # A low-latency model is timed as live audio: one 20 ms chunk per packet and per decoder block.
         if m["low_latency"]:
             assert m["margin_frames"] == 0 and m["stream_latency_ms"] <= 40.0
+    # each point timed in its own mode: 24 kbps is the 12 kbps model with the low band's phase in the blob
+    coded = {m["kbps"]: m for m in result["models"] if not m["low_latency"]}
+    assert [m["mode"] for m in result["models"]] == [p.mode for p in ladder.points()]
+    assert coded[24.0]["model_id"] == coded[12.0]["model_id"]
+    assert coded[24.0]["kbps_actual"] > coded[12.0]["kbps_actual"] + 5
 
 
 def test_bench_takes_an_input_file_and_one_model(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_every_ladder_point_is_its_committed_checkpoint() -> None:
     """checkpoints/<dir>.pth holds the weights and entropy model of each point."""
     from codec_rt import ladder
 
-    for point in ladder.points():
+    for point in ladder.models():
         name = point.path.name
         tables = Codec.load(point.path).model.entropy  # a coder-2 model's tables come from export
         assert model_id(load_checkpoint(CHECKPOINT.parent / f"{name}.pth"), tables) == point.model_id, name

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 import soundfile as sf
 
-from codec_rt import Codec, CodecError, ModelMismatchError, ladder
+from codec_rt import Codec, CodecError, ModelError, ModelMismatchError, ladder
 
 DATA = Path(__file__).parent / "data"
 POINTS = ladder.points()
@@ -89,10 +89,45 @@ def test_each_point_keeps_speech_intelligible(point: ladder.LadderPoint, speech:
     from codec_rt import metrics
 
     x, sr = speech
-    codec = Codec.load(point.path)
+    codec = Codec.for_point(point)
     data = codec.encode(x, sr)
     y, _ = codec.decode(data)
     assert y.shape == x.shape
     assert 8 * len(data) / (x.shape[1] / sr) / 1000 < 1.5 * point.kbps
     pytest.importorskip("pystoi", reason="STOI needs the metrics extra (pystoi)")
     assert metrics.stoi(x, y, sr) > 0.7
+
+
+def test_the_24_kbps_point_is_the_12_kbps_model_with_the_low_band_in_the_blob(tmp_path: Path) -> None:
+    """`--bitrate 24` codes the 12 kbps model in mode low_band_phase (format 1.8); `--mode` still wins, and
+    the point between (20 kbps) is the 16 kbps model, predicted."""
+    src = str(DATA / "speech_fr_16k.flac")
+    twelve, top = Codec.load(bitrate=12), Codec.load(bitrate=24)
+    assert (top.model_id, top.mode, twelve.mode) == (twelve.model_id, "low_band_phase", "predicted")
+    assert Codec.load(bitrate=20).mode == "predicted" and Codec.load(bitrate=20).model_id != top.model_id
+
+    def info(*extra: str) -> dict[str, str]:
+        out = tmp_path / "s.cra"
+        r = run("encode", src, "-o", str(out), "--force", *extra)
+        assert r.returncode == 0, r.stderr
+        return dict(line.split(None, 1) for line in run("info", str(out)).stdout.splitlines())
+
+    lbp, plain = info("--bitrate", "24"), info("--bitrate", "24", "--mode", "predicted")
+    assert (lbp["mode"], lbp["format"], lbp["model_id"]) == ("low_band_phase", "1.8", twelve.model_id)
+    assert (plain["mode"], plain["format"]) == ("predicted", "1.7")
+    assert 16.0 < float(lbp["kbps"]) < 26.0 and float(plain["kbps"]) < 14.0
+    assert [p.model_id for p in ladder.models()].count(twelve.model_id) == 1
+
+
+def test_a_point_with_an_unknown_mode_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
+    d["points"][0]["mode"] = "wishful"
+    (tmp_path / "ladder.json").write_text(json.dumps(d))
+    monkeypatch.setattr(ladder, "MODELS_DIR", tmp_path)
+    ladder._read.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="unreadable.*wishful"):
+            ladder.points()
+    finally:
+        monkeypatch.undo()
+        ladder._read.cache_clear()

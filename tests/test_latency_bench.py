@@ -21,7 +21,7 @@ NUM = (int, float)
 STREAM = {k: NUM for k in ("chunks", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "rtf", "throughput",
                            "cpu_seconds")}
 FILE = {k: NUM for k in ("seconds", "rtf", "throughput", "cpu_seconds")}
-POINT = {"model_id": str, "kbps": NUM, "low_latency": bool, "kbps_actual": NUM, "encode_seconds": NUM,
+POINT = {"model_id": str, "kbps": NUM, "low_latency": bool, "mode": str, "kbps_actual": NUM, "encode_seconds": NUM,
          "decode_seconds": NUM, "encode_cpu_per_second": NUM, "decode_cpu_per_second": NUM}
 TARGET = {"value": (*NUM, type(None)), "target": str, "met": (bool, type(None))}
 SCHEMA: dict[str, Any] = {
@@ -31,7 +31,8 @@ SCHEMA: dict[str, Any] = {
                  "opus_tools": (str, type(None))},
     "onnxruntime": {"available_providers": list, "providers_used": list},
     "input": {"path": str, "seconds": NUM, "sample_rate": int, "channels": int},
-    "models": [{"model_id": str, "path": str, "kbps": (*NUM, type(None)), "low_latency": bool, "coder": int,
+    "models": [{"model_id": str, "mode": str, "path": str, "kbps": (*NUM, type(None)), "low_latency": bool,
+                "coder": int,
                 "window_ms": NUM,
                 "lookahead_ms": NUM, "latency_ms": NUM, "stream_latency_ms": NUM}],
     "model": {"model_id": str, "path": str, "kbps_actual": NUM, "packet_steps": int, "block_frames": int,
@@ -80,7 +81,7 @@ def check(value: Any, spec: Any, where: str = "result") -> None:
 def test_the_harness_runs_on_a_tiny_input_and_keeps_its_schema() -> None:
     result = latency.run(seconds=1.0, threads=(1, 2), repeats=1, torch=False, cli=False, opus=False, javascript=False)
     check(result, SCHEMA)
-    assert result["schema"] == latency.SCHEMA == "codec-rt-bench/1"
+    assert result["schema"] == latency.SCHEMA == "codec-rt-bench/2"
     assert result["onnxruntime"]["providers_used"] == ["CPUExecutionProvider"]
     one = result["runs"][0]["stream_roundtrip"]
     assert one["chunks"] == 51 and one["p50_ms"] <= one["p95_ms"] <= one["p99_ms"] <= one["max_ms"]

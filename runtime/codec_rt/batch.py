@@ -111,10 +111,15 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     if o.model is not None and (o.bitrate is not None or o.low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     fixed_width = o.bits is not None and o.model is None
-    model_dir = (o.model if o.model is not None else ladder.select(o.bitrate, o.low_latency, fixed_width)).absolute()
+    if o.model is not None:
+        model_dir, mode = o.model.absolute(), "predicted"
+    else:
+        point = ladder.choose(o.bitrate, o.low_latency, fixed_width)
+        model_dir, mode = point.path.absolute(), point.mode
     loaded = Model.load(model_dir, "cpu", 1)
-    coding_options(loaded.config, o.bits)  # a refused --bits before any work
-    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits), loaded.model_id
+    coding_options(loaded.config, o.bits, mode)  # a refused --bits before any work
+    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits,
+                    mode=mode), loaded.model_id
 
 
 def _engine(o: Options, settings: Settings) -> Engine:

@@ -15,15 +15,16 @@ Streams use each model's default framing: packets of about 1 s and decoder block
 live audio is coded. Timings are wall-clock (time.perf_counter) after a warm-up, with the process's CPU
 seconds beside them (all threads: with 2 threads they can exceed the wall time).
 
-`--json FILE` writes the figures (schema "codec-rt-timer/1"):
+`--json FILE` writes the figures (schema "codec-rt-timer/2"):
 
     schema, created (ISO 8601, UTC), provider
     machine     {cpu, cores, platform, python, load_average: [1, 5, 15 min] or null}
     versions    {codec_rt, onnxruntime, numpy}
     input       {source: the file, or "synthetic", seconds, sample_rate, channels}
-    models      [{name, model_id, kbps (nominal, null off the ladder), low_latency, coder, window_ms,
-                  lookahead_ms, latency_ms (ModelConfig.latency_ms), kbps_actual (framed, this input),
-                  packet_steps, block_frames, margin_frames, phase_iters, stream_latency_ms (this framing),
+    models      [{name, mode (the point's encode mode), model_id, kbps (nominal, null off the ladder),
+                  low_latency, coder, window_ms, lookahead_ms, latency_ms (ModelConfig.latency_ms),
+                  kbps_actual (framed, this input), packet_steps, block_frames, margin_frames, phase_iters,
+                  stream_latency_ms (this framing),
                   runs: [{threads, chunk_ms, stream_encode, stream_decode, stream_roundtrip:
                               {chunks, p50_ms, p95_ms, p99_ms, max_ms, mean_ms, rtf, throughput, cpu_seconds},
                           file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds}}]}]
@@ -58,10 +59,11 @@ from .decoder import StreamDecoder, default_phase_iters
 from .encoder import StreamEncoder
 from .errors import AudioError, CodecError
 from .grid import BLOCK_FRAMES, MARGIN_FRAMES, packet_steps_for, stream_latency_ms
+from .model import Model
 from .version import __version__
 
 F32 = npt.NDArray[np.float32]
-SCHEMA = "codec-rt-timer/1"
+SCHEMA = "codec-rt-timer/2"
 RATE = 16000  # the shipped models' rate: the input is timed at it, so no resampling is timed
 SYNTHETIC_SECONDS = 8.0  # the synthetic signal's length before tiling
 WARMUP_SECONDS = 3.0
@@ -259,8 +261,7 @@ def shipped(bitrate: float | None = None, low_latency: bool = False) -> list[lad
     """The shipped points to time: every one, or the one `Codec.load(bitrate=..., low_latency=...)` picks."""
     if bitrate is None and not low_latency:
         return list(ladder.points())
-    path = ladder.select(bitrate, low_latency)
-    return [p for p in ladder.points() if p.path == path]
+    return [ladder.choose(bitrate, low_latency)]
 
 
 def machine() -> dict[str, Any]:
@@ -297,21 +298,21 @@ def run(
     if model is not None and (bitrate is not None or low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     x = speech_like(seconds) if input is None else load_input(input, seconds)
-    targets = [(model, None, False)] if model is not None else \
-        [(p.path, p.kbps, p.low_latency) for p in shipped(bitrate, low_latency)]
+    targets = [(model, None, False, "predicted")] if model is not None else \
+        [(p.path, p.kbps, p.low_latency, p.mode) for p in shipped(bitrate, low_latency)]
     rows = []
-    for path, kbps, ll in targets:
-        base = Codec.load(path, provider)
+    for path, kbps, ll, mode in targets:
+        base = Codec(Model.load(path, provider), mode)
         fr = framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames,
                      phase_iters=base.model.phase_iters)
         blob = base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
-        row = {"name": Path(path).name, **model_info(base, kbps, ll or bool(base.config.causal)),
+        row = {"name": Path(path).name, "mode": mode, **model_info(base, kbps, ll or bool(base.config.causal)),
                "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000, "packet_steps": fr.packet_steps,
                "block_frames": fr.block_frames, "margin_frames": fr.margin_frames, "phase_iters": fr.phase_iters,
                "stream_latency_ms": fr.stream_latency_ms, "runs": []}
         for n in threads:
             progress(f"{row['name']}, {n} thread(s)")
-            row["runs"].append(time_codec(Codec.load(path, provider, threads=n), x, RATE, chunk_ms, fr, n))
+            row["runs"].append(time_codec(Codec(Model.load(path, provider, n), mode), x, RATE, chunk_ms, fr, n))
         rows.append(row)
     return {
         "schema": SCHEMA,

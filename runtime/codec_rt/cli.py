@@ -100,9 +100,10 @@ def encode(
     bitrate: BitrateOpt = None,
     low_latency: LowLatencyOpt = False,
     bits: BitsOpt = None,
-    mode: Annotated[Mode, typer.Option(
+    mode: Annotated[Mode | None, typer.Option(
         "--mode", help="predicted phase, the phase stored in the blob, or the low band's phase stored (up to "
-        "700 Hz at 4 bits: about 11 kbps more; format 1.8)")] = Mode.predicted,
+        "700 Hz at 4 bits: about 11 kbps more; format 1.8) [default: the point's: low_band_phase at 24 kbps, "
+        "else predicted]", show_default=False)] = None,
     layout: Annotated[
         Layout, typer.Option("--layout", help="framed (streamable, format 1.7; 1.4 for --low-latency) or whole "
                              "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side)")
@@ -123,7 +124,8 @@ def encode(
         return Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency,
                           fixed_width=bits is not None and model is None)
 
-    done = encode_file(input, out, load, bits=bits, mode=mode.value, whole=layout == Layout.whole,
+    done = encode_file(input, out, load, bits=bits, mode=None if mode is None else mode.value,
+                       whole=layout == Layout.whole,
                        joint_stereo=stereo.joint, progress=_progress)
     where = "stdout" if out is None else out
     typer.echo(f"{done.name} -> {where}: {done.output_bytes} bytes, {done.seconds:.2f} s, "

@@ -1,8 +1,9 @@
 """`Codec`: audio `[C, N] float32` at any sample rate <-> blob bytes. A thin facade over one loaded `Model`
 and the engines (`encoder.py`, `decoder.py`); nothing in the runtime imports it but the CLI and the package.
 
-Which model: `Codec.load(bitrate=KBPS)` picks a point of the shipped ladder (`ladder.py`); a blob names its
-model, and `Codec.for_blob` loads the shipped model that wrote it.
+Which model: `Codec.load(bitrate=KBPS)` picks a point of the shipped ladder (`ladder.py`), a model and the
+mode it encodes in (`Codec.mode`); a blob names its model, and `Codec.for_blob` loads the shipped model that
+wrote it.
 
 Layouts: by default `encode` writes the whole layout (format 1.1, or 1.3 for coder 2: one gain per channel
 over the whole file); `encode(framed=True)` writes the framed layout, exactly the bytes a `StreamEncoder`
@@ -32,10 +33,14 @@ F32 = npt.NDArray[np.float32]
 
 
 class Codec:
-    """A loaded model, ready to encode and decode. Thread-compatible, not thread-safe."""
+    """A loaded model, ready to encode and decode. Thread-compatible, not thread-safe.
 
-    def __init__(self, model: Model) -> None:
+    mode: what `encode` (and a `StreamEncoder` given this codec) does unless asked otherwise: "predicted",
+    or the ladder point's mode (`ladder.LadderPoint.mode`) for a codec loaded by bitrate."""
+
+    def __init__(self, model: Model, mode: str = "predicted") -> None:
         self.model = model
+        self.mode = mode
 
     @classmethod
     def load(
@@ -54,8 +59,14 @@ class Codec:
         or ladder, or no point at or below it; ModelError, ProviderError from `Model.load`."""
         if path is not None and (bitrate is not None or low_latency or fixed_width):
             raise CodecError("choose a model directory or a ladder point (bitrate, low latency, fixed width), not both")
-        chosen = ladder.select(bitrate, low_latency, fixed_width) if path is None else path
-        return cls(Model.load(chosen, provider, threads))
+        if path is not None:
+            return cls(Model.load(path, provider, threads))
+        return cls.for_point(ladder.choose(bitrate, low_latency, fixed_width), provider, threads)
+
+    @classmethod
+    def for_point(cls, point: ladder.LadderPoint, provider: str = "cpu", threads: int | None = None) -> Codec:
+        """The shipped point `point` (`ladder.points()`): its model, encoding in its mode."""
+        return cls(Model.load(point.path, provider, threads), point.mode)
 
     @classmethod
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
@@ -87,7 +98,7 @@ class Codec:
         audio: npt.ArrayLike,
         sample_rate: int,
         bits: int | None = None,
-        mode: str = "predicted",
+        mode: str | None = None,
         phase_bits: int | None = None,
         framed: bool = False,
         packet_steps: int | None = None,
@@ -98,7 +109,7 @@ class Codec:
 
         bits: latent bits per value, 1..16 (default: the model's `default_bits`); only for fixed-width
         models (coder 0): a range-coded model's rate is set by the model itself.
-        mode: "predicted" (phase predicted by the decoder), "store_phase" (phase quantized at
+        mode: None (`self.mode`), "predicted" (phase predicted by the decoder), "store_phase" (phase quantized at
         `phase_bits`, default 8, into the blob: near-lossless, many more bytes) or "low_band_phase" (format
         1.8: the phase of the `phase_bins` lowest STFT bins, default those up to 700 Hz, at `phase_bits`,
         default 4: 11 kbps more; the decoder predicts the rest around it; docs/rate_quality.md).
@@ -113,6 +124,7 @@ class Codec:
         """
         if joint_stereo is None:
             joint_stereo = prefers_mid_side(audio)
+        mode = self.mode if mode is None else mode
         if framed:
             x = as_audio(audio)
             level = Loudness()

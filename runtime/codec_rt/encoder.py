@@ -26,7 +26,7 @@ from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc
-from .model import HasModel, Model, default_workers, model_of, pool
+from .model import HasModel, Model, default_workers, mode_of, model_of, pool
 from .packets import Totals, write_packet
 from .resample import StreamResampler, model_length, resample
 
@@ -85,6 +85,7 @@ class StreamEncoder:
 
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio, given
     that audio's `level` (below).
+    `mode`: as `Codec.encode`'s (None: the codec's `mode`; "predicted" for a bare `Model`).
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
@@ -99,7 +100,7 @@ class StreamEncoder:
         sample_rate: int,
         channels: int,
         *,
-        mode: str | int = "predicted",
+        mode: str | int | None = None,
         bits: int | None = None,
         phase_bits: int | None = None,
         packet_steps: int | None = None,
@@ -110,7 +111,8 @@ class StreamEncoder:
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
-        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins)
+        opts = latent.coding_options(cfg, bits, mode_of(model) if mode is None else mode, phase_bits,
+                                     joint_stereo, phase_bins)
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:

@@ -8,6 +8,9 @@ picked with `low_latency=True` (`--low-latency`), since live audio needs it what
 flagged `fixed_width` codes its latent at a chosen number of bits per value (coder 0, `--bits`) where the
 others are range-coded at the model's own rate: it is picked only when bits are asked for
 (`fixed_width=True`), so that `--bitrate` climbs the range-coded ladder, where more bits buy more quality.
+A point may name an encode `mode` (default "predicted"): the 24 kbps point is the 12 kbps model with the low
+band's phase in the blob (`low_band_phase`, format 1.8), which measured better there than any model of its
+own (docs/rate_quality.md). A model may so serve more than one point; `models()` lists each once.
 
 `retired` lists every model an earlier release shipped and this one no longer encodes with (`models/retired/`):
 a blob written by any shipped model keeps decoding, found by its id.
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .config import Mode
 from .errors import CodecError, ModelError, ModelMismatchError
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -32,6 +36,7 @@ class LadderPoint:
     model_id: str
     low_latency: bool = False
     fixed_width: bool = False
+    mode: str = "predicted"  # what `Codec.encode` does at this point unless asked otherwise
 
 
 @dataclass(frozen=True)
@@ -49,20 +54,29 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
         d = json.loads((MODELS_DIR / "ladder.json").read_text())
         points = tuple(
             sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
-                                bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)))
+                                bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)),
+                                Mode.parse(str(p.get("mode", "predicted"))).name.lower())
                     for p in d["points"]),
                    key=lambda p: p.kbps)
         )
         retired = tuple(RetiredModel(MODELS_DIR / r["dir"], str(r["model_id"]), str(r["was"]))
                         for r in d.get("retired", ()))
         return float(d["default_kbps"]), points, retired
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, CodecError) as e:
         raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
 
 
 def points() -> tuple[LadderPoint, ...]:
     """The shipped points, every ladder, lowest bitrate first."""
     return _read()[1]
+
+
+def models() -> tuple[LadderPoint, ...]:
+    """The shipped models, each once (at its lowest point), lowest bitrate first."""
+    seen: dict[str, LadderPoint] = {}
+    for p in points():
+        seen.setdefault(p.model_id, p)
+    return tuple(seen.values())
 
 
 def retired() -> tuple[RetiredModel, ...]:
@@ -75,10 +89,10 @@ def ladder_points(low_latency: bool = False, fixed_width: bool = False) -> list[
     return [p.kbps for p in points() if (p.low_latency, p.fixed_width) == (low_latency, fixed_width)]
 
 
-def select(bitrate: float | None = None, low_latency: bool = False, fixed_width: bool = False) -> Path:
-    """Model directory of the highest point at or below `bitrate` kbps (None: the default point; with
-    `low_latency` or `fixed_width`, that ladder's highest point) on the ladder asked for. CodecError where
-    that ladder is empty or has no point at or below `bitrate`."""
+def choose(bitrate: float | None = None, low_latency: bool = False, fixed_width: bool = False) -> LadderPoint:
+    """The highest point at or below `bitrate` kbps (None: the default point; with `low_latency` or
+    `fixed_width`, that ladder's highest point) on the ladder asked for. CodecError where that ladder is
+    empty or has no point at or below `bitrate`."""
     default, pts, _ = _read()
     pts = tuple(p for p in pts if (p.low_latency, p.fixed_width) == (low_latency, fixed_width))
     kind = " ".join([w for w, on in (("low-latency", low_latency), ("fixed-width", fixed_width)) if on] + ["model"])
@@ -89,7 +103,12 @@ def select(bitrate: float | None = None, low_latency: bool = False, fixed_width:
     if not below:
         have = ", ".join(f"{p.kbps:g}" for p in pts)
         raise CodecError(f"no {kind} at or below {target:g} kbps; the ladder has {have}")
-    return below[-1].path
+    return below[-1]
+
+
+def select(bitrate: float | None = None, low_latency: bool = False, fixed_width: bool = False) -> Path:
+    """Model directory of `choose(bitrate, low_latency, fixed_width)`."""
+    return choose(bitrate, low_latency, fixed_width).path
 
 
 def find(model_id: str) -> Path:
@@ -99,6 +118,6 @@ def find(model_id: str) -> Path:
         return known[model_id]
     raise ModelMismatchError(
         f"blob was encoded with model {model_id}, which is not shipped with this codec-rt "
-        f"(shipped: {', '.join(p.model_id for p in points())}); pass its model directory with --model"
+        f"(shipped: {', '.join(p.model_id for p in models())}); pass its model directory with --model"
     )
 

@@ -218,6 +218,11 @@ def model_of(m: Model | HasModel) -> Model:
     return m if isinstance(m, Model) else m.model
 
 
+def mode_of(m: Model | HasModel) -> str:
+    """The encode mode `m` stands for: a `Codec`'s own (`Codec.mode`), else "predicted"."""
+    return "predicted" if isinstance(m, Model) else str(getattr(m, "mode", "predicted"))
+
+
 def default_workers(model: Model, workers: int | None = None) -> int:
     """Threads for work that splits into independent pieces: `workers`, else the model's thread count, else
     up to 4."""

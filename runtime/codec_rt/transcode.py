@@ -108,7 +108,7 @@ def encode_file(
     codec: Codec | Callable[[], Codec],
     *,
     bits: int | None = None,
-    mode: str = "predicted",
+    mode: str | None = None,
     whole: bool = False,
     joint_stereo: bool | None = None,
     progress: Progress = no_progress,
@@ -116,7 +116,8 @@ def encode_file(
     """Encode the audio file `input` (`-`: standard input) into the blob `out` (None: standard output).
 
     codec: the codec, or a function that loads it (called once the input has opened, so an unreadable
-    input fails before a model is loaded). The framed layout (what `StreamEncoder` writes) by default;
+    input fails before a model is loaded). mode: as `Codec.encode` (None: the codec's). The framed layout
+    (what `StreamEncoder` writes) by default;
     `whole`: the whole layout, the audio read whole first. joint_stereo: two channels as mid/side, or each
     on its own; None: as `Codec.encode` chooses, from a first reading of a file (stdin: each on its own).
     The framed layout of a file is what `Codec.encode(framed=True)` writes of its audio: a first reading

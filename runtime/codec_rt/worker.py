@@ -40,6 +40,7 @@ class Settings:
     bytes for any count, tests/test_determinism.py). phase_iters, contrast, phase_start: decode options
     (`Codec.decode`; None: the model's defaults). joint_stereo: two channels as mid/side, or not; None:
     chosen per file (`Codec.encode`). bits: a fixed-width model's latent bits (None: the model's default).
+    mode: the encode mode (the ladder point's, `ladder.LadderPoint.mode`).
     """
 
     decode: bool
@@ -51,6 +52,7 @@ class Settings:
     phase_start: PhaseStart | None = None
     joint_stereo: bool | None = None
     bits: int | None = None
+    mode: str = "predicted"
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class Worker:
         k = s.model_dir or key or ""
         if k not in self._codecs:
             if s.model_dir is not None:
-                self._codecs[k] = Codec(Model.load(s.model_dir, s.provider, s.threads))
+                self._codecs[k] = Codec(Model.load(s.model_dir, s.provider, s.threads), s.mode)
             else:
                 self._codecs[k] = Codec.for_model_id(k, s.provider, s.threads)
         return self._codecs[k]

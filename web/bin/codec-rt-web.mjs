@@ -3,7 +3,7 @@
  * codec-rt-web: the command line of codec-rt's JavaScript runtime, in the shape of the Python one.
  *
  *   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
- *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase]
+ *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase|low_band_phase]
  *                                         [--bits N] [--layout framed|whole] [--stereo auto|mid-side|independent]
  *   codec-rt-web info IN.cra
  * Every command: [--model DIR] [--models DIR|URL] [--backend native|wasm] [--force]
@@ -17,7 +17,7 @@ import { readWav, writeWav } from '../src/wav.js';
 
 const USAGE = `usage:
   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
-  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency | --bits N] [--mode predicted|store_phase]
+  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency | --bits N] [--mode predicted|store_phase|low_band_phase]
                                         [--layout framed|whole] [--stereo auto|mid-side|independent]
   codec-rt-web info IN.cra
 options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backend native|wasm, --force`;
@@ -115,12 +115,14 @@ async function main() {
     return;
   }
   if (o.layout !== undefined && o.layout !== 'framed' && o.layout !== 'whole') throw new UsageError('--layout must be framed or whole');
-  if (o.mode !== undefined && o.mode !== 'predicted' && o.mode !== 'store_phase') throw new UsageError('--mode must be predicted or store_phase');
+  if (o.mode !== undefined && !['predicted', 'store_phase', 'low_band_phase'].includes(o.mode)) {
+    throw new UsageError('--mode must be predicted, store_phase or low_band_phase');
+  }
   if (o.stereo !== undefined && !['auto', 'mid-side', 'independent'].includes(o.stereo)) throw new UsageError('--stereo must be auto, mid-side or independent');
   const { channels, sampleRate } = readWav(data, input);
   const blob = await encode(channels, sampleRate, {
     ...store, model, bitrate: number(o.bitrate, '--bitrate'), lowLatency: !!o['low-latency'],
-    mode: /** @type {'predicted' | 'store_phase' | undefined} */ (o.mode), bits: number(o.bits, '--bits'),
+    mode: /** @type {'predicted' | 'store_phase' | 'low_band_phase' | undefined} */ (o.mode), bits: number(o.bits, '--bits'),
     framed: (o.layout ?? 'framed') === 'framed', jointStereo: (o.stereo ?? 'auto') === 'auto' ? undefined : o.stereo === 'mid-side',
   });
   writeOutput(output, blob, !!o.force, input);

@@ -1,7 +1,8 @@
 /**
  * The shipped bitrate ladder (`models/ladder.json` beside the model folders): a point per bitrate, found
  * by `bitrate` (the highest point at or below it) or by the model id a blob names. Low-latency points and
- * fixed-width points (coder 0, which take `bits`) form ladders of their own (codec-rt's `ladder.py`).
+ * fixed-width points (coder 0, which take `bits`) form ladders of their own (codec-rt's `ladder.py`). A point
+ * may name the mode it encodes in; a model may serve more than one point.
  */
 
 import { CodecError, ModelError, ModelMismatchError } from './errors.js';
@@ -13,6 +14,8 @@ import { CodecError, ModelError, ModelMismatchError } from './errors.js';
  * @property {string} modelId
  * @property {boolean} lowLatency
  * @property {boolean} fixedWidth
+ * @property {'predicted' | 'store_phase' | 'low_band_phase'} mode how the point encodes unless asked otherwise
+ *   (24 kbps: the 12 kbps model with the low band's phase in the blob)
  */
 
 /**
@@ -31,9 +34,11 @@ export function parseLadder(json) {
       if (typeof p.dir !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/.test(p.dir)) {
         throw new Error(`bad dir ${p.dir}`);
       }
+      const mode = p.mode ?? 'predicted';
+      if (!['predicted', 'store_phase', 'low_band_phase'].includes(mode)) throw new Error(`unknown mode ${mode}`);
       return {
         kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency,
-        fixedWidth: !!p.fixed_width,
+        fixedWidth: !!p.fixed_width, mode,
       };
     };
     const points = d.points.map(point);

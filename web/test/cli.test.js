@@ -35,7 +35,7 @@ describe('codec-rt-web', () => {
     const input = M.inputs.speech16;
     const wavFile = path.join(dir, 'in.wav');
     writeFileSync(wavFile, writeWav(split(f32(input.file), 1), input.sample_rate));
-    const ids = [];
+    const ids = [], modes = [];
     for (const opt of [['--bitrate', '6'], ['--low-latency'], ['--bitrate', '40', '--layout', 'whole']]) {
       const out = path.join(dir, `${opt.join('')}.cra`);
       const r = run('encode', wavFile, '-o', out, ...opt);
@@ -44,18 +44,20 @@ describe('codec-rt-web', () => {
       assert.equal(h.numSamples, input.samples);
       assert.equal(h.layout, opt.includes('whole') ? 0 : 1);
       ids.push(h.modelId);
+      modes.push(h.mode);
       const back = path.join(dir, `${opt.join('')}.wav`);
       assert.equal(run('decode', out, '-o', back).status, 0);
       assert.equal(readWav(new Uint8Array(readFileSync(back)), back).channels[0].length, input.samples);
     }
     // the shipped ladder's points: 6 kbps, low latency, and the highest range-coded one (40 is above them all;
-    // the fixed-width model, picked by --bits, is not on that ladder)
+    // the fixed-width model, picked by --bits, is not on that ladder), each in its mode (24 kbps: low_band_phase)
     const ladder = JSON.parse(readFileSync(path.join(REPO, 'runtime', 'codec_rt', 'models', 'ladder.json'), 'utf8'));
     const coded = ladder.points.filter((/** @type {any} */ p) => !p.low_latency && !p.fixed_width);
     const top = coded.reduce((/** @type {any} */ a, /** @type {any} */ b) => (b.kbps > a.kbps ? b : a));
     const point = (/** @type {number} */ kbps, low = false) =>
       ladder.points.find((/** @type {any} */ p) => p.kbps === kbps && !!p.low_latency === low).model_id;
     assert.deepEqual(ids, [point(6), point(12, true), top.model_id]);
+    assert.deepEqual(modes, [0, 0, { predicted: 0, store_phase: 1, low_band_phase: 2 }[top.mode ?? 'predicted']]);
     const fixed = ladder.points.find((/** @type {any} */ p) => p.fixed_width);
     const out = path.join(dir, 'bits.cra');
     const r = run('encode', wavFile, '-o', out, '--bits', '4');

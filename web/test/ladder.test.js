@@ -15,6 +15,7 @@ const LADDER = parseLadder(JSON.stringify({
     { kbps: 6, dir: 'a', model_id: 'a' },
     { kbps: 12, dir: 'b', model_id: 'b' },
     { kbps: 16, dir: 'c', model_id: 'c' },
+    { kbps: 24, dir: 'b', model_id: 'b', mode: 'low_band_phase' },
     { kbps: 12, dir: 'll', model_id: 'l', low_latency: true },
   ].map((p) => (p.dir === 'f32' ? { ...p, fixed_width: true } : p)),
   retired: [{ model_id: 'old', dir: 'retired/old', was: 'a, 6 kbps' }],
@@ -24,7 +25,7 @@ describe('the ladder', () => {
   it('picks the highest range-coded point at or below a bitrate, never the fixed-width one', () => {
     assert.equal(selectPoint(LADDER, undefined, false).modelId, 'b');
     assert.equal(selectPoint(LADDER, 13, false).modelId, 'b');
-    assert.equal(selectPoint(LADDER, 40, false).modelId, 'c');
+    assert.equal(selectPoint(LADDER, 20, false).modelId, 'c');
     assert.throws(() => selectPoint(LADDER, 3, false),
       (e) => e instanceof CodecError && /no model at or below 3/.test(e.message));
   });
@@ -34,6 +35,13 @@ describe('the ladder', () => {
     assert.equal(selectPoint(LADDER, undefined, false, true).modelId, 'f');
     assert.equal(selectPoint(LADDER, 40, false, true).modelId, 'f');
     assert.throws(() => selectPoint(LADDER, undefined, true, true), /no low-latency fixed-width model/);
+  });
+
+  it('codes a point in its own mode: 24 kbps is the 12 kbps model with the low band in the blob', () => {
+    assert.deepEqual([13, 24, 40].map((k) => [selectPoint(LADDER, k, false).modelId, selectPoint(LADDER, k, false).mode]),
+      [['b', 'predicted'], ['b', 'low_band_phase'], ['b', 'low_band_phase']]);
+    assert.throws(() => parseLadder(JSON.stringify({ default_kbps: 6, points: [{ kbps: 6, dir: 'a', model_id: 'a', mode: 'x' }] })),
+      /unreadable: unknown mode x/);
   });
 
   it('finds every shipped and retired model by its id', () => {

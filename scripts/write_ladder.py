@@ -17,8 +17,8 @@ import argparse
 import json
 
 from codec_rt.config import Coder, Mode
-from codec_rt.latent import coding_options
 from codec_rt.ladder import MODELS_DIR
+from codec_rt.latent import coding_options
 from codec_rt.model import Model
 
 

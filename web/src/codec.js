@@ -87,7 +87,7 @@ export async function decode(models, blob, opts = {}) {
  */
 export async function encode(models, channels, sampleRate, opts = {}) {
   if (models instanceof Model) return encodeAudio(models, channels, sampleRate, opts);
-  const point = selectPoint(await models.ladder(), opts.bitrate, opts.lowLatency, opts.bits != null);
+  const point = selectPoint(await models.ladder(), opts.bitrate, !!opts.lowLatency, opts.bits != null);
   return encodeAudio(await models.load(point.dir), channels, sampleRate, { ...opts, mode: opts.mode ?? point.mode });
 }
 

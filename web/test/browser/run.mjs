@@ -66,6 +66,10 @@ test('the demo page encodes, decodes and plays in headless Chromium', { timeout:
     const ladder = JSON.parse(readFileSync(path.join(REPO, 'runtime', 'codec_rt', 'models', 'ladder.json'), 'utf8'));
     const rd6k = ladder.points.find((/** @type {any} */ p) => p.kbps === 6 && !p.low_latency).model_id;
     assert.equal(await text('model'), rd6k); // the page encodes at 6 kbps
+    // the page offers every range-coded point of the ladder, and the low-latency one
+    const offered = await page.$$eval('#bitrate option', (os) => os.map((o) => /** @type {HTMLOptionElement} */ (o).value));
+    const coded = ladder.points.filter((/** @type {any} */ p) => !p.low_latency && !p.fixed_width);
+    assert.deepEqual(offered, [...coded.map((/** @type {any} */ p) => String(p.kbps)), 'll']);
     assert.deepEqual(state.decoded, { channels: 1, samples: 32000, sampleRate: 16000 });
     // The page's blob decodes in Node to the clip's shape, and is about the size Node writes for it.
     const again = await decode(blob, { phaseIters: 0 });

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("folder", type=Path)
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--bits", type=int, default=None)
-    p.add_argument("--mode", default="predicted", choices=["predicted", "store_phase"])
+    p.add_argument("--mode", default="predicted", choices=["predicted", "store_phase", "low_band_phase"])
     p.add_argument("--phase-iters", type=int, default=None, help="default: the model's")
     p.add_argument("--contrast", type=float, default=None, help="postfilter contrast (default: the model's)")
     p.add_argument("--limit", type=int, default=40)

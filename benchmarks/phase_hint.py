@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from codec_rt import postfilter, stft
+from codec_rt import phase, postfilter, stft
 from codec_rt.level import normalizing_gain
 from codec_rt.phase_gradient import gradient_phase
 from export.export import load_checkpoint
@@ -99,7 +99,19 @@ def griffin_lim(mag: F64, start: F64, held: F64 | None, iters: int, n_fft: int, 
     return np.asarray(stft.istft((mag * np.exp(1j * ph))[None], n_fft, hop, length)[0], np.float64)
 
 
-def evaluate(ck: Path, clips: list[Any], hints: list[tuple[int, int]], iters: int, contrast: float) -> dict[str, Any]:
+def causal(mag: npt.NDArray[np.float32], init: npt.NDArray[np.floating], held: F64 | None, iters: int, n_fft: int,
+           hop: int, length: int, advance: bool) -> npt.NDArray[np.float32]:
+    """A causal model's decode (`phase.causal_frames`, frame by frame): magnitude and the graph's phase
+    output `[F, T]` -> audio `[length]`; bins `[0, len(held))` held at `held`."""
+    tail = np.zeros(n_fft - hop, np.float32)
+    ola, _, _ = phase.causal_frames(mag, init if advance or iters == 0 else None, tail, n_fft, hop, iters, advance,
+                                    held=held)
+    y = ola / phase.window_square_sum(-(n_fft // 2), ola.shape[-1], n_fft, hop)
+    return np.ascontiguousarray(y[n_fft // 2 : n_fft // 2 + length], np.float32)
+
+
+def evaluate(ck: Path, clips: list[Any], hints: list[tuple[int, int]], iters: int, contrast: float,
+             causal_iters: int = 1) -> dict[str, Any]:
     """{way: {pesq, stoi, kbps_h0, kbps_h1}} means over `clips` for one checkpoint (module docstring)."""
     model = load_checkpoint(ck)
     cfg = model.cfg
@@ -112,16 +124,22 @@ def evaluate(ck: Path, clips: list[Any], hints: list[tuple[int, int]], iters: in
         with torch.no_grad():
             z = model.encoder(torch.from_numpy(feats))
             y = model.decoder(torch.round(z))[..., : feats.shape[-1]].numpy()[0]
-        logmag = postfilter.enhance(np.minimum(y[0], 12.0).astype(np.float32), contrast)
-        mag = np.exp(logmag.astype(np.float64))
-        start = gradient_phase(logmag, n_fft, hop)
         ways: dict[str, F64 | None] = {"baseline": None}
         for bins, bits in hints:
             held, c = quantize(feats[0, 1].astype(np.float64), bins, bits, n_fft, hop)
             ways[f"{bins}:{bits}"] = held
             codes.setdefault(f"{bins}:{bits}", []).append(c)
+        if cfg.causal:  # no postfilter; the model's advance, then RTISI per frame, as the runtime decodes
+            mag32 = np.exp(np.minimum(y[0], 12.0)).astype(np.float32)
+        else:
+            logmag = postfilter.enhance(np.minimum(y[0], 12.0).astype(np.float32), contrast)
+            mag = np.exp(logmag.astype(np.float64))
+            start = gradient_phase(logmag, n_fft, hop)
         for name, held in ways.items():
-            out = griffin_lim(mag, start, held, iters, n_fft, hop, x.size).astype(np.float32)
+            if cfg.causal:
+                out = causal(mag32, y[1], held, causal_iters, n_fft, hop, x.size, bool(cfg.phase_advance))
+            else:
+                out = griffin_lim(mag, start, held, iters, n_fft, hop, x.size).astype(np.float32)
             s = score(x, out, lag=0)
             scores.setdefault(name, []).append((s["pesq_wb"], s["stoi"]))
     frame_rate = cfg.sample_rate / hop
@@ -144,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="the middle of each file, at most")
     p.add_argument("--hints", default="16:4,24:4,32:4,24:3", help="bins:bits, comma-separated")
     p.add_argument("--iters", type=int, default=8)
+    p.add_argument("--causal-iters", type=int, default=1, help="RTISI iterations a frame (a causal model)")
     p.add_argument("--contrast", type=float, default=1.15)
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
@@ -153,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     result: dict[str, Any] = {"clips": len(clips), "data": str(a.data), "iters": a.iters, "contrast": a.contrast,
                               "models": {}}
     for ck in a.checkpoints:
-        rows = evaluate(ck, clips, hints, a.iters, a.contrast)
+        rows = evaluate(ck, clips, hints, a.iters, a.contrast, a.causal_iters)
         result["models"][str(ck)] = rows
         print(ck)
         for name, r in rows.items():

@@ -9,7 +9,9 @@ golden_v1_2_<coder>_<mode>.cra), and from 1.3 on also tests/data/golden_model_co
 range-coded model's weights with narrower tables, and context tables counted from its latents of the test
 speech); from 1.4 on also two stereo goldens (the speech with -0.5 times it on the right, coded as mid and
 side): golden_model_context/ framed and golden_model/ in the whole layout (1.5 on: framed ones only, the
-whole layout being written as before). Framed goldens are written as a
+whole layout being written as before); 1.8 mode low_band_phase only; 1.9 the same with
+tests/data/golden_model_causal/ (a causal model, STFT 256 / 64, with a phase advance), mono and a pair
+coded channel by channel. Framed goldens are written as a
 live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
 output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
 the post-processing) are stored. tests/test_golden.py decodes
@@ -37,6 +39,21 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 MODEL_DIRS = {Coder.FIXED: "golden_model", Coder.RANGE: "golden_model_range",
               Coder.CONTEXT: "golden_model_context"}
+CAUSAL = "golden_model_causal"  # 1.9 on: a causal, range-coded model with a phase advance (STFT 256 / 64)
+
+
+def causal_model_dir() -> Path:
+    """The tiny causal model, exported on first use."""
+    d = DATA / CAUSAL
+    if not d.exists():
+        torch.manual_seed(1234)
+        cfg = ModelConfig(n_fft=256, hop=64, channels=2, hidden=4, time_downsamples=0, coder=Coder.RANGE, causal=1,
+                          phase_advance=1)
+        model = SpecAutoencoder(cfg).eval()
+        assert model.prior is not None
+        torch.nn.init.constant_(model.prior.log_scale, 1.0)
+        export(model, d, None)
+    return d
 
 
 def model_dir(coder: int) -> Path:
@@ -81,16 +98,20 @@ def main() -> None:
         jobs = [j for j in jobs if j[3]]
     if blob.MINOR >= 8:  # 1.8 is only written for mode low_band_phase: the other modes' blobs are 1.7's
         jobs = [(coder, "low_band_phase", 1, True) for coder in MODEL_DIRS]
+    if blob.MINOR >= 9:  # 1.9 only for mode low_band_phase with a causal model: mono, and a pair one by one
+        jobs = [(-1, "low_band_phase", 1, True), (-1, "low_band_phase", 2, True)]
     wrote = False
     for coder, mode, channels, framed in jobs:
-        codec = Codec.load(model_dir(coder))
-        name = Coder(coder).name.lower() + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole")
+        codec = Codec.load(causal_model_dir() if coder < 0 else model_dir(coder))
+        kind = "causal" if coder < 0 else Coder(coder).name.lower()
+        name = kind + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole")
         stem = DATA / f"golden_{version}_{name}_{mode}"
         if stem.with_suffix(".cra").exists():
             continue
         x, sr = source(channels)
         if framed:  # as a live stream writes it (each packet's own gain), which no file-level rule changes
-            enc = StreamEncoder(codec, sr, channels, mode=mode, packet_steps=PACKET_STEPS, joint_stereo=channels == 2)
+            joint = channels == 2 and coder >= 0  # the causal pair: channels one by one (6.5's joint phase)
+            enc = StreamEncoder(codec, sr, channels, mode=mode, packet_steps=PACKET_STEPS, joint_stereo=joint)
             data = enc.push(x) + enc.flush()
         else:
             data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2)

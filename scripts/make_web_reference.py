@@ -100,7 +100,7 @@ def outcome(data: bytes, model: Any) -> str:
 
 
 def make(out: Path) -> None:
-    from codec_rt import Codec, ladder
+    from codec_rt import Codec, ladder, packets
     from codec_rt.decoder import StreamDecoder
 
     out.mkdir(parents=True, exist_ok=True)
@@ -131,9 +131,10 @@ def make(out: Path) -> None:
             "hop": codec.config.hop, **extra,
         })
 
+    goldens = {Codec.load(d).model_id: d for d in sorted(DATA.glob("golden_model*"))}  # by the id a blob names
     for p in sorted(DATA.glob("golden_v*.cra")):
         data = p.read_bytes()
-        case(p.stem, data, DATA / ("golden_model", "golden_model_range", "golden_model_context")[data[11]])
+        case(p.stem, data, goldens[packets.read(data)[0].model_id])
     for p in sorted((DATA / "retired").glob("*.cra")):  # blobs of models earlier releases shipped
         case(f"retired_{p.stem}", p.read_bytes(), ladder.find(p.stem.split("_")[0]))
     seeds: list[tuple[bytes, Path]] = []
@@ -143,6 +144,8 @@ def make(out: Path) -> None:
                 ("music44st", False, "predicted")]
         if point.path.name == "rd12k":
             jobs += [("speech16", True, "store_phase"), ("speech16", True, "low_band_phase")]
+        if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one
+            jobs += [("speech16", True, "low_band_phase"), ("speech48st", True, "low_band_phase")]
         for clip, framed, mode in jobs:
             x, rate = clips[clip]
             data = codec.encode(x, rate, mode=mode, framed=framed)

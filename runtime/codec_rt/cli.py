@@ -102,8 +102,9 @@ def encode(
     bits: BitsOpt = None,
     mode: Annotated[Mode | None, typer.Option(
         "--mode", help="predicted phase, the phase stored in the blob, or the low band's phase stored (up to "
-        "700 Hz at 4 bits: about 11 kbps more; format 1.8) [default: the point's: low_band_phase at 24 kbps, "
-        "else predicted]", show_default=False)] = None,
+        "700 Hz at 4 bits, about 11 kbps more, format 1.8; low latency: 500 Hz at 3 bits, 6 kbps, 1.9) "
+        "[default: the point's: low_band_phase at 24 kbps and low latency, else predicted]",
+        show_default=False)] = None,
     layout: Annotated[
         Layout, typer.Option("--layout", help="framed (streamable, format 1.7; 1.4 for --low-latency) or whole "
                              "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side)")

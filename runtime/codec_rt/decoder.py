@@ -206,10 +206,10 @@ class StreamDecoder:
         own = 1.0 if self._mode() == Mode.LOW_BAND_PHASE else self.model.contrast
         return own if self.contrast is None else self.contrast
 
-    def _iters(self) -> int:  # mode low_band_phase: no iterations unless asked (FORMAT.md 6.3)
-        low, cfg = self._mode() == Mode.LOW_BAND_PHASE, self.model.config
-        own = 0 if low else default_phase_iters(cfg, self.model.phase_iters)
-        return own if self.phase_iters is None else self.phase_iters
+    def _iters(self) -> int:  # mode low_band_phase, non-causal: no iterations unless asked (FORMAT.md 6.3)
+        low = self._mode() == Mode.LOW_BAND_PHASE and not self._causal()
+        return (0 if low else default_phase_iters(self.model.config, self.model.phase_iters)) \
+            if self.phase_iters is None else self.phase_iters
 
     def _mode(self) -> int | None:  # the blob's, once its header has arrived
         return None if (h := self.header) is None else h.mode
@@ -237,11 +237,10 @@ class StreamDecoder:
             raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
         st.gains = np.zeros((h.channels, 0), np.float32)
-        if h.phase_rows:
-            st.phases = np.zeros((h.channels, h.phase_rows, 0), np.float32)
+        st.phases = np.zeros((h.channels, h.phase_rows, 0), np.float32) if h.phase_rows else None
         st.resampler = StreamResampler(cfg.sample_rate, h.sample_rate, h.channels)
         if cfg.causal:  # with channels coded one by one, a row more for their joint (6.5)
-            joint = self._joint_start() and h.mode == Mode.PREDICTED
+            joint = self._joint_start() and h.mode != Mode.STORE_PHASE
             st.ola = np.zeros((h.channels + joint, cfg.n_fft - cfg.hop), np.float32)
 
     def _add_all(self, packets: list[Packet]) -> None:
@@ -294,10 +293,8 @@ class StreamDecoder:
             if st.end is not None and st.block * self.block_frames >= st.end.model.frames and not st.drained:
                 pieces.append(self._causal_tail())
         else:
-            # The blocks are independent until they are joined, but for the phase-gradient start's recursion,
-            # which goes on from the block before: that runs here, block after block as each block's features
-            # come in, while the rest runs on `workers` threads (NumPy's FFTs and onnxruntime release the
-            # GIL); each block's arithmetic is the same on any thread.
+            # Blocks are independent until joined, but for the phase-gradient start's recursion: that runs here,
+            # block after block, the rest on `workers` threads (the FFTs and onnxruntime release the GIL).
             cfg, joint, gradient = self.model.config, self._joint_start(), self._gradient()
 
             def prepare(w: BlockWindow) -> tuple[Features, tuple[GradientSteps, BoolArray | None] | None]:
@@ -356,17 +353,20 @@ class StreamDecoder:
     def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
         """A causal model's block of STFT frames [w0, w1) -> the model-rate samples it finishes (from
         `emitted` on): those before frame w1's first sample."""
-        st, cfg = self.state, self.model.config
-        assert st.ola is not None
+        st, cfg, h = self.state, self.model.config, self.header
+        assert st.ola is not None and h is not None
         logmag, gain, angle, iters = self._features(w0, w1, j0, j1)
         mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
         # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
-        # advance is used either way (stored phase, held in st.phases, is a frame's phase).
-        adv = bool(cfg.phase_advance) and st.phases is None
+        # advance is used either way (a stored phase is a frame's phase). The blob's low band is held (6.3).
+        adv = bool(cfg.phase_advance) and h.mode != Mode.STORE_PHASE
+        held = None if st.phases is None or h.mode != Mode.LOW_BAND_PHASE else st.phases[..., w0 - st.p0 : w1 - st.p0]
         init = angle if iters == 0 or adv else None
         if st.ola.shape[0] > logmag.shape[0]:  # channels coded one by one, and their joint (6.5)
             mag, init, shared = causal_joint(logmag, mag, init)
-        ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared)
+            held = None if held is None else np.concatenate([held, held[:1]])  # the joint holds the first's
+        ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared,
+                                                   held)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
         stop = base + ola.shape[1]
         return self._causal_samples(ola, base, stop if st.end is None else min(stop, st.end.model.samples))

@@ -32,6 +32,11 @@ DEFAULT_PHASE_BITS = 8
 # (docs/TRAINING.md, "The low band's phase"): 3 bits lose 0.17 PESQ-WB of what 4 gain, 24 bins gain 0.005 more.
 LOW_BAND_PHASE_BITS = 4
 LOW_BAND_PHASE_HZ = 700.0
+# A causal model's frames come 4 times as often (hop 64 at 16 kHz): the bins up to 500 Hz (8 at 256 / 16 kHz)
+# at 3 bits, 6 kbps, keep the low-latency point near its 12 kbps; 7 bins left a 440 Hz tone at the band's
+# edge 9 dB low (docs/TRAINING.md, "The low band's phase at low latency").
+CAUSAL_LOW_BAND_PHASE_BITS = 3
+CAUSAL_LOW_BAND_PHASE_HZ = 500.0
 # The framed encoder's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
 # tone louder than its middle (docs/fidelity.md).
 LEAD_IN_FRAMES = 16
@@ -48,8 +53,10 @@ class Options(NamedTuple):
     phase_bins: int = 0  # mode low_band_phase: the coded bins [0, phase_bins)
 
 
-def low_band_bins(cfg: ModelConfig, hz: float = LOW_BAND_PHASE_HZ) -> int:
-    """The STFT bins [0, n) that mode low_band_phase codes by default: those up to `hz` (Hz), at least 1."""
+def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
+    """The STFT bins [0, n) that mode low_band_phase codes by default: those up to `hz` (Hz; None: 700, 500
+    for a causal model), at least 1."""
+    hz = (CAUSAL_LOW_BAND_PHASE_HZ if cfg.causal else LOW_BAND_PHASE_HZ) if hz is None else hz
     return max(1, min(cfg.n_bins, round(hz * cfg.n_fft / cfg.sample_rate)))
 
 
@@ -57,11 +64,10 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
                    phase_bits: int | None = None, joint_stereo: bool = False,
                    phase_bins: int | None = None) -> Options:
     """Check an encoder's options against the model -> the `Options` to write. `phase_bits` (default 8 in
-    mode store_phase, 4 in low_band_phase) and `phase_bins` (low_band_phase: the bins up to 700 Hz by
-    default) are ignored in mode predicted. CodecError: `bits` with a range-coded model (its rate is the
-    model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16, phase_bins
-    outside 1..n_bins, low_band_phase with a causal model (its decoder builds each frame's phase as it
-    goes), an unknown mode."""
+    mode store_phase; in low_band_phase 4, 3 for a causal model) and `phase_bins` (low_band_phase:
+    `low_band_bins`) are ignored in mode predicted. CodecError: `bits` with a range-coded model (its rate is
+    the model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16, phase_bins
+    outside 1..n_bins, an unknown mode."""
     if cfg.coder != Coder.FIXED:
         if bits is not None:
             raise CodecError("this model is range-coded: its rate is the model's, and bits are for a fixed-width "
@@ -77,13 +83,11 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
     if m == Mode.PREDICTED:
         return Options(m, int(bits), 0, bool(joint_stereo))
     if phase_bits is None:
-        phase_bits = LOW_BAND_PHASE_BITS if m == Mode.LOW_BAND_PHASE else DEFAULT_PHASE_BITS
+        low = CAUSAL_LOW_BAND_PHASE_BITS if cfg.causal else LOW_BAND_PHASE_BITS
+        phase_bits = low if m == Mode.LOW_BAND_PHASE else DEFAULT_PHASE_BITS
     check_bits(phase_bits)
     if m == Mode.STORE_PHASE:
         return Options(m, int(bits), int(phase_bits), bool(joint_stereo))
-    if cfg.causal:
-        raise CodecError("mode low_band_phase needs a non-causal model: the low-latency one builds each "
-                         "frame's phase from the frames before it")
     rows = low_band_bins(cfg) if phase_bins is None else int(phase_bins)
     if not 1 <= rows <= cfg.n_bins:
         raise CodecError(f"phase_bins must be in 1..{cfg.n_bins} for this model, got {rows}")
@@ -117,7 +121,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,
         n_frames=n_frames, latent_steps=latent_steps, model_id=model.model_id, coder=cfg.coder,
-        minor=_minor(opts, framed, bool(pre_skip), cfg.coder, stereo),
+        minor=_minor(opts, framed, bool(pre_skip), cfg.coder, stereo, bool(cfg.causal)),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
         gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip else 0,  # 1.7 along with the lead (no lead: 1.4)
@@ -127,11 +131,11 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
     return header
 
 
-def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) -> int:
-    """The oldest minor version that holds what a header says: 1.8 for mode low_band_phase; else framed 1.7
-    with a lead-in and 1.4 without, whole as `BlobHeader.whole_minor`."""
+def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo, causal: bool) -> int:
+    """The oldest minor version that holds what a header says: 1.8 for mode low_band_phase (1.9 with a
+    causal model); else framed 1.7 with a lead-in and 1.4 without, whole as `BlobHeader.whole_minor`."""
     if opts.mode == Mode.LOW_BAND_PHASE:
-        return 8
+        return 9 if causal else 8
     return (7 if lead else 4) if framed else BlobHeader.whole_minor(coder, stereo)
 
 

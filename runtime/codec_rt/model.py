@@ -194,9 +194,8 @@ class Model:
             raise FormatError(f"blob's time stride {header.time_stride} is not the model's {cfg.time_stride}")
         if header.gain_smoothing and cfg.causal:
             raise FormatError("blob's gain_smoothing needs a non-causal model (a causal decoder cannot look ahead)")
-        if header.mode == Mode.LOW_BAND_PHASE and cfg.causal:
-            raise FormatError("mode low_band_phase needs a non-causal model (a causal decoder builds each frame's "
-                              "phase from the frames before it)")
+        if header.mode == Mode.LOW_BAND_PHASE and cfg.causal and header.minor < 9:
+            raise FormatError(f"format 1.{header.minor} has no mode low_band_phase with a causal model (1.9 on)")
         if header.framed and header.n_frames == 0:
             return  # the lengths come with the last packet
         frames = stft.n_frames(header.coded_length(cfg.sample_rate), cfg.hop)

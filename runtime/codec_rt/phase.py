@@ -164,7 +164,7 @@ def _causal_windows(n_fft: int, hop: int) -> tuple[F32, F32, F32]:
 def causal_frames(
     mag: npt.NDArray[np.floating], init: npt.NDArray[np.floating] | None, tail: F32, n_fft: int, hop: int,
     iters: int = CAUSAL_ITERS, advance: bool = False, last: C64 | None = None,
-    shared: npt.NDArray[np.bool_] | None = None,
+    shared: npt.NDArray[np.bool_] | None = None, held: npt.NDArray[np.floating] | None = None,
 ) -> tuple[F32, F32, C64]:
     """Phase without lookahead, for a causal model: real-time iterative spectrogram inversion (RTISI; Zhu,
     Beauregard and Wyse 2007) with no look-ahead frames. Each new frame's phase is refined, `iters` times,
@@ -180,7 +180,9 @@ def causal_frames(
     samples that they still share with the next frame (zeros at the start of a stream); last: `[..., F]
     complex64`, the last frame committed (None at the start). shared: `[T]`, with channels coded one by one
     and their joint as the last row of `mag` (`phase_gradient.causal_joint`): in these frames every other
-    row takes the joint row's phase once it is refined (FORMAT.md 6.5). Returns (the overlap-add of the `T * hop`
+    row takes the joint row's phase once it is refined (FORMAT.md 6.5). held: `[..., K, T]` radians, the phase
+    of bins `[0, K)` coded in the blob (mode low_band_phase), kept through every iteration. Returns (the
+    overlap-add of the `T * hop`
     samples that these frames finish, the new tail, the new last frame): divide the first by
     `window_square_sum` for the signal.
     """
@@ -200,6 +202,13 @@ def causal_frames(
         out: npt.NDArray[np.complexfloating] = x * (m / np.abs(x))
         return out
 
+
+    def keep_held(c: npt.NDArray[np.complexfloating], m: F32, t: int) -> npt.NDArray[np.complexfloating]:
+        if held is None:  # else the coded rows keep their phase through every step
+            return c
+        k = held.shape[-2]
+        return np.concatenate([m[..., :k] * np.exp(1j * held[..., t]), c[..., k:]], axis=-1)
+
     c: npt.NDArray[np.complexfloating] = np.zeros(mag.shape[:-1], np.complex64) if last is None else last
     for t in range(t_count):
         seg = buf[..., t * hop : t * hop + n_fft]  # a view: committing the frame writes into buf
@@ -214,10 +223,12 @@ def causal_frames(
             c = (m * np.exp(1j * (np.angle(c) + centre + init[..., t]))).astype(np.complex64)
         else:
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
-        for _ in range(iters):
-            c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
+        for i in range(iters + 1):
+            c = keep_held(c, m, t)
+            if i < iters:
+                c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
         if shared is not None and shared[t]:
-            c = np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]])
+            c = keep_held(np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]]), m, t)
         seg += np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win
     return buf[..., : t_count * hop], np.ascontiguousarray(buf[..., t_count * hop :]), c.astype(np.complex64)
 

@@ -153,10 +153,17 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
 
 def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
           advance: bool = False, follow: tuple[np.ndarray, np.ndarray] | None = None,
-          keep: np.ndarray | None = None) -> np.ndarray:
+          keep: np.ndarray | None = None, held: np.ndarray | None = None) -> np.ndarray:
     """6.5, causal (`advance`: phase_advance = 1, phase0 is the advance). Channels coded one by one: `keep`
     [F, N] receives the joint's committed frames; `follow` (shared [N], those frames) makes a channel take
-    their phase in the shared frames."""
+    their phase in the shared frames. Mode 2 (6.3): bins [0, K) take `held` [K, N] after every step."""
+
+    def hold(c: np.ndarray, t: int) -> np.ndarray:
+        if held is not None:
+            c = c.copy()
+            c[: held.shape[0]] = mag[: held.shape[0], t] * np.exp(1j * held[:, t])
+        return c
+
     w, n = hann(n_fft), mag.shape[1]
     norm = np.zeros(n_fft)
     for k in range(n_fft // hop):
@@ -178,10 +185,11 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
             c = mag[:, t] * np.exp(1j * phase0[:, t])
         else:
             c = like(mag[:, t], np.fft.rfft(seg * a))
+        c = hold(c, t)
         for _ in range(iters):
-            c = like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b))
+            c = hold(like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b)), t)
         if follow is not None and follow[0][t]:
-            c = like(mag[:, t], follow[1][:, t])
+            c = hold(like(mag[:, t], follow[1][:, t]), t)
         if keep is not None:
             keep[:, t] = c
         seg += np.fft.irfft(c, n=n_fft) * w
@@ -198,8 +206,9 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
     model_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
-    if iters is None:  # 6.5: the caller's, else (6.3) 0 in mode 2, else the decoder's declared default, else 3 or 32
-        iters = 0 if h["mode"] == 2 else m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
+    if iters is None:  # 6.5: the caller's, else (6.3) 0 in mode 2 (non-causal), else the decoder's, else 3 or 32
+        own = m.phase_iters if m.phase_iters is not None else 3 if m.cfg["causal"] else 32
+        iters = 0 if h["mode"] == 2 and not m.cfg["causal"] else own
     if contrast is None:  # 6.4: the caller's, else (6.3) 1 in mode 2, else the decoder's
         contrast = 1.0 if h["mode"] == 2 else m.contrast
     out = []
@@ -214,11 +223,12 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
     if gradient and h["channels"] > 1 and h["stereo"] == 0:
         joint = phase_start(J, n_fft, hop)
-    if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] == 0:  # 6.5, causal, one by one
+    if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] != 1:  # 6.5, causal, one by one
         louder = np.argmax(S, axis=0)
         p0 = np.take_along_axis(np.array([f[1] for f in feats]), louder[None], axis=0)[0]
         cj = np.zeros(J.shape, complex)
-        rtisi(np.exp(J).astype(np.float32), p0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), keep=cj)
+        rtisi(np.exp(J).astype(np.float32), p0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), keep=cj,
+              held=feats[0][3])  # mode 2: the joint holds the first channel's low band (6.3)
         follow = (shared, cj)
     for ch in range(h["channels"]):
         logmag, phase0, g, stored = feats[ch]
@@ -232,14 +242,14 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
             if joint is not None:
                 phase0 = np.where(shared, joint, phase0)
             phase0 = phase0.astype(np.float32)
+        if m.cfg["causal"]:  # mode 2 (6.3): the blob's low band held through every step
+            out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), follow,
+                             held=stored))
+            continue
         if stored is not None:  # mode 2 (6.3): the blob's low band replaces the start there
             phase0 = phase0.copy()
             phase0[: stored.shape[0]] = stored
-        if m.cfg["causal"]:
-            out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), follow))
-        else:
-            out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters,
-                                   0 if stored is None else stored.shape[0]))
+        out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters, 0 if stored is None else stored.shape[0]))
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)

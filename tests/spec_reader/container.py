@@ -232,6 +232,8 @@ def check_against_model(h: dict[str, Any], m: Model) -> None:
     assert h["layout"] == 0 or h["time_stride"] == m.stride
     if h["gain_smoothing"] and m.cfg["causal"]:
         raise SpecError("FormatError", "gain_smoothing with a causal model")
+    if h["mode"] == 2 and m.cfg["causal"] and h["minor"] < 9:
+        raise SpecError("FormatError", "mode 2 with a causal model below 1.9")
     coded_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
     assert h["n_frames"] == coded_len // m.cfg["hop"] + 1
     assert h["latent_steps"] == -(-h["n_frames"] // m.stride)

@@ -140,12 +140,11 @@ export async function decodeBlob(model, data, opts = {}) {
   const blob = readBlob(data, { allowCut: !opts.strict });
   const h = blob.header;
   model.checkCompatible(h);
-  if (h.mode === 2 && c.causal) {
-    throw new FormatError("mode low_band_phase with a causal model: its decoder builds each frame's phase "
-      + 'from the frames before it, so no blob of this model holds it');
+  if (h.mode === 2 && c.causal && h.minor < 9) {
+    throw new FormatError(`format 1.${h.minor} has no mode low_band_phase with a causal model (1.9 on)`);
   }
-  if (h.mode === 2) { // 6.3: no iterations and no postfilter unless asked
-    iters = opts.phaseIters ?? 0;
+  if (h.mode === 2) { // 6.3: no postfilter, and (a non-causal model) no iterations, unless asked
+    if (!c.causal) iters = opts.phaseIters ?? 0;
     kappa = opts.contrast ?? 1;
   }
   const lat = latents(model, blob);
@@ -328,15 +327,27 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
 async function causalAudio(model, h, lat, end, iters, kappa) {
   const c = model.config;
   const { hop, nFft } = c;
-  const refine = h.mode === 0 ? iters : 0;
+  const refine = h.mode !== 1 ? iters : 0;
   const audio = Array.from({ length: h.channels }, () => new Float32Array(end.samples));
   // channels coded one by one take their joint's phase where they carry one sound (6.5): its row comes last
-  const joint = h.channels > 1 && h.stereo === 0 && h.mode === 0;
+  const joint = h.channels > 1 && h.stereo === 0 && h.mode !== 1;
   const rows = h.channels + (joint ? 1 : 0);
   const ola = Array.from({ length: rows }, () => new Float32Array(nFft - hop));
   /** @type {({re: Float64Array, im: Float64Array} | null)[]} the last frame committed per channel */
   const last = Array.from({ length: rows }, () => null);
-  const advance = c.phaseAdvance === 1 && h.mode === 0; // a predicted phase advance (3.4), stored phase aside
+  const advance = c.phaseAdvance === 1 && h.mode !== 1; // a predicted phase advance (3.4), stored phase aside
+  // mode 2 (6.3): the blob's low band, held through every step; the joint holds the first channel's
+  const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
+  /** @param {number} ch @param {number} w0 @param {number} w1 */
+  const held = (ch, w0, w1) => {
+    if (!hold) return null;
+    const nw = w1 - w0;
+    const phase = new Float32Array(hold * nw);
+    for (let k = 0; k < hold; k++) {
+      phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
+    }
+    return { rows: hold, phase };
+  };
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
   const samples = (y, base, stop, n, ch) => {
@@ -366,7 +377,8 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
         }
       }
       const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
-      const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record);
+      const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record, null,
+        held(0, w0, w1));
       ola[h.channels] = r[1];
       last[h.channels] = r[2];
       shared = { shared: j.shared, ...record };
@@ -375,7 +387,8 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       // Iterating, RTISI starts a frame from the committed frames' phase, not the raw prediction; a predicted
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
-      const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared);
+      const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared,
+        held(ch, w0, w1));
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

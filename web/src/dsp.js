@@ -311,14 +311,17 @@ export function windowSquareSum(start, count, nFft, hop, nFrames) {
  * -> [the overlap-add of the T * hop samples these frames finish, the new tail, the new last frame].
  * Channels coded one by one (6.5): `record` {re, im} [F, T] receives the joint's committed frames, and
  * `joint` {shared [T], re, im} makes a channel take the joint's phase, once refined, in the shared frames.
+ * Mode 2 (6.3): `held` {rows: K, phase [K, T]} keeps bins [0, K) at that phase after every step.
  * @param {Float32Array} mag @param {Float32Array | null} init @param {Float32Array} tail
  * @param {number} nFft @param {number} hop @param {number} iters
  * @param {boolean} [advance] @param {{re: Float64Array, im: Float64Array} | null} [last]
  * @param {{re: Float64Array, im: Float64Array} | null} [record]
  * @param {{shared: Uint8Array, re: Float64Array, im: Float64Array} | null} [joint]
+ * @param {{rows: number, phase: Float32Array} | null} [held]
  * @returns {[Float32Array<ArrayBuffer>, Float32Array<ArrayBuffer>, {re: Float64Array, im: Float64Array}]}
  */
-export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null, record = null, joint = null) {
+export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null, record = null, joint = null,
+  held = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   const win = Float32Array.from(hann(nFft));
@@ -351,6 +354,14 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
       ci[k] = im[k] * m;
     }
   };
+  const keepHeld = (/** @type {number} */ i) => {
+    if (!held) return;
+    for (let k = 0; k < held.rows; k++) { // as complex64: the unit phasor, then its product, rounded to float32
+      const p = held.phase[k * t + i];
+      cr[k] = f32(mag[k * t + i] * f32(Math.cos(p)));
+      ci[k] = f32(mag[k * t + i] * f32(Math.sin(p)));
+    }
+  };
   for (let i = 0; i < t; i++) {
     const o = i * hop;
     for (let j = 0; j < nFft; j++) segA[j] = f32(buf[o + j] * a[j]);
@@ -370,11 +381,13 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
         ci[k] = mag[k * t + i] * Math.sin(init[k * t + i]);
       }
     }
+    keepHeld(i);
     for (let it = 0; it < iters; it++) {
       fft.irfft(cr, ci, y);
       for (let j = 0; j < nFft; j++) x[j] = segA[j] + y[j] * b[j];
       fft.rfft(x, re, im);
       withPhaseOf(i);
+      keepHeld(i);
     }
     if (joint && joint.shared[i]) {
       for (let k = 0; k < nb; k++) {
@@ -382,6 +395,7 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
         im[k] = joint.im[k * t + i];
       }
       withPhaseOf(i);
+      keepHeld(i);
     }
     if (record) {
       for (let k = 0; k < nb; k++) {

@@ -22,6 +22,9 @@ export const DEFAULT_PHASE_BITS = 8;
 /** Mode low_band_phase (format 1.8): the bins up to this many Hz, at 4 bits (Python: `latent.LOW_BAND_PHASE_HZ`). */
 export const LOW_BAND_PHASE_HZ = 700;
 export const LOW_BAND_PHASE_BITS = 4;
+/** A causal model's frames come 4 times as often: the bins up to 500 Hz at 3 bits (`latent.CAUSAL_LOW_BAND_PHASE_*`). */
+export const CAUSAL_LOW_BAND_PHASE_HZ = 500;
+export const CAUSAL_LOW_BAND_PHASE_BITS = 3;
 /** The framed encoder's lead-in of a non-causal model, at least this many STFT frames (7.1; Python:
  * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
 export const LEAD_IN_FRAMES = 16;
@@ -31,7 +34,8 @@ export const LEAD_IN_FRAMES = 16;
  * @property {'predicted' | 'store_phase' | 'low_band_phase'} [mode] default predicted
  * @property {number} [bits] latent bits per value, 3..16, fixed-width models only (default the model's)
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase)
- * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz)
+ * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz,
+ *   500 Hz for a causal model)
  * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
  *   model), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
@@ -101,7 +105,8 @@ function check(model, channels, rate, opts) {
     }
   } else bits = opts.bits ?? c.defaultBits;
   const low = mode === 'low_band_phase';
-  const phaseBits = mode === 'predicted' ? 0 : opts.phaseBits ?? (low ? LOW_BAND_PHASE_BITS : DEFAULT_PHASE_BITS);
+  const lowBits = c.causal ? CAUSAL_LOW_BAND_PHASE_BITS : LOW_BAND_PHASE_BITS;
+  const phaseBits = mode === 'predicted' ? 0 : opts.phaseBits ?? (low ? lowBits : DEFAULT_PHASE_BITS);
   for (const b of c.coder === 0 ? [bits] : []) if (!(Number.isInteger(b) && b >= 1 && b <= 16)) throw new CodecError(`bits must be an integer in 1..16, got ${b}`);
   // as codec-rt's quantize.MIN_ENCODE_BITS: with 1 or 2 bits no code lies near zero (readers take 1..16)
   if (c.coder === 0 && bits < 3) {
@@ -110,11 +115,8 @@ function check(model, channels, rate, opts) {
   if (mode !== 'predicted' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= 16)) {
     throw new CodecError(`bits must be an integer in 1..16, got ${phaseBits}`);
   }
-  if (low && c.causal) {
-    throw new CodecError('mode low_band_phase needs a non-causal model: the low-latency one builds each '
-      + "frame's phase from the frames before it");
-  }
-  const phaseBins = low ? opts.phaseBins ?? Math.max(1, Math.min(c.nBins, Math.round((LOW_BAND_PHASE_HZ * c.nFft) / c.sampleRate))) : 0;
+  const lowHz = c.causal ? CAUSAL_LOW_BAND_PHASE_HZ : LOW_BAND_PHASE_HZ;
+  const phaseBins = low ? opts.phaseBins ?? Math.max(1, Math.min(c.nBins, Math.round((lowHz * c.nFft) / c.sampleRate))) : 0;
   if (low && !(Number.isInteger(phaseBins) && phaseBins >= 1 && phaseBins <= c.nBins)) {
     throw new CodecError(`phase_bins must be in 1..${c.nBins} for this model, got ${phaseBins}`);
   }
@@ -256,7 +258,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: mode === 2 ? 8 : preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: mode === 2 ? (c.causal ? 9 : 8) : preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
     timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,

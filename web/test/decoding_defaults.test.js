@@ -15,6 +15,7 @@ import { MAX_LOGMAG, latents } from '../src/decoder.js';
 import { postfilter, refineFrames } from '../src/dsp.js';
 import { Model, codedLength } from '../src/model.js';
 import { CodecError, ModelError, decode, encode } from '../src/node.js';
+import { crc32 } from '../src/crc32.js';
 import { gradientPhase } from '../src/phase_gradient.js';
 import { REPO, bytes, maxDiff } from './helpers.js';
 
@@ -177,5 +178,20 @@ describe('phase_context (FORMAT.md 3.4, 6.9)', () => {
     assert.throws(() => parseConfig('{"phase_context": 3, "causal": 1, "time_downsamples": 0}'), ModelError);
     assert.throws(() => parseConfig('{"phase_context": 3, "time_downsamples": 1}'), ModelError);
     assert.throws(() => parseConfig('{"phase_context": 65}'), ModelError);
+  });
+});
+
+describe('mode 2 with a causal model (FORMAT.md 6.3, format 1.9)', () => {
+  it('decodes the 1.9 golden and refuses it relabelled 1.8, as codec-rt does', async () => {
+    const dir = path.join(REPO, 'tests', 'data', 'golden_model_causal');
+    const read = async (/** @type {string} */ name) => new Uint8Array(await readFile(path.join(dir, name)));
+    const model = await Model.load(/** @type {any} */ (ort), read, dir, { executionProviders: ['cpu'] });
+    const blob = new Uint8Array(await readFile(path.join(REPO, 'tests', 'data', 'golden_v1_9_causal_low_band_phase.cra')));
+    const { channels } = await decode(blob, { model });
+    assert.equal(channels[0].length, 16000);
+    const old = Uint8Array.from(blob);
+    old[5] = 8;
+    new DataView(old.buffer).setUint32(60, crc32(old, 0, 60), true);
+    await assert.rejects(decode(old, { model }), /format 1.8 has no mode low_band_phase with a causal model/);
   });
 });

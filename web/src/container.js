@@ -9,13 +9,13 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 8;
+export const MINOR = 9;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
 /**
  * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
  * [minor, Header property, the spec's name, its largest value]. 1.5: pre_skip at 64, 1.6: post_skip at 72,
- * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88.
+ * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88; 1.9 appends nothing (mode 2 with a causal model, 6.3).
  */
 export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [6, 'postSkip', 'post_skip', 65536],
   [7, 'gainSmoothing', 'gain_smoothing', 2], [8, 'phaseBins', 'phase_bins', 65535]]);
@@ -40,7 +40,7 @@ export const FLAG_LAST = 1;
  * @typedef {object} Header
  * @property {number} minor
  * @property {number} headerSize
- * @property {number} mode 0 predicted phase, 1 stored phase, 2 the low band's phase stored (1.8)
+ * @property {number} mode 0 predicted phase, 1 stored phase, 2 the low band's phase stored (1.8; a causal model 1.9)
  * @property {number} bits
  * @property {number} phaseBits
  * @property {number} coder 0 fixed-width, 1 range-coded, 2 context tables

@@ -99,6 +99,10 @@ async function main() {
     return;
   }
   const output = /** @type {string} */ (o.output);
+  // only WAV is written: an audio name of another format would get WAV bytes under a wrong name
+  if (cmd === 'decode' && /\.(flac|ogg|oga|opus|mp3|m4a|aiff?)$/i.test(output)) {
+    throw new CodecError(`codec-rt-web writes WAV only: name the output .wav (got ${output})`);
+  }
   if (existsSync(output) && !o.force) throw new CodecError(`output ${output} exists (use --force to replace it)`);
   if (cmd === 'decode') {
     const out = await decode(data, {

@@ -77,6 +77,7 @@ describe('codec-rt-web', () => {
       [['decode', path.join(dir, 'missing.cra'), '-o', path.join(dir, 'x.wav')], /does not exist/],
       [['decode', bad, '-o', path.join(dir, 'x.wav')], /format 2\.0/],
       [['decode', path.join(REF, 'cut.cra'), '-o', exists], /exists/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.flac')], /writes WAV only/],
       [['encode', bad, '-o', path.join(dir, 'y.cra')], /not a WAV file/],
       [['encode', bad, '-o', path.join(dir, 'y.cra'), '--bitrate', '1'], /not a WAV file|no model at or below/],
     ];

@@ -202,12 +202,10 @@ def causal_frames(
         out: npt.NDArray[np.complexfloating] = x * (m / np.abs(x))
         return out
 
-
-    def keep_held(c: npt.NDArray[np.complexfloating], m: F32, t: int) -> npt.NDArray[np.complexfloating]:
-        if held is None:  # else the coded rows keep their phase through every step
-            return c
-        k = held.shape[-2]
-        return np.concatenate([m[..., :k] * np.exp(1j * held[..., t]), c[..., k:]], axis=-1)
+    def keep_held(c: npt.NDArray[np.complexfloating], rows: npt.NDArray[np.complexfloating] | None
+                  ) -> npt.NDArray[np.complexfloating]:
+        """`c` with its first rows set to `rows` (the coded low band), or as it is without one."""
+        return c if rows is None else np.concatenate([rows, c[..., rows.shape[-1] :]], axis=-1)
 
     c: npt.NDArray[np.complexfloating] = np.zeros(mag.shape[:-1], np.complex64) if last is None else last
     for t in range(t_count):
@@ -223,12 +221,14 @@ def causal_frames(
             c = (m * np.exp(1j * (np.angle(c) + centre + init[..., t]))).astype(np.complex64)
         else:
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
+        # the coded rows keep their phase through every step: computed once a frame
+        rows = None if held is None else m[..., : held.shape[-2]] * np.exp(1j * held[..., t])
         for i in range(iters + 1):
-            c = keep_held(c, m, t)
+            c = keep_held(c, rows)
             if i < iters:
                 c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
         if shared is not None and shared[t]:
-            c = keep_held(np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]]), m, t)
+            c = keep_held(np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]]), rows)
         seg += np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win
     return buf[..., : t_count * hop], np.ascontiguousarray(buf[..., t_count * hop :]), c.astype(np.complex64)
 

@@ -84,11 +84,6 @@ def retired() -> tuple[RetiredModel, ...]:
     return _read()[2]
 
 
-def ladder_points(low_latency: bool = False, fixed_width: bool = False) -> list[float]:
-    """Nominal kbps of the shipped points of one ladder, lowest first."""
-    return [p.kbps for p in points() if (p.low_latency, p.fixed_width) == (low_latency, fixed_width)]
-
-
 def choose(bitrate: float | None = None, low_latency: bool = False, fixed_width: bool = False) -> LadderPoint:
     """The highest point at or below `bitrate` kbps (None: the default point; with `low_latency` or
     `fixed_width`, that ladder's highest point) on the ladder asked for. CodecError where that ladder is

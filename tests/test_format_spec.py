@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,15 @@ def test_the_doc_shows_the_golden_header_bytes_of_every_version() -> None:
         assert len(head) in (64, 80, 96, 112) and (DATA / name).read_bytes()[: len(head)] == head, name
 
 
+@cache
+def golden_model_dirs() -> dict[str, Path]:
+    """The tiny models of tests/data/ by model id, read once."""
+    return {load_model(d).model_id: d for d in sorted(DATA.glob("golden_model*"))}
+
+
 def golden_model_dir(data: bytes) -> Path:
     """The tiny model of tests/data/ that wrote golden blob `data`: the one of its model id (4.1)."""
-    ids = {load_model(d).model_id: d for d in sorted(DATA.glob("golden_model*"))}
-    return ids[read_blob(data)[0]["model_id"]]
+    return golden_model_dirs()[read_blob(data)[0]["model_id"]]
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

@@ -9,6 +9,7 @@ Re-encoding a golden's source gives its exact bytes only on the runtime that wro
 see golden_env.py); everywhere else it gives the same header and the same codes up to rare one-code flips.
 """
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,16 @@ def test_there_is_a_golden_blob_of_the_current_version() -> None:
     assert any(f"v{blob.MAJOR}_{blob.MINOR}_" in p.name for p in GOLDEN)
 
 
+@cache
+def golden_codecs() -> dict[str, Codec]:
+    """The tiny golden models by model id, loaded once."""
+    return {c.model_id: c for c in (Codec.load(d) for d in sorted(DATA.glob("golden_model*")))}
+
+
 def golden_codec(data: bytes) -> Codec:
     """The tiny model that wrote golden blob `data`, found by the model id its header names."""
     header, _ = blob.read_header(data)
-    codecs = {c.model_id: c for c in (Codec.load(d) for d in sorted(DATA.glob("golden_model*")))}
-    return codecs[header.model_id]
+    return golden_codecs()[header.model_id]
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

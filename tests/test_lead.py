@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from codec_rt import Codec, StreamDecoder, StreamEncoder, blob, packets
+from codec_rt.grid import min_margin_frames
 from codec_rt.lead import ORDER, lead_in, lead_out, lengths
 from codec_rt.level import Loudness
 
@@ -147,10 +148,11 @@ def test_a_stream_decoder_never_returns_the_lead_out_as_audio() -> None:
     codec = Codec.load(bitrate=12)
     x = tone(16000, 1.3, 440.0, 0.0, 0.3).astype(np.float32)
     data = codec.encode(x, 16000, framed=True, packet_steps=2)
-    once = StreamDecoder(codec, phase_iters=0, block_frames=4, margin_frames=3)  # the least it takes
+    least = min_margin_frames(codec.model.config, refine=False, gradient=True)  # the least it takes
+    once = StreamDecoder(codec, phase_iters=0, block_frames=4, margin_frames=least)
     whole = np.concatenate([once.push(data), once.flush()], axis=1)
     assert whole.shape == x.shape
-    dec = StreamDecoder(codec, phase_iters=0, block_frames=4, margin_frames=3)
+    dec = StreamDecoder(codec, phase_iters=0, block_frames=4, margin_frames=least)
     pieces = []
     for i in range(0, len(data), 7):
         pieces.append(dec.push(data[i : i + 7]))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from spec_reader.audio import decode_audio, hann, lsd, phase_start, power
+from spec_reader.audio import decode_audio, hann, impulses, lsd, phase_start, power
 from spec_reader.model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +33,10 @@ def synthetic_logmag(n_fft: int, hop: int, frames: int, seed: int = 0) -> np.nda
     t = np.arange(n) / sr
     x = 0.5 * np.sin(2 * np.pi * 440.0 * t) + 0.3 * np.sin(2 * np.pi * (1000.0 * t + 400.0 * t**2))
     x += 0.2 * np.sin(2 * np.pi * 2345.6 * t + 1.0) * (t > t[-1] / 3) + 0.01 * rng.standard_normal(n)
+    x *= (t < t[-1] * 0.45) | (t > t[-1] * 0.55)  # a gap, with a click inside (6.5, "Impulses")
+    i = int(n * 0.5)
+    m = len(x[i : i + hop])
+    x[i : i + m] += np.exp(-np.arange(m) / (hop / 4)) * np.sign(rng.standard_normal(m))
     xp = np.pad(x, (n_fft // 2, n_fft // 2))
     idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
     return np.log(np.abs(np.fft.rfft(xp[idx] * hann(n_fft))).T + 1e-6)
@@ -45,13 +49,15 @@ def test_spec_phase_start_equals_codec_rt(n_fft: int, hop: int, frames: int) -> 
     lm = synthetic_logmag(n_fft, hop, frames)
     spec = phase_start(lm, n_fft, hop)
     assert spec.shape == lm.shape and spec.dtype == np.float64
+    if frames > 100:
+        assert impulses(lm, hop)[0].sum() == 5  # the click's frames
     assert spec.min() >= 0 and spec.max() < 2 * np.pi
     assert wrapped(spec, gradient_phase(lm, n_fft, hop)).max() < 1e-9
     # also codec-rt's block by block (6.9): windows of 128 frames and 24 of context, each from the one before
     start, parts = GradientStart(), []
     for b in range(-(-frames // 128)):
         w0, w1 = max(0, 128 * b - 24), min(128 * (b + 1) + 24, frames)
-        phi = start.block(lm[:, w0:w1], n_fft, hop, w0, max(0, 128 * (b + 1) - 24))
+        phi, _ = start.block(lm[:, w0:w1], n_fft, hop, w0, max(0, 128 * (b + 1) - 24))
         parts.append(phi[:, 128 * b - w0 : min(128 * (b + 1), frames) - w0])
     assert wrapped(spec, np.concatenate(parts, axis=1)).max() < 1e-9
 

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
-Features = tuple[F32, F32, F32, int]  # log-magnitude, gains, start phase, iterations (`_features`)
+Features = tuple[F32, F32, F32, int, BoolArray | None]  # log-magnitude, gains, start phase, iterations, held frames
 MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
 
@@ -309,8 +309,9 @@ class StreamDecoder:
                 if start is not None:
                     (steps, shared), angle = start, f[2]
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    phi = st.start.steps(steps, w.w0, nxt)
+                    phi, held = st.start.steps(steps, cfg.n_fft, cfg.hop, w.w0, nxt)
                     angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
+                    f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]))
                 if h.phase_bins and st.phases is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
                     f[2][:, : h.phase_bins] = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0]
                 signals.append(run(self._refine, w, f))
@@ -348,14 +349,14 @@ class StreamDecoder:
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
         else:
             logmag, angle, iters = postfilter.enhance(logmag, self._contrast()), feats[:, 1], self._iters()
-        return logmag, gain, np.array(angle, np.float32), iters
+        return logmag, gain, np.array(angle, np.float32), iters, None
 
     def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
         """A causal model's block of STFT frames [w0, w1) -> the model-rate samples it finishes (from
         `emitted` on): those before frame w1's first sample."""
         st, cfg, h = self.state, self.model.config, self.header
         assert st.ola is not None and h is not None
-        logmag, gain, angle, iters = self._features(w0, w1, j0, j1)
+        logmag, gain, angle, iters, _ = self._features(w0, w1, j0, j1)
         mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
         # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
         # advance is used either way (a stored phase is a frame's phase). The blob's low band is held (6.3).
@@ -394,12 +395,12 @@ class StreamDecoder:
         Reads the buffers, changes nothing."""
         st, cfg = self.state, self.model.config
         hop, w0 = cfg.hop, win.w0
-        logmag, gain, angle, iters = feats
+        logmag, gain, angle, iters, held = feats
         mag = (np.exp(logmag) / gain).astype(np.float32, copy=False)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
         hold = self.header.phase_bins if self.header is not None else 0  # mode low_band_phase's rows (6.3)
-        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match, hold)
+        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match, hold, held)
         if self.highpass:  # no DC or infrasound out, as the encoder let none in, measured over the samples
             # that all their frames cover: at a window's inner edges fewer overlap, and the sum is no signal
             at_end = st.end is not None and win.w1 >= st.end.model.frames

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .config import ModelConfig
+from .phase_gradient import CONTEXT
 
 DEFAULT_PACKET_SECONDS = 1.0  # the framed layout's packet: ~1 s, about 20 bytes of framing per channel
 BLOCK_FRAMES = 128  # decoder block, STFT frames (1.024 s for the shipped models)
@@ -80,8 +81,9 @@ def samples_needed(cfg: ModelConfig, packet_steps: int, k: int) -> int:
 def min_margin_frames(cfg: ModelConfig, refine: bool = True, gradient: bool = False) -> int:
     """The smallest decoder margin: a block's samples up to the end of its crossfade (with Griffin-Lim; a
     plain inverse STFT has none) need all their frames, and with the phase-gradient start (`gradient`,
-    FORMAT.md 6.5) each of those frames needs both its neighbours, so one frame more."""
-    return (CROSSFADE_HOPS if refine else 0) + -(-cfg.n_fft // (2 * cfg.hop)) + (1 if gradient else 0)
+    FORMAT.md 6.5) each of those frames needs the energies of the CONTEXT frames either side (its transient
+    test; its time gradient needs one)."""
+    return (CROSSFADE_HOPS if refine else 0) + -(-cfg.n_fft // (2 * cfg.hop)) + (CONTEXT if gradient else 0)
 
 
 def block_window(cfg: ModelConfig, b: int, block_frames: int, margin_frames: int, refine: bool,

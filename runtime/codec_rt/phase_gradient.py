@@ -18,10 +18,18 @@ PGHI's Gaussian slope misread the decoders' lobes, narrower and more lopsided th
 1 kHz tone at 978 Hz. One vectorised step per frame, exactly the recursion of docs/FORMAT.md 6.5 ("phase
 start"), which another runtime reproduces.
 
+A click is no peak that goes on from the frame before: the frames around an isolated impulse (a frame's
+energy TRANSIENT_DB above the frames REACH hops either side) take the phase of one impulse at their energy
+centroid instead, spread over a millisecond by a chirp (a phase vocoder's transient reset, after Bammer and
+Doerfler, "Invertible phase vocoder with transient handling", DAFx 2017, and Roebel, "A new approach to
+transient processing in the phase vocoder", DAFx 2003). The recursion above smeared each click over the
+window, 3 to 14 dB of pre-echo (docs/fidelity.md); the decoder's Griffin-Lim then holds those frames.
+
 It works on the decoded log-magnitude (after the postfilter, before the level gain: a gain that steps at a
 packet boundary is not a time gradient). A file is decoded in overlapping blocks: each block goes on from
-the phase that the block before gave its first frame (`GradientStart`), so the blocks agree where they
-overlap and a block decode is the whole-file recursion, sample for sample.
+the phase that the block before gave its first frame, and the energies of the frames before it
+(`GradientStart`), so the blocks agree where they overlap and a block decode is the whole-file recursion,
+sample for sample.
 """
 
 from __future__ import annotations
@@ -37,6 +45,12 @@ LAMBDA = 0.25645  # the Hann window's Gaussian, lambda' n_fft^2 (ltfat `pghi`, P
 PEAK_RANGE = math.log(1000.0)  # peaks: within 60 dB (natural log of 1000) of the frame's strongest bin
 MAX_BIN_SHIFT = 1.5  # a frequency's distance from its bin, at most (bins)
 TWO_PI = 2 * math.pi
+TRANSIENT_DB = 20.0  # an impulse: a frame this far above the frames REACH hops either side (dB of energy)
+FLOOR_DB = -20.0  # and louder than this: 40 dB under a frame of noise at the level gain's working RMS (0.05)
+REACH = 3  # frames either side of an impulse's peak frame that must be TRANSIENT_DB below it
+SPAN = 2  # frames either side of the peak frame that take the impulse's phase
+SPREAD = 32  # the impulse's chirp spans n_fft / SPREAD samples (1 ms at 16 kHz): a sharper one overshoots
+CONTEXT = REACH + SPAN  # frames either side whose energy a frame's transient test reads
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -59,6 +73,7 @@ class GradientSteps:
     near: npt.NDArray[np.intp]  # each bin's nearest peak, flat over the rows
     step: F64  # a bin's phase from its peak's in the frame before: the peak's advance, the bin's offset
     first: F64  # `[R, F]` a bin's phase from its peak's in the first frame (a file's first: peaks at 0)
+    energy: F64  # `[T, R]` each frame's energy, dB (`frame_energy`)
 
 
 def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps:
@@ -103,30 +118,90 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
     step = (adv - along).ravel().take(at_peak).reshape(s.shape)
     step += along
     first = along[0] - along[0].ravel().take(flat[0]).reshape(rows, n_bins) if count else np.zeros((rows, n_bins))
-    return GradientSteps(s_in.shape, flat.reshape(count, rows * n_bins), step, first)
+    return GradientSteps(s_in.shape, flat.reshape(count, rows * n_bins), step, first, frame_energy(s))
 
 
-def gradient_run(steps: GradientSteps, seed: F64 | None = None) -> F64:
-    """The recursion over `steps` -> the frames' phase `[..., F, T] float64` in [0, 2 pi). `seed` `[..., F]`:
-    the phase of the first frame, as a previous call gave it (a block that goes on); None: the first frame
-    of a file, its peaks at phase 0."""
+def frame_energy(s: F64) -> F64:
+    """Log-magnitudes, frame-major `[T, R, F]` -> each frame's energy `[T, R]`, dB: 10 log10 of the sum
+    over bins of exp(2 s), computed stably."""
+    if s.shape[-1] == 0:
+        return np.full(s.shape[:-1], -np.inf)
+    top = s.max(axis=-1)
+    total = np.sum(np.exp(2 * (s - top[..., None])), axis=-1)
+    out: F64 = (10 / math.log(10)) * (2 * top + np.log(total))
+    return out
+
+
+def transients(energy: F64, before: F64 | None, hop: int) -> tuple[npt.NDArray[np.bool_], F64]:
+    """Frames' energies `[T, R]` (dB; `before` `[B, R]`: up to CONTEXT frames just before them, None at a
+    file's start) -> (the frames that take an impulse's phase `[T, R]`, the impulse's offset from each one's
+    centre `[T, R]`, samples). An impulse's peak frame `p` is louder than the REACH frames before it and no
+    quieter than the REACH after (frames that do not exist: -inf), louder than FLOOR_DB, and TRANSIENT_DB
+    louder than frames p - REACH and p + REACH; frames p - SPAN .. p + SPAN take an impulse at their energy
+    centroid, the later peak's where two overlap. Frames near the end of what is given may differ from the
+    whole file's: a block decoder keeps CONTEXT frames of margin (`grid.min_margin_frames`). FORMAT.md 6.5."""
+    prior = np.zeros((0, energy.shape[1])) if before is None else before
+    e = np.concatenate([np.full((REACH, energy.shape[1]), -np.inf), prior, energy,
+                        np.full((REACH, energy.shape[1]), -np.inf)])
+    lo, n = REACH + len(prior), len(energy)
+    held, offset = np.zeros(energy.shape, dtype=bool), np.zeros(energy.shape)
+    mid = e[REACH:-REACH]
+    peak = (mid > FLOOR_DB) & (mid - np.maximum(e[: -2 * REACH], e[2 * REACH :]) > TRANSIENT_DB)
+    for j in range(1, REACH + 1):
+        peak &= (mid > e[REACH - j : len(e) - REACH - j]) & (mid >= e[REACH + j : len(e) - REACH + j])
+    for p, r in zip(*np.nonzero(peak), strict=True):
+        a, b = max(p + REACH - SPAN, REACH), min(p + REACH + SPAN + 1, lo + n)  # in `e`
+        if b <= lo:
+            continue
+        # (frames counted from the peak: a block and the whole file sum the same numbers)
+        power = np.power(10.0, (e[a:b, r] - e[p + REACH, r]) / 10)  # relative to the peak's: no overflow
+        centroid = float(np.sum(np.arange(a - p - REACH, b - p - REACH) * power) / np.sum(power))  # frames
+        for i in range(max(a, lo), b):
+            held[i - lo, r] = True
+            offset[i - lo, r] = min(max(hop * (centroid - (i - p - REACH)), -2.0 * hop), 2.0 * hop)
+    return held, offset
+
+
+def impulse_phase(offset: F64, n_fft: int, n_bins: int) -> F64:
+    """Offsets of an impulse from frames' centres `[...]` (samples) -> the phase `[..., F]` of a click there,
+    swept by a chirp over n_fft / SPREAD samples (its group delay rising linearly with frequency, centred on
+    the offset), for frames taken from their first sample."""
+    k = np.arange(n_bins, dtype=np.float64)
+    sweep = (TWO_PI / SPREAD) * (k * k / (2 * max(n_bins - 1, 1)) - k / 2)
+    out: F64 = np.mod(-TWO_PI * (offset[..., None] + n_fft / 2) * k / n_fft - sweep, TWO_PI)
+    return out
+
+
+def gradient_run(
+    steps: GradientSteps, seed: F64 | None = None, before: F64 | None = None, n_fft: int = 0, hop: int = 0,
+) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """The recursion over `steps` -> (the frames' phase `[..., F, T] float64` in [0, 2 pi), the frames that
+    took an impulse's phase `[..., T]`). `seed` `[..., F]`: the phase of the first frame, as a previous call
+    gave it (a block that goes on), with `before` the energies of up to CONTEXT frames before it; None: the
+    first frame of a file, its peaks at phase 0. `n_fft`, `hop`: the STFT's (0: no impulses)."""
     count = steps.shape[-1]
+    rows, n_bins = steps.step.shape[1:] if count else (0, 0)
+    held, offset = transients(steps.energy, before, hop) if hop else (np.zeros((count, rows), bool), None)
     if count == 0:
-        return np.zeros(steps.shape)
-    rows, n_bins = steps.step.shape[1:]
+        return np.zeros(steps.shape), np.zeros((*steps.shape[:-2], 0), dtype=bool)
     out_t = np.empty((count, rows * n_bins))
     if seed is None:
         _wrap(steps.first.ravel(), out_t[0])
     else:
         out_t[0] = np.asarray(seed, dtype=np.float64).ravel()
     near, step = steps.near, steps.step.reshape(count, rows * n_bins)
+    clicks = out_t.reshape(count, rows, n_bins)
     cur = np.empty(rows * n_bins)
-    for t in range(1, count):
-        out_t[t - 1].take(near[t], out=cur, mode="clip")  # (mode "raise" copies `out` first)
-        cur += step[t]
-        _wrap(cur, out_t[t])
+    for t in range(count):
+        if t:
+            out_t[t - 1].take(near[t], out=cur, mode="clip")  # (mode "raise" copies `out` first)
+            cur += step[t]
+            _wrap(cur, out_t[t])
+        if held[t].any() and (t or seed is None):  # (a seed is the frame as the block before gave it)
+            assert offset is not None
+            clicks[t, held[t]] = impulse_phase(offset[t, held[t]], n_fft, n_bins)
     out: F64 = np.moveaxis(out_t.reshape(count, rows, n_bins), 0, -1).reshape(steps.shape)
-    return out
+    return out, np.moveaxis(held, 0, -1).reshape(steps.shape[:-2] + (count,))
 
 
 def _wrap(x: F64, out: F64) -> None:
@@ -139,12 +214,10 @@ def _wrap(x: F64, out: F64) -> None:
     out += x
 
 
-def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int, seed: F64 | None = None) -> F64:
-    """Log-magnitude (natural log) of consecutive frames `[..., F, T]` -> their phase `[..., F, T] float64`,
-    in [0, 2 pi), for frames taken from their first sample (stft.py): `gradient_run` of `gradient_steps`.
-    `seed` `[..., F]`: the phase of the first frame, as a previous call gave it (a block that goes on);
-    None: the first frame of a file, its peaks at phase 0."""
-    return gradient_run(gradient_steps(logmag, n_fft, hop), seed)
+def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int) -> F64:
+    """Log-magnitude (natural log) of a file's frames `[..., F, T]` -> their phase `[..., F, T] float64`,
+    in [0, 2 pi), for frames taken from their first sample (stft.py): `gradient_run` of `gradient_steps`."""
+    return gradient_run(gradient_steps(logmag, n_fft, hop), n_fft=n_fft, hop=hop)[0]
 
 
 SHARED_SPREAD = 0.5  # a frame's channels share the joint start where their log-magnitudes' median spread is below
@@ -194,22 +267,30 @@ def causal_joint(logmag: npt.ArrayLike, mag: F32, init: F32 | None) -> tuple[F32
 
 class GradientStart:
     """The phase-gradient start of one stream decoded in blocks, in order: remembers the phase of the frame
-    where the next block's window starts."""
+    where the next block's window starts, and the energies of the CONTEXT frames before it."""
 
     def __init__(self) -> None:
         self.frame = 0
         self.seed: F64 | None = None
+        self.before: F64 | None = None
 
-    def block(self, logmag: npt.ArrayLike, n_fft: int, hop: int, w0: int, next_w0: int) -> F64:
-        """The frames `[w0, w0 + T)` of `logmag` `[..., F, T]` -> their phase; keeps frame `next_w0`'s.
-        ValueError for a block out of order (its first frame is neither 0 nor the one kept)."""
-        return self.steps(gradient_steps(logmag, n_fft, hop), w0, next_w0)
+    def block(self, logmag: npt.ArrayLike, n_fft: int, hop: int, w0: int, next_w0: int
+              ) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """The frames `[w0, w0 + T)` of `logmag` `[..., F, T]` -> (their phase, the frames that took an
+        impulse's `[..., T]`); keeps frame `next_w0`'s. ValueError for a block out of order (its first frame
+        is neither 0 nor the one kept)."""
+        return self.steps(gradient_steps(logmag, n_fft, hop), n_fft, hop, w0, next_w0)
 
-    def steps(self, steps: GradientSteps, w0: int, next_w0: int) -> F64:
+    def steps(self, steps: GradientSteps, n_fft: int, hop: int, w0: int, next_w0: int
+              ) -> tuple[F64, npt.NDArray[np.bool_]]:
         """`block` from the frames' `gradient_steps`, computed beforehand (in parallel with other blocks')."""
         if w0 > 0 and (self.seed is None or self.frame != w0):
             raise ValueError(f"gradient start: block from frame {w0} out of order (expected {self.frame})")
-        phi = gradient_run(steps, self.seed if w0 > 0 else None)
+        go_on = w0 > 0
+        phi, held = gradient_run(steps, self.seed if go_on else None, self.before if go_on else None, n_fft, hop)
         if w0 <= next_w0 < w0 + phi.shape[-1]:
+            energy = steps.energy if self.before is None or not go_on else np.concatenate([self.before, steps.energy])
+            at = next_w0 - w0 + (len(energy) - len(steps.energy))
             self.frame, self.seed = next_w0, phi[..., next_w0 - w0].copy()
-        return phi
+            self.before = energy[max(0, at - CONTEXT) : at].copy()
+        return phi, held

@@ -88,9 +88,38 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, model_len: int) -> np.ndarray:
     return (sig / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
 
 
+def impulses(L: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """6.5, "Impulses": log-magnitudes `L` [K, N] -> (`impulse` [N] bool, `o` [N] samples)."""
+    n = L.shape[1]
+    m = L.max(axis=0)
+    E = 10 / np.log(10) * (2 * m + np.log(np.exp(2 * (L - m)).sum(axis=0)))
+
+    def at(t: int) -> float:
+        return float(E[t]) if 0 <= t < n else -np.inf
+
+    impulse, o = np.zeros(n, bool), np.zeros(n)
+    for p in range(n):
+        if not (at(p) > -20 and at(p) - max(at(p - 3), at(p + 3)) > 20):
+            continue
+        if not all(at(p) > at(p - j) and at(p) >= at(p + j) for j in (1, 2, 3)):
+            continue
+        A = [j for j in range(p - 2, p + 3) if 0 <= j < n]
+        P = np.array([10 ** ((at(j) - at(p)) / 10) for j in A])
+        c = np.sum(np.array([j - p for j in A]) * P) / np.sum(P)
+        for t in A:
+            impulse[t] = True
+            o[t] = np.clip(hop * (c - (t - p)), -2 * hop, 2 * hop)
+    return impulse, o
+
+
 def phase_start(lm: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """6.5, "the phase start": the postfiltered log-magnitude `L` [K, N] (natural log, before the gain) of a
     whole channel -> the phase-gradient start `phi` [K, N], float64 in [0, 2 pi)."""
+    return phase_start_impulses(lm, n_fft, hop)[0]
+
+
+def phase_start_impulses(lm: np.ndarray, n_fft: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """`phase_start`, and the frames `impulse` [N] that took an impulse's phase ("Impulses")."""
     L = np.asarray(lm, dtype=np.float64)
     n_bins, n = L.shape
     lam, rng = 0.25645, np.log(1000.0)
@@ -108,6 +137,7 @@ def phase_start(lm: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     G = np.zeros_like(L)
     G[1:] = np.cumsum((g[:-1] + g[1:]) / 2, axis=0)  # sequential, in order of k
     bins = np.arange(n_bins)
+    impulse, o = impulses(L, hop)
     phi = np.zeros_like(L)
     for t in range(n):
         col = L[:, t]
@@ -125,12 +155,17 @@ def phase_start(lm: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
             use_lower = (j > 0) & ((j == peaks.size) | (bins - lower <= upper - bins))
             p = np.where(use_lower, lower, upper)
         phi[:, t] = np.mod(base[p] + G[:, t] - G[p, t], 2 * np.pi)
-    return phi
+        if impulse[t]:
+            kk = k[:, 0]
+            sweep = (2 * np.pi / 32) * (kk**2 / (2 * (n_bins - 1)) - kk / 2)
+            phi[:, t] = np.mod(-2 * np.pi * kk * (o[t] + n_fft / 2) / n_fft - sweep, 2 * np.pi)
+    return phi, impulse
 
 
 def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
-                hold: int = 0) -> np.ndarray:
-    """6.5, non-causal, over the whole signal; bins [0, hold) keep phase0 (mode 2, 6.3)."""
+                hold: int = 0, impulse: np.ndarray | None = None) -> np.ndarray:
+    """6.5, non-causal, over the whole signal; bins [0, hold) keep phase0 (mode 2, 6.3), and so do the frames
+    with `impulse` [N] (the phase start's)."""
     w, n = hann(n_fft), mag.shape[1]
     span = n_fft + hop * (n - 1)
     pos = np.arange(span) - n_fft // 2
@@ -148,6 +183,8 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
         prev = proj
         c = mag * acc / np.maximum(np.abs(acc), 1e-30)
         c[:hold] = mag[:hold] * np.exp(1j * phase0[:hold])
+        if impulse is not None:
+            c[:, impulse] = mag[:, impulse] * np.exp(1j * phase0[:, impulse])
     return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
 
 
@@ -222,7 +259,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         J = top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0))
         shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
     if gradient and h["channels"] > 1 and h["stereo"] == 0:
-        joint = phase_start(J, n_fft, hop)
+        joint, joint_impulse = phase_start_impulses(J, n_fft, hop)
     if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] != 1:  # 6.5, causal, one by one
         louder = np.argmax(S, axis=0)
         p0 = np.take_along_axis(np.array([f[1] for f in feats]), louder[None], axis=0)[0]
@@ -237,10 +274,12 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
             continue
         e = es[ch]
         mag = np.exp(e) / g
+        impulse = None
         if gradient:
-            phase0 = phase_start(e, n_fft, hop)  # 6.5: over all N frames of the channel
+            phase0, impulse = phase_start_impulses(e, n_fft, hop)  # 6.5: over all N frames of the channel
             if joint is not None:
                 phase0 = np.where(shared, joint, phase0)
+                impulse = np.where(shared, joint_impulse, impulse)
             phase0 = phase0.astype(np.float32)
         if m.cfg["causal"]:  # mode 2 (6.3): the blob's low band held through every step
             out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), follow,
@@ -249,7 +288,8 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         if stored is not None:  # mode 2 (6.3): the blob's low band replaces the start there
             phase0 = phase0.copy()
             phase0[: stored.shape[0]] = stored
-        out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters, 0 if stored is None else stored.shape[0]))
+        out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters, 0 if stored is None else stored.shape[0],
+                               impulse))
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)

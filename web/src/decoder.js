@@ -268,22 +268,28 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
     const nextW0 = Math.max(0, (b + 1) * BLOCK_FRAMES - MARGIN_FRAMES);
     let shared = null;
-    let jointPhi = null;
+    let jointStarted = null;
     if (jointStarter) {
       const j = jointStart(feats.map((f) => f.logmag), c.nBins);
-      jointPhi = jointStarter.block(j.joint, c.nBins, nFft, hop, w0, nextW0);
+      jointStarted = jointStarter.block(j.joint, c.nBins, nFft, hop, w0, nextW0);
       shared = j.shared;
     }
     for (let ch = 0; ch < h.channels; ch++) {
       const f = feats[ch];
       let phase = f.phase;
+      /** @type {Uint8Array | null} the impulses' frames, held through refinement (6.5) */
+      let held = null;
       if (starts) {
         // the phase-gradient start goes on from the phase this channel's last block kept for w0 (6.9)
-        const phi = starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, nextW0);
-        if (shared && jointPhi) {
+        const own = starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, nextW0);
+        const phi = own.phi;
+        held = own.held;
+        if (shared && jointStarted) {
           const frames = shared.length;
           for (let t = 0; t < frames; t++) {
-            if (shared[t]) for (let k = 0; k < c.nBins; k++) phi[k * frames + t] = jointPhi[k * frames + t];
+            if (!shared[t]) continue;
+            for (let k = 0; k < c.nBins; k++) phi[k * frames + t] = jointStarted.phi[k * frames + t];
+            held[t] = jointStarted.held[t];
           }
         }
         phase = Float32Array.from(phi);
@@ -296,7 +302,7 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
           phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
         }
       }
-      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold);
+      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold, held);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
       if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
       const out = y.slice(Math.max(emitted, 0) - base, stop - base);

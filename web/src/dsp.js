@@ -166,11 +166,12 @@ function overlapAdd(frames, t, nFft, hop, out) {
  * `matchEnergy` (iters > 0): each frame of the result that holds less energy than its target magnitude
  * scaled up to it, by at most a factor 2, and overlap-added again (6.5).
  * @param {Float32Array} mag @param {Float32Array} phase @param {number} nFft @param {number} hop
- * `hold`: bins [0, hold) keep their initial phase through every iteration (mode 2's low band, 6.3).
+ * `hold`: bins [0, hold) keep their initial phase through every iteration (mode 2's low band, 6.3);
+ * `held` [T]: frames that keep it likewise (the phase-gradient start's impulses, 6.5).
  * @param {number} iters @param {number} lo @param {number | null} hi @param {boolean} [matchEnergy]
- * @param {number} [hold]
+ * @param {number} [hold] @param {Uint8Array | null} [held]
  */
-export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy = false, hold = 0) {
+export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy = false, hold = 0, held = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   const span = nFft + hop * (t - 1);
@@ -196,8 +197,9 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
   }
   const pr = cr.slice();
   const pi = ci.slice();
-  const heldR = hold ? cr.slice() : cr;
-  const heldI = hold ? ci.slice() : ci;
+  const frozen = held !== null && held.some((x) => x !== 0);
+  const heldR = hold || frozen ? cr.slice() : cr;
+  const heldI = hold || frozen ? ci.slice() : ci;
   const fft = realFFT(nFft);
   const frames = new Float32Array(t * nFft);
   const y = new Float32Array(span);
@@ -223,6 +225,7 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
     synth();
     for (let i = 0; i < t; i++) {
       analyse(i);
+      const keep = frozen && /** @type {Uint8Array} */ (held)[i] ? nb : hold;
       for (let k = 0; k < nb; k++) {
         const q = i * nb + k;
         const projR = f32(re[k]);
@@ -232,8 +235,8 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
         pr[q] = projR;
         pi[q] = projI;
         const size = f32(target[q] / Math.max(f32(Math.sqrt(ar * ar + ai * ai)), TINY));
-        cr[q] = k < hold ? heldR[q] : f32(ar * size);
-        ci[q] = k < hold ? heldI[q] : f32(ai * size);
+        cr[q] = k < keep ? heldR[q] : f32(ar * size);
+        ci[q] = k < keep ? heldI[q] : f32(ai * size);
       }
     }
   }

@@ -5,14 +5,89 @@
  * the peak's log-magnitude and its two neighbours), and every other bin is locked to its nearest peak along
  * the frequency-direction phase gradient of the Hann window read as a Gaussian (Prusa, Balazs and
  * Sondergaard 2017). Float64 throughout, in the spec's order of operations, as codec-rt's
- * `phase_gradient.gradient_phase`. A block decoder (6.9) goes on from the phase the block before gave its
- * window's first frame (`GradientStart`): the same values as the whole-file recursion.
+ * `phase_gradient.gradient_phase`. The frames around an isolated click take the phase of one impulse at
+ * their energy centroid instead (6.5, "Impulses"). A block decoder (6.9) goes on from the phase the block
+ * before gave its window's first frame, with the energies of the frames before it (`GradientStart`): the
+ * same values as the whole-file recursion.
  */
 
 export const LAMBDA = 0.25645; // ltfat's lambda for the Hann window (lam * n_fft^2 is the Gaussian's)
 export const PEAK_RANGE = Math.log(1000); // peaks within 60 dB of the frame's strongest bin
 export const MAX_BIN_SHIFT = 1.5; // a peak's frequency at most this many bins from its bin
 const TWO_PI = 2 * Math.PI;
+export const TRANSIENT_DB = 20; // an impulse: a frame this far above the frames REACH hops either side (dB)
+export const FLOOR_DB = -20; // and louder than this: 40 dB under noise at the level gain's working RMS
+export const REACH = 3;
+export const SPAN = 2; // frames either side of the peak frame that take the impulse's phase
+export const SPREAD = 32; // the impulse's chirp spans n_fft / SPREAD samples
+export const CONTEXT = REACH + SPAN; // frames either side whose energy a frame's test reads
+
+/**
+ * Each frame's energy (6.5, "Impulses"): 10 log10 of the sum over bins of exp(2 L), computed stably.
+ * @param {Float32Array | Float64Array} logmag [n_bins, frames] @param {number} nb
+ * @returns {Float64Array} [frames] dB
+ */
+export function frameEnergy(logmag, nb) {
+  const frames = logmag.length / nb;
+  const e = new Float64Array(frames);
+  for (let t = 0; t < frames; t++) {
+    let top = -Infinity;
+    for (let k = 0; k < nb; k++) top = Math.max(top, logmag[k * frames + t]);
+    let sum = 0;
+    for (let k = 0; k < nb; k++) sum += Math.exp(2 * (logmag[k * frames + t] - top));
+    e[t] = (10 / Math.LN10) * (2 * top + Math.log(sum));
+  }
+  return e;
+}
+
+/**
+ * The frames that take an impulse's phase, and its offset from each one's centre (6.5, "Impulses").
+ * @param {Float64Array} energy [frames] dB @param {Float64Array | null} before up to CONTEXT frames' energies
+ *   just before them (null: a file's start) @param {number} hop
+ * @returns {{held: Uint8Array, offset: Float64Array}} [frames] each
+ */
+export function transients(energy, before, hop) {
+  const prior = before ?? new Float64Array(0);
+  const n = energy.length;
+  const lo = prior.length;
+  const at = (/** @type {number} */ i) => (i < 0 || i >= lo + n ? -Infinity : i < lo ? prior[i] : energy[i - lo]);
+  const held = new Uint8Array(n);
+  const offset = new Float64Array(n);
+  for (let p = 0; p < lo + n; p++) {
+    const ep = at(p);
+    if (!(ep > FLOOR_DB && ep - Math.max(at(p - REACH), at(p + REACH)) > TRANSIENT_DB)) continue;
+    let isPeak = true;
+    for (let j = 1; j <= REACH; j++) if (!(ep > at(p - j) && ep >= at(p + j))) isPeak = false;
+    if (!isPeak) continue;
+    const a = Math.max(p - SPAN, 0);
+    const b = Math.min(p + SPAN + 1, lo + n);
+    if (b <= lo) continue;
+    let num = 0;
+    let den = 0;
+    for (let j = a; j < b; j++) {
+      const power = 10 ** ((at(j) - ep) / 10);
+      num += (j - p) * power;
+      den += power;
+    }
+    const centroid = num / den; // frames, from p
+    for (let i = Math.max(a, lo); i < b; i++) {
+      held[i - lo] = 1;
+      offset[i - lo] = Math.min(Math.max(hop * (centroid - (i - p)), -2 * hop), 2 * hop);
+    }
+  }
+  return { held, offset };
+}
+
+/**
+ * The phase of a click `offset` samples from a frame's centre, swept by a chirp over n_fft / SPREAD samples.
+ * @param {number} offset @param {number} nb @param {number} nFft @param {Float64Array} out [n_bins]
+ */
+function impulsePhase(offset, nb, nFft, out) {
+  for (let k = 0; k < nb; k++) {
+    const sweep = (TWO_PI / SPREAD) * ((k * k) / (2 * Math.max(nb - 1, 1)) - k / 2);
+    out[k] = mod2pi((-TWO_PI * (offset + nFft / 2) * k) / nFft - sweep);
+  }
+}
 
 /** numpy.mod(x, 2 pi): the remainder with the divisor's sign (+0 for an exact multiple). @param {number} x */
 function mod2pi(x) {
@@ -30,6 +105,18 @@ function mod2pi(x) {
  * @returns {Float64Array} phi [n_bins, frames] in [0, 2 pi] (2 pi only where numpy.mod rounds there too)
  */
 export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
+  return gradientStart(logmag, nb, nFft, hop, seed, null).phi;
+}
+
+/**
+ * `gradientPhase` with the impulses' frames: also `before`, the energies of up to CONTEXT frames before the
+ * first (a block that goes on from `seed`; null: a file's start).
+ * @param {Float32Array | Float64Array} logmag [n_bins, frames] @param {number} nb @param {number} nFft
+ * @param {number} hop @param {Float64Array | null} seed @param {Float64Array | null} before
+ * @returns {{phi: Float64Array, held: Uint8Array, energy: Float64Array}} phi [n_bins, frames], held [frames]
+ *   (the frames that took an impulse's phase), energy [frames] (dB)
+ */
+export function gradientStart(logmag, nb, nFft, hop, seed, before) {
   const frames = logmag.length / nb;
   if (!Number.isInteger(frames)) throw new RangeError(`log-magnitude of ${logmag.length} values is not ${nb} bins x frames`);
   if (seed && seed.length !== nb) throw new RangeError(`seed of ${seed.length} bins, expected ${nb}`);
@@ -41,6 +128,9 @@ export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
   const peaks = new Int32Array(nb);
   const advance = 2 * ((Math.PI * hop) / nFft); // a frame's phase advance per bin of frequency
   const dScale = LAMBDA * nFft * nFft;
+  const energy = frameEnergy(logmag, nb);
+  const { held, offset } = transients(energy, seed ? before : null, hop);
+  const click = new Float64Array(nb);
   for (let t = 0; t < frames; t++) {
     for (let k = 0; k < nb; k++) col[k] = logmag[k * frames + t];
     if (t === 0 && seed) {
@@ -92,9 +182,13 @@ export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
       }
       phi[k * frames + t] = mod2pi(base[p] + G[k] - G[p]);
     }
+    if (held[t]) { // an impulse's frame leaves the recursion, and the next goes on from it
+      impulsePhase(offset[t], nb, nFft, click);
+      for (let k = 0; k < nb; k++) phi[k * frames + t] = click[k];
+    }
     for (let k = 0; k < nb; k++) prev[k] = phi[k * frames + t];
   }
-  return phi;
+  return { phi, held, energy };
 }
 
 export const SHARED_SPREAD = 0.5; // a frame's channels share the joint start where their median spread is below
@@ -142,25 +236,36 @@ export class GradientStart {
     this.frame = 0;
     /** @type {Float64Array | null} */
     this.seed = null;
+    /** @type {Float64Array | null} the energies of the CONTEXT frames before `frame` */
+    this.before = null;
   }
 
   /**
-   * The frames [w0, w0 + T) -> their phase [n_bins, T]; keeps frame `nextW0`'s for the next block.
+   * The frames [w0, w0 + T) -> their phase [n_bins, T] and the frames that took an impulse's [T]; keeps frame
+   * `nextW0`'s phase, and the energies before it, for the next block.
    * @param {Float32Array | Float64Array} logmag [n_bins, T] @param {number} nb @param {number} nFft
    * @param {number} hop @param {number} w0 @param {number} nextW0
+   * @returns {{phi: Float64Array, held: Uint8Array}}
    */
   block(logmag, nb, nFft, hop, w0, nextW0) {
     if (w0 > 0 && (this.seed === null || this.frame !== w0)) {
       throw new RangeError(`gradient start: block from frame ${w0} out of order (expected ${this.frame})`);
     }
-    const phi = gradientPhase(logmag, nb, nFft, hop, w0 > 0 ? this.seed : null);
+    const goOn = w0 > 0;
+    const { phi, held, energy } = gradientStart(logmag, nb, nFft, hop, goOn ? this.seed : null, goOn ? this.before : null);
     const frames = phi.length / nb;
     if (nextW0 >= w0 && nextW0 < w0 + frames) {
       const seed = new Float64Array(nb);
       for (let k = 0; k < nb; k++) seed[k] = phi[k * frames + nextW0 - w0];
+      const prior = goOn && this.before ? this.before : new Float64Array(0);
+      const all = new Float64Array(prior.length + energy.length);
+      all.set(prior);
+      all.set(energy, prior.length);
+      const at = nextW0 - w0 + prior.length;
       this.frame = nextW0;
       this.seed = seed;
+      this.before = all.slice(Math.max(0, at - CONTEXT), at);
     }
-    return phi;
+    return { phi, held };
   }
 }

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { refineFrames, spectrogram } from '../src/dsp.js';
-import { GradientStart, gradientPhase } from '../src/phase_gradient.js';
+import { GradientStart, gradientPhase, gradientStart } from '../src/phase_gradient.js';
 import { WEB } from './helpers.js';
 
 const N_FFT = 512;
@@ -92,6 +92,30 @@ describe('the phase-gradient start', () => {
     assert.ok(worst < 1e-9, `max angle difference ${worst}`);
   });
 
+  it('takes an impulse\'s phase on the frames around each click, as codec-rt does', () => {
+    const logmag = fixture('gradient_clicks.logmag.f32');
+    const ref = fixture('gradient_clicks.phi.f64');
+    const want = fixture('gradient_clicks.held.f32');
+    const { phi, held } = gradientStart(logmag, NB, N_FFT, HOP, null, null);
+    assert.deepEqual(Array.from(held), Array.from(want, (x) => (x ? 1 : 0)));
+    assert.equal(held.reduce((a, b) => a + b, 0), 15); // three clicks, five frames each
+    let worst = 0;
+    for (let i = 0; i < phi.length; i++) worst = Math.max(worst, angleDiff(phi[i], ref[i]));
+    assert.ok(worst < 1e-9, `max angle difference ${worst}`);
+    // block by block, with a seam beside each click, as the whole file
+    const frames = want.length;
+    const start = new GradientStart();
+    for (const [w0, w1, next] of [[0, 30, 17], [17, 60, 47], [47, 96, 96]]) {
+      const win = new Float32Array(NB * (w1 - w0));
+      for (let k = 0; k < NB; k++) win.set(logmag.subarray(k * frames + w0, k * frames + w1), k * (w1 - w0));
+      const part = start.block(win, NB, N_FFT, HOP, w0, next);
+      for (let t = w0; t < Math.min(next + 1, w1); t++) {
+        assert.equal(part.held[t - w0], held[t], `frame ${t}`);
+        for (let k = 0; k < NB; k++) assert.equal(part.phi[k * (w1 - w0) + t - w0], phi[k * frames + t], `frame ${t} bin ${k}`);
+      }
+    }
+  });
+
   it('computed block by block (128 frames, 24 of margin), each going on from the last, is the whole recursion', () => {
     const { mag, t: frames } = magnitude(tonesAndNoise(3 * RATE));
     const logmag = Float32Array.from(logOf(mag));
@@ -104,7 +128,7 @@ describe('the phase-gradient start', () => {
       const w1 = Math.min(frames, 128 * (b + 1) + 24);
       const win = new Float32Array(NB * (w1 - w0));
       for (let k = 0; k < NB; k++) win.set(logmag.subarray(k * frames + w0, k * frames + w1), k * (w1 - w0));
-      const phi = start.block(win, NB, N_FFT, HOP, w0, Math.max(0, 128 * (b + 1) - 24));
+      const { phi } = start.block(win, NB, N_FFT, HOP, w0, Math.max(0, 128 * (b + 1) - 24));
       for (let k = 0; k < NB; k++) {
         for (let t = 128 * b; t < Math.min(128 * (b + 1), frames); t++) blocks[k * frames + t] = phi[k * (w1 - w0) + t - w0];
       }

@@ -190,14 +190,15 @@ def gradient_run(
     else:
         out_t[0] = np.asarray(seed, dtype=np.float64).ravel()
     near, step = steps.near, steps.step.reshape(count, rows * n_bins)
-    clicks = out_t.reshape(count, rows, n_bins)
-    cur = np.empty(rows * n_bins)
+    clicks, cur = out_t.reshape(count, rows, n_bins), np.empty(rows * n_bins)
+    # the frames that take an impulse's phase (not a seed: that is the frame as the block before gave it)
+    impulses = set(np.flatnonzero(held.any(axis=1)).tolist()) - ({0} if seed is not None else set())
     for t in range(count):
         if t:
             out_t[t - 1].take(near[t], out=cur, mode="clip")  # (mode "raise" copies `out` first)
             cur += step[t]
             _wrap(cur, out_t[t])
-        if held[t].any() and (t or seed is None):  # (a seed is the frame as the block before gave it)
+        if t in impulses:
             assert offset is not None
             clicks[t, held[t]] = impulse_phase(offset[t, held[t]], n_fft, n_bins)
     out: F64 = np.moveaxis(out_t.reshape(count, rows, n_bins), 0, -1).reshape(steps.shape)

@@ -63,7 +63,7 @@ def test_blocks_that_go_on_from_each_other_equal_the_whole_recursion(
     # clicks on quiet speech, some across the blocks' seams, so that the impulses' frames are tested there too
     x = clicks_on(0.05 * speech[0][0, : 3 * RATE], [HOP * f for f in (14, 30, 101, 126, 250, 331)])
     logmag = np.log(np.maximum(np.abs(stft.stft(x, N_FFT, HOP)), 1e-5))[None]
-    whole, _ = gradient_run(gradient_steps(logmag, N_FFT, HOP), n_fft=N_FFT, hop=HOP)
+    whole, _ = gradient_run(gradient_steps(logmag, N_FFT, HOP))
     assert np.array_equal(whole, gradient_phase(logmag, N_FFT, HOP))
     start, parts, held, b, frames = GradientStart(), [], [], 0, logmag.shape[-1]
     while b * block < frames:
@@ -74,7 +74,7 @@ def test_blocks_that_go_on_from_each_other_equal_the_whole_recursion(
         b += 1
     assert np.array_equal(np.concatenate(parts, axis=-1), whole)
     took = np.concatenate(held, axis=-1)[0]
-    assert np.array_equal(took, gradient_run(gradient_steps(logmag, N_FFT, HOP), n_fft=N_FFT, hop=HOP)[1][0])
+    assert np.array_equal(took, gradient_run(gradient_steps(logmag, N_FFT, HOP))[1][0])
     assert took.sum() == 6 * (2 * SPAN + 1)  # every click's frames, none of the speech's
     with pytest.raises(ValueError, match="out of order"):
         GradientStart().block(logmag[..., 100:200], N_FFT, HOP, 100, 204)

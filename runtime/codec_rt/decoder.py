@@ -309,7 +309,7 @@ class StreamDecoder:
                 if start is not None:
                     (steps, shared), angle = start, f[2]
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    phi, held = st.start.steps(steps, cfg.n_fft, cfg.hop, w.w0, nxt)
+                    phi, held = st.start.steps(steps, w.w0, nxt)
                     angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
                     f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]))
                 if h.phase_bins and st.phases is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)

@@ -23,7 +23,7 @@ energy TRANSIENT_DB above the frames REACH hops either side) take the phase of o
 centroid instead, spread over a millisecond by a chirp (a phase vocoder's transient reset, after Bammer and
 Doerfler, "Invertible phase vocoder with transient handling", DAFx 2017, and Roebel, "A new approach to
 transient processing in the phase vocoder", DAFx 2003). The recursion above smeared each click over the
-window, 3 to 14 dB of pre-echo (docs/fidelity.md); the decoder's Griffin-Lim then holds those frames.
+window (-2.4 to +0.6 dB of pre-echo, the input's -30; docs/fidelity.md); Griffin-Lim then holds the frames.
 
 It works on the decoded log-magnitude (after the postfilter, before the level gain: a gain that steps at a
 packet boundary is not a time gradient). A file is decoded in overlapping blocks: each block goes on from
@@ -74,6 +74,8 @@ class GradientSteps:
     step: F64  # a bin's phase from its peak's in the frame before: the peak's advance, the bin's offset
     first: F64  # `[R, F]` a bin's phase from its peak's in the first frame (a file's first: peaks at 0)
     energy: F64  # `[T, R]` each frame's energy, dB (`frame_energy`)
+    n_fft: int
+    hop: int
 
 
 def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps:
@@ -118,7 +120,7 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
     step = (adv - along).ravel().take(at_peak).reshape(s.shape)
     step += along
     first = along[0] - along[0].ravel().take(flat[0]).reshape(rows, n_bins) if count else np.zeros((rows, n_bins))
-    return GradientSteps(s_in.shape, flat.reshape(count, rows * n_bins), step, first, frame_energy(s))
+    return GradientSteps(s_in.shape, flat.reshape(count, rows * n_bins), step, first, frame_energy(s), n_fft, hop)
 
 
 def frame_energy(s: F64) -> F64:
@@ -173,15 +175,15 @@ def impulse_phase(offset: F64, n_fft: int, n_bins: int) -> F64:
 
 
 def gradient_run(
-    steps: GradientSteps, seed: F64 | None = None, before: F64 | None = None, n_fft: int = 0, hop: int = 0,
+    steps: GradientSteps, seed: F64 | None = None, before: F64 | None = None
 ) -> tuple[F64, npt.NDArray[np.bool_]]:
     """The recursion over `steps` -> (the frames' phase `[..., F, T] float64` in [0, 2 pi), the frames that
     took an impulse's phase `[..., T]`). `seed` `[..., F]`: the phase of the first frame, as a previous call
     gave it (a block that goes on), with `before` the energies of up to CONTEXT frames before it; None: the
-    first frame of a file, its peaks at phase 0. `n_fft`, `hop`: the STFT's (0: no impulses)."""
+    first frame of a file, its peaks at phase 0."""
     count = steps.shape[-1]
-    rows, n_bins = steps.step.shape[1:] if count else (0, 0)
-    held, offset = transients(steps.energy, before, hop) if hop else (np.zeros((count, rows), bool), None)
+    rows, n_bins = steps.step.shape[1:]
+    held, offset = transients(steps.energy, before, steps.hop)
     if count == 0:
         return np.zeros(steps.shape), np.zeros((*steps.shape[:-2], 0), dtype=bool)
     out_t = np.empty((count, rows * n_bins))
@@ -199,8 +201,7 @@ def gradient_run(
             cur += step[t]
             _wrap(cur, out_t[t])
         if t in impulses:
-            assert offset is not None
-            clicks[t, held[t]] = impulse_phase(offset[t, held[t]], n_fft, n_bins)
+            clicks[t, held[t]] = impulse_phase(offset[t, held[t]], steps.n_fft, n_bins)
     out: F64 = np.moveaxis(out_t.reshape(count, rows, n_bins), 0, -1).reshape(steps.shape)
     return out, np.moveaxis(held, 0, -1).reshape(steps.shape[:-2] + (count,))
 
@@ -218,7 +219,7 @@ def _wrap(x: F64, out: F64) -> None:
 def gradient_phase(logmag: npt.ArrayLike, n_fft: int, hop: int) -> F64:
     """Log-magnitude (natural log) of a file's frames `[..., F, T]` -> their phase `[..., F, T] float64`,
     in [0, 2 pi), for frames taken from their first sample (stft.py): `gradient_run` of `gradient_steps`."""
-    return gradient_run(gradient_steps(logmag, n_fft, hop), n_fft=n_fft, hop=hop)[0]
+    return gradient_run(gradient_steps(logmag, n_fft, hop))[0]
 
 
 SHARED_SPREAD = 0.5  # a frame's channels share the joint start where their log-magnitudes' median spread is below
@@ -280,15 +281,14 @@ class GradientStart:
         """The frames `[w0, w0 + T)` of `logmag` `[..., F, T]` -> (their phase, the frames that took an
         impulse's `[..., T]`); keeps frame `next_w0`'s. ValueError for a block out of order (its first frame
         is neither 0 nor the one kept)."""
-        return self.steps(gradient_steps(logmag, n_fft, hop), n_fft, hop, w0, next_w0)
+        return self.steps(gradient_steps(logmag, n_fft, hop), w0, next_w0)
 
-    def steps(self, steps: GradientSteps, n_fft: int, hop: int, w0: int, next_w0: int
-              ) -> tuple[F64, npt.NDArray[np.bool_]]:
+    def steps(self, steps: GradientSteps, w0: int, next_w0: int) -> tuple[F64, npt.NDArray[np.bool_]]:
         """`block` from the frames' `gradient_steps`, computed beforehand (in parallel with other blocks')."""
         if w0 > 0 and (self.seed is None or self.frame != w0):
             raise ValueError(f"gradient start: block from frame {w0} out of order (expected {self.frame})")
         go_on = w0 > 0
-        phi, held = gradient_run(steps, self.seed if go_on else None, self.before if go_on else None, n_fft, hop)
+        phi, held = gradient_run(steps, self.seed if go_on else None, self.before if go_on else None)
         if w0 <= next_w0 < w0 + phi.shape[-1]:
             energy = steps.energy if self.before is None or not go_on else np.concatenate([self.before, steps.energy])
             at = next_w0 - w0 + (len(energy) - len(steps.energy))

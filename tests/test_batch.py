@@ -190,6 +190,24 @@ def test_a_bitrate_codes_in_its_points_mode_as_codec_rt_encode_does(corpus: Corp
     assert blob == (tmp_path / "one.cra").read_bytes()
 
 
+def test_a_mode_codes_as_codec_rt_encode_mode_does(corpus: Corpus, tmp_path: Path) -> None:
+    """`--mode` overrides the point's, as for `codec-rt encode`: the 24 kbps point's model in its predicted
+    mode is the 12 kbps point's blob; a decode refuses it (the blob says its mode)."""
+    src, clips = corpus
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"{clips[0]}\n")
+    r = run("batch", "encode", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--bitrate", "24",
+            "--mode", "predicted")
+    assert r.returncode == 0, r.stderr
+    blob = (tmp_path / "out" / clips[0].relative_to("/").with_suffix(".cra")).read_bytes()
+    assert blob[8] == 0  # mode 0
+    assert run("encode", str(clips[0]), "-o", str(tmp_path / "one.cra"), "--bitrate", "24", "--mode",
+               "predicted").returncode == 0
+    assert blob == (tmp_path / "one.cra").read_bytes()
+    r = run("batch", "decode", str(tmp_path / "out"), "-o", str(tmp_path / "o"), "--mode", "predicted")
+    assert r.returncode == 2 and "mode" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]

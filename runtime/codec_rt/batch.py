@@ -69,7 +69,8 @@ class Options:
 
     bitrate, low_latency, model, bits: the model and a fixed-width model's bits (encode: as `codec-rt encode`,
     where bits without a model pick the shipped fixed-width one; decode: `model` only, else the shipped model
-    each blob names). joint_stereo: two channels as mid/side, or not; None: per file (`Codec.encode`).
+    each blob names). mode: encode's mode ("predicted", "store_phase", "low_band_phase"; None: the point's,
+    as `codec-rt encode --mode`). joint_stereo: two channels as mid/side, or not; None: per file (`Codec.encode`).
     phase_iters, contrast, phase_start: decode options (`Codec.decode`; None: the model's defaults).
     audio_format: decode's output extension (wav, flac, ogg). engine: "local" or "ray"; workers: processes
     or actors (local default: this machine's CPUs; Ray: the cluster's); address: the Ray cluster (None: one
@@ -94,14 +95,16 @@ class Options:
     address: str | None = None
     results: Path | None = None
     bits: int | None = None
+    mode: str | None = None
 
 
 def _settings(o: Options) -> tuple[Settings, str | None]:
     """The workers' settings and, for an encode, the id of its model (loaded here once, on the CPU: a
     wrong bitrate or model directory is a usage error before any work)."""
     if o.decode:
-        if o.bitrate is not None or o.low_latency or o.bits is not None:
-            raise CodecError("batch decode takes the model each blob names (or --model), not a bitrate or bits")
+        if o.bitrate is not None or o.low_latency or o.bits is not None or o.mode is not None:
+            raise CodecError("batch decode takes the model each blob names (or --model), not a bitrate, bits "
+                             "or mode")
         if o.audio_format not in AUDIO_FORMATS:
             raise OutputError(f"unknown audio format {o.audio_format!r}; use wav, flac or ogg")
         if o.model is not None:
@@ -116,6 +119,7 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     else:
         point = ladder.choose(o.bitrate, o.low_latency, fixed_width)
         model_dir, mode = point.path.absolute(), point.mode
+    mode = o.mode or mode
     loaded = Model.load(model_dir, "cpu", 1)
     coding_options(loaded.config, o.bits, mode)  # a refused --bits before any work
     return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits,

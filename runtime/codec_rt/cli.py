@@ -37,6 +37,7 @@ from .cli_options import (
     LowLatencyOpt,
     Mode,
     ModelOpt,
+    ModeOpt,
     PhaseItersOpt,
     PhaseStartArg,
     Provider,
@@ -100,11 +101,7 @@ def encode(
     bitrate: BitrateOpt = None,
     low_latency: LowLatencyOpt = False,
     bits: BitsOpt = None,
-    mode: Annotated[Mode | None, typer.Option(
-        "--mode", help="predicted phase, the phase stored in the blob, or the low band's phase stored (up to "
-        "700 Hz at 4 bits, about 11 kbps more, format 1.8; low latency: 500 Hz at 3 bits, 6 kbps, 1.9) "
-        "[default: the point's: low_band_phase at 24 kbps and low latency, else predicted]",
-        show_default=False)] = None,
+    mode: ModeOpt = None,
     layout: Annotated[
         Layout, typer.Option("--layout", help="framed (streamable, format 1.7; 1.4 for --low-latency) or whole "
                              "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side)")
@@ -346,7 +343,7 @@ def _run_batch(opts: batch.Options) -> None:
 @batch_app.command("encode")
 def batch_encode(
     src: SrcArg, output: DstOpt, bitrate: BitrateOpt = None, low_latency: LowLatencyOpt = False,
-    bits: BitsOpt = None, stereo: StereoArg = StereoOpt.auto, model: ModelOpt = None,
+    bits: BitsOpt = None, mode: ModeOpt = None, stereo: StereoArg = StereoOpt.auto, model: ModelOpt = None,
     provider: ProviderOpt = Provider.cpu,
     force: BatchForceOpt = False, engine: EngineOpt = Engine.local, workers: WorkersOpt = None,
     address: AddressOpt = None, results: ResultsOpt = None,
@@ -355,7 +352,8 @@ def batch_encode(
     codec-rt encode writes. Reruns skip the outputs already complete; exit code 1 if any file failed."""
     _run_batch(batch.Options(src, output, False, bitrate, low_latency, model, provider.value, force,
                              joint_stereo=stereo.joint, engine=engine.value, workers=workers,
-                             address=address, results=results, bits=bits))
+                             address=address, results=results, bits=bits,
+                             mode=None if mode is None else mode.value))
 
 
 @batch_app.command("decode")

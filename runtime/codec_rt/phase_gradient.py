@@ -126,8 +126,6 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
 def frame_energy(s: F64) -> F64:
     """Log-magnitudes, frame-major `[T, R, F]` -> each frame's energy `[T, R]`, dB: 10 log10 of the sum
     over bins of exp(2 s), computed stably."""
-    if s.shape[-1] == 0:
-        return np.full(s.shape[:-1], -np.inf)
     top = s.max(axis=-1)
     total = np.sum(np.exp(2 * (s - top[..., None])), axis=-1)
     out: F64 = (10 / math.log(10)) * (2 * top + np.log(total))

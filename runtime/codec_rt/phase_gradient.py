@@ -23,7 +23,7 @@ energy TRANSIENT_DB above the frames REACH hops either side) take the phase of o
 centroid instead, spread over a millisecond by a chirp (a phase vocoder's transient reset, after Bammer and
 Doerfler, "Invertible phase vocoder with transient handling", DAFx 2017, and Roebel, "A new approach to
 transient processing in the phase vocoder", DAFx 2003). The recursion above smeared each click over the
-window (-2.4 to +0.6 dB of pre-echo, the input's -30; docs/fidelity.md); Griffin-Lim then holds the frames.
+window (docs/fidelity.md, "Pre-echo"); Griffin-Lim then holds those frames.
 
 It works on the decoded log-magnitude (after the postfilter, before the level gain: a gain that steps at a
 packet boundary is not a time gradient). A file is decoded in overlapping blocks: each block goes on from

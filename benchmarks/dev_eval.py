@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--bits", type=int, default=None)
     p.add_argument("--mode", default="predicted", choices=["predicted", "store_phase", "low_band_phase"])
+    p.add_argument("--phase-bins", type=int, default=None, help="low_band_phase: bins stored (default: the mode's)")
+    p.add_argument("--phase-bits", type=int, default=None, help="stored phase: bits a code (default: the mode's)")
     p.add_argument("--phase-iters", type=int, default=None, help="default: the model's")
     p.add_argument("--contrast", type=float, default=None, help="postfilter contrast (default: the model's)")
     p.add_argument("--limit", type=int, default=40)
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     total_bytes, total_seconds = 0, 0.0
     for f in files:
         x, sr = read_audio(f)
-        data = codec.encode(x, sr, bits=a.bits, mode=a.mode)
+        data = codec.encode(x, sr, bits=a.bits, mode=a.mode, phase_bins=a.phase_bins, phase_bits=a.phase_bits)
         y, _ = codec.decode(data, phase_iters=a.phase_iters, contrast=a.contrast)
         r = round_trip_report(x, y, sr, len(data))
         rows.append({"file": str(f), **r})
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     mean = {k: float(np.mean([r[k] for r in rows if r[k] is not None])) for k in keys}
     summary = {
         "model_id": codec.model_id, "bits": a.bits or codec.config.default_bits, "mode": a.mode,
+        "phase_bins": a.phase_bins, "phase_bits": a.phase_bits,
         "phase_iters": a.phase_iters, "contrast": a.contrast,
         "files": len(rows), "seconds": round(total_seconds, 2),
         "kbps_overall": 8 * total_bytes / total_seconds / 1000, "mean": mean,

@@ -352,25 +352,25 @@ class StreamDecoder:
         return logmag, gain, np.array(angle, np.float32), iters, None
 
     def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
-        """A causal model's block of STFT frames [w0, w1) -> the model-rate samples it finishes (from
-        `emitted` on): those before frame w1's first sample."""
+        """A causal model's STFT frames [w0, w1) -> the model-rate samples before frame w1's, from `emitted`."""
         st, cfg, h = self.state, self.model.config, self.header
         assert st.ola is not None and h is not None
         logmag, gain, angle, iters, _ = self._features(w0, w1, j0, j1)
         mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
-        # Iterating, RTISI starts a frame from the committed frames' phase, not the prediction; a predicted
-        # advance is used either way (a stored phase is a frame's phase). The blob's low band is held (6.3).
+        # RTISI starts from the committed frames, or a predicted advance; a stored low band is held (6.3)
         adv = bool(cfg.phase_advance) and h.mode != Mode.STORE_PHASE
         held = None if st.phases is None or h.mode != Mode.LOW_BAND_PHASE else st.phases[..., w0 - st.p0 : w1 - st.p0]
         init = angle if iters == 0 or adv else None
+        pitch = None if held is None else st.pitch.block(np.exp(logmag[:, : held.shape[1]]), held, cfg)  # 6.5
         if st.ola.shape[0] > logmag.shape[0]:  # channels coded one by one, and their joint (6.5)
             mag, init, shared = causal_joint(logmag, mag, init)
             held = None if held is None else np.concatenate([held, held[:1]])  # the joint holds the first's
+            pitch = None if pitch is None else np.concatenate([pitch, pitch[:1]])  # band, and its pitch
         ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared,
-                                                   held)
+                                                   held, pitch)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
-        stop = base + ola.shape[1]
-        return self._causal_samples(ola, base, stop if st.end is None else min(stop, st.end.model.samples))
+        stop = base + ola.shape[1] if st.end is None else min(base + ola.shape[1], st.end.model.samples)
+        return self._causal_samples(ola, base, stop)
 
     def _causal_tail(self) -> F32:
         """After a causal model's last block: the samples that only its last frames cover, to the end."""

@@ -14,6 +14,7 @@ from .grid import StreamEnd
 from .latent import Decoded
 from .packets import Packet, PacketReader
 from .phase_gradient import GradientStart
+from .pitch import LowBandPitch
 from .resample import StreamResampler
 
 F32 = npt.NDArray[np.float32]
@@ -47,6 +48,7 @@ class DecoderState:
     ola: F32 | None = None
     last: npt.NDArray[np.complex64] | None = None
     start: GradientStart = field(default_factory=GradientStart)
+    pitch: LowBandPitch = field(default_factory=LowBandPitch)
     emitted: int = 0
     returned: int = 0
     end: StreamEnd | None = None

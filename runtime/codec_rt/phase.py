@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import stft
+from .pitch import harmonic_advance
 
 MOMENTUM = 0.99
 ENERGY_RANGE = 2.0  # the most `match_energy` scales a frame up by (6 dB)
@@ -170,6 +171,7 @@ def causal_frames(
     mag: npt.NDArray[np.floating], init: npt.NDArray[np.floating] | None, tail: F32, n_fft: int, hop: int,
     iters: int = CAUSAL_ITERS, advance: bool = False, last: C64 | None = None,
     shared: npt.NDArray[np.bool_] | None = None, held: npt.NDArray[np.floating] | None = None,
+    pitch: npt.NDArray[np.floating] | None = None,
 ) -> tuple[F32, F32, C64]:
     """Phase without lookahead, for a causal model: real-time iterative spectrogram inversion (RTISI; Zhu,
     Beauregard and Wyse 2007) with no look-ahead frames. Each new frame's phase is refined, `iters` times,
@@ -186,7 +188,9 @@ def causal_frames(
     complex64`, the last frame committed (None at the start). shared: `[T]`, with channels coded one by one
     and their joint as the last row of `mag` (`phase_gradient.causal_joint`): in these frames every other
     row takes the joint row's phase once it is refined (FORMAT.md 6.5). held: `[..., K, T]` radians, the phase
-    of bins `[0, K)` coded in the blob (mode low_band_phase), kept through every iteration. Returns (the
+    of bins `[0, K)` coded in the blob (mode low_band_phase), kept through every iteration. pitch: `[..., T]`
+    cycles a sample (0: unvoiced), the held band's (`pitch.LowBandPitch`): a voiced frame after a stream's
+    first starts each bin from the frame before, advanced at its nearest harmonic (FORMAT.md 6.5). Returns (the
     overlap-add of the `T * hop`
     samples that these frames finish, the new tail, the new last frame): divide the first by
     `window_square_sum` for the signal.
@@ -216,6 +220,7 @@ def causal_frames(
     for t in range(t_count):
         seg = buf[..., t * hop : t * hop + n_fft]  # a view: committing the frame writes into buf
         m = mag[..., t]
+        prev = c
         # The estimate of the frame's signal: committed frames plus this one, over the window-square sum of
         # both; the newest frame enters with the window squared, as RTISI's asymmetric analysis window, so
         # it counts for less where the committed frames already say most. Windowed again for analysis.
@@ -226,6 +231,10 @@ def causal_frames(
             c = (m * np.exp(1j * (np.angle(c) + centre + init[..., t]))).astype(np.complex64)
         else:
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
+        if pitch is not None and (t > 0 or last is not None) and np.any(pitch[..., t] > 0):
+            voiced = np.asarray(pitch[..., t]) > 0
+            step = harmonic_advance(np.where(voiced, pitch[..., t], 1.0), mag.shape[-2], n_fft, hop)
+            c = np.where(voiced[..., None], m * np.exp(1j * (np.angle(prev) + step)), c).astype(np.complex64)
         # the coded rows keep their phase through every step: computed once a frame
         rows = None if held is None else m[..., : held.shape[-2]] * np.exp(1j * held[..., t])
         for i in range(iters + 1):

@@ -3,6 +3,7 @@ rest in NumPy), and section 10's log-spectral distance."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -188,12 +189,58 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
     return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
 
 
+def low_band_pitch(e: np.ndarray, held: np.ndarray, n_fft: int, hop: int, rate: int) -> np.ndarray:
+    """6.5, causal, mode 2, voiced frames: the postfilter's log-magnitude `e` [F, N] and the stored phase
+    [K, N] -> f [N], cycles a sample (0: unvoiced). Frame by frame, the sums written out."""
+    k_held, n = held.shape
+    tau_min, tau_max = math.floor(rate / 400), math.floor(rate / 70)
+    big_l = n_fft + tau_max
+    w = hann(n_fft)
+    u = []
+    f = np.zeros(n)
+    for t in range(n):
+        x_j = np.zeros(n_fft // 2 + 1, complex)
+        x_j[:k_held] = np.exp(e[:k_held, t].astype(np.float64)) * np.exp(1j * held[:, t].astype(np.float64))
+        u.append(w * np.fft.irfft(x_j, n_fft))
+        end = t * hop + n_fft - hop
+        num, den = np.zeros(big_l), np.zeros(big_l)
+        for j in range(t + 1):
+            idx = end - big_l + np.arange(big_l) - j * hop
+            ok = (idx >= 0) & (idx < n_fft)
+            num[ok] += u[j][idx[ok]]
+            den[ok] += w[idx[ok]] ** 2
+        x = num / np.maximum(den, 1e-3)
+        a = x[big_l - n_fft :]
+        d = np.array([np.sum((a - x[big_l - n_fft - tau : big_l - tau]) ** 2) for tau in range(tau_max + 1)])
+        dp = np.ones(tau_max + 1)
+        for tau in range(1, tau_max + 1):
+            total = d[1 : tau + 1].sum()
+            dp[tau] = d[tau] * tau / total if total > 0 else 1.0
+        under = [tau for tau in range(tau_min, tau_max + 1) if dp[tau] < 0.15]
+        if under:
+            t0 = under[0]
+            while t0 < tau_max and dp[t0 + 1] < dp[t0]:
+                t0 += 1
+        else:
+            t0 = tau_min + int(np.argmin(dp[tau_min:]))
+        if dp[t0] < 0.35 and np.mean(a**2) > 1e-7:
+            p = float(t0)
+            if t0 < tau_max:
+                dd = dp[t0 - 1] - 2 * dp[t0] + dp[t0 + 1]
+                if dd > 0:
+                    p = t0 + (dp[t0 - 1] - dp[t0 + 1]) / (2 * dd)
+            f[t] = 1 / p
+    return f
+
+
 def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
           advance: bool = False, follow: tuple[np.ndarray, np.ndarray] | None = None,
-          keep: np.ndarray | None = None, held: np.ndarray | None = None) -> np.ndarray:
+          keep: np.ndarray | None = None, held: np.ndarray | None = None, pitch: np.ndarray | None = None,
+          ) -> np.ndarray:
     """6.5, causal (`advance`: phase_advance = 1, phase0 is the advance). Channels coded one by one: `keep`
     [F, N] receives the joint's committed frames; `follow` (shared [N], those frames) makes a channel take
-    their phase in the shared frames. Mode 2 (6.3): bins [0, K) take `held` [K, N] after every step."""
+    their phase in the shared frames. Mode 2 (6.3): bins [0, K) take `held` [K, N] after every step, and a
+    voiced frame (`pitch` [N] > 0) after the first starts at its harmonics."""
 
     def hold(c: np.ndarray, t: int) -> np.ndarray:
         if held is not None:
@@ -216,7 +263,10 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     c = np.zeros(mag.shape[0], complex)
     for t in range(n):
         seg = z[t * hop : t * hop + n_fft]
-        if advance and t > 0:
+        if pitch is not None and t > 0 and pitch[t] > 0:
+            h = np.maximum(1, np.floor(np.arange(mag.shape[0]) / (n_fft * pitch[t]) + 0.5))
+            c = mag[:, t] * np.exp(1j * (np.angle(c) + 2 * np.pi * hop * pitch[t] * h))
+        elif advance and t > 0:
             c = mag[:, t] * np.exp(1j * (np.angle(c) + centre + phase0[:, t]))
         elif iters == 0 and not advance:
             c = mag[:, t] * np.exp(1j * phase0[:, t])
@@ -260,12 +310,18 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
     if gradient and h["channels"] > 1 and h["stereo"] == 0:
         joint, joint_impulse = phase_start_impulses(J, n_fft, hop)
+    def voiced(ch: int) -> np.ndarray | None:  # 6.5, causal, mode 2: each channel's pitch (the joint: the first's)
+        stored = feats[ch][3]
+        if stored is None or h["mode"] != 2:
+            return None
+        return low_band_pitch(es[ch], stored, n_fft, hop, m.cfg["sample_rate"])
+
     if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] != 1:  # 6.5, causal, one by one
         louder = np.argmax(S, axis=0)
         p0 = np.take_along_axis(np.array([f[1] for f in feats]), louder[None], axis=0)[0]
         cj = np.zeros(J.shape, complex)
         rtisi(np.exp(J).astype(np.float32), p0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), keep=cj,
-              held=feats[0][3])  # mode 2: the joint holds the first channel's low band (6.3)
+              held=feats[0][3], pitch=voiced(0))  # mode 2: the joint holds the first channel's low band (6.3)
         follow = (shared, cj)
     for ch in range(h["channels"]):
         logmag, phase0, g, stored = feats[ch]
@@ -283,7 +339,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
             phase0 = phase0.astype(np.float32)
         if m.cfg["causal"]:  # mode 2 (6.3): the blob's low band held through every step
             out.append(rtisi(mag, phase0, n_fft, hop, model_len, iters, bool(m.cfg["phase_advance"]), follow,
-                             held=stored))
+                             held=stored, pitch=voiced(ch)))
             continue
         if stored is not None:  # mode 2 (6.3): the blob's low band replaces the start there
             phase0 = phase0.copy()

@@ -11,6 +11,7 @@
 
 import { phaseRows, readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
+import { LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { frameGains, removeDc } from './level.js';
 import { codedLength } from './model.js';
@@ -354,6 +355,8 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
     }
     return { rows: hold, phase };
   };
+  // the held band's pitch starts its voiced frames (6.5); one per channel, carried from block to block
+  const pitches = Array.from({ length: h.channels }, () => new LowBandPitch(nFft, hop, c.sampleRate));
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
   const samples = (y, base, stop, n, ch) => {
@@ -369,6 +372,10 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
     const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa);
     const base = w0 * hop - nFft / 2;
     const stop = Math.min(w1 * hop - nFft / 2, end.samples);
+    const pitch = feats.map((f, ch) => {
+      const band = held(ch, w0, w1);
+      return band ? pitches[ch].block(f.logmag, band) : null;
+    });
     let shared = null;
     if (joint) {
       const j = jointStart(feats.map((f) => f.logmag), c.nBins);
@@ -384,7 +391,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       }
       const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
       const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record, null,
-        held(0, w0, w1));
+        held(0, w0, w1), pitch[0]);
       ola[h.channels] = r[1];
       last[h.channels] = r[2];
       shared = { shared: j.shared, ...record };
@@ -394,7 +401,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
       const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared,
-        held(ch, w0, w1));
+        held(ch, w0, w1), pitch[ch]);
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

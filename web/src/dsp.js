@@ -314,17 +314,19 @@ export function windowSquareSum(start, count, nFft, hop, nFrames) {
  * -> [the overlap-add of the T * hop samples these frames finish, the new tail, the new last frame].
  * Channels coded one by one (6.5): `record` {re, im} [F, T] receives the joint's committed frames, and
  * `joint` {shared [T], re, im} makes a channel take the joint's phase, once refined, in the shared frames.
- * Mode 2 (6.3): `held` {rows: K, phase [K, T]} keeps bins [0, K) at that phase after every step.
+ * Mode 2 (6.3): `held` {rows: K, phase [K, T]} keeps bins [0, K) at that phase after every step, and
+ * `pitch` [T] (cycles a sample, 0: unvoiced; `pitch.js`) starts a voiced frame after a stream's first from the
+ * frame before, each bin advanced at its nearest harmonic (6.5).
  * @param {Float32Array} mag @param {Float32Array | null} init @param {Float32Array} tail
  * @param {number} nFft @param {number} hop @param {number} iters
  * @param {boolean} [advance] @param {{re: Float64Array, im: Float64Array} | null} [last]
  * @param {{re: Float64Array, im: Float64Array} | null} [record]
  * @param {{shared: Uint8Array, re: Float64Array, im: Float64Array} | null} [joint]
- * @param {{rows: number, phase: Float32Array} | null} [held]
+ * @param {{rows: number, phase: Float32Array} | null} [held] @param {Float64Array | null} [pitch]
  * @returns {[Float32Array<ArrayBuffer>, Float32Array<ArrayBuffer>, {re: Float64Array, im: Float64Array}]}
  */
 export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null, record = null, joint = null,
-  held = null) {
+  held = null, pitch = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   const win = Float32Array.from(hann(nFft));
@@ -368,7 +370,15 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
   for (let i = 0; i < t; i++) {
     const o = i * hop;
     for (let j = 0; j < nFft; j++) segA[j] = f32(buf[o + j] * a[j]);
-    if (init === null || (advance && i === 0 && last === null)) {
+    if (pitch && pitch[i] > 0 && (i > 0 || last !== null)) {
+      const f = pitch[i];
+      for (let k = 0; k < nb; k++) { // the frame before's phase, advanced at the bin's nearest harmonic
+        const h = Math.max(1, Math.floor(k / (nFft * f) + 0.5));
+        const p = f32(Math.atan2(ci[k], cr[k])) + 2 * Math.PI * hop * f * h;
+        cr[k] = f32(mag[k * t + i] * Math.cos(p));
+        ci[k] = f32(mag[k * t + i] * Math.sin(p));
+      }
+    } else if (init === null || (advance && i === 0 && last === null)) {
       fft.rfft(segA, re, im);
       withPhaseOf(i);
     } else if (advance) {

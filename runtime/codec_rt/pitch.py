@@ -1,0 +1,135 @@
+"""The pitch of a blob's stored low band, for the causal decoder's voiced frames (FORMAT.md 6.5, "Voiced
+frames").
+
+A causal decoder cannot take a partial's frequency from frames it has not seen, and the decoded magnitude
+places it to a fraction of a bin only: each bin went on at its own bin's or peak's rate and the harmonics
+of a voice drifted apart. With the low band's phase stored (mode low_band_phase, bins up to 500 Hz), the
+decoder holds a voice's first harmonics as they were, so it can hear its pitch with no lookahead and no
+bits: the low band's signal from the frames decoded so far, and YIN's cumulative-mean-normalized
+difference over its newest samples (de Cheveigne and Kawahara, "YIN, a fundamental frequency estimator for
+speech and music", JASA 2002, steps 1 to 5, without its step 6). A voiced frame's bins then go on at the
+frequency of their nearest harmonic of that pitch (`harmonic_advance`).
+
+Frame t is frames `[t hop - n_fft / 2, t hop + n_fft / 2)` of samples (stft.py). Its pitch is read from the
+low band's overlap-add of frames `0 .. t`, divided by their window-square sum (at least 1e-3), over the
+`n_fft + lag_max` samples that end `n_fft - hop` samples after frame t's first: frame t has reached them, and
+no later frame is needed. The difference compares the newest `n_fft` samples with those `tau` earlier.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from . import stft
+from .config import ModelConfig
+
+F_MIN = 70.0  # Hz, the lowest pitch looked for (YIN's search range for speech)
+F_MAX = 400.0  # Hz, the highest; a pitch below a bin's spacing still names every harmonic
+THRESHOLD = 0.15  # YIN's absolute threshold on the normalized difference (their step 4)
+VOICED = 0.35  # a frame is voiced where the normalized difference at its period is below this
+SILENCE = 1e-7  # and where its newest samples' mean square is above this (the model's level: -70 dB re 1)
+NORM_FLOOR = 1e-3  # the least window-square sum divided by, as RTISI's (phase.py)
+
+F64 = npt.NDArray[np.float64]
+
+
+def lags(sample_rate: int) -> tuple[int, int]:
+    """(tau_min, tau_max): the periods searched, samples, `floor(sample_rate / F_MAX)` and `/ F_MIN`."""
+    return math.floor(sample_rate / F_MAX), math.floor(sample_rate / F_MIN)
+
+
+def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
+    """Signals `[..., window + tau_max]` -> each one's period `[...]` in samples, 0 where it is unvoiced:
+    YIN's difference between the newest `window` samples and those `tau` earlier, normalized by its mean
+    over `1 .. tau`; the first `tau >= tau_min` below THRESHOLD, then on down to its local minimum (none
+    below: the least, the first of equals); voiced if that is below VOICED and the newest samples are not
+    near silent; refined by the parabola through it and its neighbours."""
+    length = window + tau_max
+    size = 1 << (length + window - 1).bit_length()
+    newest = seg[..., length - window :]
+    # d(tau) = sum (a - b_tau)^2 = |a|^2 + |b_tau|^2 - 2 a.b_tau, the cross term for every tau by one FFT
+    cross = np.fft.irfft(np.conj(np.fft.rfft(newest, size)) * np.fft.rfft(seg, size), size)
+    taus = np.arange(tau_max + 1)
+    cross = cross[..., length - window - taus]
+    power = np.concatenate([np.zeros(seg.shape[:-1] + (1,)), np.cumsum(seg * seg, axis=-1)], axis=-1)
+    lagged = power[..., length - taus] - power[..., length - window - taus]
+    energy = lagged[..., :1]
+    diff = np.maximum(energy + lagged - 2 * cross, 0.0)
+    diff[..., 0] = 0.0
+    total = np.cumsum(diff[..., 1:], axis=-1)
+    cmnd = np.ones_like(diff)
+    np.divide(diff[..., 1:] * taus[1:], total, out=cmnd[..., 1:], where=total > 0)
+    search = cmnd[..., tau_min:]
+    below = search < THRESHOLD
+    first = np.where(below.any(axis=-1), np.argmax(below, axis=-1), np.argmin(search, axis=-1))
+    # from the first below the threshold, on to where the difference stops falling
+    rising = np.concatenate([search[..., 1:] >= search[..., :-1], np.ones(search.shape[:-1] + (1,), bool)], -1)
+    rising &= np.arange(search.shape[-1]) >= first[..., None]
+    pick = np.where(below.any(axis=-1), np.argmax(rising, axis=-1), first)
+    tau = pick + tau_min
+    at = np.take_along_axis(cmnd, tau[..., None], axis=-1)[..., 0]
+    left = np.take_along_axis(cmnd, np.maximum(tau - 1, 0)[..., None], axis=-1)[..., 0]
+    right = np.take_along_axis(cmnd, np.minimum(tau + 1, tau_max)[..., None], axis=-1)[..., 0]
+    den = left - 2 * at + right
+    inner = (tau >= 1) & (tau < tau_max) & (den > 0)
+    shift = np.zeros_like(at)
+    np.divide(0.5 * (left - right), den, out=shift, where=inner)
+    voiced = (at < VOICED) & (np.mean(newest * newest, axis=-1) > SILENCE)
+    out: F64 = np.where(voiced, tau + shift, 0.0)
+    return out
+
+
+class LowBandPitch:
+    """The pitch of one stream's stored low band, frame after frame, decoded in blocks in order: keeps the
+    windowed low-band frames that the next block's first segments still reach."""
+
+    def __init__(self) -> None:
+        self.frames: F64 | None = None  # `[R, reach, n_fft]` the last windowed low-band frames (zeros before 0)
+        self.count = 0  # frames so far
+
+    def block(self, mag: npt.ArrayLike, phase: npt.ArrayLike, cfg: ModelConfig) -> F64:
+        """Magnitude and stored phase of the low band `[R, K, T]` (bins `[0, K)`, before the level gain;
+        radians) of the stream's next T frames of a `cfg` model -> their pitch `[R, T]`, in cycles a sample
+        (0: unvoiced)."""
+        m, p = np.asarray(mag, np.float64), np.asarray(phase, np.float64)
+        rows, k, count = m.shape
+        n_fft, hop = cfg.n_fft, cfg.hop
+        tau_min, tau_max = lags(cfg.sample_rate)
+        length = n_fft + tau_max
+        reach = (length + hop - 1) // hop  # frames before frame t that its segment still covers
+        win = stft.window(n_fft)
+        spec = np.zeros((rows, count, n_fft // 2 + 1), np.complex128)
+        spec[..., :k] = np.moveaxis(m * np.exp(1j * p), -1, 1)
+        new = np.fft.irfft(spec, n_fft, axis=-1) * win  # [R, T, n_fft]
+        past = np.zeros((rows, reach, n_fft)) if self.frames is None else self.frames
+        frames = np.concatenate([past, new], axis=1)
+        exists = np.arange(self.count - reach, self.count + count) >= 0
+        seg = np.zeros((rows, count, length))
+        norm = np.zeros((count, length))
+        for d in range(reach + 1):  # frame t - d, placed in frame t's segment (fixed order: blocks agree)
+            pos = length - (n_fft - hop) - d * hop  # its first sample, from the segment's first
+            lo, hi = max(pos, 0), min(pos + n_fft, length)
+            if hi <= lo:
+                continue
+            src = frames[:, reach - d : reach - d + count, lo - pos : hi - pos]
+            seg[..., lo:hi] += src
+            norm[:, lo:hi] += exists[reach - d : reach - d + count, None] * (win * win)[lo - pos : hi - pos]
+        seg /= np.maximum(norm, NORM_FLOOR)
+        self.frames = frames[:, -reach :].copy()
+        self.count += count
+        period = yin(seg, n_fft, tau_min, tau_max)
+        out: F64 = np.divide(1.0, period, out=np.zeros_like(period), where=period > 0)
+        return out
+
+
+def harmonic_advance(pitch: F64, n_bins: int, n_fft: int, hop: int) -> F64:
+    """Pitch `[...]` (cycles a sample, > 0) -> each bin's phase advance over one hop `[..., n_bins]`,
+    radians: that of its nearest harmonic, `h = max(1, floor(k / (n_fft pitch) + 1/2))` times the pitch."""
+    f = np.asarray(pitch, np.float64)[..., None]
+    k = np.arange(n_bins, dtype=np.float64)
+    h = np.maximum(1.0, np.floor(k / (n_fft * f) + 0.5))
+    out: F64 = 2 * math.pi * hop * h * f
+    return out

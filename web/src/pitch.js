@@ -1,0 +1,117 @@
+/**
+ * The pitch of a blob's stored low band, for a causal model's voiced frames (docs/FORMAT.md 6.5, "Causal,
+ * mode 2: voiced frames"): YIN (de Cheveigne and Kawahara 2002, steps 1 to 5) over the low band's
+ * overlap-add of the frames decoded so far, with no lookahead. The sums are written out (Python takes the
+ * cross term by FFT): the spec does not promise bit-exact pitch, and section 10 bounds what differs.
+ */
+
+import { hann } from './dsp.js';
+
+export const F_MIN = 70; // Hz
+export const F_MAX = 400; // Hz
+export const THRESHOLD = 0.15;
+export const VOICED = 0.35;
+export const SILENCE = 1e-7;
+const NORM_FLOOR = 1e-3;
+
+/**
+ * YIN's period of one segment, samples, or 0 where it is unvoiced.
+ * @param {Float64Array} x [window + tauMax] @param {number} window @param {number} tauMin @param {number} tauMax
+ */
+export function yin(x, window, tauMin, tauMax) {
+  const len = window + tauMax;
+  const a0 = len - window;
+  const d = new Float64Array(tauMax + 1);
+  for (let tau = 1; tau <= tauMax; tau++) {
+    let s = 0;
+    for (let i = 0; i < window; i++) {
+      const v = x[a0 + i] - x[a0 + i - tau];
+      s += v * v;
+    }
+    d[tau] = s;
+  }
+  const dp = new Float64Array(tauMax + 1);
+  dp[0] = 1;
+  let total = 0;
+  for (let tau = 1; tau <= tauMax; tau++) {
+    total += d[tau];
+    dp[tau] = total > 0 ? (d[tau] * tau) / total : 1;
+  }
+  let t0 = -1;
+  for (let tau = tauMin; tau <= tauMax; tau++) {
+    if (dp[tau] < THRESHOLD) { t0 = tau; break; }
+  }
+  if (t0 >= 0) {
+    while (t0 < tauMax && dp[t0 + 1] < dp[t0]) t0++;
+  } else {
+    t0 = tauMin;
+    for (let tau = tauMin + 1; tau <= tauMax; tau++) if (dp[tau] < dp[t0]) t0 = tau;
+  }
+  let energy = 0;
+  for (let i = 0; i < window; i++) energy += x[a0 + i] * x[a0 + i];
+  if (!(dp[t0] < VOICED && energy / window > SILENCE)) return 0;
+  if (t0 < tauMax) {
+    const den = dp[t0 - 1] - 2 * dp[t0] + dp[t0 + 1];
+    if (den > 0) return t0 + (dp[t0 - 1] - dp[t0 + 1]) / (2 * den);
+  }
+  return t0;
+}
+
+/** One stream's low-band pitch, block after block, in order (Python: `codec_rt.pitch.LowBandPitch`). */
+export class LowBandPitch {
+  /** @param {number} nFft @param {number} hop @param {number} sampleRate */
+  constructor(nFft, hop, sampleRate) {
+    this.nFft = nFft;
+    this.hop = hop;
+    this.tauMin = Math.floor(sampleRate / F_MAX);
+    this.tauMax = Math.floor(sampleRate / F_MIN);
+    this.len = nFft + this.tauMax;
+    this.win = hann(nFft);
+    /** @type {Float64Array[]} the windowed low-band frames so far (those a segment still reaches) */
+    this.frames = [];
+  }
+
+  /**
+   * The next T frames' low band -> their pitch [T], cycles a sample (0: unvoiced).
+   * @param {Float32Array} logmag [F, T] the postfilter's log-magnitude, before the level gain
+   * @param {{rows: number, phase: Float32Array}} held the stored phase [K, T]
+   */
+  block(logmag, held) {
+    const { nFft, hop, len, win } = this;
+    const k = held.rows;
+    const t = held.phase.length / k;
+    const out = new Float64Array(t);
+    const seg = new Float64Array(len);
+    const norm = new Float64Array(len);
+    for (let i = 0; i < t; i++) {
+      const u = new Float64Array(nFft); // w * irfft of the band, as numpy's irfft (bin 0: its real part)
+      for (let b = 0; b < k; b++) {
+        const m = Math.exp(logmag[b * t + i]);
+        const p = held.phase[b * t + i];
+        for (let n = 0; n < nFft; n++) {
+          const c = Math.cos(p + (2 * Math.PI * b * n) / nFft);
+          u[n] += (b === 0 ? 1 : 2) * m * c;
+        }
+      }
+      for (let n = 0; n < nFft; n++) u[n] = (u[n] / nFft) * win[n];
+      this.frames.push(u);
+      const reach = Math.ceil(len / hop);
+      if (this.frames.length > reach + 1) this.frames.shift();
+      seg.fill(0);
+      norm.fill(0);
+      const have = this.frames.length;
+      for (let d = 0; d < have; d++) {
+        const frame = this.frames[have - 1 - d];
+        const pos = len - (nFft - hop) - d * hop; // frame t - d's first sample, from the segment's first
+        for (let n = Math.max(pos, 0); n < Math.min(pos + nFft, len); n++) {
+          seg[n] += frame[n - pos];
+          norm[n] += win[n - pos] * win[n - pos];
+        }
+      }
+      for (let n = 0; n < len; n++) seg[n] /= Math.max(norm[n], NORM_FLOOR);
+      const period = yin(seg, nFft, this.tauMin, this.tauMax);
+      out[i] = period > 0 ? 1 / period : 0;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The stored low band's pitch (6.5, "Causal, mode 2: voiced frames"): a voice-like tone's pitch heard from
+ * the frames so far, however the stream is cut into blocks; silence unvoiced. The same checks as
+ * tests/test_pitch.py (the decoded audio itself agrees with codec-rt's in conformance.test.js).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { stftFeatures } from '../src/dsp.js';
+import { LowBandPitch } from '../src/pitch.js';
+
+const N_FFT = 256;
+const HOP = 64;
+const SR = 16000;
+const K = 8;
+
+/** A 140 Hz sawtooth-like tone with 3 % vibrato at 3 Hz: its low band's log-magnitude and phase, and its pitch. */
+function voiceLike() {
+  const n = 2 * SR;
+  const frames = Math.floor(n / HOP) + 1;
+  const seg = new Float64Array(N_FFT + HOP * (frames - 1));
+  const f0 = new Float64Array(n);
+  let ph = 0;
+  for (let i = 0; i < n; i++) {
+    f0[i] = 140 * (1 + 0.03 * Math.sin((2 * Math.PI * 3 * i) / SR));
+    ph += (2 * Math.PI * f0[i]) / SR;
+    let v = 0;
+    for (let h = 1; h * 145 < 7000; h++) v += Math.sin(h * ph) / h;
+    seg[i + N_FFT / 2] = 0.1 * v;
+  }
+  const feats = stftFeatures(seg, N_FFT, HOP, frames);
+  const nb = N_FFT / 2 + 1;
+  const logmag = feats.subarray(0, nb * frames);
+  const phase = Float32Array.from(feats.subarray(nb * frames, nb * frames + K * frames));
+  return { logmag, phase, frames, f0 };
+}
+
+/** @param {Float32Array} logmag @param {Float32Array} phase @param {number} frames @param {number} a @param {number} b */
+function slice(logmag, phase, frames, a, b) {
+  const nb = N_FFT / 2 + 1;
+  const lm = new Float32Array(nb * (b - a));
+  const ph = new Float32Array(K * (b - a));
+  for (let k = 0; k < nb; k++) lm.set(logmag.subarray(k * frames + a, k * frames + b), k * (b - a));
+  for (let k = 0; k < K; k++) ph.set(phase.subarray(k * frames + a, k * frames + b), k * (b - a));
+  return { lm, held: { rows: K, phase: ph } };
+}
+
+describe('the low band\'s pitch', () => {
+  const v = voiceLike();
+  const whole = new LowBandPitch(N_FFT, HOP, SR).block(v.logmag, { rows: K, phase: v.phase });
+
+  it('hears a voice-like tone within 1 % in nearly every frame', () => {
+    let good = 0;
+    let all = 0;
+    for (let t = 10; t < v.frames - 4; t++) {
+      const want = v.f0[Math.min(t * HOP, v.f0.length - 1)];
+      all++;
+      if (Math.abs((whole[t] * SR) / want - 1) < 0.01) good++;
+    }
+    assert.ok(good / all > 0.95, `${good} of ${all} frames within 1 %`);
+  });
+
+  it('is the same block by block', () => {
+    const p = new LowBandPitch(N_FFT, HOP, SR);
+    const cuts = [0, 3, 100, 101, v.frames];
+    const parts = [];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const s = slice(v.logmag, v.phase, v.frames, cuts[i], cuts[i + 1]);
+      parts.push(...p.block(s.lm, s.held));
+    }
+    assert.deepEqual(parts, Array.from(whole));
+  });
+
+  it('leaves silence unvoiced', () => {
+    const logmag = new Float32Array(129 * 50).fill(Math.log(1e-9));
+    const p = new LowBandPitch(N_FFT, HOP, SR).block(logmag, { rows: K, phase: new Float32Array(K * 50) });
+    assert.ok(p.every((x) => x === 0));
+  });
+});

@@ -10,7 +10,7 @@ from codec_rt import Codec, metrics, phase, stft
 from codec_rt.config import ModelConfig
 from codec_rt.pitch import LowBandPitch, harmonic_advance
 
-SR, N_FFT, HOP, K = 16000, 256, 64, 8  # the low-latency point's STFT and its stored band (bins up to 500 Hz)
+SR, N_FFT, HOP, K = 16000, 256, 64, 7  # the low-latency point's STFT and its stored band (bins up to 450 Hz)
 
 
 def config() -> ModelConfig:

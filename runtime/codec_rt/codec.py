@@ -112,7 +112,7 @@ class Codec:
         mode: None (`self.mode`), "predicted" (phase predicted by the decoder), "store_phase" (phase quantized at
         `phase_bits`, default 8, into the blob: near-lossless, many more bytes) or "low_band_phase" (format
         1.8: the phase of the `phase_bins` lowest STFT bins, default those up to 700 Hz, at `phase_bits`,
-        default 4: 11 kbps more; a causal model, 1.9: 500 Hz at 3 bits, 6 kbps more; the decoder
+        default 4: 11 kbps more; a causal model, 1.9: 450 Hz at 3 bits, 5.25 kbps more; the decoder
         predicts the rest around it; docs/rate_quality.md).
         framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
         `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about

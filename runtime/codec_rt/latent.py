@@ -32,11 +32,12 @@ DEFAULT_PHASE_BITS = 8
 # (docs/TRAINING.md, "The low band's phase"): 3 bits lose 0.17 PESQ-WB of what 4 gain, 24 bins gain 0.005 more.
 LOW_BAND_PHASE_BITS = 4
 LOW_BAND_PHASE_HZ = 700.0
-# A causal model's frames come 4 times as often (hop 64 at 16 kHz): the bins up to 500 Hz (8 at 256 / 16 kHz)
-# at 3 bits, 6 kbps, keep the low-latency point near its 12 kbps; 7 bins left a 440 Hz tone at the band's
-# edge 9 dB low (docs/TRAINING.md, "The low band's phase at low latency").
+# A causal model's frames come 4 times as often (hop 64 at 16 kHz): the bins up to 450 Hz (7 at 256 / 16 kHz)
+# at 3 bits, 5.25 kbps, keep the low-latency point within its 12 kbps; with the band's pitch starting voiced
+# frames (FORMAT.md 6.5) an eighth bin gained 0.016 PESQ-WB for 0.75 kbps, and 2 bits lose the pitch
+# (docs/TRAINING.md, "The low band's pitch").
 CAUSAL_LOW_BAND_PHASE_BITS = 3
-CAUSAL_LOW_BAND_PHASE_HZ = 500.0
+CAUSAL_LOW_BAND_PHASE_HZ = 450.0
 # The framed encoder's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
 # tone louder than its middle (docs/fidelity.md).
 LEAD_IN_FRAMES = 16

@@ -3,7 +3,7 @@ frames").
 
 A causal decoder cannot take a partial's frequency from frames it has not seen, and the decoded magnitude
 places it to a fraction of a bin only: each bin went on at its own bin's or peak's rate and the harmonics
-of a voice drifted apart. With the low band's phase stored (mode low_band_phase, bins up to 500 Hz), the
+of a voice drifted apart. With the low band's phase stored (mode low_band_phase, bins up to 450 Hz), the
 decoder holds a voice's first harmonics as they were, so it can hear its pitch with no lookahead and no
 bits: the low band's signal from the frames decoded so far, and YIN's cumulative-mean-normalized
 difference over its newest samples (de Cheveigne and Kawahara, "YIN, a fundamental frequency estimator for

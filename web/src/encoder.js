@@ -22,8 +22,8 @@ export const DEFAULT_PHASE_BITS = 8;
 /** Mode low_band_phase (format 1.8): the bins up to this many Hz, at 4 bits (Python: `latent.LOW_BAND_PHASE_HZ`). */
 export const LOW_BAND_PHASE_HZ = 700;
 export const LOW_BAND_PHASE_BITS = 4;
-/** A causal model's frames come 4 times as often: the bins up to 500 Hz at 3 bits (`latent.CAUSAL_LOW_BAND_PHASE_*`). */
-export const CAUSAL_LOW_BAND_PHASE_HZ = 500;
+/** A causal model's frames come 4 times as often: the bins up to 450 Hz at 3 bits (`latent.CAUSAL_LOW_BAND_PHASE_*`). */
+export const CAUSAL_LOW_BAND_PHASE_HZ = 450;
 export const CAUSAL_LOW_BAND_PHASE_BITS = 3;
 /** The framed encoder's lead-in of a non-causal model, at least this many STFT frames (7.1; Python:
  * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
@@ -35,7 +35,7 @@ export const LEAD_IN_FRAMES = 16;
  * @property {number} [bits] latent bits per value, 3..16, fixed-width models only (default the model's)
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase)
  * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz,
- *   500 Hz for a causal model)
+ *   450 Hz for a causal model)
  * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
  *   model), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)

@@ -11,7 +11,7 @@ import { LowBandPitch } from '../src/pitch.js';
 const N_FFT = 256;
 const HOP = 64;
 const SR = 16000;
-const K = 8;
+const K = 7;
 
 /** A 140 Hz sawtooth-like tone with 3 % vibrato at 3 Hz: its low band's log-magnitude and phase, and its pitch. */
 function voiceLike() {

@@ -1,5 +1,5 @@
-"""The pitch of a blob's stored low band, for the causal decoder's voiced frames (FORMAT.md 6.5, "Voiced
-frames").
+"""The pitch of a blob's stored low band, for the causal decoder's voiced frames (FORMAT.md 6.5, "Causal,
+mode 2: voiced frames").
 
 A causal decoder cannot take a partial's frequency from frames it has not seen, and the decoded magnitude
 places it to a fraction of a bin only: each bin went on at its own bin's or peak's rate and the harmonics
@@ -8,12 +8,13 @@ decoder holds a voice's first harmonics as they were, so it can hear its pitch w
 bits: the low band's signal from the frames decoded so far, and YIN's cumulative-mean-normalized
 difference over its newest samples (de Cheveigne and Kawahara, "YIN, a fundamental frequency estimator for
 speech and music", JASA 2002, steps 1 to 5, without its step 6). A voiced frame's bins then go on at the
-frequency of their nearest harmonic of that pitch (`harmonic_advance`).
+frequency of their nearest harmonic of that pitch (`harmonic_advance`). Thresholds and the segment's end
+were chosen on development speech (docs/TRAINING.md, "The low band's pitch").
 
-Frame t is frames `[t hop - n_fft / 2, t hop + n_fft / 2)` of samples (stft.py). Its pitch is read from the
-low band's overlap-add of frames `0 .. t`, divided by their window-square sum (at least 1e-3), over the
-`n_fft + lag_max` samples that end `n_fft - hop` samples after frame t's first: frame t has reached them, and
-no later frame is needed. The difference compares the newest `n_fft` samples with those `tau` earlier.
+Frame t covers samples `[t hop - n_fft / 2, t hop + n_fft / 2)` (stft.py). Its pitch is read from the low
+band's overlap-add of frames `0 .. t`, divided by their window-square sum (at least 1e-3), over the
+`n_fft + tau_max` samples that end `n_fft - hop` samples after frame t's first: frame t has reached them,
+and no later frame is needed. The difference compares the newest `n_fft` samples with those `tau` earlier.
 """
 
 from __future__ import annotations

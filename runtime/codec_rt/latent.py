@@ -55,8 +55,8 @@ class Options(NamedTuple):
 
 
 def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
-    """The STFT bins [0, n) that mode low_band_phase codes by default: those up to `hz` (Hz; None: 700, 500
-    for a causal model), at least 1."""
+    """The STFT bins [0, n) that mode low_band_phase codes by default: those up to `hz` (Hz; None: 700, 450
+    for a causal model), `round(hz * n_fft / sample_rate)`, at least 1."""
     hz = (CAUSAL_LOW_BAND_PHASE_HZ if cfg.causal else LOW_BAND_PHASE_HZ) if hz is None else hz
     return max(1, min(cfg.n_bins, round(hz * cfg.n_fft / cfg.sample_rate)))
 

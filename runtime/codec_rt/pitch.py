@@ -45,9 +45,11 @@ def lags(sample_rate: int) -> tuple[int, int]:
 def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
     """Signals `[..., window + tau_max]` -> each one's period `[...]` in samples, 0 where it is unvoiced:
     YIN's difference between the newest `window` samples and those `tau` earlier, normalized by its mean
-    over `1 .. tau`; the first `tau >= tau_min` below THRESHOLD, then on down to its local minimum (none
-    below: the least, the first of equals); voiced if that is below VOICED and the newest samples are not
-    near silent; refined by the parabola through it and its neighbours."""
+    over `1 .. tau`; the first `tau >= tau_min` below THRESHOLD where it falls, then on down to its local
+    minimum (none: the least, the first of equals); voiced if that is below VOICED, lower than at `tau - 1`
+    (a dip, not the far side of one below `tau_min`: a pitch above F_MAX is then heard an octave or more
+    down, whose harmonics are its partials too) and the newest samples are not near silent; refined by the
+    parabola through it and its neighbours."""
     length = window + tau_max
     size = 1 << (length + window - 1).bit_length()
     newest = seg[..., length - window :]
@@ -64,7 +66,7 @@ def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
     cmnd = np.ones_like(diff)
     np.divide(diff[..., 1:] * taus[1:], total, out=cmnd[..., 1:], where=total > 0)
     search = cmnd[..., tau_min:]
-    below = search < THRESHOLD
+    below = (search < THRESHOLD) & (search < cmnd[..., tau_min - 1 : -1])  # below, and falling
     first = np.where(below.any(axis=-1), np.argmax(below, axis=-1), np.argmin(search, axis=-1))
     # from the first below the threshold, on to where the difference stops falling
     rising = np.concatenate([search[..., 1:] >= search[..., :-1], np.ones(search.shape[:-1] + (1,), bool)], -1)
@@ -78,7 +80,7 @@ def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
     inner = (tau >= 1) & (tau < tau_max) & (den > 0)
     shift = np.zeros_like(at)
     np.divide(0.5 * (left - right), den, out=shift, where=inner)
-    voiced = (at < VOICED) & (np.mean(newest * newest, axis=-1) > SILENCE)
+    voiced = (at < VOICED) & (at < left) & (np.mean(newest * newest, axis=-1) > SILENCE)
     out: F64 = np.where(voiced, tau + shift, 0.0)
     return out
 

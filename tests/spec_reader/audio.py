@@ -216,14 +216,14 @@ def low_band_pitch(e: np.ndarray, held: np.ndarray, n_fft: int, hop: int, rate: 
         for tau in range(1, tau_max + 1):
             total = d[1 : tau + 1].sum()
             dp[tau] = d[tau] * tau / total if total > 0 else 1.0
-        under = [tau for tau in range(tau_min, tau_max + 1) if dp[tau] < 0.15]
+        under = [tau for tau in range(tau_min, tau_max + 1) if dp[tau] < 0.15 and dp[tau] < dp[tau - 1]]
         if under:
             t0 = under[0]
             while t0 < tau_max and dp[t0 + 1] < dp[t0]:
                 t0 += 1
         else:
             t0 = tau_min + int(np.argmin(dp[tau_min:]))
-        if dp[t0] < 0.35 and np.mean(a**2) > 1e-7:
+        if dp[t0] < 0.35 and dp[t0] < dp[t0 - 1] and np.mean(a**2) > 1e-7:
             p = float(t0)
             if t0 < tau_max:
                 dd = dp[t0 - 1] - 2 * dp[t0] + dp[t0 + 1]

@@ -39,7 +39,7 @@ export function yin(x, window, tauMin, tauMax) {
   }
   let t0 = -1;
   for (let tau = tauMin; tau <= tauMax; tau++) {
-    if (dp[tau] < THRESHOLD) { t0 = tau; break; }
+    if (dp[tau] < THRESHOLD && dp[tau] < dp[tau - 1]) { t0 = tau; break; } // below, and falling
   }
   if (t0 >= 0) {
     while (t0 < tauMax && dp[t0 + 1] < dp[t0]) t0++;
@@ -49,7 +49,8 @@ export function yin(x, window, tauMin, tauMax) {
   }
   let energy = 0;
   for (let i = 0; i < window; i++) energy += x[a0 + i] * x[a0 + i];
-  if (!(dp[t0] < VOICED && energy / window > SILENCE)) return 0;
+  // a dip, not the far side of one below tauMin (a pitch above F_MAX is heard an octave or more down)
+  if (!(dp[t0] < VOICED && dp[t0] < dp[t0 - 1] && energy / window > SILENCE)) return 0;
   if (t0 < tauMax) {
     const den = dp[t0 - 1] - 2 * dp[t0] + dp[t0 + 1];
     if (den > 0) return t0 + (dp[t0 - 1] - dp[t0 + 1]) / (2 * den);

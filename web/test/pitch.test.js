@@ -70,6 +70,24 @@ describe('the low band\'s pitch', () => {
     assert.deepEqual(parts, Array.from(whole));
   });
 
+  it('hears a steady tone above 400 Hz on a pitch it is a harmonic of, or not at all', () => {
+    for (const freq of [470, 500, 560]) {
+      const n = SR;
+      const frames = Math.floor(n / HOP) + 1;
+      const seg = new Float64Array(N_FFT + HOP * (frames - 1));
+      for (let i = 0; i < n; i++) seg[i + N_FFT / 2] = 0.2 * Math.sin((2 * Math.PI * freq * i) / SR);
+      const feats = stftFeatures(seg, N_FFT, HOP, frames);
+      const nb = N_FFT / 2 + 1;
+      const held = { rows: K, phase: Float32Array.from(feats.subarray(nb * frames, nb * frames + K * frames)) };
+      const p = new LowBandPitch(N_FFT, HOP, SR).block(feats.subarray(0, nb * frames), held);
+      for (let t = 10; t < frames; t++) {
+        if (p[t] === 0) continue;
+        const ratio = freq / (p[t] * SR);
+        assert.ok(Math.abs(ratio - Math.round(ratio)) < 0.01 * ratio, `${freq} Hz heard at ${p[t] * SR} Hz`);
+      }
+    }
+  });
+
   it('leaves silence unvoiced', () => {
     const logmag = new Float32Array(129 * 50).fill(Math.log(1e-9));
     const p = new LowBandPitch(N_FFT, HOP, SR).block(logmag, { rows: K, phase: new Float32Array(K * 50) });

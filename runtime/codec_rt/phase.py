@@ -217,9 +217,9 @@ def causal_frames(
         return c if rows is None else np.concatenate([rows, c[..., rows.shape[-1] :]], axis=-1)
 
     c: npt.NDArray[np.complexfloating] = np.zeros(mag.shape[:-1], np.complex64) if last is None else last
-    voiced = None if pitch is None else np.asarray(pitch) > 0
-    if pitch is not None and voiced is not None:  # each voiced frame's bins' advance at their nearest harmonic
-        harmonics = harmonic_advance(np.where(voiced, pitch, 1.0), mag.shape[-2], n_fft, hop)  # [..., T, F]
+    if pitch is not None:  # each voiced frame's bins' advance at their nearest harmonic, `[..., T, F]`
+        voiced = np.asarray(pitch) > 0
+        harmonics = harmonic_advance(np.where(voiced, pitch, 1.0), mag.shape[-2], n_fft, hop)
     for t in range(t_count):
         seg = buf[..., t * hop : t * hop + n_fft]  # a view: committing the frame writes into buf
         m = mag[..., t]
@@ -234,7 +234,7 @@ def causal_frames(
             c = (m * np.exp(1j * (np.angle(c) + centre + init[..., t]))).astype(np.complex64)
         else:
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
-        if voiced is not None and (t > 0 or last is not None) and voiced[..., t].any():
+        if pitch is not None and (t > 0 or last is not None) and voiced[..., t].any():
             c = np.where(voiced[..., t, None], m * np.exp(1j * (np.angle(prev) + harmonics[..., t, :])), c)
             c = c.astype(np.complex64)
         # the coded rows keep their phase through every step: computed once a frame

@@ -68,6 +68,7 @@ export class LowBandPitch {
     this.tauMax = Math.floor(sampleRate / F_MIN);
     this.len = nFft + this.tauMax;
     this.win = hann(nFft);
+    this.reach = Math.ceil(this.len / hop); // frames before frame t that its segment still covers
     /** @type {Float64Array[]} the windowed low-band frames so far (those a segment still reaches) */
     this.frames = [];
   }
@@ -96,8 +97,7 @@ export class LowBandPitch {
       }
       for (let n = 0; n < nFft; n++) u[n] = (u[n] / nFft) * win[n];
       this.frames.push(u);
-      const reach = Math.ceil(len / hop);
-      if (this.frames.length > reach + 1) this.frames.shift();
+      if (this.frames.length > this.reach + 1) this.frames.shift();
       seg.fill(0);
       norm.fill(0);
       const have = this.frames.length;

@@ -13,25 +13,36 @@ const HOP = 64;
 const SR = 16000;
 const K = 7;
 
+/**
+ * `n` samples of `sample(i)`, framed as stft.py frames them -> the log-magnitude [F, T] and the stored band's
+ * phase [K, T].
+ * @param {number} n @param {(i: number) => number} sample
+ */
+function lowBand(n, sample) {
+  const frames = Math.floor(n / HOP) + 1;
+  const seg = new Float64Array(N_FFT + HOP * (frames - 1));
+  for (let i = 0; i < n; i++) seg[i + N_FFT / 2] = sample(i);
+  const feats = stftFeatures(seg, N_FFT, HOP, frames);
+  const nb = N_FFT / 2 + 1;
+  const phase = Float32Array.from(feats.subarray(nb * frames, nb * frames + K * frames));
+  return { logmag: feats.subarray(0, nb * frames), phase, frames };
+}
+
 /** A 140 Hz sawtooth-like tone with 3 % vibrato at 3 Hz: its low band's log-magnitude and phase, and its pitch. */
 function voiceLike() {
   const n = 2 * SR;
-  const frames = Math.floor(n / HOP) + 1;
-  const seg = new Float64Array(N_FFT + HOP * (frames - 1));
   const f0 = new Float64Array(n);
-  let ph = 0;
+  const ph = new Float64Array(n); // the fundamental's phase, summed sample by sample
   for (let i = 0; i < n; i++) {
     f0[i] = 140 * (1 + 0.03 * Math.sin((2 * Math.PI * 3 * i) / SR));
-    ph += (2 * Math.PI * f0[i]) / SR;
-    let v = 0;
-    for (let h = 1; h * 145 < 7000; h++) v += Math.sin(h * ph) / h;
-    seg[i + N_FFT / 2] = 0.1 * v;
+    ph[i] = (i ? ph[i - 1] : 0) + (2 * Math.PI * f0[i]) / SR;
   }
-  const feats = stftFeatures(seg, N_FFT, HOP, frames);
-  const nb = N_FFT / 2 + 1;
-  const logmag = feats.subarray(0, nb * frames);
-  const phase = Float32Array.from(feats.subarray(nb * frames, nb * frames + K * frames));
-  return { logmag, phase, frames, f0 };
+  const band = lowBand(n, (i) => {
+    let v = 0;
+    for (let h = 1; h * 145 < 7000; h++) v += Math.sin(h * ph[i]) / h;
+    return 0.1 * v;
+  });
+  return { ...band, f0 };
 }
 
 /** @param {Float32Array} logmag @param {Float32Array} phase @param {number} frames @param {number} a @param {number} b */
@@ -72,15 +83,9 @@ describe('the low band\'s pitch', () => {
 
   it('hears a steady tone above 400 Hz on a pitch it is a harmonic of, or not at all', () => {
     for (const freq of [470, 500, 560]) {
-      const n = SR;
-      const frames = Math.floor(n / HOP) + 1;
-      const seg = new Float64Array(N_FFT + HOP * (frames - 1));
-      for (let i = 0; i < n; i++) seg[i + N_FFT / 2] = 0.2 * Math.sin((2 * Math.PI * freq * i) / SR);
-      const feats = stftFeatures(seg, N_FFT, HOP, frames);
-      const nb = N_FFT / 2 + 1;
-      const held = { rows: K, phase: Float32Array.from(feats.subarray(nb * frames, nb * frames + K * frames)) };
-      const p = new LowBandPitch(N_FFT, HOP, SR).block(feats.subarray(0, nb * frames), held);
-      for (let t = 10; t < frames; t++) {
+      const tone = lowBand(SR, (i) => 0.2 * Math.sin((2 * Math.PI * freq * i) / SR));
+      const p = new LowBandPitch(N_FFT, HOP, SR).block(tone.logmag, { rows: K, phase: tone.phase });
+      for (let t = 10; t < tone.frames; t++) {
         if (p[t] === 0) continue;
         const ratio = freq / (p[t] * SR);
         assert.ok(Math.abs(ratio - Math.round(ratio)) < 0.01 * ratio, `${freq} Hz heard at ${p[t] * SR} Hz`);

@@ -11,7 +11,9 @@ speech); from 1.4 on also two stereo goldens (the speech with -0.5 times it on t
 side): golden_model_context/ framed and golden_model/ in the whole layout (1.5 on: framed ones only, the
 whole layout being written as before); 1.8 mode low_band_phase only; 1.9 the same with
 tests/data/golden_model_causal/ (a causal model, STFT 256 / 64, with a phase advance), mono and a pair
-coded channel by channel. Framed goldens are written as a
+coded channel by channel; 1.10 (dithered phase codes) golden_model_context/ in modes store_phase and
+low_band_phase and the causal model in low_band_phase (the fixed-width coder's float scales can move a code
+between CPUs, which 1.7's fixed goldens do off AVX-512). Framed goldens are written as a
 live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
 output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
 the post-processing) are stored. tests/test_golden.py decodes
@@ -100,6 +102,9 @@ def main() -> None:
         jobs = [(coder, "low_band_phase", 1, True) for coder in MODEL_DIRS]
     if blob.MINOR >= 9:  # 1.9 only for mode low_band_phase with a causal model: mono, and a pair one by one
         jobs = [(-1, "low_band_phase", 1, True), (-1, "low_band_phase", 2, True)]
+    if blob.MINOR >= 10:  # 1.10 dithers stored phase: both modes that store it, coders whose bytes hold across CPUs
+        jobs = [(Coder.CONTEXT, "store_phase", 1, True), (Coder.CONTEXT, "low_band_phase", 1, True),
+                (-1, "low_band_phase", 1, True)]
     wrote = False
     for coder, mode, channels, framed in jobs:
         codec = Codec.load(causal_model_dir() if coder < 0 else model_dir(coder))

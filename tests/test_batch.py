@@ -185,7 +185,7 @@ def test_a_bitrate_codes_in_its_points_mode_as_codec_rt_encode_does(corpus: Corp
     r = run("batch", "encode", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--bitrate", "24")
     assert r.returncode == 0, r.stderr
     blob = (tmp_path / "out" / clips[0].relative_to("/").with_suffix(".cra")).read_bytes()
-    assert blob[5] == 8 and blob[8] == 2  # minor 8, mode 2
+    assert blob[5] == 10 and blob[8] == 2  # minor 10 (dithered phase codes), mode 2
     assert run("encode", str(clips[0]), "-o", str(tmp_path / "one.cra"), "--bitrate", "24").returncode == 0
     assert blob == (tmp_path / "one.cra").read_bytes()
 

@@ -80,7 +80,7 @@ def test_the_low_latency_point_holds_the_low_band_without_adding_latency(speech:
     plain = codec.encode(x, sr, framed=True, mode="predicted")
     low = codec.encode(x, sr, framed=True, mode="low_band_phase")
     h, _ = packets.read(low)
-    assert (h.minor, h.phase_bins, h.phase_bits, h.pre_skip) == (9, 7, 3, 0)
+    assert (h.minor, h.phase_bins, h.phase_bits, h.pre_skip) == (10, 7, 3, 0)
     assert 5.05 < 8 * (len(low) - len(plain)) / (x.shape[1] / sr) / 1000 < 5.55
     y, _ = codec.decode(low)
     dec = StreamDecoder(codec)
@@ -99,13 +99,13 @@ def _chord() -> np.ndarray:
 
 def test_a_chord_comes_back_with_the_low_band_in_the_blob() -> None:
     """C-E-G, partials two bins apart: the predicted phase loses one by over 10 dB (docs/fidelity.md); with
-    the low band's phase stored every partial keeps its level within 2 dB and its pitch, at 1.8."""
+    the low band's phase stored every partial keeps its level within 2 dB and its pitch (1.8; 1.10 dithered)."""
     fidelity = pytest.importorskip("benchmarks.fidelity", reason="the fidelity suite's measures")
     case = next(c for c in fidelity.cases() if c.name == "chord C-E-G")
     codec = Codec.load(bitrate=12)
     data = codec.encode(case.audio, 16000, mode="low_band_phase", framed=True)
     header, _ = packets.read(data)
-    assert (header.minor, header.phase_bins, header.phase_bits) == (8, 22, 4)
+    assert (header.minor, header.phase_bins, header.phase_bits) == (10, 22, 4)
     y, _ = codec.decode(data)
     m = fidelity.measure(case, y.astype(np.float64))
     assert abs(m["level_db"]) < 2.0 and m["spur_db"] < -30.0 and abs(m["pitch_cents"]) < 5.0
@@ -143,7 +143,7 @@ def test_the_cli_writes_and_reads_the_mode(tmp_path: Path, speech: tuple[np.ndar
 
     assert run("encode", str(src), "-o", str(out), "--mode", "low_band_phase").returncode == 0
     info = run("info", str(out))
-    assert info.returncode == 0 and "low_band_phase" in info.stdout and "1.8" in info.stdout
+    assert info.returncode == 0 and "low_band_phase" in info.stdout and "1.10" in info.stdout
     assert run("decode", str(out), "-o", str(back)).returncode == 0
     assert sf.info(back).frames == speech[0].shape[1]
 
@@ -173,3 +173,30 @@ def test_a_causal_low_band_below_1_9_is_refused_by_name() -> None:
         Codec.load(DATA / "golden_model_causal").decode(bytes(data))
     with pytest.raises(SpecError):
         decode_audio(bytes(data), load_model(DATA / "golden_model_causal"))
+
+
+def _stored_phase(data: bytes, codec: Codec) -> np.ndarray:
+    """The angles a blob's sections stand for, `[C, phase_rows, frames]`, as the decoder reads them."""
+    from codec_rt import latent
+
+    header, pkts = packets.read_packets(data)
+    phases = [latent.decode(codec.model, header, p.channels, p.steps).phase for p in pkts]
+    return np.concatenate([p for p in phases if p is not None], axis=-1)
+
+
+def test_the_minor_says_whether_the_codes_are_dithered() -> None:
+    """The same codes stand for other angles from 1.10 on: the 1.8 golden read as 1.10 (its header CRC made
+    right again) moves each by (1/2 - u) steps of FORMAT.md 4.3's dither, so a 1.8 blob keeps decoding as
+    it was written and a 1.10 one as it was."""
+    from codec_rt.quantize import phase_dither
+
+    old = (DATA / "golden_v1_8_context_low_band_phase.cra").read_bytes()
+    relabelled = bytearray(old)
+    relabelled[5] = 10
+    struct.pack_into("<I", relabelled, 60, zlib.crc32(bytes(relabelled[:60])))
+    codec = Codec.load(DATA / "golden_model_context")
+    header, pkts = packets.read_packets(old)
+    step = 2 * np.pi / 2**header.phase_bits
+    u = np.concatenate([phase_dither(header.phase_bins, p.channels[0].phase_codes.shape[1]) for p in pkts], axis=1)
+    moved = _stored_phase(bytes(relabelled), codec) - _stored_phase(old, codec)
+    np.testing.assert_allclose(moved[0], (0.5 - u) * step, atol=1e-5)

@@ -12,7 +12,7 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (9); a reader accepts higher minors (fields only ever appended)
+    5      1     minor version (10); a reader accepts higher minors (fields only ever appended)
     6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 in 1.7, 96 from 1.8
     8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase, 2 = low_band_phase (1.8 on; older
                  readers refuse the unknown mode)
@@ -41,6 +41,7 @@ All integers little-endian.
     80     4+4   gain_smoothing (1.7): half-width in latent steps of the decoder's log-gain average, 0..2
     88     4+4   phase_bins (1.8): mode 2's coded STFT bins, [0, phase_bins), 1..n_bins; 0 in modes 0 and 1
     -- 1.9 appends nothing: it allows mode 2 with a causal model (`Model.check_compatible` refuses it below)
+    -- 1.10 appends nothing: the phase codes of modes 1 and 2 are dithered (`quantize.phase_dither`)
 
 Whole layout: payload_len bytes of channel sections (`section.py`), then the CRC-32 of every byte before
 it. A channel section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the
@@ -62,7 +63,8 @@ from .quantize import packed_size
 from .resample import model_length
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 9
+MAJOR, MINOR = 1, 10
+PHASE_DITHER_MINOR = 10  # stored phase codes are dithered from this minor on (FORMAT.md 4.3)
 MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
 # room for that while capping what a forged header can make a decoder allocate and compute.
@@ -173,6 +175,11 @@ class BlobHeader:
         if self.mode == Mode.STORE_PHASE:
             return self.n_bins
         return self.phase_bins if self.mode == Mode.LOW_BAND_PHASE else 0
+
+    @property
+    def phase_dithered(self) -> bool:
+        """Whether the phase codes are dithered (`quantize.phase_dither`): from format 1.10 on."""
+        return self.minor >= PHASE_DITHER_MINOR
 
     def phase_size(self, n_frames: int | None = None) -> int:
         """Bytes of one channel's phase codes over `n_frames` STFT frames (default: the header's)."""

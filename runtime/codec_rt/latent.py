@@ -6,27 +6,28 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 - coders 1 and 2: the latent rounded to integers, clipped to the tables' ranges, range-coded with the
   model's entropy tables (`entropy.py`);
 - mode store_phase: the STFT phase quantized at `phase_bits` on the circle; mode low_band_phase: the same for
-  the lowest `phase_bins` bins alone (format 1.8).
+  the lowest `phase_bins` bins alone (format 1.8); from format 1.10 on dithered (`quantize.phase_dither`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from . import entropy, lead
-from .blob import BlobHeader
+from .blob import PHASE_DITHER_MINOR, BlobHeader
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
 from .level import GAIN_SMOOTHING_STEPS
 from .model import Model
-from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, quantize, quantize_phase
+from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, phase_dither, quantize, quantize_phase
 from .section import ChannelData, channel_section
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 DEFAULT_PHASE_BITS = 8
 # Mode low_band_phase: the phase of the bins up to 700 Hz (22 at 512 / 16 kHz) at 4 bits, 11 kbps. Measured
 # (docs/TRAINING.md, "The low band's phase"): 3 bits lose 0.17 PESQ-WB of what 4 gain, 24 bins gain 0.005 more.
@@ -133,10 +134,11 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
 
 
 def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo, causal: bool) -> int:
-    """The oldest minor version that holds what a header says: 1.8 for mode low_band_phase (1.9 with a
-    causal model); else framed 1.7 with a lead-in and 1.4 without, whole as `BlobHeader.whole_minor`."""
-    if opts.mode == Mode.LOW_BAND_PHASE:
-        return 9 if causal else 8
+    """The minor version a header is written as: 1.10 with stored phase (its codes dithered); else the
+    oldest that holds what it says, framed 1.7 with a lead-in and 1.4 without, whole as
+    `BlobHeader.whole_minor`."""
+    if opts.mode != Mode.PREDICTED:
+        return PHASE_DITHER_MINOR
     return (7 if lead else 4) if framed else BlobHeader.whole_minor(coder, stereo)
 
 
@@ -147,7 +149,7 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     after channel."""
     out = []
     for c in range(latent.shape[0]):
-        codes = None if phase is None else quantize_phase(phase[c], header.phase_bits)
+        codes = None if phase is None else quantize_phase(phase[c], header.phase_bits, _dither(header, phase[c]))
         if header.coder == Coder.FIXED:
             q, scales = quantize(latent[c], header.bits)
             data = ChannelData(float(gains[c]), scales, q, codes)
@@ -157,6 +159,11 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
             data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded)
         out.append(channel_section(data, header))
     return b"".join(out)
+
+
+def _dither(header: BlobHeader, rows_frames: npt.NDArray[Any]) -> F64 | None:
+    """The dither of a section's phase codes `[phase_rows, frames]` (format 1.10 on), else None."""
+    return phase_dither(*rows_frames.shape) if header.phase_dithered else None
 
 
 class Decoded(NamedTuple):
@@ -196,7 +203,7 @@ def decode_many(model: Model, header: BlobHeader, packets: Sequence[tuple[tuple[
             raise FormatError("fixed-width section without latent codes")
         phase = None
         if header.phase_rows:
-            phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits) for ch in chans
-                              if ch.phase_codes is not None])
+            phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits, _dither(header, ch.phase_codes))
+                              for ch in chans if ch.phase_codes is not None])
         out.append(Decoded(np.stack(lat), np.array([ch.gain for ch in chans], np.float32), phase))
     return out

@@ -5,7 +5,11 @@ spaced levels spanning `[-scale_c, scale_c]` (level k <-> `scale_c * (2k / (2**b
 1 bit means {-scale, +scale} and every bit count in 1..16 uses all its codes. An all-zero channel gets
 scale 0 and decodes to zeros (no division by zero).
 
-Stored phase (mode store_phase): angles are coded uniformly on the circle, code k <-> -pi + 2 pi k / 2**bits.
+Stored phase (modes store_phase and low_band_phase): angles are coded uniformly on the circle, code k <->
+-pi + 2 pi k / 2**bits. From format 1.10 on the codes are subtractively dithered (`phase_dither`; FORMAT.md
+4.3): code k of row r, frame j <-> -pi + 2 pi (k + 1/2 - u[r, j]) / 2**bits, so that the rounding error is
+noise independent of the signal where plain rounding gave a steady tone's phase a periodic error, heard as
+components beside it (docs/TRAINING.md, "Dithered phase codes"). The plain codes are the case u = 1/2.
 
 Packing: codes are written most-significant bit first, back to back, and the last byte is zero-padded.
 """
@@ -23,7 +27,9 @@ MIN_BITS, MAX_BITS = 1, 16
 MIN_ENCODE_BITS = 3
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 U16 = npt.NDArray[np.uint16]
+U32 = npt.NDArray[np.uint32]
 
 
 def check_bits(bits: int) -> None:
@@ -52,20 +58,44 @@ def dequantize(codes: npt.ArrayLike, scales: npt.ArrayLike, bits: int) -> F32:
     return ((c * (2.0 / levels) - 1.0) * s).astype(np.float32)
 
 
-def quantize_phase(angle: npt.ArrayLike, bits: int) -> U16:
-    """Angles in radians (any range) -> codes in 0..2**bits-1 on the circle."""
+def _lowbias32(x: U32) -> U32:
+    """Chris Wellons' lowbias32 integer hash ("Prospecting for hash functions", 2018), on uint32 that wraps."""
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
+def phase_dither(rows: int, frames: int) -> F64:
+    """Format 1.10's dither of a channel section's phase codes (FORMAT.md 4.3): `[rows, frames] float64` in
+    [0, 1), multiples of 2**-16, u[r, j] = (h(j + h(r)) >> 16) / 65536 with h = lowbias32 on uint32 (sums
+    modulo 2**32), r the STFT bin, j the frame counted from the section's first."""
+    r = np.arange(rows, dtype=np.uint32)[:, None]
+    j = np.arange(frames, dtype=np.uint32)[None, :]
+    h = _lowbias32(j + _lowbias32(r))
+    return (h >> np.uint32(16)).astype(np.float64) / 65536.0
+
+
+def quantize_phase(angle: npt.ArrayLike, bits: int, dither: npt.ArrayLike | None = None) -> U16:
+    """Angles in radians (any range) -> codes in 0..2**bits-1 on the circle: the nearest code, or with
+    `dither` (`phase_dither`, the angles' shape; format 1.10) floor(2**bits (a + pi) / 2 pi + u)."""
     check_bits(bits)
     levels = 1 << bits
-    a = np.asarray(angle, dtype=np.float64)
-    return (np.rint((a + np.pi) * (levels / (2 * np.pi))).astype(np.int64) % levels).astype(np.uint16)
+    x = (np.asarray(angle, dtype=np.float64) + np.pi) * (levels / (2 * np.pi))
+    k = np.rint(x) if dither is None else np.floor(x + np.asarray(dither, dtype=np.float64))
+    return (k.astype(np.int64) % levels).astype(np.uint16)
 
 
-def dequantize_phase(codes: npt.ArrayLike, bits: int) -> F32:
-    """Inverse of `quantize_phase`: codes -> angles in [-pi, pi) float32."""
+def dequantize_phase(codes: npt.ArrayLike, bits: int, dither: npt.ArrayLike | None = None) -> F32:
+    """Inverse of `quantize_phase`: codes -> angles float32, in [-pi, pi) without `dither`, within half a
+    step of it with (-pi + 2 pi (k + 1/2 - u) / 2**bits, in float64)."""
     check_bits(bits)
-    return (np.asarray(codes, dtype=np.float32) * np.float32(2 * np.pi / (1 << bits)) - np.float32(np.pi)).astype(
-        np.float32
-    )
+    if dither is None:
+        return (np.asarray(codes, dtype=np.float32) * np.float32(2 * np.pi / (1 << bits)) - np.float32(np.pi)
+                ).astype(np.float32)
+    k = np.asarray(codes, dtype=np.float64) + 0.5 - np.asarray(dither, dtype=np.float64)
+    return (k * (2 * np.pi / (1 << bits)) - np.pi).astype(np.float32)
 
 
 def packed_size(n_values: int, bits: int) -> int:

@@ -38,6 +38,29 @@ def frame_gains(steps: np.ndarray, n: int, stride: int, r: int) -> np.ndarray:
     return g
 
 
+def lowbias32(x: int) -> int:
+    """4.3's hash, on Python integers masked to 32 bits."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def dequantize_phase(codes: np.ndarray, h: dict[str, Any]) -> np.ndarray:
+    """4.3: a section's phase codes [rows, frames] -> angles float32; from 1.10 on each code k of row r and
+    the section's frame j is -pi + 2 pi (k + 1/2 - u) / 2**bits, u = (lowbias32(j + lowbias32(r)) >> 16) / 2**16."""
+    if h["minor"] < 10:
+        return codes.astype(np.float32) * np.float32(2 * np.pi / (1 << h["phase_bits"])) - np.float32(np.pi)
+    out = np.empty(codes.shape, np.float32)
+    for r in range(codes.shape[0]):
+        hr = lowbias32(r)
+        for j in range(codes.shape[1]):
+            u = (lowbias32((j + hr) & 0xFFFFFFFF) >> 16) / 65536
+            out[r, j] = (int(codes[r, j]) + 0.5 - u) * (2 * np.pi / (1 << h["phase_bits"])) - np.pi
+    return out
+
+
 def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tuple[np.ndarray, ...]:
     """6.1-6.2 for audio channel `ch` -> (logmag [F, N] capped, phase0 [F, N], gains [N], stored phase or None)."""
     import onnxruntime as ort
@@ -53,7 +76,7 @@ def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tup
             parts.append((sec.codes.astype(np.float32) * step - np.float32(1)) * sec.scales[:, None, None])
         gains += [sec.gain] * pk.steps
         if sec.phase is not None:
-            phase.append(sec.phase)
+            phase.append(dequantize_phase(sec.phase, h))
     z = np.concatenate(parts, axis=-1)[None]
     sess = ort.InferenceSession(str(m.path / "decoder.onnx"), providers=["CPUExecutionProvider"])
     (y,) = sess.run(None, {sess.get_inputs()[0].name: z})
@@ -61,8 +84,7 @@ def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tup
     g = frame_gains(np.array(gains, np.float32), n, m.stride, 0 if m.cfg["causal"] else h["gain_smoothing"])
     stored = None
     if phase:
-        codes = np.concatenate(phase, axis=-1).astype(np.float32)
-        stored = codes * np.float32(2 * np.pi / (1 << h["phase_bits"])) - np.float32(np.pi)
+        stored = np.concatenate(phase, axis=-1)
     return np.minimum(y[0, 0, :, :n], 12.0), y[0, 1, :, :n], g, stored
 
 

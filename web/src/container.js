@@ -9,13 +9,16 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 9;
+export const MINOR = 10;
+/** Stored phase codes are dithered from this minor on (4.3, `phaseDither`). */
+export const PHASE_DITHER_MINOR = 10;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
 export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
 /**
  * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
  * [minor, Header property, the spec's name, its largest value]. 1.5: pre_skip at 64, 1.6: post_skip at 72,
- * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88; 1.9 appends nothing (mode 2 with a causal model, 6.3).
+ * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88; 1.9 appends nothing (mode 2 with a causal model, 6.3),
+ * nor does 1.10 (dithered phase codes, 4.3).
  */
 export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [6, 'postSkip', 'post_skip', 65536],
   [7, 'gainSmoothing', 'gain_smoothing', 2], [8, 'phaseBins', 'phase_bins', 65535]]);
@@ -114,6 +117,24 @@ export function packedSize(n, bits) {
 /** STFT bins whose phase a section holds (4.3): all in mode 1, the lowest phase_bins in mode 2. @param {Header} h */
 export function phaseRows(h) {
   return h.mode === 1 ? h.nBins : h.mode === 2 ? h.phaseBins : 0;
+}
+
+/** Chris Wellons' lowbias32 integer hash ("Prospecting for hash functions", 2018), on uint32. @param {number} x */
+function lowbias32(x) {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * Format 1.10's dither of the phase code of STFT bin `k`, frame `j` counted from its section's first (4.3):
+ * in [0, 1), a multiple of 2**-16 (Python: `quantize.phase_dither`).
+ * @param {number} k @param {number} j
+ */
+export function phaseDither(k, j) {
+  return (lowbias32((j + lowbias32(k)) >>> 0) >>> 16) / 65536;
 }
 
 /** Bytes of one channel's stored phase over `frames` STFT frames. @param {Header} h @param {number} frames */

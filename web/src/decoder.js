@@ -9,7 +9,7 @@
  * decodes its whole packets.
  */
 
-import { phaseRows, readBlob } from './container.js';
+import { PHASE_DITHER_MINOR, phaseDither, phaseRows, readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
@@ -88,6 +88,7 @@ export function latents(model, blob) {
   const phase = nRows ? new Float32Array(h.channels * nRows * frames) : null;
   const step = f32(2 / (2 ** h.bits - 1));
   const phaseStep = f32((2 * Math.PI) / 2 ** h.phaseBits);
+  const dithered = h.minor >= PHASE_DITHER_MINOR; // 4.3: code k <-> 2 pi (k + 1/2 - u) / 2**bits - pi, in float64
   const pi = f32(Math.PI);
   let j0 = 0;
   let t0 = 0;
@@ -114,7 +115,10 @@ export function latents(model, blob) {
       if (phase && sec.phase) {
         for (let k = 0; k < nRows; k++) {
           for (let t = 0; t < p.frames; t++) {
-            phase[(ch * nRows + k) * frames + t0 + t] = f32(f32(sec.phase[k * p.frames + t] * phaseStep) - pi);
+            const code = sec.phase[k * p.frames + t];
+            phase[(ch * nRows + k) * frames + t0 + t] = dithered
+              ? f32((code + 0.5 - phaseDither(k, t)) * ((2 * Math.PI) / 2 ** h.phaseBits) - Math.PI)
+              : f32(f32(code * phaseStep) - pi);
           }
         }
       }

@@ -6,7 +6,7 @@
  * a non-causal model's framed blob, format 1.5, codes a lead-in before the audio, `lead.js`).
  */
 
-import { phaseRows } from './container.js';
+import { PHASE_DITHER_MINOR, phaseDither, phaseRows } from './container.js';
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
@@ -175,7 +175,8 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       for (let k = 0; k < nRows; k++) {
         for (let t = 0; t < nFrames; t++) {
           const a = feats[((ch * 2 + 1) * c.nBins + k) * framesAll + f0 + t];
-          codes[k * nFrames + t] = ((rint((a + Math.PI) * (levels / (2 * Math.PI))) % levels) + levels) % levels;
+          const x = Math.floor((a + Math.PI) * (levels / (2 * Math.PI)) + phaseDither(k, t)); // 1.10 (4.3)
+          codes[k * nFrames + t] = ((x % levels) + levels) % levels;
         }
       }
       sec.phase = codes;
@@ -258,7 +259,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: mode === 2 ? (c.causal ? 9 : 8) : preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
     timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readBlob } from '../src/container.js';
+import { phaseDither, readBlob } from '../src/container.js';
 import { MAX_LOGMAG, latents } from '../src/decoder.js';
 import { postfilter, refineFrames } from '../src/dsp.js';
 import { Model, codedLength } from '../src/model.js';
@@ -193,5 +193,37 @@ describe('mode 2 with a causal model (FORMAT.md 6.3, format 1.9)', () => {
     old[5] = 8;
     new DataView(old.buffer).setUint32(60, crc32(old, 0, 60), true);
     await assert.rejects(decode(old, { model }), /format 1.8 has no mode low_band_phase with a causal model/);
+  });
+});
+
+describe('dithered phase codes (FORMAT.md 4.3, format 1.10)', () => {
+  it('has the dither the spec works out', () => {
+    assert.deepEqual([phaseDither(0, 0), phaseDither(0, 1), phaseDither(1, 0)], [0, 0.4083404541015625, 0.3474884033203125]);
+  });
+
+  it('reads the 1.8 golden relabelled 1.10 with each angle moved by (1/2 - u) steps, as codec-rt does', async () => {
+    const dir = path.join(REPO, 'tests', 'data', 'golden_model_context');
+    const read = async (/** @type {string} */ name) => new Uint8Array(await readFile(path.join(dir, name)));
+    const model = await Model.load(/** @type {any} */ (ort), read, dir, { executionProviders: ['cpu'] });
+    const blob = new Uint8Array(await readFile(path.join(REPO, 'tests', 'data', 'golden_v1_8_context_low_band_phase.cra')));
+    const relabelled = Uint8Array.from(blob);
+    relabelled[5] = 10;
+    new DataView(relabelled.buffer).setUint32(60, crc32(relabelled, 0, 60), true);
+    const a = readBlob(blob);
+    const before = /** @type {Float32Array} */ (latents(model, a).phase);
+    const after = /** @type {Float32Array} */ (latents(model, readBlob(relabelled)).phase);
+    const frames = a.packets.reduce((n, p) => n + p.frames, 0);
+    const step = (2 * Math.PI) / 2 ** a.header.phaseBits;
+    let worst = 0;
+    for (let k = 0; k < a.header.phaseBins; k++) {
+      let t = 0;
+      for (const p of a.packets) {
+        for (let j = 0; j < p.frames; j++, t++) {
+          const i = k * frames + t;
+          worst = Math.max(worst, Math.abs(after[i] - before[i] - (0.5 - phaseDither(k, j)) * step));
+        }
+      }
+    }
+    assert.ok(worst < 1e-5, `moved off the dither by ${worst}`);
   });
 });

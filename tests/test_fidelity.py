@@ -318,6 +318,19 @@ def test_tones_at_24_kbps_keep_their_level_pitch_and_cleanness() -> None:
             assert m["onset_db"] <= 1 and abs(m["end_db"]) <= 2, (case.name, m)
 
 
+def test_a_live_streams_dither_runs_on_across_its_packets() -> None:
+    """The low-latency model with every bin's phase stored at 3 bits, streamed live in packets of one step (4
+    frames): the 440 Hz tone's components 27 dB down, 18 undithered and 19 with the dither restarted in every
+    packet (it would repeat every 4 frames); in the whole file 33. Format 1.10 counts the stream's frames."""
+    from codec_rt import StreamEncoder
+
+    case = CASES["tone 440 Hz -20 dBFS"]
+    codec = Codec.load(low_latency=True)
+    enc = StreamEncoder(codec, case.rate, 1, mode="store_phase", phase_bits=3, packet_steps=1)
+    m = fidelity.measure(case, codec.decode(enc.push(case.audio) + enc.flush())[0].astype(np.float64))
+    assert m["spur_db"] <= -25 and abs(m["level_db"]) <= 3, m
+
+
 def test_tones_at_the_fixed_width_point_keep_their_level() -> None:
     """The fixed-width point used to code a model of its own whose tones on a bin's centre came back 11 to 12 dB
     low; it now codes the 12 kbps point's weights (LADDER.md stage 17): every tone within 2 dB, nothing within

@@ -180,23 +180,35 @@ def _stored_phase(data: bytes, codec: Codec) -> np.ndarray:
     from codec_rt import latent
 
     header, pkts = packets.read_packets(data)
-    phases = [latent.decode(codec.model, header, p.channels, p.steps).phase for p in pkts]
+    phases = [latent.decode(codec.model, header, p.channels, p.steps, p.index).phase for p in pkts]
     return np.concatenate([p for p in phases if p is not None], axis=-1)
 
 
-def test_the_minor_says_whether_the_codes_are_dithered() -> None:
-    """The same codes stand for other angles from 1.10 on: the 1.8 golden read as 1.10 (its header CRC made
-    right again) moves each by (1/2 - u) steps of FORMAT.md 4.3's dither, so a 1.8 blob keeps decoding as
-    it was written and a 1.10 one as it was."""
+def _relabelled(data: bytes, minor: int) -> bytes:
+    """`data` with its header's minor version set to `minor`, its header CRC made right again."""
+    out = bytearray(data)
+    out[5] = minor
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)
+
+
+def test_the_minor_says_whether_the_codes_are_dithered(speech: tuple[np.ndarray, int]) -> None:
+    """The same codes stand for other angles from 1.10 on, each moved by (1/2 - u[r, t]) steps of FORMAT.md
+    4.3's dither, t the stream's frame: the 1.8 golden read as 1.10 (packets of 8 steps), and a live
+    low-latency stream (packets of one step, 4 frames) read as 1.9. So a 1.8 or 1.9 blob keeps decoding as
+    it was written, and no packet restarts the dither (one-step packets would repeat a 4-frame one)."""
+    from codec_rt import StreamEncoder
     from codec_rt.quantize import phase_dither
 
-    old = (DATA / "golden_v1_8_context_low_band_phase.cra").read_bytes()
-    relabelled = bytearray(old)
-    relabelled[5] = 10
-    struct.pack_into("<I", relabelled, 60, zlib.crc32(bytes(relabelled[:60])))
-    codec = Codec.load(DATA / "golden_model_context")
-    header, pkts = packets.read_packets(old)
-    step = 2 * np.pi / 2**header.phase_bits
-    u = np.concatenate([phase_dither(header.phase_bins, p.channels[0].phase_codes.shape[1]) for p in pkts], axis=1)
-    moved = _stored_phase(bytes(relabelled), codec) - _stored_phase(old, codec)
-    np.testing.assert_allclose(moved[0], (0.5 - u) * step, atol=1e-5)
+    x, sr = speech
+    context, causal = Codec.load(DATA / "golden_model_context"), Codec.load(low_latency=True)
+    golden = (DATA / "golden_v1_8_context_low_band_phase.cra").read_bytes()
+    enc = StreamEncoder(causal, sr, 1, mode="low_band_phase", packet_steps=1)
+    live = enc.push(x[:, : sr // 2]) + enc.flush()
+    assert packets.read(live)[0].minor == 10
+    pairs = ((context, golden, _relabelled(golden, 10)), (causal, _relabelled(live, 9), live))
+    for codec, undithered, dithered in pairs:
+        header = packets.read(dithered)[0]
+        moved = _stored_phase(dithered, codec) - _stored_phase(undithered, codec)
+        u = phase_dither(header.phase_bins, moved.shape[-1])
+        np.testing.assert_allclose(moved[0], (0.5 - u) * 2 * np.pi / 2**header.phase_bits, atol=1e-5)

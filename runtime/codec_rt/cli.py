@@ -104,7 +104,8 @@ def encode(
     mode: ModeOpt = None,
     layout: Annotated[
         Layout, typer.Option("--layout", help="framed (streamable, format 1.7; 1.4 for --low-latency) or whole "
-                             "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side)")
+                             "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side); "
+                             "1.10 in either with the phase stored")
     ] = Layout.framed,
     stereo: StereoArg = StereoOpt.auto,
     model: ModelOpt = None,

@@ -117,7 +117,8 @@ class Codec:
         framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
         `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about
         1 s); else the whole layout
-        (the oldest format that reads it: 1.1, 1.3 for coder 2, 1.4 for mid/side).
+        (the oldest format that reads it: 1.1, 1.3 for coder 2, 1.4 for mid/side; with stored phase, either
+        layout, 1.10: its codes dithered, docs/FORMAT.md 4.3).
         joint_stereo: code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4), which keeps
         an anti-phase or mono pair's relation but mixes a panned pair's channels; False: each channel on its
         own; None: mid/side where one of mid and side is near silent (`audio.prefers_mid_side`).

@@ -252,11 +252,11 @@ class StreamDecoder:
             model.check_compatible(h)  # now with the stream's lengths, before the sections
         decoded: list[latent.Decoded] | None
         try:
-            decoded = latent.decode_many(model, h, [(p.channels, p.steps) for p in packets])
+            decoded = latent.decode_many(model, h, [(p.channels, p.steps, p.index) for p in packets])
         except FormatError:
             decoded = None
         for i, p in enumerate(packets):
-            d = decoded[i] if decoded is not None else latent.decode(model, h, p.channels, p.steps)
+            d = decoded[i] if decoded is not None else latent.decode(model, h, p.channels, p.steps, p.index)
             if p.last:
                 self.state.end = StreamEnd(End(h.coded_length(model.config.sample_rate), h.n_frames,
                                                h.latent_steps), h.num_samples)

@@ -271,4 +271,4 @@ class StreamEncoder:
         phase = np.angle(spec[:, : h.phase_rows, f0 : f0 + n_frames]) if h.phase_rows else None
         last = end is not None and j1 == end.steps
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
-        return write_packet(k, latent.sections(self.model, h, z, gains, phase), totals)
+        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s), totals)

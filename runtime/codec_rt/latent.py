@@ -142,14 +142,17 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo, 
     return (7 if lead else 4) if framed else BlobHeader.whole_minor(coder, stereo)
 
 
-def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None) -> bytes:
+def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,
+             first_frame: int = 0) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
     `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
-    header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians -> the sections' bytes, channel
-    after channel."""
+    header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians, whose first is the stream's
+    frame `first_frame` -> the sections' bytes, channel after channel."""
     out = []
     for c in range(latent.shape[0]):
-        codes = None if phase is None else quantize_phase(phase[c], header.phase_bits, _dither(header, phase[c]))
+        codes = None
+        if phase is not None:
+            codes = quantize_phase(phase[c], header.phase_bits, _dither(header, phase[c], first_frame))
         if header.coder == Coder.FIXED:
             q, scales = quantize(latent[c], header.bits)
             data = ChannelData(float(gains[c]), scales, q, codes)
@@ -161,9 +164,11 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     return b"".join(out)
 
 
-def _dither(header: BlobHeader, rows_frames: npt.NDArray[Any]) -> F64 | None:
-    """The dither of a section's phase codes `[phase_rows, frames]` (format 1.10 on), else None."""
-    return phase_dither(*rows_frames.shape) if header.phase_dithered else None
+def _dither(header: BlobHeader, rows_frames: npt.NDArray[Any], first_frame: int) -> F64 | None:
+    """The dither of a section's phase codes `[phase_rows, frames]` from the stream's frame `first_frame`
+    (format 1.10 on), else None."""
+    rows, frames = rows_frames.shape
+    return phase_dither(rows, frames, first_frame) if header.phase_dithered else None
 
 
 class Decoded(NamedTuple):
@@ -174,36 +179,40 @@ class Decoded(NamedTuple):
     phase: F32 | None  # [C, phase_rows, frames] radians, modes store_phase and low_band_phase only
 
 
-def decode(model: Model, header: BlobHeader, chans: tuple[ChannelData, ...], steps: int) -> Decoded:
-    """The channel sections of one packet over `steps` latent steps -> `Decoded` (FormatError for a damaged
-    range-coded section)."""
-    return decode_many(model, header, [(chans, steps)])[0]
+def decode(model: Model, header: BlobHeader, chans: tuple[ChannelData, ...], steps: int, index: int = 0
+           ) -> Decoded:
+    """The channel sections of packet `index` (0: the whole layout's) over `steps` latent steps -> `Decoded`
+    (FormatError for a damaged range-coded section)."""
+    return decode_many(model, header, [(chans, steps, index)])[0]
 
 
-def decode_many(model: Model, header: BlobHeader, packets: Sequence[tuple[tuple[ChannelData, ...], int]]
-                ) -> list[Decoded]:
-    """`decode` of several packets, each its channel sections and steps: range-coded sections of the same
-    length are decoded together (`entropy.decode_many`), most of a stream decoder's time outside the graphs.
-    FormatError if any section is damaged."""
+def decode_many(model: Model, header: BlobHeader,
+                packets: Sequence[tuple[tuple[ChannelData, ...], int, int]]) -> list[Decoded]:
+    """`decode` of several packets, each its channel sections, steps and index: range-coded sections of the
+    same length are decoded together (`entropy.decode_many`), most of a stream decoder's time outside the
+    graphs. FormatError if any section is damaged."""
     if header.coder == Coder.FIXED:
         lats = [[dequantize(ch.codes, ch.scales, header.bits) for ch in chans if ch.codes is not None]
-                for chans, _ in packets]
+                for chans, _, _ in packets]
     else:
         sections: dict[int, list[tuple[int, int]]] = {}  # steps -> (packet, channel) of its sections
-        for i, (chans, steps) in enumerate(packets):
+        for i, (chans, steps, _) in enumerate(packets):
             sections.setdefault(steps, []).extend((i, j) for j in range(len(chans)))
         symbols: dict[tuple[int, int], npt.NDArray[np.int32]] = {}
         for steps, keys in sections.items():
             coded = [packets[i][0][j].coded for i, j in keys]
             symbols.update(zip(keys, entropy.decode_many(coded, model.tables, steps), strict=True))
-        lats = [[symbols[i, j].astype(np.float32) for j in range(len(chans))] for i, (chans, _) in enumerate(packets)]
+        lats = [[symbols[i, j].astype(np.float32) for j in range(len(chans))]
+                for i, (chans, _, _) in enumerate(packets)]
     out = []
-    for (chans, _), lat in zip(packets, lats, strict=True):
+    for (chans, _, index), lat in zip(packets, lats, strict=True):
         if len(lat) != len(chans):
             raise FormatError("fixed-width section without latent codes")
         phase = None
         if header.phase_rows:
-            phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits, _dither(header, ch.phase_codes))
+            first = index * header.packet_steps * header.time_stride  # 4.5: packet k's first frame; whole: 0
+            phase = np.stack([dequantize_phase(ch.phase_codes, header.phase_bits,
+                                               _dither(header, ch.phase_codes, first))
                               for ch in chans if ch.phase_codes is not None])
         out.append(Decoded(np.stack(lat), np.array([ch.gain for ch in chans], np.float32), phase))
     return out

@@ -7,7 +7,7 @@ scale 0 and decodes to zeros (no division by zero).
 
 Stored phase (modes store_phase and low_band_phase): angles are coded uniformly on the circle, code k <->
 -pi + 2 pi k / 2**bits. From format 1.10 on the codes are subtractively dithered (`phase_dither`; FORMAT.md
-4.3): code k of row r, frame j <-> -pi + 2 pi (k + 1/2 - u[r, j]) / 2**bits, so that the rounding error is
+4.3): code k of row r, frame t <-> -pi + 2 pi (k + 1/2 - u[r, t]) / 2**bits, so that the rounding error is
 noise independent of the signal where plain rounding gave a steady tone's phase a periodic error, heard as
 components beside it (docs/TRAINING.md, "Dithered phase codes"). The plain codes are the case u = 1/2.
 
@@ -67,13 +67,14 @@ def _lowbias32(x: U32) -> U32:
     return x ^ (x >> np.uint32(16))
 
 
-def phase_dither(rows: int, frames: int) -> F64:
+def phase_dither(rows: int, frames: int, first: int = 0) -> F64:
     """Format 1.10's dither of a channel section's phase codes (FORMAT.md 4.3): `[rows, frames] float64` in
-    [0, 1), multiples of 2**-16, u[r, j] = (h(j + h(r)) >> 16) / 65536 with h = lowbias32 on uint32 (sums
-    modulo 2**32), r the STFT bin, j the frame counted from the section's first."""
+    [0, 1), multiples of 2**-16, u[r, t] = (h(t + h(r)) >> 16) / 65536 with h = lowbias32 on uint32 (sums
+    modulo 2**32), r the STFT bin, t the frame's index in the stream (the section's first is `first`: a
+    packet's does not restart it, or a live stream's one-step packets would repeat one dither)."""
     r = np.arange(rows, dtype=np.uint32)[:, None]
-    j = np.arange(frames, dtype=np.uint32)[None, :]
-    h = _lowbias32(j + _lowbias32(r))
+    t = (first + np.arange(frames, dtype=np.uint64)).astype(np.uint32)[None, :]  # modulo 2**32
+    h = _lowbias32(t + _lowbias32(r))
     return (h >> np.uint32(16)).astype(np.float64) / 65536.0
 
 

@@ -47,16 +47,17 @@ def lowbias32(x: int) -> int:
     return x ^ (x >> 16)
 
 
-def dequantize_phase(codes: np.ndarray, h: dict[str, Any]) -> np.ndarray:
-    """4.3: a section's phase codes [rows, frames] -> angles float32; from 1.10 on each code k of row r and
-    the section's frame j is -pi + 2 pi (k + 1/2 - u) / 2**bits, u = (lowbias32(j + lowbias32(r)) >> 16) / 2**16."""
+def dequantize_phase(codes: np.ndarray, h: dict[str, Any], first: int) -> np.ndarray:
+    """4.3: a section's phase codes [rows, frames], its first frame the stream's frame `first` -> angles
+    float32; from 1.10 on each code k of row r and the stream's frame t is -pi + 2 pi (k + 1/2 - u) / 2**bits,
+    u = (lowbias32(t + lowbias32(r)) >> 16) / 2**16."""
     if h["minor"] < 10:
         return codes.astype(np.float32) * np.float32(2 * np.pi / (1 << h["phase_bits"])) - np.float32(np.pi)
     out = np.empty(codes.shape, np.float32)
     for r in range(codes.shape[0]):
         hr = lowbias32(r)
         for j in range(codes.shape[1]):
-            u = (lowbias32((j + hr) & 0xFFFFFFFF) >> 16) / 65536
+            u = (lowbias32((first + j + hr) & 0xFFFFFFFF) >> 16) / 65536
             out[r, j] = (int(codes[r, j]) + 0.5 - u) * (2 * np.pi / (1 << h["phase_bits"])) - np.pi
     return out
 
@@ -66,6 +67,7 @@ def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tup
     import onnxruntime as ort
 
     parts, gains, phase = [], [], []
+    first = 0  # the stream's frame that the packet's first is (4.5)
     for pk in packets:
         sec = pk.sections[ch]
         if h["coder"]:
@@ -76,7 +78,8 @@ def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tup
             parts.append((sec.codes.astype(np.float32) * step - np.float32(1)) * sec.scales[:, None, None])
         gains += [sec.gain] * pk.steps
         if sec.phase is not None:
-            phase.append(dequantize_phase(sec.phase, h))
+            phase.append(dequantize_phase(sec.phase, h, first))
+        first += pk.frames
     z = np.concatenate(parts, axis=-1)[None]
     sess = ort.InferenceSession(str(m.path / "decoder.onnx"), providers=["CPUExecutionProvider"])
     (y,) = sess.run(None, {sess.get_inputs()[0].name: z})

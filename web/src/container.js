@@ -129,12 +129,12 @@ function lowbias32(x) {
 }
 
 /**
- * Format 1.10's dither of the phase code of STFT bin `k`, frame `j` counted from its section's first (4.3):
- * in [0, 1), a multiple of 2**-16 (Python: `quantize.phase_dither`).
- * @param {number} k @param {number} j
+ * Format 1.10's dither of the phase code of STFT bin `k` in the stream's frame `t` (4.3; a packet's frames
+ * go on from the packet before's): in [0, 1), a multiple of 2**-16 (Python: `quantize.phase_dither`).
+ * @param {number} k @param {number} t
  */
-export function phaseDither(k, j) {
-  return (lowbias32((j + lowbias32(k)) >>> 0) >>> 16) / 65536;
+export function phaseDither(k, t) {
+  return (lowbias32((t + lowbias32(k)) >>> 0) >>> 16) / 65536;
 }
 
 /** Bytes of one channel's stored phase over `frames` STFT frames. @param {Header} h @param {number} frames */

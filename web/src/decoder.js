@@ -117,7 +117,7 @@ export function latents(model, blob) {
           for (let t = 0; t < p.frames; t++) {
             const code = sec.phase[k * p.frames + t];
             phase[(ch * nRows + k) * frames + t0 + t] = dithered
-              ? f32((code + 0.5 - phaseDither(k, t)) * ((2 * Math.PI) / 2 ** h.phaseBits) - Math.PI)
+              ? f32((code + 0.5 - phaseDither(k, t0 + t)) * ((2 * Math.PI) / 2 ** h.phaseBits) - Math.PI)
               : f32(f32(code * phaseStep) - pi);
           }
         }

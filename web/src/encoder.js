@@ -33,11 +33,11 @@ export const LEAD_IN_FRAMES = 16;
  * @typedef {object} EncodeOptions
  * @property {'predicted' | 'store_phase' | 'low_band_phase'} [mode] default predicted
  * @property {number} [bits] latent bits per value, 3..16, fixed-width models only (default the model's)
- * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase)
+ * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase, 3 for a causal model)
  * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz,
  *   450 Hz for a causal model)
  * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
- *   model), as the CLI writes; default the whole layout
+ *   model; 1.10 with stored phase, whose codes are dithered), as the CLI writes; default the whole layout
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
  * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
  *   a causal model's RTISI mixes them where both carry signal); false: each channel on its own; default:
@@ -129,9 +129,10 @@ function check(model, channels, rate, opts) {
  * @param {Float32Array} z [B, C, F, T] @param {number} t0 steps to keep: [t0, t0 + steps)
  * @param {number} tAll T @param {number} steps @param {number[]} gains [B]
  * @param {Float32Array | null} feats [B, 2, n_bins, frames]: the phase of frames [f0, f0 + nFrames) in mode 1
- * @param {number} framesAll @param {number} f0 @param {number} nFrames
+ * @param {number} framesAll @param {number} f0 @param {number} nFrames @param {number} first the stream's frame
+ *   that frame f0 is (the phase codes' dither, 4.3)
  */
-function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames) {
+function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
@@ -175,7 +176,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       for (let k = 0; k < nRows; k++) {
         for (let t = 0; t < nFrames; t++) {
           const a = feats[((ch * 2 + 1) * c.nBins + k) * framesAll + f0 + t];
-          const x = Math.floor((a + Math.PI) * (levels / (2 * Math.PI)) + phaseDither(k, t)); // 1.10 (4.3)
+          const x = Math.floor((a + Math.PI) * (levels / (2 * Math.PI)) + phaseDither(k, first + t)); // 1.10 (4.3)
           codes[k * nFrames + t] = ((x % levels) + levels) % levels;
         }
       }
@@ -273,7 +274,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
-    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N));
+    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N, 0));
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -298,7 +299,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const tAll = Math.ceil((t1 - t0) / s);
     const f0 = j0 * s - t0;
     const nFrames = Math.min(j1 * s, N) - j0 * s;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames);
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames, j0 * s);
     parts.push(writePacket(k, secs, j1 === L ? [n, N, L] : null));
   }
   return concat(parts);

@@ -123,7 +123,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,
         n_frames=n_frames, latent_steps=latent_steps, model_id=model.model_id, coder=cfg.coder,
-        minor=_minor(opts, framed, bool(pre_skip), cfg.coder, stereo, bool(cfg.causal)),
+        minor=_minor(opts, framed, bool(pre_skip), cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
         gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip else 0,  # 1.7 along with the lead (no lead: 1.4)
@@ -133,7 +133,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
     return header
 
 
-def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo, causal: bool) -> int:
+def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) -> int:
     """The minor version a header is written as: 1.10 with stored phase (its codes dithered); else the
     oldest that holds what it says, framed 1.7 with a lead-in and 1.4 without, whole as
     `BlobHeader.whole_minor`."""

@@ -159,6 +159,14 @@ def test_the_mode_decodes_without_iterations_or_postfilter_unless_asked(speech: 
     assert not np.array_equal(y, codec.decode(data, phase_iters=8, contrast=1.15)[0])
 
 
+def _relabelled(data: bytes, minor: int) -> bytes:
+    """`data` with its header's minor version set to `minor`, its header CRC made right again."""
+    out = bytearray(data)
+    out[5] = minor
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)
+
+
 def test_a_causal_low_band_below_1_9_is_refused_by_name() -> None:
     """1.8 told decoders to refuse mode 2 with a causal model; 1.9 defines it. The 1.9 golden relabelled 1.8
     (its header CRC made right again) is refused, by codec-rt and by the spec's reader."""
@@ -166,13 +174,11 @@ def test_a_causal_low_band_below_1_9_is_refused_by_name() -> None:
     from spec_reader.container import SpecError
     from spec_reader.model import load_model
 
-    data = bytearray((DATA / "golden_v1_9_causal_low_band_phase.cra").read_bytes())
-    data[5] = 8
-    struct.pack_into("<I", data, 60, zlib.crc32(bytes(data[:60])))
+    data = _relabelled((DATA / "golden_v1_9_causal_low_band_phase.cra").read_bytes(), 8)
     with pytest.raises(FormatError, match="format 1.8 has no mode low_band_phase with a causal model"):
-        Codec.load(DATA / "golden_model_causal").decode(bytes(data))
+        Codec.load(DATA / "golden_model_causal").decode(data)
     with pytest.raises(SpecError):
-        decode_audio(bytes(data), load_model(DATA / "golden_model_causal"))
+        decode_audio(data, load_model(DATA / "golden_model_causal"))
 
 
 def _stored_phase(data: bytes, codec: Codec) -> np.ndarray:
@@ -182,14 +188,6 @@ def _stored_phase(data: bytes, codec: Codec) -> np.ndarray:
     header, pkts = packets.read_packets(data)
     phases = [latent.decode(codec.model, header, p.channels, p.steps, p.index).phase for p in pkts]
     return np.concatenate([p for p in phases if p is not None], axis=-1)
-
-
-def _relabelled(data: bytes, minor: int) -> bytes:
-    """`data` with its header's minor version set to `minor`, its header CRC made right again."""
-    out = bytearray(data)
-    out[5] = minor
-    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
-    return bytes(out)
 
 
 def test_the_minor_says_whether_the_codes_are_dithered(speech: tuple[np.ndarray, int]) -> None:

@@ -89,6 +89,7 @@ export function latents(model, blob) {
   const step = f32(2 / (2 ** h.bits - 1));
   const phaseStep = f32((2 * Math.PI) / 2 ** h.phaseBits);
   const dithered = h.minor >= PHASE_DITHER_MINOR; // 4.3: code k <-> 2 pi (k + 1/2 - u) / 2**bits - pi, in float64
+  const ditheredStep = (2 * Math.PI) / 2 ** h.phaseBits;
   const pi = f32(Math.PI);
   let j0 = 0;
   let t0 = 0;
@@ -117,7 +118,7 @@ export function latents(model, blob) {
           for (let t = 0; t < p.frames; t++) {
             const code = sec.phase[k * p.frames + t];
             phase[(ch * nRows + k) * frames + t0 + t] = dithered
-              ? f32((code + 0.5 - phaseDither(k, t0 + t)) * ((2 * Math.PI) / 2 ** h.phaseBits) - Math.PI)
+              ? f32((code + 0.5 - phaseDither(k, t0 + t)) * ditheredStep - Math.PI)
               : f32(f32(code * phaseStep) - pi);
           }
         }

@@ -8,7 +8,7 @@ import pytest
 
 from codec_rt import Codec, metrics, phase, stft
 from codec_rt.config import ModelConfig
-from codec_rt.pitch import LowBandPitch, harmonic_advance
+from codec_rt.pitch import AheadPitch, LowBandPitch, harmonic_advance
 
 SR, N_FFT, HOP, K = 16000, 256, 64, 7  # the low-latency point's STFT and its stored band (bins up to 450 Hz)
 
@@ -73,6 +73,27 @@ def test_blocks_hear_the_whole_streams_pitch(cuts: list[int]) -> None:
     for a, b in zip([0, *cuts], [*cuts, mag.shape[1]], strict=True):
         parts.append(blocks.block(mag[None, :K, a:b], held[None, :, a:b], config()))
     np.testing.assert_array_equal(np.concatenate(parts, axis=-1), whole)
+
+
+@pytest.mark.parametrize("block", [40, 128])
+def test_overlapping_blocks_hear_the_whole_files_pitch_one_frame_ahead(block: int) -> None:
+    """The non-causal decoder's blocks (6.9: each window `block` frames and 24 of margin either side, each
+    going on from the frame its block starts at) hear frame t + 1's pitch at frame t, as the whole file does
+    (6.5, "Non-causal, mode 2"); a block out of order is refused."""
+    x, _ = voice_like(2.0)
+    mag, held = low_band(x + 0.01 * np.random.default_rng(1).standard_normal(x.size))
+    n, margin = mag.shape[1], 24
+    causal = LowBandPitch().block(mag[None, :K], held[None], config())
+    whole = AheadPitch().block(mag[None, :K], held[None], config(), 0, n)
+    np.testing.assert_array_equal(whole, np.concatenate([causal[:, 1:], causal[:, -1:]], axis=1))
+    ahead = AheadPitch()
+    for b in range(-(-n // block)):
+        w0, w1, nxt = max(0, b * block - margin), min(n, (b + 1) * block + margin), (b + 1) * block - margin
+        got = ahead.block(mag[None, :K, w0:w1], held[None, :, w0:w1], config(), w0, nxt)
+        inner = slice(0, got.shape[1] - 1 if w1 < n else None)  # a window's last frame cannot look ahead
+        np.testing.assert_array_equal(got[:, inner], whole[:, w0:w1][:, inner])
+    with pytest.raises(ValueError, match="out of order"):
+        AheadPitch().block(mag[None, :K, 40:80], held[None, :, 40:80], config(), 40, 60)
 
 
 def test_each_bin_advances_at_its_nearest_harmonic() -> None:

@@ -41,7 +41,7 @@ from .grid import (
 from .level import frame_gains, remove_dc
 from .model import HasModel, Model, default_workers, model_of, runner
 from .packets import Packet
-from .phase_gradient import GradientSteps, PhaseStart, block_steps, causal_joint
+from .phase_gradient import Band, GradientSteps, PhaseStart, block_steps, causal_joint
 from .resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -293,8 +293,8 @@ class StreamDecoder:
             if st.end is not None and st.block * self.block_frames >= st.end.model.frames and not st.drained:
                 pieces.append(self._causal_tail())
         else:
-            # Blocks are independent until joined, but for the phase-gradient start's recursion: that runs here,
-            # block after block, the rest on `workers` threads (the FFTs and onnxruntime release the GIL).
+            # The phase-gradient start's recursion runs here, block after block; the rest of each block on
+            # `workers` threads (the FFTs and onnxruntime release the GIL).
             cfg, joint, gradient = self.model.config, self._joint_start(), self._gradient()
 
             def prepare(w: BlockWindow) -> tuple[Features, tuple[GradientSteps, BoolArray | None] | None]:
@@ -306,14 +306,16 @@ class StreamDecoder:
             signals = []
             for i, (w, ready) in enumerate(zip(windows, prepared, strict=True)):
                 f, start = ready.result()
+                low = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0] if h.phase_bins and st.phases is not None else None
                 if start is not None:
                     (steps, shared), angle = start, f[2]
                     nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    phi, held = st.start.steps(steps, w.w0, nxt)
+                    band = None if low is None else Band(np.exp(f[0][:, : h.phase_bins]), low, cfg)  # its pitch: 6.5
+                    phi, held = st.start.steps(steps, w.w0, nxt, band)
                     angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
                     f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]))
-                if h.phase_bins and st.phases is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
-                    f[2][:, : h.phase_bins] = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0]
+                if low is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
+                    f[2][:, : h.phase_bins] = low
                 signals.append(run(self._refine, w, f))
             for w, signal in zip(windows, signals, strict=True):
                 pieces.append(self._join(st.block, signal.result(), w.w0))
@@ -393,8 +395,7 @@ class StreamDecoder:
         """One block's window of STFT frames [w0, w1) and its features -> its signal (gains, Griffin-Lim),
         `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
         Reads the buffers, changes nothing."""
-        st, cfg = self.state, self.model.config
-        hop, w0 = cfg.hop, win.w0
+        st, cfg, hop, w0 = self.state, self.model.config, self.model.config.hop, win.w0
         logmag, gain, angle, iters, held = feats
         mag = (np.exp(logmag) / gain).astype(np.float32, copy=False)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
@@ -411,8 +412,7 @@ class StreamDecoder:
 
     def _crossfade_hops(self) -> int:
         """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""
-        h = self.header
-        plain = h is None or h.mode == Mode.STORE_PHASE or self._causal() or self._iters() == 0
+        plain = (h := self.header) is None or h.mode == Mode.STORE_PHASE or self._causal() or self._iters() == 0
         return 0 if plain else CROSSFADE_HOPS
 
     def _join(self, b: int, y: F32, w0: int) -> F32:

@@ -25,6 +25,10 @@ Doerfler, "Invertible phase vocoder with transient handling", DAFx 2017, and Roe
 transient processing in the phase vocoder", DAFx 2003). The recursion above smeared each click over the
 window (docs/fidelity.md, "Pre-echo"); Griffin-Lim then holds those frames.
 
+With a stored low band (mode low_band_phase), a voiced frame's peaks in the band's width above it go on at
+the frequency of their nearest harmonic of the band's pitch (`band_harmonics`, `pitch.AheadPitch`), where
+the decoded magnitude's peak alone misplaced a harmonic-rich tone's partials by 7 cents.
+
 It works on the decoded log-magnitude (after the postfilter, before the level gain: a gain that steps at a
 packet boundary is not a time gradient). A file is decoded in overlapping blocks: each block goes on from
 the phase that the block before gave its first frame, and the energies of the frames before it
@@ -36,10 +40,14 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+from .config import ModelConfig
+from .pitch import AheadPitch
 
 LAMBDA = 0.25645  # the Hann window's Gaussian, lambda' n_fft^2 (ltfat `pghi`, Prusa et al. 2017)
 PEAK_RANGE = math.log(1000.0)  # peaks: within 60 dB (natural log of 1000) of the frame's strongest bin
@@ -54,6 +62,15 @@ CONTEXT = REACH + SPAN  # frames either side whose energy a frame's transient te
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
+
+
+class Band(NamedTuple):
+    """Mode low_band_phase's stored band of a block's frames: magnitude `[C, K, T]` (before the level gain)
+    and phase `[C, K, T]` radians, of a `config` model."""
+
+    mag: npt.ArrayLike
+    phase: npt.NDArray[np.floating]
+    config: ModelConfig
 
 
 class PhaseStart(enum.IntEnum):
@@ -72,6 +89,7 @@ class GradientSteps:
     shape: tuple[int, ...]  # the log-magnitude's
     near: npt.NDArray[np.intp]  # each bin's nearest peak, flat over the rows
     step: F64  # a bin's phase from its peak's in the frame before: the peak's advance, the bin's offset
+    nu: F64  # `[T, R, F]` each bin's frequency, bins (a peak's: its parabola's vertex)
     first: F64  # `[R, F]` a bin's phase from its peak's in the first frame (a file's first: peaks at 0)
     energy: F64  # `[T, R]` each frame's energy, dB (`frame_energy`)
     n_fft: int
@@ -120,7 +138,23 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
     step = (adv - along).ravel().take(at_peak).reshape(s.shape)
     step += along
     first = along[0] - along[0].ravel().take(flat[0]).reshape(rows, n_bins) if count else np.zeros((rows, n_bins))
-    return GradientSteps(s_in.shape, flat.reshape(count, rows * n_bins), step, first, frame_energy(s), n_fft, hop)
+    return GradientSteps(s_in.shape, flat.reshape(count, rows * n_bins), step, nu, first, frame_energy(s), n_fft, hop)
+
+
+def band_harmonics(steps: GradientSteps, pitch: npt.ArrayLike, band: int) -> GradientSteps:
+    """`steps` with the peaks in bins `[band, 2 band)` of each voiced frame going on at the frequency of their
+    nearest harmonic of the stored low band's pitch (mode low_band_phase: FORMAT.md 6.5, "Non-causal, mode 2:
+    the band's harmonics"). pitch: `[R, T]` cycles a sample, 0 where unvoiced (`pitch.AheadPitch`)."""
+    count, rows, n_bins = steps.nu.shape
+    f = np.moveaxis(np.asarray(pitch, np.float64), -1, 0).reshape(count, rows, 1)
+    voiced = f > 0
+    f = np.where(voiced, f, 1.0)
+    near = steps.near.reshape(count, rows, n_bins) - (np.arange(rows) * n_bins)[:, None]  # each bin's peak
+    at_peak = np.take_along_axis(steps.nu, near, axis=-1)
+    h = np.maximum(1.0, np.floor(at_peak / (steps.n_fft * f) + 0.5))
+    move = voiced & (near >= band) & (near < 2 * band)
+    delta = np.where(move, (TWO_PI * steps.hop / steps.n_fft) * (h * steps.n_fft * f - at_peak), 0.0)
+    return replace(steps, step=steps.step + delta)
 
 
 def frame_energy(s: F64) -> F64:
@@ -267,12 +301,14 @@ def causal_joint(logmag: npt.ArrayLike, mag: F32, init: F32 | None) -> tuple[F32
 
 class GradientStart:
     """The phase-gradient start of one stream decoded in blocks, in order: remembers the phase of the frame
-    where the next block's window starts, and the energies of the CONTEXT frames before it."""
+    where the next block's window starts, and the energies of the CONTEXT frames before it; in mode
+    low_band_phase, the stored band's pitch (`pitch.AheadPitch`)."""
 
     def __init__(self) -> None:
         self.frame = 0
         self.seed: F64 | None = None
         self.before: F64 | None = None
+        self.pitch = AheadPitch()
 
     def block(self, logmag: npt.ArrayLike, n_fft: int, hop: int, w0: int, next_w0: int
               ) -> tuple[F64, npt.NDArray[np.bool_]]:
@@ -281,10 +317,18 @@ class GradientStart:
         is neither 0 nor the one kept)."""
         return self.steps(gradient_steps(logmag, n_fft, hop), w0, next_w0)
 
-    def steps(self, steps: GradientSteps, w0: int, next_w0: int) -> tuple[F64, npt.NDArray[np.bool_]]:
-        """`block` from the frames' `gradient_steps`, computed beforehand (in parallel with other blocks')."""
+    def steps(self, steps: GradientSteps, w0: int, next_w0: int, band: Band | None = None
+              ) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """`block` from the frames' `gradient_steps`, computed beforehand (in parallel with other blocks').
+        band: mode low_band_phase's stored band of these frames, whose pitch places its harmonics above it
+        (`band_harmonics`; rows beyond the band's, the channels' joint, take the first's pitch)."""
         if w0 > 0 and (self.seed is None or self.frame != w0):
             raise ValueError(f"gradient start: block from frame {w0} out of order (expected {self.frame})")
+        if band is not None:
+            pitch = self.pitch.block(band.mag, band.phase, band.config, w0, next_w0)
+            extra = steps.nu.shape[1] - pitch.shape[0]
+            pitch = np.concatenate([pitch, np.repeat(pitch[:1], extra, axis=0)]) if extra else pitch
+            steps = band_harmonics(steps, pitch, band.phase.shape[-2])
         go_on = w0 > 0
         phi, held = gradient_run(steps, self.seed if go_on else None, self.before if go_on else None)
         if w0 <= next_w0 < w0 + phi.shape[-1]:

@@ -1,5 +1,6 @@
 """The pitch of a blob's stored low band, for the causal decoder's voiced frames (FORMAT.md 6.5, "Causal,
-mode 2: voiced frames").
+mode 2: voiced frames") and for the non-causal phase-gradient start's harmonics above the band ("Non-causal,
+mode 2: the band's harmonics": `AheadPitch`, one frame later).
 
 A causal decoder cannot take a partial's frequency from frames it has not seen, and the decoded magnitude
 places it to a fraction of a bin only: each bin went on at its own bin's or peak's rate and the harmonics
@@ -85,6 +86,45 @@ def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
     return out
 
 
+def _band_frames(mag: npt.ArrayLike, phase: npt.ArrayLike, n_fft: int) -> F64:
+    """Magnitude and phase of a low band `[R, K, T]` -> its windowed frames `[R, T, n_fft]` (w * irfft)."""
+    m, p = np.asarray(mag, np.float64), np.asarray(phase, np.float64)
+    rows, k, count = m.shape
+    spec = np.zeros((rows, count, n_fft // 2 + 1), np.complex128)
+    spec[..., :k] = np.moveaxis(m * np.exp(1j * p), -1, 1)
+    out: F64 = np.fft.irfft(spec, n_fft, axis=-1) * stft.window(n_fft)
+    return out
+
+
+def _reach(cfg: ModelConfig) -> int:
+    """Frames before frame t that its segment still covers."""
+    return -(-(cfg.n_fft + lags(cfg.sample_rate)[1]) // cfg.hop)
+
+
+def _frames_pitch(frames: F64, first: int, cfg: ModelConfig) -> F64:
+    """The windowed low-band frames `[R, reach + T, n_fft]` of frames `first - reach .. first + T - 1` (those
+    before 0 are zeros) -> the pitch of the last T `[R, T]`, cycles a sample (0: unvoiced)."""
+    n_fft, hop = cfg.n_fft, cfg.hop
+    tau_min, tau_max = lags(cfg.sample_rate)
+    length, reach = n_fft + tau_max, _reach(cfg)
+    rows, count = frames.shape[0], frames.shape[1] - reach
+    win = stft.window(n_fft)
+    exists = np.arange(first - reach, first + count) >= 0
+    seg = np.zeros((rows, count, length))
+    norm = np.zeros((count, length))
+    for d in range(reach + 1):  # frame t - d, placed in frame t's segment (fixed order: blocks agree)
+        pos = length - (n_fft - hop) - d * hop  # its first sample, from the segment's first
+        lo, hi = max(pos, 0), min(pos + n_fft, length)
+        if hi <= lo:
+            continue
+        seg[..., lo:hi] += frames[:, reach - d : reach - d + count, lo - pos : hi - pos]
+        norm[:, lo:hi] += exists[reach - d : reach - d + count, None] * (win * win)[lo - pos : hi - pos]
+    seg /= np.maximum(norm, NORM_FLOOR)
+    period = yin(seg, n_fft, tau_min, tau_max)
+    out: F64 = np.divide(1.0, period, out=np.zeros_like(period), where=period > 0)
+    return out
+
+
 class LowBandPitch:
     """The pitch of one stream's stored low band, frame after frame, decoded in blocks in order: keeps the
     windowed low-band frames that the next block's first segments still reach."""
@@ -97,34 +137,42 @@ class LowBandPitch:
         """Magnitude and stored phase of the low band `[R, K, T]` (bins `[0, K)`, before the level gain;
         radians) of the stream's next T frames of a `cfg` model -> their pitch `[R, T]`, in cycles a sample
         (0: unvoiced)."""
-        m, p = np.asarray(mag, np.float64), np.asarray(phase, np.float64)
-        rows, k, count = m.shape
-        n_fft, hop = cfg.n_fft, cfg.hop
-        tau_min, tau_max = lags(cfg.sample_rate)
-        length = n_fft + tau_max
-        reach = (length + hop - 1) // hop  # frames before frame t that its segment still covers
-        win = stft.window(n_fft)
-        spec = np.zeros((rows, count, n_fft // 2 + 1), np.complex128)
-        spec[..., :k] = np.moveaxis(m * np.exp(1j * p), -1, 1)
-        new = np.fft.irfft(spec, n_fft, axis=-1) * win  # [R, T, n_fft]
-        past = np.zeros((rows, reach, n_fft)) if self.frames is None else self.frames
+        new = _band_frames(mag, phase, cfg.n_fft)
+        reach = _reach(cfg)
+        past = np.zeros((new.shape[0], reach, cfg.n_fft)) if self.frames is None else self.frames
         frames = np.concatenate([past, new], axis=1)
-        exists = np.arange(self.count - reach, self.count + count) >= 0
-        seg = np.zeros((rows, count, length))
-        norm = np.zeros((count, length))
-        for d in range(reach + 1):  # frame t - d, placed in frame t's segment (fixed order: blocks agree)
-            pos = length - (n_fft - hop) - d * hop  # its first sample, from the segment's first
-            lo, hi = max(pos, 0), min(pos + n_fft, length)
-            if hi <= lo:
-                continue
-            src = frames[:, reach - d : reach - d + count, lo - pos : hi - pos]
-            seg[..., lo:hi] += src
-            norm[:, lo:hi] += exists[reach - d : reach - d + count, None] * (win * win)[lo - pos : hi - pos]
-        seg /= np.maximum(norm, NORM_FLOOR)
-        self.frames = frames[:, -reach :].copy()
-        self.count += count
-        period = yin(seg, n_fft, tau_min, tau_max)
-        out: F64 = np.divide(1.0, period, out=np.zeros_like(period), where=period > 0)
+        out = _frames_pitch(frames, self.count, cfg)
+        self.frames = frames[:, -reach:].copy()
+        self.count += new.shape[1]
+        return out
+
+
+class AheadPitch:
+    """The pitch of a non-causal stream's stored low band, for the phase-gradient start's harmonics
+    (FORMAT.md 6.5, "Non-causal, mode 2: the band's harmonics"), decoded in overlapping blocks in order:
+    frame t's pitch is the one `LowBandPitch` hears at frame t + 1, whose segment ends with frame t's last
+    sample (the causal estimate lags the frame by about a hop: centred so, development speech scored 0.10
+    PESQ-WB higher, docs/TRAINING.md); a block's last frame takes its own. Keeps the windowed frames before
+    the next block's first, so that every frame's pitch is the whole file's."""
+
+    def __init__(self) -> None:
+        self.frame = 0  # the next block's first frame
+        self.frames: F64 | None = None  # `[R, reach, n_fft]` the windowed frames just before it
+
+    def block(self, mag: npt.ArrayLike, phase: npt.ArrayLike, cfg: ModelConfig, w0: int, next_w0: int) -> F64:
+        """The low band `[R, K, T]` (as `LowBandPitch.block`) of frames `[w0, w0 + T)` -> their pitch `[R, T]`,
+        cycles a sample (0: unvoiced); keeps what frame `next_w0`'s block needs. ValueError for a block out of
+        order (its first frame neither 0 nor the one kept)."""
+        if w0 > 0 and (self.frames is None or self.frame != w0):
+            raise ValueError(f"low-band pitch: block from frame {w0} out of order (expected {self.frame})")
+        new = _band_frames(mag, phase, cfg.n_fft)
+        reach, count = _reach(cfg), new.shape[1]
+        past = self.frames if w0 > 0 and self.frames is not None else np.zeros((new.shape[0], reach, cfg.n_fft))
+        frames = np.concatenate([past, new], axis=1)
+        own = _frames_pitch(frames, w0, cfg)
+        if w0 <= next_w0 < w0 + count:  # frames [next_w0 - reach, next_w0), at reach + frame - w0
+            self.frame, self.frames = next_w0, frames[:, next_w0 - w0 : next_w0 - w0 + reach].copy()
+        out: F64 = np.concatenate([own[:, 1:], own[:, -1:]], axis=1)
         return out
 
 

@@ -144,8 +144,10 @@ def phase_start(lm: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return phase_start_impulses(lm, n_fft, hop)[0]
 
 
-def phase_start_impulses(lm: np.ndarray, n_fft: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """`phase_start`, and the frames `impulse` [N] that took an impulse's phase ("Impulses")."""
+def phase_start_impulses(lm: np.ndarray, n_fft: int, hop: int, pitch: np.ndarray | None = None,
+                         band: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`phase_start`, and the frames `impulse` [N] that took an impulse's phase ("Impulses"). Mode 2 ("the
+    band's harmonics"): `pitch` [N] (cycles a sample, 0: unvoiced) of the stored band's `band` bins."""
     L = np.asarray(lm, dtype=np.float64)
     n_bins, n = L.shape
     lam, rng = 0.25645, np.log(1000.0)
@@ -156,6 +158,11 @@ def phase_start_impulses(lm: np.ndarray, n_fft: int, hop: int) -> tuple[np.ndarr
     neg = c < 0
     vertex = np.clip(0.5 * (L[:-2] - L[2:]) / np.where(neg, c, -1.0), -1.5, 1.5)
     nu[1:-1] = np.where(neg, k[1:-1] + vertex, nu[1:-1])
+    if pitch is not None:  # voiced frames: the frequencies in bins [band, 2 band) at their nearest harmonic
+        for t in np.flatnonzero(pitch > 0):
+            f = pitch[t]
+            h = np.maximum(1, np.floor(nu[band : 2 * band, t] / (n_fft * f) + 0.5))
+            nu[band : 2 * band, t] = h * n_fft * f
     dn = np.zeros_like(L)
     dn[:, 1:-1] = (L[:, 2:] - L[:, :-2]) / (2 * hop)
     d = np.clip(lam * n_fft**2 * dn / (2 * np.pi), -2 * hop, 2 * hop)
@@ -310,10 +317,10 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
 
 
 def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None,
-                 highpass: bool = True, start: int | None = None) -> np.ndarray:
+                 highpass: bool = True, start: int | None = None, harmonics: bool = True) -> np.ndarray:
     """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in and
-    lead-out). `start`:
-    the phase start (3.6, 6.5), the caller's, else the model's `codec_rt.phase_start`."""
+    lead-out). `start`: the phase start (3.6, 6.5), the caller's, else the model's `codec_rt.phase_start`.
+    `harmonics`: mode 2's band's harmonics in the phase start (6.5; False: as a reader that predates them)."""
     h, packets = read_blob(data)
     check_against_model(h, m)
     n_fft, hop = m.cfg["n_fft"], m.cfg["hop"]
@@ -333,13 +340,18 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         top = S.max(axis=0)
         J = top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0))
         shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
-    if gradient and h["channels"] > 1 and h["stereo"] == 0:
-        joint, joint_impulse = phase_start_impulses(J, n_fft, hop)
     def voiced(ch: int) -> np.ndarray | None:  # 6.5, causal, mode 2: each channel's pitch (the joint: the first's)
         stored = feats[ch][3]
         if stored is None or h["mode"] != 2:
             return None
         return low_band_pitch(es[ch], stored, n_fft, hop, m.cfg["sample_rate"])
+
+    def ahead(ch: int) -> tuple[np.ndarray | None, int]:  # 6.5, non-causal, mode 2: frame t + 1's (the last: its own)
+        f = voiced(ch) if harmonics else None
+        return (None, 0) if f is None else (np.append(f[1:], f[-1:]), feats[ch][3].shape[0])
+
+    if gradient and h["channels"] > 1 and h["stereo"] == 0:
+        joint, joint_impulse = phase_start_impulses(J, n_fft, hop, *ahead(0))
 
     if m.cfg["causal"] and h["channels"] > 1 and h["stereo"] == 0 and h["mode"] != 1:  # 6.5, causal, one by one
         louder = np.argmax(S, axis=0)
@@ -357,7 +369,7 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         mag = np.exp(e) / g
         impulse = None
         if gradient:
-            phase0, impulse = phase_start_impulses(e, n_fft, hop)  # 6.5: over all N frames of the channel
+            phase0, impulse = phase_start_impulses(e, n_fft, hop, *ahead(ch))  # 6.5: all N frames of the channel
             if joint is not None:
                 phase0 = np.where(shared, joint, phase0)
                 impulse = np.where(shared, joint_impulse, impulse)

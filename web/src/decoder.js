@@ -11,7 +11,7 @@
 
 import { PHASE_DITHER_MINOR, phaseDither, phaseRows, readBlob } from './container.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
-import { LowBandPitch } from './pitch.js';
+import { AheadPitch, LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { frameGains, removeDc } from './level.js';
 import { codedLength } from './model.js';
@@ -262,6 +262,9 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
   const starts = gradient && h.mode !== 1 ? Array.from({ length: h.channels }, () => new GradientStart()) : null;
   // channels coded one by one share the start of their joint log-magnitude where they carry one sound (6.5)
   const jointStarter = starts && h.channels > 1 && h.stereo === 0 ? new GradientStart() : null;
+  // mode 2 (6.3): the blob's low band; its pitch places the harmonics just above it (6.5)
+  const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
+  const aheads = starts && hold ? Array.from({ length: h.channels }, () => new AheadPitch(nFft, hop, c.sampleRate)) : null;
   let emitted = 0;
   for (let b = 0; b * BLOCK_FRAMES < end.frames; b++) {
     const w0 = Math.max(0, b * BLOCK_FRAMES - MARGIN_FRAMES);
@@ -273,11 +276,21 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
     const last = (b + 1) * BLOCK_FRAMES >= end.frames;
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
     const nextW0 = Math.max(0, (b + 1) * BLOCK_FRAMES - MARGIN_FRAMES);
+    const nw = w1 - w0;
+    /** @param {number} ch the stored band of this window's frames [K, nw] */
+    const band = (ch) => {
+      const phase = new Float32Array(hold * nw);
+      for (let k = 0; k < hold; k++) {
+        phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
+      }
+      return { rows: hold, phase };
+    };
+    const pitch = aheads ? feats.map((f, ch) => aheads[ch].block(f.logmag, band(ch), w0, nextW0)) : null;
     let shared = null;
     let jointStarted = null;
-    if (jointStarter) {
+    if (jointStarter) { // the joint takes the first channel's pitch
       const j = jointStart(feats.map((f) => f.logmag), c.nBins);
-      jointStarted = jointStarter.block(j.joint, c.nBins, nFft, hop, w0, nextW0);
+      jointStarted = jointStarter.block(j.joint, c.nBins, nFft, hop, w0, nextW0, pitch && pitch[0], hold);
       shared = j.shared;
     }
     for (let ch = 0; ch < h.channels; ch++) {
@@ -287,7 +300,7 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
       let held = null;
       if (starts) {
         // the phase-gradient start goes on from the phase this channel's last block kept for w0 (6.9)
-        const own = starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, nextW0);
+        const own = starts[ch].block(f.logmag, c.nBins, nFft, hop, w0, nextW0, pitch && pitch[ch], hold);
         const phi = own.phi;
         held = own.held;
         if (shared && jointStarted) {
@@ -300,13 +313,9 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
         }
         phase = Float32Array.from(phi);
       }
-      const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
       if (hold) { // mode 2 (6.3): the blob's low band replaces the start there, and is held through refinement
-        const nw = w1 - w0;
         phase = Float32Array.from(phase);
-        for (let k = 0; k < hold; k++) {
-          phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
-        }
+        phase.set(band(ch).phase);
       }
       const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold, held);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)

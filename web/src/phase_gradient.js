@@ -113,10 +113,14 @@ export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
  * first (a block that goes on from `seed`; null: a file's start).
  * @param {Float32Array | Float64Array} logmag [n_bins, frames] @param {number} nb @param {number} nFft
  * @param {number} hop @param {Float64Array | null} seed @param {Float64Array | null} before
+ * @param {Float64Array | null} [pitch] mode 2 (6.5, "Non-causal, mode 2: the band's harmonics"): the stored
+ *   band's pitch [frames], cycles a sample (0: unvoiced); a voiced frame's frequencies in bins [band, 2 band)
+ *   are those of their nearest harmonic
+ * @param {number} [band] the stored band's bins
  * @returns {{phi: Float64Array, held: Uint8Array, energy: Float64Array}} phi [n_bins, frames], held [frames]
  *   (the frames that took an impulse's phase), energy [frames] (dB)
  */
-export function gradientStart(logmag, nb, nFft, hop, seed, before) {
+export function gradientStart(logmag, nb, nFft, hop, seed, before, pitch = null, band = 0) {
   const frames = logmag.length / nb;
   if (!Number.isInteger(frames)) throw new RangeError(`log-magnitude of ${logmag.length} values is not ${nb} bins x frames`);
   if (seed && seed.length !== nb) throw new RangeError(`seed of ${seed.length} bins, expected ${nb}`);
@@ -148,6 +152,9 @@ export function gradientStart(logmag, nb, nFft, hop, seed, before) {
           const c = lo - 2 * col[k] + hi;
           const shift = c < 0 ? (0.5 * (lo - hi)) / c : 0;
           nu = k + Math.min(Math.max(shift, -MAX_BIN_SHIFT), MAX_BIN_SHIFT);
+        }
+        if (pitch && pitch[t] > 0 && k >= band && k < 2 * band) {
+          nu = Math.max(1, Math.floor(nu / (nFft * pitch[t]) + 0.5)) * nFft * pitch[t];
         }
         base[k] = prev[k] + advance * nu;
       }
@@ -245,14 +252,17 @@ export class GradientStart {
    * `nextW0`'s phase, and the energies before it, for the next block.
    * @param {Float32Array | Float64Array} logmag [n_bins, T] @param {number} nb @param {number} nFft
    * @param {number} hop @param {number} w0 @param {number} nextW0
+   * @param {Float64Array | null} [pitch] mode 2: the stored band's pitch [T] (`gradientStart`)
+   * @param {number} [band] the stored band's bins
    * @returns {{phi: Float64Array, held: Uint8Array}}
    */
-  block(logmag, nb, nFft, hop, w0, nextW0) {
+  block(logmag, nb, nFft, hop, w0, nextW0, pitch = null, band = 0) {
     if (w0 > 0 && (this.seed === null || this.frame !== w0)) {
       throw new RangeError(`gradient start: block from frame ${w0} out of order (expected ${this.frame})`);
     }
     const goOn = w0 > 0;
-    const { phi, held, energy } = gradientStart(logmag, nb, nFft, hop, goOn ? this.seed : null, goOn ? this.before : null);
+    const { phi, held, energy } = gradientStart(logmag, nb, nFft, hop, goOn ? this.seed : null, goOn ? this.before : null,
+      pitch, band);
     const frames = phi.length / nb;
     if (nextW0 >= w0 && nextW0 < w0 + frames) {
       const seed = new Float64Array(nb);

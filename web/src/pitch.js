@@ -58,6 +58,28 @@ export function yin(x, window, tauMin, tauMax) {
   return t0;
 }
 
+/**
+ * The windowed low band of frame `i` of a block: w * irfft of its stored bins, as numpy's irfft (bin 0: its
+ * real part).
+ * @param {Float32Array} logmag [F, T] @param {{rows: number, phase: Float32Array}} held [K, T]
+ * @param {number} i @param {number} nFft @param {Float64Array} win
+ */
+function bandFrame(logmag, held, i, nFft, win) {
+  const k = held.rows;
+  const t = held.phase.length / k;
+  const u = new Float64Array(nFft);
+  for (let b = 0; b < k; b++) {
+    const m = Math.exp(logmag[b * t + i]);
+    const p = held.phase[b * t + i];
+    for (let n = 0; n < nFft; n++) {
+      const c = Math.cos(p + (2 * Math.PI * b * n) / nFft);
+      u[n] += (b === 0 ? 1 : 2) * m * c;
+    }
+  }
+  for (let n = 0; n < nFft; n++) u[n] = (u[n] / nFft) * win[n];
+  return u;
+}
+
 /** One stream's low-band pitch, block after block, in order (Python: `codec_rt.pitch.LowBandPitch`). */
 export class LowBandPitch {
   /** @param {number} nFft @param {number} hop @param {number} sampleRate */
@@ -71,6 +93,8 @@ export class LowBandPitch {
     this.reach = Math.ceil(this.len / hop); // frames before frame t that its segment still covers
     /** @type {Float64Array[]} the windowed low-band frames so far (those a segment still reaches) */
     this.frames = [];
+    this.seg = new Float64Array(this.len);
+    this.norm = new Float64Array(this.len);
   }
 
   /**
@@ -79,40 +103,77 @@ export class LowBandPitch {
    * @param {{rows: number, phase: Float32Array}} held the stored phase [K, T]
    */
   block(logmag, held) {
-    const { nFft, hop, len, win } = this;
-    const k = held.rows;
-    const t = held.phase.length / k;
+    const t = held.phase.length / held.rows;
     const out = new Float64Array(t);
-    const seg = new Float64Array(len);
-    const norm = new Float64Array(len);
-    for (let i = 0; i < t; i++) {
-      const u = new Float64Array(nFft); // w * irfft of the band, as numpy's irfft (bin 0: its real part)
-      for (let b = 0; b < k; b++) {
-        const m = Math.exp(logmag[b * t + i]);
-        const p = held.phase[b * t + i];
-        for (let n = 0; n < nFft; n++) {
-          const c = Math.cos(p + (2 * Math.PI * b * n) / nFft);
-          u[n] += (b === 0 ? 1 : 2) * m * c;
-        }
+    for (let i = 0; i < t; i++) out[i] = this.push(bandFrame(logmag, held, i, this.nFft, this.win));
+    return out;
+  }
+
+  /** The next frame's windowed low band -> its pitch, cycles a sample (0: unvoiced). @param {Float64Array} u */
+  push(u) {
+    const { nFft, hop, len, win, seg, norm } = this;
+    this.frames.push(u);
+    if (this.frames.length > this.reach + 1) this.frames.shift();
+    seg.fill(0);
+    norm.fill(0);
+    const have = this.frames.length;
+    for (let d = 0; d < have; d++) {
+      const frame = this.frames[have - 1 - d];
+      const pos = len - (nFft - hop) - d * hop; // frame t - d's first sample, from the segment's first
+      for (let n = Math.max(pos, 0); n < Math.min(pos + nFft, len); n++) {
+        seg[n] += frame[n - pos];
+        norm[n] += win[n - pos] * win[n - pos];
       }
-      for (let n = 0; n < nFft; n++) u[n] = (u[n] / nFft) * win[n];
-      this.frames.push(u);
-      if (this.frames.length > this.reach + 1) this.frames.shift();
-      seg.fill(0);
-      norm.fill(0);
-      const have = this.frames.length;
-      for (let d = 0; d < have; d++) {
-        const frame = this.frames[have - 1 - d];
-        const pos = len - (nFft - hop) - d * hop; // frame t - d's first sample, from the segment's first
-        for (let n = Math.max(pos, 0); n < Math.min(pos + nFft, len); n++) {
-          seg[n] += frame[n - pos];
-          norm[n] += win[n - pos] * win[n - pos];
-        }
-      }
-      for (let n = 0; n < len; n++) seg[n] /= Math.max(norm[n], NORM_FLOOR);
-      const period = yin(seg, nFft, this.tauMin, this.tauMax);
-      out[i] = period > 0 ? 1 / period : 0;
     }
+    for (let n = 0; n < len; n++) seg[n] /= Math.max(norm[n], NORM_FLOOR);
+    const period = yin(seg, nFft, this.tauMin, this.tauMax);
+    return period > 0 ? 1 / period : 0;
+  }
+}
+
+/**
+ * A non-causal stream's low-band pitch, for the phase-gradient start's harmonics (docs/FORMAT.md 6.5,
+ * "Non-causal, mode 2: the band's harmonics"), in overlapping blocks in order: frame t's is the one
+ * `LowBandPitch` hears at frame t + 1 (a block's last frame: its own). Keeps the windowed frames before the
+ * next block's first (Python: `codec_rt.pitch.AheadPitch`).
+ */
+export class AheadPitch {
+  /** @param {number} nFft @param {number} hop @param {number} sampleRate */
+  constructor(nFft, hop, sampleRate) {
+    this.nFft = nFft;
+    this.hop = hop;
+    this.sampleRate = sampleRate;
+    this.frame = 0;
+    /** @type {Float64Array[] | null} the windowed frames just before `frame` (those that exist, up to reach) */
+    this.past = null;
+  }
+
+  /**
+   * Frames [w0, w0 + T) -> their pitch [T], cycles a sample (0: unvoiced); keeps what frame nextW0's block needs.
+   * @param {Float32Array} logmag [F, T] @param {{rows: number, phase: Float32Array}} held [K, T]
+   * @param {number} w0 @param {number} nextW0
+   */
+  block(logmag, held, w0, nextW0) {
+    if (w0 > 0 && (this.past === null || this.frame !== w0)) {
+      throw new RangeError(`low-band pitch: block from frame ${w0} out of order (expected ${this.frame})`);
+    }
+    const track = new LowBandPitch(this.nFft, this.hop, this.sampleRate);
+    if (w0 > 0 && this.past) track.frames = [...this.past];
+    const t = held.phase.length / held.rows;
+    const own = new Float64Array(t);
+    const frames = [];
+    for (let i = 0; i < t; i++) {
+      frames.push(bandFrame(logmag, held, i, this.nFft, track.win));
+      own[i] = track.push(frames[i]);
+    }
+    if (nextW0 >= w0 && nextW0 < w0 + t) {
+      const all = [...(w0 > 0 && this.past ? this.past : []), ...frames];
+      const at = all.length - t + nextW0 - w0; // frame nextW0's place in `all`
+      this.past = all.slice(Math.max(0, at - track.reach), at);
+      this.frame = nextW0;
+    }
+    const out = new Float64Array(t);
+    for (let i = 0; i < t; i++) out[i] = own[Math.min(i + 1, t - 1)];
     return out;
   }
 }

@@ -43,6 +43,18 @@ def lags(sample_rate: int) -> tuple[int, int]:
     return math.floor(sample_rate / F_MAX), math.floor(sample_rate / F_MIN)
 
 
+def _fft_size(n: int) -> int:
+    """The least size >= n whose only prime factors are 2, 3 and 5 (fast for numpy's pocketfft)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
 def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
     """Signals `[..., window + tau_max]` -> each one's period `[...]` in samples, 0 where it is unvoiced:
     YIN's difference between the newest `window` samples and those `tau` earlier, normalized by its mean
@@ -52,7 +64,9 @@ def yin(seg: F64, window: int, tau_min: int, tau_max: int) -> F64:
     down, whose harmonics are its partials too) and the newest samples are not near silent; refined by the
     parabola through it and its neighbours."""
     length = window + tau_max
-    size = 1 << (length + window - 1).bit_length()
+    # A circular correlation of `length` points or more: lag m = tau_max - tau reads seg[i + m], i + m < length,
+    # so nothing wraps.
+    size = _fft_size(length)
     newest = seg[..., length - window :]
     # d(tau) = sum (a - b_tau)^2 = |a|^2 + |b_tau|^2 - 2 a.b_tau, the cross term for every tau by one FFT
     cross = np.fft.irfft(np.conj(np.fft.rfft(newest, size)) * np.fft.rfft(seg, size), size)

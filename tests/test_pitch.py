@@ -78,14 +78,15 @@ def test_blocks_hear_the_whole_streams_pitch(cuts: list[int]) -> None:
 @pytest.mark.parametrize("block", [40, 128])
 def test_overlapping_blocks_hear_the_whole_files_pitch_one_frame_ahead(block: int) -> None:
     """The non-causal decoder's blocks (6.9: each window `block` frames and 24 of margin either side, each
-    going on from the frame its block starts at) hear frame t + 1's pitch at frame t, as the whole file does
-    (6.5, "Non-causal, mode 2"); a block out of order is refused."""
+    going on from the frame its block starts at) hear frame t + 1's pitch at frame t (voiced more strictly),
+    as the whole file does (6.5, "Non-causal, mode 2"); a block out of order is refused."""
     x, _ = voice_like(2.0)
     mag, held = low_band(x + 0.01 * np.random.default_rng(1).standard_normal(x.size))
     n, margin = mag.shape[1], 24
     causal = LowBandPitch().block(mag[None, :K], held[None], config())
     whole = AheadPitch().block(mag[None, :K], held[None], config(), 0, n)
-    np.testing.assert_array_equal(whole, np.concatenate([causal[:, 1:], causal[:, -1:]], axis=1))
+    ahead = np.concatenate([causal[:, 1:], causal[:, -1:]], axis=1)
+    assert np.all((whole == ahead) | (whole == 0)) and np.mean(whole > 0) > 0.9  # voiced more strictly
     ahead = AheadPitch()
     for b in range(-(-n // block)):
         w0, w1, nxt = max(0, b * block - margin), min(n, (b + 1) * block + margin), (b + 1) * block - margin

@@ -221,9 +221,11 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
     return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
 
 
-def low_band_pitch(e: np.ndarray, held: np.ndarray, n_fft: int, hop: int, rate: int) -> np.ndarray:
+def low_band_pitch(e: np.ndarray, held: np.ndarray, n_fft: int, hop: int, rate: int,
+                   voiced_below: float = 0.35) -> np.ndarray:
     """6.5, causal, mode 2, voiced frames: the postfilter's log-magnitude `e` [F, N] and the stored phase
-    [K, N] -> f [N], cycles a sample (0: unvoiced). Frame by frame, the sums written out."""
+    [K, N] -> f [N], cycles a sample (0: unvoiced; voiced where d'(T0) < `voiced_below`, 0.15 for the
+    non-causal band's harmonics). Frame by frame, the sums written out."""
     k_held, n = held.shape
     tau_min, tau_max = math.floor(rate / 400), math.floor(rate / 70)
     big_l = n_fft + tau_max
@@ -255,7 +257,7 @@ def low_band_pitch(e: np.ndarray, held: np.ndarray, n_fft: int, hop: int, rate: 
                 t0 += 1
         else:
             t0 = tau_min + int(np.argmin(dp[tau_min:]))
-        if dp[t0] < 0.35 and dp[t0] < dp[t0 - 1] and np.mean(a**2) > 1e-7:
+        if dp[t0] < voiced_below and dp[t0] < dp[t0 - 1] and np.mean(a**2) > 1e-7:
             p = float(t0)
             if t0 < tau_max:
                 dd = dp[t0 - 1] - 2 * dp[t0] + dp[t0 + 1]
@@ -340,14 +342,14 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         top = S.max(axis=0)
         J = top + 0.5 * np.log(np.exp(2 * (S - top)).sum(axis=0))
         shared = np.median(S.max(axis=0) - S.min(axis=0), axis=0) <= 0.5
-    def voiced(ch: int) -> np.ndarray | None:  # 6.5, causal, mode 2: each channel's pitch (the joint: the first's)
-        stored = feats[ch][3]
+    def voiced(ch: int, below: float = 0.35) -> np.ndarray | None:  # 6.5, causal, mode 2: each channel's pitch
+        stored = feats[ch][3]  # (the joint: the first's)
         if stored is None or h["mode"] != 2:
             return None
-        return low_band_pitch(es[ch], stored, n_fft, hop, m.cfg["sample_rate"])
+        return low_band_pitch(es[ch], stored, n_fft, hop, m.cfg["sample_rate"], below)
 
     def ahead(ch: int) -> tuple[np.ndarray | None, int]:  # 6.5, non-causal, mode 2: frame t + 1's (the last: its own)
-        f = voiced(ch) if harmonics else None
+        f = voiced(ch, 0.15) if harmonics else None
         return (None, 0) if f is None else (np.append(f[1:], f[-1:]), feats[ch][3].shape[0])
 
     if gradient and h["channels"] > 1 and h["stereo"] == 0:

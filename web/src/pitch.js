@@ -12,13 +12,15 @@ export const F_MAX = 400; // Hz
 export const THRESHOLD = 0.15;
 export const VOICED = 0.35;
 export const SILENCE = 1e-7;
+export const AHEAD_VOICED = THRESHOLD; // the non-causal band's harmonics want a clearer pitch (6.5)
 const NORM_FLOOR = 1e-3;
 
 /**
  * YIN's period of one segment, samples, or 0 where it is unvoiced.
  * @param {Float64Array} x [window + tauMax] @param {number} window @param {number} tauMin @param {number} tauMax
+ * @param {number} [voicedBelow] voiced where the normalized difference at the period is below this
  */
-export function yin(x, window, tauMin, tauMax) {
+export function yin(x, window, tauMin, tauMax, voicedBelow = VOICED) {
   const len = window + tauMax;
   const a0 = len - window;
   const d = new Float64Array(tauMax + 1);
@@ -50,7 +52,7 @@ export function yin(x, window, tauMin, tauMax) {
   let energy = 0;
   for (let i = 0; i < window; i++) energy += x[a0 + i] * x[a0 + i];
   // a dip, not the far side of one below tauMin (a pitch above F_MAX is heard an octave or more down)
-  if (!(dp[t0] < VOICED && dp[t0] < dp[t0 - 1] && energy / window > SILENCE)) return 0;
+  if (!(dp[t0] < voicedBelow && dp[t0] < dp[t0 - 1] && energy / window > SILENCE)) return 0;
   if (t0 < tauMax) {
     const den = dp[t0 - 1] - 2 * dp[t0] + dp[t0 + 1];
     if (den > 0) return t0 + (dp[t0 - 1] - dp[t0 + 1]) / (2 * den);
@@ -82,10 +84,14 @@ function bandFrame(logmag, held, i, nFft, win) {
 
 /** One stream's low-band pitch, block after block, in order (Python: `codec_rt.pitch.LowBandPitch`). */
 export class LowBandPitch {
-  /** @param {number} nFft @param {number} hop @param {number} sampleRate */
-  constructor(nFft, hop, sampleRate) {
+  /**
+   * @param {number} nFft @param {number} hop @param {number} sampleRate
+   * @param {number} [voicedBelow] voiced where the normalized difference at the period is below this
+   */
+  constructor(nFft, hop, sampleRate, voicedBelow = VOICED) {
     this.nFft = nFft;
     this.hop = hop;
+    this.voicedBelow = voicedBelow;
     this.tauMin = Math.floor(sampleRate / F_MAX);
     this.tauMax = Math.floor(sampleRate / F_MIN);
     this.len = nFft + this.tauMax;
@@ -126,7 +132,7 @@ export class LowBandPitch {
       }
     }
     for (let n = 0; n < len; n++) seg[n] /= Math.max(norm[n], NORM_FLOOR);
-    const period = yin(seg, nFft, this.tauMin, this.tauMax);
+    const period = yin(seg, nFft, this.tauMin, this.tauMax, this.voicedBelow);
     return period > 0 ? 1 / period : 0;
   }
 }
@@ -134,8 +140,8 @@ export class LowBandPitch {
 /**
  * A non-causal stream's low-band pitch, for the phase-gradient start's harmonics (docs/FORMAT.md 6.5,
  * "Non-causal, mode 2: the band's harmonics"), in overlapping blocks in order: frame t's is the one
- * `LowBandPitch` hears at frame t + 1 (a block's last frame: its own). Keeps the windowed frames before the
- * next block's first (Python: `codec_rt.pitch.AheadPitch`).
+ * `LowBandPitch` hears at frame t + 1, voiced below AHEAD_VOICED (a block's last frame: its own). Keeps the
+ * windowed frames before the next block's first (Python: `codec_rt.pitch.AheadPitch`).
  */
 export class AheadPitch {
   /** @param {number} nFft @param {number} hop @param {number} sampleRate */
@@ -157,7 +163,7 @@ export class AheadPitch {
     if (w0 > 0 && (this.past === null || this.frame !== w0)) {
       throw new RangeError(`low-band pitch: block from frame ${w0} out of order (expected ${this.frame})`);
     }
-    const track = new LowBandPitch(this.nFft, this.hop, this.sampleRate);
+    const track = new LowBandPitch(this.nFft, this.hop, this.sampleRate, AHEAD_VOICED);
     if (w0 > 0 && this.past) track.frames = [...this.past];
     const t = held.phase.length / held.rows;
     const own = new Float64Array(t);

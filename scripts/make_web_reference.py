@@ -143,7 +143,8 @@ def make(out: Path) -> None:
         jobs = [("speech16", True, "predicted"), ("speech16", False, "predicted"), ("speech48st", True, "predicted"),
                 ("music44st", False, "predicted")]
         if point.path.name == "rd12k":
-            jobs += [("speech16", True, "store_phase"), ("speech16", True, "low_band_phase")]
+            jobs += [("speech16", True, "store_phase"), ("speech16", True, "low_band_phase"),
+                     ("speech48st", True, "low_band_phase")]  # a pair: the joint start takes the first's pitch
         if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one
             jobs += [("speech16", True, "low_band_phase"), ("speech48st", True, "low_band_phase")]
         for clip, framed, mode in jobs:

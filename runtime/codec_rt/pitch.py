@@ -146,9 +146,10 @@ class LowBandPitch:
     """The pitch of one stream's stored low band, frame after frame, decoded in blocks in order: keeps the
     windowed low-band frames that the next block's first segments still reach."""
 
-    def __init__(self) -> None:
+    def __init__(self, voiced_below: float = VOICED) -> None:
         self.frames: F64 | None = None  # `[R, reach, n_fft]` the last windowed low-band frames (zeros before 0)
         self.count = 0  # frames so far
+        self.voiced_below = voiced_below
 
     def block(self, mag: npt.ArrayLike, phase: npt.ArrayLike, cfg: ModelConfig) -> F64:
         """Magnitude and stored phase of the low band `[R, K, T]` (bins `[0, K)`, before the level gain;
@@ -158,7 +159,7 @@ class LowBandPitch:
         reach = _reach(cfg)
         past = np.zeros((new.shape[0], reach, cfg.n_fft)) if self.frames is None else self.frames
         frames = np.concatenate([past, new], axis=1)
-        out = _frames_pitch(frames, self.count, cfg)
+        out = _frames_pitch(frames, self.count, cfg, self.voiced_below)
         self.frames = frames[:, -reach:].copy()
         self.count += new.shape[1]
         return out
@@ -170,26 +171,31 @@ class AheadPitch:
     frame t's pitch is the one `LowBandPitch` hears at frame t + 1, whose segment ends with frame t's last
     sample (the causal estimate lags the frame by about a hop: centred so, development speech scored 0.10
     PESQ-WB higher, docs/TRAINING.md), voiced where the normalized difference is below AHEAD_VOICED; a
-    block's last frame takes its own. Keeps the windowed frames before the next block's first, so that every
-    frame's pitch is the whole file's."""
+    block's last frame takes its own. Each frame's own estimate is made once, as `LowBandPitch` makes it
+    frame after frame, and kept while a later block's window still holds the frame, so that every frame's
+    pitch is the whole file's."""
 
     def __init__(self) -> None:
+        self.track = LowBandPitch(AHEAD_VOICED)  # every frame up to `track.count` heard
         self.frame = 0  # the next block's first frame
-        self.frames: F64 | None = None  # `[R, reach, n_fft]` the windowed frames just before it
+        self.own: F64 | None = None  # `[R, track.count - frame]` the estimates of frames from `frame` on
 
     def block(self, mag: npt.ArrayLike, phase: npt.ArrayLike, cfg: ModelConfig, w0: int, next_w0: int) -> F64:
         """The low band `[R, K, T]` (as `LowBandPitch.block`) of frames `[w0, w0 + T)` -> their pitch `[R, T]`,
         cycles a sample (0: unvoiced); keeps what frame `next_w0`'s block needs. ValueError for a block out of
-        order (its first frame neither 0 nor the one kept)."""
-        if w0 > 0 and (self.frames is None or self.frame != w0):
+        order (its first frame neither 0 nor the one kept, or it leaves a gap)."""
+        if w0 > 0 and (self.own is None or self.frame != w0):
             raise ValueError(f"low-band pitch: block from frame {w0} out of order (expected {self.frame})")
-        new = _band_frames(mag, phase, cfg.n_fft)
-        reach, count = _reach(cfg), new.shape[1]
-        past = self.frames if w0 > 0 and self.frames is not None else np.zeros((new.shape[0], reach, cfg.n_fft))
-        frames = np.concatenate([past, new], axis=1)
-        own = _frames_pitch(frames, w0, cfg, AHEAD_VOICED)
-        if w0 <= next_w0 < w0 + count:  # frames [next_w0 - reach, next_w0), at reach + frame - w0
-            self.frame, self.frames = next_w0, frames[:, next_w0 - w0 : next_w0 - w0 + reach].copy()
+        m, p = np.asarray(mag), np.asarray(phase)
+        count, heard = m.shape[-1], self.track.count - w0 if w0 > 0 else 0
+        if w0 == 0 and self.track.count:  # a stream decoded again from its start
+            self.track = LowBandPitch(AHEAD_VOICED)
+        if heard > count:
+            raise ValueError(f"low-band pitch: block of {count} frames from {w0} ends before frame {w0 + heard}")
+        fresh = self.track.block(m[..., heard:], p[..., heard:], cfg)
+        own = fresh if heard == 0 or self.own is None else np.concatenate([self.own, fresh], axis=1)
+        if w0 <= next_w0 < w0 + count:
+            self.frame, self.own = next_w0, own[:, next_w0 - w0 :].copy()
         out: F64 = np.concatenate([own[:, 1:], own[:, -1:]], axis=1)
         return out
 

@@ -187,12 +187,13 @@ def test_the_least_margin_keeps_the_output_highpass_clean(speech: tuple[np.ndarr
 
 
 def test_a_voiced_frames_peaks_just_above_the_band_go_on_at_its_harmonics() -> None:
-    """Mode low_band_phase (6.5, "Non-causal, mode 2"): with the band's pitch at 200 Hz, a partial at 810 Hz
-    (bin 25.9, in [K, 2 K) for K = 22) goes on at 800 Hz, its nearest harmonic; one in the band (610 Hz) and one
-    above 2 K (1510 Hz) go on as before, and so does every peak of an unvoiced frame."""
+    """Mode low_band_phase (6.5, "Non-causal, mode 2"): with the band's pitch at 200 Hz, a partial at 803 Hz
+    (bin 25.7, in [K, 2 K) for K = 22, 0.1 bin from 800 Hz) goes on at 800 Hz, its nearest harmonic; one in
+    the band (610 Hz), one above 2 K (1510 Hz) and one 0.96 bin from a harmonic (1030 Hz: another sound's) go
+    on as before, and so does every peak of an unvoiced frame."""
     n_fft, hop, sr, k = 512, 128, 16000, 22
     t = np.arange(sr) / sr
-    x = sum(np.sin(2 * np.pi * f * t) for f in (610.0, 810.0, 1510.0))
+    x = sum(np.sin(2 * np.pi * f * t) for f in (610.0, 803.0, 1030.0, 1510.0))
     lm = np.log(np.abs(stft.stft(x[None], n_fft, hop)[0]) + 1e-6)
     steps = gradient_steps(lm, n_fft, hop)
     pitch = np.full((1, lm.shape[1]), 200.0 / sr)
@@ -204,8 +205,8 @@ def test_a_voiced_frames_peaks_just_above_the_band_go_on_at_its_harmonics() -> N
         return np.mod(np.diff(phi[round(hz * n_fft / sr)]) - expected + np.pi, 2 * np.pi) - np.pi + expected
 
     voiced = slice(41, lm.shape[1] - 5)
-    np.testing.assert_allclose(advance(after, 810)[voiced], 2 * np.pi * hop * 800 / sr, atol=1e-9)
-    assert np.all(np.abs(advance(before, 810)[voiced] - 2 * np.pi * hop * 810 / sr) < 0.05)  # within 1 Hz
-    for hz in (610.0, 1510.0):
+    np.testing.assert_allclose(advance(after, 803)[voiced], 2 * np.pi * hop * 800 / sr, atol=1e-9)
+    assert np.all(np.abs(advance(before, 803)[voiced] - 2 * np.pi * hop * 803 / sr) < 0.05)  # within 1 Hz
+    for hz in (610.0, 1030.0, 1510.0):
         np.testing.assert_allclose(advance(after, hz)[voiced], advance(before, hz)[voiced], atol=1e-9)
     np.testing.assert_allclose(after[:, :40], before[:, :40], atol=1e-9)

@@ -26,8 +26,9 @@ transient processing in the phase vocoder", DAFx 2003). The recursion above smea
 window (docs/fidelity.md, "Pre-echo"); Griffin-Lim then holds those frames.
 
 With a stored low band (mode low_band_phase), a voiced frame's peaks in the band's width above it go on at
-the frequency of their nearest harmonic of the band's pitch (`band_harmonics`, `pitch.AheadPitch`), where
-the decoded magnitude's peak alone misplaced a harmonic-rich tone's partials by 7 cents.
+the frequency of their nearest harmonic of the band's pitch where they lie within a quarter of a bin of it
+(`band_harmonics`, `pitch.AheadPitch`): the decoded magnitude's peak alone misplaced a harmonic-rich tone's
+partials by 7 cents.
 
 It works on the decoded log-magnitude (after the postfilter, before the level gain: a gain that steps at a
 packet boundary is not a time gradient). A file is decoded in overlapping blocks: each block goes on from
@@ -59,6 +60,9 @@ REACH = 3  # frames either side of an impulse's peak frame that must be TRANSIEN
 SPAN = 2  # frames either side of the peak frame that take the impulse's phase
 SPREAD = 32  # the impulse's chirp spans n_fft / SPREAD samples (1 ms at 16 kHz): a sharper one overshoots
 CONTEXT = REACH + SPAN  # frames either side whose energy a frame's transient test reads
+# The band's harmonics move a peak by at most this (bins): a partial farther from the band's harmonics is
+# another sound's (a DTMF pair's 697 Hz tone went to 679 Hz beside its own skirt's "pitch"; docs/TRAINING.md).
+HARMONIC_TOLERANCE = 0.25
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -142,9 +146,10 @@ def gradient_steps(logmag: npt.ArrayLike, n_fft: int, hop: int) -> GradientSteps
 
 
 def band_harmonics(steps: GradientSteps, pitch: npt.ArrayLike, band: int) -> GradientSteps:
-    """`steps` with the peaks in bins `[band, 2 band)` of each voiced frame going on at the frequency of their
-    nearest harmonic of the stored low band's pitch (mode low_band_phase: FORMAT.md 6.5, "Non-causal, mode 2:
-    the band's harmonics"). pitch: `[R, T]` cycles a sample, 0 where unvoiced (`pitch.AheadPitch`)."""
+    """`steps` with the peaks in bins `[band, 2 band)` of each voiced frame that lie within HARMONIC_TOLERANCE
+    of a harmonic of the stored low band's pitch going on at that harmonic's frequency (mode low_band_phase:
+    FORMAT.md 6.5, "Non-causal, mode 2: the band's harmonics"). pitch: `[R, T]` cycles a sample, 0 where
+    unvoiced (`pitch.AheadPitch`)."""
     count, rows, n_bins = steps.nu.shape
     f = np.moveaxis(np.asarray(pitch, np.float64), -1, 0).reshape(count, rows, 1)
     voiced = f > 0
@@ -152,8 +157,9 @@ def band_harmonics(steps: GradientSteps, pitch: npt.ArrayLike, band: int) -> Gra
     near = steps.near.reshape(count, rows, n_bins) - (np.arange(rows) * n_bins)[:, None]  # each bin's peak
     at_peak = np.take_along_axis(steps.nu, near, axis=-1)
     h = np.maximum(1.0, np.floor(at_peak / (steps.n_fft * f) + 0.5))
-    move = voiced & (near >= band) & (near < 2 * band)
-    delta = np.where(move, (TWO_PI * steps.hop / steps.n_fft) * (h * steps.n_fft * f - at_peak), 0.0)
+    target = h * steps.n_fft * f
+    move = voiced & (near >= band) & (near < 2 * band) & (np.abs(target - at_peak) <= HARMONIC_TOLERANCE)
+    delta = np.where(move, (TWO_PI * steps.hop / steps.n_fft) * (target - at_peak), 0.0)
     return replace(steps, step=steps.step + delta)
 
 

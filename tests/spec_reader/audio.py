@@ -158,11 +158,11 @@ def phase_start_impulses(lm: np.ndarray, n_fft: int, hop: int, pitch: np.ndarray
     neg = c < 0
     vertex = np.clip(0.5 * (L[:-2] - L[2:]) / np.where(neg, c, -1.0), -1.5, 1.5)
     nu[1:-1] = np.where(neg, k[1:-1] + vertex, nu[1:-1])
-    if pitch is not None:  # voiced frames: the frequencies in bins [band, 2 band) at their nearest harmonic
+    if pitch is not None:  # voiced frames: the frequencies in bins [band, 2 band) near a harmonic, at it
         for t in np.flatnonzero(pitch > 0):
-            f = pitch[t]
-            h = np.maximum(1, np.floor(nu[band : 2 * band, t] / (n_fft * f) + 0.5))
-            nu[band : 2 * band, t] = h * n_fft * f
+            f, was = pitch[t], nu[band : 2 * band, t]
+            at = np.maximum(1, np.floor(was / (n_fft * f) + 0.5)) * n_fft * f
+            nu[band : 2 * band, t] = np.where(np.abs(at - was) <= 0.25, at, was)
     dn = np.zeros_like(L)
     dn[:, 1:-1] = (L[:, 2:] - L[:, :-2]) / (2 * hop)
     d = np.clip(lam * n_fft**2 * dn / (2 * np.pi), -2 * hop, 2 * hop)

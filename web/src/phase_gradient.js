@@ -21,6 +21,7 @@ export const REACH = 3;
 export const SPAN = 2; // frames either side of the peak frame that take the impulse's phase
 export const SPREAD = 32; // the impulse's chirp spans n_fft / SPREAD samples
 export const CONTEXT = REACH + SPAN; // frames either side whose energy a frame's test reads
+export const HARMONIC_TOLERANCE = 0.25; // bins: the band's harmonics move a peak at most this far (6.5)
 
 /**
  * Each frame's energy (6.5, "Impulses"): 10 log10 of the sum over bins of exp(2 L), computed stably.
@@ -115,7 +116,7 @@ export function gradientPhase(logmag, nb, nFft, hop, seed = null) {
  * @param {number} hop @param {Float64Array | null} seed @param {Float64Array | null} before
  * @param {Float64Array | null} [pitch] mode 2 (6.5, "Non-causal, mode 2: the band's harmonics"): the stored
  *   band's pitch [frames], cycles a sample (0: unvoiced); a voiced frame's frequencies in bins [band, 2 band)
- *   are those of their nearest harmonic
+ *   within HARMONIC_TOLERANCE of a harmonic are that harmonic's
  * @param {number} [band] the stored band's bins
  * @returns {{phi: Float64Array, held: Uint8Array, energy: Float64Array}} phi [n_bins, frames], held [frames]
  *   (the frames that took an impulse's phase), energy [frames] (dB)
@@ -153,8 +154,9 @@ export function gradientStart(logmag, nb, nFft, hop, seed, before, pitch = null,
           const shift = c < 0 ? (0.5 * (lo - hi)) / c : 0;
           nu = k + Math.min(Math.max(shift, -MAX_BIN_SHIFT), MAX_BIN_SHIFT);
         }
-        if (pitch && pitch[t] > 0 && k >= band && k < 2 * band) {
-          nu = Math.max(1, Math.floor(nu / (nFft * pitch[t]) + 0.5)) * nFft * pitch[t];
+        if (pitch && pitch[t] > 0 && k >= band && k < 2 * band) { // a peak near a harmonic goes on at it
+          const at = Math.max(1, Math.floor(nu / (nFft * pitch[t]) + 0.5)) * nFft * pitch[t];
+          if (Math.abs(at - nu) <= HARMONIC_TOLERANCE) nu = at;
         }
         base[k] = prev[k] + advance * nu;
       }

@@ -140,8 +140,9 @@ export class LowBandPitch {
 /**
  * A non-causal stream's low-band pitch, for the phase-gradient start's harmonics (docs/FORMAT.md 6.5,
  * "Non-causal, mode 2: the band's harmonics"), in overlapping blocks in order: frame t's is the one
- * `LowBandPitch` hears at frame t + 1, voiced below AHEAD_VOICED (a block's last frame: its own). Keeps the
- * windowed frames before the next block's first (Python: `codec_rt.pitch.AheadPitch`).
+ * `LowBandPitch` hears at frame t + 1, voiced below AHEAD_VOICED (a block's last frame: its own). Each
+ * frame is heard once, and its estimate kept while a later block's window still holds it (Python:
+ * `codec_rt.pitch.AheadPitch`).
  */
 export class AheadPitch {
   /** @param {number} nFft @param {number} hop @param {number} sampleRate */
@@ -149,9 +150,11 @@ export class AheadPitch {
     this.nFft = nFft;
     this.hop = hop;
     this.sampleRate = sampleRate;
-    this.frame = 0;
-    /** @type {Float64Array[] | null} the windowed frames just before `frame` (those that exist, up to reach) */
-    this.past = null;
+    this.track = new LowBandPitch(nFft, hop, sampleRate, AHEAD_VOICED);
+    this.count = 0; // frames the track has heard
+    this.frame = 0; // the next block's first frame
+    /** @type {Float64Array | null} the estimates of frames [frame, count) */
+    this.own = null;
   }
 
   /**
@@ -160,23 +163,23 @@ export class AheadPitch {
    * @param {number} w0 @param {number} nextW0
    */
   block(logmag, held, w0, nextW0) {
-    if (w0 > 0 && (this.past === null || this.frame !== w0)) {
+    if (w0 > 0 && (this.own === null || this.frame !== w0)) {
       throw new RangeError(`low-band pitch: block from frame ${w0} out of order (expected ${this.frame})`);
     }
-    const track = new LowBandPitch(this.nFft, this.hop, this.sampleRate, AHEAD_VOICED);
-    if (w0 > 0 && this.past) track.frames = [...this.past];
-    const t = held.phase.length / held.rows;
-    const own = new Float64Array(t);
-    const frames = [];
-    for (let i = 0; i < t; i++) {
-      frames.push(bandFrame(logmag, held, i, this.nFft, track.win));
-      own[i] = track.push(frames[i]);
+    if (w0 === 0 && this.count) { // a stream decoded again from its start
+      this.track = new LowBandPitch(this.nFft, this.hop, this.sampleRate, AHEAD_VOICED);
+      this.count = 0;
     }
+    const t = held.phase.length / held.rows;
+    const heard = w0 > 0 ? this.count - w0 : 0;
+    if (heard > t) throw new RangeError(`low-band pitch: block of ${t} frames from ${w0} ends before frame ${w0 + heard}`);
+    const own = new Float64Array(t);
+    if (heard > 0 && this.own) own.set(this.own.subarray(0, heard));
+    for (let i = heard; i < t; i++) own[i] = this.track.push(bandFrame(logmag, held, i, this.nFft, this.track.win));
+    this.count = w0 + t;
     if (nextW0 >= w0 && nextW0 < w0 + t) {
-      const all = [...(w0 > 0 && this.past ? this.past : []), ...frames];
-      const at = all.length - t + nextW0 - w0; // frame nextW0's place in `all`
-      this.past = all.slice(Math.max(0, at - track.reach), at);
       this.frame = nextW0;
+      this.own = own.slice(nextW0 - w0);
     }
     const out = new Float64Array(t);
     for (let i = 0; i < t; i++) out[i] = own[Math.min(i + 1, t - 1)];

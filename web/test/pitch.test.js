@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stftFeatures } from '../src/dsp.js';
-import { LowBandPitch } from '../src/pitch.js';
+import { AHEAD_VOICED, AheadPitch, LowBandPitch } from '../src/pitch.js';
 
 const N_FFT = 256;
 const HOP = 64;
@@ -91,6 +91,26 @@ describe('the low band\'s pitch', () => {
         assert.ok(Math.abs(ratio - Math.round(ratio)) < 0.01 * ratio, `${freq} Hz heard at ${p[t] * SR} Hz`);
       }
     }
+  });
+
+  it('read one frame ahead, is the same in overlapping blocks as over the whole stream, and may start again', () => {
+    const own = new LowBandPitch(N_FFT, HOP, SR, AHEAD_VOICED).block(v.logmag, { rows: K, phase: v.phase });
+    const want = Array.from(own, (_, t) => own[Math.min(t + 1, v.frames - 1)]);
+    assert.deepEqual(Array.from(new AheadPitch(N_FFT, HOP, SR).block(v.logmag, { rows: K, phase: v.phase }, 0, 0)), want);
+    const ahead = new AheadPitch(N_FFT, HOP, SR);
+    for (let pass = 0; pass < 2; pass++) { // blocks of 40 frames, windows reaching 8 frames either side
+      const got = new Float64Array(v.frames);
+      for (let b = 0; b * 40 < v.frames; b++) {
+        const w0 = Math.max(0, b * 40 - 8);
+        const w1 = Math.min((b + 1) * 40 + 8, v.frames);
+        const s = slice(v.logmag, v.phase, v.frames, w0, w1);
+        const p = ahead.block(s.lm, s.held, w0, Math.max(0, (b + 1) * 40 - 8));
+        // a window's last frame has no next one in it: the block's own frames [b * 40, (b + 1) * 40) do
+        for (let t = b * 40; t < Math.min((b + 1) * 40, v.frames); t++) got[t] = p[t - w0];
+      }
+      assert.deepEqual(Array.from(got), want);
+    }
+    assert.throws(() => ahead.block(v.logmag, { rows: K, phase: v.phase }, 50, 60), /out of order/);
   });
 
   it('leaves silence unvoiced', () => {

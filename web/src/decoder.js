@@ -243,6 +243,24 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
   return out;
 }
 
+/** @typedef {{rows: number, phase: Float32Array}} Band the stored low band's phase of a window's frames [K, T] */
+
+/**
+ * Mode 2 (6.3): channel `ch`'s stored low band over frames [w0, w1), or null where none is held.
+ * @param {ReturnType<typeof latents>} lat @param {number} hold rows held (0: none)
+ * @param {number} ch @param {number} w0 @param {number} w1 @returns {Band | null}
+ */
+function heldBand(lat, hold, ch, w0, w1) {
+  if (!hold || !lat.phase) return null;
+  const nw = w1 - w0;
+  const phase = new Float32Array(hold * nw);
+  for (let k = 0; k < hold; k++) {
+    const row = (ch * hold + k) * lat.frames;
+    phase.set(lat.phase.subarray(row + w0, row + w1), k * nw);
+  }
+  return { rows: hold, phase };
+}
+
 /**
  * A non-causal model: blocks refined apart and joined with a crossfade -> model-rate audio per channel.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
@@ -276,16 +294,8 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
     const last = (b + 1) * BLOCK_FRAMES >= end.frames;
     const stop = last ? end.samples : (b + 1) * BLOCK_FRAMES * hop - v;
     const nextW0 = Math.max(0, (b + 1) * BLOCK_FRAMES - MARGIN_FRAMES);
-    const nw = w1 - w0;
-    /** @param {number} ch the stored band of this window's frames [K, nw] */
-    const band = (ch) => {
-      const phase = new Float32Array(hold * nw);
-      for (let k = 0; k < hold; k++) {
-        phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
-      }
-      return { rows: hold, phase };
-    };
-    const pitch = aheads ? feats.map((f, ch) => aheads[ch].block(f.logmag, band(ch), w0, nextW0)) : null;
+    const bands = feats.map((_, ch) => heldBand(lat, hold, ch, w0, w1));
+    const pitch = aheads ? feats.map((f, ch) => aheads[ch].block(f.logmag, /** @type {Band} */ (bands[ch]), w0, nextW0)) : null;
     let shared = null;
     let jointStarted = null;
     if (jointStarter) { // the joint takes the first channel's pitch
@@ -313,9 +323,10 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
         }
         phase = Float32Array.from(phi);
       }
-      if (hold) { // mode 2 (6.3): the blob's low band replaces the start there, and is held through refinement
+      const band = bands[ch];
+      if (band) { // mode 2 (6.3): the blob's low band replaces the start there, and is held through refinement
         phase = Float32Array.from(phase);
-        phase.set(band(ch).phase);
+        phase.set(band.phase);
       }
       const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold, held);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
@@ -359,16 +370,6 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const advance = c.phaseAdvance === 1 && h.mode !== 1; // a predicted phase advance (3.4), stored phase aside
   // mode 2 (6.3): the blob's low band, held through every step; the joint holds the first channel's
   const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
-  /** @param {number} ch @param {number} w0 @param {number} w1 */
-  const held = (ch, w0, w1) => {
-    if (!hold) return null;
-    const nw = w1 - w0;
-    const phase = new Float32Array(hold * nw);
-    for (let k = 0; k < hold; k++) {
-      phase.set(/** @type {Float32Array} */ (lat.phase).subarray((ch * hold + k) * lat.frames + w0, (ch * hold + k) * lat.frames + w1), k * nw);
-    }
-    return { rows: hold, phase };
-  };
   // the held band's pitch starts its voiced frames (6.5); one per channel, carried from block to block
   const pitches = Array.from({ length: h.channels }, () => new LowBandPitch(nFft, hop, c.sampleRate));
   let emitted = 0;
@@ -386,8 +387,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
     const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa);
     const base = w0 * hop - nFft / 2;
     const stop = Math.min(w1 * hop - nFft / 2, end.samples);
+    const bands = feats.map((_, ch) => heldBand(lat, hold, ch, w0, w1));
     const pitch = feats.map((f, ch) => {
-      const band = held(ch, w0, w1);
+      const band = bands[ch];
       return band ? pitches[ch].block(f.logmag, band) : null;
     });
     let shared = null;
@@ -405,7 +407,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       }
       const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
       const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record, null,
-        held(0, w0, w1), pitch[0]);
+        bands[0], pitch[0]);
       ola[h.channels] = r[1];
       last[h.channels] = r[2];
       shared = { shared: j.shared, ...record };
@@ -415,7 +417,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
       const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared,
-        held(ch, w0, w1), pitch[ch]);
+        bands[ch], pitch[ch]);
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

@@ -13,7 +13,9 @@ whole layout being written as before); 1.8 mode low_band_phase only; 1.9 the sam
 tests/data/golden_model_causal/ (a causal model, STFT 256 / 64, with a phase advance), mono and a pair
 coded channel by channel; 1.10 (dithered phase codes) golden_model_context/ in modes store_phase and
 low_band_phase and the causal model in low_band_phase (the fixed-width coder's float scales can move a code
-between CPUs, which 1.7's fixed goldens do off AVX-512). Framed goldens are written as a
+between CPUs, which 1.7's fixed goldens do off AVX-512). The whole layout of a non-causal model, coded with a
+lead-in and a lead-out since format 1.10's time (docs/FORMAT.md 7.5), is 1.6:
+golden_v1_6_context_whole_predicted (each golden is named by the minor its blob says). Framed goldens are written as a
 live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
 output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
 the post-processing) are stored. tests/test_golden.py decodes
@@ -91,7 +93,6 @@ def source(channels: int) -> tuple[np.ndarray, int]:
 
 
 def main() -> None:
-    version = f"v{blob.MAJOR}_{blob.MINOR}"
     # (coder, mode, channels, framed): both modes of every coder, and from 1.4 on (mid/side) two stereo ones
     jobs = [(coder, mode, 1, True) for coder in MODEL_DIRS for mode in ("predicted", "store_phase")]
     if blob.MINOR >= 4:
@@ -105,14 +106,12 @@ def main() -> None:
     if blob.MINOR >= 10:  # 1.10 dithers stored phase: both modes that store it, coders whose bytes hold across CPUs
         jobs = [(Coder.CONTEXT, "store_phase", 1, True), (Coder.CONTEXT, "low_band_phase", 1, True),
                 (-1, "low_band_phase", 1, True)]
+    jobs.append((Coder.CONTEXT, "predicted", 1, False))  # the whole layout with its lead: 1.6 (FORMAT.md 7.5)
     wrote = False
     for coder, mode, channels, framed in jobs:
         codec = Codec.load(causal_model_dir() if coder < 0 else model_dir(coder))
         kind = "causal" if coder < 0 else Coder(coder).name.lower()
         name = kind + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole")
-        stem = DATA / f"golden_{version}_{name}_{mode}"
-        if stem.with_suffix(".cra").exists():
-            continue
         x, sr = source(channels)
         if framed:  # as a live stream writes it (each packet's own gain), which no file-level rule changes
             joint = channels == 2 and coder >= 0  # the causal pair: channels one by one (6.5's joint phase)
@@ -120,6 +119,9 @@ def main() -> None:
             data = enc.push(x) + enc.flush()
         else:
             data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2)
+        stem = DATA / f"golden_v{blob.MAJOR}_{blob.read_header(data)[0].minor}_{name}_{mode}"
+        if stem.with_suffix(".cra").exists():  # never overwritten
+            continue
         stem.with_suffix(".cra").write_bytes(data)
         y, _ = codec.decode(data, phase_iters=0, contrast=1.0, highpass=False)
         np.save(stem.with_suffix(".npy"), y)

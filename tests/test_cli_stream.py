@@ -78,14 +78,17 @@ def test_a_damaged_packet_is_refused_and_nothing_is_written(tmp_path: Path) -> N
 
 
 def test_layout_whole_writes_the_oldest_format_that_holds_it(tmp_path: Path) -> None:
-    """1.1 (every 1.x reader) for the fixed-width and plain range coders, 1.3 for context coding (coder 2)."""
-    for name, point, want in (("fixed", ["--bits", "5"], (1, Coder.FIXED)),
-                              ("12", ["--bitrate", "12"], (3, Coder.CONTEXT))):
+    """1.6 with a non-causal model's lead-in and lead-out (FORMAT.md 7.5); without them (the causal
+    low-latency point) 1.1, every 1.x reader's, or 1.3 for context coding (coder 2)."""
+    lead = 16 * 128
+    for name, point, want in (("fixed", ["--bits", "5"], (6, Coder.FIXED, lead)),
+                              ("12", ["--bitrate", "12"], (6, Coder.CONTEXT, lead)),
+                              ("ll", ["--low-latency", "--mode", "predicted"], (3, Coder.CONTEXT, 0))):
         r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", f"w{name}.cra", "--layout", "whole", *point,
                 cwd=tmp_path)
         assert r.returncode == 0
         h, _ = packets.read((tmp_path / f"w{name}.cra").read_bytes())
-        assert (h.minor, h.coder, h.layout) == (*want, Layout.WHOLE)
+        assert (h.minor, h.coder, h.pre_skip, h.layout) == (*want, Layout.WHOLE) and h.post_skip == h.pre_skip
 
 
 def test_a_whole_layout_blob_decodes_from_a_file_and_from_stdin(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ from codec_rt import (
 )
 from codec_rt.config import ModelConfig
 from codec_rt.grid import stream_latency_ms
-from codec_rt.lead import lead_in, lead_out
 from codec_rt.level import Loudness
 
 DATA = Path(__file__).parent / "data"
@@ -97,27 +96,25 @@ def test_a_stream_in_any_pieces_equals_whole_file_coding(codecs: dict[str, Codec
 def test_framed_symbols_are_the_whole_file_symbols_bit_for_bit(codecs: dict[str, Codec],
                                                               clip: tuple[np.ndarray, int]) -> None:
     """Quiet speech: every frame's level gain and the whole file's clamp to the same maximum, so the only
-    difference left is framing; each frame's window covers the encoder's receptive field, so the symbols
-    are the whole-file graph's over the same coded signal (the lead-in, the audio, the lead-out: FORMAT.md 7.1), bit
-    for bit, and so is the decoded audio."""
+    difference left is framing; each frame's window covers the encoder's receptive field, and both layouts
+    code the same signal (the lead-in, the audio, the lead-out: FORMAT.md 7.1), so the symbols are the
+    whole-file graph's, bit for bit, and so is the decoded audio."""
     codec = codecs["range"]
     x, sr = clip
     quiet = x * np.float32(1e-4)
     framed = codec.encode(quiet, sr, framed=True, packet_steps=4)
-    head = packets.read_packets(framed)[0]
-    pre_skip = head.pre_skip
-    assert pre_skip == head.post_skip == 16 * codec.config.hop
-    whole = codec.encode(np.concatenate([lead_in(quiet, pre_skip), quiet, lead_out(quiet, pre_skip)], axis=1), sr)
+    whole = codec.encode(quiet, sr)
     tables = codec.model.entropy
     assert tables is not None
     h, frames = packets.read_packets(framed)
     hw, [section] = packets.read(whole)
+    assert h.pre_skip == h.post_skip == hw.pre_skip == hw.post_skip == 16 * codec.config.hop
     assert {ch.gain for fr in frames for ch in fr.channels} == {section.gain}
     symbols = np.concatenate([entropy.decode(fr.channels[0].coded, tables, fr.steps) for fr in frames], axis=-1)
     np.testing.assert_array_equal(symbols, entropy.decode(section.coded, tables, hw.latent_steps))
-    assert len(frames) > 5 and (h.num_samples + 2 * pre_skip, h.n_frames, h.latent_steps) == (
+    assert len(frames) > 5 and (h.num_samples, h.n_frames, h.latent_steps) == (
         hw.num_samples, hw.n_frames, hw.latent_steps)
-    np.testing.assert_array_equal(codec.decode(framed)[0], codec.decode(whole)[0][:, pre_skip:-pre_skip])
+    np.testing.assert_array_equal(codec.decode(framed)[0], codec.decode(whole)[0])
 
 
 @pytest.mark.parametrize("coder", MODELS)

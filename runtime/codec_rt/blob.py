@@ -65,7 +65,7 @@ from .resample import model_length
 MAGIC = b"CRTB"
 MAJOR, MINOR = 1, 10
 PHASE_DITHER_MINOR = 10  # stored phase codes are dithered from this minor on (FORMAT.md 4.3)
-MINOR_WHOLE = 1  # whole-layout blobs are written as 1.1, so every 1.x reader reads them (coder 2: 1.3)
+MINOR_WHOLE = 1  # whole-layout blobs without a lead-in: 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
 # room for that while capping what a forged header can make a decoder allocate and compute.
 MAX_VALUES_PER_BYTE = 1 << 10  # far above what real blobs reach (docs/MEASURED.md)
@@ -140,7 +140,8 @@ class BlobHeader:
 
     @staticmethod
     def whole_minor(coder: int, stereo: int = Stereo.INDEPENDENT) -> int:
-        """The minor version a whole-layout blob of `coder` is written as: the oldest that reads it."""
+        """The minor version a whole-layout blob of `coder` without a lead-in (a causal model's) is written
+        as: the oldest that reads it."""
         return 4 if stereo else 3 if coder == Coder.CONTEXT else MINOR_WHOLE
 
     @property

@@ -104,8 +104,9 @@ def encode(
     mode: ModeOpt = None,
     layout: Annotated[
         Layout, typer.Option("--layout", help="framed (streamable, format 1.7; 1.4 for --low-latency) or whole "
-                             "(the oldest format that holds it: 1.1, 1.3 with context coding, 1.4 with mid/side); "
-                             "1.10 in either with the phase stored")
+                             "(one gain over the file, format 1.6; for --low-latency the oldest format that "
+                             "holds it: 1.1, 1.3 with context coding, 1.4 with mid/side); 1.10 in either with "
+                             "the phase stored")
     ] = Layout.framed,
     stereo: StereoArg = StereoOpt.auto,
     model: ModelOpt = None,

@@ -5,8 +5,8 @@ Which model: `Codec.load(bitrate=KBPS)` picks a point of the shipped ladder (`la
 mode it encodes in (`Codec.mode`); a blob names its model, and `Codec.for_blob` loads the shipped model that
 wrote it.
 
-Layouts: by default `encode` writes the whole layout (format 1.1, or 1.3 for coder 2: one gain per channel
-over the whole file); `encode(framed=True)` writes the framed layout, exactly the bytes a `StreamEncoder`
+Layouts: by default `encode` writes the whole layout (one gain per channel over the whole file; a
+non-causal model's with a lead-in and a lead-out, format 1.6); `encode(framed=True)` writes the framed layout, exactly the bytes a `StreamEncoder`
 writes, which `codec-rt encode` writes and which decodes as it arrives. `decode` reads both, through the
 block decoder of `decoder.py`, and restores the input's exact length, channel count and sample rate.
 """
@@ -116,9 +116,10 @@ class Codec:
         predicts the rest around it; docs/rate_quality.md).
         framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
         `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about
-        1 s); else the whole layout
-        (the oldest format that reads it: 1.1, 1.3 for coder 2, 1.4 for mid/side; with stored phase, either
-        layout, 1.10: its codes dithered, docs/FORMAT.md 4.3).
+        1 s); else the whole layout: a non-causal model's with the framed layout's lead-in and lead-out
+        (format 1.6, docs/FORMAT.md 7.1), so that short sounds keep their level; a causal model's without,
+        as the oldest format that reads it (1.1, 1.3 for coder 2, 1.4 for mid/side); with stored phase,
+        either layout, 1.10: its codes dithered (docs/FORMAT.md 4.3).
         joint_stereo: code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4), which keeps
         an anti-phase or mono pair's relation but mixes a panned pair's channels; False: each channel on its
         own; None: mid/side where one of mid and side is near silent (`audio.prefers_mid_side`).

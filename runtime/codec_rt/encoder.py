@@ -34,14 +34,20 @@ F32 = npt.NDArray[np.float32]
 
 
 def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: latent.Options) -> bytes:
-    """audio `[C, N] float` at `sample_rate` Hz -> a whole-layout blob: one gain per channel over the file.
+    """audio `[C, N] float` at `sample_rate` Hz -> a whole-layout blob: one gain per channel over the coded
+    signal (a non-causal model's lead-in, the audio, its lead-out: `latent.lead_lengths`, made at the
+    input's rate as the framed encoder makes them, so that short sounds keep their level).
     AudioError for audio the codec does not take (`audio.as_audio`, `audio.check_rate`)."""
     cfg = model.config
     x = as_audio(audio)
     rate = check_rate(sample_rate)
     n_ch, n = x.shape
     coded = to_coded(x, latent.stereo_for(opts, n_ch))
-    xm = remove_dc(resample(coded, rate, cfg.sample_rate, model_length(n, rate, cfg.sample_rate)), cfg.sample_rate)
+    pre_skip, n_lead = latent.lead_lengths(cfg, rate)
+    if n_lead:
+        coded = np.concatenate([lead_in(coded, n_lead), coded, lead_out(coded, n_lead)], axis=1)
+    m_len = 2 * pre_skip + model_length(n, rate, cfg.sample_rate)
+    xm = remove_dc(resample(coded, rate, cfg.sample_rate, m_len), cfg.sample_rate)
     gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
     z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]

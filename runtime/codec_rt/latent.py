@@ -39,7 +39,7 @@ LOW_BAND_PHASE_HZ = 700.0
 # (docs/TRAINING.md, "The low band's pitch").
 CAUSAL_LOW_BAND_PHASE_BITS = 3
 CAUSAL_LOW_BAND_PHASE_HZ = 450.0
-# The framed encoder's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
+# A non-causal model's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
 # tone louder than its middle (docs/fidelity.md).
 LEAD_IN_FRAMES = 16
 
@@ -105,20 +105,25 @@ def stereo_for(opts: Options, channels: int) -> Stereo:
     return Stereo.MID_SIDE if joint else Stereo.INDEPENDENT
 
 
+def lead_lengths(cfg: ModelConfig, sample_rate: int) -> tuple[int, int]:
+    """The lead-in (and lead-out) a model's encoder codes for audio at `sample_rate` Hz -> (`pre_skip`
+    model-rate samples, their length at `sample_rate`): at least `LEAD_IN_FRAMES` frames (`lead.lengths`)
+    for a non-causal model; (0, 0) for a causal one, whose latency a lead-in would add to and whose decoder
+    would have to hold back the lead-out's length, not knowing where the audio ends."""
+    return (0, 0) if cfg.causal else lead.lengths(LEAD_IN_FRAMES * cfg.hop, cfg.sample_rate, sample_rate)
+
+
 def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, packet_steps: int = 0,
                num_samples: int = 0, n_frames: int = 0, latent_steps: int = 0) -> BlobHeader:
-    """The blob header `model` writes: the framed layout (lengths 0) with `packet_steps`, as 1.7 with a
-    lead-in and a lead-out of at least `LEAD_IN_FRAMES` frames each for a non-causal model (`lead.lengths`)
-    and its gains smoothed over `level.GAIN_SMOOTHING_STEPS`,
-    as 1.4 without them for a causal model (whose latency the lead-in would add to, and whose decoder would
-    have to hold back the lead-out's length, not knowing where the audio ends); else the whole layout (the
-    oldest minor that reads it, no lead-in) with the stream's lengths; two channels as mid and side with
-    `opts.joint_stereo`. Checked."""
+    """The blob header `model` writes, with the lead-in and lead-out of `lead_lengths` (none for a causal
+    model): the framed layout (lengths 0) with `packet_steps`, as 1.7 with the lead and its gains smoothed
+    over `level.GAIN_SMOOTHING_STEPS`, as 1.4 without; else the whole layout with the stream's lengths, as
+    1.6 with the lead (one gain: nothing to smooth), without it as the oldest minor that reads it; 1.10
+    with stored phase; two channels as mid and side with `opts.joint_stereo`. Checked."""
     cfg = model.config
     framed = packet_steps > 0
     stereo = stereo_for(opts, channels)
-    lead_in = framed and not cfg.causal
-    pre_skip = lead.lengths(LEAD_IN_FRAMES * cfg.hop, cfg.sample_rate, sample_rate)[0] if lead_in else 0
+    pre_skip = lead_lengths(cfg, sample_rate)[0]
     header = BlobHeader(
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,
@@ -126,7 +131,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         minor=_minor(opts, framed, bool(pre_skip), cfg.coder, stereo),
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
-        gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip else 0,  # 1.7 along with the lead (no lead: 1.4)
+        gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip and framed else 0,  # 1.7 along with the lead
         phase_bins=opts.phase_bins,
     )
     header.validate()
@@ -135,11 +140,13 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
 
 def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) -> int:
     """The minor version a header is written as: 1.10 with stored phase (its codes dithered); else the
-    oldest that holds what it says, framed 1.7 with a lead-in and 1.4 without, whole as
-    `BlobHeader.whole_minor`."""
+    oldest that holds what it says: framed 1.7 with a lead-in and 1.4 without, whole 1.6 with a lead-in
+    and `BlobHeader.whole_minor` without."""
     if opts.mode != Mode.PREDICTED:
         return PHASE_DITHER_MINOR
-    return (7 if lead else 4) if framed else BlobHeader.whole_minor(coder, stereo)
+    if framed:
+        return 7 if lead else 4
+    return 6 if lead else BlobHeader.whole_minor(coder, stereo)
 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,

@@ -3,7 +3,7 @@
  * scaled to the model's level, STFT, encoder graph, then the latent coded by the model's coder; the whole
  * layout (one gain per channel) or the framed layout (packets of about 1 s, each coded from the window of
  * frames its steps depend on, with a gain of its own held near the whole audio's, as codec-rt codes a file;
- * a non-causal model's framed blob, format 1.5, codes a lead-in before the audio, `lead.js`).
+ * a non-causal model's blob codes a lead-in before the audio and a lead-out after it, `lead.js`).
  */
 
 import { PHASE_DITHER_MINOR, phaseDither, phaseRows } from './container.js';
@@ -25,7 +25,7 @@ export const LOW_BAND_PHASE_BITS = 4;
 /** A causal model's frames come 4 times as often: the bins up to 450 Hz at 3 bits (`latent.CAUSAL_LOW_BAND_PHASE_*`). */
 export const CAUSAL_LOW_BAND_PHASE_HZ = 450;
 export const CAUSAL_LOW_BAND_PHASE_BITS = 3;
-/** The framed encoder's lead-in of a non-causal model, at least this many STFT frames (7.1; Python:
+/** A non-causal model's lead-in, at least this many STFT frames (7.1; Python:
  * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
 export const LEAD_IN_FRAMES = 16;
 
@@ -36,8 +36,9 @@ export const LEAD_IN_FRAMES = 16;
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase, 3 for a causal model)
  * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz,
  *   450 Hz for a causal model)
- * @property {boolean} [framed] the framed layout (format 1.5 with a lead-in; 1.4 without one for a causal
+ * @property {boolean} [framed] the framed layout (format 1.7 with a lead-in; 1.4 without one for a causal
  *   model; 1.10 with stored phase, whose codes are dithered), as the CLI writes; default the whole layout
+ *   (1.6 with a lead-in; without one 1.1, or 1.3 for coder 2, 1.4 for mid/side)
  * @property {number} [packetSteps] latent steps per framed packet (default about 1 s)
  * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
  *   a causal model's RTISI mixes them where both carry signal); false: each channel on its own; default:
@@ -236,10 +237,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   }
   const mLen = modelLength(n, rate, c.sampleRate);
   const framed = !!opts.framed;
-  // 7.1: the framed layout of a non-causal model codes a lead-in before the audio and a lead-out after it
-  // (format 1.6; 1.7 with the gains smoothed), made at the input's rate and resampled with the audio, so
-  // that no stage sees a step
-  const [preSkip, leadLen] = framed && !c.causal ? leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate) : [0, 0];
+  // 7.1: a non-causal model codes a lead-in before the audio and a lead-out after it (format 1.6 whole;
+  // framed 1.7, its gains smoothed), made at the input's rate and resampled with the audio, so that no
+  // stage sees a step (Python: `latent.lead_lengths`)
+  const [preSkip, leadLen] = c.causal ? [0, 0] : leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate);
   const postSkip = preSkip;
   const cLen = preSkip + mLen + postSkip; // coded_len (4.6)
   const xs = [];
@@ -260,11 +261,12 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? 7 : framed || stereo ? 4 : c.coder === 2 ? 3 : 1, headerSize: 0, mode, bits, phaseBits, coder: c.coder,
+    minor: mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? (framed ? 7 : 6) : framed || stereo ? 4 : c.coder === 2 ? 3 : 1,
+    headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
     timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,
-    gainSmoothing: preSkip ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
+    gainSmoothing: preSkip && framed ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
     phaseBins, // mode 2 (format 1.8): the low band's bins
   };
   const hop = c.hop;

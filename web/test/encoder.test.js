@@ -59,7 +59,7 @@ describe('the lead-in (7.1)', () => {
     assert.equal(readBlob(await encode(x, 16000, { model, bits: 3 })).header.bits, 3);
   });
 
-  it('only framed blobs of non-causal models have one, a lead-out as long and smoothed gains (format 1.7)', async () => {
+  it('blobs of non-causal models have one and a lead-out as long: whole 1.6, framed 1.7 with smoothed gains', async () => {
     const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
     const model = await loadModel(path.join(REPO, c.model));
     const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 7))];
@@ -68,7 +68,18 @@ describe('the lead-in (7.1)', () => {
     const lead = LEAD_IN_FRAMES * model.config.hop;
     assert.deepEqual([framed.minor, framed.headerSize, framed.preSkip, framed.postSkip, framed.gainSmoothing], [7, 88, lead, lead, 1]);
     assert.equal(framed.nFrames, Math.floor((2 * lead + 4000) / model.config.hop) + 1);
-    assert.deepEqual([whole.minor, whole.preSkip, whole.postSkip, whole.gainSmoothing], [model.config.coder === 2 ? 3 : 1, 0, 0, 0]);
+    assert.deepEqual([whole.minor, whole.headerSize, whole.preSkip, whole.postSkip, whole.gainSmoothing], [6, 80, lead, lead, 0]);
+    assert.equal(whole.nFrames, framed.nFrames);
+  });
+
+  it('a causal model codes none, whole or framed', async () => {
+    const c = M.cases.find((/** @type {any} */ x) => x.model.endsWith('ll12k'));
+    const model = await loadModel(path.join(REPO, c.model));
+    const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 7))];
+    for (const framed of [false, true]) {
+      const h = readBlob(await encode(x, 16000, { model, framed })).header;
+      assert.deepEqual([h.preSkip, h.postSkip, h.gainSmoothing], [0, 0, 0]);
+    }
   });
 
   it('at 44.1 kHz: a lead-in and a lead-out of 2080 model-rate samples (5733 at 44.1 kHz), dropped again by the decoder', async () => {

@@ -6,9 +6,10 @@ mode it encodes in (`Codec.mode`); a blob names its model, and `Codec.for_blob` 
 wrote it.
 
 Layouts: by default `encode` writes the whole layout (one gain per channel over the whole file; a
-non-causal model's with a lead-in and a lead-out, format 1.6); `encode(framed=True)` writes the framed layout, exactly the bytes a `StreamEncoder`
-writes, which `codec-rt encode` writes and which decodes as it arrives. `decode` reads both, through the
-block decoder of `decoder.py`, and restores the input's exact length, channel count and sample rate.
+non-causal model's with a lead-in and a lead-out, format 1.6); `encode(framed=True)` writes the framed
+layout, exactly the bytes a `StreamEncoder` writes, which `codec-rt encode` writes and which decodes as it
+arrives. `decode` reads both, through the block decoder of `decoder.py`, and restores the input's exact
+length, channel count and sample rate.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 this module and `packets.py` (the framed layout) implement it. No pickle, strict validation: every check
 names the bad field.
 
-Two layouts share one header. The *whole* layout (formats 1.0 and 1.1; 1.3 for coder 2) holds the file's
-channel sections after the header and one CRC-32 at the end: a decoder needs every byte first. The *framed*
-layout (1.2 on, `packets.py`) is the header followed by packets of about 1 s, each with its length and its
-own CRC-32, so a decoder starts on the first packet and a stream cut anywhere decodes up to the cut.
+Two layouts share one header. The *whole* layout (every minor; codec-rt writes 1.6, or 1.1 to 1.4 where it
+codes no lead-in, 1.10 with stored phase: FORMAT.md 7.5) holds the file's channel sections after the header
+and one CRC-32 at the end: a decoder needs every byte first. The *framed* layout (1.2 on, `packets.py`) is
+the header followed by packets of about 1 s, each with its length and its own CRC-32, so a decoder starts
+on the first packet and a stream cut anywhere decodes up to the cut.
 
 All integers little-endian.
 

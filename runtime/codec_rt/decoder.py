@@ -66,7 +66,7 @@ class StreamDecoder:
             play(dec.push(data))             # [channels, n] float32 at dec.sample_rate, often n = 0
         play(dec.flush())                    # the rest; a stream cut short: its prefix, and a warning
 
-    Framed blobs decode packet by packet; a whole-layout blob (format 1.0/1.1) is decoded once complete.
+    Framed blobs decode packet by packet; a whole-layout blob (any minor) is decoded once complete.
     The concatenated output equals `codec.decode(blob)` (same blocks, same arithmetic). Blocks that are
     ready together are refined on `workers` threads (default: the model's thread count, else up to 4).
     """

@@ -125,18 +125,21 @@ def _frames_pitch(frames: F64, first: int, cfg: ModelConfig, voiced_below: float
     tau_min, tau_max = lags(cfg.sample_rate)
     length, reach = n_fft + tau_max, _reach(cfg)
     rows, count = frames.shape[0], frames.shape[1] - reach
-    win = stft.window(n_fft)
+    w2 = stft.window(n_fft) ** 2
     exists = np.arange(first - reach, first + count) >= 0
+    early = min(count, max(0, reach - first))  # the stream's first frames, whose segments reach before it
     seg = np.zeros((rows, count, length))
-    norm = np.zeros((count, length))
+    norm = np.zeros((early + 1, length))  # those rows' window-square sums, then every later row's
     for d in range(reach + 1):  # frame t - d, placed in frame t's segment (fixed order: blocks agree)
         pos = length - (n_fft - hop) - d * hop  # its first sample, from the segment's first
         lo, hi = max(pos, 0), min(pos + n_fft, length)
         if hi <= lo:
             continue
         seg[..., lo:hi] += frames[:, reach - d : reach - d + count, lo - pos : hi - pos]
-        norm[:, lo:hi] += exists[reach - d : reach - d + count, None] * (win * win)[lo - pos : hi - pos]
-    seg /= np.maximum(norm, NORM_FLOOR)
+        norm[:early, lo:hi] += exists[reach - d : reach - d + early, None] * w2[lo - pos : hi - pos]
+        norm[early, lo:hi] += w2[lo - pos : hi - pos]
+    seg[:, :early] /= np.maximum(norm[:early], NORM_FLOOR)
+    seg[:, early:] /= np.maximum(norm[early], NORM_FLOOR)
     period = yin(seg, n_fft, tau_min, tau_max, voiced_below)
     out: F64 = np.divide(1.0, period, out=np.zeros_like(period), where=period > 0)
     return out

@@ -140,19 +140,23 @@ def make(out: Path) -> None:
     seeds: list[tuple[bytes, Path]] = []
     for point in ladder.models():
         codec = Codec.load(point.path)
-        jobs = [("speech16", True, "predicted"), ("speech16", False, "predicted"), ("speech48st", True, "predicted"),
-                ("music44st", False, "predicted")]
+        jobs = [("speech16", True, "predicted", 0.0), ("speech16", False, "predicted", 0.0),
+                ("speech48st", True, "predicted", 0.0), ("music44st", False, "predicted", 0.0)]
         if point.path.name == "rd12k":
-            jobs += [("speech16", True, "store_phase"), ("speech16", True, "low_band_phase"),
-                     ("speech48st", True, "low_band_phase")]  # a pair: the joint start takes the first's pitch
+            jobs += [("speech16", True, "store_phase", 0.0), ("speech16", True, "low_band_phase", 0.0),
+                     ("speech48st", True, "low_band_phase", 0.0)]  # a pair: the joint start takes the first's pitch
+            # rate-aware rounding (the ladder's 10 kbps point), framed and whole
+            lam = max(p.rate_lambda for p in ladder.points() if p.model_id == point.model_id)
+            jobs += [("speech16", True, "predicted", lam), ("speech48st", False, "predicted", lam)]
         if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one
-            jobs += [("speech16", True, "low_band_phase"), ("speech48st", True, "low_band_phase")]
-        for clip, framed, mode in jobs:
+            jobs += [("speech16", True, "low_band_phase", 0.0), ("speech48st", True, "low_band_phase", 0.0)]
+        for clip, framed, mode, lam in jobs:
             x, rate = clips[clip]
-            data = codec.encode(x, rate, mode=mode, framed=framed)
+            data = codec.encode(x, rate, mode=mode, framed=framed, rate_lambda=lam)
             name = f"{point.path.name}_{clip}_{'framed' if framed else 'whole'}_{mode}"
+            name += f"_lambda{lam:g}" if lam else ""
             case(name, data, point.path, input=clip, framed=framed, mode=mode, point=point.path.name,
-                 kbps=point.kbps, low_latency=point.low_latency)
+                 kbps=point.kbps, low_latency=point.low_latency, rate_lambda=lam)
             if clip == "speech16":
                 seeds.append((data, point.path))
 

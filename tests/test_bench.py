@@ -43,6 +43,10 @@ def test_bench_times_every_shipped_model_on_synthetic_speech(tmp_path: Path) -> 
     assert [m["mode"] for m in result["models"]] == [p.mode for p in ladder.points()]
     assert coded[24.0]["model_id"] == coded[12.0]["model_id"]
     assert coded[24.0]["kbps_actual"] > coded[12.0]["kbps_actual"] + 5
+    # and with its rounding: 10 kbps is the 12 kbps model rounded rate-aware
+    assert [m["rate_lambda"] for m in result["models"]] == [p.rate_lambda for p in ladder.points()]
+    assert coded[10.0]["model_id"] == coded[12.0]["model_id"]
+    assert coded[10.0]["kbps_actual"] < coded[12.0]["kbps_actual"]
 
 
 def test_bench_takes_an_input_file_and_one_model(tmp_path: Path) -> None:

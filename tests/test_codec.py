@@ -108,6 +108,13 @@ def test_bad_options_are_codec_errors(codec: Codec, speech: tuple[np.ndarray, in
         codec.encode(x, sr, bits=17)
     with pytest.raises(CodecError):
         codec.encode(x, sr, mode="lossless")
+    # rate-aware rounding weighs entropy tables, which a fixed-width model has not
+    with pytest.raises(CodecError, match="rate_lambda is for a range-coded model"):
+        codec.encode(x, sr, rate_lambda=0.3)
+    for lam in (-0.1, float("nan"), float("inf")):
+        for framed in (False, True):
+            with pytest.raises(CodecError, match="rate_lambda must be"):
+                Codec.load(bitrate=12).encode(x, sr, rate_lambda=lam, framed=framed)
 
 
 def test_cuda_where_unavailable_is_an_error_not_a_fallback() -> None:

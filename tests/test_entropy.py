@@ -177,3 +177,51 @@ def test_sections_decoded_together_give_each_its_own_symbols(context: int) -> No
     assert entropy.decode_many([], t, 31).shape == (0, 3, 4, 31)
     with pytest.raises(FormatError, match="multiple of 4"):
         entropy.decode_many(coded[:2] + [coded[2][:-1]] + coded[3:], t, 31)
+
+
+@pytest.mark.parametrize("point_kbps", [6.0, 12.0])
+def test_rate_aware_rounding_trades_a_little_error_for_fewer_bytes(point_kbps: float) -> None:
+    """A shipped context-coded model's latent of real speech: lambda 0 is plain rounding; as lambda rises the
+    section shrinks, every symbol stays one of its value's two neighbours (in range), and the decoder reads
+    back exactly the symbols chosen (the format is untouched)."""
+    import soundfile as sf
+
+    from codec_rt import ladder
+
+    model = Model.load(ladder.choose(point_kbps).path)
+    t = model.entropy
+    assert t is not None and t.context == 1
+    x, _ = sf.read(DATA / "speech_fr_16k.flac", dtype="float32")
+    cfg = model.config
+    z = model.encode(to_features(stft(x[None] * 4, cfg.n_fft, cfg.hop)))[0]
+    np.testing.assert_array_equal(entropy.rate_aware_symbols(z, t, 0.0), entropy.to_symbols(z, t))
+    sizes, errors = [], []
+    for lam in (0.0, 0.1, 0.3, 1.0):
+        s = entropy.rate_aware_symbols(z, t, lam)
+        assert np.all((s == np.clip(np.floor(z), t.low, t.high)) | (s == np.clip(np.floor(z) + 1, t.low, t.high)))
+        data = entropy.encode(s, t)
+        np.testing.assert_array_equal(entropy.decode(data, t, s.shape[-1]), s)
+        sizes.append(len(data))
+        errors.append(float(np.mean((z - s) ** 2)))
+    assert sizes[0] > sizes[1] > sizes[2] > sizes[3]
+    assert errors[0] < errors[1] < errors[2] < errors[3] < 0.25  # at most the wrong neighbour, on average far less
+    assert sizes[2] < 0.95 * sizes[0]
+
+
+def test_rate_aware_rounding_follows_the_context_the_chosen_symbols_pick() -> None:
+    """With context tables, each row's costs come from the table that the symbols already chosen (not the
+    plainly rounded ones) select: the choice equals a per-value recomputation under `contexts`."""
+    rng = np.random.default_rng(3)
+    base = tables(seed=4, channels=3, bins=5)
+    fitted = entropy.fit_context_tables([sample(base, 400, seed=k) for k in range(3)], base)
+    z = (sample(base, 60, seed=9) + rng.uniform(-0.5, 0.5, (3, 5, 60))).astype(np.float32)
+    lam = 0.7
+    s = entropy.rate_aware_symbols(z, fitted, lam)
+    ctx = entropy.contexts(s, fitted.center)
+    for ci, fi, j in zip(*np.nonzero(np.ones_like(s)), strict=True):
+        r = ci * fitted.bins + fi
+        lo, hi = int(fitted.low[ci, fi, 0]), int(fitted.high[ci, fi, 0])
+        cands = sorted({min(max(int(np.floor(z[ci, fi, j])) + k, lo), hi) for k in (0, 1)})
+        bits = fitted._bits[r][ctx[ci, fi, j]]
+        cost = [(float(z[ci, fi, j]) - c) ** 2 + lam * bits[c - lo] for c in cands]
+        assert s[ci, fi, j] == cands[int(np.argmin(cost))]

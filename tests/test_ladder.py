@@ -131,3 +131,46 @@ def test_a_point_with_an_unknown_mode_is_a_broken_ladder(monkeypatch: pytest.Mon
     finally:
         monkeypatch.undo()
         ladder._read.cache_clear()
+
+
+def test_the_10_kbps_point_is_the_12_kbps_model_rounded_for_rate(tmp_path: Path) -> None:
+    """`--bitrate 10` codes the 12 kbps model with rate-aware rounding (`entropy.rate_aware_symbols`): a
+    blob the 12 kbps point's readers decode, between the 6 and 12 kbps points in rate and in quality, where
+    before a request of 10 fell to the 6 kbps point. Without its lambda it writes the 12 kbps point's bytes."""
+    from codec_rt import metrics
+
+    src = DATA / "speech_fr_16k.flac"
+    x, sr = sf.read(str(src), dtype="float32", always_2d=True)
+    ten, twelve = Codec.load(bitrate=10), Codec.load(bitrate=12)
+    assert (ten.model_id, ten.mode) == (twelve.model_id, twelve.mode) and ten.rate_lambda > 0 == twelve.rate_lambda
+    assert ten.encode(x.T, sr, rate_lambda=0.0) == twelve.encode(x.T, sr)
+    kbps, decoded = {}, {}
+    for k in (6, 10, 12):
+        out = tmp_path / f"{k}.cra"
+        r = run("encode", str(src), "-o", str(out), "--bitrate", str(k))
+        assert r.returncode == 0, r.stderr
+        info = dict(line.split(None, 1) for line in run("info", str(out)).stdout.splitlines())
+        kbps[k] = float(info["kbps"])
+        assert run("decode", str(out), "-o", str(tmp_path / f"{k}.wav")).returncode == 0
+        decoded[k] = sf.read(str(tmp_path / f"{k}.wav"), dtype="float32", always_2d=True)[0].T
+    assert info["format"] == "1.7"
+    assert kbps[6] < kbps[10] < 10.5 < kbps[12]
+    pytest.importorskip("pesq", reason="PESQ needs the metrics extra (pesq)")
+    scores = {k: metrics.pesq_wb(x.T, y, sr) for k, y in decoded.items()}
+    assert scores[6] < scores[10] < scores[12]
+
+
+@pytest.mark.parametrize("bad", [-0.1, "much", None])
+def test_a_point_with_a_bad_rate_lambda_is_a_broken_ladder(bad: object, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
+    d["points"][0]["rate_lambda"] = bad
+    (tmp_path / "ladder.json").write_text(json.dumps(d))
+    monkeypatch.setattr(ladder, "MODELS_DIR", tmp_path)
+    ladder._read.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="unreadable"):
+            ladder.points()
+    finally:
+        monkeypatch.undo()
+        ladder._read.cache_clear()

@@ -21,8 +21,9 @@ seconds beside them (all threads: with 2 threads they can exceed the wall time).
     machine     {cpu, cores, platform, python, load_average: [1, 5, 15 min] or null}
     versions    {codec_rt, onnxruntime, numpy}
     input       {source: the file, or "synthetic", seconds, sample_rate, channels}
-    models      [{name, mode (the point's encode mode), model_id, kbps (nominal, null off the ladder),
-                  low_latency, coder, window_ms, lookahead_ms, latency_ms (ModelConfig.latency_ms),
+    models      [{name, mode (the point's encode mode), rate_lambda (its rounding), model_id,
+                  kbps (nominal, null off the ladder), low_latency, coder, window_ms, lookahead_ms,
+                  latency_ms (ModelConfig.latency_ms),
                   kbps_actual (framed, this input), packet_steps, block_frames, margin_frames, phase_iters,
                   stream_latency_ms (this framing),
                   runs: [{threads, chunk_ms, stream_encode, stream_decode, stream_roundtrip:
@@ -298,21 +299,22 @@ def run(
     if model is not None and (bitrate is not None or low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     x = speech_like(seconds) if input is None else load_input(input, seconds)
-    targets = [(model, None, False, "predicted")] if model is not None else \
-        [(p.path, p.kbps, p.low_latency, p.mode) for p in shipped(bitrate, low_latency)]
+    targets = [(model, None, False, "predicted", 0.0)] if model is not None else \
+        [(p.path, p.kbps, p.low_latency, p.mode, p.rate_lambda) for p in shipped(bitrate, low_latency)]
     rows = []
-    for path, kbps, ll, mode in targets:
-        base = Codec(Model.load(path, provider), mode)
+    for path, kbps, ll, mode, lam in targets:
+        base = Codec(Model.load(path, provider), mode, lam)
         fr = framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames,
                      phase_iters=base.model.phase_iters)
         blob = base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
-        row = {"name": Path(path).name, "mode": mode, **model_info(base, kbps, ll or bool(base.config.causal)),
+        row = {"name": Path(path).name, "mode": mode, "rate_lambda": lam,
+               **model_info(base, kbps, ll or bool(base.config.causal)),
                "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000, "packet_steps": fr.packet_steps,
                "block_frames": fr.block_frames, "margin_frames": fr.margin_frames, "phase_iters": fr.phase_iters,
                "stream_latency_ms": fr.stream_latency_ms, "runs": []}
         for n in threads:
             progress(f"{row['name']}, {n} thread(s)")
-            row["runs"].append(time_codec(Codec(Model.load(path, provider, n), mode), x, RATE, chunk_ms, fr, n))
+            row["runs"].append(time_codec(Codec(Model.load(path, provider, n), mode, lam), x, RATE, chunk_ms, fr, n))
         rows.append(row)
     return {
         "schema": SCHEMA,

@@ -37,11 +37,14 @@ class Codec:
     """A loaded model, ready to encode and decode. Thread-compatible, not thread-safe.
 
     mode: what `encode` (and a `StreamEncoder` given this codec) does unless asked otherwise: "predicted",
-    or the ladder point's mode (`ladder.LadderPoint.mode`) for a codec loaded by bitrate."""
+    or the ladder point's mode (`ladder.LadderPoint.mode`) for a codec loaded by bitrate.
+    rate_lambda: likewise, the rate-aware rounding `encode` uses (`entropy.rate_aware_symbols`; 0: plain
+    rounding), the ladder point's for a codec loaded by bitrate."""
 
-    def __init__(self, model: Model, mode: str = "predicted") -> None:
+    def __init__(self, model: Model, mode: str = "predicted", rate_lambda: float = 0.0) -> None:
         self.model = model
         self.mode = mode
+        self.rate_lambda = rate_lambda
 
     @classmethod
     def load(
@@ -66,8 +69,9 @@ class Codec:
 
     @classmethod
     def for_point(cls, point: ladder.LadderPoint, provider: str = "cpu", threads: int | None = None) -> Codec:
-        """The shipped point `point` (`ladder.points()`): its model, encoding in its mode."""
-        return cls(Model.load(point.path, provider, threads), point.mode)
+        """The shipped point `point` (`ladder.points()`): its model, encoding in its mode and with its
+        rate-aware rounding."""
+        return cls(Model.load(point.path, provider, threads), point.mode, point.rate_lambda)
 
     @classmethod
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
@@ -105,6 +109,7 @@ class Codec:
         packet_steps: int | None = None,
         joint_stereo: bool | None = None,
         phase_bins: int | None = None,
+        rate_lambda: float | None = None,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
@@ -124,20 +129,24 @@ class Codec:
         joint_stereo: code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4), which keeps
         an anti-phase or mono pair's relation but mixes a panned pair's channels; False: each channel on its
         own; None: mid/side where one of mid and side is near silent (`audio.prefers_mid_side`).
+        rate_lambda: range-coded models: > 0 rounds each latent value to the neighbouring integer that costs
+        less in squared error plus `rate_lambda` times its bits (`entropy.rate_aware_symbols`): fewer bytes
+        for a little quality, a rate between the ladder's points; 0: plain rounding; None: `self.rate_lambda`.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
         if joint_stereo is None:
             joint_stereo = prefers_mid_side(audio)
         mode = self.mode if mode is None else mode
+        lam = self.rate_lambda if rate_lambda is None else rate_lambda
         if framed:
             x = as_audio(audio)
             level = Loudness()
             level.add(x)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
                                 packet_steps=packet_steps, joint_stereo=joint_stereo, level=level,
-                                phase_bins=phase_bins)
+                                phase_bins=phase_bins, rate_lambda=lam)
             return enc.push(x) + enc.flush()
-        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins)
+        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
         return encode_whole(self.model, audio, sample_rate, opts)
 
     def decode(

@@ -26,7 +26,7 @@ from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc
-from .model import HasModel, Model, default_workers, mode_of, model_of, pool
+from .model import HasModel, Model, default_workers, mode_of, model_of, pool, rate_lambda_of
 from .packets import Totals, write_packet
 from .resample import StreamResampler, model_length, resample
 
@@ -54,7 +54,7 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     header = latent.header_for(model, opts, rate, n_ch, num_samples=n, n_frames=spec.shape[2],
                                latent_steps=z.shape[3])
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
-    return blob.write(header, latent.sections(model, header, z, gains, phase))
+    return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda))
 
 
 @dataclass
@@ -91,7 +91,8 @@ class StreamEncoder:
 
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio, given
     that audio's `level` (below).
-    `mode`: as `Codec.encode`'s (None: the codec's `mode`; "predicted" for a bare `Model`).
+    `mode`: as `Codec.encode`'s (None: the codec's `mode`; "predicted" for a bare `Model`); `rate_lambda`
+    likewise (None: the codec's; 0 for a bare `Model`).
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
@@ -114,11 +115,14 @@ class StreamEncoder:
         joint_stereo: bool = False,
         level: Loudness | None = None,
         phase_bins: int | None = None,
+        rate_lambda: float | None = None,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
+        lam = rate_lambda_of(model) if rate_lambda is None else rate_lambda
         opts = latent.coding_options(cfg, bits, mode_of(model) if mode is None else mode, phase_bits,
-                                     joint_stereo, phase_bins)
+                                     joint_stereo, phase_bins, lam)
+        self.rate_lambda = opts.rate_lambda
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
@@ -277,4 +281,4 @@ class StreamEncoder:
         phase = np.angle(spec[:, : h.phase_rows, f0 : f0 + n_frames]) if h.phase_rows else None
         last = end is not None and j1 == end.steps
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
-        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s), totals)
+        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda), totals)

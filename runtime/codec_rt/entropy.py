@@ -156,6 +156,13 @@ class EntropyTables:
         n = CONTEXTS
         return [np.array(self.freqs[r * n : (r + 1) * n], np.float64) / scale for r in range(len(self.offsets))]
 
+    @cached_property
+    def _bits(self) -> list[npt.NDArray[np.float64]]:
+        """`[n_contexts, size] float64` per row: each symbol's cost in bits, `precision - log2(freq)`."""
+        n = self.n_contexts
+        return [self.precision - np.log2(np.array(self.freqs[r * n : (r + 1) * n], np.float64))
+                for r in range(len(self.offsets))]
+
 
 def quantize_probs(p: npt.NDArray[np.float64], precision: int) -> tuple[int, ...]:
     """Probabilities `[n]` -> integer frequencies, each >= 1, summing to `2**precision` (the rounding
@@ -183,6 +190,40 @@ def contexts(symbols: I32, centers: I32) -> I32:
 def to_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables) -> I32:
     """latent `[C, F, T] float32` -> symbols `[C, F, T] int32`: rounded, clipped to each table's range."""
     return np.clip(np.rint(latent), tables.low, tables.high).astype(np.int32)
+
+
+def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, rate_lambda: float) -> I32:
+    """latent `[C, F, T] float32` -> symbols `[C, F, T] int32` that trade error for rate: each value becomes
+    whichever of its two neighbouring integers (clipped to its table's range) costs less in
+    `(x - s)**2 + rate_lambda * bits(s)`, `bits(s) = precision - log2(freq)` under the table that codes it,
+    which for `context = 1` the symbols already chosen pick (rows in coding order, a row's steps at once;
+    greedy: a choice's effect on later rows' contexts is not counted). Rate-distortion optimized
+    quantization as in video coding (e.g. Karczewicz et al., "Rate distortion optimized quantization",
+    ITU-T VCEG-AH21, 2008). `rate_lambda = 0` is `to_symbols` (ties to even); the decoder is untouched: any
+    in-range symbols decode (FORMAT.md 7). Exactly mirrored by the JavaScript encoder (float64 throughout)."""
+    if not rate_lambda > 0:
+        return to_symbols(latent, tables)
+    c, f, t = latent.shape
+    x = latent.astype(np.float64)
+    lo = np.clip(np.floor(x), tables.low, tables.high).astype(np.int32)
+    hi = np.clip(np.floor(x) + 1, tables.low, tables.high).astype(np.int32)
+    out = np.empty((c, f, t), np.int32)
+    bits = tables._bits
+    for r in range(c * f):
+        ci, fi = divmod(r, f)
+        if tables.context:
+            a = np.clip(out[ci, fi - 1] - tables.center[ci, fi - 1], -2, 2) + 2 if fi else np.full(t, 2, np.int32)
+            b = np.minimum(np.abs(out[ci - 1, fi] - tables.center[ci - 1, fi]), 2) if ci else np.zeros(t, np.int32)
+            table = bits[r][3 * a + b]  # [T, size]
+        else:
+            table = np.broadcast_to(bits[r][0], (t, bits[r].shape[1]))
+        steps = np.arange(t)
+        off = tables.offsets[r]
+        s0, s1, v = lo[ci, fi], hi[ci, fi], x[ci, fi]
+        cost0 = (v - s0) ** 2 + rate_lambda * table[steps, s0 - off]
+        cost1 = (v - s1) ** 2 + rate_lambda * table[steps, s1 - off]
+        out[ci, fi] = np.where(cost1 < cost0, s1, s0)
+    return out
 
 
 def encode(symbols: I32, tables: EntropyTables) -> bytes:

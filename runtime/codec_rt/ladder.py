@@ -10,7 +10,9 @@ others are range-coded at the model's own rate: it is picked only when bits are 
 (`fixed_width=True`), so that `--bitrate` climbs the range-coded ladder, where more bits buy more quality.
 A point may name an encode `mode` (default "predicted"): the 24 kbps point is the 12 kbps model with the low
 band's phase in the blob (`low_band_phase`, format 1.8), which measured better there than any model of its
-own (docs/rate_quality.md). A model may so serve more than one point; `models()` lists each once.
+own (docs/rate_quality.md). A point may name a `rate_lambda` (default 0): its model's latent rounded
+rate-aware (`entropy.rate_aware_symbols`), which puts a point between two models' rates, e.g. the 12 kbps
+model at 10 kbps. A model may so serve more than one point; `models()` lists each once.
 
 `retired` lists every model an earlier release shipped and this one no longer encodes with (`models/retired/`):
 a blob written by any shipped model keeps decoding, found by its id.
@@ -19,6 +21,7 @@ a blob written by any shipped model keeps decoding, found by its id.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,6 +40,7 @@ class LadderPoint:
     low_latency: bool = False
     fixed_width: bool = False
     mode: str = "predicted"  # what `Codec.encode` does at this point unless asked otherwise
+    rate_lambda: float = 0.0  # its rate-aware rounding (`entropy.rate_aware_symbols`); 0: plain rounding
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
         points = tuple(
             sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
                                 bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)),
-                                Mode.parse(str(p.get("mode", "predicted"))).name.lower())
+                                Mode.parse(str(p.get("mode", "predicted"))).name.lower(),
+                                _rate_lambda(p.get("rate_lambda", 0.0)))
                     for p in d["points"]),
                    key=lambda p: p.kbps)
         )
@@ -64,6 +69,13 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
         return float(d["default_kbps"]), points, retired
     except (OSError, ValueError, KeyError, TypeError, CodecError) as e:
         raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
+
+
+def _rate_lambda(v: object) -> float:
+    lam = float(v)  # type: ignore[arg-type]  # a bad value is the ladder's fault: ValueError, TypeError below
+    if not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"bad rate_lambda {v!r}")
+    return lam
 
 
 def points() -> tuple[LadderPoint, ...]:

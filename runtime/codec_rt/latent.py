@@ -11,6 +11,7 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -53,6 +54,7 @@ class Options(NamedTuple):
     phase_bits: int  # 0 unless the mode stores the phase
     joint_stereo: bool = False
     phase_bins: int = 0  # mode low_band_phase: the coded bins [0, phase_bins)
+    rate_lambda: float = 0.0  # range-coded models: > 0 rounds the latent rate-aware (`entropy.rate_aware_symbols`)
 
 
 def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
@@ -64,12 +66,18 @@ def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
 
 def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = "predicted",
                    phase_bits: int | None = None, joint_stereo: bool = False,
-                   phase_bins: int | None = None) -> Options:
+                   phase_bins: int | None = None, rate_lambda: float = 0.0) -> Options:
     """Check an encoder's options against the model -> the `Options` to write. `phase_bits` (default 8 in
     mode store_phase; in low_band_phase 4, 3 for a causal model) and `phase_bins` (low_band_phase:
     `low_band_bins`) are ignored in mode predicted. CodecError: `bits` with a range-coded model (its rate is
     the model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16, phase_bins
-    outside 1..n_bins, an unknown mode."""
+    outside 1..n_bins, an unknown mode, a `rate_lambda` (`entropy.rate_aware_symbols`) below 0, not finite,
+    or above 0 with a fixed-width model (it has no entropy tables to weigh)."""
+    lam = float(rate_lambda)
+    if not (math.isfinite(lam) and lam >= 0):
+        raise CodecError(f"rate_lambda must be a finite number >= 0, got {rate_lambda!r}")
+    if lam and cfg.coder == Coder.FIXED:
+        raise CodecError("rate_lambda is for a range-coded model: a fixed-width one has no entropy tables")
     if cfg.coder != Coder.FIXED:
         if bits is not None:
             raise CodecError("this model is range-coded: its rate is the model's, and bits are for a fixed-width "
@@ -83,17 +91,17 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
                              "lies near zero and the audio comes back at full scale")
     m = Mode.parse(mode)
     if m == Mode.PREDICTED:
-        return Options(m, int(bits), 0, bool(joint_stereo))
+        return Options(m, int(bits), 0, bool(joint_stereo), rate_lambda=lam)
     if phase_bits is None:
         low = CAUSAL_LOW_BAND_PHASE_BITS if cfg.causal else LOW_BAND_PHASE_BITS
         phase_bits = low if m == Mode.LOW_BAND_PHASE else DEFAULT_PHASE_BITS
     check_bits(phase_bits)
     if m == Mode.STORE_PHASE:
-        return Options(m, int(bits), int(phase_bits), bool(joint_stereo))
+        return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rate_lambda=lam)
     rows = low_band_bins(cfg) if phase_bins is None else int(phase_bins)
     if not 1 <= rows <= cfg.n_bins:
         raise CodecError(f"phase_bins must be in 1..{cfg.n_bins} for this model, got {rows}")
-    return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rows)
+    return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rows, lam)
 
 
 def stereo_for(opts: Options, channels: int) -> Stereo:
@@ -150,11 +158,12 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,
-             first_frame: int = 0) -> bytes:
+             first_frame: int = 0, rate_lambda: float = 0.0) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
     `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
     header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians, whose first is the stream's
-    frame `first_frame` -> the sections' bytes, channel after channel."""
+    frame `first_frame` -> the sections' bytes, channel after channel. A range-coded latent is rounded
+    rate-aware with `rate_lambda` > 0 (`entropy.rate_aware_symbols`)."""
     out = []
     for c in range(latent.shape[0]):
         codes = None
@@ -165,7 +174,7 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
             data = ChannelData(float(gains[c]), scales, q, codes)
         else:
             tables = model.tables
-            coded = entropy.encode(entropy.to_symbols(latent[c], tables), tables)
+            coded = entropy.encode(entropy.rate_aware_symbols(latent[c], tables, rate_lambda), tables)
             data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded)
         out.append(channel_section(data, header))
     return b"".join(out)

@@ -222,6 +222,12 @@ def mode_of(m: Model | HasModel) -> str:
     return "predicted" if isinstance(m, Model) else str(getattr(m, "mode", "predicted"))
 
 
+def rate_lambda_of(m: Model | HasModel) -> float:
+    """The rate-aware rounding `m` encodes with (`entropy.rate_aware_symbols`): a `Codec`'s own
+    (`Codec.rate_lambda`), else 0 (plain rounding)."""
+    return 0.0 if isinstance(m, Model) else float(getattr(m, "rate_lambda", 0.0))
+
+
 def default_workers(model: Model, workers: int | None = None) -> int:
     """Threads for work that splits into independent pieces: `workers`, else the model's thread count, else
     up to 4."""

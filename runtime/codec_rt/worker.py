@@ -40,7 +40,8 @@ class Settings:
     bytes for any count, tests/test_determinism.py). phase_iters, contrast, phase_start: decode options
     (`Codec.decode`; None: the model's defaults). joint_stereo: two channels as mid/side, or not; None:
     chosen per file (`Codec.encode`). bits: a fixed-width model's latent bits (None: the model's default).
-    mode: the encode mode (the ladder point's, `ladder.LadderPoint.mode`).
+    mode: the encode mode (the ladder point's, `ladder.LadderPoint.mode`). rate_lambda: its rate-aware
+    rounding (the ladder point's; `entropy.rate_aware_symbols`).
     """
 
     decode: bool
@@ -53,6 +54,7 @@ class Settings:
     joint_stereo: bool | None = None
     bits: int | None = None
     mode: str = "predicted"
+    rate_lambda: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Worker:
         k = s.model_dir or key or ""
         if k not in self._codecs:
             if s.model_dir is not None:
-                self._codecs[k] = Codec(Model.load(s.model_dir, s.provider, s.threads), s.mode)
+                self._codecs[k] = Codec(Model.load(s.model_dir, s.provider, s.threads), s.mode, s.rate_lambda)
             else:
                 self._codecs[k] = Codec.for_model_id(k, s.provider, s.threads)
         return self._codecs[k]

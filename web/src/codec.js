@@ -81,14 +81,16 @@ export async function decode(models, blob, opts = {}) {
 /**
  * audio (one Float32Array per channel, samples in [-1, 1]) at `sampleRate` Hz -> blob bytes.
  * @param {ModelStore | Model} models the ladder (a point picked by `opts.bitrate` / `opts.lowLatency`; `opts.bits`
- *   picks a fixed-width point; it encodes in the point's mode unless `opts.mode`), or a model
+ *   picks a fixed-width point; it encodes in the point's mode and rate-aware rounding unless `opts.mode`,
+ *   `opts.rateLambda`), or a model
  * @param {Float32Array[]} channels @param {number} sampleRate
  * @param {import('./encoder.js').EncodeOptions & {bitrate?: number, lowLatency?: boolean}} [opts]
  */
 export async function encode(models, channels, sampleRate, opts = {}) {
   if (models instanceof Model) return encodeAudio(models, channels, sampleRate, opts);
   const point = selectPoint(await models.ladder(), opts.bitrate, !!opts.lowLatency, opts.bits != null);
-  return encodeAudio(await models.load(point.dir), channels, sampleRate, { ...opts, mode: opts.mode ?? point.mode });
+  return encodeAudio(await models.load(point.dir), channels, sampleRate,
+    { ...opts, mode: opts.mode ?? point.mode, rateLambda: opts.rateLambda ?? point.rateLambda });
 }
 
 export { Model };

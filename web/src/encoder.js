@@ -14,7 +14,7 @@ import { AudioError, CodecError } from './errors.js';
 import { leadIn, leadLengths, leadOut } from './lead.js';
 import { GAIN_SMOOTHING_STEPS, inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
-import { rangeEncode } from './rangecoder.js';
+import { rangeEncode, rateAwareSymbols } from './rangecoder.js';
 import { resample } from './resample.js';
 
 const f32 = Math.fround;
@@ -43,6 +43,9 @@ export const LEAD_IN_FRAMES = 16;
  * @property {boolean} [jointStereo] code two channels as mid (L + R) / 2 and side (L - R) / 2 (format 1.4;
  *   a causal model's RTISI mixes them where both carry signal); false: each channel on its own; default:
  *   mid/side where one of mid and side is under 1/100 of the other's energy (an anti-phase or mono pair), as Python
+ * @property {number} [rateLambda] range-coded models: > 0 rounds each latent value to the neighbouring
+ *   integer that costs less in squared error plus rateLambda times its bits (`rateAwareSymbols`; Python:
+ *   `entropy.rate_aware_symbols`): fewer bytes for a little quality; default 0, plain rounding
  */
 
 export { rint };
@@ -121,7 +124,14 @@ function check(model, channels, rate, opts) {
   if (low && !(Number.isInteger(phaseBins) && phaseBins >= 1 && phaseBins <= c.nBins)) {
     throw new CodecError(`phase_bins must be in 1..${c.nBins} for this model, got ${phaseBins}`);
   }
-  return { mode: { predicted: 0, store_phase: 1, low_band_phase: 2 }[mode], bits, phaseBits, phaseBins, n };
+  const rateLambda = opts.rateLambda ?? 0;
+  if (!(typeof rateLambda === 'number' && Number.isFinite(rateLambda) && rateLambda >= 0)) {
+    throw new CodecError(`rate_lambda must be a finite number >= 0, got ${rateLambda}`);
+  }
+  if (rateLambda > 0 && c.coder === 0) {
+    throw new CodecError('rate_lambda is for a range-coded model: a fixed-width one has no entropy tables');
+  }
+  return { mode: { predicted: 0, store_phase: 1, low_band_phase: 2 }[mode], bits, phaseBits, phaseBins, n, rateLambda };
 }
 
 /**
@@ -131,9 +141,10 @@ function check(model, channels, rate, opts) {
  * @param {number} tAll T @param {number} steps @param {number[]} gains [B]
  * @param {Float32Array | null} feats [B, 2, n_bins, frames]: the phase of frames [f0, f0 + nFrames) in mode 1
  * @param {number} framesAll @param {number} f0 @param {number} nFrames @param {number} first the stream's frame
- *   that frame f0 is (the phase codes' dither, 4.3)
+ *   that frame f0 is (the phase codes' dither, 4.3) @param {number} rateLambda the latent's rate-aware
+ *   rounding (0: plain)
  */
-function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first) {
+function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
@@ -162,13 +173,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       sec.codes = codes;
     } else {
       const t = /** @type {import('./rangecoder.js').Tables} */ (model.tables);
-      const sym = new Int32Array(v.length);
-      for (let r = 0; r < rows; r++) {
-        const lo = t.offsets[r];
-        const hi = lo + t.sizes[r] - 1;
-        for (let j = 0; j < steps; j++) sym[r * steps + j] = Math.min(Math.max(rint(v[r * steps + j]), lo), hi);
-      }
-      sec.coded = rangeEncode(sym, t, steps);
+      sec.coded = rangeEncode(rateAwareSymbols(v, t, steps, rateLambda), t, steps);
     }
     const nRows = phaseRows(h);
     if (nRows && feats) {
@@ -222,7 +227,7 @@ function featuresOf(segs, frames, nFft, hop) {
  */
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
-  const { mode, bits, phaseBits, phaseBins, n } = check(model, channels, rate, opts);
+  const { mode, bits, phaseBits, phaseBins, n, rateLambda } = check(model, channels, rate, opts);
   const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
   let coded = channels;
   if (stereo) {
@@ -276,7 +281,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
-    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N, 0));
+    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N, 0, rateLambda));
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -301,7 +306,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const tAll = Math.ceil((t1 - t0) / s);
     const f0 = j0 * s - t0;
     const nFrames = Math.min(j1 * s, N) - j0 * s;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames, j0 * s);
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda);
     parts.push(writePacket(k, secs, j1 === L ? [n, N, L] : null));
   }
   return concat(parts);

@@ -16,6 +16,8 @@ import { CodecError, ModelError, ModelMismatchError } from './errors.js';
  * @property {boolean} fixedWidth
  * @property {'predicted' | 'store_phase' | 'low_band_phase'} mode how the point encodes unless asked otherwise
  *   (24 kbps: the 12 kbps model with the low band's phase in the blob)
+ * @property {number} rateLambda its latent's rate-aware rounding (`rateAwareSymbols`; 0: plain rounding),
+ *   which puts a point between two models' rates (10 kbps: the 12 kbps model)
  */
 
 /**
@@ -36,9 +38,13 @@ export function parseLadder(json) {
       }
       const mode = p.mode ?? 'predicted';
       if (!['predicted', 'store_phase', 'low_band_phase'].includes(mode)) throw new Error(`unknown mode ${mode}`);
+      const rateLambda = 'rate_lambda' in p ? p.rate_lambda : 0;
+      if (!(typeof rateLambda === 'number' && Number.isFinite(rateLambda) && rateLambda >= 0)) {
+        throw new Error(`bad rate_lambda ${rateLambda}`);
+      }
       return {
         kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency,
-        fixedWidth: !!p.fixed_width, mode,
+        fixedWidth: !!p.fixed_width, mode, rateLambda,
       };
     };
     const points = d.points.map(point);

@@ -205,6 +205,8 @@ export function parseTables(json, cfg) {
   const sizes = new Int32Array(rows);
   /** @type {Float64Array[]} */
   const cdfs = [];
+  /** @type {Float64Array[]} */
+  const bits = [];
   for (let i = 0; i < freqs.length; i++) {
     const q = /** @type {number[]} */ (freqs[i]);
     if (!isInts(q) || q.length < 2 || q.length > 4096 || Math.min(...q) < 1 || q.reduce((a, b) => a + b, 0) !== 2 ** precision) {
@@ -214,13 +216,14 @@ export function parseTables(json, cfg) {
     if (i % k === 0) sizes[r] = q.length;
     else if (q.length !== sizes[r]) throw bad('the tables of a row differ in size');
     cdfs.push(cdf24(q, precision));
+    bits.push(Float64Array.from(q, (x) => precision - Math.log2(x)));
   }
   for (let r = 0; r < (context ? rows : 0); r++) {
     if (!(centers[r] >= offsets[r] && centers[r] < offsets[r] + sizes[r])) throw bad("a center is outside its row's range");
   }
   return {
     channels, bins, offsets: Int32Array.from(offsets), sizes, centers: context ? Int32Array.from(centers) : null,
-    contexts: k, cdfs,
+    contexts: k, cdfs, bits,
   };
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { FormatError } from './errors.js';
+import { rint } from './round.js';
 
 const M64 = (1n << 64n) - 1n;
 const B32 = 1n << 32n;
@@ -20,6 +21,8 @@ const B24 = 1n << 24n;
  * @property {Int32Array | null} centers [C * F] with context tables, else null
  * @property {number} contexts K: 1, or 15 with context tables
  * @property {Float64Array[]} cdfs [C * F * K] cumulative counts cdf[0..n] (5.2)
+ * @property {Float64Array[]} bits [C * F * K] each symbol's cost, precision - log2(freq), for an encoder's
+ *   rate-aware rounding (`rateAwareSymbols`)
  */
 
 /**
@@ -102,6 +105,46 @@ export function rangeDecode(coded, t, steps) {
           next++;
         }
         v[r * steps + j] = lo + off;
+      }
+    }
+  }
+  return v;
+}
+
+/**
+ * The latent [C, F, S] -> symbol values that trade error for rate, as codec-rt's
+ * `entropy.rate_aware_symbols` (bit for bit: float64 throughout): each value becomes whichever of its two
+ * neighbouring integers (clipped to its row's range) costs less in (x - s)^2 + lambda * bits(s) under the
+ * table its context picks (rows in coding order); lambda 0 rounds half to even. An encoder's choice: any
+ * in-range symbols decode (FORMAT.md 7).
+ * @param {Float32Array} x [C, F, S] @param {Tables} t @param {number} steps @param {number} lambda
+ * @returns {Int32Array}
+ */
+export function rateAwareSymbols(x, t, steps, lambda) {
+  const rows = t.channels * t.bins;
+  const v = new Int32Array(rows * steps);
+  const tab = new Int32Array(steps);
+  for (let c = 0; c < t.channels; c++) {
+    for (let f = 0; f < t.bins; f++) {
+      const r = c * t.bins + f;
+      const lo = t.offsets[r];
+      const hi = lo + t.sizes[r] - 1;
+      const clip = (/** @type {number} */ s) => Math.min(Math.max(s, lo), hi);
+      if (!(lambda > 0)) {
+        for (let j = 0; j < steps; j++) v[r * steps + j] = clip(rint(x[r * steps + j]));
+        continue;
+      }
+      tablesOf(t, v, c, f, steps, tab);
+      for (let j = 0; j < steps; j++) {
+        const xj = x[r * steps + j];
+        const s0 = clip(Math.floor(xj));
+        const s1 = clip(Math.floor(xj) + 1);
+        const b = t.bits[tab[j]];
+        const d0 = xj - s0;
+        const d1 = xj - s1;
+        const cost0 = d0 * d0 + lambda * b[s0 - lo];
+        const cost1 = d1 * d1 + lambda * b[s1 - lo];
+        v[r * steps + j] = cost1 < cost0 ? s1 : s0;
       }
     }
   }

@@ -95,13 +95,27 @@ describe('the lead-in (7.1)', () => {
   });
 });
 
+describe('the 10 kbps point', () => {
+  it('is the 12 kbps model with its latent rounded rate-aware: fewer bytes, the same model', async () => {
+    const input = M.inputs.speech16;
+    const x = split(f32(input.file), input.channels);
+    const ten = await encode(x, input.sample_rate, { bitrate: 10, framed: true });
+    const twelve = await encode(x, input.sample_rate, { bitrate: 12, framed: true });
+    const plain = await encode(x, input.sample_rate, { bitrate: 10, framed: true, rateLambda: 0 });
+    assert.deepEqual(plain, twelve);
+    assert.equal(readBlob(ten).header.modelId, readBlob(twelve).header.modelId);
+    assert.ok(ten.length < 0.95 * twelve.length, `${ten.length} bytes against ${twelve.length}`);
+    await assert.rejects(encode(x, input.sample_rate, { bitrate: 10, rateLambda: -1 }), /rate_lambda must be/);
+  });
+});
+
 describe('JavaScript blobs against codec-rt\'s', () => {
   for (const c of M.cases.filter((/** @type {any} */ x) => x.input)) {
     it(c.name, async () => {
       const model = await loadModel(path.join(REPO, c.model));
       const input = M.inputs[c.input];
       const x = split(f32(input.file), input.channels);
-      const blob = await encode(x, input.sample_rate, { model, framed: c.framed, mode: c.mode });
+      const blob = await encode(x, input.sample_rate, { model, framed: c.framed, mode: c.mode, rateLambda: c.rate_lambda });
       const ours = readBlob(blob);
       const theirs = readBlob(bytes(c.blob));
       assert.deepEqual(ours.header, theirs.header);

@@ -44,6 +44,18 @@ describe('the ladder', () => {
       /unreadable: unknown mode x/);
   });
 
+  it('reads a point\'s rate-aware rounding (default 0) and refuses a bad one', () => {
+    const l = parseLadder(JSON.stringify({
+      default_kbps: 12,
+      points: [{ kbps: 12, dir: 'b', model_id: 'b' }, { kbps: 10, dir: 'b', model_id: 'b', rate_lambda: 0.3 }],
+    }));
+    assert.deepEqual([10, 11, 12].map((k) => selectPoint(l, k, false).rateLambda), [0.3, 0.3, 0]);
+    for (const bad of [-1, 'x', null]) {
+      assert.throws(() => parseLadder(JSON.stringify({ default_kbps: 6, points: [{ kbps: 6, dir: 'a', model_id: 'a', rate_lambda: bad }] })),
+        /unreadable: bad rate_lambda/);
+    }
+  });
+
   it('finds every shipped and retired model by its id', () => {
     for (const id of ['a', 'b', 'c', 'f', 'l', 'old']) assert.equal(findPoint(LADDER, id).modelId, id);
   });

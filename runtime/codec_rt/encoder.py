@@ -42,17 +42,15 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     x = as_audio(audio)
     rate = check_rate(sample_rate)
     n_ch, n = x.shape
-    coded = to_coded(x, latent.stereo_for(opts, n_ch))
-    pre_skip, n_lead = latent.lead_lengths(cfg, rate)
-    if n_lead:
+    header = latent.header_for(model, opts, rate, n_ch, num_samples=n)
+    coded = to_coded(x, header.stereo)
+    if n_lead := header.lead_in_samples(cfg.sample_rate):
         coded = np.concatenate([lead_in(coded, n_lead), coded, lead_out(coded, n_lead)], axis=1)
-    m_len = 2 * pre_skip + model_length(n, rate, cfg.sample_rate)
-    xm = remove_dc(resample(coded, rate, cfg.sample_rate, m_len), cfg.sample_rate)
+    xm = remove_dc(resample(coded, rate, cfg.sample_rate, header.coded_length(cfg.sample_rate)), cfg.sample_rate)
     gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
     z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
-    header = latent.header_for(model, opts, rate, n_ch, num_samples=n, n_frames=spec.shape[2],
-                               latent_steps=z.shape[3])
+    assert (spec.shape[2], z.shape[3]) == (header.n_frames, header.latent_steps)
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda))
 

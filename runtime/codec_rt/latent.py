@@ -18,13 +18,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import entropy, lead
+from . import entropy, lead, stft
 from .blob import PHASE_DITHER_MINOR, BlobHeader
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
 from .level import GAIN_SMOOTHING_STEPS
 from .model import Model
 from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, phase_dither, quantize, quantize_phase
+from .resample import model_length
 from .section import ChannelData, channel_section
 
 F32 = npt.NDArray[np.float32]
@@ -122,16 +123,22 @@ def lead_lengths(cfg: ModelConfig, sample_rate: int) -> tuple[int, int]:
 
 
 def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, packet_steps: int = 0,
-               num_samples: int = 0, n_frames: int = 0, latent_steps: int = 0) -> BlobHeader:
+               num_samples: int = 0) -> BlobHeader:
     """The blob header `model` writes, with the lead-in and lead-out of `lead_lengths` (none for a causal
     model): the framed layout (lengths 0) with `packet_steps`, as 1.7 with the lead and its gains smoothed
-    over `level.GAIN_SMOOTHING_STEPS`, as 1.4 without; else the whole layout with the stream's lengths, as
-    1.6 with the lead (one gain: nothing to smooth), without it as the oldest minor that reads it; 1.10
-    with stored phase; two channels as mid and side with `opts.joint_stereo`. Checked."""
+    over `level.GAIN_SMOOTHING_STEPS`, as 1.4 without; else the whole layout of `num_samples` samples (its
+    frames and steps those of the coded signal, `BlobHeader.coded_length`), as 1.6 with the lead (one gain:
+    nothing to smooth), without it as the oldest minor that reads it; 1.10 with stored phase; two channels
+    as mid and side with `opts.joint_stereo`. Checked."""
     cfg = model.config
     framed = packet_steps > 0
     stereo = stereo_for(opts, channels)
     pre_skip = lead_lengths(cfg, sample_rate)[0]
+    n_frames = latent_steps = 0
+    if not framed:  # the coded signal: lead-in, audio, lead-out (FORMAT.md 4.6)
+        n_frames = stft.n_frames(pre_skip + model_length(num_samples, sample_rate, cfg.sample_rate) + pre_skip,
+                                 cfg.hop)
+        latent_steps = cfg.latent_steps(n_frames)
     header = BlobHeader(
         mode=opts.mode, bits=opts.bits, phase_bits=opts.phase_bits, sample_rate=sample_rate, channels=channels,
         latent_channels=cfg.channels, latent_bins=cfg.latent_bins, n_bins=cfg.n_bins, num_samples=num_samples,

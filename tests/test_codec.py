@@ -111,7 +111,8 @@ def test_bad_options_are_codec_errors(codec: Codec, speech: tuple[np.ndarray, in
     # rate-aware rounding weighs entropy tables, which a fixed-width model has not
     with pytest.raises(CodecError, match="rate_lambda is for a range-coded model"):
         codec.encode(x, sr, rate_lambda=0.3)
-    for lam in (-0.1, float("nan"), float("inf")):
+    # a number in 0..1000: above, float64 costs overflow and every value would go down (more bytes, not fewer)
+    for lam in (-0.1, float("nan"), float("inf"), 1e308, "0.3", True, [0.3], 1j, np.array([0.3, 0.4])):
         for framed in (False, True):
             with pytest.raises(CodecError, match="rate_lambda must be"):
                 Codec.load(bitrate=12).encode(x, sr, rate_lambda=lam, framed=framed)

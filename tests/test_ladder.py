@@ -160,7 +160,7 @@ def test_the_10_kbps_point_is_the_12_kbps_model_rounded_for_rate(tmp_path: Path)
     assert scores[6] < scores[10] < scores[12]
 
 
-@pytest.mark.parametrize("bad", [-0.1, "much", None])
+@pytest.mark.parametrize("bad", [-0.1, "much", None, True, "0.3", 1e308])
 def test_a_point_with_a_bad_rate_lambda_is_a_broken_ladder(bad: object, monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())

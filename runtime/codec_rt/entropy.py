@@ -40,9 +40,13 @@ import constriction
 import numpy as np
 import numpy.typing as npt
 
-from .errors import FormatError, ModelError
+from .errors import CodecError, FormatError, ModelError
 
 MAX_TABLE_SIZE = 4096
+# Rate-aware rounding's largest lambda: at 10 a value already goes to its cheaper neighbour unless the two cost
+# within a tenth of a bit; far above, the costs overflow float64 and every value would go down.
+MAX_RATE_LAMBDA = 1000.0
+BITS_STEP = 2.0**-16  # a symbol's cost in bits, on this grid (`EntropyTables._bits`)
 CONTEXTS = 15  # tables per row with context = 1
 I32 = npt.NDArray[np.int32]
 
@@ -158,10 +162,12 @@ class EntropyTables:
 
     @cached_property
     def _bits(self) -> list[npt.NDArray[np.float64]]:
-        """`[n_contexts, size] float64` per row: each symbol's cost in bits, `precision - log2(freq)`."""
+        """`[n_contexts, size] float64` per row: each symbol's cost in bits, `precision - log2(freq)` rounded
+        to a multiple of `BITS_STEP`, so that two runtimes' `log2`, which may differ in the last bit, give the
+        same costs (no `log2` of an integer up to 2**24 lies within 1e-9 of a midpoint of that grid)."""
         n = self.n_contexts
-        return [self.precision - np.log2(np.array(self.freqs[r * n : (r + 1) * n], np.float64))
-                for r in range(len(self.offsets))]
+        return [np.rint((self.precision - np.log2(np.array(self.freqs[r * n : (r + 1) * n], np.float64)))
+                        / BITS_STEP) * BITS_STEP for r in range(len(self.offsets))]
 
 
 def quantize_probs(p: npt.NDArray[np.float64], precision: int) -> tuple[int, ...]:
@@ -192,10 +198,22 @@ def to_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables) -> I32:
     return np.clip(np.rint(latent), tables.low, tables.high).astype(np.int32)
 
 
+def check_rate_lambda(value: object) -> float:
+    """A rate-aware rounding's lambda -> float; CodecError unless it is a real number (not a bool or a
+    string) in 0..`MAX_RATE_LAMBDA`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CodecError(f"rate_lambda must be a number in 0..{MAX_RATE_LAMBDA:g}, got {value!r}")
+    lam = float(value)
+    if not 0 <= lam <= MAX_RATE_LAMBDA:  # NaN too
+        raise CodecError(f"rate_lambda must be a number in 0..{MAX_RATE_LAMBDA:g}, got {value!r}")
+    return lam
+
+
 def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, rate_lambda: float) -> I32:
     """latent `[C, F, T] float32` -> symbols `[C, F, T] int32` that trade error for rate: each value becomes
     whichever of its two neighbouring integers (clipped to its table's range) costs less in
-    `(x - s)**2 + rate_lambda * bits(s)`, `bits(s) = precision - log2(freq)` under the table that codes it,
+    `(x - s)**2 + rate_lambda * bits(s)`, `bits(s) = precision - log2(freq)` (on a grid of 2**-16) under the
+    table that codes it,
     which for `context = 1` the symbols already chosen pick (rows in coding order, a row's steps at once;
     greedy: a choice's effect on later rows' contexts is not counted). Rate-distortion optimized
     quantization as in video coding (e.g. Karczewicz et al., "Rate distortion optimized quantization",

@@ -21,12 +21,12 @@ a blob written by any shipped model keeps decoding, found by its id.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from .config import Mode
+from .entropy import check_rate_lambda
 from .errors import CodecError, ModelError, ModelMismatchError
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -60,7 +60,7 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
             sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
                                 bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)),
                                 Mode.parse(str(p.get("mode", "predicted"))).name.lower(),
-                                _rate_lambda(p.get("rate_lambda", 0.0)))
+                                check_rate_lambda(p.get("rate_lambda", 0.0)))
                     for p in d["points"]),
                    key=lambda p: p.kbps)
         )
@@ -69,13 +69,6 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
         return float(d["default_kbps"]), points, retired
     except (OSError, ValueError, KeyError, TypeError, CodecError) as e:
         raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
-
-
-def _rate_lambda(v: object) -> float:
-    lam = float(v)  # type: ignore[arg-type]  # a bad value is the ladder's fault: ValueError, TypeError below
-    if not (math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"bad rate_lambda {v!r}")
-    return lam
 
 
 def points() -> tuple[LadderPoint, ...]:

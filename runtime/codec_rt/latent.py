@@ -11,7 +11,6 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -72,11 +71,9 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
     mode store_phase; in low_band_phase 4, 3 for a causal model) and `phase_bins` (low_band_phase:
     `low_band_bins`) are ignored in mode predicted. CodecError: `bits` with a range-coded model (its rate is
     the model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16, phase_bins
-    outside 1..n_bins, an unknown mode, a `rate_lambda` (`entropy.rate_aware_symbols`) below 0, not finite,
-    or above 0 with a fixed-width model (it has no entropy tables to weigh)."""
-    lam = float(rate_lambda)
-    if not (math.isfinite(lam) and lam >= 0):
-        raise CodecError(f"rate_lambda must be a finite number >= 0, got {rate_lambda!r}")
+    outside 1..n_bins, an unknown mode, a `rate_lambda` (`entropy.rate_aware_symbols`) other than a number
+    in 0..`entropy.MAX_RATE_LAMBDA`, or above 0 with a fixed-width model (it has no entropy tables to weigh)."""
+    lam = entropy.check_rate_lambda(rate_lambda)
     if lam and cfg.coder == Coder.FIXED:
         raise CodecError("rate_lambda is for a range-coded model: a fixed-width one has no entropy tables")
     if cfg.coder != Coder.FIXED:

@@ -14,7 +14,7 @@ import { AudioError, CodecError } from './errors.js';
 import { leadIn, leadLengths, leadOut } from './lead.js';
 import { GAIN_SMOOTHING_STEPS, inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
-import { rangeEncode, rateAwareSymbols } from './rangecoder.js';
+import { MAX_RATE_LAMBDA, isRateLambda, rangeEncode, rateAwareSymbols } from './rangecoder.js';
 import { resample } from './resample.js';
 
 const f32 = Math.fround;
@@ -125,9 +125,7 @@ function check(model, channels, rate, opts) {
     throw new CodecError(`phase_bins must be in 1..${c.nBins} for this model, got ${phaseBins}`);
   }
   const rateLambda = opts.rateLambda ?? 0;
-  if (!(typeof rateLambda === 'number' && Number.isFinite(rateLambda) && rateLambda >= 0)) {
-    throw new CodecError(`rate_lambda must be a finite number >= 0, got ${rateLambda}`);
-  }
+  if (!isRateLambda(rateLambda)) throw new CodecError(`rate_lambda must be a number in 0..${MAX_RATE_LAMBDA}, got ${rateLambda}`);
   if (rateLambda > 0 && c.coder === 0) {
     throw new CodecError('rate_lambda is for a range-coded model: a fixed-width one has no entropy tables');
   }

@@ -6,6 +6,7 @@
  */
 
 import { CodecError, ModelError, ModelMismatchError } from './errors.js';
+import { isRateLambda } from './rangecoder.js';
 
 /**
  * @typedef {object} Point
@@ -39,9 +40,7 @@ export function parseLadder(json) {
       const mode = p.mode ?? 'predicted';
       if (!['predicted', 'store_phase', 'low_band_phase'].includes(mode)) throw new Error(`unknown mode ${mode}`);
       const rateLambda = 'rate_lambda' in p ? p.rate_lambda : 0;
-      if (!(typeof rateLambda === 'number' && Number.isFinite(rateLambda) && rateLambda >= 0)) {
-        throw new Error(`bad rate_lambda ${rateLambda}`);
-      }
+      if (!isRateLambda(rateLambda)) throw new Error(`bad rate_lambda ${rateLambda}`);
       return {
         kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency,
         fixedWidth: !!p.fixed_width, mode, rateLambda,

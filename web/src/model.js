@@ -216,7 +216,8 @@ export function parseTables(json, cfg) {
     if (i % k === 0) sizes[r] = q.length;
     else if (q.length !== sizes[r]) throw bad('the tables of a row differ in size');
     cdfs.push(cdf24(q, precision));
-    bits.push(Float64Array.from(q, (x) => precision - Math.log2(x)));
+    // on a grid of 2^-16, as codec-rt's: two log2s that differ in the last bit round alike (FORMAT.md 7.4)
+    bits.push(Float64Array.from(q, (x) => Math.round((precision - Math.log2(x)) * 65536) / 65536));
   }
   for (let r = 0; r < (context ? rows : 0); r++) {
     if (!(centers[r] >= offsets[r] && centers[r] < offsets[r] + sizes[r])) throw bad("a center is outside its row's range");

@@ -21,8 +21,8 @@ const B24 = 1n << 24n;
  * @property {Int32Array | null} centers [C * F] with context tables, else null
  * @property {number} contexts K: 1, or 15 with context tables
  * @property {Float64Array[]} cdfs [C * F * K] cumulative counts cdf[0..n] (5.2)
- * @property {Float64Array[]} bits [C * F * K] each symbol's cost, precision - log2(freq), for an encoder's
- *   rate-aware rounding (`rateAwareSymbols`)
+ * @property {Float64Array[]} bits [C * F * K] each symbol's cost, precision - log2(freq) on a grid of 2^-16,
+ *   for an encoder's rate-aware rounding (`rateAwareSymbols`)
  */
 
 /**
@@ -109,6 +109,14 @@ export function rangeDecode(coded, t, steps) {
     }
   }
   return v;
+}
+
+/** Rate-aware rounding's largest lambda (codec-rt's `entropy.MAX_RATE_LAMBDA`). */
+export const MAX_RATE_LAMBDA = 1000;
+
+/** A rate-aware rounding's lambda: a number in 0..MAX_RATE_LAMBDA. @param {unknown} v @returns {v is number} */
+export function isRateLambda(v) {
+  return typeof v === 'number' && v >= 0 && v <= MAX_RATE_LAMBDA;
 }
 
 /**

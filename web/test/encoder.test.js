@@ -105,7 +105,10 @@ describe('the 10 kbps point', () => {
     assert.deepEqual(plain, twelve);
     assert.equal(readBlob(ten).header.modelId, readBlob(twelve).header.modelId);
     assert.ok(ten.length < 0.95 * twelve.length, `${ten.length} bytes against ${twelve.length}`);
-    await assert.rejects(encode(x, input.sample_rate, { bitrate: 10, rateLambda: -1 }), /rate_lambda must be/);
+    for (const bad of [-1, NaN, Infinity, 1e308, '0.3', true]) {
+      // @ts-ignore: a wrong type on purpose
+      await assert.rejects(encode(x, input.sample_rate, { bitrate: 10, rateLambda: bad }), /rate_lambda must be a number in 0..1000/);
+    }
   });
 });
 

@@ -50,7 +50,7 @@ describe('the ladder', () => {
       points: [{ kbps: 12, dir: 'b', model_id: 'b' }, { kbps: 10, dir: 'b', model_id: 'b', rate_lambda: 0.3 }],
     }));
     assert.deepEqual([10, 11, 12].map((k) => selectPoint(l, k, false).rateLambda), [0.3, 0.3, 0]);
-    for (const bad of [-1, 'x', null]) {
+    for (const bad of [-1, 'x', null, true, '0.3', 1e308]) {
       assert.throws(() => parseLadder(JSON.stringify({ default_kbps: 6, points: [{ kbps: 6, dir: 'a', model_id: 'a', rate_lambda: bad }] })),
         /unreadable: bad rate_lambda/);
     }

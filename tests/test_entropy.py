@@ -210,15 +210,26 @@ def test_rate_aware_rounding_trades_a_little_error_for_fewer_bytes(point_kbps: f
 
 def test_rate_aware_rounding_follows_the_context_the_chosen_symbols_pick() -> None:
     """With context tables, each row's costs come from the table that the symbols already chosen (not the
-    plainly rounded ones) select: the choice equals a per-value recomputation under `contexts`."""
+    plainly rounded ones) select: the choice equals a per-value recomputation under `contexts`; the steps
+    at an onset (the latent's RMS change over `ONSET_STEP_CHANGE`) and their neighbours round plainly."""
     rng = np.random.default_rng(3)
     base = tables(seed=4, channels=3, bins=5)
     fitted = entropy.fit_context_tables([sample(base, 400, seed=k) for k in range(3)], base)
-    z = (sample(base, 60, seed=9) + rng.uniform(-0.5, 0.5, (3, 5, 60))).astype(np.float32)
+    # a latent that moves a little from step to step (a step change's RMS about 0.8), around varied rows
+    z = (sample(base, 1, seed=9) + rng.uniform(-1.5, 1.5, (3, 5, 60))).astype(np.float32)
     lam = 0.7
+    z[:, :, 30] += 8  # an onset: steps 29 to 31 keep plain rounding
     s = entropy.rate_aware_symbols(z, fitted, lam)
     ctx = entropy.contexts(s, fitted.center)
+    rms = np.sqrt(np.mean(np.diff(z.astype(np.float64), axis=2) ** 2, axis=(0, 1)))
+    onset = np.concatenate([[False], rms > entropy.ONSET_STEP_CHANGE])
+    keep = onset | np.roll(onset, -1) | np.roll(onset, 1)
+    assert 0 < keep.sum() < 10 and keep[29:32].all()
+    assert np.any((s != entropy.to_symbols(z, fitted))[..., ~keep])  # lambda moved some values elsewhere
     for ci, fi, j in zip(*np.nonzero(np.ones_like(s)), strict=True):
+        if keep[j]:
+            assert s[ci, fi, j] == entropy.to_symbols(z, fitted)[ci, fi, j]
+            continue
         r = ci * fitted.bins + fi
         lo, hi = int(fitted.low[ci, fi, 0]), int(fitted.high[ci, fi, 0])
         cands = sorted({min(max(int(np.floor(z[ci, fi, j])) + k, lo), hi) for k in (0, 1)})

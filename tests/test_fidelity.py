@@ -366,22 +366,25 @@ def test_tones_at_the_fixed_width_point_keep_their_level() -> None:
             assert m["onset_db"] <= 1 and abs(m["end_db"]) <= 2, (case.name, m)
 
 
-@pytest.mark.parametrize("point", [p for p in POINTS if p != "ll"])
+@pytest.mark.parametrize("point", [*(p for p in POINTS if p != "ll"), "10"])
 def test_a_sound_a_few_frames_long_keeps_its_level(point: str) -> None:
     """A 25 ms blip alone in its file: 8 to 11 dB low at every point before the lead-out (format 1.5), within
-    2 dB with it (docs/fidelity.md)."""
+    2 dB with it (docs/fidelity.md); at 10 kbps -2.4 dB, its rounding pulling a steady tone's level down by
+    1.4 to 1.9 dB (the suite's limit is 3)."""
     case = CASES["440 Hz blip, 25 ms, -12 dBFS"]
-    m = fidelity.measure(case, fidelity.ours(**POINTS[point])(case.audio, case.rate))
+    m = fidelity.measure(case, fidelity.ours(**POINTS.get(point, {"kbps": 10.0}))(case.audio, case.rate))
     assert m["ok"], m
 
 
-@pytest.mark.parametrize("point", [*(p for p in POINTS if p != "ll"), "24"])
+@pytest.mark.parametrize("point", [*(p for p in POINTS if p != "ll"), "24", "10"])
 def test_a_click_comes_back_without_pre_echo(point: str) -> None:
     """Clicks on quiet noise: the 20 ms before each held -2.4 to +0.6 dB of the 20 ms after's energy at every
     point (libopus: -11), the phase vocoder's start smearing them over the window; its impulses (FORMAT.md
-    6.5) keep every point under -10 dB. (The low-latency point's causal phase cannot look ahead for them.)"""
+    6.5) keep every point under -10 dB. (The low-latency point's causal phase cannot look ahead for them.)
+    At 10 kbps the rate-aware rounding pulled the clicks' rare symbols towards common ones (-4.7 dB) until
+    steps at an onset kept plain rounding (`entropy.ONSET_STEP_CHANGE`)."""
     case = CASES["clicks on -50 dBFS noise"]
-    kwargs = POINTS.get(point, {"kbps": 24.0})
+    kwargs = POINTS[point] if point in POINTS else {"kbps": float(point)}
     m = fidelity.measure(case, fidelity.ours(**kwargs)(case.audio, case.rate))
     assert m["ok"] and m["pre_echo_db"] <= -10, m
 

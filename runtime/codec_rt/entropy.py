@@ -46,6 +46,9 @@ MAX_TABLE_SIZE = 4096
 # Rate-aware rounding's largest lambda: at 10 a value already goes to its cheaper neighbour unless the two cost
 # within a tenth of a bit; far above, the costs overflow float64 and every value would go down.
 MAX_RATE_LAMBDA = 1000.0
+# Rate-aware rounding leaves steps whose latent changes by more than this (root mean square) alone: measured on
+# the fidelity suite's clicks (docs/fidelity.md); speech's syllables mostly stay below it.
+ONSET_STEP_CHANGE = 5.0
 BITS_STEP = 2.0**-16  # a symbol's cost in bits, on this grid (`EntropyTables._bits`)
 CONTEXTS = 15  # tables per row with context = 1
 I32 = npt.NDArray[np.int32]
@@ -213,18 +216,24 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     """latent `[C, F, T] float32` -> symbols `[C, F, T] int32` that trade error for rate: each value becomes
     whichever of its two neighbouring integers (clipped to its table's range) costs less in
     `(x - s)**2 + rate_lambda * bits(s)`, `bits(s) = precision - log2(freq)` (on a grid of 2**-16) under the
-    table that codes it,
-    which for `context = 1` the symbols already chosen pick (rows in coding order, a row's steps at once;
-    greedy: a choice's effect on later rows' contexts is not counted). Rate-distortion optimized
-    quantization as in video coding (e.g. Karczewicz et al., "Rate distortion optimized quantization",
-    ITU-T VCEG-AH21, 2008). `rate_lambda = 0` is `to_symbols` (ties to even); the decoder is untouched: any
-    in-range symbols decode (FORMAT.md 7). Exactly mirrored by the JavaScript encoder (float64 throughout)."""
-    if not rate_lambda > 0:
-        return to_symbols(latent, tables)
+    table that codes it, which for `context = 1` the symbols already chosen pick (rows in coding order, a
+    row's steps at once; greedy: a choice's effect on later rows' contexts is not counted). Steps at an onset
+    keep plain rounding: step `t` and its neighbours where the latent's root-mean-square change from step
+    `t - 1` exceeds `ONSET_STEP_CHANGE` (pricing bits pulls a click's rare symbols towards common ones and
+    smears it backwards: docs/fidelity.md). Rate-distortion optimized quantization as in video coding (e.g.
+    Karczewicz et al., "Rate distortion optimized quantization", ITU-T VCEG-AH21, 2008). `rate_lambda = 0`
+    is `to_symbols` (ties to even); the decoder is untouched: any in-range symbols decode (FORMAT.md 7.4).
+    Mirrored by the JavaScript encoder (float64 throughout, sums in the same order)."""
     c, f, t = latent.shape
+    if not rate_lambda > 0 or t == 0:
+        return to_symbols(latent, tables)
     x = latent.astype(np.float64)
     lo = np.clip(np.floor(x), tables.low, tables.high).astype(np.int32)
     hi = np.clip(np.floor(x) + 1, tables.low, tables.high).astype(np.int32)
+    plain = to_symbols(latent, tables)
+    change = np.sum(np.diff(x.reshape(c * f, t), axis=1) ** 2, axis=0)  # [T - 1], rows summed in order
+    onset = np.concatenate([[False], change > ONSET_STEP_CHANGE**2 * (c * f)])
+    keep = onset | np.concatenate([onset[1:], [False]]) | np.concatenate([[False], onset[:-1]])
     out = np.empty((c, f, t), np.int32)
     bits = tables._bits
     for r in range(c * f):
@@ -240,7 +249,7 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
         s0, s1, v = lo[ci, fi], hi[ci, fi], x[ci, fi]
         cost0 = (v - s0) ** 2 + rate_lambda * table[steps, s0 - off]
         cost1 = (v - s1) ** 2 + rate_lambda * table[steps, s1 - off]
-        out[ci, fi] = np.where(cost1 < cost0, s1, s0)
+        out[ci, fi] = np.where(keep, plain[ci, fi], np.where(cost1 < cost0, s1, s0))
     return out
 
 

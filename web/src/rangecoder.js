@@ -113,6 +113,8 @@ export function rangeDecode(coded, t, steps) {
 
 /** Rate-aware rounding's largest lambda (codec-rt's `entropy.MAX_RATE_LAMBDA`). */
 export const MAX_RATE_LAMBDA = 1000;
+/** Steps whose latent changes by more than this (root mean square) keep plain rounding (`ONSET_STEP_CHANGE`). */
+export const ONSET_STEP_CHANGE = 5;
 
 /** A rate-aware rounding's lambda: a number in 0..MAX_RATE_LAMBDA. @param {unknown} v @returns {v is number} */
 export function isRateLambda(v) {
@@ -123,8 +125,9 @@ export function isRateLambda(v) {
  * The latent [C, F, S] -> symbol values that trade error for rate, as codec-rt's
  * `entropy.rate_aware_symbols` (bit for bit: float64 throughout): each value becomes whichever of its two
  * neighbouring integers (clipped to its row's range) costs less in (x - s)^2 + lambda * bits(s) under the
- * table its context picks (rows in coding order); lambda 0 rounds half to even. An encoder's choice: any
- * in-range symbols decode (FORMAT.md 7).
+ * table its context picks (rows in coding order), but for the steps at an onset (step t and its neighbours
+ * where the latent's root-mean-square change from step t - 1 exceeds ONSET_STEP_CHANGE), which round plainly;
+ * lambda 0 rounds half to even. An encoder's choice: any in-range symbols decode (FORMAT.md 7.4).
  * @param {Float32Array} x [C, F, S] @param {Tables} t @param {number} steps @param {number} lambda
  * @returns {Int32Array}
  */
@@ -132,6 +135,16 @@ export function rateAwareSymbols(x, t, steps, lambda) {
   const rows = t.channels * t.bins;
   const v = new Int32Array(rows * steps);
   const tab = new Int32Array(steps);
+  const onset = new Uint8Array(steps);
+  for (let j = 1; j < steps; j++) {
+    let sum = 0; // rows in order, as numpy's sum over the first axis
+    for (let r = 0; r < rows; r++) {
+      const d = x[r * steps + j] - x[r * steps + j - 1];
+      sum += d * d;
+    }
+    onset[j] = sum > ONSET_STEP_CHANGE ** 2 * rows ? 1 : 0;
+  }
+  const keep = onset.map((o, j) => o | (onset[j + 1] ?? 0) | (j > 0 ? onset[j - 1] : 0));
   for (let c = 0; c < t.channels; c++) {
     for (let f = 0; f < t.bins; f++) {
       const r = c * t.bins + f;
@@ -145,6 +158,10 @@ export function rateAwareSymbols(x, t, steps, lambda) {
       tablesOf(t, v, c, f, steps, tab);
       for (let j = 0; j < steps; j++) {
         const xj = x[r * steps + j];
+        if (keep[j]) {
+          v[r * steps + j] = clip(rint(xj));
+          continue;
+        }
         const s0 = clip(Math.floor(xj));
         const s1 = clip(Math.floor(xj) + 1);
         const b = t.bits[tab[j]];

@@ -119,18 +119,23 @@ def test_the_24_kbps_point_is_the_12_kbps_model_with_the_low_band_in_the_blob(tm
     assert [p.model_id for p in ladder.models()].count(twelve.model_id) == 1
 
 
-def test_a_point_with_an_unknown_mode_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, value: object, match: str) -> None:
+    """The shipped ladder with its first point's `key` set to `value` is refused as unreadable."""
     d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
-    d["points"][0]["mode"] = "wishful"
+    d["points"][0][key] = value
     (tmp_path / "ladder.json").write_text(json.dumps(d))
     monkeypatch.setattr(ladder, "MODELS_DIR", tmp_path)
     ladder._read.cache_clear()
     try:
-        with pytest.raises(ModelError, match="unreadable.*wishful"):
+        with pytest.raises(ModelError, match=match):
             ladder.points()
     finally:
         monkeypatch.undo()
         ladder._read.cache_clear()
+
+
+def test_a_point_with_an_unknown_mode_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    refused(monkeypatch, tmp_path, "mode", "wishful", "unreadable.*wishful")
 
 
 def test_the_10_kbps_point_is_the_12_kbps_model_rounded_for_rate(tmp_path: Path) -> None:
@@ -163,14 +168,4 @@ def test_the_10_kbps_point_is_the_12_kbps_model_rounded_for_rate(tmp_path: Path)
 @pytest.mark.parametrize("bad", [-0.1, "much", None, True, "0.3", 1e308])
 def test_a_point_with_a_bad_rate_lambda_is_a_broken_ladder(bad: object, monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
-    d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
-    d["points"][0]["rate_lambda"] = bad
-    (tmp_path / "ladder.json").write_text(json.dumps(d))
-    monkeypatch.setattr(ladder, "MODELS_DIR", tmp_path)
-    ladder._read.cache_clear()
-    try:
-        with pytest.raises(ModelError, match="unreadable"):
-            ladder.points()
-    finally:
-        monkeypatch.undo()
-        ladder._read.cache_clear()
+    refused(monkeypatch, tmp_path, "rate_lambda", bad, "unreadable.*rate_lambda")

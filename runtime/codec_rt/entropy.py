@@ -231,7 +231,9 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     lo = np.clip(np.floor(x), tables.low, tables.high).astype(np.int32)
     hi = np.clip(np.floor(x) + 1, tables.low, tables.high).astype(np.int32)
     plain = to_symbols(latent, tables)
-    change = np.sum(np.diff(x.reshape(c * f, t), axis=1) ** 2, axis=0)  # [T - 1], rows summed in order
+    change = np.zeros(t - 1)  # [T - 1]: rows summed one by one, in coding order (np.sum of one column is pairwise)
+    for d in np.diff(x.reshape(c * f, t), axis=1):
+        change += d * d
     onset = np.concatenate([[False], change > ONSET_STEP_CHANGE**2 * (c * f)])
     keep = onset | np.concatenate([onset[1:], [False]]) | np.concatenate([[False], onset[:-1]])
     out = np.empty((c, f, t), np.int32)

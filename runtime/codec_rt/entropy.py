@@ -167,7 +167,7 @@ class EntropyTables:
     def _bits(self) -> list[npt.NDArray[np.float64]]:
         """`[n_contexts, size] float64` per row: each symbol's cost in bits, `precision - log2(freq)` rounded
         to a multiple of `BITS_STEP`, so that two runtimes' `log2`, which may differ in the last bit, give the
-        same costs (no `log2` of an integer up to 2**24 lies within 1e-9 of a midpoint of that grid)."""
+        same costs (no `log2` of an integer up to 2**24 lies within 1e-8 of a step of a midpoint of that grid)."""
         n = self.n_contexts
         return [np.rint((self.precision - np.log2(np.array(self.freqs[r * n : (r + 1) * n], np.float64)))
                         / BITS_STEP) * BITS_STEP for r in range(len(self.offsets))]
@@ -237,22 +237,26 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     onset = np.concatenate([[False], change > ONSET_STEP_CHANGE**2 * (c * f)])
     keep = onset | np.concatenate([onset[1:], [False]]) | np.concatenate([[False], onset[:-1]])
     out = np.empty((c, f, t), np.int32)
+    index = out.reshape(c * f, t)  # table entries once chosen (symbol - offset), for the next rows' contexts
     bits = tables._bits
+    steps = np.arange(t)
     for r in range(c * f):
         ci, fi = divmod(r, f)
-        if tables.context:
-            a = np.clip(out[ci, fi - 1] - tables.center[ci, fi - 1], -2, 2) + 2 if fi else np.full(t, 2, np.int32)
-            b = np.minimum(np.abs(out[ci - 1, fi] - tables.center[ci - 1, fi]), 2) if ci else np.zeros(t, np.int32)
-            table = bits[r][3 * a + b]  # [T, size]
+        if tables.context:  # the decoder's lookup of the context rule (`decode_many`)
+            a3, b = tables._context_terms
+            ctx = a3[r - 1][index[r - 1]] if fi else np.full(t, 6, np.int32)
+            if ci:
+                ctx = ctx + b[r - f][index[r - f]]
+            table = bits[r][ctx]  # [T, size]
         else:
             table = np.broadcast_to(bits[r][0], (t, bits[r].shape[1]))
-        steps = np.arange(t)
         off = tables.offsets[r]
         s0, s1, v = lo[ci, fi], hi[ci, fi], x[ci, fi]
         cost0 = (v - s0) ** 2 + rate_lambda * table[steps, s0 - off]
         cost1 = (v - s1) ** 2 + rate_lambda * table[steps, s1 - off]
         out[ci, fi] = np.where(keep, plain[ci, fi], np.where(cost1 < cost0, s1, s0))
-    return out
+        index[r] -= off
+    return out + tables.low
 
 
 def encode(symbols: I32, tables: EntropyTables) -> bytes:

@@ -134,10 +134,18 @@ export function isRateLambda(v) {
 export function rateAwareSymbols(x, t, steps, lambda) {
   const rows = t.channels * t.bins;
   const v = new Int32Array(rows * steps);
+  if (!(lambda > 0)) { // plain rounding: no onsets to look for (every default point's path)
+    for (let r = 0; r < rows; r++) {
+      const lo = t.offsets[r];
+      const hi = lo + t.sizes[r] - 1;
+      for (let j = 0; j < steps; j++) v[r * steps + j] = Math.min(Math.max(rint(x[r * steps + j]), lo), hi);
+    }
+    return v;
+  }
   const tab = new Int32Array(steps);
   const onset = new Uint8Array(steps);
   for (let j = 1; j < steps; j++) {
-    let sum = 0; // rows in order, as numpy's sum over the first axis
+    let sum = 0; // rows one by one, in coding order, as codec-rt sums them
     for (let r = 0; r < rows; r++) {
       const d = x[r * steps + j] - x[r * steps + j - 1];
       sum += d * d;
@@ -151,10 +159,6 @@ export function rateAwareSymbols(x, t, steps, lambda) {
       const lo = t.offsets[r];
       const hi = lo + t.sizes[r] - 1;
       const clip = (/** @type {number} */ s) => Math.min(Math.max(s, lo), hi);
-      if (!(lambda > 0)) {
-        for (let j = 0; j < steps; j++) v[r * steps + j] = clip(rint(x[r * steps + j]));
-        continue;
-      }
       tablesOf(t, v, c, f, steps, tab);
       for (let j = 0; j < steps; j++) {
         const xj = x[r * steps + j];

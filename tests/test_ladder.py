@@ -119,10 +119,12 @@ def test_the_24_kbps_point_is_the_12_kbps_model_with_the_low_band_in_the_blob(tm
     assert [p.model_id for p in ladder.models()].count(twelve.model_id) == 1
 
 
-def refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, value: object, match: str) -> None:
-    """The shipped ladder with its first point's `key` set to `value` is refused as unreadable."""
+def refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, value: object, match: str,
+            **also: object) -> None:
+    """The shipped ladder with its first point's `key` set to `value` (and the keys `also`) is refused as
+    unreadable."""
     d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
-    d["points"][0][key] = value
+    d["points"][0] |= {key: value, **also}
     (tmp_path / "ladder.json").write_text(json.dumps(d))
     monkeypatch.setattr(ladder, "MODELS_DIR", tmp_path)
     ladder._read.cache_clear()
@@ -169,3 +171,38 @@ def test_the_10_kbps_point_is_the_12_kbps_model_rounded_for_rate(tmp_path: Path)
 def test_a_point_with_a_bad_rate_lambda_is_a_broken_ladder(bad: object, monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     refused(monkeypatch, tmp_path, "rate_lambda", bad, "unreadable.*rate_lambda")
+
+
+@pytest.mark.parametrize(("key", "bad"), [("phase_bins", 0), ("phase_bins", 1.5), ("phase_bins", "16"),
+                                          ("phase_bins", 1 << 16), ("phase_bits", 17), ("phase_bits", True)])
+def test_a_point_with_a_bad_band_is_a_broken_ladder(key: str, bad: object, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    refused(monkeypatch, tmp_path, key, bad, f"unreadable.*{key}", mode="low_band_phase")
+
+
+def test_a_band_at_a_point_without_one_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    refused(monkeypatch, tmp_path, "phase_bins", 16, "unreadable.*only at a low_band_phase point")
+
+
+def test_a_codec_codes_its_points_band_in_mode_low_band_phase(speech: tuple[np.ndarray, int]) -> None:
+    """A codec carries its point's low band (`Codec.phase_bins`, `Codec.phase_bits`) into mode
+    low_band_phase, by `encode` in either layout and by a `StreamEncoder`; arguments win, and mode
+    store_phase keeps its own bits."""
+    from codec_rt.blob import read_header
+    from codec_rt.encoder import StreamEncoder
+
+    x, sr = speech[0][:, :16000], speech[1]
+    twelve = Codec.load(bitrate=12)
+    band = Codec(twelve.model, "low_band_phase", phase_bins=16, phase_bits=3)
+
+    def coded(data: bytes) -> tuple[int, int]:
+        h = read_header(data)[0]
+        return h.phase_bins, h.phase_bits
+
+    for framed in (False, True):
+        assert coded(band.encode(x, sr, framed=framed)) == (16, 3)
+        assert coded(band.encode(x, sr, framed=framed, phase_bins=8, phase_bits=5)) == (8, 5)
+        assert coded(twelve.encode(x, sr, framed=framed, mode="low_band_phase")) == (22, 4)
+        assert coded(band.encode(x, sr, framed=framed, mode="store_phase")) == (0, 8)
+    enc = StreamEncoder(band, sr, 1)
+    assert coded(enc.push(x) + enc.flush()) == (16, 3)

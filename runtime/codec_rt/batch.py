@@ -115,6 +115,7 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     fixed_width = o.bits is not None and o.model is None
     if o.model is not None:
+        point = None
         model_dir, mode, lam = o.model.absolute(), "predicted", 0.0
     else:
         point = ladder.choose(o.bitrate, o.low_latency, fixed_width)
@@ -122,8 +123,9 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     mode = o.mode or mode
     loaded = Model.load(model_dir, "cpu", 1)
     coding_options(loaded.config, o.bits, mode)  # a refused --bits before any work
-    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits,
-                    mode=mode, rate_lambda=lam), loaded.model_id
+    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits, mode=mode,
+                    rate_lambda=lam, phase_bins=None if point is None else point.phase_bins,
+                    phase_bits=None if point is None else point.phase_bits), loaded.model_id
 
 
 def _engine(o: Options, settings: Settings) -> Engine:

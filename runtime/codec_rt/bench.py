@@ -21,7 +21,8 @@ seconds beside them (all threads: with 2 threads they can exceed the wall time).
     machine     {cpu, cores, platform, python, load_average: [1, 5, 15 min] or null}
     versions    {codec_rt, onnxruntime, numpy}
     input       {source: the file, or "synthetic", seconds, sample_rate, channels}
-    models      [{name, mode (the point's encode mode), rate_lambda (its rounding), model_id,
+    models      [{name, mode (the point's encode mode), rate_lambda (its rounding), phase_bins, phase_bits
+                  (its low band; null: the model's), model_id,
                   kbps (nominal, null off the ladder), low_latency, coder, window_ms, lookahead_ms,
                   latency_ms (ModelConfig.latency_ms),
                   kbps_actual (framed, this input), packet_steps, block_frames, margin_frames, phase_iters,
@@ -60,7 +61,6 @@ from .decoder import StreamDecoder, default_phase_iters
 from .encoder import StreamEncoder
 from .errors import AudioError, CodecError
 from .grid import BLOCK_FRAMES, MARGIN_FRAMES, packet_steps_for, stream_latency_ms
-from .model import Model
 from .version import __version__
 
 F32 = npt.NDArray[np.float32]
@@ -299,22 +299,23 @@ def run(
     if model is not None and (bitrate is not None or low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     x = speech_like(seconds) if input is None else load_input(input, seconds)
-    targets = [(model, None, False, "predicted", 0.0)] if model is not None else \
-        [(p.path, p.kbps, p.low_latency, p.mode, p.rate_lambda) for p in shipped(bitrate, low_latency)]
+    targets = [ladder.LadderPoint(0.0, Path(model), "")] if model is not None else shipped(bitrate, low_latency)
     rows = []
-    for path, kbps, ll, mode, lam in targets:
-        base = Codec(Model.load(path, provider), mode, lam)
+    for point in targets:
+        kbps = point.kbps if model is None else None
+        base = Codec.for_point(point, provider)
         fr = framing(base.config, chunk_ms, packet_steps, block_frames, margin_frames,
                      phase_iters=base.model.phase_iters)
         blob = base.encode(x, RATE, framed=True, packet_steps=fr.packet_steps)
-        row = {"name": Path(path).name, "mode": mode, "rate_lambda": lam,
-               **model_info(base, kbps, ll or bool(base.config.causal)),
+        row = {"name": point.path.name, "mode": point.mode, "rate_lambda": point.rate_lambda,
+               "phase_bins": point.phase_bins, "phase_bits": point.phase_bits,
+               **model_info(base, kbps, point.low_latency or bool(base.config.causal)),
                "kbps_actual": 8 * len(blob) / (x.shape[1] / RATE) / 1000, "packet_steps": fr.packet_steps,
                "block_frames": fr.block_frames, "margin_frames": fr.margin_frames, "phase_iters": fr.phase_iters,
                "stream_latency_ms": fr.stream_latency_ms, "runs": []}
         for n in threads:
             progress(f"{row['name']}, {n} thread(s)")
-            row["runs"].append(time_codec(Codec(Model.load(path, provider, n), mode, lam), x, RATE, chunk_ms, fr, n))
+            row["runs"].append(time_codec(Codec.for_point(point, provider, n), x, RATE, chunk_ms, fr, n))
         rows.append(row)
     return {
         "schema": SCHEMA,

@@ -27,7 +27,7 @@ from .decoder import StreamDecoder
 from .encoder import StreamEncoder, encode_whole
 from .errors import CodecError
 from .level import Loudness
-from .model import Model
+from .model import Model, low_band_of
 from .phase_gradient import PhaseStart
 
 F32 = npt.NDArray[np.float32]
@@ -39,12 +39,17 @@ class Codec:
     mode: what `encode` (and a `StreamEncoder` given this codec) does unless asked otherwise: "predicted",
     or the ladder point's mode (`ladder.LadderPoint.mode`) for a codec loaded by bitrate.
     rate_lambda: likewise, the rate-aware rounding `encode` uses (`entropy.rate_aware_symbols`; 0: plain
-    rounding), the ladder point's for a codec loaded by bitrate."""
+    rounding), the ladder point's for a codec loaded by bitrate.
+    phase_bins, phase_bits: likewise, the low band's STFT bins and bits in mode low_band_phase (None: the
+    model's defaults, `latent.coding_options`), the ladder point's for a codec loaded by bitrate."""
 
-    def __init__(self, model: Model, mode: str = "predicted", rate_lambda: float = 0.0) -> None:
+    def __init__(self, model: Model, mode: str = "predicted", rate_lambda: float = 0.0, *,
+                 phase_bins: int | None = None, phase_bits: int | None = None) -> None:
         self.model = model
         self.mode = mode
         self.rate_lambda = rate_lambda
+        self.phase_bins = phase_bins
+        self.phase_bits = phase_bits
 
     @classmethod
     def load(
@@ -69,9 +74,10 @@ class Codec:
 
     @classmethod
     def for_point(cls, point: ladder.LadderPoint, provider: str = "cpu", threads: int | None = None) -> Codec:
-        """The shipped point `point` (`ladder.points()`): its model, encoding in its mode and with its
-        rate-aware rounding."""
-        return cls(Model.load(point.path, provider, threads), point.mode, point.rate_lambda)
+        """The shipped point `point` (`ladder.points()`): its model, encoding in its mode, with its
+        rate-aware rounding and its low band."""
+        return cls(Model.load(point.path, provider, threads), point.mode, point.rate_lambda,
+                   phase_bins=point.phase_bins, phase_bits=point.phase_bits)
 
     @classmethod
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
@@ -117,9 +123,9 @@ class Codec:
         models (coder 0): a range-coded model's rate is set by the model itself.
         mode: None (`self.mode`), "predicted" (phase predicted by the decoder), "store_phase" (phase quantized at
         `phase_bits`, default 8, into the blob: near-lossless, many more bytes) or "low_band_phase" (format
-        1.8: the phase of the `phase_bins` lowest STFT bins, default those up to 700 Hz, at `phase_bits`,
-        default 4: 11 kbps more; a causal model, 1.9: 450 Hz at 3 bits, 5.25 kbps more; the decoder
-        predicts the rest around it; docs/rate_quality.md).
+        1.8: the phase of the `phase_bins` lowest STFT bins, default `self.phase_bins`, else those up to 700
+        Hz, at `phase_bits`, default `self.phase_bits`, else 4: 11 kbps more; a causal model, 1.9: 450 Hz at
+        3 bits, 5.25 kbps more; the decoder predicts the rest around it; docs/rate_quality.md).
         framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
         `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about
         1 s); else the whole layout: a non-causal model's with the framed layout's lead-in and lead-out
@@ -138,6 +144,7 @@ class Codec:
             joint_stereo = prefers_mid_side(audio)
         mode = self.mode if mode is None else mode
         lam = self.rate_lambda if rate_lambda is None else rate_lambda
+        phase_bins, phase_bits = low_band_of(self, mode, phase_bins, phase_bits)
         if framed:
             x = as_audio(audio)
             level = Loudness()

@@ -26,7 +26,7 @@ from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc
-from .model import HasModel, Model, default_workers, mode_of, model_of, pool, rate_lambda_of
+from .model import HasModel, Model, default_workers, low_band_of, mode_of, model_of, pool, rate_lambda_of
 from .packets import Totals, write_packet
 from .resample import StreamResampler, model_length, resample
 
@@ -89,8 +89,9 @@ class StreamEncoder:
 
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio, given
     that audio's `level` (below).
-    `mode`: as `Codec.encode`'s (None: the codec's `mode`; "predicted" for a bare `Model`); `rate_lambda`
-    likewise (None: the codec's; 0 for a bare `Model`).
+    `mode`: as `Codec.encode`'s (None: the codec's `mode`; "predicted" for a bare `Model`); `rate_lambda`,
+    and in mode low_band_phase `phase_bins` and `phase_bits`, likewise (None: the codec's; the model's
+    defaults for a bare `Model`).
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
@@ -118,8 +119,9 @@ class StreamEncoder:
         self.model = model_of(model)
         cfg = self.config = self.model.config
         lam = rate_lambda_of(model) if rate_lambda is None else rate_lambda
-        opts = latent.coding_options(cfg, bits, mode_of(model) if mode is None else mode, phase_bits,
-                                     joint_stereo, phase_bins, lam)
+        mode = mode_of(model) if mode is None else mode
+        phase_bins, phase_bits = low_band_of(model, mode, phase_bins, phase_bits)
+        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
         self.rate_lambda = opts.rate_lambda
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps

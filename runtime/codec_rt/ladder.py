@@ -12,7 +12,9 @@ A point may name an encode `mode` (default "predicted"): the 24 kbps point is th
 band's phase in the blob (`low_band_phase`, format 1.8), which measured better there than any model of its
 own (docs/rate_quality.md). A point may name a `rate_lambda` (default 0): its model's latent rounded
 rate-aware (`entropy.rate_aware_symbols`), which puts a point between two models' rates, e.g. the 12 kbps
-model at 10 kbps. A model may so serve more than one point; `models()` lists each once.
+model at 10 kbps. A low_band_phase point may name its band's `phase_bins` and `phase_bits` (default the
+model's, `latent.coding_options`): the 18 kbps point is the 12 kbps model with 16 bins (500 Hz) at 3 bits.
+A model may so serve more than one point; `models()` lists each once.
 
 `retired` lists every model an earlier release shipped and this one no longer encodes with (`models/retired/`):
 a blob written by any shipped model keeps decoding, found by its id.
@@ -24,6 +26,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from .config import Mode
 from .entropy import check_rate_lambda
@@ -41,6 +44,8 @@ class LadderPoint:
     fixed_width: bool = False
     mode: str = "predicted"  # what `Codec.encode` does at this point unless asked otherwise
     rate_lambda: float = 0.0  # its rate-aware rounding (`entropy.rate_aware_symbols`); 0: plain rounding
+    phase_bins: int | None = None  # mode low_band_phase: the low band's STFT bins (None: the model's default)
+    phase_bits: int | None = None  # mode low_band_phase: their phase's bits (None: the model's default)
 
 
 @dataclass(frozen=True)
@@ -56,19 +61,23 @@ class RetiredModel:
 def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
     try:
         d = json.loads((MODELS_DIR / "ladder.json").read_text())
-        points = tuple(
-            sorted((LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
-                                bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)),
-                                Mode.parse(str(p.get("mode", "predicted"))).name.lower(),
-                                check_rate_lambda(p.get("rate_lambda", 0.0)))
-                    for p in d["points"]),
-                   key=lambda p: p.kbps)
-        )
+        points = tuple(sorted((_point(p) for p in d["points"]), key=lambda p: p.kbps))
         retired = tuple(RetiredModel(MODELS_DIR / r["dir"], str(r["model_id"]), str(r["was"]))
                         for r in d.get("retired", ()))
         return float(d["default_kbps"]), points, retired
     except (OSError, ValueError, KeyError, TypeError, CodecError) as e:
         raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
+
+
+def _point(p: dict[str, Any]) -> LadderPoint:
+    mode = Mode.parse(str(p.get("mode", "predicted")))
+    low = {k: p.get(k) for k in ("phase_bins", "phase_bits")}
+    for k, v, top in (("phase_bins", low["phase_bins"], 0xFFFF), ("phase_bits", low["phase_bits"], 16)):
+        if v is not None and (mode != Mode.LOW_BAND_PHASE or type(v) is not int or not 1 <= v <= top):
+            raise ValueError(f"{k} must be an integer in 1..{top}, and only at a low_band_phase point: {v!r}")
+    return LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
+                       bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)), mode.name.lower(),
+                       check_rate_lambda(p.get("rate_lambda", 0.0)), low["phase_bins"], low["phase_bits"])
 
 
 def points() -> tuple[LadderPoint, ...]:

@@ -228,6 +228,17 @@ def rate_lambda_of(m: Model | HasModel) -> float:
     return 0.0 if isinstance(m, Model) else float(getattr(m, "rate_lambda", 0.0))
 
 
+def low_band_of(m: Model | HasModel, mode: str | int, phase_bins: int | None,
+                phase_bits: int | None) -> tuple[int | None, int | None]:
+    """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` is low_band_phase, a
+    `Codec`'s own (its ladder point's, `Codec.phase_bins` / `Codec.phase_bits`; None: the model's defaults,
+    `latent.coding_options`). CodecError for an unknown mode."""
+    if isinstance(m, Model) or Mode.parse(mode) != Mode.LOW_BAND_PHASE:
+        return phase_bins, phase_bits
+    return (getattr(m, "phase_bins", None) if phase_bins is None else phase_bins,
+            getattr(m, "phase_bits", None) if phase_bits is None else phase_bits)
+
+
 def default_workers(model: Model, workers: int | None = None) -> int:
     """Threads for work that splits into independent pieces: `workers`, else the model's thread count, else
     up to 4."""

@@ -41,7 +41,8 @@ class Settings:
     (`Codec.decode`; None: the model's defaults). joint_stereo: two channels as mid/side, or not; None:
     chosen per file (`Codec.encode`). bits: a fixed-width model's latent bits (None: the model's default).
     mode: the encode mode (the ladder point's, `ladder.LadderPoint.mode`). rate_lambda: its rate-aware
-    rounding (the ladder point's; `entropy.rate_aware_symbols`).
+    rounding (the ladder point's; `entropy.rate_aware_symbols`). phase_bins, phase_bits: mode
+    low_band_phase's band (the ladder point's; None: the model's defaults).
     """
 
     decode: bool
@@ -55,6 +56,8 @@ class Settings:
     bits: int | None = None
     mode: str = "predicted"
     rate_lambda: float = 0.0
+    phase_bins: int | None = None
+    phase_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,8 @@ class Worker:
         k = s.model_dir or key or ""
         if k not in self._codecs:
             if s.model_dir is not None:
-                self._codecs[k] = Codec(Model.load(s.model_dir, s.provider, s.threads), s.mode, s.rate_lambda)
+                self._codecs[k] = Codec(Model.load(s.model_dir, s.provider, s.threads), s.mode, s.rate_lambda,
+                                        phase_bins=s.phase_bins, phase_bits=s.phase_bits)
             else:
                 self._codecs[k] = Codec.for_model_id(k, s.provider, s.threads)
         return self._codecs[k]

@@ -19,6 +19,9 @@ import { isRateLambda } from './rangecoder.js';
  *   (24 kbps: the 12 kbps model with the low band's phase in the blob)
  * @property {number} rateLambda its latent's rate-aware rounding (`rateAwareSymbols`; 0: plain rounding),
  *   which puts a point between two models' rates (10 kbps: the 12 kbps model)
+ * @property {number | undefined} phaseBins mode low_band_phase: the low band's STFT bins (undefined: the
+ *   model's default; 18 kbps: the 12 kbps model with 16 bins at 3 bits)
+ * @property {number | undefined} phaseBits mode low_band_phase: their phase's bits (undefined: the model's default)
  */
 
 /**
@@ -41,9 +44,16 @@ export function parseLadder(json) {
       if (!['predicted', 'store_phase', 'low_band_phase'].includes(mode)) throw new Error(`unknown mode ${mode}`);
       const rateLambda = 'rate_lambda' in p ? p.rate_lambda : 0;
       if (!isRateLambda(rateLambda)) throw new Error(`bad rate_lambda ${rateLambda}`);
+      const [phaseBins, phaseBits] = [['phase_bins', 0xffff], ['phase_bits', 16]].map(([k, top]) => {
+        const v = p[k] ?? undefined;
+        if (v !== undefined && (mode !== 'low_band_phase' || !Number.isInteger(v) || v < 1 || v > top)) {
+          throw new Error(`${k} must be an integer in 1..${top}, and only at a low_band_phase point: ${v}`);
+        }
+        return v;
+      });
       return {
         kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency,
-        fixedWidth: !!p.fixed_width, mode, rateLambda,
+        fixedWidth: !!p.fixed_width, mode, rateLambda, phaseBins, phaseBits,
       };
     };
     const points = d.points.map(point);

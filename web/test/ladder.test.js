@@ -56,6 +56,24 @@ describe('the ladder', () => {
     }
   });
 
+  it('reads a low_band_phase point\'s band (default the model\'s) and refuses a bad one', () => {
+    const l = parseLadder(JSON.stringify({
+      default_kbps: 12,
+      points: [{ kbps: 12, dir: 'b', model_id: 'b' },
+        { kbps: 18, dir: 'b', model_id: 'b', mode: 'low_band_phase', phase_bins: 16, phase_bits: 3 },
+        { kbps: 24, dir: 'b', model_id: 'b', mode: 'low_band_phase' }],
+    }));
+    assert.deepEqual([12, 18, 24].map((k) => [selectPoint(l, k, false).phaseBins, selectPoint(l, k, false).phaseBits]),
+      [[undefined, undefined], [16, 3], [undefined, undefined]]);
+    const bad = [['phase_bins', 0], ['phase_bins', 1.5], ['phase_bins', '16'], ['phase_bits', 17], ['phase_bits', true]];
+    for (const [k, v] of bad) {
+      const pt = { kbps: 6, dir: 'a', model_id: 'a', mode: 'low_band_phase', [k]: v };
+      assert.throws(() => parseLadder(JSON.stringify({ default_kbps: 6, points: [pt] })), new RegExp(`unreadable: ${k}`));
+    }
+    const predicted = { kbps: 6, dir: 'a', model_id: 'a', phase_bins: 16 };  // a band means nothing there
+    assert.throws(() => parseLadder(JSON.stringify({ default_kbps: 6, points: [predicted] })), /only at a low_band_phase point/);
+  });
+
   it('finds every shipped and retired model by its id', () => {
     for (const id of ['a', 'b', 'c', 'f', 'l', 'old']) assert.equal(findPoint(LADDER, id).modelId, id);
   });

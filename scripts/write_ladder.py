@@ -1,10 +1,12 @@
 """Write runtime/codec_rt/models/ladder.json from the model folders there (their ids from the ONNX metadata).
 
-    python scripts/write_ladder.py rd3k=3 rd6k=6 rd12k=12 rd16k=16 rd12k=24:low_band_phase --low-latency ll12k=12 \
-        --fixed-width fixed32k=32 --default 12
+    python scripts/write_ladder.py rd3k=3 rd6k=6 rd12k=10::rate_lambda=0.3 rd12k=12 \
+        rd12k=18:low_band_phase:phase_bins=16,phase_bits=3 rd12k=24:low_band_phase \
+        --low-latency ll12k=12:low_band_phase --fixed-width fixed32k=32 --default 12
 
 `FOLDER=KBPS:MODE` makes a point that encodes in MODE (`codec-rt encode --mode`) unless asked otherwise: a model
-may serve more than one point.
+may serve more than one point. `FOLDER=KBPS:MODE:KEY=VALUE,...` adds the point's encode options:
+`rate_lambda` (its rate-aware rounding), `phase_bins` and `phase_bits` (a low_band_phase point's band).
 `--low-latency FOLDER=KBPS` points (causal models) form a ladder of their own (`codec-rt encode --low-latency`), and
 so do `--fixed-width FOLDER=KBPS` points (coder 0, picked by `codec-rt encode --bits`).
 The `retired` list is kept, and a point this run replaces joins it: copy its folder to models/retired/<id>/
@@ -24,7 +26,7 @@ from codec_rt.model import Model
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("points", nargs="+", help="FOLDER=KBPS or FOLDER=KBPS:MODE")
+    p.add_argument("points", nargs="+", help="FOLDER=KBPS, FOLDER=KBPS:MODE or FOLDER=KBPS:MODE:KEY=VALUE,...")
     p.add_argument("--low-latency", nargs="*", default=[], help="FOLDER=KBPS of causal (low-latency) models")
     p.add_argument("--fixed-width", nargs="*", default=[], help="FOLDER=KBPS of fixed-width (coder 0) models")
     p.add_argument("--default", type=float, required=True, help="kbps of the default point")
@@ -33,8 +35,13 @@ def main() -> None:
     kinds = [(i, False, False) for i in a.points] + [(i, True, False) for i in a.low_latency] + \
         [(i, False, True) for i in a.fixed_width]
     for item, low_latency, fixed_width in kinds:
-        folder, rest = item.split("=")
-        kbps, _, mode = rest.partition(":")
+        folder, _, rest = item.partition("=")
+        kbps, _, rest = rest.partition(":")
+        mode, _, extra = rest.partition(":")
+        options = {k: float(v) if k == "rate_lambda" else int(v)
+                   for k, v in (kv.split("=") for kv in filter(None, extra.split(",")))}
+        if not set(options) <= {"rate_lambda", "phase_bins", "phase_bits"}:
+            raise SystemExit(f"{item}: the options are rate_lambda, phase_bins and phase_bits")
         model = Model.load(MODELS_DIR / folder)
         if bool(model.config.causal) != low_latency:
             raise SystemExit(f"{folder}: low-latency points must be causal models, the others not")
@@ -43,9 +50,11 @@ def main() -> None:
         point: dict[str, object] = {"kbps": float(kbps), "dir": folder, "model_id": model.model_id}
         point |= {"low_latency": True} if low_latency else {}
         point |= {"fixed_width": True} if fixed_width else {}
+        # a mode or option the model cannot encode with is refused here
+        coding_options(model.config, mode=mode or "predicted", **options)  # type: ignore[arg-type]
         if mode:
-            coding_options(model.config, mode=mode)  # a mode the model cannot encode in is refused here
             point["mode"] = Mode.parse(mode).name.lower()
+        point |= options
         points.append(point)
     if a.default not in [pt["kbps"] for pt in points if not pt.get("low_latency") and not pt.get("fixed_width")]:
         raise SystemExit(f"--default {a.default} is not one of the points")

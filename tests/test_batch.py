@@ -176,19 +176,20 @@ def test_bits_pick_the_fixed_width_model_as_codec_rt_encode_does(corpus: Corpus,
     assert blob.read_bytes() == Codec.load(fixed_width=True).encode(x, sr, bits=4, framed=True)
 
 
-@pytest.mark.parametrize("kbps", ["24", "10"])
+@pytest.mark.parametrize("kbps", ["24", "18", "10"])
 def test_a_bitrate_codes_in_its_points_mode_as_codec_rt_encode_does(corpus: Corpus, tmp_path: Path,
                                                                      kbps: str) -> None:
-    """The 24 kbps point is the 12 kbps model with the low band's phase in the blob, the 10 kbps one the
-    same model rounded rate-aware: a batch writes what `codec-rt encode --bitrate KBPS` writes (24: format
-    1.10, mode low_band_phase; 10: fewer bytes than the 12 kbps point's)."""
+    """The 24 and 18 kbps points are the 12 kbps model with the low band's phase in the blob (18: a
+    narrower band at fewer bits), the 10 kbps one the same model rounded rate-aware: a batch writes what
+    `codec-rt encode --bitrate KBPS` writes (24, 18: format 1.10, mode low_band_phase; 10: fewer bytes than
+    the 12 kbps point's)."""
     src, clips = corpus
     manifest = tmp_path / "list.txt"
     manifest.write_text(f"{clips[0]}\n")
     r = run("batch", "encode", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--bitrate", kbps)
     assert r.returncode == 0, r.stderr
     blob = (tmp_path / "out" / clips[0].relative_to("/").with_suffix(".cra")).read_bytes()
-    if kbps == "24":
+    if kbps in ("24", "18"):
         assert blob[5] == 10 and blob[8] == 2  # minor 10 (dithered phase codes), mode 2
     else:
         assert run("encode", str(clips[0]), "-o", str(tmp_path / "12.cra"), "--bitrate", "12").returncode == 0

@@ -45,6 +45,10 @@ def test_bench_times_every_shipped_model_on_synthetic_speech(tmp_path: Path) -> 
     assert coded[24.0]["kbps_actual"] > coded[12.0]["kbps_actual"] + 5
     # and with its rounding: 10 kbps is the 12 kbps model rounded rate-aware
     assert [m["rate_lambda"] for m in result["models"]] == [p.rate_lambda for p in ladder.points()]
+    # and with its band: 18 kbps is the 12 kbps model with a narrower one than 24's
+    assert [(m["phase_bins"], m["phase_bits"]) for m in result["models"]] == \
+        [(p.phase_bins, p.phase_bits) for p in ladder.points()]
+    assert coded[12.0]["kbps_actual"] + 3 < coded[18.0]["kbps_actual"] < coded[24.0]["kbps_actual"] - 3
     assert coded[10.0]["model_id"] == coded[12.0]["model_id"]
     assert coded[10.0]["kbps_actual"] < coded[12.0]["kbps_actual"]
 

@@ -100,11 +100,11 @@ def test_each_point_keeps_speech_intelligible(point: ladder.LadderPoint, speech:
 
 def test_the_24_kbps_point_is_the_12_kbps_model_with_the_low_band_in_the_blob(tmp_path: Path) -> None:
     """`--bitrate 24` codes the 12 kbps model in mode low_band_phase (format 1.8; 1.10 dithers its codes);
-    `--mode` still wins, and the point between (20 kbps) is the 16 kbps model, predicted."""
+    `--mode` still wins."""
     src = str(DATA / "speech_fr_16k.flac")
     twelve, top = Codec.load(bitrate=12), Codec.load(bitrate=24)
     assert (top.model_id, top.mode, twelve.mode) == (twelve.model_id, "low_band_phase", "predicted")
-    assert Codec.load(bitrate=20).mode == "predicted" and Codec.load(bitrate=20).model_id != top.model_id
+    assert (top.phase_bins, top.phase_bits) == (None, None)  # the model's: 700 Hz at 4 bits
 
     def info(*extra: str) -> dict[str, str]:
         out = tmp_path / "s.cra"
@@ -117,6 +117,28 @@ def test_the_24_kbps_point_is_the_12_kbps_model_with_the_low_band_in_the_blob(tm
     assert (plain["mode"], plain["format"]) == ("predicted", "1.7")
     assert 16.0 < float(lbp["kbps"]) < 26.0 and float(plain["kbps"]) < 14.0
     assert [p.model_id for p in ladder.models()].count(twelve.model_id) == 1
+
+
+def test_the_18_kbps_point_is_the_12_kbps_model_with_a_narrower_band(tmp_path: Path) -> None:
+    """`--bitrate 18` (up to 23) codes the 12 kbps model with the phase of the bins up to 500 Hz at 3 bits, a
+    blob of format 1.10 between the 12 and 24 kbps points' in rate; `--bitrate 16` falls to the 12 kbps point
+    since the 16 kbps model retired (it coded 17.3 kbps)."""
+    src = str(DATA / "speech_fr_16k.flac")
+    twelve = Codec.load(bitrate=12)
+    for k in (18, 23):
+        point = Codec.load(bitrate=k)
+        assert (point.model_id, point.mode, point.phase_bins, point.phase_bits) == \
+            (twelve.model_id, "low_band_phase", 16, 3)
+    assert Codec.load(bitrate=16).mode == "predicted"
+    kbps = {}
+    for k in (12, 18, 24):
+        out = tmp_path / f"{k}.cra"
+        r = run("encode", src, "-o", str(out), "--bitrate", str(k))
+        assert r.returncode == 0, r.stderr
+        info = dict(line.split(None, 1) for line in run("info", str(out)).stdout.splitlines())
+        kbps[k] = float(info["kbps"])
+    assert info["format"] == "1.10"
+    assert kbps[12] + 4 < kbps[18] < kbps[24] - 4, kbps
 
 
 def refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str, value: object, match: str,

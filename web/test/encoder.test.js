@@ -118,7 +118,10 @@ describe('JavaScript blobs against codec-rt\'s', () => {
       const model = await loadModel(path.join(REPO, c.model));
       const input = M.inputs[c.input];
       const x = split(f32(input.file), input.channels);
-      const blob = await encode(x, input.sample_rate, { model, framed: c.framed, mode: c.mode, rateLambda: c.rate_lambda });
+      const blob = await encode(x, input.sample_rate, {
+        model, framed: c.framed, mode: c.mode, rateLambda: c.rate_lambda, phaseBins: c.phase_bins ?? undefined,
+        phaseBits: c.phase_bits ?? undefined,
+      });
       const ours = readBlob(blob);
       const theirs = readBlob(bytes(c.blob));
       assert.deepEqual(ours.header, theirs.header);

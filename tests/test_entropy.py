@@ -238,6 +238,36 @@ def test_rate_aware_rounding_follows_the_context_the_chosen_symbols_pick() -> No
         assert s[ci, fi, j] == cands[int(np.argmin(cost))]
 
 
+def test_the_onset_sum_adds_the_rows_in_coding_order() -> None:
+    """Two steps whose change sums, row after row, to 1 ulp under `ONSET_STEP_CHANGE**2 * rows` (no onset:
+    every value rounds rate-aware), where numpy's pairwise sum of the same squares gives 4 ulps over it:
+    the order FORMAT.md 7.4 and the JavaScript encoder use decides (a helper's cross-runtime check found
+    the two runtimes split here before the rows were summed in order)."""
+    t = tables(seed=5, channels=4, bins=6)
+    d = np.zeros(24, np.float32)
+    d[:4], d[4], d[5] = np.float32("12.247041"), np.float32("0.199929"), np.float32("6.5404085e-05")
+    d[[6, 7, 12, 13, 14, 15, 20, 21, 22, 23]] = np.float32("2.2618373e-07")  # each under half an ulp of the sum
+    z = np.stack([np.zeros(24, np.float32), d], axis=1).reshape(4, 6, 2)
+    limit = entropy.ONSET_STEP_CHANGE**2 * 24
+    in_order = 0.0
+    for v in d.astype(np.float64):
+        in_order += v * v
+    assert in_order < limit < float(np.sum(d.astype(np.float64).reshape(24, 1) ** 2, axis=0)[0])
+    lam = 1000.0
+    s = entropy.rate_aware_symbols(z, t, lam)
+    x = z.astype(np.float64)
+    lo = np.clip(np.floor(x), t.low, t.high)
+    hi = np.clip(np.floor(x) + 1, t.low, t.high)
+    want = np.empty_like(s)
+    for r in range(24):
+        ci, fi = divmod(r, 6)
+        bits = t._bits[r][0][(np.stack([lo[ci, fi], hi[ci, fi]]) - t.offsets[r]).astype(int)]
+        cost = (x[ci, fi] - np.stack([lo[ci, fi], hi[ci, fi]])) ** 2 + lam * bits
+        want[ci, fi] = np.where(cost[1] < cost[0], hi[ci, fi], lo[ci, fi])
+    assert np.any(want != entropy.to_symbols(z, t))  # plain rounding, as at an onset, would differ
+    np.testing.assert_array_equal(s, want)
+
+
 def test_symbol_costs_sit_on_a_grid_that_every_log2_rounds_alike() -> None:
     """Rate-aware rounding weighs `precision - log2(freq)` on a grid of 2**-16 (FORMAT.md 7.4): two runtimes'
     `log2`, which may differ in the last bit (numpy's and JavaScript's do for 51 frequencies up to 2**16),

@@ -15,7 +15,7 @@ window, so a stream pushed in chunks of any sizes gives the same bytes, bit for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,7 @@ from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc
 from .model import HasModel, Model, default_workers, low_band_of, mode_of, model_of, pool, rate_lambda_of
 from .packets import Totals, write_packet
-from .resample import StreamResampler, model_length, resample
+from .resample import StreamResampler, resample
 
 F32 = npt.NDArray[np.float32]
 
@@ -187,8 +187,8 @@ class StreamEncoder:
             assert st.tail is not None
             x = np.concatenate([x, lead_out(st.tail, h.lead_out_samples(cfg.sample_rate))], axis=1)
         self._append(st.resampler.process(x, last=True))
-        m_len = model_length(st.received, self.sample_rate, cfg.sample_rate)
-        coded = h.pre_skip + m_len + h.post_skip  # the coded signal: lead-in, audio, lead-out
+        # the coded signal (lead-in, audio, lead-out) of the header the last packet completes
+        coded = replace(h, num_samples=st.received).coded_length(cfg.sample_rate)
         have = st.start + st.samples.shape[1]
         if have > coded:
             st.samples = st.samples[:, : max(0, coded - st.start)]

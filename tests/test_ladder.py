@@ -196,10 +196,26 @@ def test_a_point_with_a_bad_rate_lambda_is_a_broken_ladder(bad: object, monkeypa
 
 
 @pytest.mark.parametrize(("key", "bad"), [("phase_bins", 0), ("phase_bins", 1.5), ("phase_bins", "16"),
-                                          ("phase_bins", 1 << 16), ("phase_bits", 17), ("phase_bits", True)])
+                                          ("phase_bins", 1 << 16), ("phase_bits", 17), ("phase_bits", True),
+                                          ("phase_bits", float("nan")), ("phase_bins", float("inf"))])
 def test_a_point_with_a_bad_band_is_a_broken_ladder(key: str, bad: object, monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
     refused(monkeypatch, tmp_path, key, bad, f"unreadable.*{key}", mode="low_band_phase")
+
+
+def test_a_band_written_as_a_whole_float_is_read_as_javascript_reads_it(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
+    d["points"][0] |= {"mode": "low_band_phase", "phase_bins": 16.0, "phase_bits": 3}
+    (tmp_path / "ladder.json").write_text(json.dumps(d))
+    monkeypatch.setattr(ladder, "MODELS_DIR", tmp_path)
+    ladder._read.cache_clear()
+    try:
+        first = ladder.points()[0]
+        assert (first.phase_bins, first.phase_bits) == (16, 3) and type(first.phase_bins) is int
+    finally:
+        monkeypatch.undo()
+        ladder._read.cache_clear()
 
 
 def test_a_band_at_a_point_without_one_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -71,10 +71,14 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
 
 def _point(p: dict[str, Any]) -> LadderPoint:
     mode = Mode.parse(str(p.get("mode", "predicted")))
-    low = {k: p.get(k) for k in ("phase_bins", "phase_bits")}
-    for k, v, top in (("phase_bins", low["phase_bins"], 0xFFFF), ("phase_bits", low["phase_bits"], 16)):
-        if v is not None and (mode != Mode.LOW_BAND_PHASE or type(v) is not int or not 1 <= v <= top):
+    low: dict[str, int | None] = {}
+    for k, top in (("phase_bins", 0xFFFF), ("phase_bits", 16)):
+        v = p.get(k)
+        # a whole number, as JSON has it (16.0 is 16, as in JavaScript), and only where a band is coded
+        whole = isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer()
+        if v is not None and (mode != Mode.LOW_BAND_PHASE or not whole or not 1 <= v <= top):
             raise ValueError(f"{k} must be an integer in 1..{top}, and only at a low_band_phase point: {v!r}")
+        low[k] = None if v is None else int(v)
     return LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
                        bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)), mode.name.lower(),
                        check_rate_lambda(p.get("rate_lambda", 0.0)), low["phase_bins"], low["phase_bits"])

@@ -18,10 +18,41 @@ from __future__ import annotations
 import argparse
 import json
 
+from codec_rt import ladder
 from codec_rt.config import Coder, Mode
+from codec_rt.errors import CodecError
 from codec_rt.ladder import MODELS_DIR
 from codec_rt.latent import coding_options
 from codec_rt.model import Model
+
+
+def _point(item: str, low_latency: bool, fixed_width: bool) -> dict[str, object]:
+    """`FOLDER=KBPS[:MODE[:KEY=VALUE,...]]` -> its ladder.json point, checked by the runtime's reader and
+    against the model (SystemExit, ValueError or CodecError for one that the runtime would refuse)."""
+    folder, _, rest = item.partition("=")
+    kbps, _, rest = rest.partition(":")
+    mode, _, extra = rest.partition(":")
+    options: dict[str, object] = {}
+    for kv in filter(None, extra.split(",")):
+        key, eq, value = kv.partition("=")
+        if key not in ("rate_lambda", "phase_bins", "phase_bits") or not eq or key in options:
+            raise SystemExit(f"{item}: the options are rate_lambda, phase_bins and phase_bits, each once, as KEY=VALUE")
+        options[key] = float(value) if key == "rate_lambda" else int(value)
+    model = Model.load(MODELS_DIR / folder)
+    if bool(model.config.causal) != low_latency:
+        raise SystemExit(f"{folder}: low-latency points must be causal models, the others not")
+    if (model.config.coder == Coder.FIXED) != fixed_width:
+        raise SystemExit(f"{folder}: fixed-width points must be coder 0 models, the others range-coded")
+    point: dict[str, object] = {"kbps": float(kbps), "dir": folder, "model_id": model.model_id}
+    point |= {"low_latency": True} if low_latency else {}
+    point |= {"fixed_width": True} if fixed_width else {}
+    if mode:
+        point["mode"] = Mode.parse(mode).name.lower()
+    point |= options
+    read = ladder.point_from_dict(point)  # what the runtime reads, or its error
+    # and what the model can encode with
+    coding_options(model.config, None, read.mode, read.phase_bits, False, read.phase_bins, read.rate_lambda)
+    return point
 
 
 def main() -> None:
@@ -35,27 +66,10 @@ def main() -> None:
     kinds = [(i, False, False) for i in a.points] + [(i, True, False) for i in a.low_latency] + \
         [(i, False, True) for i in a.fixed_width]
     for item, low_latency, fixed_width in kinds:
-        folder, _, rest = item.partition("=")
-        kbps, _, rest = rest.partition(":")
-        mode, _, extra = rest.partition(":")
-        options = {k: float(v) if k == "rate_lambda" else int(v)
-                   for k, v in (kv.split("=") for kv in filter(None, extra.split(",")))}
-        if not set(options) <= {"rate_lambda", "phase_bins", "phase_bits"}:
-            raise SystemExit(f"{item}: the options are rate_lambda, phase_bins and phase_bits")
-        model = Model.load(MODELS_DIR / folder)
-        if bool(model.config.causal) != low_latency:
-            raise SystemExit(f"{folder}: low-latency points must be causal models, the others not")
-        if (model.config.coder == Coder.FIXED) != fixed_width:
-            raise SystemExit(f"{folder}: fixed-width points must be coder 0 models, the others range-coded")
-        point: dict[str, object] = {"kbps": float(kbps), "dir": folder, "model_id": model.model_id}
-        point |= {"low_latency": True} if low_latency else {}
-        point |= {"fixed_width": True} if fixed_width else {}
-        # a mode or option the model cannot encode with is refused here
-        coding_options(model.config, mode=mode or "predicted", **options)  # type: ignore[arg-type]
-        if mode:
-            point["mode"] = Mode.parse(mode).name.lower()
-        point |= options
-        points.append(point)
+        try:
+            points.append(_point(item, low_latency, fixed_width))
+        except (ValueError, TypeError, KeyError, CodecError) as e:
+            raise SystemExit(f"{item}: {e}") from None
     if a.default not in [pt["kbps"] for pt in points if not pt.get("low_latency") and not pt.get("fixed_width")]:
         raise SystemExit(f"--default {a.default} is not one of the points")
     old = json.loads((MODELS_DIR / "ladder.json").read_text())

@@ -36,6 +36,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_training.py": ("torch",),
     "test_training_ddp.py": ("torch",),
     "test_batch_ray.py": ("ray",),
+    "test_write_ladder.py": ("scripts/write_ladder.py",),
 }
 
 

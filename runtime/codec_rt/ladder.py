@@ -61,7 +61,7 @@ class RetiredModel:
 def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
     try:
         d = json.loads((MODELS_DIR / "ladder.json").read_text())
-        points = tuple(sorted((_point(p) for p in d["points"]), key=lambda p: p.kbps))
+        points = tuple(sorted((point_from_dict(p) for p in d["points"]), key=lambda p: p.kbps))
         retired = tuple(RetiredModel(MODELS_DIR / r["dir"], str(r["model_id"]), str(r["was"]))
                         for r in d.get("retired", ()))
         return float(d["default_kbps"]), points, retired
@@ -69,7 +69,9 @@ def _read() -> tuple[float, tuple[LadderPoint, ...], tuple[RetiredModel, ...]]:
         raise ModelError(f"the shipped ladder {MODELS_DIR / 'ladder.json'} is unreadable: {e!r}") from None
 
 
-def _point(p: dict[str, Any]) -> LadderPoint:
+def point_from_dict(p: dict[str, Any]) -> LadderPoint:
+    """A `ladder.json` point -> `LadderPoint`; KeyError, TypeError, ValueError or CodecError for one this
+    runtime would not read (scripts/write_ladder.py checks what it writes with it)."""
     mode = Mode.parse(str(p.get("mode", "predicted")))
     low: dict[str, int | None] = {}
     for k, top in (("phase_bins", 0xFFFF), ("phase_bits", 16)):

@@ -250,3 +250,28 @@ def test_clips_are_mixed(corpus: Corpus) -> None:
     assert {i.samplerate for i in infos} == {8000, 16000, 22050, 44100, 48000}
     assert {i.channels for i in infos} == {1, 2} and {c.suffix for c in corpus[1]} == {".wav", ".flac", ".ogg"}
     assert all(np.isfinite(sf.read(str(c))[0]).all() for c in corpus[1])
+
+
+def test_a_points_band_its_model_cannot_code_is_refused_before_any_work(corpus: Corpus, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ladder whose 18 kbps point names more bins than its model has: the batch stops before coding a file,
+    as a bad --bits does, where each file used to fail on its own."""
+    from codec_rt import CodecError, batch, ladder
+
+    d = json.loads((ladder.MODELS_DIR / "ladder.json").read_text())
+    next(p for p in d["points"] if p.get("phase_bins"))["phase_bins"] = 258
+    models = tmp_path / "models"
+    models.mkdir()
+    for folder in ladder.MODELS_DIR.iterdir():
+        if folder.is_dir():
+            (models / folder.name).symlink_to(folder)
+    (models / "ladder.json").write_text(json.dumps(d))
+    monkeypatch.setattr(ladder, "MODELS_DIR", models)
+    ladder._read.cache_clear()
+    try:
+        with pytest.raises(CodecError, match="phase_bins must be in 1..257"):
+            batch.run(batch.Options(corpus[0], tmp_path / "out", bitrate=18, workers=1))
+        assert not (tmp_path / "out").exists()
+    finally:
+        monkeypatch.undo()
+        ladder._read.cache_clear()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from . import corpus, ladder
+from .config import Mode
 from .corpus import Job
 from .errors import CodecError, OutputError
 from .files import AUDIO_FORMATS
@@ -114,18 +115,15 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     if o.model is not None and (o.bitrate is not None or o.low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     fixed_width = o.bits is not None and o.model is None
-    if o.model is not None:
-        point = None
-        model_dir, mode, lam = o.model.absolute(), "predicted", 0.0
-    else:
-        point = ladder.choose(o.bitrate, o.low_latency, fixed_width)
-        model_dir, mode, lam = point.path.absolute(), point.mode, point.rate_lambda
-    mode = o.mode or mode
-    loaded = Model.load(model_dir, "cpu", 1)
-    coding_options(loaded.config, o.bits, mode)  # a refused --bits before any work
-    return Settings(False, str(model_dir), o.provider, joint_stereo=o.joint_stereo, bits=o.bits, mode=mode,
-                    rate_lambda=lam, phase_bins=None if point is None else point.phase_bins,
-                    phase_bits=None if point is None else point.phase_bits), loaded.model_id
+    point = ladder.LadderPoint(0.0, o.model, "") if o.model is not None else \
+        ladder.choose(o.bitrate, o.low_latency, fixed_width)
+    mode = o.mode or point.mode
+    loaded = Model.load(point.path.absolute(), "cpu", 1)
+    band = (point.phase_bins, point.phase_bits) if Mode.parse(mode) == Mode.LOW_BAND_PHASE else (None, None)
+    coding_options(loaded.config, o.bits, mode, band[1], False, band[0])  # a refused --bits or band before any work
+    return Settings(False, str(point.path.absolute()), o.provider, joint_stereo=o.joint_stereo, bits=o.bits,
+                    mode=mode, rate_lambda=point.rate_lambda, phase_bins=point.phase_bins,
+                    phase_bits=point.phase_bits), loaded.model_id
 
 
 def _engine(o: Options, settings: Settings) -> Engine:

@@ -47,7 +47,7 @@ export function parseLadder(json) {
       const [phaseBins, phaseBits] = [['phase_bins', 0xffff], ['phase_bits', 16]].map(([k, top]) => {
         const v = p[k] ?? undefined;
         if (v !== undefined && (mode !== 'low_band_phase' || !Number.isInteger(v) || v < 1 || v > top)) {
-          throw new Error(`${k} must be an integer in 1..${top}, and only at a low_band_phase point: ${v}`);
+          throw new Error(`${k} must be an integer in 1..${top}, and only at a low_band_phase point: ${JSON.stringify(v)}`);
         }
         return v;
       });

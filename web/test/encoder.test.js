@@ -112,6 +112,23 @@ describe('the 10 kbps point', () => {
   });
 });
 
+describe('the 18 kbps point', () => {
+  it('is the 12 kbps model with the bins up to 500 Hz at 3 bits, in its own mode only', async () => {
+    const input = M.inputs.speech16;
+    const x = split(f32(input.file), input.channels);
+    const head = async (/** @type {object} */ opts) => readBlob(await encode(x, input.sample_rate, { framed: true, ...opts })).header;
+    const [eighteen, twelve] = [await head({ bitrate: 18 }), await head({ bitrate: 12 })];
+    assert.deepEqual([eighteen.mode, eighteen.phaseBins, eighteen.phaseBits, eighteen.minor], [2, 16, 3, 10]);
+    assert.equal(eighteen.modelId, twelve.modelId);
+    const asked = await head({ bitrate: 18, phaseBits: 5 });  // an option wins over the point's band
+    assert.deepEqual([asked.phaseBins, asked.phaseBits], [16, 5]);
+    const stored = await head({ bitrate: 18, mode: 'store_phase' });  // another mode keeps its own bits
+    assert.deepEqual([stored.mode, stored.phaseBits], [1, 8]);
+    assert.deepEqual(await encode(x, input.sample_rate, { bitrate: 18, framed: true, mode: 'predicted' }),
+      await encode(x, input.sample_rate, { bitrate: 12, framed: true }));
+  });
+});
+
 describe('JavaScript blobs against codec-rt\'s', () => {
   for (const c of M.cases.filter((/** @type {any} */ x) => x.input)) {
     it(c.name, async () => {

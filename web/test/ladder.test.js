@@ -65,6 +65,7 @@ describe('the ladder', () => {
     }));
     assert.deepEqual([12, 18, 24].map((k) => [selectPoint(l, k, false).phaseBins, selectPoint(l, k, false).phaseBits]),
       [[undefined, undefined], [16, 3], [undefined, undefined]]);
+    /** @type {[string, unknown][]} */
     const bad = [['phase_bins', 0], ['phase_bins', 1.5], ['phase_bins', '16'], ['phase_bits', 17], ['phase_bits', true]];
     for (const [k, v] of bad) {
       const pt = { kbps: 6, dir: 'a', model_id: 'a', mode: 'low_band_phase', [k]: v };

@@ -151,15 +151,16 @@ def make(out: Path) -> None:
         if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one
             jobs += [("speech16", True, "low_band_phase", 0.0), ("speech48st", True, "low_band_phase", 0.0)]
         bands = {(p.phase_bins, p.phase_bits) for p in ladder.points() if p.model_id == point.model_id} - {(None, None)}
+        bands_in_order = sorted(bands, key=lambda b: (b[0] or 0, b[1] or 0))  # either may be the model's (None)
         for clip, framed, mode, lam in jobs:
             # a point's own band (the 18 kbps point's), beside the model's default one
-            for bins, bits in [(None, None), *sorted(bands)] if mode == "low_band_phase" else [(None, None)]:
+            for bins, bits in [(None, None), *bands_in_order] if mode == "low_band_phase" else [(None, None)]:
                 x, rate = clips[clip]
                 data = codec.encode(x, rate, mode=mode, framed=framed, rate_lambda=lam, phase_bins=bins,
                                     phase_bits=bits)
                 name = f"{point.path.name}_{clip}_{'framed' if framed else 'whole'}_{mode}"
                 name += f"_lambda{lam:g}" if lam else ""
-                name += f"_bins{bins}x{bits}" if bins is not None else ""
+                name += f"_band{bins or 'd'}x{bits or 'd'}" if (bins, bits) != (None, None) else ""  # d: default
                 case(name, data, point.path, input=clip, framed=framed, mode=mode, point=point.path.name,
                      kbps=point.kbps, low_latency=point.low_latency, rate_lambda=lam, phase_bins=bins,
                      phase_bits=bits)

@@ -44,7 +44,8 @@ packet:
                         file_encode, file_decode: {seconds, rtf, throughput, cpu_seconds},
                         torch_eager: {same_model, checkpoint, ort_seconds, torch_seconds, speedup,
                                       ort_cpu_seconds, torch_cpu_seconds, speedup_cpu} or null}]
-    points            [{model_id, kbps (nominal), low_latency, mode, kbps_actual, encode_seconds, decode_seconds,
+    points            [{model_id, kbps (nominal), low_latency, mode, rate_lambda, phase_bins, phase_bits (its band;
+                        null: the model's), kbps_actual, encode_seconds, decode_seconds,
                         encode_cpu_per_second, decode_cpu_per_second}]: every shipped point on 1 thread, or
                         [] with --model
     low_latency       {model_id, kbps_actual, packet_steps, block_frames, phase_iters, stream_latency_ms,
@@ -208,6 +209,7 @@ def point_run(p: ladder.LadderPoint, x: timer.F32, provider: str) -> dict[str, A
     row = timer.file_run(codec, x, RATE, fr, blob)
     enc, dec = row["file_encode"], row["file_decode"]
     return {"model_id": codec.model_id, "kbps": p.kbps, "low_latency": p.low_latency, "mode": p.mode,
+            "rate_lambda": p.rate_lambda, "phase_bins": p.phase_bins, "phase_bits": p.phase_bits,
             "kbps_actual": 8 * len(blob) / seconds / 1000, "encode_seconds": enc["seconds"],
             "decode_seconds": dec["seconds"], "encode_cpu_per_second": enc["cpu_seconds"] / seconds,
             "decode_cpu_per_second": dec["cpu_seconds"] / seconds}

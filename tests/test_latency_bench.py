@@ -21,7 +21,8 @@ NUM = (int, float)
 STREAM = {k: NUM for k in ("chunks", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "rtf", "throughput",
                            "cpu_seconds")}
 FILE = {k: NUM for k in ("seconds", "rtf", "throughput", "cpu_seconds")}
-POINT = {"model_id": str, "kbps": NUM, "low_latency": bool, "mode": str, "kbps_actual": NUM, "encode_seconds": NUM,
+POINT = {"model_id": str, "kbps": NUM, "low_latency": bool, "mode": str, "rate_lambda": NUM,
+         "phase_bins": (int, type(None)), "phase_bits": (int, type(None)), "kbps_actual": NUM, "encode_seconds": NUM,
          "decode_seconds": NUM, "encode_cpu_per_second": NUM, "decode_cpu_per_second": NUM}
 TARGET = {"value": (*NUM, type(None)), "target": str, "met": (bool, type(None))}
 SCHEMA: dict[str, Any] = {

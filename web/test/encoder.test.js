@@ -20,6 +20,8 @@ import { readBlob } from '../src/container.js';
 import { latents } from '../src/decoder.js';
 import { LEAD_IN_FRAMES } from '../src/encoder.js';
 import { leadIn, leadLengths } from '../src/lead.js';
+import { parseTables } from '../src/model.js';
+import { rateAwareSymbols } from '../src/rangecoder.js';
 import { decode, encode, loadModel } from '../src/node.js';
 import { REF, REPO, WEB, bytes, f32, manifest, split } from './helpers.js';
 
@@ -109,6 +111,29 @@ describe('the 10 kbps point', () => {
       // @ts-ignore: a wrong type on purpose
       await assert.rejects(encode(x, input.sample_rate, { bitrate: 10, rateLambda: bad }), /rate_lambda must be a number in 0..1000/);
     }
+  });
+});
+
+describe('rate-aware rounding\'s onset rule', () => {
+  it('sums a step\'s squared change row by row, as codec-rt does (tests/test_entropy.py, the same latent)', () => {
+    // 24 rows (4 channels x 6 bins), 2 steps: the change sums, row by row, to 1 ulp under 25 x 24, so no
+    // onset and every value rounds rate-aware; a pairwise sum of the same squares lands 4 ulps over it
+    const freqs = Array.from({ length: 24 }, () => [100, 65036, 100, 100, 50, 50, 50, 50]);
+    const t = parseTables(JSON.stringify({ channels: 4, bins: 6, precision: 16, offsets: Array(24).fill(0), freqs }),
+      /** @type {any} */ ({ channels: 4, latentBins: 6, coder: 1 }));
+    const d = new Float32Array(24);
+    d.fill(Math.fround(12.247041), 0, 4);
+    d[4] = Math.fround(0.199929);
+    d[5] = Math.fround(6.5404085e-05);
+    for (const r of [6, 7, 12, 13, 14, 15, 20, 21, 22, 23]) d[r] = Math.fround(2.2618373e-07);
+    const x = new Float32Array(48);
+    for (let r = 0; r < 24; r++) x[r * 2 + 1] = d[r];
+    let inOrder = 0;
+    for (const v of d) inOrder += v * v;
+    assert.ok(inOrder < 600, `${inOrder}`);
+    const v = rateAwareSymbols(x, t, 2, 1000);
+    // symbol 1 costs far fewer bits than 0: priced, the values near 0 go to 1 (plain rounding keeps 0)
+    for (const r of [6, 7, 12, 13]) assert.deepEqual([v[r * 2], v[r * 2 + 1]], [1, 1], `row ${r}`);
   });
 });
 

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Protocol
 
 from . import corpus, ladder
-from .config import Mode
 from .corpus import Job
 from .errors import CodecError, OutputError
 from .files import AUDIO_FORMATS
 from .latent import coding_options
-from .model import Model
+from .model import Model, low_band_of
 from .phase_gradient import PhaseStart
 from .worker import ERROR, OK, SKIPPED, Result, Settings, failed
 
@@ -119,8 +118,8 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
         ladder.choose(o.bitrate, o.low_latency, fixed_width)
     mode = o.mode or point.mode
     loaded = Model.load(point.path.absolute(), "cpu", 1)
-    band = (point.phase_bins, point.phase_bits) if Mode.parse(mode) == Mode.LOW_BAND_PHASE else (None, None)
-    coding_options(loaded.config, o.bits, mode, band[1], False, band[0])  # a refused --bits or band before any work
+    bins, bits = low_band_of(point, mode, None, None)
+    coding_options(loaded.config, o.bits, mode, bits, False, bins)  # a refused --bits or band before any work
     return Settings(False, str(point.path.absolute()), o.provider, joint_stereo=o.joint_stereo, bits=o.bits,
                     mode=mode, rate_lambda=point.rate_lambda, phase_bins=point.phase_bins,
                     phase_bits=point.phase_bits), loaded.model_id

@@ -228,10 +228,10 @@ def rate_lambda_of(m: Model | HasModel) -> float:
     return 0.0 if isinstance(m, Model) else float(getattr(m, "rate_lambda", 0.0))
 
 
-def low_band_of(m: Model | HasModel, mode: str | int, phase_bins: int | None,
+def low_band_of(m: Model | HasModel | ladder.LadderPoint, mode: str | int, phase_bins: int | None,
                 phase_bits: int | None) -> tuple[int | None, int | None]:
     """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` is low_band_phase, a
-    `Codec`'s own (its ladder point's, `Codec.phase_bins` / `Codec.phase_bits`; None: the model's defaults,
+    `Codec`'s or a ladder point's own (`Codec.phase_bins` / `Codec.phase_bits`; None: the model's defaults,
     `latent.coding_options`). CodecError for an unknown mode."""
     if isinstance(m, Model) or Mode.parse(mode) != Mode.LOW_BAND_PHASE:
         return phase_bins, phase_bits

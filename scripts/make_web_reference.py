@@ -153,9 +153,9 @@ def make(out: Path) -> None:
         bands = {(p.phase_bins, p.phase_bits) for p in ladder.points() if p.model_id == point.model_id} - {(None, None)}
         bands_in_order = sorted(bands, key=lambda b: (b[0] or 0, b[1] or 0))  # either may be the model's (None)
         for clip, framed, mode, lam in jobs:
+            x, rate = clips[clip]
             # a point's own band (the 18 kbps point's), beside the model's default one
             for bins, bits in [(None, None), *bands_in_order] if mode == "low_band_phase" else [(None, None)]:
-                x, rate = clips[clip]
                 data = codec.encode(x, rate, mode=mode, framed=framed, rate_lambda=lam, phase_bins=bins,
                                     phase_bits=bits)
                 name = f"{point.path.name}_{clip}_{'framed' if framed else 'whole'}_{mode}"

@@ -114,7 +114,7 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     if o.model is not None and (o.bitrate is not None or o.low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     fixed_width = o.bits is not None and o.model is None
-    point = ladder.LadderPoint(0.0, o.model, "") if o.model is not None else \
+    point = ladder.LadderPoint.of_folder(o.model) if o.model is not None else \
         ladder.choose(o.bitrate, o.low_latency, fixed_width)
     mode = o.mode or point.mode
     loaded = Model.load(point.path.absolute(), "cpu", 1)

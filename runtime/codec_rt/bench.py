@@ -299,7 +299,7 @@ def run(
     if model is not None and (bitrate is not None or low_latency):
         raise CodecError("choose a model directory or a bitrate / low latency, not both")
     x = speech_like(seconds) if input is None else load_input(input, seconds)
-    targets = [ladder.LadderPoint(0.0, Path(model), "")] if model is not None else shipped(bitrate, low_latency)
+    targets = [ladder.LadderPoint.of_folder(model)] if model is not None else shipped(bitrate, low_latency)
     rows = []
     for point in targets:
         kbps = point.kbps if model is None else None

@@ -47,6 +47,12 @@ class LadderPoint:
     phase_bins: int | None = None  # mode low_band_phase: the low band's STFT bins (None: the model's default)
     phase_bits: int | None = None  # mode low_band_phase: their phase's bits (None: the model's default)
 
+    @classmethod
+    def of_folder(cls, path: str | Path) -> LadderPoint:
+        """A model folder given by path (`--model DIR`), as a point with no options of its own: its model's
+        defaults, no nominal rate, its id read when it loads."""
+        return cls(0.0, Path(path), "")
+
 
 @dataclass(frozen=True)
 class RetiredModel:

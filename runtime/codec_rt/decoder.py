@@ -15,6 +15,8 @@ packet, with a warning (`flush`); a damaged packet is a ChecksumError.
 from __future__ import annotations
 
 import logging
+from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from . import latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
-from .decoder_state import DecoderState, append_packet, audio_part
+from .decoder_state import DecoderState, append_packet, audio_part, join_block
 from .errors import CodecError, FormatError, TruncatedError
 from .grid import (
     BLOCK_FRAMES,
@@ -50,6 +52,7 @@ F32 = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 Features = tuple[F32, F32, F32, int, BoolArray | None]  # log-magnitude, gains, start phase, iterations, held frames
 MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
+BLOCKS_IN_FLIGHT = 2  # non-causal blocks decoded at once per worker thread (memory: docs/STREAMING.md)
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
 
 
@@ -293,33 +296,7 @@ class StreamDecoder:
             if st.end is not None and st.block * self.block_frames >= st.end.model.frames and not st.drained:
                 pieces.append(self._causal_tail())
         else:
-            # The phase-gradient start's recursion runs here, block after block; the rest of each block on
-            # `workers` threads (the FFTs and onnxruntime release the GIL).
-            cfg, joint, gradient = self.model.config, self._joint_start(), self._gradient()
-
-            def prepare(w: BlockWindow) -> tuple[Features, tuple[GradientSteps, BoolArray | None] | None]:
-                f = self._features(*w)
-                return f, block_steps(f[0], cfg.n_fft, cfg.hop, joint) if gradient else None
-
-            run = runner(self.workers if len(windows) > 1 else 1)
-            prepared = [run(prepare, w) for w in windows]
-            signals = []
-            for i, (w, ready) in enumerate(zip(windows, prepared, strict=True)):
-                f, start = ready.result()
-                low = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0] if h.phase_bins and st.phases is not None else None
-                if start is not None:
-                    (steps, shared), angle = start, f[2]
-                    nxt = max(0, (st.block + i + 1) * self.block_frames - self.margin_frames)
-                    band = None if low is None else Band(np.exp(f[0][:, : h.phase_bins]), low, cfg)  # its pitch: 6.5
-                    phi, held = st.start.steps(steps, w.w0, nxt, band)
-                    angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
-                    f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]))
-                if low is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
-                    f[2][:, : h.phase_bins] = low
-                signals.append(run(self._refine, w, f))
-            for w, signal in zip(windows, signals, strict=True):
-                pieces.append(self._join(st.block, signal.result(), w.w0))
-                st.block += 1
+            pieces += self._blocks(windows)
         if windows:
             self._trim()
         y = from_coded(np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32), h.stereo)
@@ -332,6 +309,45 @@ class StreamDecoder:
         if final and not done:
             raise CodecError("internal error: the stream ended with blocks left to decode")
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _blocks(self, part: list[BlockWindow]) -> list[F32]:
+        """Non-causal blocks `part`, the next to decode -> their final model-rate samples. The phase-gradient
+        start's recursion runs here, block after block; the rest of each block on `workers` threads (the
+        FFTs and onnxruntime release the GIL)."""
+        st, h, cfg = self.state, self.header, self.model.config
+        assert h is not None
+        joint, gradient = self._joint_start(), self._gradient()
+
+        def prepare(w: BlockWindow) -> tuple[Features, tuple[GradientSteps, BoolArray | None] | None]:
+            f = self._features(*w)
+            return f, block_steps(f[0], cfg.n_fft, cfg.hop, joint) if gradient else None
+
+        run = runner(self.workers if len(part) > 1 else 1)
+        ahead = BLOCKS_IN_FLIGHT * self.workers  # blocks prepared or refined at once: memory bounded by the
+        # workers, not by a push's bytes (an hour's blob in one push), and the threads kept busy
+        prepared = deque(run(prepare, w) for w in part[:ahead])
+        signals: deque[tuple[BlockWindow, Future[F32]]] = deque()
+        out = []
+        for i, w in enumerate(part):
+            f, start = prepared.popleft().result()
+            if i + ahead < len(part):
+                prepared.append(run(prepare, part[i + ahead]))
+            low = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0] if h.phase_bins and st.phases is not None else None
+            if start is not None:
+                (steps, shared), angle = start, f[2]
+                nxt = max(0, (st.block + len(signals) + 1) * self.block_frames - self.margin_frames)
+                band = None if low is None else Band(np.exp(f[0][:, : h.phase_bins]), low, cfg)  # its pitch: 6.5
+                phi, held = st.start.steps(steps, w.w0, nxt, band)
+                angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
+                f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]))
+            if low is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
+                f[2][:, : h.phase_bins] = low
+            signals.append((w, run(self._refine, w, f)))
+            while len(signals) > (ahead if i + 1 < len(part) else 0):
+                done, signal = signals.popleft()
+                out.append(join_block(st, cfg, self.block_frames, self._crossfade_hops(), signal.result(), done.w0))
+                st.block += 1
+        return out
 
     def _features(self, w0: int, w1: int, j0: int, j1: int) -> Features:
         """STFT frames [w0, w1) from the latent steps [j0, j1) -> (log-magnitude `[channels, F, frames]`
@@ -414,27 +430,6 @@ class StreamDecoder:
         """Blocks refined by Griffin-Lim are joined with a crossfade; plain inverse STFTs join exactly."""
         plain = (h := self.header) is None or h.mode == Mode.STORE_PHASE or self._causal() or self._iters() == 0
         return 0 if plain else CROSSFADE_HOPS
-
-    def _join(self, b: int, y: F32, w0: int) -> F32:
-        """Block b's signal -> its final model-rate samples (from `emitted` on): the crossfade with the
-        previous block's faded-out end, its middle, and its own end faded out and kept for the next."""
-        st, cfg, hop = self.state, self.model.config, self.model.config.hop
-        base = w0 * hop - cfg.n_fft // 2
-        v = self._crossfade_hops() * hop
-        fade_in, fade_out = phase.crossfade(v)
-        start = b * self.block_frames * hop
-        last = st.end is not None and (b + 1) * self.block_frames >= st.end.model.frames
-        stop = st.end.model.samples if last and st.end is not None else (b + 1) * self.block_frames * hop - v
-        out = y[:, max(st.emitted, 0) - base : stop - base].copy()
-        if b > 0 and st.tail is not None:
-            lo = start - v - st.emitted  # where the crossfade starts in `out`
-            n = min(2 * v, out.shape[1] - lo)
-            out[:, lo : lo + n] = out[:, lo : lo + n] * fade_in[:n] + st.tail[:, :n]
-        if not last:
-            e = (b + 1) * self.block_frames * hop
-            st.tail = y[:, e - v - base : e + v - base] * fade_out
-        st.emitted = stop
-        return out
 
     def _trim(self) -> None:
         """Drop the latents, gains and stored phase that the next block no longer needs."""

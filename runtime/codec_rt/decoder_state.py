@@ -1,5 +1,6 @@
-"""What a `StreamDecoder` (decoder.py) remembers between pushes: one stream's buffers and positions, and
-which of its samples at the blob's rate are audio (`audio_part`)."""
+"""What a `StreamDecoder` (decoder.py) remembers between pushes: one stream's buffers and positions, how a
+block's signal joins the one before it (`join_block`), and which of its samples at the blob's rate are audio
+(`audio_part`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .config import ModelConfig
 from .grid import StreamEnd
 from .latent import Decoded
 from .packets import Packet, PacketReader
+from .phase import crossfade
 from .phase_gradient import GradientStart
 from .pitch import LowBandPitch
 from .resample import StreamResampler
@@ -72,6 +74,29 @@ def append_packet(st: DecoderState, p: Packet, decoded: Decoded) -> None:
     if st.phases is not None and ph is not None:
         st.phases = np.concatenate([st.phases, ph], axis=-1)
         st.phase_frames += p.n_frames
+
+
+def join_block(st: DecoderState, cfg: ModelConfig, block_frames: int, crossfade_hops: int, y: F32, w0: int) -> F32:
+    """Block `st.block`'s signal `y` (from model-rate sample w0 * hop - n_fft / 2) -> its final model-rate
+    samples (from `emitted` on): the crossfade of `crossfade_hops` hops with the previous block's faded-out
+    end, its middle, and its own end faded out and kept for the next. Advances `emitted`, not `block`."""
+    b, hop = st.block, cfg.hop
+    base = w0 * hop - cfg.n_fft // 2
+    v = crossfade_hops * hop
+    fade_in, fade_out = crossfade(v)
+    start = b * block_frames * hop
+    last = st.end is not None and (b + 1) * block_frames >= st.end.model.frames
+    stop = st.end.model.samples if last and st.end is not None else (b + 1) * block_frames * hop - v
+    out = y[:, max(st.emitted, 0) - base : stop - base].copy()
+    if b > 0 and st.tail is not None:
+        lo = start - v - st.emitted  # where the crossfade starts in `out`
+        n = min(2 * v, out.shape[1] - lo)
+        out[:, lo : lo + n] = out[:, lo : lo + n] * fade_in[:n] + st.tail[:, :n]
+    if not last:
+        e = (b + 1) * block_frames * hop
+        st.tail = y[:, e - v - base : e + v - base] * fade_out
+    st.emitted = stop
+    return out
 
 
 def audio_part(st: DecoderState, h: BlobHeader, cfg: ModelConfig, out: F32, done: bool) -> F32:

@@ -286,12 +286,13 @@ class BlobSource:
     _first: bytes
     _file: BinaryIO
 
-    def pieces(self) -> Iterator[bytes]:
-        """The blob's bytes from its first, in pieces, until the file ends."""
-        if self._first:
-            yield self._first
-        while piece := self._file.read(READ_SIZE):
-            yield piece
+    def pieces(self, size: int = READ_SIZE) -> Iterator[bytes]:
+        """The blob's bytes from its first, in pieces of at most `size` bytes, until the file ends."""
+        data = self._first
+        while data:
+            for k in range(0, len(data), size):
+                yield data[k : k + size]
+            data = self._file.read(READ_SIZE)
 
 
 def open_blob(f: BinaryIO, seekable: bool = False) -> BlobSource:

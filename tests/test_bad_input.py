@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec_rt import AudioError, Codec
+from codec_rt import AudioError, Codec, CodecError
+from codec_rt.phase_gradient import PhaseStart
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
@@ -247,6 +248,10 @@ REFUSED = [
             [("encode", "in.wav", "-o", "x.cra", "--model", "nowhere"),
              ("decode", "s.cra", "-o", "x.wav", "--model", "nowhere")],
             r"model directory nowhere does not exist"),
+    Refused("model-folder-is-a-file", both(wav("in.wav", noise(100)), blob()),
+            [("encode", "in.wav", "-o", "x.cra", "--model", "in.wav"),
+             ("decode", "s.cra", "-o", "x.wav", "--model", "s.cra")],
+            r"model directory (in\.wav|s\.cra) is not a directory"),
 ]
 
 
@@ -288,12 +293,51 @@ def test_api_refusals(codec: Codec, audio: np.ndarray, rate: int, message: str) 
         codec.encode(audio, rate)
 
 
+API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-not-a-count",
+               "api-band-outside-its-mode", "api-fractional-band", "api-packets-of-the-whole-layout"]
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda c, x: c.encode(x, 16000.5), "sample rate must be a whole number of Hz, got 16000.5"),
+        (lambda c, x: Codec.load(bitrate="12"), "bitrate must be a positive number of kbps, got '12'"),
+        (lambda c, x: Codec.load(threads=1.5), "threads must be a whole number, at least 1, got 1.5"),
+        (lambda c, x: c.encode(x, 16000, phase_bins=16, phase_bits=3), "phase_bins is for mode low_band_phase"),
+        (lambda c, x: c.encode(x, 16000, mode="low_band_phase", phase_bins=2.5), "phase_bins must be an integer"),
+        (lambda c, x: c.encode(x, 16000, packet_steps=0), "packet_steps is for the framed layout"),
+    ],
+    ids=API_OPTIONS,
+)
+def test_api_refuses_options_that_would_be_ignored_or_cut(codec: Codec, call: Callable[[Codec, np.ndarray], object],
+                                                          message: str) -> None:
+    """Each of these used to be cut to an integer, ignored, or end in a TypeError from inside."""
+    x = noise(1600).T.copy()
+    with pytest.raises(CodecError, match=re.escape(message)):
+        call(codec, x)
+
+
+def test_whole_numbers_of_every_kind_are_rates_and_names_are_phase_starts(codec: Codec) -> None:
+    x = noise(4000).T.copy()
+    assert codec.encode(x, 16000.0) == codec.encode(x, np.float32(16000)) == codec.encode(x, 16000)
+    for t in (0, -1, True):
+        with pytest.raises(CodecError, match="threads must be"):
+            Codec.load(threads=t)
+    blob = codec.encode(x, 16000)
+    assert np.array_equal(codec.decode(blob, phase_start="gradient")[0],
+                          codec.decode(blob, phase_start=PhaseStart.GRADIENT)[0])
+    assert np.array_equal(codec.decode(blob, phase_start="Predicted")[0], codec.decode(blob, phase_start=0)[0])
+    with pytest.raises(CodecError, match="phase_start must be"):
+        codec.decode(blob, phase_start="griffin")
+
+
 # ---------------------------------------------------------------- the document and the tests agree
 
 def test_every_row_of_the_document_has_a_test_and_back() -> None:
     doc_ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(), re.MULTILINE))
     test_ids = {r.id.split("[")[0] for r in CODED} | {r.id for r in REFUSED}
     test_ids |= {"api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"}
+    test_ids |= set(API_OPTIONS)
     test_ids |= {"output-exists-force", "interrupted-write"}  # tests/test_atomic_output.py
     test_ids |= {"wav-size-unknown", "not-audio-on-stdin"}  # tests/test_wav_headers.py
     assert doc_ids == test_ids

@@ -3,6 +3,8 @@ stereo transform (mid/side) between audio channels and coded channels."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import numpy.typing as npt
 
@@ -17,14 +19,15 @@ MIN_ENCODE_RATE = 1000
 
 
 def check_rate(sample_rate: object) -> int:
-    """An input sample rate (Hz) -> the int; AudioError unless an integer in MIN_ENCODE_RATE..MAX_SAMPLE_RATE."""
-    if (
-        not isinstance(sample_rate, (int, np.integer))
-        or isinstance(sample_rate, bool)
-        or not MIN_ENCODE_RATE <= sample_rate <= MAX_SAMPLE_RATE
-    ):
-        raise AudioError(f"sample rate {sample_rate!r} not in {MIN_ENCODE_RATE}..{MAX_SAMPLE_RATE} Hz")
-    return int(sample_rate)
+    """An input sample rate (Hz) -> the int; AudioError unless a whole number (16000, or 16000.0 as a float or
+    NumPy scalar) in MIN_ENCODE_RATE..MAX_SAMPLE_RATE."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
+            or not float(sample_rate).is_integer():
+        raise AudioError(f"sample rate must be a whole number of Hz, got {sample_rate!r}")
+    rate = int(float(sample_rate))
+    if not MIN_ENCODE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"sample rate {rate} not in {MIN_ENCODE_RATE}..{MAX_SAMPLE_RATE} Hz")
+    return rate
 
 
 def check_channels(channels: object) -> int:

@@ -140,6 +140,8 @@ class Codec:
         for a little quality, a rate between the ladder's points; 0: plain rounding; None: `self.rate_lambda`.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
+        if packet_steps is not None and not framed:
+            raise CodecError("packet_steps is for the framed layout (framed=True): the whole layout is one packet")
         if joint_stereo is None:
             joint_stereo = prefers_mid_side(audio)
         mode = self.mode if mode is None else mode
@@ -158,7 +160,7 @@ class Codec:
 
     def decode(
         self, data: bytes, phase_iters: int | None = None, contrast: float | None = None, highpass: bool = True,
-        phase_start: PhaseStart | None = None,
+        phase_start: PhaseStart | str | None = None,
     ) -> tuple[F32, int]:
         """blob bytes -> (audio `[C, N] float32`, sample_rate in Hz), exactly the encoded shape and rate.
 
@@ -171,10 +173,12 @@ class Codec:
         default (`Model.contrast`: its decoder's metadata, else `postfilter.DEFAULT_CONTRAST`).
         highpass: remove the output's DC and infrasound (below about 10 Hz, which Griffin-Lim and the graph
         add; `level.remove_dc`), as the encoder removed the input's. Not done by a causal model's decoder.
-        phase_start: where a non-causal model's refinement starts, the graph's phase or the phase-gradient
-        start (`phase_gradient.py`; with `phase_iters=0`, no iterations: less CPU, about the same quality on
+        phase_start: where a non-causal model's refinement starts, the graph's phase (`PhaseStart.PREDICTED`,
+        or "predicted" as the CLI says it) or the phase-gradient start (`PhaseStart.GRADIENT`, "gradient";
+        `phase_gradient.py`; with `phase_iters=0`, no iterations: less CPU, about the same quality on
         speech, docs/MEASURED.md). None: the model's default.
-        Raises FormatError (and subclasses) for a bad or cut blob, ModelMismatchError for another model's.
+        Raises FormatError (and subclasses) for a bad or cut blob, ModelMismatchError for another model's,
+        CodecError for bad options.
         """
         dec = StreamDecoder(self.model, phase_iters=phase_iters, contrast=contrast, phase_start=phase_start,
                             strict=True, highpass=highpass)

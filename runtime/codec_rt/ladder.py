@@ -23,6 +23,7 @@ a blob written by any shipped model keeps decoding, found by its id.
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -112,8 +113,10 @@ def retired() -> tuple[RetiredModel, ...]:
 
 def choose(bitrate: float | None = None, low_latency: bool = False, fixed_width: bool = False) -> LadderPoint:
     """The highest point at or below `bitrate` kbps (None: the default point; with `low_latency` or
-    `fixed_width`, that ladder's highest point) on the ladder asked for. CodecError where that ladder is
-    empty or has no point at or below `bitrate`."""
+    `fixed_width`, that ladder's highest point) on the ladder asked for. CodecError for a bitrate other than
+    a positive number, or where that ladder is empty or has no point at or below `bitrate`."""
+    if bitrate is not None and (isinstance(bitrate, bool) or not isinstance(bitrate, numbers.Real) or not bitrate > 0):
+        raise CodecError(f"bitrate must be a positive number of kbps, got {bitrate!r}")
     default, pts, _ = _read()
     pts = tuple(p for p in pts if (p.low_latency, p.fixed_width) == (low_latency, fixed_width))
     kind = " ".join([w for w, on in (("low-latency", low_latency), ("fixed-width", fixed_width)) if on] + ["model"])

@@ -69,10 +69,11 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
                    phase_bins: int | None = None, rate_lambda: float = 0.0) -> Options:
     """Check an encoder's options against the model -> the `Options` to write. `phase_bits` (default 8 in
     mode store_phase; in low_band_phase 4, 3 for a causal model) and `phase_bins` (low_band_phase:
-    `low_band_bins`) are ignored in mode predicted. CodecError: `bits` with a range-coded model (its rate is
-    the model's), bits outside 3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16, phase_bins
-    outside 1..n_bins, an unknown mode, a `rate_lambda` (`entropy.rate_aware_symbols`) other than a number
-    in 0..`entropy.MAX_RATE_LAMBDA`, or above 0 with a fixed-width model (it has no entropy tables to weigh)."""
+    `low_band_bins`). CodecError: `bits` with a range-coded model (its rate is the model's), bits outside
+    3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16 or in mode predicted (no phase is stored),
+    phase_bins other than an integer in 1..n_bins or outside mode low_band_phase, an unknown mode, a
+    `rate_lambda` (`entropy.rate_aware_symbols`) other than a number in 0..`entropy.MAX_RATE_LAMBDA`, or
+    above 0 with a fixed-width model (it has no entropy tables to weigh)."""
     lam = entropy.check_rate_lambda(rate_lambda)
     if lam and cfg.coder == Coder.FIXED:
         raise CodecError("rate_lambda is for a range-coded model: a fixed-width one has no entropy tables")
@@ -88,7 +89,11 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
             raise CodecError(f"bits must be at least {MIN_ENCODE_BITS} to encode, got {bits}: with fewer no code "
                              "lies near zero and the audio comes back at full scale")
     m = Mode.parse(mode)
+    if phase_bins is not None and m != Mode.LOW_BAND_PHASE:  # an option that would do nothing is a mistake
+        raise CodecError(f"phase_bins is for mode low_band_phase, not {m.name.lower()}")
     if m == Mode.PREDICTED:
+        if phase_bits is not None:
+            raise CodecError("phase_bits is for modes store_phase and low_band_phase: mode predicted stores no phase")
         return Options(m, int(bits), 0, bool(joint_stereo), rate_lambda=lam)
     if phase_bits is None:
         low = CAUSAL_LOW_BAND_PHASE_BITS if cfg.causal else LOW_BAND_PHASE_BITS
@@ -96,6 +101,8 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
     check_bits(phase_bits)
     if m == Mode.STORE_PHASE:
         return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rate_lambda=lam)
+    if phase_bins is not None and (isinstance(phase_bins, bool) or not isinstance(phase_bins, (int, np.integer))):
+        raise CodecError(f"phase_bins must be an integer, got {phase_bins!r}")
     rows = low_band_bins(cfg) if phase_bins is None else int(phase_bins)
     if not 1 <= rows <= cfg.n_bins:
         raise CodecError(f"phase_bins must be in 1..{cfg.n_bins} for this model, got {rows}")

@@ -38,7 +38,7 @@ from . import ladder, stft
 from .blob import BlobHeader
 from .config import Coder, Mode, ModelConfig
 from .entropy import EntropyTables
-from .errors import FormatError, ModelError, ModelMismatchError, ProviderError
+from .errors import CodecError, FormatError, ModelError, ModelMismatchError, ProviderError
 from .phase_gradient import PhaseStart
 from .postfilter import DEFAULT_CONTRAST
 
@@ -96,10 +96,13 @@ class Model:
     def load(cls, path: str | Path | None = None, provider: str = "cpu", threads: int | None = None) -> Model:
         """The model in directory `path` (None: the shipped default point) on `provider` ("cpu"/"cuda") with
         `threads` intra-op threads (None: onnxruntime's default). ModelError for a missing or inconsistent
-        model, ProviderError for an unavailable provider."""
+        model, ProviderError for an unavailable provider, CodecError for threads other than an integer >= 1."""
         d = ladder.select() if path is None else Path(path)
         if not d.is_dir():
-            raise ModelError(f"model directory {d} does not exist")
+            raise ModelError(f"model directory {d} {'is not a directory' if d.exists() else 'does not exist'}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                    or threads < 1):
+            raise CodecError(f"threads must be a whole number, at least 1, got {threads!r}")
         sessions, metas = {}, {}
         for role in ("encoder", "decoder"):
             f = d / f"{role}.onnx"

@@ -14,6 +14,7 @@ file succeeded, 1 when any failed (each in the results file), 2 for a usage erro
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import signal
@@ -208,8 +209,9 @@ def eval_(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures as JSON")] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Round-trip a file in both modes; print SNR, SI-SDR, LSD, PESQ-WB, STOI, size and bitrate; write the
-    reconstruction and the residual of each mode as wav files."""
+    """Round-trip a file in each mode (predicted, store_phase, low_band_phase); print SNR, SI-SDR, LSD, PESQ-WB,
+    STOI (with the codec-rt[metrics] extra), size and bitrate; write each mode's reconstruction and residual
+    as wav files."""
     outputs = {(mode, kind): out_dir / f"{input.stem}.{mode.value}.{kind}.wav"
                for mode in Mode for kind in ("recon", "residual")}
     if out_dir.exists() and not out_dir.is_dir():
@@ -240,6 +242,8 @@ def eval_(
         typer.echo(f"{mode.value:12s} {figures}")
     if json_out is not None:
         write_bytes(check_output(json_out, force), json.dumps(results, indent=2).encode())
+    if importlib.util.find_spec("pesq") is None or importlib.util.find_spec("pystoi") is None:
+        typer.echo("pesq_wb and stoi need the metrics extra: pip install 'codec-rt[metrics]'", err=True)
 
 
 @app.command()

@@ -42,7 +42,9 @@ class Layout(str, Enum):
     whole = "whole"
 
 
-ModelOpt = Annotated[Path | None, typer.Option("--model", help="model directory (default: the shipped ladder)")]
+ModelOpt = Annotated[Path | None, typer.Option(
+    "--model", help="model directory, with its model's own defaults (mode predicted unless --mode), not a ladder "
+                    "point's options such as the low-latency point's low band (default: the shipped ladder)")]
 BitrateOpt = Annotated[
     float | None,
     typer.Option("--bitrate", min=0.1,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO, NamedTuple
 
@@ -286,12 +286,15 @@ class BlobSource:
     _first: bytes
     _file: BinaryIO
 
-    def pieces(self, size: int = READ_SIZE) -> Iterator[bytes]:
-        """The blob's bytes from its first, in pieces of at most `size` bytes, until the file ends."""
+    def pieces(self, size: int | Callable[[], int] = READ_SIZE) -> Iterator[bytes]:
+        """The blob's bytes from its first, in pieces of at most `size` bytes (or `size()`, asked before each
+        piece), until the file ends."""
         data = self._first
         while data:
-            for k in range(0, len(data), size):
-                yield data[k : k + size]
+            while data:
+                n = max(1, size() if callable(size) else size)
+                yield data[:n]
+                data = data[n:]
             data = self._file.read(READ_SIZE)
 
 

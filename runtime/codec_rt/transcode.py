@@ -9,15 +9,12 @@ for any length. Errors are `CodecError`s naming the file (docs/BAD_INPUT.md).
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from . import packets
 from .audio import StereoEnergy
@@ -35,7 +32,7 @@ log = logging.getLogger(__name__)
 # Audio a decoder push covers: what it holds at once (a read of 64 KiB is 3 minutes at 3 kbps), and long
 # enough that its blocks keep the workers busy (pushes of 7 s cost 20 % more wall time than of 29 s at 18 kbps).
 PUSH_SECONDS = 30.0
-PIPE_PUSH_BYTES = 16384  # where the blob's rate is not known before the end (a pipe): 44 s at 3 kbps
+FIRST_PUSH_BYTES = 4096  # before the blob has shown its rate: 11 s at 3 kbps, 1.4 s at 24
 
 # progress(total samples or None, what) -> a context that yields advance(samples)
 Progress = Callable[[int | None, str], AbstractContextManager[Callable[[int], None]]]
@@ -169,20 +166,6 @@ def encode_file(
         return Coded(reader.name, counted[-1].n, reader.samples_read, reader.sample_rate, reader.channels)
 
 
-def push_bytes(header: BlobHeader, f: BinaryIO) -> int:
-    """Bytes of blob `f` (its header read) to give the decoder at a time: PUSH_SECONDS of audio at the rate
-    of the whole file where its length and its stream's are known (a seekable file), within 4 KiB and a
-    read (`packets.READ_SIZE`); PIPE_PUSH_BYTES otherwise."""
-    try:
-        size = os.fstat(f.fileno()).st_size
-    except (OSError, ValueError, io.UnsupportedOperation):
-        size = 0
-    if not (size and header.n_frames and header.num_samples):
-        return PIPE_PUSH_BYTES
-    per_second = size * header.sample_rate / header.num_samples
-    return int(min(max(per_second * PUSH_SECONDS, 4096), packets.READ_SIZE))
-
-
 def decode_file(
     input: str | Path,
     out: Path | None,
@@ -217,9 +200,18 @@ def decode_file(
 
         def write(target: Sink | Path) -> None:
             writer = AudioWriter(target, header.channels, header.sample_rate, total, out_name=out)
+            fed = decoded = 0
+
+            def push_size() -> int:  # PUSH_SECONDS of audio at the rate the blob has shown so far (a pipe's too)
+                if not decoded:
+                    return FIRST_PUSH_BYTES
+                return int(min(max(fed * header.sample_rate / decoded * PUSH_SECONDS, FIRST_PUSH_BYTES),
+                               packets.READ_SIZE))
+
             with progress(total, "decoding") as advance:
-                for piece in src.pieces(push_bytes(header, f)):
+                for piece in src.pieces(push_size):
                     y = dec.push(piece)
+                    fed, decoded = fed + len(piece), decoded + y.shape[1]
                     writer.write(y)
                     advance(y.shape[1])
                 y = dec.flush()

@@ -29,6 +29,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_fidelity.py": ("benchmarks/",),
     "test_fuzz_blob.py": ("hypothesis", "scripts/fuzz_blob.py"),
     "test_latency_bench.py": ("benchmarks/",),
+    "test_memory_bench.py": ("benchmarks/",),
     "test_model.py": ("torch",),
     "test_phase_head.py": ("torch",),
     "test_rate_quality.py": ("benchmarks/",),

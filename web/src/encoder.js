@@ -109,6 +109,11 @@ function check(model, channels, rate, opts) {
     }
   } else bits = opts.bits ?? c.defaultBits;
   const low = mode === 'low_band_phase';
+  // an option that would do nothing is a mistake (codec-rt's latent.coding_options)
+  if (!low && opts.phaseBins != null) throw new CodecError(`phase_bins is for mode low_band_phase, not ${mode}`);
+  if (mode === 'predicted' && opts.phaseBits != null) {
+    throw new CodecError('phase_bits is for modes store_phase and low_band_phase: mode predicted stores no phase');
+  }
   const lowBits = c.causal ? CAUSAL_LOW_BAND_PHASE_BITS : LOW_BAND_PHASE_BITS;
   const phaseBits = mode === 'predicted' ? 0 : opts.phaseBits ?? (low ? lowBits : DEFAULT_PHASE_BITS);
   for (const b of c.coder === 0 ? [bits] : []) if (!(Number.isInteger(b) && b >= 1 && b <= 16)) throw new CodecError(`bits must be an integer in 1..16, got ${b}`);

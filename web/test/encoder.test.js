@@ -151,6 +151,11 @@ describe('the 18 kbps point', () => {
     assert.deepEqual([stored.mode, stored.phaseBits], [1, 8]);
     assert.deepEqual(await encode(x, input.sample_rate, { bitrate: 18, framed: true, mode: 'predicted' }),
       await encode(x, input.sample_rate, { bitrate: 12, framed: true }));
+    // a band asked for where no band is coded is refused, as in codec-rt, not dropped
+    await assert.rejects(encode(x, input.sample_rate, { bitrate: 12, framed: true, phaseBins: 16 }),
+      /phase_bins is for mode low_band_phase, not predicted/);
+    await assert.rejects(encode(x, input.sample_rate, { bitrate: 12, framed: true, phaseBits: 3 }),
+      /phase_bits is for modes store_phase and low_band_phase/);
   });
 });
 

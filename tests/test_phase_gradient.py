@@ -141,7 +141,7 @@ def test_the_shipped_non_causal_points_decode_from_the_gradient_start() -> None:
     assert causal.phase_start == PhaseStart.PREDICTED  # a causal model's phase is RTISI's
 
 
-@pytest.mark.parametrize("bad", [2, -1, "gradient", 1.5, True])
+@pytest.mark.parametrize("bad", [2, -1, "griffin", "", 1.5, True])  # "gradient" is a name: tests/test_bad_input.py
 def test_a_bad_phase_start_is_a_codec_error(bad: object) -> None:
     from codec_rt import CodecError
 

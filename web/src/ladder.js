@@ -87,7 +87,7 @@ export function findPoint(ladder, modelId) {
   const p = [...ladder.points, ...ladder.retired].find((q) => q.modelId === modelId);
   if (!p) {
     throw new ModelMismatchError(`blob was encoded with model ${modelId}, which is not in this ladder `
-      + `(${ladder.points.map((q) => q.modelId).join(', ')}); pass its model folder`);
+      + `(${[...new Set(ladder.points.map((q) => q.modelId))].join(', ')}); pass its model folder`);  // each once
   }
   return p;
 }

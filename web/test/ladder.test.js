@@ -77,5 +77,7 @@ describe('the ladder', () => {
 
   it('finds every shipped and retired model by its id', () => {
     for (const id of ['a', 'b', 'c', 'f', 'l', 'old']) assert.equal(findPoint(LADDER, id).modelId, id);
+    // another id names each shipped model once ('b' is two points), as codec-rt's ladder.find does
+    assert.throws(() => findPoint(LADDER, 'zz'), /model zz, which is not in this ladder \(a, b, l, c, f\)/);
   });
 });

@@ -91,4 +91,4 @@ BitsOpt = Annotated[
 
 def phase_start(opt: PhaseStartOpt | None) -> PhaseStart | None:
     """The decoder's `phase_start` for the option (None: the model's)."""
-    return None if opt is None else PhaseStart[opt.name.upper()]
+    return None if opt is None else PhaseStart.parse(opt.value)

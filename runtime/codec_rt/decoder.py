@@ -100,12 +100,7 @@ class StreamDecoder:
         # phase_iters and contrast None: the model's defaults, known once the model is loaded
         self.phase_iters = None if phase_iters is None else int(phase_iters)
         self.contrast = None if contrast is None else float(contrast)
-        if isinstance(phase_start, str) and phase_start.upper() in PhaseStart.__members__:  # as the CLI names it
-            phase_start = PhaseStart[phase_start.upper()]
-        if phase_start is not None and (isinstance(phase_start, bool) or phase_start not in (0, 1)):
-            raise CodecError("phase_start must be 0 or 'predicted' (the graph's) or 1 or 'gradient' (the gradient "
-                             f"start), got {phase_start!r}")
-        self.phase_start = None if phase_start is None else PhaseStart(phase_start)
+        self.phase_start = None if phase_start is None else PhaseStart.parse(phase_start)
         self.provider, self.threads, self.model_dir = provider, threads, model_dir
         self.block_frames, self.margin_frames = int(block_frames), int(margin_frames)
         self.strict, self.highpass = strict, highpass

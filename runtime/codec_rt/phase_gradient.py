@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import ModelConfig
+from .errors import CodecError
 from .pitch import AheadPitch
 
 LAMBDA = 0.25645  # the Hann window's Gaussian, lambda' n_fft^2 (ltfat `pghi`, Prusa et al. 2017)
@@ -82,6 +83,17 @@ class PhaseStart(enum.IntEnum):
 
     PREDICTED = 0  # the decoder graph's phase output
     GRADIENT = 1  # the phase-gradient start of this module
+
+    @classmethod
+    def parse(cls, value: object) -> PhaseStart:
+        """A phase start from its name ("predicted", "gradient", as the CLI says them) or value (0, 1);
+        CodecError for anything else (a bool too)."""
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        if isinstance(value, bool) or value not in (0, 1):
+            raise CodecError("phase_start must be 0 or 'predicted' (the graph's) or 1 or 'gradient' (the gradient "
+                             f"start), got {value!r}")
+        return cls(value)
 
 
 @dataclass(frozen=True)

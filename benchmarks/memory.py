@@ -8,11 +8,11 @@ nothing), with the README's bound as the target.
 Each figure is the child process's peak resident set (`ru_maxrss` from `os.wait4`, Linux: KiB), in MB of
 2**20 bytes, each command run under a small launcher (`MEASURE`: Linux carries a parent's peak into its
 child's). The audio: real speech (tests/data by default) tiled to each length by a child process, 16 kHz
-mono FLAC. What a streaming coder promises is that
-its memory does not grow with the length, so each point prints the longest file's peak over the shortest's
-(1.00: flat) beside the peaks; the floor shows what the interpreter, onnxruntime and the model take before
-any audio. Through pipes (`- -o -`) as well as files: the decoder reads a file's blob about 30 s of audio
-at a time and a pipe's 16 KiB at a time (`transcode.push_bytes`), and must not hold more than a few blocks.
+mono FLAC. What a streaming coder promises is that its memory does not grow with the length, so each point
+prints the longest file's peak over the shortest's (1.00: flat) beside the peaks; the floor shows what the
+interpreter, onnxruntime and the model take before any audio. Through pipes (`- -o -`) as well as files:
+the command line gives the decoder about `transcode.PUSH_SECONDS` of audio at a time, at the rate the blob
+has shown, and the decoder holds no more than a few blocks of it (`decoder.BLOCKS_IN_FLIGHT`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import typer
 
 DEFAULT_INPUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "speech_fr_16k.flac"
-README_BOUND_MB = 150.0  # README: "a 1-hour file: under 150 MB peak RSS"
+README_BOUND_MB = 150.0  # README: "under 150 MB peak RSS whatever the length"
 CLI = [sys.executable, "-m", "codec_rt"]
 
 

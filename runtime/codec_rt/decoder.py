@@ -311,7 +311,8 @@ class StreamDecoder:
     def _blocks(self, part: list[BlockWindow]) -> list[F32]:
         """Non-causal blocks `part`, the next to decode -> their final model-rate samples. The phase-gradient
         start's recursion runs here, block after block; the rest of each block on `workers` threads (the
-        FFTs and onnxruntime release the GIL)."""
+        FFTs and onnxruntime release the GIL), with at most BLOCKS_IN_FLIGHT blocks a worker prepared and as
+        many being refined: memory bounded by the workers, not by the bytes of the push (an hour's blob)."""
         st, h, cfg = self.state, self.header, self.model.config
         assert h is not None
         joint, gradient = self._joint_start(), self._gradient()
@@ -321,8 +322,7 @@ class StreamDecoder:
             return f, block_steps(f[0], cfg.n_fft, cfg.hop, joint) if gradient else None
 
         run = runner(self.workers if len(part) > 1 else 1)
-        ahead = BLOCKS_IN_FLIGHT * self.workers  # blocks prepared or refined at once: memory bounded by the
-        # workers, not by a push's bytes (an hour's blob in one push), and the threads kept busy
+        ahead, fade = BLOCKS_IN_FLIGHT * self.workers, self._crossfade_hops()
         prepared = deque(run(prepare, w) for w in part[:ahead])
         signals: deque[tuple[BlockWindow, Future[F32]]] = deque()
         out = []
@@ -343,7 +343,7 @@ class StreamDecoder:
             signals.append((w, run(self._refine, w, f)))
             while len(signals) > (ahead if i + 1 < len(part) else 0):
                 done, signal = signals.popleft()
-                out.append(join_block(st, cfg, self.block_frames, self._crossfade_hops(), signal.result(), done.w0))
+                out.append(join_block(st, cfg, self.block_frames, fade, signal.result(), done.w0))
                 st.block += 1
         return out
 

@@ -30,7 +30,7 @@ from .phase_gradient import PhaseStart
 
 log = logging.getLogger(__name__)
 # Audio a decoder push covers: what it holds at once (a read of 64 KiB is 3 minutes at 3 kbps), and long
-# enough that its blocks keep the workers busy (pushes of 7 s cost 20 % more wall time than of 29 s at 18 kbps).
+# enough that its blocks keep the workers busy (shorter pushes cost wall time: docs/STREAMING.md, memory).
 PUSH_SECONDS = 30.0
 FIRST_PUSH_BYTES = 4096  # before the blob has shown its rate: 11 s at 3 kbps, 1.4 s at 24
 

@@ -13,8 +13,10 @@ whole layout being written as before); 1.8 mode low_band_phase only; 1.9 the sam
 tests/data/golden_model_causal/ (a causal model, STFT 256 / 64, with a phase advance), mono and a pair
 coded channel by channel; 1.10 (dithered phase codes) golden_model_context/ in modes store_phase and
 low_band_phase and the causal model in low_band_phase (the fixed-width coder's float scales can move a code
-between CPUs, which 1.7's fixed goldens do off AVX-512). The whole layout of a non-causal model, coded with a
-lead-in and a lead-out since format 1.10's time (docs/FORMAT.md 7.5), is 1.6:
+between CPUs, which 1.7's fixed goldens do off AVX-512); 1.11 mode tonal_band_phase, golden_model_context/
+framed and golden_model/ whole (its coder-0 payload's size set by the band), their source with a steady
+two-tone chord under the speech (`TONES`), so that the band holds intervals. The whole layout of a
+non-causal model, coded with a lead-in and a lead-out since format 1.10's time (docs/FORMAT.md 7.5), is 1.6:
 golden_v1_6_context_whole_predicted (each golden is named by the minor its blob says). Framed goldens are written as a
 live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
 output (phase_iters=0, contrast=1.0, highpass=False, so the reference pins the format and the graphs, not
@@ -84,11 +86,17 @@ def model_dir(coder: int) -> Path:
 PACKET_STEPS = 8  # framed goldens (1.2 on): 4 packets in one second
 
 
-def source(channels: int) -> tuple[np.ndarray, int]:
+TONES = ((440.0, 0.45), (554.37, 0.45))  # Hz, amplitude: mode tonal_band_phase's chord (tests/test_golden.py)
+
+
+def source(channels: int, tones: bool = False) -> tuple[np.ndarray, int]:
     """The goldens' input: the second second of the test speech, `[1, 16000]`; for stereo, with -0.5 times it
-    on the right (a pair that independent channels would not keep)."""
+    on the right (a pair that independent channels would not keep); with `tones`, `TONES` added."""
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     x = np.ascontiguousarray(x[16000:32000].T)
+    if tones:
+        t = np.arange(x.shape[1]) / sr
+        x = x + sum(a * np.sin(2 * np.pi * f * t) for f, a in TONES).astype(np.float32)
     return (x if channels == 1 else np.concatenate([x, -0.5 * x])), sr
 
 
@@ -106,13 +114,15 @@ def main() -> None:
     if blob.MINOR >= 10:  # 1.10 dithers stored phase: both modes that store it, coders whose bytes hold across CPUs
         jobs = [(Coder.CONTEXT, "store_phase", 1, True), (Coder.CONTEXT, "low_band_phase", 1, True),
                 (-1, "low_band_phase", 1, True)]
+    if blob.MINOR >= 11:  # 1.11 adds mode tonal_band_phase: framed, and whole with coder 0's band-sized payload
+        jobs = [(Coder.CONTEXT, "tonal_band_phase", 1, True), (Coder.FIXED, "tonal_band_phase", 1, False)]
     jobs.append((Coder.CONTEXT, "predicted", 1, False))  # the whole layout with its lead: 1.6 (FORMAT.md 7.5)
     wrote = False
     for coder, mode, channels, framed in jobs:
         codec = Codec.load(causal_model_dir() if coder < 0 else model_dir(coder))
         kind = "causal" if coder < 0 else Coder(coder).name.lower()
         name = kind + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole")
-        x, sr = source(channels)
+        x, sr = source(channels, mode == "tonal_band_phase")
         if framed:  # as a live stream writes it (each packet's own gain), which no file-level rule changes
             joint = channels == 2 and coder >= 0  # the causal pair: channels one by one (6.5's joint phase)
             enc = StreamEncoder(codec, sr, channels, mode=mode, packet_steps=PACKET_STEPS, joint_stereo=joint)

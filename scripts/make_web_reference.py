@@ -7,11 +7,11 @@
 `make` writes, under the (git-ignored) output folder, `manifest.json` and raw little-endian arrays:
 - the inputs the JavaScript encoder codes too (`in_*.f32`: [channels, samples] float32);
 - one case per golden blob (tests/data/golden_v*.cra), per blob of a retired model (tests/data/retired/) and
-  per blob that every shipped model writes of those
-  inputs (mono speech at 16 kHz, framed and whole; stereo speech at 48 kHz, framed; stereo music at
-  44.1 kHz, whole; stored phase on one point): the blob, its symbols (coders 1, 2) or codes and scales
-  (coder 0) and gains, packet after packet and channel after channel, and codec-rt's decoded audio with
-  phase refinement off (`*.off.f32`) and on (`*.on.f32`), both at the model's default contrast;
+  per blob that every shipped model writes of those inputs (mono speech at 16 kHz, framed and whole; stereo
+  speech at 48 kHz, framed; stereo music at 44.1 kHz, whole; stored phase on one point; a chord over speech
+  at 16 kHz for the tonal band): the blob, its symbols (coders 1, 2) or codes and scales (coder 0) and gains,
+  packet after packet and channel after channel, and codec-rt's decoded audio with phase refinement off
+  (`*.off.f32`) and on (`*.on.f32`), both at the model's default contrast;
 - a framed blob cut inside a packet, with codec-rt's decode of its whole packets;
 - `mutants.bin`: mutated blobs (scripts/fuzz_blob.py's mutations, half with their CRCs re-sealed) and the
   error class codec-rt raises for each when reading it, checking it against its model and decoding its
@@ -59,10 +59,13 @@ def inputs() -> dict[str, tuple[np.ndarray, int]]:
     music, mr = sf.read(DATA / "music_44k_stereo.ogg", dtype="float32", always_2d=True)
     s16 = np.ascontiguousarray(speech.T)
     s48 = soxr.resample(speech[: 2 * sr], sr, 48000, quality="HQ").astype(np.float32).T
+    t = np.arange(2 * sr) / sr  # a C-E-G chord over the speech: what mode tonal_band_phase holds
+    chord = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0)) + 0.1 * speech[: 2 * sr, 0]
     return {
         "speech16": (s16, sr),
         "speech48st": (np.ascontiguousarray(np.stack([s48[0], 0.5 * s48[0]])), 48000),
         "music44st": (np.ascontiguousarray(music[: 2 * mr].T), mr),
+        "chord16": (chord.astype(np.float32)[None], sr),
     }
 
 
@@ -148,6 +151,11 @@ def make(out: Path) -> None:
             # rate-aware rounding (the ladder's 10 kbps point), framed and whole
             lam = max(p.rate_lambda for p in ladder.points() if p.model_id == point.model_id)
             jobs += [("speech16", True, "predicted", lam), ("speech48st", False, "predicted", lam)]
+        if point.path.name in ("rd12k", "fixed32k"):  # the tonal band (1.11): framed and range-coded, and whole
+            # with coder 0's band-sized payload; music holds intervals where speech seldom does
+            jobs += [("speech16", True, "tonal_band_phase", 0.0), ("music44st", point.path.name == "rd12k",
+                                                                   "tonal_band_phase", 0.0),
+                     ("chord16", point.path.name == "rd12k", "tonal_band_phase", 0.0)]
         if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one
             jobs += [("speech16", True, "low_band_phase", 0.0), ("speech48st", True, "low_band_phase", 0.0)]
         bands = {(p.phase_bins, p.phase_bits) for p in ladder.points() if p.model_id == point.model_id} - {(None, None)}

@@ -63,6 +63,9 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     src = np.ascontiguousarray(x[16000:32000].T)
     src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
+    if header.mode_name == "tonal_band_phase":  # scripts/make_golden.py's TONES: a chord the band holds
+        t = np.arange(src.shape[1]) / sr
+        src = src + (0.45 * np.sin(2 * np.pi * 440.0 * t) + 0.45 * np.sin(2 * np.pi * 554.37 * t)).astype(np.float32)
     stored = {"phase_bins": header.phase_bins or None, "phase_bits": header.phase_bits or None}
     if header.framed:  # written as a live stream writes it: each packet's own gain (FORMAT.md 7.6)
         enc = StreamEncoder(codec, sr, header.channels, mode=header.mode_name, packet_steps=header.packet_steps,

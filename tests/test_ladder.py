@@ -219,7 +219,7 @@ def test_a_band_written_as_a_whole_float_is_read_as_javascript_reads_it(monkeypa
 
 
 def test_a_band_at_a_point_without_one_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    refused(monkeypatch, tmp_path, "phase_bins", 16, "unreadable.*only at a low_band_phase point")
+    refused(monkeypatch, tmp_path, "phase_bins", 16, "unreadable.*only at a point with a band")
 
 
 def test_a_codec_codes_its_points_band_in_mode_low_band_phase(speech: tuple[np.ndarray, int]) -> None:

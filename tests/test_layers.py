@@ -15,7 +15,7 @@ LAYERS = [
     ["errors", "version"],
     ["config"],
     ["audio", "stft", "resample", "pitch", "phase", "phase_gradient", "postfilter", "level", "lead"],  # signal
-    ["quantize", "entropy"],  # coding
+    ["quantize", "entropy", "tonal"],  # coding
     ["blob", "section", "packets"],  # container
     ["ladder", "model"],
     ["latent"],

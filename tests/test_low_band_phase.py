@@ -67,7 +67,7 @@ def test_phase_bins_outside_the_bins_is_refused_by_name(value: int, match: str) 
 def test_the_mode_needs_format_1_8_and_phase_bins_needs_the_mode() -> None:
     with pytest.raises(FormatError, match="format 1.7 has no mode low_band_phase"):
         BlobHeader(**(make()[0].to_dict() | {"minor": 7, "phase_bins": 0})).validate()
-    with pytest.raises(FormatError, match="phase_bins must be 0 outside mode low_band_phase"):
+    with pytest.raises(FormatError, match="phase_bins must be 0 outside modes low_band_phase and tonal_band_phase"):
         packets.read_packets(make(phase_bins=3, mode=Mode.STORE_PHASE)[1])
 
 

@@ -44,8 +44,8 @@ def test_the_documented_command_writes_the_shipped_ladder(tmp_path: Path, monkey
 
 
 @pytest.mark.parametrize(("point", "says"), [
-    ("rd12k=18::phase_bins=16", "only at a low_band_phase point"),
-    ("rd12k=18:store_phase:phase_bits=3", "only at a low_band_phase point"),
+    ("rd12k=18::phase_bins=16", "only at a point with a band"),
+    ("rd12k=18:store_phase:phase_bits=3", "only at a point with a band"),
     ("rd12k=18:low_band_phase:phase_bins=300", "phase_bins must be in 1..257"),
     ("rd12k=18:low_band_phase:phase_bins=abc", "invalid literal"),
     ("rd12k=18:low_band_phase:phase_bins=16,phase_bins=20", "each once"),

@@ -13,12 +13,13 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (10); a reader accepts higher minors (fields only ever appended)
-    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 in 1.7, 96 from 1.8
-    8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase, 2 = low_band_phase (1.8 on; older
-                 readers refuse the unknown mode)
+    5      1     minor version (11); a reader accepts higher minors (fields only ever appended)
+    6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 in 1.7, 96 in 1.8
+                 to 1.10, 104 from 1.11
+    8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase, 2 = low_band_phase (1.8 on),
+                 3 = tonal_band_phase (1.11 on); older readers refuse an unknown mode
     9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
-    10     1     phase_bits: 0 in mode 0, 1..16 in modes 1 and 2
+    10     1     phase_bits: 0 in mode 0, 1..16 in modes 1 and 2, 1..8 in mode 3
     11     1     coder (`Coder`): 0 fixed-width, 1 range-coded (1.1 on), 2 context tables (1.3 on)
     12     4     sample_rate of the audio (Hz), 1..768000
     16     2     channels of the audio, 1..64
@@ -40,15 +41,17 @@ All integers little-endian.
     64     4+4   pre_skip (1.5): model-rate samples of lead-in at the coded signal's start, 0..65536
     72     4+4   post_skip (1.6): model-rate samples of lead-out at its end, 0..65536
     80     4+4   gain_smoothing (1.7): half-width in latent steps of the decoder's log-gain average, 0..2
-    88     4+4   phase_bins (1.8): mode 2's coded STFT bins, [0, phase_bins), 1..n_bins; 0 in modes 0 and 1
+    88     4+4   phase_bins (1.8): the coded STFT bins of modes 2 and 3, [0, phase_bins), 1..n_bins; else 0
     -- 1.9 appends nothing: it allows mode 2 with a causal model (`Model.check_compatible` refuses it below)
     -- 1.10 appends nothing: the phase codes of modes 1 and 2 are dithered (`quantize.phase_dither`)
+    96     4+4   phase_stride (1.11): mode 3's STFT frames from one anchor to the next, 2..64; else 0
 
 Whole layout: payload_len bytes of channel sections (`section.py`), then the CRC-32 of every byte before
 it. A channel section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the
 bit-packed codes (`quantize.py`); coders 1 and 2: uint32 coded_len (a multiple of 4) and the range-coded
 symbols (`entropy.py`), at most MAX_VALUES_PER_BYTE latent values per coded byte; modes 1 and 2 add the
-bit-packed phase (all n_bins rows, or the phase_bins lowest).
+bit-packed phase (all n_bins rows, or the phase_bins lowest); mode 3 its tonal band (`tonal.py`), whose
+size its flags give.
 """
 
 from __future__ import annotations
@@ -62,9 +65,12 @@ from .config import MAX_CHANNELS, MAX_SAMPLE_RATE, MAX_SAMPLES, Coder, Layout, M
 from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
 from .quantize import packed_size
 from .resample import model_length
+from .tonal import MAX_BITS as MAX_TONAL_BITS
+from .tonal import MAX_STRIDE, interval_range
+from .tonal import size as band_size
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 10
+MAJOR, MINOR = 1, 11
 PHASE_DITHER_MINOR = 10  # stored phase codes are dithered from this minor on (FORMAT.md 4.3)
 MINOR_WHOLE = 1  # whole-layout blobs without a lead-in: 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
@@ -78,10 +84,13 @@ HEADER_SIZE = _HEADER.size  # 56: the header of formats 1.0 and 1.1
 _EXTENSION = struct.Struct("<BBH")  # 1.2: layout, time_stride, packet_steps; then the header's CRC-32
 HEADER_SIZE_1_2 = HEADER_SIZE + _EXTENSION.size + 4  # 64
 # From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field, its maximum).
-_APPENDED = ((5, "pre_skip", 1 << 16), (6, "post_skip", 1 << 16), (7, "gain_smoothing", 2), (8, "phase_bins", 0xFFFF))
+_APPENDED = ((5, "pre_skip", 1 << 16), (6, "post_skip", 1 << 16), (7, "gain_smoothing", 2), (8, "phase_bins", 0xFFFF),
+             (11, "phase_stride", MAX_STRIDE))
+TONAL_MINOR = 11  # mode tonal_band_phase and its phase_stride
 PACKET_LEN = struct.Struct("<I")  # framed layout: each packet's body_len
 LAST_TOTALS = struct.Struct("<QII")  # the last packet's num_samples, n_frames, latent_steps
 FLAG_LAST = 1
+FLAG_BAND = 2  # mode 3 (1.11): the packet's sections hold their tonal bands
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,8 @@ class BlobHeader:
     pre_skip: int = 0  # 1.5 on: model-rate samples of lead-in the decoder drops
     post_skip: int = 0  # 1.6 on: model-rate samples of lead-out the decoder drops
     gain_smoothing: int = 0  # 1.7 on: the decoder averages the log-gain over this many steps either side
-    phase_bins: int = 0  # 1.8 on, mode low_band_phase: the phase of bins [0, phase_bins) is coded
+    phase_bins: int = 0  # 1.8 on, modes low_band_phase and tonal_band_phase: bins [0, phase_bins)
+    phase_stride: int = 0  # 1.11 on, mode tonal_band_phase: frames from one anchor to the next
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +193,19 @@ class BlobHeader:
         """Whether the phase codes are dithered (`quantize.phase_dither`): from format 1.10 on."""
         return self.minor >= PHASE_DITHER_MINOR
 
+    @property
+    def band_rows(self) -> int:
+        """STFT bins of mode tonal_band_phase's band (`tonal.py`), else 0."""
+        return self.phase_bins if self.mode == Mode.TONAL_BAND_PHASE else 0
+
+    def band_size(self, n_frames: int, first_frame: int = 0) -> tuple[int, int]:
+        """The least and most bytes of one channel's tonal band over frames `[first_frame, first_frame +
+        n_frames)` (0, 0 outside mode tonal_band_phase): its flags alone, or every interval held."""
+        if not self.band_rows:
+            return 0, 0
+        m = len(interval_range(first_frame, n_frames, self.phase_stride))
+        return packed_size(m, 1), band_size(m, None, self.band_rows, self.phase_bits)
+
     def phase_size(self, n_frames: int | None = None) -> int:
         """Bytes of one channel's phase codes over `n_frames` STFT frames (default: the header's)."""
         n = self.n_frames if n_frames is None else n_frames
@@ -194,11 +217,21 @@ class BlobHeader:
         return n + self.phase_size(n_frames)
 
     def channel_section_size(self) -> int:
-        """Bytes of one channel's section with coder 0, whole layout (range-coded: it depends on the data)."""
+        """Bytes of one channel's section with coder 0, whole layout, without a tonal band (range-coded: it
+        depends on the data)."""
         return self.section_size(self.latent_steps, self.n_frames)
 
     def payload_size(self) -> int:
         return self.channels * self.channel_section_size()
+
+    def payload_fits(self, payload_len: int) -> bool:
+        """Whether a whole-layout payload of `payload_len` bytes can hold the header's sections: exactly
+        their size with coder 0 (within the tonal band's least and most), at least 8 bytes and the phase a
+        section with coders 1 and 2."""
+        lo, hi = self.band_size(self.n_frames)
+        if self.coder == Coder.FIXED:
+            return self.channels * lo <= payload_len - self.payload_size() <= self.channels * hi
+        return payload_len >= self.channels * (8 + self.phase_size() + lo)
 
     def max_packet_body(self) -> int:
         """The largest packet body this (framed) header allows: longer packet lengths are refused unread.
@@ -211,7 +244,9 @@ class BlobHeader:
         else:
             values = self.latent_channels * self.latent_bins * steps
             section = 8 + _MAX_CODED_BYTES_PER_VALUE * values + _CODED_SLACK + self.phase_size(frames)
-        return 1 + LAST_TOTALS.size + self.channels * section
+        # a packet's band: at most one interval more than its frames span, wherever the first one starts
+        band = self.band_size(frames + self.phase_stride)[1] if self.band_rows else 0
+        return 1 + LAST_TOTALS.size + self.channels * (section + band)
 
     def validate(self) -> None:
         """Field-by-field checks; raises FormatError naming the first bad field."""
@@ -248,10 +283,19 @@ class BlobHeader:
             raise bad(f"phase_bits {self.phase_bits} not in 1..16")
         if self.mode == Mode.LOW_BAND_PHASE and self.minor < 8:
             raise bad(f"format 1.{self.minor} has no mode low_band_phase")
-        if self.mode == Mode.LOW_BAND_PHASE and not 1 <= self.phase_bins <= self.n_bins:
+        if self.mode == Mode.TONAL_BAND_PHASE and self.minor < TONAL_MINOR:
+            raise bad(f"format 1.{self.minor} has no mode tonal_band_phase")
+        banded = self.mode in (Mode.LOW_BAND_PHASE, Mode.TONAL_BAND_PHASE)
+        if banded and not 1 <= self.phase_bins <= self.n_bins:
             raise bad(f"phase_bins {self.phase_bins} not in 1..n_bins ({self.n_bins})")
-        if self.mode != Mode.LOW_BAND_PHASE and self.phase_bins:
-            raise bad("phase_bins must be 0 outside mode low_band_phase")
+        if not banded and self.phase_bins:
+            raise bad("phase_bins must be 0 outside modes low_band_phase and tonal_band_phase")
+        if self.mode == Mode.TONAL_BAND_PHASE and not 1 <= self.phase_bits <= MAX_TONAL_BITS:
+            raise bad(f"phase_bits {self.phase_bits} not in 1..{MAX_TONAL_BITS} in mode tonal_band_phase")
+        if self.mode == Mode.TONAL_BAND_PHASE and not 2 <= self.phase_stride <= MAX_STRIDE:
+            raise bad(f"phase_stride {self.phase_stride} not in 2..{MAX_STRIDE} in mode tonal_band_phase")
+        if self.mode != Mode.TONAL_BAND_PHASE and self.phase_stride:
+            raise bad("phase_stride must be 0 outside mode tonal_band_phase")
         if self.mode == Mode.PREDICTED and self.phase_bits != 0:
             raise bad("phase_bits must be 0 without stored phase")
         if not 1 <= self.sample_rate <= MAX_SAMPLE_RATE:
@@ -315,7 +359,7 @@ def write(header: BlobHeader, payload: bytes) -> bytes:
     header.validate()
     if header.framed:
         raise FormatError("write() makes whole-layout blobs; packets are written with packets.write_packet()")
-    if header.coder == Coder.FIXED and len(payload) != header.payload_size():
+    if header.coder == Coder.FIXED and not header.payload_fits(len(payload)):
         raise FormatError(f"payload has {len(payload)} bytes, header implies {header.payload_size()}")
     body = header.pack(len(payload)) + payload
     return body + struct.pack("<I", zlib.crc32(body))
@@ -370,9 +414,9 @@ def unpack_header(data: bytes) -> tuple[BlobHeader, int, int]:
                               "and payload_len 0 (its last packet holds them)")
         return header, header_size, 0
     # Compare lengths before anything is allocated from them.
-    if header.coder == Coder.FIXED and payload_len != header.payload_size():
+    if header.coder == Coder.FIXED and not header.payload_fits(payload_len):
         raise FormatError(f"payload_len {payload_len} does not match the header ({header.payload_size()})")
-    if header.coder != Coder.FIXED and payload_len < header.channels * (8 + header.phase_size()):
+    if header.coder != Coder.FIXED and not header.payload_fits(payload_len):
         raise FormatError(f"payload_len {payload_len} is too small for {header.channels} channel sections")
     return header, header_size, payload_len
 

@@ -40,8 +40,9 @@ class Codec:
     or the ladder point's mode (`ladder.LadderPoint.mode`) for a codec loaded by bitrate.
     rate_lambda: likewise, the rate-aware rounding `encode` uses (`entropy.rate_aware_symbols`; 0: plain
     rounding), the ladder point's for a codec loaded by bitrate.
-    phase_bins, phase_bits: likewise, the low band's STFT bins and bits in mode low_band_phase (None: the
-    model's defaults, `latent.coding_options`), the ladder point's for a codec loaded by bitrate."""
+    phase_bins, phase_bits: likewise, the band's STFT bins and bits in modes low_band_phase and
+    tonal_band_phase (None: the model's defaults, `latent.coding_options`), the ladder point's for a codec
+    loaded by bitrate."""
 
     def __init__(self, model: Model, mode: str = "predicted", rate_lambda: float = 0.0, *,
                  phase_bins: int | None = None, phase_bits: int | None = None) -> None:
@@ -125,7 +126,10 @@ class Codec:
         `phase_bits`, default 8, into the blob: near-lossless, many more bytes) or "low_band_phase" (format
         1.8: the phase of the `phase_bins` lowest STFT bins, default `self.phase_bins`, else those up to 700
         Hz, at `phase_bits`, default `self.phase_bits`, else 4: 11 kbps more; a causal model, 1.9: 450 Hz at
-        3 bits, 5.25 kbps more; the decoder predicts the rest around it; docs/rate_quality.md).
+        3 bits, 5.25 kbps more; the decoder predicts the rest around it; docs/rate_quality.md) or
+        "tonal_band_phase" (format 1.11: the phase of the bins up to 1 kHz, or `phase_bins`, on straight
+        paths through the steady stretches, anchors at `phase_bits`, default 5; next to nothing on speech;
+        a non-causal model only: docs/FORMAT.md 4.8).
         framed: write the framed layout (the current format), exactly what a `StreamEncoder` given the audio's
         `level.Loudness` and fed the audio writes, with packets of `packet_steps` latent steps (default about
         1 s); else the whole layout: a non-causal model's with the framed layout's lead-in and lead-out

@@ -25,11 +25,12 @@ class Mode(IntEnum):
     PREDICTED = 0  # the decoder predicts it (then postfilter and phase refinement)
     STORE_PHASE = 1  # the STFT phase is quantized into the blob
     LOW_BAND_PHASE = 2  # the lowest `phase_bins` bins' phase is; the decoder predicts the rest (format 1.8)
+    TONAL_BAND_PHASE = 3  # theirs where the sound is steady, at one frame in `phase_stride` (1.11, tonal.py)
 
     @classmethod
     def parse(cls, value: str | int) -> Mode:
-        """A mode from its name ("predicted", "store_phase", "low_band_phase") or value; CodecError for
-        anything else."""
+        """A mode from its name ("predicted", "store_phase", "low_band_phase", "tonal_band_phase") or value;
+        CodecError for anything else."""
         try:
             return cls[value.upper()] if isinstance(value, str) else cls(value)
         except (KeyError, ValueError):

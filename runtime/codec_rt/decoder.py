@@ -26,7 +26,7 @@ from . import latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
-from .decoder_state import DecoderState, append_packet, audio_part, join_block
+from .decoder_state import DecoderState, append_packet, audio_part, hold_band, join_block, stored_band
 from .errors import CodecError, FormatError, TruncatedError
 from .grid import (
     BLOCK_FRAMES,
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
-Features = tuple[F32, F32, F32, int, BoolArray | None]  # log-magnitude, gains, start phase, iterations, held frames
+Features = tuple[F32, F32, F32, int, BoolArray | None, npt.NDArray[np.int32] | None]  # `_features`
 MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 BLOCKS_IN_FLIGHT = 2  # non-causal blocks decoded at once per worker thread (memory: docs/STREAMING.md)
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
@@ -238,7 +238,9 @@ class StreamDecoder:
             raise CodecError(f"margin_frames must be at least {least} for this model")
         st.latents = np.zeros((h.channels, cfg.channels, cfg.latent_bins, 0), np.float32)
         st.gains = np.zeros((h.channels, 0), np.float32)
-        st.phases = np.zeros((h.channels, h.phase_rows, 0), np.float32) if h.phase_rows else None
+        rows = h.phase_rows or h.band_rows
+        st.phases = np.zeros((h.channels, rows, 0), np.float32) if rows else None
+        st.band_held = np.zeros((h.channels, 0), np.int32) if h.band_rows else None
         st.resampler = StreamResampler(cfg.sample_rate, h.sample_rate, h.channels)
         if cfg.causal:  # with channels coded one by one, a row more for their joint (6.5)
             joint = self._joint_start() and h.mode != Mode.STORE_PHASE
@@ -261,7 +263,7 @@ class StreamDecoder:
             if p.last:
                 self.state.end = StreamEnd(End(h.coded_length(model.config.sample_rate), h.n_frames,
                                                h.latent_steps), h.num_samples)
-            append_packet(self.state, p, d)
+            append_packet(self.state, p, d, h, model.config)
 
     def _block_window(self, b: int) -> BlockWindow | None:
         """Block b -> its window of STFT frames and the latent steps under it (clipped to the stream's end
@@ -330,16 +332,18 @@ class StreamDecoder:
             f, start = prepared.popleft().result()
             if i + ahead < len(part):
                 prepared.append(run(prepare, part[i + ahead]))
-            low = st.phases[..., w.w0 - st.p0 : w.w1 - st.p0] if h.phase_bins and st.phases is not None else None
+            low, tonal = stored_band(st, h, w.w0, w.w1)
             if start is not None:
                 (steps, shared), angle = start, f[2]
                 nxt = max(0, (st.block + len(signals) + 1) * self.block_frames - self.margin_frames)
-                band = None if low is None else Band(np.exp(f[0][:, : h.phase_bins]), low, cfg)  # its pitch: 6.5
+                # mode low_band_phase: its band's pitch (6.5)
+                band = None if low is None or tonal is not None else Band(np.exp(f[0][:, : h.phase_bins]), low, cfg)
                 phi, held = st.start.steps(steps, w.w0, nxt, band)
                 angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
-                f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]))
-            if low is not None:  # the blob's low band replaces the start (FORMAT.md 6.3)
-                f[2][:, : h.phase_bins] = low
+                f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]), None)
+            if low is not None:  # the blob's band replaces the start, where it holds (FORMAT.md 6.3, 6.8)
+                hold_band(f[2], low, tonal)
+                f = (*f[:5], tonal)
             signals.append((w, run(self._refine, w, f)))
             while len(signals) > (ahead if i + 1 < len(part) else 0):
                 done, signal = signals.popleft()
@@ -349,8 +353,8 @@ class StreamDecoder:
 
     def _features(self, w0: int, w1: int, j0: int, j1: int) -> Features:
         """STFT frames [w0, w1) from the latent steps [j0, j1) -> (log-magnitude `[channels, F, frames]`
-        (postfilter applied), the gains `[channels, 1, frames]`, the phase to start from, its iterations):
-        decoder graph, and postfilter or stored phase."""
+        (postfilter applied), the gains `[channels, 1, frames]`, the start phase, its iterations, and None for
+        the frames and the band's bins it holds, which `_blocks` fills): the graph, and postfilter or phase."""
         st, model, h = self.state, self.model, self.header
         cfg = model.config
         assert h is not None and st.latents is not None and st.gains is not None
@@ -365,13 +369,13 @@ class StreamDecoder:
             angle, iters = st.phases[..., w0 - st.p0 : w1 - st.p0], 0
         else:
             logmag, angle, iters = postfilter.enhance(logmag, self._contrast()), feats[:, 1], self._iters()
-        return logmag, gain, np.array(angle, np.float32), iters, None
+        return logmag, gain, np.array(angle, np.float32), iters, None, None
 
     def _causal_block(self, w0: int, w1: int, j0: int, j1: int) -> F32:
         """A causal model's STFT frames [w0, w1) -> the model-rate samples before frame w1's, from `emitted`."""
         st, cfg, h = self.state, self.model.config, self.header
         assert st.ola is not None and h is not None
-        logmag, gain, angle, iters, _ = self._features(w0, w1, j0, j1)
+        logmag, gain, angle, iters, _, _ = self._features(w0, w1, j0, j1)
         mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
         # RTISI starts from the committed frames, or a predicted advance; a stored low band is held (6.3)
         adv = bool(cfg.phase_advance) and h.mode != Mode.STORE_PHASE
@@ -410,12 +414,13 @@ class StreamDecoder:
         `[channels, n_fft + hop * (w1 - w0 - 1)]` from model-rate sample w0 * hop - n_fft / 2.
         Reads the buffers, changes nothing."""
         st, cfg, hop, w0 = self.state, self.model.config, self.model.config.hop, win.w0
-        logmag, gain, angle, iters, held = feats
+        logmag, gain, angle, iters, held, tonal = feats
         mag = (np.exp(logmag) / gain).astype(np.float32, copy=False)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
-        hold = self.header.phase_bins if self.header is not None else 0  # mode low_band_phase's rows (6.3)
-        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match, hold, held)
+        hold = self.header.phase_bins if self.header is not None else 0  # the band modes' rows (6.3, 6.8)
+        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match, hold, held,
+                                tonal)
         if self.highpass:  # no DC or infrasound out, as the encoder let none in, measured over the samples
             # that all their frames cover: at a window's inner edges fewer overlap, and the sum is no signal
             at_end = st.end is not None and win.w1 >= st.end.model.frames
@@ -438,6 +443,8 @@ class StreamDecoder:
         if keep > st.z0:
             st.latents, st.gains, st.z0 = st.latents[..., keep - st.z0 :], st.gains[:, keep - st.z0 :], keep
         if st.phases is not None and nw0 > st.p0:
+            if st.band_held is not None:
+                st.band_held = st.band_held[:, nw0 - st.p0 :]
             st.phases, st.p0 = st.phases[..., nw0 - st.p0 :], nw0
 
 

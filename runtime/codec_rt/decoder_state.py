@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from . import tonal
 from .blob import BlobHeader
 from .config import ModelConfig
 from .grid import StreamEnd
@@ -28,7 +29,9 @@ class DecoderState:
 
     reader: the blob parser (bytes of an unfinished packet). latents: `[channels, C, F', n] float32` latent
     steps from `z0` on, `gains [channels, n]` the level gain of each. phases: stored phase `[channels,
-    rows, n]` from STFT frame `p0` on (modes store_phase, all bins, and low_band_phase, its lowest). block:
+    rows, n]` from STFT frame `p0` on (modes store_phase, all bins, and low_band_phase, its lowest; mode
+    tonal_band_phase: its band's paths, `band_held [channels, n]` the bins they hold in each frame, up to a
+    stride past `phase_frames`, the frames of the packets received). block:
     the next Griffin-Lim block. tail: the faded-out end of the previous block `[channels, 2 * crossfade]` (a
     causal model: ola, the committed frames' overlap-add over the samples still open, `[channels, n_fft -
     hop]`, and last, the last frame committed, `[channels, n_bins] complex64`). start: the phase-gradient
@@ -43,6 +46,7 @@ class DecoderState:
     z0: int = 0
     steps: int = 0
     phases: F32 | None = None
+    band_held: npt.NDArray[np.int32] | None = None
     p0: int = 0
     phase_frames: int = 0
     block: int = 0
@@ -62,9 +66,12 @@ class DecoderState:
     resampler: StreamResampler | None = None
 
 
-def append_packet(st: DecoderState, p: Packet, decoded: Decoded) -> None:
-    """Append a packet's latents, gains and stored phase (`decoded` from its sections) to `st`'s buffers."""
+def append_packet(st: DecoderState, p: Packet, decoded: Decoded, h: BlobHeader, cfg: ModelConfig) -> None:
+    """Append a packet's latents, gains and stored phase (`decoded` from its sections) to `st`'s buffers;
+    in mode tonal_band_phase its band's paths (`tonal.paths`; FormatError for one past the stream's end)."""
     assert st.latents is not None and st.gains is not None
+    if h.band_rows:
+        _append_band(st, p, h, cfg)
     lat, gain, ph = decoded
     gains = np.repeat(gain[:, None], p.steps, axis=1)
     # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
@@ -74,6 +81,48 @@ def append_packet(st: DecoderState, p: Packet, decoded: Decoded) -> None:
     if st.phases is not None and ph is not None:
         st.phases = np.concatenate([st.phases, ph], axis=-1)
         st.phase_frames += p.n_frames
+
+
+def _append_band(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig) -> None:
+    """A tonal band's packet: its paths over its frames and up to a stride past them, merged with what the
+    packet before held there (its last interval's end, the same anchor)."""
+    assert st.phases is not None and st.band_held is not None
+    first = p.index * h.packet_steps * h.time_stride  # FORMAT.md 4.5: packet k's first frame; whole: 0
+    at = first - st.p0
+    grow = at + p.n_frames + h.phase_stride - st.phases.shape[-1]
+    if grow > 0:
+        st.phases = np.pad(st.phases, ((0, 0), (0, 0), (0, grow)))
+        st.band_held = np.pad(st.band_held, ((0, 0), (0, grow)))
+    st.phase_frames += p.n_frames
+    if all(ch.band is None for ch in p.channels):  # a packet that holds nothing (its flags say so)
+        return
+    paths = [tonal.paths(ch.band, first, p.n_frames, h.phase_stride, h.phase_bits, cfg.hop, cfg.n_fft, p.last)
+             for ch in p.channels if ch.band is not None]
+    ph, held = np.stack([a for a, _ in paths]), np.stack([b for _, b in paths])
+    span = slice(at, at + ph.shape[-1])
+    new = np.arange(ph.shape[1])[None, :, None] < held[:, None, :]
+    st.phases[..., span] = np.where(new, ph, st.phases[..., span])
+    np.maximum(st.band_held[:, span], held, out=st.band_held[:, span])
+
+
+def stored_band(st: DecoderState, h: BlobHeader, w0: int, w1: int
+                ) -> tuple[F32 | None, npt.NDArray[np.int32] | None]:
+    """Frames [w0, w1) of a blob's band: (phase `[channels, phase_bins, frames]`, and in mode
+    tonal_band_phase the bins each frame holds `[channels, frames]`), or None where it has none."""
+    if not h.phase_bins or st.phases is None:
+        return None, None
+    held = None if st.band_held is None else st.band_held[:, w0 - st.p0 : w1 - st.p0]
+    return st.phases[..., w0 - st.p0 : w1 - st.p0], held
+
+
+def hold_band(angle: F32, low: F32, held: npt.NDArray[np.int32] | None) -> None:
+    """Put a band's phase `low [channels, rows, frames]` into the start phase `angle [channels, F, frames]`:
+    all of it (mode low_band_phase), or the bins [0, held[t]) of each frame t (a tonal band)."""
+    rows = low.shape[1]
+    if held is None:
+        angle[:, :rows] = low
+    else:
+        angle[:, :rows] = np.where(np.arange(rows)[None, :, None] < held[:, None, :], low, angle[:, :rows])
 
 
 def join_block(st: DecoderState, cfg: ModelConfig, block_frames: int, crossfade_hops: int, y: F32, w0: int) -> F32:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from . import blob, grid, latent, stft
+from . import blob, grid, latent, stft, tonal
 from .audio import as_audio, check_channels, check_rate, to_coded
+from .config import ModelConfig
 from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
@@ -52,7 +53,20 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
     assert (spec.shape[2], z.shape[3]) == (header.n_frames, header.latent_steps)
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
-    return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda))
+    bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
+    return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
+                                              bands=bands))
+
+
+def _bands(header: blob.BlobHeader, cfg: ModelConfig, spec: npt.NDArray[np.complex64], window_first: int,
+           first_frame: int, n_frames: int, last_frame: int | None) -> list[tonal.Band] | None:
+    """Mode tonal_band_phase: each channel's band over frames `[first_frame, first_frame + n_frames)` from
+    `spec [C, F, T]`, the stream's frames from `window_first` on (`tonal.analyse`); else None."""
+    rows = header.band_rows
+    if not rows:
+        return None
+    return [tonal.analyse(spec[c, : rows + 1], rows, window_first, first_frame, n_frames, header.phase_stride,
+                          header.phase_bits, cfg.hop, cfg.n_fft, last_frame) for c in range(spec.shape[0])]
 
 
 @dataclass
@@ -90,8 +104,8 @@ class StreamEncoder:
     The concatenated bytes equal `codec.encode(audio, sample_rate, framed=True)` of the whole audio, given
     that audio's `level` (below).
     `mode`: as `Codec.encode`'s (None: the codec's `mode`; "predicted" for a bare `Model`); `rate_lambda`,
-    and in mode low_band_phase `phase_bins` and `phase_bits`, likewise (None: the codec's; the model's
-    defaults for a bare `Model`).
+    and in modes low_band_phase and tonal_band_phase `phase_bins` and `phase_bits`, likewise (None: the
+    codec's; the model's defaults for a bare `Model`).
     Packets that a push completes together are coded on `workers` threads (default: the model's thread
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
@@ -279,6 +293,10 @@ class StreamEncoder:
         f0 = j0 * s - t0
         n_frames = (j1 * s if end is None else min(j1 * s, end.frames)) - j0 * s
         phase = np.angle(spec[:, : h.phase_rows, f0 : f0 + n_frames]) if h.phase_rows else None
+        bands = _bands(h, cfg, spec, t0, j0 * s, n_frames, None if end is None else end.frames - 1)
+        if bands is not None and not any(b.flags.any() for b in bands):
+            bands = None  # a packet that holds nothing leaves its bands out (FORMAT.md 4.5)
         last = end is not None and j1 == end.steps
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
-        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda), totals)
+        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands),
+                            totals, bands is not None)

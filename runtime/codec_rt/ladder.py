@@ -85,8 +85,9 @@ def point_from_dict(p: dict[str, Any]) -> LadderPoint:
         v = p.get(k)
         # a whole number, as JSON has it (16.0 is 16, as in JavaScript), and only where a band is coded
         whole = isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer()
-        if v is not None and (mode != Mode.LOW_BAND_PHASE or not whole or not 1 <= v <= top):
-            raise ValueError(f"{k} must be an integer in 1..{top}, and only at a low_band_phase point: {v!r}")
+        banded = mode in (Mode.LOW_BAND_PHASE, Mode.TONAL_BAND_PHASE)
+        if v is not None and (not banded or not whole or not 1 <= v <= top):
+            raise ValueError(f"{k} must be an integer in 1..{top}, and only at a point with a band: {v!r}")
         low[k] = None if v is None else int(v)
     return LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
                        bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)), mode.name.lower(),

@@ -6,7 +6,8 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 - coders 1 and 2: the latent rounded to integers, clipped to the tables' ranges, range-coded with the
   model's entropy tables (`entropy.py`);
 - mode store_phase: the STFT phase quantized at `phase_bits` on the circle; mode low_band_phase: the same for
-  the lowest `phase_bins` bins alone (format 1.8); from format 1.10 on dithered (`quantize.phase_dither`).
+  the lowest `phase_bins` bins alone (format 1.8); from format 1.10 on dithered (`quantize.phase_dither`);
+  mode tonal_band_phase: those bins' tonal band (format 1.11, `tonal.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import entropy, lead, stft
-from .blob import PHASE_DITHER_MINOR, BlobHeader
+from . import entropy, lead, stft, tonal
+from .blob import PHASE_DITHER_MINOR, TONAL_MINOR, BlobHeader
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
 from .level import GAIN_SMOOTHING_STEPS
@@ -53,8 +54,9 @@ class Options(NamedTuple):
     bits: int  # latent bits per value with coder 0; 0 when range-coded
     phase_bits: int  # 0 unless the mode stores the phase
     joint_stereo: bool = False
-    phase_bins: int = 0  # mode low_band_phase: the coded bins [0, phase_bins)
+    phase_bins: int = 0  # modes low_band_phase and tonal_band_phase: the coded bins [0, phase_bins)
     rate_lambda: float = 0.0  # range-coded models: > 0 rounds the latent rate-aware (`entropy.rate_aware_symbols`)
+    phase_stride: int = 0  # mode tonal_band_phase: frames from one anchor to the next (`tonal.py`)
 
 
 def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
@@ -68,10 +70,12 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
                    phase_bits: int | None = None, joint_stereo: bool = False,
                    phase_bins: int | None = None, rate_lambda: float = 0.0) -> Options:
     """Check an encoder's options against the model -> the `Options` to write. `phase_bits` (default 8 in
-    mode store_phase; in low_band_phase 4, 3 for a causal model) and `phase_bins` (low_band_phase:
-    `low_band_bins`). CodecError: `bits` with a range-coded model (its rate is the model's), bits outside
-    3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16 or in mode predicted (no phase is stored),
-    phase_bins other than an integer in 1..n_bins or outside mode low_band_phase, an unknown mode, a
+    mode store_phase; in low_band_phase 4, 3 for a causal model; in tonal_band_phase `tonal.DEFAULT_BITS`)
+    and `phase_bins` (low_band_phase: `low_band_bins`; tonal_band_phase: those up to `tonal.DEFAULT_HZ`).
+    CodecError: `bits` with a range-coded model (its rate is the model's), bits outside
+    3..16 (`quantize.MIN_ENCODE_BITS`), phase_bits outside 1..16 (1..8 in tonal_band_phase) or in mode
+    predicted (no phase is stored), phase_bins other than an integer in 1..n_bins or outside the two band
+    modes, mode tonal_band_phase with a causal model (its path looks a stride ahead), an unknown mode, a
     `rate_lambda` (`entropy.rate_aware_symbols`) other than a number in 0..`entropy.MAX_RATE_LAMBDA`, or
     above 0 with a fixed-width model (it has no entropy tables to weigh)."""
     lam = entropy.check_rate_lambda(rate_lambda)
@@ -89,23 +93,31 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
             raise CodecError(f"bits must be at least {MIN_ENCODE_BITS} to encode, got {bits}: with fewer no code "
                              "lies near zero and the audio comes back at full scale")
     m = Mode.parse(mode)
-    if phase_bins is not None and m != Mode.LOW_BAND_PHASE:  # an option that would do nothing is a mistake
-        raise CodecError(f"phase_bins is for mode low_band_phase, not {m.name.lower()}")
+    banded = m in (Mode.LOW_BAND_PHASE, Mode.TONAL_BAND_PHASE)
+    if phase_bins is not None and not banded:  # an option that would do nothing is a mistake
+        raise CodecError(f"phase_bins is for modes low_band_phase and tonal_band_phase, not {m.name.lower()}")
+    if m == Mode.TONAL_BAND_PHASE and cfg.causal:
+        raise CodecError("mode tonal_band_phase needs a non-causal model: its phase path looks a stride ahead")
     if m == Mode.PREDICTED:
         if phase_bits is not None:
             raise CodecError("phase_bits is for modes store_phase and low_band_phase: mode predicted stores no phase")
         return Options(m, int(bits), 0, bool(joint_stereo), rate_lambda=lam)
     if phase_bits is None:
         low = CAUSAL_LOW_BAND_PHASE_BITS if cfg.causal else LOW_BAND_PHASE_BITS
-        phase_bits = low if m == Mode.LOW_BAND_PHASE else DEFAULT_PHASE_BITS
+        phase_bits = {Mode.LOW_BAND_PHASE: low, Mode.TONAL_BAND_PHASE: tonal.DEFAULT_BITS}.get(m, DEFAULT_PHASE_BITS)
     check_bits(phase_bits)
     if m == Mode.STORE_PHASE:
         return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rate_lambda=lam)
     if phase_bins is not None and (isinstance(phase_bins, bool) or not isinstance(phase_bins, (int, np.integer))):
         raise CodecError(f"phase_bins must be an integer, got {phase_bins!r}")
-    rows = low_band_bins(cfg) if phase_bins is None else int(phase_bins)
+    hz = tonal.DEFAULT_HZ if m == Mode.TONAL_BAND_PHASE else None
+    rows = low_band_bins(cfg, hz) if phase_bins is None else int(phase_bins)
     if not 1 <= rows <= cfg.n_bins:
         raise CodecError(f"phase_bins must be in 1..{cfg.n_bins} for this model, got {rows}")
+    if m == Mode.TONAL_BAND_PHASE:
+        stride = tonal.default_stride(cfg.sample_rate, cfg.hop)
+        tonal.check(rows, int(phase_bits), stride, cfg.n_bins)
+        return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rows, lam, stride)
     return Options(m, int(bits), int(phase_bits), bool(joint_stereo), rows, lam)
 
 
@@ -132,7 +144,8 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
     model): the framed layout (lengths 0) with `packet_steps`, as 1.7 with the lead and its gains smoothed
     over `level.GAIN_SMOOTHING_STEPS`, as 1.4 without; else the whole layout of `num_samples` samples (its
     frames and steps those of the coded signal, `BlobHeader.coded_length`), as 1.6 with the lead (one gain:
-    nothing to smooth), without it as the oldest minor that reads it; 1.10 with stored phase; two channels
+    nothing to smooth), without it as the oldest minor that reads it; 1.10 with stored phase, 1.11 with a
+    tonal band; two channels
     as mid and side with `opts.joint_stereo`. Checked."""
     cfg = model.config
     framed = packet_steps > 0
@@ -151,7 +164,7 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
         gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip and framed else 0,  # 1.7 along with the lead
-        phase_bins=opts.phase_bins,
+        phase_bins=opts.phase_bins, phase_stride=opts.phase_stride,
     )
     header.validate()
     return header
@@ -161,6 +174,8 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
     """The minor version a header is written as: 1.10 with stored phase (its codes dithered); else the
     oldest that holds what it says: framed 1.7 with a lead-in and 1.4 without, whole 1.6 with a lead-in
     and `BlobHeader.whole_minor` without."""
+    if opts.mode == Mode.TONAL_BAND_PHASE:
+        return TONAL_MINOR
     if opts.mode != Mode.PREDICTED:
         return PHASE_DITHER_MINOR
     if framed:
@@ -169,24 +184,26 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,
-             first_frame: int = 0, rate_lambda: float = 0.0) -> bytes:
+             first_frame: int = 0, rate_lambda: float = 0.0, bands: Sequence[tonal.Band] | None = None) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
     `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
     header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians, whose first is the stream's
-    frame `first_frame` -> the sections' bytes, channel after channel. A range-coded latent is rounded
-    rate-aware with `rate_lambda` > 0 (`entropy.rate_aware_symbols`)."""
+    frame `first_frame` (in mode tonal_band_phase each channel's `tonal.Band`, `tonal.analyse`) -> the
+    sections' bytes, channel after channel. A range-coded latent is rounded rate-aware with `rate_lambda`
+    > 0 (`entropy.rate_aware_symbols`)."""
     out = []
     for c in range(latent.shape[0]):
+        band = None if bands is None else bands[c]
         codes = None
         if phase is not None:
             codes = quantize_phase(phase[c], header.phase_bits, _dither(header, phase[c], first_frame))
         if header.coder == Coder.FIXED:
             q, scales = quantize(latent[c], header.bits)
-            data = ChannelData(float(gains[c]), scales, q, codes)
+            data = ChannelData(float(gains[c]), scales, q, codes, band=band)
         else:
             tables = model.tables
             coded = entropy.encode(entropy.rate_aware_symbols(latent[c], tables, rate_lambda), tables)
-            data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded)
+            data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded, band)
         out.append(channel_section(data, header))
     return b"".join(out)
 

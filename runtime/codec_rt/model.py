@@ -199,6 +199,8 @@ class Model:
             raise FormatError("blob's gain_smoothing needs a non-causal model (a causal decoder cannot look ahead)")
         if header.mode == Mode.LOW_BAND_PHASE and cfg.causal and header.minor < 9:
             raise FormatError(f"format 1.{header.minor} has no mode low_band_phase with a causal model (1.9 on)")
+        if header.mode == Mode.TONAL_BAND_PHASE and cfg.causal:
+            raise FormatError("mode tonal_band_phase needs a non-causal model (its phase path looks ahead)")
         if header.framed and header.n_frames == 0:
             return  # the lengths come with the last packet
         frames = stft.n_frames(header.coded_length(cfg.sample_rate), cfg.hop)
@@ -233,10 +235,10 @@ def rate_lambda_of(m: Model | HasModel) -> float:
 
 def low_band_of(m: Model | HasModel | ladder.LadderPoint, mode: str | int, phase_bins: int | None,
                 phase_bits: int | None) -> tuple[int | None, int | None]:
-    """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` is low_band_phase, a
+    """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` has a band, a
     `Codec`'s or a ladder point's own (`Codec.phase_bins` / `Codec.phase_bits`; None: the model's defaults,
     `latent.coding_options`). CodecError for an unknown mode."""
-    if isinstance(m, Model) or Mode.parse(mode) != Mode.LOW_BAND_PHASE:
+    if isinstance(m, Model) or Mode.parse(mode) not in (Mode.LOW_BAND_PHASE, Mode.TONAL_BAND_PHASE):
         return phase_bins, phase_bits
     return (getattr(m, "phase_bins", None) if phase_bins is None else phase_bins,
             getattr(m, "phase_bits", None) if phase_bits is None else phase_bits)

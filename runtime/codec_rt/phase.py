@@ -55,7 +55,7 @@ def _overlap_add(frames: F32, hop: int) -> F32:
 def refine_frames(
     mag: npt.NDArray[np.floating], phase: npt.NDArray[np.floating], n_fft: int, hop: int, iters: int,
     lo: int = 0, hi: int | None = None, match_energy: bool = False, hold: int = 0,
-    held: npt.NDArray[np.bool_] | None = None,
+    held: npt.NDArray[np.bool_] | None = None, band_rows: npt.NDArray[np.integer] | None = None,
 ) -> F32:
     """Magnitude and initial phase of `T` consecutive frames `[..., F, T]` -> their signal after `iters`
     iterations, `[..., n_fft + hop * (T - 1)] float32`: sample 0 is `n_fft // 2` before frame 0's centre.
@@ -65,8 +65,8 @@ def refine_frames(
     comes out of Griffin-Lim with less energy than it holds, where overlapping frames cancel
     (docs/fidelity.md).
     `hold`: bins [0, hold) keep their initial phase through every iteration (a blob's coded low band,
-    FORMAT.md 6.3). `held` `[..., T]`: frames that keep their initial phase likewise (the phase-gradient
-    start's impulses, FORMAT.md 6.5).
+    FORMAT.md 6.3), or with `band_rows` `[..., T]` bins [0, band_rows[t]) alone (a tonal band, 6.8). `held`
+    `[..., T]`: frames that keep their initial phase likewise (the phase-gradient start's impulses, 6.5).
     """
     if n_fft % hop:
         raise ValueError("refine_frames needs n_fft to be a multiple of hop")
@@ -85,6 +85,7 @@ def refine_frames(
     np.multiply(target, np.sin(angle), out=c.imag)
     prev = c.copy()
     frames = None if held is None or not held.any() else np.broadcast_to(held, c.shape[:-1])
+    band = None if band_rows is None else np.arange(hold) < np.asarray(band_rows)[..., None]  # [..., T, hold]
     start = c.copy() if hold or frames is not None else c
     tiny = np.float32(1e-30)
 
@@ -111,8 +112,10 @@ def refine_frames(
         np.divide(target, size, out=size)
         accel *= size
         c = accel
-        if hold:
+        if hold and band is None:
             c[..., :hold] = start[..., :hold]
+        elif hold:
+            c[..., :hold][band] = start[..., :hold][band]
         if frames is not None:
             c[frames] = start[frames]
     y = synth(c)

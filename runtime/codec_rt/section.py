@@ -1,7 +1,8 @@
 """A blob's channel sections (docs/FORMAT.md 4.3): one audio channel's share of the payload or of one
 packet, the same in both layouts: its gain, the latent (fixed-width codes and scales, or range-coded
-symbols) and, in modes store_phase and low_band_phase, the bit-packed phase codes. Strict: every length is
-checked against what is left before it is read."""
+symbols) and, in modes store_phase and low_band_phase, the bit-packed phase codes; in mode
+tonal_band_phase its tonal band (`tonal.py`). Strict: every length is checked against what is left before
+it is read."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .config import Coder
 from .errors import FormatError
 from .level import MAX_GAIN, MIN_GAIN
 from .quantize import pack, packed_size, unpack
+from .tonal import Band, from_bytes, interval_range, to_bytes
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,18 @@ class ChannelData:
     codes: npt.NDArray[np.uint16] | None  # [latent_channels, latent_bins, steps] with coder 0
     phase_codes: npt.NDArray[np.uint16] | None  # [phase_rows, STFT frames] in modes 1 and 2
     coded: bytes = b""  # coders 1 and 2: the range-coded latent symbols (decoded with the model's tables)
+    band: Band | None = None  # mode 3: the tonal band
 
 
-def parse_sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: int, n_frames: int
-              ) -> list[ChannelData]:
+def parse_sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: int, n_frames: int,
+                   first_frame: int = 0, band: bool = True) -> list[ChannelData]:
     """Parse the channel sections in `data[pos:end]`, each over `steps` latent steps and `n_frames` STFT
-    frames; they must fill it exactly."""
+    frames from the stream's frame `first_frame` on, in mode tonal_band_phase with their bands where `band`
+    (the whole layout's always; a packet's where its flags say); they must fill it exactly."""
     out: list[ChannelData] = []
     n_latent = header.latent_channels * header.latent_bins * steps
-    phase_size = header.phase_size(n_frames)
+    # the tonal band's least bytes (its flags) are known; its rest is checked once they are read
+    phase_size = header.phase_size(n_frames) + (header.band_size(n_frames, first_frame)[0] if band else 0)
     for _ in range(header.channels):
         if pos + 8 > end:  # range-coded sections have data-dependent sizes
             raise FormatError("the payload ends inside a channel section")
@@ -70,7 +75,11 @@ def parse_sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: i
             phase = unpack(bytes(data[pos : pos + phase_size]), n_phase, header.phase_bits)
             phase = phase.reshape(header.phase_rows, n_frames)
             pos += phase_size
-        out.append(ChannelData(gain, scales, codes, phase, coded))
+        tonal = None
+        if header.band_rows and band:
+            m = len(interval_range(first_frame, n_frames, header.phase_stride))
+            tonal, pos = from_bytes(data, pos, end, m, header.band_rows, header.phase_bits)
+        out.append(ChannelData(gain, scales, codes, phase, coded, tonal))
     if pos != end:
         raise FormatError(f"channel sections end at byte {pos}, the payload at {end}")
     return out
@@ -91,4 +100,8 @@ def channel_section(data: ChannelData, header: BlobHeader) -> bytes:
         if data.phase_codes is None or data.phase_codes.shape[0] != header.phase_rows:
             raise FormatError(f"{header.mode_name} blob without phase codes of its {header.phase_rows} bins")
         parts.append(pack(data.phase_codes, header.phase_bits))
+    if header.band_rows and data.band is not None:  # (a packet without one says so in its flags)
+        if data.band.anchors.shape[1] != header.band_rows:
+            raise FormatError(f"tonal_band_phase blob with a band of other than its {header.band_rows} bins")
+        parts.append(to_bytes(data.band, header.phase_bits))
     return b"".join(parts)

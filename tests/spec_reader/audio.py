@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .container import Packet, check_against_model, read_blob
+from .container import Packet, SpecError, check_against_model, read_blob
 from .model import Model
 from .rangecoder import range_decode
 
@@ -89,6 +89,41 @@ def features(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tup
     if phase:
         stored = np.concatenate(phase, axis=-1)
     return np.minimum(y[0, 0, :, :n], 12.0), y[0, 1, :, :n], g, stored
+
+
+def tonal_band(m: Model, h: dict[str, Any], packets: list[Packet], ch: int) -> tuple[np.ndarray, np.ndarray]:
+    """4.8 for audio channel `ch` -> (the band's phase [phase_bins, N], and r_t [N]: frame t holds bins [0, r_t))."""
+    K, R, L = h["phase_stride"], h["phase_bins"], 1 << h["phase_bits"]
+    n_fft, hop, n = m.cfg["n_fft"], m.cfg["hop"], h["n_frames"]
+    phase, r_t = np.zeros((R, n + K)), np.zeros(n + K, np.int64)
+    f0 = 0
+    for pk in packets:
+        if pk.sections[ch].band is None:  # 4.5: a packet without bands holds nothing
+            f0 += pk.frames
+            continue
+        flags, edges, anchors, cycles = pk.sections[ch].band
+        a, held, prev = 0, 0, None
+        for j, i in enumerate(range(-(-f0 // K), -(-(f0 + pk.frames) // K))):
+            if not flags[j]:
+                prev = None
+                continue
+            if prev is None:
+                prev, a = anchors[a], a + 1
+            ca, cb, c = prev, anchors[a], cycles[held]
+            a, r = a + 1, int(edges[held]) + 1
+            held += 1
+            if (i + 1) * K > n - 1:
+                raise SpecError("FormatError", "a band interval held past the stream's last frame")
+            for k in range(R):
+                d = int(cb[k]) - int(ca[k])
+                base = (2 * (k * K * hop * L - d * n_fft) + n_fft * L) // (2 * n_fft * L)
+                T = d + L * (base + int(c[k]) - 8)
+                for jj in range(K + 1):
+                    phase[k, i * K + jj] = -np.pi + 2 * np.pi * ((int(ca[k]) * K + T * jj) % (L * K)) / (L * K)
+            r_t[i * K : i * K + K + 1] = np.maximum(r_t[i * K : i * K + K + 1], r)
+            prev = cb
+        f0 += pk.frames
+    return phase[:, :n].astype(np.float32), r_t[:n]
 
 
 def postfilter(logmag: np.ndarray, kappa: float) -> np.ndarray:
@@ -196,9 +231,9 @@ def phase_start_impulses(lm: np.ndarray, n_fft: int, hop: int, pitch: np.ndarray
 
 
 def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: int, iters: int,
-                hold: int = 0, impulse: np.ndarray | None = None) -> np.ndarray:
-    """6.5, non-causal, over the whole signal; bins [0, hold) keep phase0 (mode 2, 6.3), and so do the frames
-    with `impulse` [N] (the phase start's)."""
+                hold: int = 0, impulse: np.ndarray | None = None, band: np.ndarray | None = None) -> np.ndarray:
+    """6.5, non-causal, over the whole signal; bins [0, hold) keep phase0 (mode 2, 6.3; mode 3: where `band`
+    [F, N] is true), and so do the frames with `impulse` [N] (the phase start's)."""
     w, n = hann(n_fft), mag.shape[1]
     span = n_fft + hop * (n - 1)
     pos = np.arange(span) - n_fft // 2
@@ -215,7 +250,10 @@ def griffin_lim(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model
         acc = proj + 0.99 * (proj - prev)
         prev = proj
         c = mag * acc / np.maximum(np.abs(acc), 1e-30)
-        c[:hold] = mag[:hold] * np.exp(1j * phase0[:hold])
+        if band is not None:
+            c[band] = mag[band] * np.exp(1j * phase0[band])
+        else:
+            c[:hold] = mag[:hold] * np.exp(1j * phase0[:hold])
         if impulse is not None:
             c[:, impulse] = mag[:, impulse] * np.exp(1j * phase0[:, impulse])
     return synth(c)[n_fft // 2 : n_fft // 2 + model_len]
@@ -383,8 +421,14 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
         if stored is not None:  # mode 2 (6.3): the blob's low band replaces the start there
             phase0 = phase0.copy()
             phase0[: stored.shape[0]] = stored
+        band = None
+        if h["mode"] == 3:  # 6.3: the tonal band's bins [0, r_t) replace the start, and are held
+            tonal, r_t = tonal_band(m, h, packets, ch)
+            band = np.arange(phase0.shape[0])[:, None] < r_t[None, :]
+            phase0 = phase0.copy()
+            phase0[: tonal.shape[0]] = np.where(band[: tonal.shape[0]], tonal, phase0[: tonal.shape[0]])
         out.append(griffin_lim(mag, phase0, n_fft, hop, model_len, iters, 0 if stored is None else stored.shape[0],
-                               impulse))
+                               impulse, band))
     y = np.array(out)
     if highpass and not m.cfg["causal"]:  # 6.7: the output's DC and infrasound removed
         y = remove_dc(y, round(0.1 * m.cfg["sample_rate"]) // 2)

@@ -34,6 +34,7 @@ class Section:
     codes: np.ndarray | None = None
     coded: bytes = b""
     phase: np.ndarray | None = None
+    band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # 4.8: flags, edges, anchors, cycles
 
 
 @dataclass
@@ -60,13 +61,54 @@ def phase_size(h: dict[str, Any], frames: int) -> int:
     return -(-phase_rows(h) * frames * h["phase_bits"] // 8)
 
 
+def intervals(h: dict[str, Any], f0: int, frames: int) -> range:
+    """4.8: the tonal band's intervals that start in frames [f0, f0 + frames)."""
+    k = h["phase_stride"]
+    return range(-(-f0 // k), -(-(f0 + frames) // k))
+
+
+def edge_bits(h: dict[str, Any]) -> int:
+    return max(1, (h["phase_bins"] - 1).bit_length())
+
+
+def band_max(h: dict[str, Any], m: int) -> int:
+    """4.8: the most bytes a band of m intervals takes."""
+    r, b = h["phase_bins"], h["phase_bits"]
+    return -(-m // 8) + -(-m * edge_bits(h) // 8) + -(-(m + 1) * r * b // 8) + -(-m * r * 4 // 8)
+
+
+def read_band(h: dict[str, Any], body: bytes, pos: int, m: int) -> tuple[tuple[np.ndarray, ...], int]:
+    """4.8: the band of m intervals at body[pos:] -> ((flags, edges, anchors, cycles), the position after)."""
+    r, b = h["phase_bins"], h["phase_bits"]
+    fields = []
+    n = -(-m // 8)
+    if pos + n > len(body):
+        raise SpecError("FormatError", "the section ends inside its band's flags")
+    flags = unpack_bits(body[pos : pos + n], m, 1).astype(bool)
+    pos += n
+    held = int(flags.sum())
+    starts = sum(1 for j in range(m) if flags[j] and (j == 0 or not flags[j - 1]))
+    for count, bits in ((held, edge_bits(h)), ((held + starts) * r, b), (held * r, 4)):
+        n = -(-count * bits // 8)
+        if pos + n > len(body):
+            raise SpecError("FormatError", "the section ends inside its band")
+        fields.append(unpack_bits(body[pos : pos + n], count, bits))
+        pos += n
+    edges, anchors, cycles = fields
+    if held and edges.max() >= r:
+        raise SpecError("FormatError", "a band's edge past phase_bins")
+    return (flags, edges, anchors.reshape(-1, r), cycles.reshape(-1, r)), pos
+
+
 def section0(h: dict[str, Any], steps: int, frames: int) -> int:
     values = h["latent_channels"] * h["latent_bins"] * steps
     return 4 + 4 * h["latent_channels"] + -(-values * h["bits"] // 8) + phase_size(h, frames)
 
 
-def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: int) -> list[Section]:
-    """4.3: the channel sections filling body[pos:], each over `steps` latent steps and `frames` frames."""
+def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: int, f0: int = 0,
+                  band: bool = True) -> list[Section]:
+    """4.3: the channel sections filling body[pos:], each over `steps` latent steps and `frames` frames from
+    the stream's frame f0; in mode 3 with their bands where `band` (4.5's flag bit 1; whole: always)."""
     out, end = [], len(body)
     values = h["latent_channels"] * h["latent_bins"] * steps
     for _ in range(h["channels"]):
@@ -100,6 +142,8 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
             sec.phase = unpack_bits(body[pos : pos + n], phase_rows(h) * frames, h["phase_bits"]).reshape(
                 phase_rows(h), frames)
             pos += n
+        if h["mode"] == 3 and band:
+            sec.band, pos = read_band(h, body[:end], pos, len(intervals(h, f0, frames)))
         out.append(sec)
     if pos != end:
         raise SpecError("FormatError", "the sections do not fill the payload")
@@ -107,7 +151,8 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
 
 
 # 4.1: from 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes: (minor, offset, name).
-APPENDED = ((5, 64, "pre_skip"), (6, 72, "post_skip"), (7, 80, "gain_smoothing"), (8, 88, "phase_bins"))
+APPENDED = ((5, 64, "pre_skip"), (6, 72, "post_skip"), (7, 80, "gain_smoothing"), (8, 88, "phase_bins"),
+            (11, 96, "phase_stride"))
 
 
 def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
@@ -146,12 +191,14 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     h.update(layout=layout, stereo=stereo, time_stride=stride, packet_steps=psteps, model_id=h["model_id"].hex(),
              **appended)
     rules = [
-        h["mode"] in (0, 1) or (h["mode"] == 2 and minor >= 8), h["coder"] in (0, 1, 2),
+        h["mode"] in (0, 1) or (h["mode"] == 2 and minor >= 8) or (h["mode"] == 3 and minor >= 11),
+        h["coder"] in (0, 1, 2),
         minor >= 1 or h["coder"] == 0, minor >= 3 or h["coder"] != 2,
         layout in (0, 1), stereo in (0, 1), stereo == 0 or h["channels"] == 2,
         1 <= h["bits"] <= 16 if h["coder"] == 0 else h["bits"] == 0,
-        1 <= h["phase_bits"] <= 16 if h["mode"] else h["phase_bits"] == 0,
-        1 <= h["phase_bins"] <= h["n_bins"] if h["mode"] == 2 else h["phase_bins"] == 0,
+        1 <= h["phase_bits"] <= (8 if h["mode"] == 3 else 16) if h["mode"] else h["phase_bits"] == 0,
+        1 <= h["phase_bins"] <= h["n_bins"] if h["mode"] in (2, 3) else h["phase_bins"] == 0,
+        2 <= h["phase_stride"] <= 64 if h["mode"] == 3 else h["phase_stride"] == 0,
         1 <= h["sample_rate"] <= 768000, 1 <= h["channels"] <= 64, h["num_samples"] < 1 << 40,
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
         (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),
@@ -165,9 +212,12 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
             raise SpecError("FormatError", "a framed header's lengths are 0")
         return h, read_packets(h, data, header_size)
     plen = h["payload_len"]
-    if h["coder"] == 0 and plen != h["channels"] * section0(h, h["latent_steps"], h["n_frames"]):
+    m = len(intervals(h, 0, h["n_frames"])) if h["mode"] == 3 else 0
+    band = plen - h["channels"] * section0(h, h["latent_steps"], h["n_frames"])
+    if h["coder"] == 0 and not (band == 0 if h["mode"] != 3 else
+                                h["channels"] * -(-m // 8) <= band <= h["channels"] * band_max(h, m)):
         raise SpecError("FormatError", "payload_len")
-    if h["coder"] != 0 and plen < h["channels"] * (8 + phase_size(h, h["n_frames"])):
+    if h["coder"] != 0 and plen < h["channels"] * (8 + phase_size(h, h["n_frames"]) + -(-m // 8)):
         raise SpecError("FormatError", "payload_len")
     end = header_size + plen
     if len(data) != end + 4:
@@ -185,6 +235,8 @@ def max_packet_body(h: dict[str, Any]) -> int:
         section = section0(h, p, p * s)
     else:
         section = 8 + 3 * h["latent_channels"] * h["latent_bins"] * p + 64 + phase_size(h, p * s)
+    if h["mode"] == 3:
+        section += band_max(h, -(-(p * s + h["phase_stride"]) // h["phase_stride"]))
     return 1 + 16 + h["channels"] * section
 
 
@@ -206,10 +258,11 @@ def read_packets(h: dict[str, Any], data: bytes, pos: int) -> list[Packet]:
         if crc != struct.unpack_from("<I", data, pos + 4 + body_len)[0]:
             raise SpecError("ChecksumError", f"packet {k}")
         pos += 8 + body_len
-        if body[0] & ~1:
+        if body[0] & ~(3 if h["mode"] == 3 else 1):
             raise SpecError("FormatError", "flags")
+        band = bool(body[0] & 2)
         if not body[0] & 1:
-            packets.append(Packet(p, p * s, read_sections(h, body, 1, p, p * s)))
+            packets.append(Packet(p, p * s, read_sections(h, body, 1, p, p * s, k * p * s, band)))
             continue
         if len(body) < 17:
             raise SpecError("FormatError", "last packet too short")
@@ -218,7 +271,8 @@ def read_packets(h: dict[str, Any], data: bytes, pos: int) -> list[Packet]:
         if not (num_samples < 1 << 40 and n_frames >= 1 and steps == -(-n_frames // s)
                 and 1 <= last_steps <= p and last_frames >= 1):
             raise SpecError("FormatError", "the last packet's lengths")
-        packets.append(Packet(last_steps, last_frames, read_sections(h, body, 17, last_steps, last_frames)))
+        packets.append(Packet(last_steps, last_frames, read_sections(h, body, 17, last_steps, last_frames, k * p * s,
+                                                                    band)))
         if pos != len(data):
             raise SpecError("FormatError", "bytes after the last packet")
         h.update(num_samples=num_samples, n_frames=n_frames, latent_steps=steps)
@@ -234,6 +288,8 @@ def check_against_model(h: dict[str, Any], m: Model) -> None:
         raise SpecError("FormatError", "gain_smoothing with a causal model")
     if h["mode"] == 2 and m.cfg["causal"] and h["minor"] < 9:
         raise SpecError("FormatError", "mode 2 with a causal model below 1.9")
+    if h["mode"] == 3 and m.cfg["causal"]:
+        raise SpecError("FormatError", "mode 3 with a causal model")
     coded_len = h["pre_skip"] + -(-h["num_samples"] * m.cfg["sample_rate"] // h["sample_rate"]) + h["post_skip"]
     assert h["n_frames"] == coded_len // m.cfg["hop"] + 1
     assert h["latent_steps"] == -(-h["n_frames"] // m.stride)

@@ -91,7 +91,7 @@ export async function encode(models, channels, sampleRate, opts = {}) {
   if (models instanceof Model) return encodeAudio(models, channels, sampleRate, opts);
   const point = selectPoint(await models.ladder(), opts.bitrate, !!opts.lowLatency, opts.bits != null);
   const mode = opts.mode ?? point.mode;
-  const low = mode === 'low_band_phase' ? { phaseBins: point.phaseBins, phaseBits: point.phaseBits } : {};
+  const low = mode === 'low_band_phase' || mode === 'tonal_band_phase' ? { phaseBins: point.phaseBins, phaseBits: point.phaseBits } : {};
   return encodeAudio(await models.load(point.dir), channels, sampleRate, {
     ...opts, mode, rateLambda: opts.rateLambda ?? point.rateLambda,
     phaseBins: opts.phaseBins ?? low.phaseBins, phaseBits: opts.phaseBits ?? low.phaseBits,

@@ -9,7 +9,7 @@ import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } f
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 10;
+export const MINOR = 11;
 /** Stored phase codes are dithered from this minor on (4.3, `phaseDither`). */
 export const PHASE_DITHER_MINOR = 10;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
@@ -18,10 +18,16 @@ export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
  * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
  * [minor, Header property, the spec's name, its largest value]. 1.5: pre_skip at 64, 1.6: post_skip at 72,
  * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88; 1.9 appends nothing (mode 2 with a causal model, 6.3),
- * nor does 1.10 (dithered phase codes, 4.3).
+ * nor does 1.10 (dithered phase codes, 4.3); 1.11: phase_stride at 96 (mode 3's tonal band, 4.8).
  */
 export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [6, 'postSkip', 'post_skip', 65536],
-  [7, 'gainSmoothing', 'gain_smoothing', 2], [8, 'phaseBins', 'phase_bins', 65535]]);
+  [7, 'gainSmoothing', 'gain_smoothing', 2], [8, 'phaseBins', 'phase_bins', 65535],
+  [11, 'phaseStride', 'phase_stride', 64]]);
+/** Mode 3's first minor (4.8). */
+export const TONAL_MINOR = 11;
+/** A tonal band's anchor bits at most (4.1), and its cycle codes' bits (4.8). */
+export const TONAL_MAX_BITS = 8;
+export const CYCLE_BITS = 4;
 
 /**
  * The bytes of the fields a header of format 1.`minor` has (4.1): 56, 64 from 1.2, then 8 per field of
@@ -38,12 +44,15 @@ const MAX_CHANNELS = 64;
 const MIN_GAIN = 1 / 64;
 const MAX_GAIN = 64;
 export const FLAG_LAST = 1;
+/** Mode 3 (1.11): a packet whose sections hold their tonal bands (4.5). */
+export const FLAG_BAND = 2;
 
 /**
  * @typedef {object} Header
  * @property {number} minor
  * @property {number} headerSize
- * @property {number} mode 0 predicted phase, 1 stored phase, 2 the low band's phase stored (1.8; a causal model 1.9)
+ * @property {number} mode 0 predicted phase, 1 stored phase, 2 the low band's phase stored (1.8; a causal model 1.9),
+ *   3 the low band's phase on straight paths where the sound is steady, a tonal band (1.11, 4.8)
  * @property {number} bits
  * @property {number} phaseBits
  * @property {number} coder 0 fixed-width, 1 range-coded, 2 context tables
@@ -66,7 +75,8 @@ export const FLAG_LAST = 1;
  *   encoder's lead-out), dropped by the decoder (format 1.6 on; 0 below)
  * @property {number} gainSmoothing latent steps either side over which a non-causal model's decoder averages
  *   the log-gain (6.2; format 1.7 on, 0..2; 0 below)
- * @property {number} phaseBins mode 2 (format 1.8 on): the STFT bins [0, phaseBins) whose phase the blob holds
+ * @property {number} phaseBins modes 2 and 3 (format 1.8 on): the STFT bins [0, phaseBins) whose phase the blob holds
+ * @property {number} phaseStride mode 3 (format 1.11 on): frames from one anchor of the tonal band to the next
  */
 
 /**
@@ -76,7 +86,17 @@ export const FLAG_LAST = 1;
  * @property {Float32Array | null} scales coder 0: one per latent channel
  * @property {Uint16Array | null} codes coder 0: [latentChannels, latentBins, steps]
  * @property {Uint8Array | null} coded coders 1 and 2: the range-coded words' bytes
- * @property {Uint16Array | null} phase mode 1: [nBins, frames]
+ * @property {Uint16Array | null} phase mode 1: [nBins, frames]; mode 2: [phaseBins, frames]
+ * @property {Band | null} [band] mode 3: the tonal band (4.8)
+ */
+
+/**
+ * A section's tonal band (4.8), as coded.
+ * @typedef {object} Band
+ * @property {Uint8Array} flags one an interval that starts in the section: 1 = held
+ * @property {Uint16Array} edges one a held interval: it holds bins [0, edge + 1)
+ * @property {Uint16Array} anchors [A, phaseBins] codes of phase_bits bits
+ * @property {Uint16Array} cycles [H, phaseBins] codes of CYCLE_BITS bits
  */
 
 /**
@@ -150,6 +170,23 @@ function section0(h, steps, frames) {
   return 4n + 4n * BigInt(h.latentChannels) + ceilDiv(values * BigInt(h.bits), 8n) + phase;
 }
 
+/** The intervals of a tonal band that start in frames [f0, f0 + frames) (4.8): [first, end). @param {Header} h
+ * @param {number} f0 @param {number} frames */
+export function bandIntervals(h, f0, frames) {
+  return [Math.ceil(f0 / h.phaseStride), Math.ceil((f0 + frames) / h.phaseStride)];
+}
+
+/** Bits of a held interval's edge code (4.8). @param {Header} h */
+function edgeBits(h) {
+  return Math.max(1, 32 - Math.clz32(h.phaseBins - 1));
+}
+
+/** The most bytes a tonal band of `m` intervals takes (4.8's band_max). @param {Header} h @param {number} m */
+export function bandMax(h, m) {
+  return packedSize(m, 1) + packedSize(m, edgeBits(h)) + packedSize((m + 1) * h.phaseBins, h.phaseBits)
+    + packedSize(m * h.phaseBins, CYCLE_BITS);
+}
+
 /** The largest packet body a framed header allows (4.5). @param {Header} h */
 export function maxPacketBody(h) {
   const p = h.packetSteps;
@@ -157,7 +194,8 @@ export function maxPacketBody(h) {
   const section = h.coder === 0
     ? Number(section0(h, BigInt(p), BigInt(frames)))
     : 8 + 3 * h.latentChannels * h.latentBins * p + 64 + phaseSize(h, frames);
-  return 1 + 16 + h.channels * section;
+  const band = h.mode === 3 ? bandMax(h, Math.ceil((frames + h.phaseStride) / h.phaseStride)) : 0;
+  return 1 + 16 + h.channels * (section + band);
 }
 
 /** @param {string} msg */
@@ -167,7 +205,7 @@ function bad(msg) {
 
 /** 4.1's field rules (4.2 step 5), in codec-rt's order. @param {Header} h */
 function validate(h) {
-  if (h.mode !== 0 && h.mode !== 1 && h.mode !== 2) throw bad(`unknown mode ${h.mode}`);
+  if (![0, 1, 2, 3].includes(h.mode)) throw bad(`unknown mode ${h.mode}`);
   if (h.coder > 2) throw bad(`unknown coder ${h.coder}`);
   if (h.minor === 0 && h.coder !== 0) throw bad('format 1.0 has no coder field (reserved byte is not 0)');
   if (h.minor < 3 && h.coder === 2) throw bad(`format 1.${h.minor} has no coder 2`);
@@ -184,10 +222,19 @@ function validate(h) {
   if (h.coder !== 0 && h.bits !== 0) throw bad('bits must be 0 with range coding');
   if (h.mode !== 0 && !(h.phaseBits >= 1 && h.phaseBits <= 16)) throw bad(`phase_bits ${h.phaseBits} not in 1..16`);
   if (h.mode === 2 && h.minor < 8) throw bad(`format 1.${h.minor} has no mode low_band_phase`);
-  if (h.mode === 2 && !(h.phaseBins >= 1 && h.phaseBins <= h.nBins)) {
+  if (h.mode === 3 && h.minor < TONAL_MINOR) throw bad(`format 1.${h.minor} has no mode tonal_band_phase`);
+  const banded = h.mode === 2 || h.mode === 3;
+  if (banded && !(h.phaseBins >= 1 && h.phaseBins <= h.nBins)) {
     throw bad(`phase_bins ${h.phaseBins} not in 1..n_bins (${h.nBins})`);
   }
-  if (h.mode !== 2 && h.phaseBins) throw bad('phase_bins must be 0 outside mode low_band_phase');
+  if (!banded && h.phaseBins) throw bad('phase_bins must be 0 outside modes low_band_phase and tonal_band_phase');
+  if (h.mode === 3 && !(h.phaseBits >= 1 && h.phaseBits <= TONAL_MAX_BITS)) {
+    throw bad(`phase_bits ${h.phaseBits} not in 1..${TONAL_MAX_BITS} in mode tonal_band_phase`);
+  }
+  if (h.mode === 3 && !(h.phaseStride >= 2 && h.phaseStride <= 64)) {
+    throw bad(`phase_stride ${h.phaseStride} not in 2..64 in mode tonal_band_phase`);
+  }
+  if (h.mode !== 3 && h.phaseStride) throw bad('phase_stride must be 0 outside mode tonal_band_phase');
   if (h.mode === 0 && h.phaseBits !== 0) throw bad('phase_bits must be 0 without stored phase');
   if (!(h.sampleRate >= 1 && h.sampleRate <= MAX_SAMPLE_RATE)) throw bad(`sample_rate ${h.sampleRate} not in 1..${MAX_SAMPLE_RATE}`);
   if (!(h.channels >= 1 && h.channels <= MAX_CHANNELS)) throw bad(`channels ${h.channels} not in 1..${MAX_CHANNELS}`);
@@ -229,7 +276,7 @@ export function readHeader(data) {
   let stereo = 0;
   let timeStride = 0;
   let packetSteps = 0;
-  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 0 };
+  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 0, phaseStride: 0 };
   if (minor >= 2) {
     if (data.length < HEADER_SIZE_1_2) {
       throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
@@ -277,10 +324,16 @@ export function readHeader(data) {
     return { header: h, payloadLen: 0n };
   }
   const phase = ceilDiv(BigInt(phaseRows(h)) * BigInt(h.nFrames) * BigInt(h.phaseBits), 8n);
+  // mode 3: the band's flags at least, every interval held at most (4.4)
+  const m = h.mode === 3 ? Math.ceil(h.nFrames / h.phaseStride) : 0;
+  const [least, most] = h.mode === 3 ? [BigInt(packedSize(m, 1)), BigInt(bandMax(h, m))] : [0n, 0n];
   if (h.coder === 0) {
     const want = BigInt(h.channels) * section0(h, BigInt(h.latentSteps), BigInt(h.nFrames));
-    if (payloadLen !== want) throw new FormatError(`payload_len ${payloadLen} does not match the header (${want})`);
-  } else if (payloadLen < BigInt(h.channels) * (8n + phase)) {
+    const band = payloadLen - want;
+    if (band < BigInt(h.channels) * least || band > BigInt(h.channels) * most) {
+      throw new FormatError(`payload_len ${payloadLen} does not match the header (${want})`);
+    }
+  } else if (payloadLen < BigInt(h.channels) * (8n + phase + least)) {
     throw new FormatError(`payload_len ${payloadLen} is too small for ${h.channels} channel sections`);
   }
   return { header: h, payloadLen };
@@ -306,12 +359,44 @@ export function unpackBits(d, pos, n, bits) {
 }
 
 /**
- * The channel sections filling `d[pos:end]`, each over `steps` latent steps and `frames` STFT frames (4.3).
+ * A section's tonal band of `m` intervals at `d[pos:end]` (4.8) -> [the band, the position after it].
+ * @param {Uint8Array} d @param {number} pos @param {number} end @param {Header} h @param {number} m
+ * @returns {[Band, number]}
+ */
+function parseBand(d, pos, end, h, m) {
+  const fits = (/** @type {number} */ n) => {
+    if (pos + n > end) throw new FormatError("the payload ends inside a channel section's tonal band");
+  };
+  fits(packedSize(m, 1));
+  const flags = Uint8Array.from(unpackBits(d, pos, m, 1));
+  pos += packedSize(m, 1);
+  let held = 0;
+  let anchors = 0;
+  for (let j = 0; j < m; j++) {
+    if (!flags[j]) continue;
+    held += 1;
+    anchors += j === 0 || !flags[j - 1] ? 2 : 1;
+  }
+  const r = h.phaseBins;
+  const sizes = [packedSize(held, edgeBits(h)), packedSize(anchors * r, h.phaseBits), packedSize(held * r, CYCLE_BITS)];
+  fits(sizes[0] + sizes[1] + sizes[2]);
+  const edges = unpackBits(d, pos, held, edgeBits(h));
+  if (edges.some((e) => e >= r)) throw new FormatError(`tonal band edge past its ${r} bins`);
+  pos += sizes[0];
+  const anchorCodes = unpackBits(d, pos, anchors * r, h.phaseBits);
+  pos += sizes[1];
+  const cycles = unpackBits(d, pos, held * r, CYCLE_BITS);
+  return [{ flags, edges, anchors: anchorCodes, cycles }, pos + sizes[2]];
+}
+
+/**
+ * The channel sections filling `d[pos:end]`, each over `steps` latent steps and `frames` STFT frames from
+ * the stream's frame `f0` (4.3), in mode 3 with their tonal bands where `band` (4.5's flag; whole: always).
  * @param {Uint8Array} d @param {number} pos @param {number} end @param {Header} h
- * @param {number} steps @param {number} frames
+ * @param {number} steps @param {number} frames @param {number} [f0] @param {boolean} [band]
  * @returns {Section[]}
  */
-export function parseSections(d, pos, end, h, steps, frames) {
+export function parseSections(d, pos, end, h, steps, frames, f0 = 0, band = true) {
   const v = view(d);
   const out = [];
   const nLatent = h.latentChannels * h.latentBins * steps;
@@ -321,7 +406,7 @@ export function parseSections(d, pos, end, h, steps, frames) {
     const gain = v.getFloat32(pos, true);
     pos += 4;
     /** @type {Section} */
-    const sec = { gain, scales: null, codes: null, coded: null, phase: null };
+    const sec = { gain, scales: null, codes: null, coded: null, phase: null, band: null };
     let scalesOk = true;
     if (h.coder === 0) {
       const size = packedSize(nLatent, h.bits);
@@ -354,6 +439,10 @@ export function parseSections(d, pos, end, h, steps, frames) {
     if (phaseRows(h)) {
       sec.phase = unpackBits(d, pos, phaseRows(h) * frames, h.phaseBits);
       pos += nPhase;
+    }
+    if (h.mode === 3 && band) {
+      const [i0, i1] = bandIntervals(h, f0, frames);
+      [sec.band, pos] = parseBand(d, pos, end, h, i1 - i0);
     }
     out.push(sec);
   }
@@ -412,9 +501,12 @@ function readPackets(data, h, allowCut) {
     const body = data.subarray(pos + 4, pos + 4 + bodyLen);
     pos += 8 + bodyLen;
     const flags = body[0];
-    if (flags & ~FLAG_LAST) throw new FormatError(`${where} has unknown flags 0x${flags.toString(16).padStart(2, '0')}`);
+    if (flags & ~(FLAG_LAST | (h.mode === 3 ? FLAG_BAND : 0))) {
+      throw new FormatError(`${where} has unknown flags 0x${flags.toString(16).padStart(2, '0')}`);
+    }
+    const band = !!(flags & FLAG_BAND);
     if (!(flags & FLAG_LAST)) {
-      packets.push({ index: k, steps: p, frames: p * s, sections: parseSections(body, 1, body.length, h, p, p * s) });
+      packets.push({ index: k, steps: p, frames: p * s, sections: parseSections(body, 1, body.length, h, p, p * s, k * p * s, band) });
       continue;
     }
     if (body.length < 17) throw new FormatError(`${where} is too short for the stream's lengths`);
@@ -434,7 +526,7 @@ function readPackets(data, h, allowCut) {
       throw new FormatError(`${where} is the last, but the stream's ${latentSteps} latent steps make `
         + `${Math.ceil(latentSteps / p)} packets`);
     }
-    packets.push({ index: k, steps, frames, sections: parseSections(body, 17, body.length, h, steps, frames) });
+    packets.push({ index: k, steps, frames, sections: parseSections(body, 17, body.length, h, steps, frames, k * p * s, band) });
     if (pos !== data.length) throw new FormatError(`${data.length - pos} unexpected bytes after the last packet`);
     return { header: { ...h, numSamples, nFrames, latentSteps }, packets, cut: null };
   }

@@ -10,6 +10,7 @@
  */
 
 import { PHASE_DITHER_MINOR, phaseDither, phaseRows, readBlob } from './container.js';
+import { tonalPaths } from './tonal.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { AheadPitch, LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
@@ -127,7 +128,7 @@ export function latents(model, blob) {
     j0 += p.steps;
     t0 += p.frames;
   }
-  return { z, gains, phase, rows: nRows, steps, frames };
+  return { z, gains, phase, rows: nRows, steps, frames, band: h.mode === 3 ? tonalPaths(blob, frames, c.hop, c.nFft) : null };
 }
 
 /**
@@ -149,6 +150,7 @@ export async function decodeBlob(model, data, opts = {}) {
   if (h.mode === 2 && c.causal && h.minor < 9) {
     throw new FormatError(`format 1.${h.minor} has no mode low_band_phase with a causal model (1.9 on)`);
   }
+  if (h.mode === 3 && c.causal) throw new FormatError('mode tonal_band_phase needs a non-causal model (its phase path looks ahead)');
   if (h.mode === 2) { // 6.3: no postfilter, and (a non-causal model) no iterations, unless asked
     if (!c.causal) iters = opts.phaseIters ?? 0;
     kappa = opts.contrast ?? 1;
@@ -261,6 +263,12 @@ function heldBand(lat, hold, ch, w0, w1) {
   return { rows: hold, phase };
 }
 
+/** Mode 3: the bins a channel's frames [w0, w1) hold. @param {ReturnType<typeof latents>} lat
+ * @param {number} ch @param {number} w0 @param {number} w1 */
+function tonalRows(lat, ch, w0, w1) {
+  return /** @type {NonNullable<typeof lat.band>} */ (lat.band).rows.slice(ch * lat.frames + w0, ch * lat.frames + w1);
+}
+
 /**
  * A non-causal model: blocks refined apart and joined with a crossfade -> model-rate audio per channel.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
@@ -328,7 +336,17 @@ async function blockAudio(model, h, lat, end, iters, kappa, highpass, gradient) 
         phase = Float32Array.from(phase);
         phase.set(band.phase);
       }
-      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold, held);
+      const tonal = lat.band ? tonalRows(lat, ch, w0, w1) : null;
+      if (tonal && lat.band) { // mode 3 (6.3): the tonal band's bins [0, rows[t]) likewise, frame by frame
+        phase = Float32Array.from(phase);
+        const nw = w1 - w0;
+        for (let k = 0; k < lat.band.R; k++) {
+          const row = (ch * lat.band.R + k) * lat.frames + w0;
+          for (let t = 0; t < nw; t++) if (k < tonal[t]) phase[k * nw + t] = lat.band.phase[row + t];
+        }
+      }
+      const y = refineFrames(f.mag, phase, nFft, hop, refine, -base, end.samples - base, model.energyMatch, hold, held,
+        tonal);
       // no DC or infrasound out, as the encoder let none in (over the block's samples within the file)
       if (highpass) removeDc(y, c.sampleRate, Math.max(0, -base), Math.min(y.length, end.samples - base));
       const out = y.slice(Math.max(emitted, 0) - base, stop - base);

@@ -167,11 +167,13 @@ function overlapAdd(frames, t, nFft, hop, out) {
  * scaled up to it, by at most a factor 2, and overlap-added again (6.5).
  * @param {Float32Array} mag @param {Float32Array} phase @param {number} nFft @param {number} hop
  * `hold`: bins [0, hold) keep their initial phase through every iteration (mode 2's low band, 6.3);
- * `held` [T]: frames that keep it likewise (the phase-gradient start's impulses, 6.5).
+ * `held` [T]: frames that keep it likewise (the phase-gradient start's impulses, 6.5). `bandRows` [T] (a
+ * tonal band, 6.3 and 4.8): frame t keeps bins [0, bandRows[t]) instead of [0, hold).
  * @param {number} iters @param {number} lo @param {number | null} hi @param {boolean} [matchEnergy]
- * @param {number} [hold] @param {Uint8Array | null} [held]
+ * @param {number} [hold] @param {Uint8Array | null} [held] @param {Int32Array | null} [bandRows]
  */
-export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy = false, hold = 0, held = null) {
+export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy = false, hold = 0, held = null,
+  bandRows = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   const span = nFft + hop * (t - 1);
@@ -198,8 +200,8 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
   const pr = cr.slice();
   const pi = ci.slice();
   const frozen = held !== null && held.some((x) => x !== 0);
-  const heldR = hold || frozen ? cr.slice() : cr;
-  const heldI = hold || frozen ? ci.slice() : ci;
+  const heldR = hold || frozen || bandRows ? cr.slice() : cr;
+  const heldI = hold || frozen || bandRows ? ci.slice() : ci;
   const fft = realFFT(nFft);
   const frames = new Float32Array(t * nFft);
   const y = new Float32Array(span);
@@ -225,7 +227,7 @@ export function refineFrames(mag, phase, nFft, hop, iters, lo, hi, matchEnergy =
     synth();
     for (let i = 0; i < t; i++) {
       analyse(i);
-      const keep = frozen && /** @type {Uint8Array} */ (held)[i] ? nb : hold;
+      const keep = frozen && /** @type {Uint8Array} */ (held)[i] ? nb : bandRows ? bandRows[i] : hold;
       for (let k = 0; k < nb; k++) {
         const q = i * nb + k;
         const projR = f32(re[k]);

@@ -6,7 +6,8 @@
  * a non-causal model's blob codes a lead-in before the audio and a lead-out after it, `lead.js`).
  */
 
-import { PHASE_DITHER_MINOR, phaseDither, phaseRows } from './container.js';
+import { PHASE_DITHER_MINOR, TONAL_MAX_BITS, TONAL_MINOR, phaseDither, phaseRows } from './container.js';
+import { TONAL_BITS, TONAL_HZ, defaultStride, tonalBand } from './tonal.js';
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
@@ -31,7 +32,7 @@ export const LEAD_IN_FRAMES = 16;
 
 /**
  * @typedef {object} EncodeOptions
- * @property {'predicted' | 'store_phase' | 'low_band_phase'} [mode] default predicted
+ * @property {'predicted' | 'store_phase' | 'low_band_phase' | 'tonal_band_phase'} [mode] default predicted
  * @property {number} [bits] latent bits per value, 3..16, fixed-width models only (default the model's)
  * @property {number} [phaseBits] stored-phase bits, 1..16 (default 8; 4 in mode low_band_phase, 3 for a causal model)
  * @property {number} [phaseBins] mode low_band_phase: the bins [0, phaseBins) coded (default those up to 700 Hz,
@@ -98,9 +99,11 @@ function check(model, channels, rate, opts) {
   }
   if (!(Number.isInteger(rate) && rate >= 1000 && rate <= 768000)) throw new AudioError(`sample rate ${rate} not in 1000..768000 Hz`);
   const mode = opts.mode ?? 'predicted';
-  if (mode !== 'predicted' && mode !== 'store_phase' && mode !== 'low_band_phase') {
-    throw new CodecError(`unknown mode ${mode}; choose one of low_band_phase, predicted, store_phase`);
+  if (!['predicted', 'store_phase', 'low_band_phase', 'tonal_band_phase'].includes(mode)) {
+    throw new CodecError(`unknown mode ${mode}; choose one of low_band_phase, predicted, store_phase, tonal_band_phase`);
   }
+  const tonal = mode === 'tonal_band_phase';
+  if (tonal && c.causal) throw new CodecError('mode tonal_band_phase needs a non-causal model: its phase path looks a stride ahead');
   let bits = 0;
   if (c.coder !== 0) {
     if (opts.bits != null) {
@@ -108,23 +111,24 @@ function check(model, channels, rate, opts) {
         + '(--bits without --model picks the shipped one)');
     }
   } else bits = opts.bits ?? c.defaultBits;
-  const low = mode === 'low_band_phase';
+  const low = mode === 'low_band_phase' || tonal;
   // an option that would do nothing is a mistake (codec-rt's latent.coding_options)
-  if (!low && opts.phaseBins != null) throw new CodecError(`phase_bins is for mode low_band_phase, not ${mode}`);
+  if (!low && opts.phaseBins != null) throw new CodecError(`phase_bins is for modes low_band_phase and tonal_band_phase, not ${mode}`);
   if (mode === 'predicted' && opts.phaseBits != null) {
     throw new CodecError('phase_bits is for modes store_phase and low_band_phase: mode predicted stores no phase');
   }
   const lowBits = c.causal ? CAUSAL_LOW_BAND_PHASE_BITS : LOW_BAND_PHASE_BITS;
-  const phaseBits = mode === 'predicted' ? 0 : opts.phaseBits ?? (low ? lowBits : DEFAULT_PHASE_BITS);
+  const phaseBits = mode === 'predicted' ? 0 : opts.phaseBits ?? (tonal ? TONAL_BITS : low ? lowBits : DEFAULT_PHASE_BITS);
   for (const b of c.coder === 0 ? [bits] : []) if (!(Number.isInteger(b) && b >= 1 && b <= 16)) throw new CodecError(`bits must be an integer in 1..16, got ${b}`);
   // as codec-rt's quantize.MIN_ENCODE_BITS: with 1 or 2 bits no code lies near zero (readers take 1..16)
   if (c.coder === 0 && bits < 3) {
     throw new CodecError(`bits must be at least 3 to encode, got ${bits}: with fewer no code lies near zero and the audio comes back at full scale`);
   }
-  if (mode !== 'predicted' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= 16)) {
-    throw new CodecError(`bits must be an integer in 1..16, got ${phaseBits}`);
+  const topBits = tonal ? TONAL_MAX_BITS : 16;
+  if (mode !== 'predicted' && !(Number.isInteger(phaseBits) && phaseBits >= 1 && phaseBits <= topBits)) {
+    throw new CodecError(`phase_bits must be an integer in 1..${topBits}, got ${phaseBits}`);
   }
-  const lowHz = c.causal ? CAUSAL_LOW_BAND_PHASE_HZ : LOW_BAND_PHASE_HZ;
+  const lowHz = tonal ? TONAL_HZ : c.causal ? CAUSAL_LOW_BAND_PHASE_HZ : LOW_BAND_PHASE_HZ;
   const phaseBins = low ? opts.phaseBins ?? Math.max(1, Math.min(c.nBins, Math.round((lowHz * c.nFft) / c.sampleRate))) : 0;
   if (low && !(Number.isInteger(phaseBins) && phaseBins >= 1 && phaseBins <= c.nBins)) {
     throw new CodecError(`phase_bins must be in 1..${c.nBins} for this model, got ${phaseBins}`);
@@ -134,7 +138,9 @@ function check(model, channels, rate, opts) {
   if (rateLambda > 0 && c.coder === 0) {
     throw new CodecError('rate_lambda is for a range-coded model: a fixed-width one has no entropy tables');
   }
-  return { mode: { predicted: 0, store_phase: 1, low_band_phase: 2 }[mode], bits, phaseBits, phaseBins, n, rateLambda };
+  const phaseStride = tonal ? defaultStride(c.sampleRate, c.hop) : 0;
+  return { mode: { predicted: 0, store_phase: 1, low_band_phase: 2, tonal_band_phase: 3 }[mode], bits, phaseBits,
+    phaseBins, phaseStride, n, rateLambda };
 }
 
 /**
@@ -142,15 +148,20 @@ function check(model, channels, rate, opts) {
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {Float32Array} z [B, C, F, T] @param {number} t0 steps to keep: [t0, t0 + steps)
  * @param {number} tAll T @param {number} steps @param {number[]} gains [B]
- * @param {Float32Array | null} feats [B, 2, n_bins, frames]: the phase of frames [f0, f0 + nFrames) in mode 1
+ * @param {Float32Array | null} feats [B, 2, n_bins, frames]: the phase of frames [f0, f0 + nFrames) in modes 1 to 3
  * @param {number} framesAll @param {number} f0 @param {number} nFrames @param {number} first the stream's frame
  *   that frame f0 is (the phase codes' dither, 4.3) @param {number} rateLambda the latent's rate-aware
  *   rounding (0: plain)
+ * @returns {{bytes: Uint8Array, band: boolean}} the sections, and whether they hold their tonal bands (mode 3)
  */
 function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
+  // 7.4: the tonal bands, from the window's features; a packet that holds nothing leaves them out (4.5)
+  const bands = h.mode === 3 && feats ? Array.from({ length: h.channels }, (_, ch) => tonalBand(feats,
+    ch * 2 * c.nBins * framesAll, c.nBins, framesAll, first - f0, first, nFrames, h, c.hop, c.nFft, h.nFrames - 1)) : null;
+  const band = !!bands && (h.layout === 0 || bands.some((b) => b.flags.some((f) => f)));
   for (let ch = 0; ch < h.channels; ch++) {
     const v = new Float32Array(rows * steps);
     for (let r = 0; r < rows; r++) v.set(z.subarray((ch * rows + r) * tAll + t0, (ch * rows + r) * tAll + t0 + steps), r * steps);
@@ -178,6 +189,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       const t = /** @type {import('./rangecoder.js').Tables} */ (model.tables);
       sec.coded = rangeEncode(rateAwareSymbols(v, t, steps, rateLambda), t, steps);
     }
+    if (band && bands) sec.band = bands[ch];
     const nRows = phaseRows(h);
     if (nRows && feats) {
       const levels = 2 ** h.phaseBits;
@@ -193,7 +205,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
     }
     parts.push(packSection(h, sec));
   }
-  return concat(parts);
+  return { bytes: concat(parts), band };
 }
 
 /**
@@ -230,7 +242,7 @@ function featuresOf(segs, frames, nFft, hop) {
  */
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
-  const { mode, bits, phaseBits, phaseBins, n, rateLambda } = check(model, channels, rate, opts);
+  const { mode, bits, phaseBits, phaseBins, phaseStride, n, rateLambda } = check(model, channels, rate, opts);
   const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
   let coded = channels;
   if (stereo) {
@@ -269,13 +281,14 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? (framed ? 7 : 6) : framed || stereo ? 4 : c.coder === 2 ? 3 : 1,
+    minor: mode === 3 ? TONAL_MINOR : mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? (framed ? 7 : 6) : framed || stereo ? 4 : c.coder === 2 ? 3 : 1,
     headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
     timeStride: framed ? s : 0, packetSteps: framed ? P : 0, preSkip, postSkip,
     gainSmoothing: preSkip && framed ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
-    phaseBins, // mode 2 (format 1.8): the low band's bins
+    phaseBins, // modes 2 and 3 (format 1.8): the band's bins
+    phaseStride, // mode 3 (format 1.11): frames from one anchor to the next
   };
   const hop = c.hop;
   const half = c.nFft / 2;
@@ -284,7 +297,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
-    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N, 0, rateLambda));
+    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N, 0, rateLambda).bytes);
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -310,7 +323,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const f0 = j0 * s - t0;
     const nFrames = Math.min(j1 * s, N) - j0 * s;
     const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda);
-    parts.push(writePacket(k, secs, j1 === L ? [n, N, L] : null));
+    parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
   }
   return concat(parts);
 }

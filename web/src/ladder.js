@@ -15,7 +15,7 @@ import { isRateLambda } from './rangecoder.js';
  * @property {string} modelId
  * @property {boolean} lowLatency
  * @property {boolean} fixedWidth
- * @property {'predicted' | 'store_phase' | 'low_band_phase'} mode how the point encodes unless asked otherwise
+ * @property {'predicted' | 'store_phase' | 'low_band_phase' | 'tonal_band_phase'} mode how the point encodes unless asked otherwise
  *   (24 kbps: the 12 kbps model with the low band's phase in the blob)
  * @property {number} rateLambda its latent's rate-aware rounding (`rateAwareSymbols`; 0: plain rounding),
  *   which puts a point between two models' rates (10 kbps: the 12 kbps model)
@@ -41,13 +41,14 @@ export function parseLadder(json) {
         throw new Error(`bad dir ${p.dir}`);
       }
       const mode = p.mode ?? 'predicted';
-      if (!['predicted', 'store_phase', 'low_band_phase'].includes(mode)) throw new Error(`unknown mode ${mode}`);
+      if (!['predicted', 'store_phase', 'low_band_phase', 'tonal_band_phase'].includes(mode)) throw new Error(`unknown mode ${mode}`);
+      const banded = mode === 'low_band_phase' || mode === 'tonal_band_phase';
       const rateLambda = 'rate_lambda' in p ? p.rate_lambda : 0;
       if (!isRateLambda(rateLambda)) throw new Error(`bad rate_lambda ${rateLambda}`);
       const [phaseBins, phaseBits] = [['phase_bins', 0xffff], ['phase_bits', 16]].map(([k, top]) => {
         const v = p[k] ?? undefined;
-        if (v !== undefined && (mode !== 'low_band_phase' || !Number.isInteger(v) || v < 1 || v > top)) {
-          throw new Error(`${k} must be an integer in 1..${top}, and only at a low_band_phase point: ${JSON.stringify(v)}`);
+        if (v !== undefined && (!banded || !Number.isInteger(v) || v < 1 || v > top)) {
+          throw new Error(`${k} must be an integer in 1..${top}, and only at a point with a band: ${JSON.stringify(v)}`);
         }
         return v;
       });

@@ -3,7 +3,7 @@
  * the framed layout's packets. `container.js` reads them.
  */
 
-import { FLAG_LAST, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize, phaseRows } from './container.js';
+import { CYCLE_BITS, FLAG_BAND, FLAG_LAST, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize, phaseRows } from './container.js';
 import { crc32 } from './crc32.js';
 import { FormatError } from './errors.js';
 
@@ -84,7 +84,8 @@ export function packHeader(h, payloadLen) {
 /**
  * One channel's section bytes (4.3).
  * @param {Header} h
- * @param {{gain: number, scales?: Float32Array, codes?: ArrayLike<number>, coded?: Uint8Array, phase?: ArrayLike<number> | null}} sec
+ * @param {{gain: number, scales?: Float32Array, codes?: ArrayLike<number>, coded?: Uint8Array, phase?: ArrayLike<number> | null,
+ *   band?: import('./container.js').Band | null}} sec
  */
 export function packSection(h, sec) {
   const parts = [];
@@ -103,6 +104,11 @@ export function packSection(h, sec) {
   if (phaseRows(h)) {
     if (!sec.phase || sec.phase.length % phaseRows(h)) throw new FormatError('blob without the phase codes of its mode');
     parts.push(packBits(sec.phase, h.phaseBits));
+  }
+  const b = sec.band;
+  if (h.mode === 3 && b) { // 4.8: flags, edges, anchors, cycles (a packet without them says so in its flags)
+    parts.push(packBits(b.flags, 1), packBits(b.edges, Math.max(1, 32 - Math.clz32(h.phaseBins - 1))),
+      packBits(b.anchors, h.phaseBits), packBits(b.cycles, CYCLE_BITS));
   }
   return concat(parts);
 }
@@ -128,12 +134,14 @@ export function writeWhole(h, payload) {
 }
 
 /**
- * Packet `index` of the framed layout (4.5); `totals` (num_samples, n_frames, latent_steps) makes it the last.
+ * Packet `index` of the framed layout (4.5); `totals` (num_samples, n_frames, latent_steps) makes it the last;
+ * `band`: its sections hold their tonal bands (mode 3).
  * @param {number} index @param {Uint8Array} sections @param {[number, number, number] | null} totals
+ * @param {boolean} [band]
  */
-export function writePacket(index, sections, totals) {
+export function writePacket(index, sections, totals, band = false) {
   const head = new Uint8Array(totals ? 17 : 1);
-  head[0] = totals ? FLAG_LAST : 0;
+  head[0] = (totals ? FLAG_LAST : 0) | (band ? FLAG_BAND : 0);
   if (totals) {
     const v = view(head);
     v.setBigUint64(1, BigInt(totals[0]), true);

@@ -1,12 +1,13 @@
 """Write runtime/codec_rt/models/ladder.json from the model folders there (their ids from the ONNX metadata).
 
-    python scripts/write_ladder.py rd3k=3 rd6k=6 rd12k=10::rate_lambda=0.3 rd12k=12 \
+    python scripts/write_ladder.py rd3k=3:tonal_band_phase rd6k=6:tonal_band_phase:rate_lambda=0.005 \
+        rd12k=10:tonal_band_phase:rate_lambda=0.3 rd12k=12:tonal_band_phase \
         rd12k=18:low_band_phase:phase_bins=16,phase_bits=3 rd12k=24:low_band_phase \
-        --low-latency ll12k=12:low_band_phase --fixed-width fixed32k=32 --default 12
+        --low-latency ll12k=12:low_band_phase --fixed-width fixed32k=32:tonal_band_phase --default 12
 
 `FOLDER=KBPS:MODE` makes a point that encodes in MODE (`codec-rt encode --mode`) unless asked otherwise: a model
 may serve more than one point. `FOLDER=KBPS:MODE:KEY=VALUE,...` adds the point's encode options:
-`rate_lambda` (its rate-aware rounding), `phase_bins` and `phase_bits` (a low_band_phase point's band).
+`rate_lambda` (its rate-aware rounding), `phase_bins` and `phase_bits` (the band of a point with one).
 `--low-latency FOLDER=KBPS` points (causal models) form a ladder of their own (`codec-rt encode --low-latency`), and
 so do `--fixed-width FOLDER=KBPS` points (coder 0, picked by `codec-rt encode --bits`).
 The `retired` list is kept, and a point this run replaces joins it: copy its folder to models/retired/<id>/

@@ -303,7 +303,7 @@ API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-n
         (lambda c, x: c.encode(x, 16000.5), "sample rate must be a whole number of Hz, got 16000.5"),
         (lambda c, x: Codec.load(bitrate="12"), "bitrate must be a positive number of kbps, got '12'"),
         (lambda c, x: Codec.load(threads=1.5), "threads must be a whole number, at least 1, got 1.5"),
-        (lambda c, x: c.encode(x, 16000, phase_bins=16, phase_bits=3),
+        (lambda c, x: c.encode(x, 16000, mode="predicted", phase_bins=16, phase_bits=3),
          "phase_bins is for modes low_band_phase and tonal_band_phase"),
         (lambda c, x: c.encode(x, 16000, mode="low_band_phase", phase_bins=2.5), "phase_bins must be an integer"),
         (lambda c, x: c.encode(x, 16000, packet_steps=0), "packet_steps is for the framed layout"),

@@ -27,7 +27,7 @@ def test_encode_info_decode_round_trip(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     info = dict(line.split(None, 1) for line in r.stdout.splitlines())
     size = (tmp_path / "s.cra").stat().st_size
-    assert int(info["bytes"]) == size and info["mode"] == "predicted"
+    assert int(info["bytes"]) == size and info["mode"] == "tonal_band_phase"  # the default point's
     seconds = sf.info(str(src)).frames / 16000
     assert float(info["kbps"]) == pytest.approx(8 * size / seconds / 1000, abs=1e-3)
     r = run("decode", str(tmp_path / "s.cra"), "-o", str(tmp_path / "out.wav"))

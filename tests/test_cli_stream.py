@@ -78,11 +78,12 @@ def test_a_damaged_packet_is_refused_and_nothing_is_written(tmp_path: Path) -> N
 
 
 def test_layout_whole_writes_the_oldest_format_that_holds_it(tmp_path: Path) -> None:
-    """1.6 with a non-causal model's lead-in and lead-out (FORMAT.md 7.5); without them (the causal
-    low-latency point) 1.1, every 1.x reader's, or 1.3 for context coding (coder 2)."""
+    """1.6 with a non-causal model's lead-in and lead-out (FORMAT.md 7.5), 1.11 with a tonal band (the
+    points' own mode); without them (the causal low-latency point) 1.1, every 1.x reader's, or 1.3 for
+    context coding (coder 2)."""
     lead = 16 * 128
-    for name, point, want in (("fixed", ["--bits", "5"], (6, Coder.FIXED, lead)),
-                              ("12", ["--bitrate", "12"], (6, Coder.CONTEXT, lead)),
+    for name, point, want in (("fixed", ["--bits", "5", "--mode", "predicted"], (6, Coder.FIXED, lead)),
+                              ("12", ["--bitrate", "12"], (11, Coder.CONTEXT, lead)),
                               ("ll", ["--low-latency", "--mode", "predicted"], (3, Coder.CONTEXT, 0))):
         r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", f"w{name}.cra", "--layout", "whole", *point,
                 cwd=tmp_path)
@@ -156,7 +157,8 @@ def test_info_reads_stdin(tmp_path: Path) -> None:
 def test_info_refuses_a_blob_whose_lengths_its_model_refuses(tmp_path: Path, offset: int, field: str) -> None:
     """A 1.7 blob whose pre_skip or post_skip (resealed under its own CRC) disagrees with its frame count:
     decode refuses it, and so does info, in one line and exit 2, rather than print it as good."""
-    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", cwd=tmp_path).returncode == 0
+    assert run("encode", str(DATA / "speech_fr_16k.flac"), "-o", "s.cra", "--mode", "predicted",
+               cwd=tmp_path).returncode == 0
     data = bytearray((tmp_path / "s.cra").read_bytes())
     assert data[5] == 7 and struct.unpack_from("<I", data, offset)[0] == 2048, field  # format 1.7, its lead
     struct.pack_into("<I", data, offset, 4096)

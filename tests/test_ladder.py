@@ -103,7 +103,7 @@ def test_the_24_kbps_point_is_the_12_kbps_model_with_the_low_band_in_the_blob(tm
     `--mode` still wins."""
     src = str(DATA / "speech_fr_16k.flac")
     twelve, top = Codec.load(bitrate=12), Codec.load(bitrate=24)
-    assert (top.model_id, top.mode, twelve.mode) == (twelve.model_id, "low_band_phase", "predicted")
+    assert (top.model_id, top.mode, twelve.mode) == (twelve.model_id, "low_band_phase", "tonal_band_phase")
     assert (top.phase_bins, top.phase_bits) == (None, None)  # the model's: 700 Hz at 4 bits
 
     def info(*extra: str) -> dict[str, str]:
@@ -129,7 +129,7 @@ def test_the_18_kbps_point_is_the_12_kbps_model_with_a_narrower_band(tmp_path: P
         point = Codec.load(bitrate=k)
         assert (point.model_id, point.mode, point.phase_bins, point.phase_bits) == \
             (twelve.model_id, "low_band_phase", 16, 3)
-    assert Codec.load(bitrate=16).mode == "predicted"
+    assert Codec.load(bitrate=16).mode == "tonal_band_phase"
     kbps = {}
     for k in (12, 18, 24):
         out = tmp_path / f"{k}.cra"
@@ -182,7 +182,7 @@ def test_the_10_kbps_point_is_the_12_kbps_model_rounded_for_rate(tmp_path: Path)
         kbps[k] = float(info["kbps"])
         assert run("decode", str(out), "-o", str(tmp_path / f"{k}.wav")).returncode == 0
         decoded[k] = sf.read(str(tmp_path / f"{k}.wav"), dtype="float32", always_2d=True)[0].T
-    assert info["format"] == "1.7"
+    assert info["format"] == "1.11"  # the tonal band of the points below 18 kbps
     assert kbps[6] < kbps[10] < 10.5 < kbps[12]
     pytest.importorskip("pesq", reason="PESQ needs the metrics extra (pesq)")
     scores = {k: metrics.pesq_wb(x.T, y, sr) for k, y in decoded.items()}
@@ -219,7 +219,7 @@ def test_a_band_written_as_a_whole_float_is_read_as_javascript_reads_it(monkeypa
 
 
 def test_a_band_at_a_point_without_one_is_a_broken_ladder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    refused(monkeypatch, tmp_path, "phase_bins", 16, "unreadable.*only at a point with a band")
+    refused(monkeypatch, tmp_path, "phase_bins", 16, "unreadable.*only at a point with a band", mode="predicted")
 
 
 def test_a_codec_codes_its_points_band_in_mode_low_band_phase(speech: tuple[np.ndarray, int]) -> None:

@@ -99,7 +99,7 @@ def test_the_decoder_drops_the_lead_in_and_lead_out_exactly() -> None:
         data = codec.encode(x, rate, framed=True)
         header = packets.read_packets(data)[0]
         skip = lengths(16 * codec.config.hop, 16000, rate)[0]
-        assert (header.minor, header.pre_skip, header.post_skip) == (7, skip, skip)
+        assert (header.minor, header.pre_skip, header.post_skip) == (11, skip, skip)  # the point's tonal band
         y, sr = codec.decode(data)
         assert (y.shape, sr) == (x.shape, rate)
     # a causal model adds no latency: no lead-in or lead-out (format 1.4; 1.10 in the point's low_band_phase)
@@ -188,7 +188,8 @@ def test_a_rate_with_no_lead_codes_framed_as_1_4_from_the_command_line(tmp_path:
     x = (0.1 * np.random.default_rng(0).standard_normal(2 * 7919)).astype(np.float32)
     sf.write(str(tmp_path / "odd.wav"), x, 7919)
     run = [sys.executable, "-m", "codec_rt"]
-    r = subprocess.run([*run, "encode", "odd.wav", "-o", "odd.cra"], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run([*run, "encode", "odd.wav", "-o", "odd.cra", "--mode", "predicted"], cwd=tmp_path,
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     header, _ = blob.read_header((tmp_path / "odd.cra").read_bytes())
     assert (header.minor, header.pre_skip, header.gain_smoothing) == (4, 0, 0)

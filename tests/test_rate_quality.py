@@ -233,17 +233,18 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
 
 def test_a_candidate_directory_is_scored_beside_the_ladder(tmp_path: Path) -> None:
     """`--model NAME=DIR`: a model off the ladder is measured in the same run, under its own name and id; the
-    shipped 6 kbps point's own directory scores exactly as its ladder point does."""
+    shipped 3 kbps point's own directory scores exactly as its ladder point does in a bare directory's mode
+    (predicted; the point codes a tonal band)."""
     (tmp_path / "speech").mkdir()
     shutil.copy(DATA / "speech_fr_16k.flac", tmp_path / "speech")
     out = tmp_path / "out"
     rate_quality.main([
         "--speech", str(tmp_path / "speech"), "--music", "", "--limit", "1", "--clip-seconds", "3",
-        "--codecs", "", "--model", f"cand={select(6.0, False, False)}", "--out", str(out),
+        "--codecs", "", "--model", f"cand={select(3.0, False, False)}", "--out", str(out),
     ])
     (p,) = json.loads((out / "results.json").read_text())["points"]
     assert p["codec"] == "cand" and p["nominal_kbps"] is None
-    run, model_id = rate_quality.ours.round_trip(6.0)
+    run, model_id = rate_quality.ours.round_trip(3.0, mode="predicted")
     assert p["model_id"] == model_id
     (clip,) = load_set(tmp_path / "speech", 1, 1.5, 3.0)
     assert p["sets"]["speech"]["clips"][0]["bytes"] == run(clip.audio).bytes

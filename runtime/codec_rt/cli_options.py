@@ -60,7 +60,7 @@ ModeOpt = Annotated[Mode | None, typer.Option(
     "700 Hz at 4 bits, about 11 kbps more; 18 kbps: 500 Hz at 3 bits, 6.5 kbps; low latency: 450 Hz at 3 bits, "
     "5.25 kbps; format 1.10 with phase), or the band up to 1 kHz where the sound is steady (tones, chords; "
     "next to nothing on speech; format 1.11; not with --low-latency) [default: the point's: low_band_phase at "
-    "18 and 24 kbps and low latency, else predicted]",
+    "18 and 24 kbps and low latency, else tonal_band_phase]",
     show_default=False)]
 ForceOpt = Annotated[bool, typer.Option("--force", help="replace an existing output file")]
 PhaseItersOpt = Annotated[

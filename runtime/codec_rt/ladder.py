@@ -10,10 +10,11 @@ others are range-coded at the model's own rate: it is picked only when bits are 
 (`fixed_width=True`), so that `--bitrate` climbs the range-coded ladder, where more bits buy more quality.
 A point may name an encode `mode` (default "predicted"): the 24 kbps point is the 12 kbps model with the low
 band's phase in the blob (`low_band_phase`, format 1.8), which measured better there than any model of its
-own (docs/rate_quality.md). A point may name a `rate_lambda` (default 0): its model's latent rounded
-rate-aware (`entropy.rate_aware_symbols`), which puts a point between two models' rates, e.g. the 12 kbps
-model at 10 kbps. A low_band_phase point may name its band's `phase_bins` and `phase_bits` (default the
-model's, `latent.coding_options`): the 18 kbps point is the 12 kbps model with 16 bins (500 Hz) at 3 bits.
+own (docs/rate_quality.md); the points below 18 kbps code a tonal band (`tonal_band_phase`, format 1.11).
+A point may name a `rate_lambda` (default 0): its model's latent rounded rate-aware
+(`entropy.rate_aware_symbols`), which puts a point between two models' rates, e.g. the 12 kbps model at 10
+kbps. A point with a band may name its `phase_bins` and `phase_bits` (default the model's,
+`latent.coding_options`): the 18 kbps point is the 12 kbps model with 16 bins (500 Hz) at 3 bits.
 A model may so serve more than one point; `models()` lists each once.
 
 `retired` lists every model an earlier release shipped and this one no longer encodes with (`models/retired/`):

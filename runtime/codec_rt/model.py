@@ -235,10 +235,10 @@ def rate_lambda_of(m: Model | HasModel) -> float:
 
 def low_band_of(m: Model | HasModel | ladder.LadderPoint, mode: str | int, phase_bins: int | None,
                 phase_bits: int | None) -> tuple[int | None, int | None]:
-    """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` has a band, a
+    """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` is `m`'s own, a
     `Codec`'s or a ladder point's own (`Codec.phase_bins` / `Codec.phase_bits`; None: the model's defaults,
     `latent.coding_options`). CodecError for an unknown mode."""
-    if isinstance(m, Model) or Mode.parse(mode) not in (Mode.LOW_BAND_PHASE, Mode.TONAL_BAND_PHASE):
+    if isinstance(m, Model) or Mode.parse(mode) != Mode.parse(getattr(m, "mode", "predicted")):
         return phase_bins, phase_bits
     return (getattr(m, "phase_bins", None) if phase_bins is None else phase_bins,
             getattr(m, "phase_bits", None) if phase_bits is None else phase_bits)

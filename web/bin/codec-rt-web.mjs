@@ -3,7 +3,7 @@
  * codec-rt-web: the command line of codec-rt's JavaScript runtime, in the shape of the Python one.
  *
  *   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
- *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|store_phase|low_band_phase]
+ *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|tonal_band_phase|low_band_phase|store_phase]
  *                                         [--bits N] [--layout framed|whole] [--stereo auto|mid-side|independent]
  *   codec-rt-web info IN.cra
  * Every command: [--model DIR] [--models DIR|URL] [--backend native|wasm] [--force]
@@ -17,7 +17,7 @@ import { readWav, writeWav } from '../src/wav.js';
 
 const USAGE = `usage:
   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
-  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency | --bits N] [--mode predicted|store_phase|low_band_phase]
+  codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency | --bits N] [--mode predicted|tonal_band_phase|low_band_phase|store_phase]
                                         [--layout framed|whole] [--stereo auto|mid-side|independent]
   codec-rt-web info IN.cra
 options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backend native|wasm, --force`;

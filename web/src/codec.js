@@ -82,7 +82,7 @@ export async function decode(models, blob, opts = {}) {
  * audio (one Float32Array per channel, samples in [-1, 1]) at `sampleRate` Hz -> blob bytes.
  * @param {ModelStore | Model} models the ladder (a point picked by `opts.bitrate` / `opts.lowLatency`; `opts.bits`
  *   picks a fixed-width point; it encodes in the point's mode and rate-aware rounding unless `opts.mode`,
- *   `opts.rateLambda`, and in mode low_band_phase with the point's band unless `opts.phaseBins`,
+ *   `opts.rateLambda`, and in the point's own mode with its band unless `opts.phaseBins`,
  *   `opts.phaseBits`), or a model
  * @param {Float32Array[]} channels @param {number} sampleRate
  * @param {import('./encoder.js').EncodeOptions & {bitrate?: number, lowLatency?: boolean}} [opts]
@@ -91,7 +91,8 @@ export async function encode(models, channels, sampleRate, opts = {}) {
   if (models instanceof Model) return encodeAudio(models, channels, sampleRate, opts);
   const point = selectPoint(await models.ladder(), opts.bitrate, !!opts.lowLatency, opts.bits != null);
   const mode = opts.mode ?? point.mode;
-  const low = mode === 'low_band_phase' || mode === 'tonal_band_phase' ? { phaseBins: point.phaseBins, phaseBits: point.phaseBits } : {};
+  // the point's band, in the point's own mode only
+  const low = mode === point.mode ? { phaseBins: point.phaseBins, phaseBits: point.phaseBits } : {};
   return encodeAudio(await models.load(point.dir), channels, sampleRate, {
     ...opts, mode, rateLambda: opts.rateLambda ?? point.rateLambda,
     phaseBins: opts.phaseBins ?? low.phaseBins, phaseBits: opts.phaseBits ?? low.phaseBits,

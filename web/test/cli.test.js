@@ -57,7 +57,7 @@ describe('codec-rt-web', () => {
     const point = (/** @type {number} */ kbps, low = false) =>
       ladder.points.find((/** @type {any} */ p) => p.kbps === kbps && !!p.low_latency === low).model_id;
     assert.deepEqual(ids, [point(6), point(12, true), top.model_id]);
-    const code = /** @type {Record<string, number>} */ ({ predicted: 0, store_phase: 1, low_band_phase: 2 });
+    const code = /** @type {Record<string, number>} */ ({ predicted: 0, store_phase: 1, low_band_phase: 2, tonal_band_phase: 3 });
     const mode = (/** @type {number} */ kbps, low = false) =>
       code[ladder.points.find((/** @type {any} */ p) => p.kbps === kbps && !!p.low_latency === low).mode ?? 'predicted'];
     assert.deepEqual(modes, [mode(6), mode(12, true), code[top.mode ?? 'predicted']]);
@@ -94,7 +94,7 @@ describe('codec-rt-web', () => {
     const wavFile = path.join(dir, 'info.wav');
     writeFileSync(wavFile, writeWav(split(f32(input.file), 1), input.sample_rate));
     const good = path.join(dir, 'info.cra');
-    assert.equal(run('encode', wavFile, '-o', good, '--bitrate', '6').status, 0);
+    assert.equal(run('encode', wavFile, '-o', good, '--bitrate', '6', '--mode', 'predicted').status, 0);
     const r = run('info', good);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).model, 'checked');
@@ -132,10 +132,10 @@ describe('codec-rt-web', () => {
       const r = run('encode', src, '-o', out, ...(opt.includes('--low-latency') ? opt : ['--bitrate', '6', ...opt]));
       assert.equal(r.status, 0, r.stderr);
       const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
-      // framed: 1.7 with a lead-in, a lead-out and smoothed gains; the causal point has none of them, and
-      // 1.10 for its low band's phase in the blob (its point's mode, dithered codes)
+      // framed: a lead-in, a lead-out and smoothed gains, 1.11 for the 6 kbps point's tonal band; the causal
+      // point has none of them, and 1.10 for its low band's phase in the blob (its point's mode, dithered codes)
       const low = opt.includes('--low-latency');
-      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 10 : 7, 2, stereo, !low, !low]);
+      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 10 : 11, 2, stereo, !low, !low]);
     }
   });
 

@@ -149,12 +149,12 @@ describe('the 18 kbps point', () => {
     assert.deepEqual([asked.phaseBins, asked.phaseBits], [16, 5]);
     const stored = await head({ bitrate: 18, mode: 'store_phase' });  // another mode keeps its own bits
     assert.deepEqual([stored.mode, stored.phaseBits], [1, 8]);
-    assert.deepEqual(await encode(x, input.sample_rate, { bitrate: 18, framed: true, mode: 'predicted' }),
+    assert.deepEqual(await encode(x, input.sample_rate, { bitrate: 18, framed: true, mode: 'tonal_band_phase' }),
       await encode(x, input.sample_rate, { bitrate: 12, framed: true }));
     // a band asked for where no band is coded is refused, as in codec-rt, not dropped
-    await assert.rejects(encode(x, input.sample_rate, { bitrate: 12, framed: true, phaseBins: 16 }),
+    await assert.rejects(encode(x, input.sample_rate, { bitrate: 12, framed: true, mode: 'predicted', phaseBins: 16 }),
       /phase_bins is for modes low_band_phase and tonal_band_phase, not predicted/);
-    await assert.rejects(encode(x, input.sample_rate, { bitrate: 12, framed: true, phaseBits: 3 }),
+    await assert.rejects(encode(x, input.sample_rate, { bitrate: 12, framed: true, mode: 'predicted', phaseBits: 3 }),
       /phase_bits is for modes store_phase and low_band_phase/);
   });
 });

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,6 +136,27 @@ def test_decode_a_folder_of_blobs(corpus: Corpus, encoded: Encoded, tmp_path: Pa
     assert (tmp_path / "one.flac").read_bytes() == (out / clips[1].relative_to(src)).with_suffix(".flac").read_bytes()
     r = run("batch", "decode", str(blobs), "-o", str(out), "--format", "flac")
     assert r.returncode == 0 and "0 coded, 10 already done, 0 failed" in r.stderr, r.stderr
+
+
+def test_a_file_no_batch_wrote_is_never_replaced_without_force(corpus: Corpus, encoded: Encoded,
+                                                                tmp_path: Path) -> None:
+    # Decoding the blobs into a copy of the source folder: the originals there are older than the blobs, but
+    # they are the user's, not a stale decode.
+    (src, _), (blobs, _) = corpus, encoded
+    mine = tmp_path / "mine"
+    shutil.copytree(src, mine)
+    originals = {p: p.read_bytes() for p in mine.rglob("*.flac")}
+    decoded_over = [p for p in originals if blob_for(p, mine, blobs).exists()]  # (a bad file has no blob)
+    assert decoded_over
+    r = run("batch", "decode", str(blobs), "-o", str(mine), "--format", "flac")
+    assert r.returncode == 1 and f"{len(decoded_over)} failed" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in originals} == originals
+    res = results(mine / "batch_results.jsonl")
+    refused = [v for v in res.values() if v["status"] == "error"]
+    assert len(refused) == len(decoded_over) and all("no codec-rt batch wrote it" in v["error"] for v in refused)
+    r = run("batch", "decode", str(blobs), "-o", str(mine), "--format", "flac", "--force")
+    assert r.returncode == 0, r.stderr
+    assert all(p.read_bytes() != originals[p] for p in decoded_over)
 
 
 def test_a_manifest_and_usage_errors(corpus: Corpus, tmp_path: Path) -> None:

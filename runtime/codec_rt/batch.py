@@ -2,8 +2,10 @@
 local engine (`local_engine.py`, worker processes on this machine) or on Ray (`ray_engine.py`).
 
 Nothing is lost: each output is written atomically by its worker; an output found complete and valid
-(`corpus.blob_done`, `corpus.audio_done`) is skipped unless `force`, so a rerun does only what is left; a
-file that fails is recorded with its error and the batch goes on. A file that failed for what it holds
+(`corpus.blob_done`, `corpus.audio_done`) is skipped unless `force`, so a rerun does only what is left, and
+a file at an output's path that no batch wrote (the results file does not list it) is never replaced
+unless `force`; a file that fails is recorded with its error and the batch goes on. A file that failed for
+what it holds
 (`Result.bad_input`) is reported again by a rerun without being tried, until it changes. Every file's
 `Result` is appended to a results file (JSON lines, `worker.Result`) as it completes, so a batch stopped
 halfway has them too.
@@ -150,9 +152,11 @@ def _out_suffix(o: Options) -> str:
     return "." + o.audio_format if o.decode else corpus.BLOB_SUFFIX
 
 
-def _known_bad(results: Path) -> dict[str, Result]:
-    """The files a previous results file says cannot be coded as they are (`Result.bad_input`), by name."""
+def _known(results: Path) -> tuple[dict[str, Result], set[str]]:
+    """What a previous results file says: the files that cannot be coded as they are (`Result.bad_input`), by
+    name, and the outputs a batch wrote (or found done)."""
     bad: dict[str, Result] = {}
+    written: set[str] = set()
     try:
         with open(results, encoding="utf-8") as f:
             for line in f:
@@ -161,11 +165,13 @@ def _known_bad(results: Path) -> dict[str, Result]:
                     if d.get("status") == ERROR and isinstance(d.get("bad_input"), list):
                         bad[d["path"]] = Result(d["path"], d["output"], ERROR, error=d["error"],
                                                 bad_input=[int(v) for v in d["bad_input"]])
+                    elif d.get("status") in (OK, SKIPPED):
+                        written.add(str(Path(d["output"]).resolve()))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut by a crash, or from another version: that file is tried again
     except (OSError, UnicodeDecodeError):
         pass
-    return bad
+    return bad, written
 
 
 def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Summary:
@@ -184,7 +190,8 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
     except OSError as e:
         raise OutputError(f"cannot create the output folder {o.dst} ({e.strerror or e})") from None
     results = o.results or o.dst / RESULTS_NAME
-    known_bad = {} if o.force else _known_bad(results)
+    known_bad, written = _known(results)
+    known_bad = {} if o.force else known_bad
     try:
         sink = open(results, "w", encoding="utf-8")
     except OSError as e:
@@ -214,6 +221,8 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
                 done = corpus.audio_done(job) if o.decode else corpus.blob_done(job, model_id or "")
             if done is not None:
                 record(Result(job.name, str(job.out), SKIPPED, done.bytes, done.seconds, done.kbps))
+            elif not o.force and job.out.exists() and str(job.out.resolve()) not in written:  # the user's file
+                record(failed(job, f"{job.out} exists and no codec-rt batch wrote it there; --force replaces it"))
             else:
                 yield job
 

@@ -10,7 +10,8 @@
  * A user mistake (missing file, bad blob, existing output without --force) is one line on stderr, exit 2.
  */
 
-import { existsSync, readFileSync, renameSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodecError, ModelMismatchError, decode, encode, loadModel, readBlob, store as openStore } from '../src/node.js';
 import { readWav, writeWav } from '../src/wav.js';
@@ -31,16 +32,29 @@ function readInput(file) {
   return new Uint8Array(readFileSync(file));
 }
 
-/** @param {string} file @param {Uint8Array} bytes @param {boolean} force @param {string} input */
+/**
+ * Refuse an output that is the input however it is spelled (even with --force), a folder, or an existing
+ * file without --force. @param {string} file @param {boolean} force @param {string} input
+ */
+function checkOutput(file, force, input) {
+  if (!existsSync(file)) return;
+  if (realpathSync(file) === realpathSync(input)) throw new CodecError(`output ${file} is the input file; refusing to overwrite it`);
+  if (statSync(file).isDirectory()) throw new CodecError(`output ${file} is a directory`);
+  if (!force) throw new CodecError(`output ${file} exists (use --force to replace it)`);
+}
+
+/** Write `bytes` to a temporary file renamed into place: nothing half-written is left, whatever fails.
+ * @param {string} file @param {Uint8Array} bytes @param {boolean} force @param {string} input */
 function writeOutput(file, bytes, force, input) {
-  if (file === input) throw new CodecError(`output ${file} is the input`);
-  if (existsSync(file) && !force) throw new CodecError(`output ${file} exists (use --force to replace it)`);
-  const tmp = `${file}.tmp-${process.pid}`;
+  checkOutput(file, force, input);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
   try {
     writeFileSync(tmp, bytes);
     renameSync(tmp, file);
   } catch (e) {
-    throw new CodecError(`cannot write ${file}: ${e instanceof Error ? e.message : e}`);
+    rmSync(tmp, { force: true });
+    const code = /** @type {any} */ (e)?.code;
+    throw new CodecError(`cannot write ${file}: ${code === 'ENOENT' ? 'no such folder' : code ?? (e instanceof Error ? e.message : e)}`);
   }
 }
 
@@ -103,7 +117,7 @@ async function main() {
   if (cmd === 'decode' && /\.(flac|ogg|oga|opus|mp3|m4a|aiff?)$/i.test(output)) {
     throw new CodecError(`codec-rt-web writes WAV only: name the output .wav (got ${output})`);
   }
-  if (existsSync(output) && !o.force) throw new CodecError(`output ${output} exists (use --force to replace it)`);
+  checkOutput(output, !!o.force, input);
   if (cmd === 'decode') {
     const out = await decode(data, {
       ...store, model, phaseIters: number(o['phase-iters'], '--phase-iters'), contrast: number(o.contrast, '--contrast'),
@@ -119,14 +133,15 @@ async function main() {
     return;
   }
   if (o.layout !== undefined && o.layout !== 'framed' && o.layout !== 'whole') throw new UsageError('--layout must be framed or whole');
-  if (o.mode !== undefined && !['predicted', 'store_phase', 'low_band_phase'].includes(o.mode)) {
-    throw new UsageError('--mode must be predicted, store_phase or low_band_phase');
+  if (o.mode !== undefined && !['predicted', 'tonal_band_phase', 'low_band_phase', 'store_phase'].includes(o.mode)) {
+    throw new UsageError('--mode must be predicted, tonal_band_phase, low_band_phase or store_phase');
   }
   if (o.stereo !== undefined && !['auto', 'mid-side', 'independent'].includes(o.stereo)) throw new UsageError('--stereo must be auto, mid-side or independent');
-  const { channels, sampleRate } = readWav(data, input);
+  const { channels, sampleRate } = readWav(data, input, (m) => console.error(m));
   const blob = await encode(channels, sampleRate, {
     ...store, model, bitrate: number(o.bitrate, '--bitrate'), lowLatency: !!o['low-latency'],
-    mode: /** @type {'predicted' | 'store_phase' | 'low_band_phase' | undefined} */ (o.mode), bits: number(o.bits, '--bits'),
+    mode: /** @type {'predicted' | 'store_phase' | 'low_band_phase' | 'tonal_band_phase' | undefined} */ (o.mode),
+    bits: number(o.bits, '--bits'),
     framed: (o.layout ?? 'framed') === 'framed', jointStereo: (o.stereo ?? 'auto') === 'auto' ? undefined : o.stereo === 'mid-side',
   });
   writeOutput(output, blob, !!o.force, input);

@@ -35,6 +35,7 @@ import { isRateLambda } from './rangecoder.js';
 export function parseLadder(json) {
   try {
     const d = JSON.parse(json);
+    if (!Array.isArray(d?.points)) throw new Error('it has no "points" list');
     const point = (/** @type {any} */ p) => {
       // a folder below the ladder's: names of letters, digits, '_', '-' and '.', none starting with '.'
       if (typeof p.dir !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/.test(p.dir)) {

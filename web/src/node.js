@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as codec from './codec.js';
+import { ModelError } from './errors.js';
 
 export * from './errors.js';
 export { Model, ModelStore } from './codec.js';
@@ -32,15 +33,31 @@ export const SHIPPED_MODELS = path.resolve(path.dirname(fileURLToPath(import.met
  * @returns {import('./codec.js').Reader}
  */
 export function reader(base) {
+  /** A file that cannot be read is a ModelError naming it, not a system error (the CLI's one line). */
+  const failed = (/** @type {string} */ name, /** @type {unknown} */ e) => {
+    const why = /** @type {any} */ (e)?.code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e);
+    return new ModelError(`cannot read ${name} under ${base} (${why})`);
+  };
   if (/^https?:\/\//.test(base)) {
     const root = base.endsWith('/') ? base : `${base}/`;
     return async (name) => {
-      const res = await fetch(new URL(name, root));
-      if (!res.ok) throw new Error(`${res.status} ${res.statusText} for ${name}`);
+      let res;
+      try {
+        res = await fetch(new URL(name, root));
+      } catch (e) {
+        throw failed(name, /** @type {any} */ (e)?.cause ?? e);
+      }
+      if (!res.ok) throw failed(name, `${res.status} ${res.statusText}`);
       return new Uint8Array(await res.arrayBuffer());
     };
   }
-  return async (name) => new Uint8Array(await readFile(path.join(base, name)));
+  return async (name) => {
+    try {
+      return new Uint8Array(await readFile(path.join(base, name)));
+    } catch (e) {
+      throw failed(name, e);
+    }
+  };
 }
 
 /** @type {Map<string, codec.ModelStore>} */

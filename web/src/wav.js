@@ -12,11 +12,50 @@ import { AudioError } from './errors.js';
 import { softClip } from './level.js';
 
 /**
- * WAV bytes -> one Float32Array per channel and the rate.
- * @param {Uint8Array} bytes @param {string} name for messages
+ * A RIFF WAVE file's data chunk size against what follows it, as codec-rt reads it (its `riff.py`): a header
+ * that announces 0 bytes with audio after it (a recording not closed) or more than the file holds (a
+ * truncated file) -> the bytes with the size set to the whole samples there, and the warning codec-rt
+ * prints; else the bytes as they are. (RF64 and the streaming sizes 0xFFFFFFFF are wavefile's to read.)
+ * @param {Uint8Array} bytes @param {string} name @returns {{bytes: Uint8Array, warning: string | null}}
+ */
+function dataSize(bytes, name) {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (/** @type {number} */ at) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') return { bytes, warning: null };
+  let block = 0;
+  for (let pos = 12, n = 0; pos + 8 <= bytes.length && n < 1024; n++) {
+    const size = v.getUint32(pos + 4, true);
+    if (tag(pos) === 'fmt ' && pos + 14 <= bytes.length) block = v.getUint16(pos + 20, true);
+    if (tag(pos) !== 'data') {
+      pos += 8 + size + (size & 1);
+      continue;
+    }
+    const after = bytes.length - (pos + 8);
+    if (!block || size === 0xffffffff || (size && size <= after)) return { bytes, warning: null };
+    const whole = after - (after % block);
+    if (!whole) return { bytes, warning: null };
+    const out = bytes.slice();
+    new DataView(out.buffer).setUint32(pos + 4, whole, true);
+    const warning = size === 0
+      ? `warning: ${name}: its header announces 0 bytes of audio, but ${after} bytes follow it (a recording that `
+        + `was not closed?); coding the ${whole / block} samples they hold`
+      : `warning: ${name} is truncated: its header announces ${size} bytes of audio, the file holds ${after}; `
+        + `coding the ${whole / block} samples present`;
+    return { bytes: out, warning };
+  }
+  return { bytes, warning: null };
+}
+
+/**
+ * WAV bytes -> one Float32Array per channel and the rate; `onWarning` hears of a header whose data size is
+ * not what the file holds (read as codec-rt reads it: `dataSize`).
+ * @param {Uint8Array} bytes @param {string} name for messages @param {(message: string) => void} [onWarning]
  * @returns {{channels: Float32Array[], sampleRate: number}}
  */
-export function readWav(bytes, name) {
+export function readWav(bytes, name, onWarning) {
+  const fixed = dataSize(bytes, name);
+  if (fixed.warning) onWarning?.(fixed.warning);
+  bytes = fixed.bytes;
   let wav;
   try {
     wav = new WaveFile(bytes);

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -73,6 +73,8 @@ describe('codec-rt-web', () => {
     writeFileSync(bad, 'CRTB\x02\x00\x38\x00');
     const exists = path.join(dir, 'exists.wav');
     writeFileSync(exists, '');
+    const copy = path.join(dir, 'copy.cra');
+    writeFileSync(copy, readFileSync(path.join(REF, 'cut.cra')));
     const cases = [
       [['decode', path.join(dir, 'missing.cra'), '-o', path.join(dir, 'x.wav')], /does not exist/],
       [['decode', bad, '-o', path.join(dir, 'x.wav')], /format 2\.0/],
@@ -80,12 +82,42 @@ describe('codec-rt-web', () => {
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.flac')], /writes WAV only/],
       [['encode', bad, '-o', path.join(dir, 'y.cra')], /not a WAV file/],
       [['encode', bad, '-o', path.join(dir, 'y.cra'), '--bitrate', '1'], /not a WAV file|no model at or below/],
+      // a ladder that is not there, by folder or URL (a port nothing listens on): a line, not a stack trace
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--models', path.join(dir, 'nowhere')],
+        /cannot read ladder.json under .*nowhere \(no such file\)/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--models', 'http://127.0.0.1:9/'],
+        /cannot read ladder.json under http/],
+      // the input under another spelling, even with --force; a folder as the output
+      [['decode', copy, '-o', path.join(dir, '.', 'copy.cra'), '--force'], /is the input file/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', dir, '--force'], /is a directory/],
     ];
     for (const [args, msg] of cases) {
       const r = run(.../** @type {string[]} */ (args));
       assert.equal(r.status, 2, `${args}: ${r.stderr}`);
       assert.match(r.stderr, /** @type {RegExp} */ (msg));
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.deepEqual(readFileSync(copy), readFileSync(path.join(REF, 'cut.cra')));  // the input untouched
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);  // and nothing left behind
+  });
+
+  it('reads a WAV whose header announces 0 bytes, or more than it holds, as codec-rt does, with its warning', () => {
+    const input = M.inputs.speech16;
+    const full = new Uint8Array(writeWav(split(f32(input.file), 1), input.sample_rate));
+    const at = Buffer.from(full).indexOf('data') + 4;
+    const zero = full.slice();
+    new DataView(zero.buffer).setUint32(at, 0, true);
+    const cases = /** @type {Array<[Uint8Array, string, RegExp, number]>} */ ([
+      [zero, 'zero.wav', /announces 0 bytes of audio, but \d+ bytes follow it/, input.samples],
+      [full.slice(0, full.length - 1001), 'short.wav', /is truncated: its header announces/, input.samples - 501]]);
+    for (const [bytes, name, msg, samples] of cases) {
+      const wav = path.join(dir, name);
+      writeFileSync(wav, bytes);
+      const out = path.join(dir, `${name}.cra`);
+      const r = run('encode', wav, '-o', out);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, msg);
+      assert.equal(readBlob(new Uint8Array(readFileSync(out))).header.numSamples, samples);
     }
   });
 

@@ -1,4 +1,7 @@
-/** A static file server on 127.0.0.1 for the browser test: the repository's files, read-only, nothing outside it. */
+/**
+ * A static file server on 127.0.0.1 for the browser test and the demo: the repository's files, read-only,
+ * nothing outside it and none of its hidden files or folders (.git, .venv).
+ */
 
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -19,7 +22,8 @@ export function serve(root, port = 0) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const file = path.resolve(root, `.${decodeURIComponent(url.pathname)}`);
-    let ok = file.startsWith(root + path.sep);
+    // nothing outside the repository, and none of its hidden files (.git, .venv)
+    let ok = file.startsWith(root + path.sep) && !path.relative(root, file).split(path.sep).some((p) => p.startsWith('.'));
     try {
       ok = ok && statSync(file).isFile();
     } catch {

@@ -159,6 +159,16 @@ def test_a_file_no_batch_wrote_is_never_replaced_without_force(corpus: Corpus, e
     assert all(p.read_bytes() != originals[p] for p in decoded_over)
 
 
+def test_a_provider_this_machine_lacks_is_one_line_before_any_work(corpus: Corpus, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has CUDA")
+    r = run("batch", "encode", str(corpus[0]), "-o", str(tmp_path / "out"), "--provider", "cuda")
+    assert r.returncode == 2 and r.stderr.startswith("codec-rt: error: provider 'cuda' is not available"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
 def test_a_manifest_and_usage_errors(corpus: Corpus, tmp_path: Path) -> None:
     src, clips = corpus
     manifest = src / "list.txt"

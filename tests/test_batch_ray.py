@@ -134,3 +134,21 @@ def test_a_local_cluster_started_for_the_run(make_clips: MakeClips, tmp_path: Pa
     r = run("batch", "encode", str(src), "-o", str(dst), "--engine", "ray", "--workers", "2")
     assert r.returncode == 0 and "3 coded" in r.stderr, r.stderr
     same_as_encode(clips, src, dst)
+
+
+def test_an_unreachable_cluster_or_a_missing_gpu_is_one_line_before_any_work(make_clips: MakeClips,
+                                                                              tmp_path: Path) -> None:
+    """A HOST:PORT nothing listens on is refused in seconds (Ray itself retried for 10 minutes), and a
+    cluster without a GPU for --provider cuda at once (its actors would wait for one for ever)."""
+    src = tmp_path / "src"
+    make_clips(src, 1, seconds=0.5)
+    run = [sys.executable, "-m", "codec_rt", "batch", "encode", str(src), "--engine", "ray"]
+    t0 = time.monotonic()
+    r = subprocess.run([*run, "-o", str(tmp_path / "a"), "--address", f"127.0.0.1:{_free_port()}"],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("codec-rt: error: cannot reach the Ray cluster"), r.stderr
+    assert time.monotonic() - t0 < 60 and not (tmp_path / "a").exists()
+    r = subprocess.run([*run, "-o", str(tmp_path / "b"), "--workers", "1", "--provider", "cuda"],
+                       capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 2 and "no GPU for --provider cuda" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

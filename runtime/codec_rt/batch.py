@@ -27,7 +27,7 @@ from .corpus import Job
 from .errors import CodecError, OutputError
 from .files import AUDIO_FORMATS
 from .latent import coding_options
-from .model import Model, low_band_of
+from .model import Model, check_provider, low_band_of
 from .phase_gradient import PhaseStart
 from .worker import ERROR, OK, SKIPPED, Result, Settings, failed
 
@@ -123,13 +123,14 @@ def _settings(o: Options) -> tuple[Settings, str | None]:
     bins, bits = low_band_of(point, mode, None, None)
     coding_options(loaded.config, o.bits, mode, bits, False, bins)  # a refused --bits or band before any work
     return Settings(False, str(point.path.absolute()), o.provider, joint_stereo=o.joint_stereo, bits=o.bits,
-                    mode=mode, rate_lambda=point.rate_lambda, phase_bins=point.phase_bins,
-                    phase_bits=point.phase_bits), loaded.model_id
+                    mode=mode, rate_lambda=point.rate_lambda, phase_bins=bins, phase_bits=bits), loaded.model_id
 
 
 def _engine(o: Options, settings: Settings) -> Engine:
     if o.engine == "local":
         from .local_engine import LocalEngine
+
+        check_provider(o.provider)  # here, not in each worker: one line, before any file
 
         return LocalEngine(settings, o.workers or _cpus())
     if o.engine == "ray":

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
-def make_session(path: Path, provider: str, threads: int | None = None) -> ort.InferenceSession:
-    """An InferenceSession on exactly `provider` ("cpu" or "cuda"): never a silent fallback."""
+def check_provider(provider: str) -> str:
+    """`provider` ("cpu" or "cuda") -> onnxruntime's name for it; ProviderError where this onnxruntime
+    does not have it."""
     if provider not in PROVIDERS:
         raise ProviderError(f"unknown provider {provider!r}; choose one of {sorted(PROVIDERS)}")
     name = PROVIDERS[provider]
@@ -57,6 +58,12 @@ def make_session(path: Path, provider: str, threads: int | None = None) -> ort.I
             f"provider {provider!r} is not available in this onnxruntime "
             f"(available: {ort.get_available_providers()}); for cuda install codec-rt[gpu] on a CUDA machine"
         )
+    return name
+
+
+def make_session(path: Path, provider: str, threads: int | None = None) -> ort.InferenceSession:
+    """An InferenceSession on exactly `provider` ("cpu" or "cuda"): never a silent fallback."""
+    name = check_provider(provider)
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:

@@ -15,14 +15,30 @@ worker costs only a retry, and a file that kills its worker twice is reported as
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .corpus import Job
-from .errors import CodecError
+from .errors import CodecError, ProviderError
 from .worker import Result, Settings, Worker, failed
 
 IN_FLIGHT_PER_ACTOR = 2
+# Ray itself retries an unreachable head for minutes (10 when measured) before it gives up; a HOST:PORT
+# that takes no connection in this many seconds is reported at once.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str) -> None:
+    """CodecError unless a cluster address of the form [ray://]HOST:PORT takes a TCP connection within
+    CONNECT_TIMEOUT_S (other forms, such as "auto", are left to Ray)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise CodecError(f"cannot reach the Ray cluster {address}: {e.strerror or e}") from None
 
 
 class Coder:
@@ -51,6 +67,8 @@ class RayEngine:
     def __init__(self, settings: Settings, workers: int | None, address: str | None) -> None:
         _ray()  # no Ray: a usage error before any work
         self.settings, self.workers, self.address = settings, workers, address
+        if address:  # before the batch makes its output folder
+            check_reachable(address)
         self.actors = 0
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Result]:
@@ -71,6 +89,11 @@ class RayEngine:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise CodecError(f"cannot start or reach the Ray cluster {self.address or '(local)'}: "
                                  f"{' '.join(str(e).split())}") from None
+        if self.settings.provider == "cuda" and not ray.cluster_resources().get("GPU"):
+            if started_here:
+                ray.shutdown()
+            # (actors asking for a GPU the cluster does not have would wait for ever)
+            raise ProviderError(f"the Ray cluster {self.address or '(local)'} has no GPU for --provider cuda")
         try:
             yield from self._run(ray, first, todo)
         finally:

@@ -41,8 +41,8 @@ class Settings:
     (`Codec.decode`; None: the model's defaults). joint_stereo: two channels as mid/side, or not; None:
     chosen per file (`Codec.encode`). bits: a fixed-width model's latent bits (None: the model's default).
     mode: the encode mode (the ladder point's, `ladder.LadderPoint.mode`). rate_lambda: its rate-aware
-    rounding (the ladder point's; `entropy.rate_aware_symbols`). phase_bins, phase_bits: mode
-    low_band_phase's band (the ladder point's; None: the model's defaults).
+    rounding (the ladder point's; `entropy.rate_aware_symbols`). phase_bins, phase_bits: the mode's band
+    (the ladder point's, in its own mode; None: the model's defaults).
     """
 
     decode: bool

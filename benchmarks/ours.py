@@ -21,10 +21,10 @@ from .baselines import F32, RATE, Coded
 def ladder(low_latency: bool = False, fixed_width: bool = False, lbp: bool = False) -> list[float | None]:
     """Nominal kbps of the shipped operating points (None would be the default point), of the low-latency
     ladder with `low_latency`, of the fixed-width one (`--bits`, at the model's default bits) with
-    `fixed_width`; with `lbp`, only the points that predict every bin's phase (those a `--mode
+    `fixed_width`; with `lbp`, only the points that hold no low band of every frame (those a `--mode
     low_band_phase` changes)."""
     return [p.kbps for p in shipped.points() if (p.low_latency, p.fixed_width) == (low_latency, fixed_width)
-            and not (lbp and p.mode != "predicted")]
+            and not (lbp and p.mode == "low_band_phase")]
 
 
 def load(kbps: float | None, low_latency: bool = False, fixed_width: bool = False,

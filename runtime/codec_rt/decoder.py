@@ -341,9 +341,8 @@ class StreamDecoder:
                 phi, held = st.start.steps(steps, w.w0, nxt, band)
                 angle[...] = phi if shared is None else np.where(shared, phi[-1:], phi[:-1])
                 f = (*f[:4], held if shared is None else np.where(shared, held[-1:], held[:-1]), None)
-            if low is not None:  # the blob's band replaces the start, where it holds (FORMAT.md 6.3, 6.8)
-                hold_band(f[2], low, tonal)
-                f = (*f[:5], tonal)
+            if low is not None:  # the blob's band replaces the start, where it holds (FORMAT.md 6.3, 4.8)
+                f = (*f[:5], hold_band(f[2], low, tonal))
             signals.append((w, run(self._refine, w, f)))
             while len(signals) > (ahead if i + 1 < len(part) else 0):
                 done, signal = signals.popleft()
@@ -418,9 +417,10 @@ class StreamDecoder:
         mag = (np.exp(logmag) / gain).astype(np.float32, copy=False)
         base = w0 * hop - cfg.n_fft // 2  # the model-rate sample of the window's first sample
         hi = None if st.end is None else st.end.model.samples - base
-        hold = self.header.phase_bins if self.header is not None else 0  # the band modes' rows (6.3, 6.8)
-        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, self.model.energy_match, hold, held,
-                                tonal)
+        tonal = None if tonal is None or not tonal.any() else tonal  # the band modes' rows (6.3): all frames'
+        hold = 0 if self.header is None or (self.header.band_rows and tonal is None) else self.header.phase_bins
+        match = self.model.energy_match
+        y = phase.refine_frames(mag, angle, cfg.n_fft, hop, iters, -base, hi, match, hold, held, tonal)
         if self.highpass:  # no DC or infrasound out, as the encoder let none in, measured over the samples
             # that all their frames cover: at a window's inner edges fewer overlap, and the sum is no signal
             at_end = st.end is not None and win.w1 >= st.end.model.frames

@@ -115,14 +115,15 @@ def stored_band(st: DecoderState, h: BlobHeader, w0: int, w1: int
     return st.phases[..., w0 - st.p0 : w1 - st.p0], held
 
 
-def hold_band(angle: F32, low: F32, held: npt.NDArray[np.int32] | None) -> None:
+def hold_band(angle: F32, low: F32, held: npt.NDArray[np.int32] | None) -> npt.NDArray[np.int32] | None:
     """Put a band's phase `low [channels, rows, frames]` into the start phase `angle [channels, F, frames]`:
-    all of it (mode low_band_phase), or the bins [0, held[t]) of each frame t (a tonal band)."""
+    all of it (mode low_band_phase), or the bins [0, held[t]) of each frame t (a tonal band) -> `held`."""
     rows = low.shape[1]
     if held is None:
         angle[:, :rows] = low
     else:
         angle[:, :rows] = np.where(np.arange(rows)[None, :, None] < held[:, None, :], low, angle[:, :rows])
+    return held
 
 
 def join_block(st: DecoderState, cfg: ModelConfig, block_frames: int, crossfade_hops: int, y: F32, w0: int) -> F32:

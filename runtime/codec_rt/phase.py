@@ -65,7 +65,7 @@ def refine_frames(
     comes out of Griffin-Lim with less energy than it holds, where overlapping frames cancel
     (docs/fidelity.md).
     `hold`: bins [0, hold) keep their initial phase through every iteration (a blob's coded low band,
-    FORMAT.md 6.3), or with `band_rows` `[..., T]` bins [0, band_rows[t]) alone (a tonal band, 6.8). `held`
+    FORMAT.md 6.3), or with `band_rows` `[..., T]` bins [0, band_rows[t]) alone (a tonal band, 6.3). `held`
     `[..., T]`: frames that keep their initial phase likewise (the phase-gradient start's impulses, 6.5).
     """
     if n_fft % hop:

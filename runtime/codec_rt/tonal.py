@@ -1,4 +1,4 @@
-"""Mode tonal_band_phase (format 1.11, FORMAT.md 4.7 and 6.8): the low band's phase where the sound is
+"""Mode tonal_band_phase (format 1.11, FORMAT.md 4.8 and 6.3): the low band's phase where the sound is
 steady, at one STFT frame in `stride`, the frames between on a straight phase path.
 
 No magnitude can bring back two partials closer than a window's main lobe, nor a steady tone's pitch to a
@@ -191,55 +191,52 @@ def analyse(spec: npt.NDArray[np.complexfloating], rows: int, window_first: int,
     (FIT_RADIANS), all its frames are in the window, and it ends by `last_frame` (the stream's last, if
     known)."""
     count = spec.shape[1]
-    phase = np.angle(spec[:rows]).astype(np.float64)
-    power = np.square(np.abs(spec[: rows + 1])).astype(np.float64)
     levels = 1 << bits
-    omega = 2 * math.pi * np.arange(rows) * hop / n_fft
-    fits: dict[int, tuple[bool, int, U16, U16, U16]] = {}
-
-    def fit(i: int) -> tuple[bool, int, U16, U16, U16]:
-        if i in fits:
-            return fits[i]
-        a = i * stride - window_first
-        none = np.zeros(rows, np.uint16)
-        if i < 0 or a < 0 or a + stride >= count or (last_frame is not None and i * stride + stride > last_frame):
-            fits[i] = (False, rows, none, none, none)
-            return fits[i]
-        ph, pw = phase[:, a : a + stride + 1], power[:rows, a : a + stride + 1]
-        # the edge r: bins r - 1 and r (where there is one) the quietest pair from the band's middle up
-        over = power[:, a : a + stride + 1].sum(axis=1)
-        pair = over[:rows] + np.append(over[1:rows + 1], np.zeros(rows + 1 - over.size))[:rows]
-        lo = (rows + 1) // 2
-        r = lo + int(np.argmin(pair[lo - 1 :])) if rows > 1 else 1
-        codes = quantize_phase(ph[:, [0, stride]], bits).astype(np.int64)
-        ca, cb = codes[:, 0], codes[:, 1]
-        d = cb - ca
-        step = np.diff(ph, axis=1) - omega[:, None]
-        true_turns = (np.sum((step + math.pi) % (2 * math.pi) - math.pi, axis=1) + stride * omega) / (2 * math.pi)
-        e = np.rint(true_turns - d / levels) - base_turns(d, stride, hop, n_fft, bits)
-        e = np.clip(e, -CYCLE_OFFSET, (1 << CYCLE_BITS) - 1 - CYCLE_OFFSET).astype(np.int64)
-        turns = d + levels * (base_turns(d, stride, hop, n_fft, bits) + e)
-        j = np.arange(stride + 1)
-        path = -math.pi + 2 * math.pi * (ca[:, None] * stride + turns[:, None] * j[None, :]) / (levels * stride)
-        err = np.abs((path - ph + math.pi) % (2 * math.pi) - math.pi)[:r]
-        total = float(pw[:r].sum())
-        ok = total > 0 and float((err * pw[:r]).sum()) < FIT_RADIANS * total
-        fits[i] = (ok, r, ca.astype(np.uint16), cb.astype(np.uint16), (e + CYCLE_OFFSET).astype(np.uint16))
-        return fits[i]
+    section = interval_range(first_frame, n_frames, stride)
+    # every interval the section's flags look at (the RUN - 1 before its first too), all at once
+    ids = np.arange(section.start - RUN + 1, section.stop)
+    a = ids * stride - window_first
+    inside = (ids >= 0) & (a >= 0) & (a + stride < count)
+    if last_frame is not None:
+        inside &= ids * stride + stride <= last_frame
+    at = np.clip(a[:, None] + np.arange(stride + 1), 0, max(count - 1, 0))  # [n, K + 1] frames (outside: unused)
+    ph = np.angle(spec[:rows][:, at]).astype(np.float64)  # [R, n, K + 1]
+    power = np.square(np.abs(spec[: rows + 1][:, at])).astype(np.float64)
+    # each interval's edge r: bins r - 1 and r (where there is one) the quietest pair from the band's middle up
+    over = power.sum(axis=2)  # [R or R + 1, n]
+    above = np.concatenate([over[1 : rows + 1], np.zeros((rows + 1 - over.shape[0], over.shape[1]))])
+    lo = (rows + 1) // 2
+    r = lo + np.argmin((over[:rows] + above)[lo - 1 :], axis=0) if rows > 1 else np.ones(len(ids), np.int64)
+    codes = quantize_phase(ph[:, :, [0, stride]], bits).astype(np.int64)
+    ca, cb = codes[..., 0], codes[..., 1]  # [R, n]
+    d = cb - ca
+    omega = (2 * math.pi * np.arange(rows) * hop / n_fft)[:, None, None]
+    step = np.diff(ph, axis=2) - omega
+    true_turns = (np.sum((step + math.pi) % (2 * math.pi) - math.pi, axis=2) + stride * omega[..., 0]) / (2 * math.pi)
+    base = base_turns(d.T, stride, hop, n_fft, bits).T
+    e = np.clip(np.rint(true_turns - d / levels) - base, -CYCLE_OFFSET, (1 << CYCLE_BITS) - 1 - CYCLE_OFFSET)
+    turns = d + levels * (base + e.astype(np.int64))
+    j = np.arange(stride + 1)
+    path = -math.pi + 2 * math.pi * (ca[..., None] * stride + turns[..., None] * j) / (levels * stride)
+    below = (np.arange(rows)[:, None] < r[None, :])[..., None]  # [R, n, 1]: the bins under the edge
+    pw = power[:rows] * below
+    err = np.abs((path - ph + math.pi) % (2 * math.pi) - math.pi)
+    total = pw.sum(axis=(0, 2))
+    fits = inside & (total > 0) & ((err * pw).sum(axis=(0, 2)) < FIT_RADIANS * total)
+    ca16, cb16, e16 = ca.T.astype(np.uint16), cb.T.astype(np.uint16), (e.T + CYCLE_OFFSET).astype(np.uint16)
 
     flags: list[bool] = []
     edges: list[int] = []
     anchors: list[U16] = []
     cycles: list[U16] = []
-    for i in interval_range(first_frame, n_frames, stride):
-        held = all(fit(i - k)[0] for k in range(RUN))
+    for k in range(RUN - 1, len(ids)):  # interval ids[k], the section's (k - RUN + 1)-th
+        held = bool(fits[k - RUN + 1 : k + 1].all())
         if held:
-            _, r, ca, cb, e = fit(i)
             if not flags or not flags[-1]:
-                anchors.append(ca)
-            anchors += [cb]
-            cycles.append(e)
-            edges.append(r - 1)
+                anchors.append(ca16[k])
+            anchors.append(cb16[k])
+            cycles.append(e16[k])
+            edges.append(int(r[k]) - 1)
         flags.append(held)
     empty = np.zeros((0, rows), np.uint16)
     return Band(np.array(flags, bool), np.array(edges, np.uint16), np.stack(anchors) if anchors else empty,

@@ -54,12 +54,12 @@ def stream(h: BlobHeader, bands: list[tonal.Band], frames: tuple[int, ...] = (8,
 def test_the_band_round_trips_packet_by_packet() -> None:
     h = header()
     assert h.header_size == 104 and len(h.pack(0)) == 104 and h.band_rows == 4 and h.phase_rows == 0
-    data = stream(h, [band([1, 1, 0, 1]), band([0, 1, 1, 0]), band([1])])
+    data = stream(h, [band([1, 1, 0, 1]), band([0, 1, 1, 1]), band([0])])
     got, pk = packets.read_packets(data)
     assert got.mode_name == "tonal_band_phase" and got.phase_stride == 2
     flags = [p.channels[0].band.flags.tolist() for p in pk]  # type: ignore[union-attr]
-    assert flags == [[True, True, False, True], [False, True, True, False], [True]]
-    assert [p.channels[0].band.anchors.shape for p in pk] == [(5, 4), (3, 4), (2, 4)]  # type: ignore[union-attr]
+    assert flags == [[True, True, False, True], [False, True, True, True], [False]]
+    assert [p.channels[0].band.anchors.shape for p in pk] == [(5, 4), (4, 4), (0, 4)]  # type: ignore[union-attr]
 
 
 def test_paths_meet_their_anchors_and_turn_at_one_frequency() -> None:
@@ -129,10 +129,10 @@ def test_hand_made_bad_bytes_are_refused_where_the_spec_says() -> None:
                                                   band([1, 1, 1, 1])), cut)
         section.parse_sections(one[:-3], 0, len(one) - 3, cut, 2, 8)
     # the last packet's interval 8 would end at frame 18; the stream's last is 17
-    codec_free = stream(h, [band([0] * 4), band([0] * 4), band([1])])
-    _, pk = packets.read_packets(codec_free)
+    with pytest.raises(FormatError, match="interval 8 is held past the stream's last frame"):
+        packets.read_packets(stream(h, [band([0] * 4), band([0] * 4), band([1])]))
     with pytest.raises(FormatError, match="held past the stream's last frame"):
-        tonal.paths(pk[2].channels[0].band, 16, 2, 2, 3, 128, 512, True)  # type: ignore[arg-type]
+        tonal.paths(band([1]), 16, 2, 2, 3, 128, 512, True)
 
 
 # ------------------------------------------------------------------------------------ through the shipped model
@@ -200,6 +200,27 @@ def test_a_stream_pushed_in_pieces_writes_the_file_encoders_bytes(codec: Codec) 
     enc = StreamEncoder(codec, RATE, 1, mode="tonal_band_phase", level=level)
     out = b"".join(enc.push(x[:, i : i + 1234]) for i in range(0, x.shape[1], 1234)) + enc.flush()
     assert out == whole
+
+
+def test_an_interval_of_an_earlier_packet_held_past_the_end_is_refused_by_every_reader(tmp_path: Path) -> None:
+    # Packets of 6 frames, a stride of 8: packet 0's interval 0 covers frames [0, 8], but the stream ends
+    # after frame 7 (the last packet holds frames 6 and 7); the whole-file reader (info), the streaming
+    # decoder and the command line refuse it.
+    import subprocess
+    import sys
+
+    h = header(time_stride=3, phase_stride=8)
+    out = [h.pack(0)]
+    for k, (b, totals) in enumerate(((band([1]), None), (None, (1000, 8, 3)))):
+        ch = ChannelData(1.0, np.zeros(0, np.float32), None, None, bytes(8), b)
+        out.append(packets.write_packet(k, section.channel_section(ch, h), totals, band=b is not None))
+    data = b"".join(out)
+    with pytest.raises(FormatError, match="interval 0 is held past the stream's last frame"):
+        packets.read_packets(data)
+    (tmp_path / "b.cra").write_bytes(data)
+    r = subprocess.run([sys.executable, "-m", "codec_rt", "info", str(tmp_path / "b.cra")], capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "held past the stream's last frame" in r.stderr, r.stderr
 
 
 def test_the_band_flag_belongs_to_mode_3() -> None:

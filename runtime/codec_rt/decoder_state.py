@@ -12,6 +12,7 @@ import numpy.typing as npt
 from . import tonal
 from .blob import BlobHeader
 from .config import ModelConfig
+from .errors import FormatError
 from .grid import StreamEnd
 from .latent import Decoded
 from .packets import Packet, PacketReader
@@ -94,6 +95,8 @@ def _append_band(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig) -
         st.phases = np.pad(st.phases, ((0, 0), (0, 0), (0, grow)))
         st.band_held = np.pad(st.band_held, ((0, 0), (0, grow)))
     st.phase_frames += p.n_frames
+    if p.last and st.band_held[:, at + p.n_frames :].any():  # the packet before held past the end (4.8)
+        raise FormatError("a tonal band interval is held past the stream's last frame")
     if all(ch.band is None for ch in p.channels):  # a packet that holds nothing (its flags say so)
         return
     paths = [tonal.paths(ch.band, first, p.n_frames, h.phase_stride, h.phase_bits, cfg.hop, cfg.n_fft, p.last)

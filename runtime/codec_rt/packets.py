@@ -39,6 +39,7 @@ from .blob import (
 from .config import MAX_SAMPLES
 from .errors import ChecksumError, FormatError, TruncatedError
 from .section import ChannelData, parse_sections
+from .tonal import check_ends
 
 READ_SIZE = 1 << 16  # bytes read from a file or pipe at a time
 
@@ -91,12 +92,17 @@ def read_packets(data: bytes) -> tuple[BlobHeader, list[Packet]]:
         if zlib.crc32(data[:body_end]) != crc:
             raise ChecksumError("blob checksum mismatch: the file is corrupt")
         chans = parse_sections(data, header_size, body_end, header, header.latent_steps, header.n_frames)
-        return header, [Packet(0, header.latent_steps, header.n_frames, tuple(chans), True, header_size)]
-    reader = PacketReader()
-    packets = reader.feed(data)
-    reader.close()
-    assert reader.header is not None
-    return reader.header, packets
+        h, packets = header, [Packet(0, header.latent_steps, header.n_frames, tuple(chans), True, header_size)]
+    else:
+        reader = PacketReader()
+        packets = reader.feed(data)
+        reader.close()
+        assert reader.header is not None
+        h = reader.header
+    for p in packets if h.band_rows else ():  # 4.8: no interval held past the stream's end
+        for ch in p.channels:
+            check_ends(ch.band, p.index * h.packet_steps * h.time_stride, p.n_frames, h.phase_stride, h.n_frames)
+    return h, packets
 
 
 def read(data: bytes) -> tuple[BlobHeader, list[ChannelData]]:

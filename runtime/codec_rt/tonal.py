@@ -136,6 +136,17 @@ def from_bytes(data: bytes, pos: int, end: int, m: int, rows: int, bits: int) ->
     return Band(flags, e, a, c), pos + na + nc
 
 
+def check_ends(band: Band | None, first_frame: int, n_frames: int, stride: int, stream_frames: int) -> None:
+    """FormatError where a section's band (over frames `[first_frame, first_frame + n_frames)`) holds an
+    interval past the stream's last frame (of `stream_frames`): 4.8's rule, which a packet before a short
+    last one can break too."""
+    if band is None or not band.flags.any():
+        return
+    i = interval_range(first_frame, n_frames, stride)[int(np.flatnonzero(band.flags)[-1])]
+    if (i + 1) * stride > stream_frames - 1:
+        raise FormatError(f"tonal band interval {i} is held past the stream's last frame")
+
+
 def base_turns(d: npt.NDArray[np.int64], stride: int, hop: int, n_fft: int, bits: int) -> npt.NDArray[np.int64]:
     """Each bin's whole turns over an interval, rounded, for a partial at its centre, less the anchors'
     difference `d [rows]` (codes): the cycle code's zero (module docstring)."""

@@ -469,9 +469,28 @@ export function readBlob(data, opts = {}) {
       throw new ChecksumError('blob checksum mismatch: the file is corrupt');
     }
     const sections = parseSections(data, h.headerSize, bodyEnd, h, h.latentSteps, h.nFrames);
-    return { header: h, packets: [{ index: 0, steps: h.latentSteps, frames: h.nFrames, sections }], cut: null };
+    return checkEnds({ header: h, packets: [{ index: 0, steps: h.latentSteps, frames: h.nFrames, sections }], cut: null });
   }
-  return readPackets(data, h, !!opts.allowCut);
+  return checkEnds(readPackets(data, h, !!opts.allowCut));
+}
+
+/**
+ * 4.8: no tonal band interval held past the stream's last frame (a packet before a short last one can
+ * break it too); a cut blob's end is not known. @param {Blob} blob @returns {Blob}
+ */
+function checkEnds(blob) {
+  const h = blob.header;
+  if (h.mode !== 3 || blob.cut) return blob;
+  for (const p of blob.packets) {
+    const [i0] = bandIntervals(h, p.index * h.packetSteps * h.timeStride, p.frames);
+    for (const s of p.sections) {
+      const last = s.band ? s.band.flags.lastIndexOf(1) : -1;
+      if (last >= 0 && (i0 + last + 1) * h.phaseStride > h.nFrames - 1) {
+        throw new FormatError(`tonal band interval ${i0 + last} is held past the stream's last frame`);
+      }
+    }
+  }
+  return blob;
 }
 
 /** @param {Uint8Array} data @param {Header} h @param {boolean} allowCut @returns {Blob} */

@@ -5,6 +5,8 @@
  */
 
 import FFT from 'fft.js';
+/** The log-magnitude feature's floor (Python: `stft.MAG_FLOOR`). */
+export const MAG_FLOOR = 1e-5;
 
 const f32 = Math.fround;
 export const MOMENTUM = 0.99;
@@ -109,7 +111,7 @@ export function stftFeatures(seg, nFft, hop, frames) {
     for (let k = 0; k < nb; k++) {
       const a = f32(re[k]);
       const b = f32(im[k]); // the spectrum is kept as complex64
-      feats[k * frames + t] = Math.log(Math.max(f32(Math.sqrt(a * a + b * b)), 1e-5));
+      feats[k * frames + t] = Math.log(Math.max(f32(Math.sqrt(a * a + b * b)), MAG_FLOOR));
       feats[(nb + k) * frames + t] = Math.atan2(b, a);
     }
   }

@@ -6,6 +6,7 @@
  */
 
 import { CYCLE_BITS, bandIntervals } from './container.js';
+import { MAG_FLOOR } from './dsp.js';
 import { FormatError } from './errors.js';
 import { rint } from './round.js';
 
@@ -116,7 +117,11 @@ export function tonalBand(feats, base, nBins, T, windowFirst, first, nFrames, h,
     const a = i * K - windowFirst;
     let out = { ok: false, r: R, ca: [0], cb: [0], e: [0] };
     if (i >= 0 && a >= 0 && a + K < T && (i + 1) * K <= lastFrame) {
-      const pw = (/** @type {number} */ k, /** @type {number} */ t) => Math.exp(2 * logmag(k, a + t));
+      // |X|^2, as codec-rt weighs; a bin at the features' floor holds nothing (digital silence fits no path)
+      const pw = (/** @type {number} */ k, /** @type {number} */ t) => {
+        const m = Math.exp(logmag(k, a + t));
+        return m <= MAG_FLOOR * 1.000001 ? 0 : m * m;
+      };
       const over = [];
       for (let k = 0; k <= Math.min(R, nBins - 1); k++) {
         let sum = 0;

@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readBlob } from '../src/container.js';
+import { concat, packHeader, packSection, writePacket } from '../src/writer.js';
 import { latents } from '../src/decoder.js';
 import { LEAD_IN_FRAMES } from '../src/encoder.js';
 import { leadIn, leadLengths } from '../src/lead.js';
@@ -239,5 +240,29 @@ describe('JavaScript blobs against codec-rt\'s', () => {
           assert.ok(Math.abs(mean) < 0.03, `JavaScript blobs score ${mean.toFixed(3)} PESQ-WB from codec-rt's on average`);
         }
         writeFileSync(path.join(OUT, 'scores.json'), JSON.stringify(results, null, 1));
+  });
+});
+
+describe('the tonal band (format 1.11)', () => {
+  it('holds nothing on digital silence, as codec-rt does (a bin at the features\' floor weighs nothing)', async () => {
+    const blob = await encode([new Float32Array(16000)], 16000, { bitrate: 12, framed: true });
+    const { header: h, packets } = readBlob(blob);
+    assert.equal(h.mode, 3);
+    assert.ok(packets.every((p) => p.sections.every((sec) => !sec.band)), 'a band on silence');
+  });
+
+  it('refuses an interval an earlier packet holds past the stream\'s end, reading the whole blob (info)', () => {
+    // packets of 6 frames, stride 8: packet 0's interval 0 covers frames [0, 8]; the stream ends at frame 7
+    const h = {
+      minor: 11, headerSize: 0, mode: 3, bits: 0, phaseBits: 3, coder: 1, sampleRate: 16000, channels: 1,
+      latentChannels: 3, latentBins: 5, nBins: 9, numSamples: 0, nFrames: 0, latentSteps: 0, modelId: '0123456789abcdef',
+      layout: 1, stereo: 0, timeStride: 3, packetSteps: 2, preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 4,
+      phaseStride: 8,
+    };
+    const band = { flags: Uint8Array.of(1), edges: Uint16Array.of(3), anchors: new Uint16Array(8).fill(1), cycles: new Uint16Array(4).fill(8) };
+    const coded = new Uint8Array(8);
+    const data = concat([packHeader(h, 0), writePacket(0, packSection(h, { gain: 1, coded, band }), null, true),
+      writePacket(1, packSection(h, { gain: 1, coded }), [1000, 8, 3])]);
+    assert.throws(() => readBlob(data), /interval 0 is held past the stream's last frame/);
   });
 });

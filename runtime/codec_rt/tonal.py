@@ -42,7 +42,7 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 U16 = npt.NDArray[np.uint16]
 
-CYCLE_BITS = 4  # a held bin's turns, as an offset from its centre's: -8..7 (`CYCLE_OFFSET` is 0)
+CYCLE_BITS = 4  # a held bin's turns, as an offset from its centre's: code CYCLE_OFFSET is 0, so -8..7
 CYCLE_OFFSET = 8
 MAX_BITS = 8  # anchor bits: the integers of the path stay exact in a double (JavaScript)
 MAX_STRIDE = 64

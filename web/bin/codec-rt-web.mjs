@@ -58,11 +58,13 @@ function writeOutput(file, bytes, force, input) {
   }
 }
 
-/** @param {string | undefined} s @param {string} name */
-function number(s, name) {
+/** @param {string | undefined} s @param {string} name @param {boolean} [whole] */
+function number(s, name, whole = false) {
   if (s === undefined) return undefined;
   const x = Number(s);
-  if (!Number.isFinite(x)) throw new UsageError(`${name} must be a number, got ${s}`);
+  if (!Number.isFinite(x) || (whole && !Number.isInteger(x))) {
+    throw new UsageError(`${name} must be a ${whole ? 'whole number' : 'number'}, got ${s}`);
+  }
   return x;
 }
 
@@ -83,6 +85,12 @@ async function main() {
   }
   const [cmd, input, ...rest] = positionals;
   if (!['decode', 'encode', 'info'].includes(cmd) || !input || rest.length) throw new UsageError('expected a command and one input');
+  // an option the command does not take is a mistake, not something to ignore (codec-rt's typer refuses it)
+  const only = { encode: ['bitrate', 'low-latency', 'mode', 'bits', 'layout', 'stereo'], decode: ['phase-iters', 'contrast'] };
+  for (const [owner, names] of Object.entries(only)) {
+    const used = names.filter((n) => /** @type {any} */ (o)[n] !== undefined);
+    if (cmd !== owner && used.length) throw new UsageError(`${cmd} takes no --${used[0]}`);
+  }
   if (cmd !== 'info' && !o.output) throw new UsageError(`${cmd} needs -o OUTPUT`);
   const backend = o.backend ?? 'native';
   if (backend !== 'native' && backend !== 'wasm') throw new UsageError('--backend must be native or wasm');
@@ -120,7 +128,7 @@ async function main() {
   checkOutput(output, !!o.force, input);
   if (cmd === 'decode') {
     const out = await decode(data, {
-      ...store, model, phaseIters: number(o['phase-iters'], '--phase-iters'), contrast: number(o.contrast, '--contrast'),
+      ...store, model, phaseIters: number(o['phase-iters'], '--phase-iters', true), contrast: number(o.contrast, '--contrast'),
       onWarning: (m) => console.error(m),
     });
     const report = { over: 0 };
@@ -141,7 +149,7 @@ async function main() {
   const blob = await encode(channels, sampleRate, {
     ...store, model, bitrate: number(o.bitrate, '--bitrate'), lowLatency: !!o['low-latency'],
     mode: /** @type {'predicted' | 'store_phase' | 'low_band_phase' | 'tonal_band_phase' | undefined} */ (o.mode),
-    bits: number(o.bits, '--bits'),
+    bits: number(o.bits, '--bits', true),
     framed: (o.layout ?? 'framed') === 'framed', jointStereo: (o.stereo ?? 'auto') === 'auto' ? undefined : o.stereo === 'mid-side',
   });
   writeOutput(output, blob, !!o.force, input);
@@ -150,7 +158,7 @@ async function main() {
 main().catch((e) => {
   if (e instanceof CodecError) console.error(`error: ${e.message}`);
   else if (e instanceof UsageError || (e instanceof TypeError && /** @type {any} */ (e).code?.startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`error: ${e.message}\n${USAGE}`);
+    console.error(`error: ${e.message} (codec-rt-web --help for usage)`);
   } else {
     console.error(e);
     process.exit(1);

@@ -87,6 +87,9 @@ describe('codec-rt-web', () => {
         /cannot read ladder.json under .*nowhere \(no such file\)/],
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--models', 'http://127.0.0.1:9/'],
         /cannot read ladder.json under http/],
+      // an option the command does not take, a fraction where a count is asked for: usage errors, one line
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--bitrate', '6'], /decode takes no --bitrate/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--phase-iters', '1.5'], /whole number, got 1.5/],
       // the input under another spelling, even with --force; a folder as the output
       [['decode', copy, '-o', path.join(dir, '.', 'copy.cra'), '--force'], /is the input file/],
       [['decode', path.join(REF, 'cut.cra'), '-o', dir, '--force'], /is a directory/],

@@ -8,6 +8,7 @@ import { readHeader } from './container.js';
 import { decodeBlob } from './decoder.js';
 import { encodeAudio } from './encoder.js';
 import { findPoint, parseLadder, selectPoint } from './ladder.js';
+import { ModelError } from './errors.js';
 import { Model } from './model.js';
 
 /**
@@ -36,7 +37,11 @@ export class ModelStore {
 
   /** The ladder (ladder.json). */
   ladder() {
-    if (!this._ladder) this._ladder = this.read('ladder.json').then((b) => parseLadder(new TextDecoder().decode(b)));
+    if (!this._ladder) {
+      this._ladder = this.read('ladder.json').then((b) => parseLadder(new TextDecoder().decode(b)), (e) => {
+        throw new ModelError(`no ladder at ${this.source} (ladder.json: ${e instanceof Error ? e.message : e})`);
+      });
+    }
     return this._ladder;
   }
 

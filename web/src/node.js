@@ -33,10 +33,12 @@ export const SHIPPED_MODELS = path.resolve(path.dirname(fileURLToPath(import.met
  * @returns {import('./codec.js').Reader}
  */
 export function reader(base) {
-  /** A file that cannot be read is a ModelError naming it, not a system error (the CLI's one line). */
-  const failed = (/** @type {string} */ name, /** @type {unknown} */ e) => {
-    const why = /** @type {any} */ (e)?.code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e);
-    return new ModelError(`cannot read ${name} under ${base} (${why})`);
+  /** A file that cannot be read is a ModelError saying why, not a system error (the CLI's one line); the
+   * caller names the file. */
+  const failed = (/** @type {unknown} */ e) => {
+    const code = /** @type {any} */ (e)?.code;
+    return new ModelError(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder'
+      : e instanceof Error ? e.message : String(e));
   };
   if (/^https?:\/\//.test(base)) {
     const root = base.endsWith('/') ? base : `${base}/`;
@@ -45,9 +47,9 @@ export function reader(base) {
       try {
         res = await fetch(new URL(name, root));
       } catch (e) {
-        throw failed(name, /** @type {any} */ (e)?.cause ?? e);
+        throw failed(/** @type {any} */ (e)?.cause ?? e);
       }
-      if (!res.ok) throw failed(name, `${res.status} ${res.statusText}`);
+      if (!res.ok) throw failed(`${res.status} ${res.statusText}`);
       return new Uint8Array(await res.arrayBuffer());
     };
   }
@@ -55,7 +57,7 @@ export function reader(base) {
     try {
       return new Uint8Array(await readFile(path.join(base, name)));
     } catch (e) {
-      throw failed(name, e);
+      throw failed(e);
     }
   };
 }

@@ -84,9 +84,9 @@ describe('codec-rt-web', () => {
       [['encode', bad, '-o', path.join(dir, 'y.cra'), '--bitrate', '1'], /not a WAV file|no model at or below/],
       // a ladder that is not there, by folder or URL (a port nothing listens on): a line, not a stack trace
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--models', path.join(dir, 'nowhere')],
-        /cannot read ladder.json under .*nowhere \(no such file\)/],
+        /no ladder at .*nowhere \(ladder.json: no such file\)/],
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--models', 'http://127.0.0.1:9/'],
-        /cannot read ladder.json under http/],
+        /no ladder at http:\/\/127.0.0.1:9\/? \(ladder.json: /],
       // an option the command does not take, a fraction where a count is asked for: usage errors, one line
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--bitrate', '6'], /decode takes no --bitrate/],
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--phase-iters', '1.5'], /whole number, got 1.5/],

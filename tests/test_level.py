@@ -55,11 +55,12 @@ def test_a_packet_gain_is_the_streams_within_a_factor_of_two_of_its_own() -> Non
 
 
 def test_a_file_holds_its_packet_gains_together_and_a_live_stream_does_not() -> None:
+    """The gains applied (FORMAT.md 7.6; the level match, 7.7, moves those stored by a factor 2 at most)."""
     codec = Codec.load(bitrate=12)
     x = background_with_bursts()
-    enc = StreamEncoder(codec, RATE, 1)
+    enc = StreamEncoder(codec, RATE, 1, level_match=False)
     live = enc.push(x) + enc.flush()
-    for data, widest in ((codec.encode(x, RATE, framed=True), REFERENCE_SPAN), (live, None)):
+    for data, widest in ((codec.encode(x, RATE, framed=True, level_match=False), REFERENCE_SPAN), (live, None)):
         gains = [p.channels[0].gain for p in packets.read_packets(data)[1]]
         spread = max(gains) / min(gains)
         if widest is None:

@@ -98,12 +98,13 @@ def test_framed_symbols_are_the_whole_file_symbols_bit_for_bit(codecs: dict[str,
     """Quiet speech: every frame's level gain and the whole file's clamp to the same maximum, so the only
     difference left is framing; each frame's window covers the encoder's receptive field, and both layouts
     code the same signal (the lead-in, the audio, the lead-out: FORMAT.md 7.1), so the symbols are the
-    whole-file graph's, bit for bit, and so is the decoded audio."""
+    whole-file graph's, bit for bit, and so is the decoded audio (with the gains applied stored: the level
+    match, FORMAT.md 7.7, sets each packet's from its own decoded level)."""
     codec = codecs["range"]
     x, sr = clip
     quiet = x * np.float32(1e-4)
-    framed = codec.encode(quiet, sr, framed=True, packet_steps=4)
-    whole = codec.encode(quiet, sr)
+    framed = codec.encode(quiet, sr, framed=True, packet_steps=4, level_match=False)
+    whole = codec.encode(quiet, sr, level_match=False)
     tables = codec.model.entropy
     assert tables is not None
     h, frames = packets.read_packets(framed)

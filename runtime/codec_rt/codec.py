@@ -117,6 +117,7 @@ class Codec:
         joint_stereo: bool | None = None,
         phase_bins: int | None = None,
         rate_lambda: float | None = None,
+        level_match: bool = True,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
@@ -142,6 +143,9 @@ class Codec:
         rate_lambda: range-coded models: > 0 rounds each latent value to the neighbouring integer that costs
         less in squared error plus `rate_lambda` times its bits (`entropy.rate_aware_symbols`): fewer bytes
         for a little quality, a rate between the ladder's points; 0: plain rounding; None: `self.rate_lambda`.
+        level_match: store, per section, the gain that brings the decoded level to the input's (the decoder
+        graph run on the codes: `latent.matched_gains`, docs/FORMAT.md 7.7; non-causal models only); False:
+        the gain applied.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
         if packet_steps is not None and not framed:
@@ -157,10 +161,10 @@ class Codec:
             level.add(x)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
                                 packet_steps=packet_steps, joint_stereo=joint_stereo, level=level,
-                                phase_bins=phase_bins, rate_lambda=lam)
+                                phase_bins=phase_bins, rate_lambda=lam, level_match=level_match)
             return enc.push(x) + enc.flush()
         opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
-        return encode_whole(self.model, audio, sample_rate, opts)
+        return encode_whole(self.model, audio, sample_rate, opts._replace(level_match=bool(level_match)))
 
     def decode(
         self, data: bytes, phase_iters: int | None = None, contrast: float | None = None, highpass: bool = True,

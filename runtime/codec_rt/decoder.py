@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 Features = tuple[F32, F32, F32, int, BoolArray | None, npt.NDArray[np.int32] | None]  # `_features`
-MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 BLOCKS_IN_FLIGHT = 2  # non-causal blocks decoded at once per worker thread (memory: docs/STREAMING.md)
 DEFAULT_PHASE_ITERS = 32  # Griffin-Lim iterations per block; a causal model: phase.CAUSAL_ITERS per frame
 
@@ -359,7 +358,7 @@ class StreamDecoder:
         assert h is not None and st.latents is not None and st.gains is not None
         s = cfg.time_stride
         feats = model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
-        logmag = np.minimum(feats[:, 0], MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
+        logmag = np.minimum(feats[:, 0], latent.MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
         smoothing = 0 if cfg.causal else h.gain_smoothing  # (a causal decoder cannot look ahead)
         last = st.end.model.steps - 1 if st.end is not None else None
         gain = frame_gains(st.gains, st.z0, w0, w1, s, smoothing, last)[:, None, :]  # [channels, 1, frames]

@@ -50,10 +50,13 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     xm = remove_dc(resample(coded, rate, cfg.sample_rate, header.coded_length(cfg.sample_rate)), cfg.sample_rate)
     gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
-    z = model.encode(stft.to_features(spec))  # [C, Lc, Lf, steps]
+    feats = stft.to_features(spec)
+    z = model.encode(feats)  # [C, Lc, Lf, steps]
     assert (spec.shape[2], z.shape[3]) == (header.n_frames, header.latent_steps)
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
+    if opts.level_match and not cfg.causal:  # FORMAT.md 7.7: a causal decoder does not smooth the gains
+        gains = latent.matched_gains(model, header, z, gains, feats[:, 0], 0, header.n_frames, opts.rate_lambda)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
                                               bands=bands))
 
@@ -110,8 +113,9 @@ class StreamEncoder:
     count, else up to 4). `joint_stereo`: a pair as mid/side (format 1.4; a stream cannot look ahead to
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
-    beside loud packets; None (a live stream): each packet's own. Raises AudioError for a bad rate, channel
-    count or chunk, CodecError for bad options.
+    beside loud packets; None (a live stream): each packet's own. `level_match`: store the gain that brings
+    the decoded level to the input's (`latent.matched_gains`; non-causal models only; False: the gain
+    applied). Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class StreamEncoder:
         level: Loudness | None = None,
         phase_bins: int | None = None,
         rate_lambda: float | None = None,
+        level_match: bool = True,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
@@ -137,6 +142,7 @@ class StreamEncoder:
         phase_bins, phase_bits = low_band_of(model, mode, phase_bins, phase_bits)
         opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
         self.rate_lambda = opts.rate_lambda
+        self.level_match = bool(level_match) and not cfg.causal  # FORMAT.md 7.7
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
@@ -289,7 +295,9 @@ class StreamEncoder:
         own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
         gains = packet_gains(input_gain(seg[:, own : own + span_end - j0 * s * hop]), self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
-        z = self.model.encode(stft.to_features(spec))[..., j0 - t0 // s : j1 - t0 // s]
+        feats = stft.to_features(spec)
+        zw = self.model.encode(feats)
+        z = zw[..., j0 - t0 // s : j1 - t0 // s]
         f0 = j0 * s - t0
         n_frames = (j1 * s if end is None else min(j1 * s, end.frames)) - j0 * s
         phase = np.angle(spec[:, : h.phase_rows, f0 : f0 + n_frames]) if h.phase_rows else None
@@ -297,6 +305,8 @@ class StreamEncoder:
         if bands is not None and not any(b.flags.any() for b in bands):
             bands = None  # a packet that holds nothing leaves its bands out (FORMAT.md 4.5)
         last = end is not None and j1 == end.steps
+        if self.level_match:  # the window's latent: the decoder graph's context reaches past the packet
+            gains = latent.matched_gains(self.model, h, zw, gains, feats[:, 0], f0, n_frames, self.rate_lambda)
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands),
                             totals, bands is not None)

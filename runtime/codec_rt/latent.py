@@ -22,7 +22,7 @@ from . import entropy, lead, stft, tonal
 from .blob import PHASE_DITHER_MINOR, TONAL_MINOR, BlobHeader
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
-from .level import GAIN_SMOOTHING_STEPS
+from .level import GAIN_GRID_DB, GAIN_SMOOTHING_STEPS, MAX_GAIN, MIN_GAIN
 from .model import Model
 from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, phase_dither, quantize, quantize_phase
 from .resample import model_length
@@ -44,6 +44,7 @@ CAUSAL_LOW_BAND_PHASE_HZ = 450.0
 # A non-causal model's lead-in (docs/FORMAT.md 7.1), in STFT frames: shorter ones tried left the start of a
 # tone louder than its middle (docs/fidelity.md).
 LEAD_IN_FRAMES = 16
+MAX_LOGMAG = 12.0  # the decoded log-magnitude's ceiling, about +100 dB over the model's working level
 
 
 class Options(NamedTuple):
@@ -57,6 +58,7 @@ class Options(NamedTuple):
     phase_bins: int = 0  # modes low_band_phase and tonal_band_phase: the coded bins [0, phase_bins)
     rate_lambda: float = 0.0  # range-coded models: > 0 rounds the latent rate-aware (`entropy.rate_aware_symbols`)
     phase_stride: int = 0  # mode tonal_band_phase: frames from one anchor to the next (`tonal.py`)
+    level_match: bool = True  # store the gain that brings the decoded level to the input's (`matched_gains`)
 
 
 def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
@@ -206,6 +208,43 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
             data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded, band)
         out.append(channel_section(data, header))
     return b"".join(out)
+
+
+def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: float = 0.0) -> F32:
+    """Latent `[C, Lc, Lf, steps] float32` -> the same as the decoder graph sees it once coded (`sections`'
+    quantization: coder 0's codes dequantized, else the range coders' symbols, rounded with `rate_lambda`)."""
+    if header.coder == Coder.FIXED:
+        return np.stack([dequantize(*quantize(z, header.bits), header.bits) for z in latent])
+    return np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda) for z in latent]).astype(np.float32)
+
+
+# A regression decoder renders a steady tone or chord a few dB off its level where the latent is coarse (at 3
+# and 6 kbps a chord -3.9 and +3.1 dB, a harmonic-rich tone -2.2 and -2.1 dB), and rate-aware rounding takes
+# a 10 ms blip 3.4 dB down (docs/fidelity.md). The encoder knows what the decoder graph makes of its codes, so
+# the gain a section stores is the one the encoder applied times the decoded magnitude's level over the
+# input's (FORMAT.md 7.2): the decoder divides that out. The ratio stays within MATCH_SPAN either way and on
+# level.GAIN_GRID_DB (one float32 for any runtime's sums); frames at the features' floor are not weighed.
+MATCH_SPAN = 2.0
+MATCH_FLOOR_POWER = (10.0 * stft.MAG_FLOOR) ** 2  # mean power per bin and frame below which nothing is matched
+
+
+def matched_gains(model: Model, header: BlobHeader, latent: F32, gains: F32, logmag: F32, first: int,
+                  n_frames: int, rate_lambda: float = 0.0) -> F32:
+    """The gains `[C] float32` a section stores (`sections`): `gains`, the ones applied, each times the ratio
+    of the decoded magnitude's rms to the input's over frames `[first, first + n_frames)` of `logmag [C, F, T]`
+    (the encoder graph's input log-magnitude, `stft.to_features`), the decoder graph run on `latent [C, Lc,
+    Lf, T / time_stride]` as coded (`decoded_latent`), whose steps start at `logmag`'s first frame. Source:
+    analysis by synthesis, as CELP coders choose their gains (Schroeder and Atal, "Code-excited linear
+    prediction", ICASSP 1985)."""
+    frames = slice(first, first + n_frames)
+    out = model.decode(decoded_latent(model, header, latent, rate_lambda))[:, 0, :, frames]
+    decoded = np.sum(np.exp(2.0 * np.minimum(out.astype(np.float64), MAX_LOGMAG)), axis=(1, 2))
+    power = np.exp(2.0 * logmag[:, :, frames].astype(np.float64))
+    inp = np.sum(power, axis=(1, 2))
+    ok = inp > MATCH_FLOOR_POWER * power[0].size
+    ratio = np.clip(np.sqrt(decoded / np.where(ok, inp, 1.0)), 1.0 / MATCH_SPAN, MATCH_SPAN)
+    grid = np.where(ok, np.floor(20.0 * np.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB, 0.0)
+    return np.asarray(np.clip(gains * 10.0 ** (grid / 20.0), MIN_GAIN, MAX_GAIN), np.float32)
 
 
 def _dither(header: BlobHeader, rows_frames: npt.NDArray[Any], first_frame: int) -> F64 | None:

@@ -29,6 +29,11 @@ export const CAUSAL_LOW_BAND_PHASE_BITS = 3;
 /** A non-causal model's lead-in, at least this many STFT frames (7.1; Python:
  * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
 export const LEAD_IN_FRAMES = 16;
+/** 7.7, the level match (Python: `latent.MATCH_SPAN`, `MATCH_FLOOR_POWER`, `level.GAIN_GRID_DB`, `MAX_LOGMAG`). */
+const MATCH_SPAN = 2;
+const MATCH_FLOOR_POWER = 1e-8;
+const GAIN_GRID_DB = 0.25;
+const MAX_LOGMAG = 12;
 
 /**
  * @typedef {object} EncodeOptions
@@ -47,6 +52,9 @@ export const LEAD_IN_FRAMES = 16;
  * @property {number} [rateLambda] range-coded models: > 0 rounds each latent value to the neighbouring
  *   integer that costs less in squared error plus rateLambda times its bits (`rateAwareSymbols`; Python:
  *   `entropy.rate_aware_symbols`): fewer bytes for a little quality; default 0, plain rounding
+ * @property {boolean} [levelMatch] store, per section, the gain that brings the decoded level to the input's
+ *   (FORMAT.md 7.7: the decoder graph run on the codes; a non-causal model's), as codec-rt does; false: the
+ *   gain applied. Default true
  */
 
 export { rint };
@@ -144,6 +152,71 @@ function check(model, channels, rate, opts) {
 }
 
 /**
+ * Coder 0's max-norm quantization (codec-rt's `quantize.quantize`) of one channel's latent.
+ * @param {Float32Array} v [C, per] @param {number} nc C @param {number} per values per latent channel
+ * @param {number} bits @returns {{scales: Float32Array, codes: Uint16Array}}
+ */
+function quantize(v, nc, per, bits) {
+  const half = f32((2 ** bits - 1) / 2);
+  const scales = new Float32Array(nc);
+  const codes = new Uint16Array(v.length);
+  for (let lc = 0; lc < nc; lc++) {
+    let m = 0;
+    for (let i = lc * per; i < (lc + 1) * per; i++) m = Math.max(m, Math.abs(v[i]));
+    scales[lc] = m;
+    const safe = m > 0 ? m : 1;
+    for (let i = lc * per; i < (lc + 1) * per; i++) {
+      const unit = Math.min(Math.max(f32(v[i] / safe), -1), 1);
+      codes[i] = rint(f32(f32(unit + 1) * half));
+    }
+  }
+  return { scales, codes };
+}
+
+/**
+ * 7.7, the level match: the gains the sections store, each channel's applied gain times the decoded
+ * magnitude's rms over the input's, over frames [f0, f0 + nFrames) of the window, the decoder graph run on
+ * the window's latent as coded (codec-rt's `latent.matched_gains`, the same float64 sums).
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {Float32Array} z [B, C, F, T] @param {number} tAll T @param {number[]} gains [B] the ones applied
+ * @param {Float32Array} feats [B, 2, n_bins, framesAll] the encoder graph's input @param {number} framesAll
+ * @param {number} f0 @param {number} nFrames @param {number} rateLambda
+ * @returns {Promise<number[]>}
+ */
+async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFrames, rateLambda) {
+  const c = model.config;
+  const rows = c.channels * c.latentBins;
+  const n = rows * tAll;
+  const zq = new Float32Array(h.channels * n);
+  for (let ch = 0; ch < h.channels; ch++) {
+    const v = z.subarray(ch * n, (ch + 1) * n);
+    if (h.coder === 0) {
+      const { scales, codes } = quantize(v, c.channels, c.latentBins * tAll, h.bits);
+      const step = f32(2 / (2 ** h.bits - 1));
+      for (let i = 0; i < n; i++) zq[ch * n + i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / (c.latentBins * tAll))]);
+    } else {
+      zq.set(rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), tAll, rateLambda), ch * n);
+    }
+  }
+  const y = await model.decode(zq, h.channels, tAll); // [B, 2, n_bins, tAll * s]
+  const yAll = tAll * c.timeStride;
+  return gains.map((g, ch) => {
+    let decoded = 0;
+    let input = 0;
+    for (let k = 0; k < c.nBins; k++) {
+      for (let t = f0; t < f0 + nFrames; t++) {
+        decoded += Math.exp(2 * Math.min(y[(ch * 2 * c.nBins + k) * yAll + t], MAX_LOGMAG));
+        input += Math.exp(2 * feats[(ch * 2 * c.nBins + k) * framesAll + t]);
+      }
+    }
+    if (!(input > MATCH_FLOOR_POWER * c.nBins * nFrames)) return g;
+    const ratio = Math.min(Math.max(Math.sqrt(decoded / input), 1 / MATCH_SPAN), MATCH_SPAN);
+    const grid = Math.floor(20 * Math.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB;
+    return f32(Math.min(Math.max(g * 10 ** (grid / 20), 1 / 64), 64));
+  });
+}
+
+/**
  * One packet's (or the whole layout's) channel sections from the encoder graph's latent.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {Float32Array} z [B, C, F, T] @param {number} t0 steps to keep: [t0, t0 + steps)
@@ -168,21 +241,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
     /** @type {Parameters<typeof packSection>[1]} */
     const sec = { gain: gains[ch] };
     if (h.coder === 0) {
-      const levels = 2 ** h.bits - 1;
-      const half = f32(levels / 2);
-      const scales = new Float32Array(c.channels);
-      const codes = new Uint16Array(v.length);
-      const per = c.latentBins * steps;
-      for (let lc = 0; lc < c.channels; lc++) {
-        let m = 0;
-        for (let i = lc * per; i < (lc + 1) * per; i++) m = Math.max(m, Math.abs(v[i]));
-        scales[lc] = m;
-        const safe = m > 0 ? m : 1;
-        for (let i = lc * per; i < (lc + 1) * per; i++) {
-          const unit = Math.min(Math.max(f32(v[i] / safe), -1), 1);
-          codes[i] = rint(f32(f32(unit + 1) * half));
-        }
-      }
+      const { scales, codes } = quantize(v, c.channels, c.latentBins * steps, h.bits);
       sec.scales = scales;
       sec.codes = codes;
     } else {
@@ -244,6 +303,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
   const { mode, bits, phaseBits, phaseBins, phaseStride, n, rateLambda } = check(model, channels, rate, opts);
   const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
+  const levelMatch = (opts.levelMatch ?? true) && !c.causal; // 7.7: a causal decoder does not smooth the gains
   let coded = channels;
   if (stereo) {
     const [l, r] = channels;
@@ -297,7 +357,8 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
-    return writeWhole(h, sections(model, h, z, 0, L, L, gains, feats, N, 0, N, 0, rateLambda).bytes);
+    const stored = levelMatch ? await matchedGains(model, h, z, L, gains, feats, N, 0, N, rateLambda) : gains;
+    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda).bytes);
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -322,7 +383,9 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const tAll = Math.ceil((t1 - t0) / s);
     const f0 = j0 * s - t0;
     const nFrames = Math.min(j1 * s, N) - j0 * s;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, gains, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda);
+    // the window's latent: the decoder graph's context reaches past the packet
+    const stored = levelMatch ? await matchedGains(model, h, z, tAll, gains, feats, t1 - t0, f0, nFrames, rateLambda) : gains;
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda);
     parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
   }
   return concat(parts);

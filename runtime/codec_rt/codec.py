@@ -143,9 +143,9 @@ class Codec:
         rate_lambda: range-coded models: > 0 rounds each latent value to the neighbouring integer that costs
         less in squared error plus `rate_lambda` times its bits (`entropy.rate_aware_symbols`): fewer bytes
         for a little quality, a rate between the ladder's points; 0: plain rounding; None: `self.rate_lambda`.
-        level_match: store, per section, the gain that brings the decoded level to the input's (the decoder
-        graph run on the codes: `latent.matched_gains`, docs/FORMAT.md 7.7; non-causal models only); False:
-        the gain applied.
+        level_match: store the gain that brings the decoded level to the input's (the decoder graph run on
+        the codes: `latent.matched_gains`, docs/FORMAT.md 7.7) in the sections that hold tonal bands or are
+        rounded rate-aware (`encoder.matched`; non-causal models only); False: the gain applied everywhere.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
         if packet_steps is not None and not framed:

@@ -55,10 +55,18 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     assert (spec.shape[2], z.shape[3]) == (header.n_frames, header.latent_steps)
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
-    if opts.level_match and not cfg.causal:  # FORMAT.md 7.7: a causal decoder does not smooth the gains
+    if opts.level_match and not cfg.causal and matched(bands, opts.rate_lambda):
         gains = latent.matched_gains(model, header, z, gains, feats[:, 0], 0, header.n_frames, opts.rate_lambda)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
                                               bands=bands))
+
+
+def matched(bands: list[tonal.Band] | None, rate_lambda: float) -> bool:
+    """Whether a section's gain is matched to the decoded level (FORMAT.md 7.7, `latent.matched_gains`; for
+    a non-causal model: a causal decoder does not smooth the gains): where a channel holds tonal bands (a
+    steady sound, whose level error is heard as such) or the latent is rounded rate-aware (which pulls the
+    level down). Not on every section: the decoder graph run on each would make encoding 60 % slower."""
+    return rate_lambda > 0 or (bands is not None and any(b.flags.any() for b in bands))
 
 
 def _bands(header: blob.BlobHeader, cfg: ModelConfig, spec: npt.NDArray[np.complex64], window_first: int,
@@ -114,8 +122,8 @@ class StreamEncoder:
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
     beside loud packets; None (a live stream): each packet's own. `level_match`: store the gain that brings
-    the decoded level to the input's (`latent.matched_gains`; non-causal models only; False: the gain
-    applied). Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
+    the decoded level to the input's where `matched` says (`latent.matched_gains`; False: the gain applied).
+    Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
     """
 
     def __init__(
@@ -305,7 +313,7 @@ class StreamEncoder:
         if bands is not None and not any(b.flags.any() for b in bands):
             bands = None  # a packet that holds nothing leaves its bands out (FORMAT.md 4.5)
         last = end is not None and j1 == end.steps
-        if self.level_match:  # the window's latent: the decoder graph's context reaches past the packet
+        if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
             gains = latent.matched_gains(self.model, h, zw, gains, feats[:, 0], f0, n_frames, self.rate_lambda)
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands),

@@ -52,9 +52,9 @@ const MAX_LOGMAG = 12;
  * @property {number} [rateLambda] range-coded models: > 0 rounds each latent value to the neighbouring
  *   integer that costs less in squared error plus rateLambda times its bits (`rateAwareSymbols`; Python:
  *   `entropy.rate_aware_symbols`): fewer bytes for a little quality; default 0, plain rounding
- * @property {boolean} [levelMatch] store, per section, the gain that brings the decoded level to the input's
- *   (FORMAT.md 7.7: the decoder graph run on the codes; a non-causal model's), as codec-rt does; false: the
- *   gain applied. Default true
+ * @property {boolean} [levelMatch] store the gain that brings the decoded level to the input's (FORMAT.md
+ *   7.7: the decoder graph run on the codes) in the sections that hold tonal bands or are rounded rate-aware
+ *   (a non-causal model's), as codec-rt does; false: the gain applied everywhere. Default true
  */
 
 export { rint };
@@ -217,6 +217,32 @@ async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFra
 }
 
 /**
+ * 7.4: each channel's tonal band (mode 3) of frames [f0, f0 + nFrames) of the window's features, else null.
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {Float32Array} feats [B, 2, n_bins, framesAll] @param {number} framesAll @param {number} f0
+ * @param {number} nFrames @param {number} first the stream's frame that frame f0 is
+ */
+function tonalBands(model, h, feats, framesAll, f0, nFrames, first) {
+  const c = model.config;
+  return h.mode === 3 ? Array.from({ length: h.channels }, (_, ch) => tonalBand(feats,
+    ch * 2 * c.nBins * framesAll, c.nBins, framesAll, first - f0, first, nFrames, h, c.hop, c.nFft, h.nFrames - 1)) : null;
+}
+
+/** Whether any channel's band holds an interval. @param {ReturnType<typeof tonalBand>[]} bands */
+function held(bands) {
+  return bands.some((b) => b.flags.some((f) => f));
+}
+
+/**
+ * 7.7: whether the sections' gains are matched (codec-rt's `encoder.matched`): where a channel holds tonal
+ * bands or the latent is rounded rate-aware. @param {ReturnType<typeof tonalBand>[] | null} bands
+ * @param {number} rateLambda
+ */
+function matched(bands, rateLambda) {
+  return rateLambda > 0 || (!!bands && held(bands));
+}
+
+/**
  * One packet's (or the whole layout's) channel sections from the encoder graph's latent.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {Float32Array} z [B, C, F, T] @param {number} t0 steps to keep: [t0, t0 + steps)
@@ -224,17 +250,15 @@ async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFra
  * @param {Float32Array | null} feats [B, 2, n_bins, frames]: the phase of frames [f0, f0 + nFrames) in modes 1 to 3
  * @param {number} framesAll @param {number} f0 @param {number} nFrames @param {number} first the stream's frame
  *   that frame f0 is (the phase codes' dither, 4.3) @param {number} rateLambda the latent's rate-aware
- *   rounding (0: plain)
+ *   rounding (0: plain) @param {ReturnType<typeof tonalBand>[] | null} bands `tonalBands`
  * @returns {{bytes: Uint8Array, band: boolean}} the sections, and whether they hold their tonal bands (mode 3)
  */
-function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda) {
+function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
-  // 7.4: the tonal bands, from the window's features; a packet that holds nothing leaves them out (4.5)
-  const bands = h.mode === 3 && feats ? Array.from({ length: h.channels }, (_, ch) => tonalBand(feats,
-    ch * 2 * c.nBins * framesAll, c.nBins, framesAll, first - f0, first, nFrames, h, c.hop, c.nFft, h.nFrames - 1)) : null;
-  const band = !!bands && (h.layout === 0 || bands.some((b) => b.flags.some((f) => f)));
+  // a packet that holds nothing leaves its bands out (4.5)
+  const band = !!bands && (h.layout === 0 || held(bands));
   for (let ch = 0; ch < h.channels; ch++) {
     const v = new Float32Array(rows * steps);
     for (let r = 0; r < rows; r++) v.set(z.subarray((ch * rows + r) * tAll + t0, (ch * rows + r) * tAll + t0 + steps), r * steps);
@@ -357,8 +381,9 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
-    const stored = levelMatch ? await matchedGains(model, h, z, L, gains, feats, N, 0, N, rateLambda) : gains;
-    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda).bytes);
+    const bands = tonalBands(model, h, feats, N, 0, N, 0);
+    const stored = levelMatch && matched(bands, rateLambda) ? await matchedGains(model, h, z, L, gains, feats, N, 0, N, rateLambda) : gains;
+    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands).bytes);
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -384,8 +409,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const f0 = j0 * s - t0;
     const nFrames = Math.min(j1 * s, N) - j0 * s;
     // the window's latent: the decoder graph's context reaches past the packet
-    const stored = levelMatch ? await matchedGains(model, h, z, tAll, gains, feats, t1 - t0, f0, nFrames, rateLambda) : gains;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda);
+    const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
+    const stored = levelMatch && matched(bands, rateLambda)
+      ? await matchedGains(model, h, z, tAll, gains, feats, t1 - t0, f0, nFrames, rateLambda) : gains;
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands);
     parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
   }
   return concat(parts);

@@ -6,7 +6,8 @@
  *   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency] [--mode predicted|tonal_band_phase|low_band_phase|store_phase]
  *                                         [--bits N] [--layout framed|whole] [--stereo auto|mid-side|independent]
  *   codec-rt-web info IN.cra
- * Every command: [--model DIR] [--models DIR|URL] [--backend native|wasm] [--force]
+ * Every command: [--model DIR] [--models DIR|URL] [--backend native|wasm] [--force]; `-` for IN reads stdin,
+ * `-o -` writes stdout (as the Python CLI).
  * A user mistake (missing file, bad blob, existing output without --force) is one line on stderr, exit 2.
  */
 
@@ -21,12 +22,23 @@ const USAGE = `usage:
   codec-rt-web encode IN.wav -o OUT.cra [--bitrate KBPS | --low-latency | --bits N] [--mode predicted|tonal_band_phase|low_band_phase|store_phase]
                                         [--layout framed|whole] [--stereo auto|mid-side|independent]
   codec-rt-web info IN.cra
-options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backend native|wasm, --force`;
+options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backend native|wasm, --force
+- as IN reads stdin, -o - writes stdout`;
 
 class UsageError extends Error {}
 
+const STDIO = '-';
+const STDIN_NAME = '<stdin>';
+
 /** @param {string} file */
 function readInput(file) {
+  if (file === STDIO) {
+    try {
+      return new Uint8Array(readFileSync(0));
+    } catch (e) {
+      throw new CodecError(`stdin: cannot read (${/** @type {any} */ (e)?.code ?? e})`);
+    }
+  }
   if (!existsSync(file)) throw new CodecError(`input ${file} does not exist`);
   if (!statSync(file).isFile()) throw new CodecError(`input ${file} is not a regular file`);
   return new Uint8Array(readFileSync(file));
@@ -37,8 +49,8 @@ function readInput(file) {
  * file without --force. @param {string} file @param {boolean} force @param {string} input
  */
 function checkOutput(file, force, input) {
-  if (!existsSync(file)) return;
-  if (realpathSync(file) === realpathSync(input)) throw new CodecError(`output ${file} is the input file; refusing to overwrite it`);
+  if (file === STDIO || !existsSync(file)) return;
+  if (input !== STDIO && realpathSync(file) === realpathSync(input)) throw new CodecError(`output ${file} is the input file; refusing to overwrite it`);
   if (statSync(file).isDirectory()) throw new CodecError(`output ${file} is a directory`);
   if (!force) throw new CodecError(`output ${file} exists (use --force to replace it)`);
 }
@@ -46,6 +58,15 @@ function checkOutput(file, force, input) {
 /** Write `bytes` to a temporary file renamed into place: nothing half-written is left, whatever fails.
  * @param {string} file @param {Uint8Array} bytes @param {boolean} force @param {string} input */
 function writeOutput(file, bytes, force, input) {
+  if (file === STDIO) {
+    // Node flushes what is written before it exits; a reader that went away is one line, exit 2
+    process.stdout.on('error', (e) => {
+      console.error(`error: stdout: cannot write (${/** @type {any} */ (e)?.code ?? e.message})`);
+      process.exit(2);
+    });
+    process.stdout.write(bytes);
+    return;
+  }
   checkOutput(file, force, input);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
   try {
@@ -145,7 +166,7 @@ async function main() {
     throw new UsageError('--mode must be predicted, tonal_band_phase, low_band_phase or store_phase');
   }
   if (o.stereo !== undefined && !['auto', 'mid-side', 'independent'].includes(o.stereo)) throw new UsageError('--stereo must be auto, mid-side or independent');
-  const { channels, sampleRate } = readWav(data, input, (m) => console.error(m));
+  const { channels, sampleRate } = readWav(data, input === STDIO ? STDIN_NAME : input, (m) => console.error(m));
   const blob = await encode(channels, sampleRate, {
     ...store, model, bitrate: number(o.bitrate, '--bitrate'), lowLatency: !!o['low-latency'],
     mode: /** @type {'predicted' | 'store_phase' | 'low_band_phase' | 'tonal_band_phase' | undefined} */ (o.mode),

@@ -68,6 +68,31 @@ describe('codec-rt-web', () => {
     assert.equal(readBlob(new Uint8Array(readFileSync(out))).header.modelId, fixed.model_id);
   });
 
+  it('reads stdin and writes stdout for -, the same bytes as through files', () => {
+    const input = M.inputs.speech16;
+    const wavFile = path.join(dir, 'stdio.wav');
+    const wav = writeWav(split(f32(input.file), 1), input.sample_rate);
+    writeFileSync(wavFile, wav);
+    const blobFile = path.join(dir, 'stdio.cra');
+    assert.equal(run('encode', wavFile, '-o', blobFile, '--bitrate', '6').status, 0);
+    const piped = spawnSync(process.execPath, [CLI, 'encode', '-', '-o', '-', '--bitrate', '6'], { input: wav });
+    assert.equal(piped.status, 0, String(piped.stderr));
+    assert.deepEqual(new Uint8Array(piped.stdout), new Uint8Array(readFileSync(blobFile)));
+    const outFile = path.join(dir, 'stdio_out.wav');
+    assert.equal(run('decode', blobFile, '-o', outFile).status, 0);
+    const back = spawnSync(process.execPath, [CLI, 'decode', '-', '-o', '-'], { input: readFileSync(blobFile) });
+    assert.equal(back.status, 0, String(back.stderr));
+    assert.deepEqual(new Uint8Array(back.stdout), new Uint8Array(readFileSync(outFile)));
+    const info = spawnSync(process.execPath, [CLI, 'info', '-'], { input: readFileSync(blobFile), encoding: 'utf8' });
+    assert.equal(JSON.parse(info.stdout).numSamples, input.samples);
+    // nothing on stdin: one line naming it, exit 2
+    const empty = spawnSync(process.execPath, [CLI, 'encode', '-', '-o', '-'], { input: '', encoding: 'utf8' });
+    assert.equal(empty.status, 2, empty.stderr);
+    assert.match(empty.stderr, /<stdin>/);
+    assert.equal(empty.stderr.trim().split('\n').length, 1, empty.stderr);
+    assert.equal(empty.stdout, '');
+  });
+
   it('refuses mistakes with one line on stderr and exit code 2', () => {
     const bad = path.join(dir, 'bad.cra');
     writeFileSync(bad, 'CRTB\x02\x00\x38\x00');

@@ -74,3 +74,39 @@ def test_a_stream_pushed_in_chunks_writes_the_files_bytes(codec3: Codec) -> None
     enc = StreamEncoder(codec3, RATE, 1, level=level)
     data = b"".join(enc.push(x[:, i : i + 3217]) for i in range(0, x.shape[1], 3217)) + enc.flush()
     assert data == codec3.encode(x, RATE, framed=True)
+
+
+def test_a_packets_match_decodes_the_codes_it_stores() -> None:
+    """Fixed width: a packet's steps are quantized with its own scales, as its section stores them, not with
+    its window's (the steps either side are context, coded apart), so the decoder graph in the match sees
+    what the decoder will."""
+    from codec_rt import latent, stft
+    from codec_rt.quantize import dequantize, quantize
+
+    codec = Codec.load(fixed_width=True)
+    x = np.concatenate([0.1 * chord(1.0), chord(1.0)], axis=1)  # a window louder after the packet
+    header = latent.header_for(codec.model, latent.coding_options(codec.config), RATE, 1, packet_steps=8)
+    window = codec.model.encode(stft.to_features(stft.stft(x, codec.config.n_fft, codec.config.hop)))
+    own = (40, 48)
+    seen = latent.decoded_latent(codec.model, header, window, own=own)
+
+    def coded(z: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return np.stack([dequantize(*quantize(c, header.bits), header.bits) for c in z])
+
+    np.testing.assert_array_equal(seen[..., 40:48], coded(window[..., 40:48]))
+    np.testing.assert_array_equal(seen[..., :40], coded(window[..., :40]))
+    np.testing.assert_array_equal(seen[..., 48:], coded(window[..., 48:]))
+    assert not np.array_equal(seen[..., 40:48], coded(window)[..., 40:48])  # the window's scales differ
+
+
+def test_the_match_in_blocks_is_the_whole_graphs(monkeypatch: pytest.MonkeyPatch, codec3: Codec) -> None:
+    """The whole layout runs the decoder graph 32 steps' frames at a time with their receptive field (bounded
+    memory): the same gains as one run over the whole latent."""
+    from codec_rt import latent
+
+    x = chord(4.0)
+    blocked = codec3.encode(x, RATE)
+    monkeypatch.setattr(latent, "MATCH_BLOCK_STEPS", 100_000)
+    assert codec3.encode(x, RATE) == blocked
+    monkeypatch.setattr(latent, "MATCH_BLOCK_STEPS", 3)
+    assert codec3.encode(x, RATE) == blocked

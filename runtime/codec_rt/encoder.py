@@ -314,7 +314,8 @@ class StreamEncoder:
             bands = None  # a packet that holds nothing leaves its bands out (FORMAT.md 4.5)
         last = end is not None and j1 == end.steps
         if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
-            gains = latent.matched_gains(self.model, h, zw, gains, feats[:, 0], f0, n_frames, self.rate_lambda)
+            gains = latent.matched_gains(self.model, h, zw, gains, feats[:, 0], f0, n_frames, self.rate_lambda,
+                                         (j0 - t0 // s, j1 - t0 // s))
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands),
                             totals, bands is not None)

@@ -210,12 +210,23 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     return b"".join(out)
 
 
-def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: float = 0.0) -> F32:
+def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: float = 0.0,
+                   own: tuple[int, int] | None = None) -> F32:
     """Latent `[C, Lc, Lf, steps] float32` -> the same as the decoder graph sees it once coded (`sections`'
-    quantization: coder 0's codes dequantized, else the range coders' symbols, rounded with `rate_lambda`)."""
-    if header.coder == Coder.FIXED:
-        return np.stack([dequantize(*quantize(z, header.bits), header.bits) for z in latent])
-    return np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda) for z in latent]).astype(np.float32)
+    quantization: coder 0's codes dequantized, else the range coders' symbols, rounded with `rate_lambda`).
+    `own`: a packet's steps `[a, b)` in a window of steps; those are coded as the packet codes them, and the
+    steps either side each on their own, as the neighbouring packets code theirs (coder 0's scales are the
+    maximum over what is coded together)."""
+    n = latent.shape[-1]
+    cuts = [0, n] if own is None else sorted({0, *own, n})
+    out = np.empty_like(latent, dtype=np.float32)
+    for s0, s1 in zip(cuts[:-1], cuts[1:], strict=True):
+        part = latent[..., s0:s1]
+        if header.coder == Coder.FIXED:
+            out[..., s0:s1] = np.stack([dequantize(*quantize(z, header.bits), header.bits) for z in part])
+        else:
+            out[..., s0:s1] = np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda) for z in part])
+    return out
 
 
 # A regression decoder renders a steady tone or chord a few dB off its level where the latent is coarse (at 3
@@ -228,18 +239,30 @@ MATCH_SPAN = 2.0
 MATCH_FLOOR_POWER = (10.0 * stft.MAG_FLOOR) ** 2  # mean power per bin and frame below which nothing is matched
 
 
+MATCH_BLOCK_STEPS = 32  # the decoder graph runs on this many steps' frames at a time (and their context)
+
+
 def matched_gains(model: Model, header: BlobHeader, latent: F32, gains: F32, logmag: F32, first: int,
-                  n_frames: int, rate_lambda: float = 0.0) -> F32:
+                  n_frames: int, rate_lambda: float = 0.0, own: tuple[int, int] | None = None) -> F32:
     """The gains `[C] float32` a section stores (`sections`): `gains`, the ones applied, each times the ratio
     of the decoded magnitude's rms to the input's over frames `[first, first + n_frames)` of `logmag [C, F, T]`
     (the encoder graph's input log-magnitude, `stft.to_features`), the decoder graph run on `latent [C, Lc,
-    Lf, T / time_stride]` as coded (`decoded_latent`), whose steps start at `logmag`'s first frame. Source:
-    analysis by synthesis, as CELP coders choose their gains (Schroeder and Atal, "Code-excited linear
-    prediction", ICASSP 1985)."""
-    frames = slice(first, first + n_frames)
-    out = model.decode(decoded_latent(model, header, latent, rate_lambda))[:, 0, :, frames]
-    decoded = np.sum(np.exp(2.0 * np.minimum(out.astype(np.float64), MAX_LOGMAG)), axis=(1, 2))
-    power = np.exp(2.0 * logmag[:, :, frames].astype(np.float64))
+    Lf, T / time_stride]` as coded (`decoded_latent`, `own` the section's steps in it), whose steps start at
+    `logmag`'s first frame, `MATCH_BLOCK_STEPS` steps' frames at a time with the steps they depend on
+    (`ModelConfig.decoder_steps`), so that a whole file's memory stays bounded. Source: analysis by
+    synthesis, as CELP coders choose their gains (Schroeder and Atal, "Code-excited linear prediction",
+    ICASSP 1985)."""
+    cfg = model.config
+    coded = decoded_latent(model, header, latent, rate_lambda, own)
+    decoded = np.zeros(latent.shape[0])
+    block = MATCH_BLOCK_STEPS * cfg.time_stride
+    for t0 in range(first, first + n_frames, block):
+        t1 = min(t0 + block, first + n_frames)
+        j0, j1 = cfg.decoder_steps(t0, t1)
+        j0, j1 = max(j0, 0), min(j1, latent.shape[-1])
+        out = model.decode(coded[..., j0:j1])[:, 0, :, t0 - j0 * cfg.time_stride : t1 - j0 * cfg.time_stride]
+        decoded += np.sum(np.exp(2.0 * np.minimum(out.astype(np.float64), MAX_LOGMAG)), axis=(1, 2))
+    power = np.exp(2.0 * logmag[:, :, first : first + n_frames].astype(np.float64))
     inp = np.sum(power, axis=(1, 2))
     ok = inp > MATCH_FLOOR_POWER * power[0].size
     ratio = np.clip(np.sqrt(decoded / np.where(ok, inp, 1.0)), 1.0 / MATCH_SPAN, MATCH_SPAN)

@@ -8,6 +8,7 @@
 
 import { PHASE_DITHER_MINOR, TONAL_MAX_BITS, TONAL_MINOR, phaseDither, phaseRows } from './container.js';
 import { TONAL_BITS, TONAL_HZ, defaultStride, tonalBand } from './tonal.js';
+import { decoderSteps } from './decoder.js';
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
 import { stftFeatures } from './dsp.js';
 import { rint } from './round.js';
@@ -34,6 +35,7 @@ const MATCH_SPAN = 2;
 const MATCH_FLOOR_POWER = 1e-8;
 const GAIN_GRID_DB = 0.25;
 const MAX_LOGMAG = 12;
+const MATCH_BLOCK_STEPS = 32;
 
 /**
  * @typedef {object} EncodeOptions
@@ -176,41 +178,69 @@ function quantize(v, nc, per, bits) {
 /**
  * 7.7, the level match: the gains the sections store, each channel's applied gain times the decoded
  * magnitude's rms over the input's, over frames [f0, f0 + nFrames) of the window, the decoder graph run on
- * the window's latent as coded (codec-rt's `latent.matched_gains`, the same float64 sums).
+ * the window's latent as coded (the packet's steps `own` as the packet codes them, the steps either side
+ * each on their own), MATCH_BLOCK_STEPS steps' frames at a time with the steps they depend on (codec-rt's
+ * `latent.matched_gains`, the same float64 sums).
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {Float32Array} z [B, C, F, T] @param {number} tAll T @param {number[]} gains [B] the ones applied
  * @param {Float32Array} feats [B, 2, n_bins, framesAll] the encoder graph's input @param {number} framesAll
  * @param {number} f0 @param {number} nFrames @param {number} rateLambda
+ * @param {[number, number] | null} own the section's steps [a, b) in the window (null: all of them)
  * @returns {Promise<number[]>}
  */
-async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFrames, rateLambda) {
+async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFrames, rateLambda, own) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const n = rows * tAll;
+  const cuts = [...new Set([0, ...(own ?? []), tAll])].sort((x, y) => x - y);
   const zq = new Float32Array(h.channels * n);
   for (let ch = 0; ch < h.channels; ch++) {
-    const v = z.subarray(ch * n, (ch + 1) * n);
-    if (h.coder === 0) {
-      const { scales, codes } = quantize(v, c.channels, c.latentBins * tAll, h.bits);
-      const step = f32(2 / (2 ** h.bits - 1));
-      for (let i = 0; i < n; i++) zq[ch * n + i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / (c.latentBins * tAll))]);
-    } else {
-      zq.set(rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), tAll, rateLambda), ch * n);
-    }
-  }
-  const y = await model.decode(zq, h.channels, tAll); // [B, 2, n_bins, tAll * s]
-  const yAll = tAll * c.timeStride;
-  return gains.map((g, ch) => {
-    let decoded = 0;
-    let input = 0;
-    for (let k = 0; k < c.nBins; k++) {
-      for (let t = f0; t < f0 + nFrames; t++) {
-        decoded += Math.exp(2 * Math.min(y[(ch * 2 * c.nBins + k) * yAll + t], MAX_LOGMAG));
-        input += Math.exp(2 * feats[(ch * 2 * c.nBins + k) * framesAll + t]);
+    for (let k = 0; k + 1 < cuts.length; k++) {
+      const [s0, s1] = [cuts[k], cuts[k + 1]];
+      const m = s1 - s0;
+      const v = new Float32Array(rows * m);
+      for (let r = 0; r < rows; r++) v.set(z.subarray(ch * n + r * tAll + s0, ch * n + r * tAll + s1), r * m);
+      let q;
+      if (h.coder === 0) {
+        const { scales, codes } = quantize(v, c.channels, c.latentBins * m, h.bits);
+        const step = f32(2 / (2 ** h.bits - 1));
+        q = new Float32Array(v.length);
+        for (let i = 0; i < v.length; i++) q[i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / (c.latentBins * m))]);
+      } else {
+        q = rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), m, rateLambda);
+      }
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < m; j++) zq[ch * n + r * tAll + s0 + j] = q[r * m + j];
       }
     }
+  }
+  const s = c.timeStride;
+  const decoded = gains.map(() => 0);
+  for (let t0 = f0; t0 < f0 + nFrames; t0 += MATCH_BLOCK_STEPS * s) {
+    const t1 = Math.min(t0 + MATCH_BLOCK_STEPS * s, f0 + nFrames);
+    let [j0, j1] = decoderSteps(c, t0, t1);
+    j0 = Math.max(j0, 0);
+    j1 = Math.min(j1, tAll);
+    const steps = j1 - j0;
+    const part = new Float32Array(h.channels * rows * steps);
+    for (let ch = 0; ch < h.channels; ch++) {
+      for (let r = 0; r < rows; r++) part.set(zq.subarray(ch * n + r * tAll + j0, ch * n + r * tAll + j1), (ch * rows + r) * steps);
+    }
+    const y = await model.decode(part, h.channels, steps); // [B, 2, n_bins, steps * s]
+    const yAll = steps * s;
+    for (let ch = 0; ch < h.channels; ch++) {
+      for (let k = 0; k < c.nBins; k++) {
+        for (let t = t0; t < t1; t++) decoded[ch] += Math.exp(2 * Math.min(y[(ch * 2 * c.nBins + k) * yAll + t - j0 * s], MAX_LOGMAG));
+      }
+    }
+  }
+  return gains.map((g, ch) => {
+    let input = 0;
+    for (let k = 0; k < c.nBins; k++) {
+      for (let t = f0; t < f0 + nFrames; t++) input += Math.exp(2 * feats[(ch * 2 * c.nBins + k) * framesAll + t]);
+    }
     if (!(input > MATCH_FLOOR_POWER * c.nBins * nFrames)) return g;
-    const ratio = Math.min(Math.max(Math.sqrt(decoded / input), 1 / MATCH_SPAN), MATCH_SPAN);
+    const ratio = Math.min(Math.max(Math.sqrt(decoded[ch] / input), 1 / MATCH_SPAN), MATCH_SPAN);
     const grid = Math.floor(20 * Math.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB;
     return f32(Math.min(Math.max(g * 10 ** (grid / 20), 1 / 64), 64));
   });
@@ -382,7 +412,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
-    const stored = levelMatch && matched(bands, rateLambda) ? await matchedGains(model, h, z, L, gains, feats, N, 0, N, rateLambda) : gains;
+    const stored = levelMatch && matched(bands, rateLambda) ? await matchedGains(model, h, z, L, gains, feats, N, 0, N, rateLambda, null) : gains;
     return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands).bytes);
   }
   const parts = [packHeader(h, 0)];
@@ -411,7 +441,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     // the window's latent: the decoder graph's context reaches past the packet
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
     const stored = levelMatch && matched(bands, rateLambda)
-      ? await matchedGains(model, h, z, tAll, gains, feats, t1 - t0, f0, nFrames, rateLambda) : gains;
+      ? await matchedGains(model, h, z, tAll, gains, feats, t1 - t0, f0, nFrames, rateLambda, [j0 - t0 / s, j1 - t0 / s]) : gains;
     const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands);
     parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
   }

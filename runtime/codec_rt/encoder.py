@@ -65,7 +65,7 @@ def matched(bands: list[tonal.Band] | None, rate_lambda: float) -> bool:
     """Whether a section's gain is matched to the decoded level (FORMAT.md 7.7, `latent.matched_gains`; for
     a non-causal model: a causal decoder does not smooth the gains): where a channel holds tonal bands (a
     steady sound, whose level error is heard as such) or the latent is rounded rate-aware (which pulls the
-    level down). Not on every section: the decoder graph run on each would make encoding 60 % slower."""
+    level down). Not on every section: the decoder graph run on each slowed encoding (docs/MEASURED.md)."""
     return rate_lambda > 0 or (bands is not None and any(b.flags.any() for b in bands))
 
 

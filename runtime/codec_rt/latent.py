@@ -229,16 +229,14 @@ def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: f
     return out
 
 
-# A regression decoder renders a steady tone or chord a few dB off its level where the latent is coarse (at 3
-# and 6 kbps a chord -3.9 and +3.1 dB, a harmonic-rich tone -2.2 and -2.1 dB), and rate-aware rounding takes
-# a 10 ms blip 3.4 dB down (docs/fidelity.md). The encoder knows what the decoder graph makes of its codes, so
-# the gain a section stores is the one the encoder applied times the decoded magnitude's level over the
-# input's (FORMAT.md 7.2): the decoder divides that out. The ratio stays within MATCH_SPAN either way and on
-# level.GAIN_GRID_DB (one float32 for any runtime's sums); frames at the features' floor are not weighed.
+# A regression decoder renders a steady tone or chord a few dB off its level where the latent is coarse, and
+# rate-aware rounding pulls a short sound's level down (docs/fidelity.md, docs/MEASURED.md "The level match").
+# The encoder knows what the decoder graph makes of its codes, so the gain a section stores is the one the
+# encoder applied times the decoded magnitude's level over the input's (FORMAT.md 7.7): the decoder divides
+# that out. The ratio stays within MATCH_SPAN either way and on level.GAIN_GRID_DB (one float32 for any
+# runtime's sums); frames at the features' floor are not weighed.
 MATCH_SPAN = 2.0
 MATCH_FLOOR_POWER = (10.0 * stft.MAG_FLOOR) ** 2  # mean power per bin and frame below which nothing is matched
-
-
 MATCH_BLOCK_STEPS = 32  # the decoder graph runs on this many steps' frames at a time (and their context)
 
 

@@ -48,6 +48,18 @@ const f32 = Math.fround;
  */
 
 /**
+ * Coder 0's codes -> latent values, float32 as codec-rt's `quantize.dequantize` (6.1).
+ * @param {Uint16Array} codes [C, per] @param {Float32Array} scales [C] @param {number} per values per latent
+ * channel @param {number} bits @returns {Float32Array}
+ */
+export function dequantize(codes, scales, per, bits) {
+  const step = f32(2 / (2 ** bits - 1));
+  const v = new Float32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) v[i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / per)]);
+  return v;
+}
+
+/**
  * The latent steps [j0, j1) that decoder output frames [t0, t1) depend on, before clipping.
  * @param {import('./model.js').Config} c @param {number} t0 @param {number} t1
  */
@@ -87,7 +99,6 @@ export function latents(model, blob) {
   const gains = new Float32Array(h.channels * steps);
   const nRows = phaseRows(h); // mode 1: every bin; mode 2: the low band (6.3)
   const phase = nRows ? new Float32Array(h.channels * nRows * frames) : null;
-  const step = f32(2 / (2 ** h.bits - 1));
   const phaseStep = f32((2 * Math.PI) / 2 ** h.phaseBits);
   const dithered = h.minor >= PHASE_DITHER_MINOR; // 4.3: code k <-> 2 pi (k + 1/2 - u) / 2**bits - pi, in float64
   const ditheredStep = (2 * Math.PI) / 2 ** h.phaseBits;
@@ -99,12 +110,8 @@ export function latents(model, blob) {
       const sec = p.sections[ch];
       let v;
       if (h.coder === 0) {
-        const codes = /** @type {Uint16Array} */ (sec.codes);
-        const scales = /** @type {Float32Array} */ (sec.scales);
-        v = new Float32Array(codes.length);
-        for (let i = 0; i < codes.length; i++) {
-          v[i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / (c.latentBins * p.steps))]);
-        }
+        v = dequantize(/** @type {Uint16Array} */ (sec.codes), /** @type {Float32Array} */ (sec.scales),
+          c.latentBins * p.steps, h.bits);
       } else {
         if (!model.tables) throw new FormatError('a range-coded blob for a model without tables');
         v = rangeDecode(/** @type {Uint8Array} */ (sec.coded), model.tables, p.steps);

@@ -8,13 +8,13 @@
 
 import { PHASE_DITHER_MINOR, TONAL_MAX_BITS, TONAL_MINOR, phaseDither, phaseRows } from './container.js';
 import { TONAL_BITS, TONAL_HZ, defaultStride, tonalBand } from './tonal.js';
-import { decoderSteps } from './decoder.js';
+import { MAX_LOGMAG, decoderSteps, dequantize } from './decoder.js';
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
-import { stftFeatures } from './dsp.js';
+import { MAG_FLOOR, stftFeatures } from './dsp.js';
 import { rint } from './round.js';
 import { AudioError, CodecError } from './errors.js';
 import { leadIn, leadLengths, leadOut } from './lead.js';
-import { GAIN_SMOOTHING_STEPS, inputGain, packetGain, removeDc, streamGains } from './level.js';
+import { GAIN_GRID_DB, GAIN_SMOOTHING_STEPS, inputGain, packetGain, removeDc, streamGains } from './level.js';
 import { modelLength } from './model.js';
 import { MAX_RATE_LAMBDA, isRateLambda, rangeEncode, rateAwareSymbols } from './rangecoder.js';
 import { resample } from './resample.js';
@@ -30,11 +30,9 @@ export const CAUSAL_LOW_BAND_PHASE_BITS = 3;
 /** A non-causal model's lead-in, at least this many STFT frames (7.1; Python:
  * `latent.LEAD_IN_FRAMES`); `lead.js` makes it. */
 export const LEAD_IN_FRAMES = 16;
-/** 7.7, the level match (Python: `latent.MATCH_SPAN`, `MATCH_FLOOR_POWER`, `level.GAIN_GRID_DB`, `MAX_LOGMAG`). */
+/** 7.7, the level match (Python: `latent.MATCH_SPAN`, `MATCH_FLOOR_POWER`, `MATCH_BLOCK_STEPS`). */
 const MATCH_SPAN = 2;
-const MATCH_FLOOR_POWER = 1e-8;
-const GAIN_GRID_DB = 0.25;
-const MAX_LOGMAG = 12;
+const MATCH_FLOOR_POWER = (10 * MAG_FLOOR) ** 2;
 const MATCH_BLOCK_STEPS = 32;
 
 /**
@@ -203,9 +201,7 @@ async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFra
       let q;
       if (h.coder === 0) {
         const { scales, codes } = quantize(v, c.channels, c.latentBins * m, h.bits);
-        const step = f32(2 / (2 ** h.bits - 1));
-        q = new Float32Array(v.length);
-        for (let i = 0; i < v.length; i++) q[i] = f32(f32(f32(codes[i] * step) - 1) * scales[Math.floor(i / (c.latentBins * m))]);
+        q = dequantize(codes, scales, c.latentBins * m, h.bits);
       } else {
         q = rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), m, rateLambda);
       }

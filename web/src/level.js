@@ -75,11 +75,14 @@ export function streamGains(channels, stereo) {
 export function packetGain(own, g) {
   const ratio = Math.min(Math.max(g / own, 0.5), 2);
   // kept in the gain range a blob may hold (FORMAT.md 4.3), as codec-rt keeps it
-  return f32(Math.min(Math.max(own * 10 ** (Math.floor(20 * Math.log10(ratio) / 0.25 + 0.5) * 0.25 / 20), 1 / 64), 64));
+  return f32(Math.min(Math.max(own * 10 ** (Math.floor(20 * Math.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB / 20), 1 / 64), 64));
 }
 
 /** 6.2 (format 1.7): the gain_smoothing the encoder writes, latent steps either side (0..2 are readable). */
 export const GAIN_SMOOTHING_STEPS = 1;
+
+/** 7.6: packet gains move on this grid, in dB (Python: `level.GAIN_GRID_DB`); so does the level match (7.7). */
+export const GAIN_GRID_DB = 0.25;
 
 /**
  * 6.2: the gains of STFT frames [w0, w1) of one channel -> Float32Array(w1 - w0). Frame t's is its step's

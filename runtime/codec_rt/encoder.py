@@ -55,10 +55,12 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     assert (spec.shape[2], z.shape[3]) == (header.n_frames, header.latent_steps)
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
+    z_coded = None
     if opts.level_match and not cfg.causal and matched(bands, opts.rate_lambda):
-        gains = latent.matched_gains(model, header, z, gains, feats[:, 0], 0, header.n_frames, opts.rate_lambda)
+        z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda)
+        gains = latent.matched_gains(model, z_coded, gains, feats[:, 0], 0, header.n_frames)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
-                                              bands=bands))
+                                              bands=bands, coded=z_coded))
 
 
 def matched(bands: list[tonal.Band] | None, rate_lambda: float) -> bool:
@@ -313,9 +315,12 @@ class StreamEncoder:
         if bands is not None and not any(b.flags.any() for b in bands):
             bands = None  # a packet that holds nothing leaves its bands out (FORMAT.md 4.5)
         last = end is not None and j1 == end.steps
+        z_coded = None
         if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
-            gains = latent.matched_gains(self.model, h, zw, gains, feats[:, 0], f0, n_frames, self.rate_lambda,
-                                         (j0 - t0 // s, j1 - t0 // s))
+            a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
+            window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b))
+            gains = latent.matched_gains(self.model, window, gains, feats[:, 0], f0, n_frames)
+            z_coded = window[..., a:b]  # the packet's own symbols, as `sections` would round them
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
-        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands),
-                            totals, bands is not None)
+        return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands,
+                                               z_coded), totals, bands is not None)

@@ -186,13 +186,15 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,
-             first_frame: int = 0, rate_lambda: float = 0.0, bands: Sequence[tonal.Band] | None = None) -> bytes:
+             first_frame: int = 0, rate_lambda: float = 0.0, bands: Sequence[tonal.Band] | None = None,
+             coded: F32 | None = None) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
     `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
     header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians, whose first is the stream's
     frame `first_frame` (in mode tonal_band_phase each channel's `tonal.Band`, `tonal.analyse`) -> the
     sections' bytes, channel after channel. A range-coded latent is rounded rate-aware with `rate_lambda`
-    > 0 (`entropy.rate_aware_symbols`)."""
+    > 0 (`entropy.rate_aware_symbols`), unless `coded`, the same latent as `decoded_latent` coded it (for the
+    level match), holds its symbols already."""
     out = []
     for c in range(latent.shape[0]):
         band = None if bands is None else bands[c]
@@ -204,8 +206,10 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
             data = ChannelData(float(gains[c]), scales, q, codes, band=band)
         else:
             tables = model.tables
-            coded = entropy.encode(entropy.rate_aware_symbols(latent[c], tables, rate_lambda), tables)
-            data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes, coded, band)
+            symbols = (entropy.rate_aware_symbols(latent[c], tables, rate_lambda) if coded is None
+                       else coded[c].astype(np.int32))
+            data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes,
+                               entropy.encode(symbols, tables), band)
         out.append(channel_section(data, header))
     return b"".join(out)
 
@@ -240,24 +244,22 @@ MATCH_FLOOR_POWER = (10.0 * stft.MAG_FLOOR) ** 2  # mean power per bin and frame
 MATCH_BLOCK_STEPS = 32  # the decoder graph runs on this many steps' frames at a time (and their context)
 
 
-def matched_gains(model: Model, header: BlobHeader, latent: F32, gains: F32, logmag: F32, first: int,
-                  n_frames: int, rate_lambda: float = 0.0, own: tuple[int, int] | None = None) -> F32:
+def matched_gains(model: Model, coded: F32, gains: F32, logmag: F32, first: int, n_frames: int) -> F32:
     """The gains `[C] float32` a section stores (`sections`): `gains`, the ones applied, each times the ratio
     of the decoded magnitude's rms to the input's over frames `[first, first + n_frames)` of `logmag [C, F, T]`
-    (the encoder graph's input log-magnitude, `stft.to_features`), the decoder graph run on `latent [C, Lc,
-    Lf, T / time_stride]` as coded (`decoded_latent`, `own` the section's steps in it), whose steps start at
-    `logmag`'s first frame, `MATCH_BLOCK_STEPS` steps' frames at a time with the steps they depend on
+    (the encoder graph's input log-magnitude, `stft.to_features`), the decoder graph run on `coded [C, Lc,
+    Lf, T / time_stride]`, the latent as coded (`decoded_latent`), whose steps start at `logmag`'s first
+    frame, `MATCH_BLOCK_STEPS` steps' frames at a time with the steps they depend on
     (`ModelConfig.decoder_steps`), so that a whole file's memory stays bounded. Source: analysis by
     synthesis, as CELP coders choose their gains (Schroeder and Atal, "Code-excited linear prediction",
     ICASSP 1985)."""
     cfg = model.config
-    coded = decoded_latent(model, header, latent, rate_lambda, own)
-    decoded = np.zeros(latent.shape[0])
+    decoded = np.zeros(coded.shape[0])
     block = MATCH_BLOCK_STEPS * cfg.time_stride
     for t0 in range(first, first + n_frames, block):
         t1 = min(t0 + block, first + n_frames)
         j0, j1 = cfg.decoder_steps(t0, t1)
-        j0, j1 = max(j0, 0), min(j1, latent.shape[-1])
+        j0, j1 = max(j0, 0), min(j1, coded.shape[-1])
         out = model.decode(coded[..., j0:j1])[:, 0, :, t0 - j0 * cfg.time_stride : t1 - j0 * cfg.time_stride]
         decoded += np.sum(np.exp(2.0 * np.minimum(out.astype(np.float64), MAX_LOGMAG)), axis=(1, 2))
     power = np.exp(2.0 * logmag[:, :, first : first + n_frames].astype(np.float64))

@@ -174,19 +174,14 @@ function quantize(v, nc, per, bits) {
 }
 
 /**
- * 7.7, the level match: the gains the sections store, each channel's applied gain times the decoded
- * magnitude's rms over the input's, over frames [f0, f0 + nFrames) of the window, the decoder graph run on
- * the window's latent as coded (the packet's steps `own` as the packet codes them, the steps either side
- * each on their own), MATCH_BLOCK_STEPS steps' frames at a time with the steps they depend on (codec-rt's
- * `latent.matched_gains`, the same float64 sums).
+ * 7.7: the window's latent as coded (codec-rt's `latent.decoded_latent`): the packet's steps `own` as its
+ * section codes them, the steps either side each on their own.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
- * @param {Float32Array} z [B, C, F, T] @param {number} tAll T @param {number[]} gains [B] the ones applied
- * @param {Float32Array} feats [B, 2, n_bins, framesAll] the encoder graph's input @param {number} framesAll
- * @param {number} f0 @param {number} nFrames @param {number} rateLambda
+ * @param {Float32Array} z [B, C, F, T] @param {number} tAll T @param {number} rateLambda
  * @param {[number, number] | null} own the section's steps [a, b) in the window (null: all of them)
- * @returns {Promise<number[]>}
+ * @returns {Float32Array} [B, C, F, T]
  */
-async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFrames, rateLambda, own) {
+function codedLatent(model, h, z, tAll, rateLambda, own) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const n = rows * tAll;
@@ -210,6 +205,24 @@ async function matchedGains(model, h, z, tAll, gains, feats, framesAll, f0, nFra
       }
     }
   }
+  return zq;
+}
+
+/**
+ * 7.7, the level match: the gains the sections store, each channel's applied gain times the decoded
+ * magnitude's rms over the input's, over frames [f0, f0 + nFrames) of the window, the decoder graph run on
+ * the window's latent as coded (`codedLatent`), MATCH_BLOCK_STEPS steps' frames at a time with the steps
+ * they depend on (codec-rt's `latent.matched_gains`, the same float64 sums).
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {Float32Array} zq [B, C, F, T] `codedLatent` @param {number} tAll T @param {number[]} gains [B] the
+ * ones applied @param {Float32Array} feats [B, 2, n_bins, framesAll] the encoder graph's input
+ * @param {number} framesAll @param {number} f0 @param {number} nFrames
+ * @returns {Promise<number[]>}
+ */
+async function matchedGains(model, h, zq, tAll, gains, feats, framesAll, f0, nFrames) {
+  const c = model.config;
+  const rows = c.channels * c.latentBins;
+  const n = rows * tAll;
   const s = c.timeStride;
   const decoded = gains.map(() => 0);
   for (let t0 = f0; t0 < f0 + nFrames; t0 += MATCH_BLOCK_STEPS * s) {
@@ -277,9 +290,10 @@ function matched(bands, rateLambda) {
  * @param {number} framesAll @param {number} f0 @param {number} nFrames @param {number} first the stream's frame
  *   that frame f0 is (the phase codes' dither, 4.3) @param {number} rateLambda the latent's rate-aware
  *   rounding (0: plain) @param {ReturnType<typeof tonalBand>[] | null} bands `tonalBands`
+ * @param {Float32Array | null} [zq] z as `codedLatent` coded it (the level match): its symbols, not rounded again
  * @returns {{bytes: Uint8Array, band: boolean}} the sections, and whether they hold their tonal bands (mode 3)
  */
-function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands) {
+function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands, zq = null) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
@@ -296,7 +310,16 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       sec.codes = codes;
     } else {
       const t = /** @type {import('./rangecoder.js').Tables} */ (model.tables);
-      sec.coded = rangeEncode(rateAwareSymbols(v, t, steps, rateLambda), t, steps);
+      let symbols;
+      if (zq) {
+        symbols = new Int32Array(rows * steps);
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < steps; j++) symbols[r * steps + j] = zq[(ch * rows + r) * tAll + t0 + j];
+        }
+      } else {
+        symbols = rateAwareSymbols(v, t, steps, rateLambda);
+      }
+      sec.coded = rangeEncode(symbols, t, steps);
     }
     if (band && bands) sec.band = bands[ch];
     const nRows = phaseRows(h);
@@ -408,8 +431,9 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
-    const stored = levelMatch && matched(bands, rateLambda) ? await matchedGains(model, h, z, L, gains, feats, N, 0, N, rateLambda, null) : gains;
-    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands).bytes);
+    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, L, rateLambda, null) : null;
+    const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
+    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq).bytes);
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -436,9 +460,9 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const nFrames = Math.min(j1 * s, N) - j0 * s;
     // the window's latent: the decoder graph's context reaches past the packet
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
-    const stored = levelMatch && matched(bands, rateLambda)
-      ? await matchedGains(model, h, z, tAll, gains, feats, t1 - t0, f0, nFrames, rateLambda, [j0 - t0 / s, j1 - t0 / s]) : gains;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands);
+    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s]) : null;
+    const stored = zq ? await matchedGains(model, h, zq, tAll, gains, feats, t1 - t0, f0, nFrames) : gains;
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq);
     parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
   }
   return concat(parts);

@@ -1,34 +1,36 @@
 #!/usr/bin/env bash
-# One GPU lease, prepared: train four candidates of the next model generation and the 12 kbps point's phase
-# network side by side on one GPU for MINUTES,
-# write their checkpoints and logs to $OUT, and time the runtime on onnxruntime's CUDA provider when the
-# machine has it. Nothing is installed from the network: the wheels the image lacks travel in .whl/.
+# One GPU lease, prepared: four runs of the low-latency point (`ll12k`, the one point that fails the fidelity
+# suite on its model) side by side on one GPU for MINUTES, each run's checkpoint and moving-average snapshots
+# in one tar in $OUT, and a timing of the runtime on onnxruntime's CUDA provider when the machine has it.
+# Nothing is installed from the network: the wheels the image lacks travel in .whl/.
 #
-# Here, once (a 16 kHz training subset of 30 MiB and the wheels; pack/ and .whl/ are git-ignored; with the
-# tracked files they must stay under the 64 MiB a call carries):
+# Here, once (a 16 kHz training subset of 30 MiB and the wheels; pack/ and .whl/ are git-ignored):
 #   python scripts/pack_clips.py data/train/speech data/train/music -o pack/gpu/train.flac --seconds 3 \
 #       --per-file "music=6,1" --max-clips 750
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       --platform any -d .whl soundfile==0.14.0 soxr==1.1.0 constriction==0.4.1 cffi==2.1.1 pycparser==3.12
-# On the device machine (the `run` tool), from the repository root, carry [".whl", "pack/gpu"], timeout 580 s:
+# A call carries at most 64 MiB with the tracked files (62 MB), so move what the job does not read out of
+# the work tree first (checkpoints/candidates, runtime/codec_rt/models/retired, tests/data) and `git restore`
+# them after. On the device machine (the `run` tool), carry [".whl", "pack/gpu"], timeout 580 s:
 #   bash scripts/gpu_job.sh
-# Back here: the checkpoints under the run's files folder; evaluate them with
-#   python -m benchmarks.ceiling <files>/*.pth --limit 20   (pn12.pth: --phase-net <files>/pn12.pth)
-# and resume any of them on CPU or GPU from its checkpoint (`RESUME=1`, the env line in train.log).
+# Back here: `tar xf <files>/NAME.tar` gives model_last.pth (resume it with RESUME=1, the env line in
+# train.log, RESULTS_DIR at that folder) and ema_*.pth, the moving average every SNAP_SECONDS; score them as
+# docs/TRAINING.md "Evaluate a checkpoint" says.
 #
-# Tested here on CPU with: DEVICE=cpu MINUTES=0.3 BATCH_SIZE=2 THREADS=1 OUT=/tmp/gpu_job bash scripts/gpu_job.sh
+# Tested here on CPU with: DEVICE=cpu MINUTES=0.5 BATCH_SIZE=2 THREADS=1 SNAP_SECONDS=10 OUT=/tmp/gpu_job bash scripts/gpu_job.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder that comes back}
 MINUTES=${MINUTES:-7}
 DEVICE=${DEVICE:-cuda}
-BATCH_SIZE=${BATCH_SIZE:-32}
+BATCH_SIZE=${BATCH_SIZE:-64}
 THREADS=${THREADS:-3}
+SNAP_SECONDS=${SNAP_SECONDS:-100}
 PACK=${PACK:-pack/gpu/train.flac}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
-LOG="$OUT/train.log"  # the machine, then every run's lines; with the checkpoints, at most 8 files come back
+LOG="$OUT/train.log"  # the machine, then every run's lines
 
 if ! "$PY" -c "import soundfile, soxr, constriction" 2>/dev/null; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -42,48 +44,55 @@ export PYTHONPATH="$PWD/runtime:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERE
 } > "$LOG" 2>&1
 cat "$LOG"
 
-# name | environment of the run (the common part below). Every candidate mixes in the fidelity kinds.
+# Stage 8's settings (runtime/codec_rt/models/LADDER.md), from the shipped checkpoint, a moving average of
+# the weights (its tones swung from one CPU chunk to the next) and a batch of 64 (16 on CPU).
 COMMON="DEVICE=$DEVICE BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS MAX_AUDIO_SECONDS=2 EPOCHS=100000 MAX_TRAIN_FILES=0
-  MAX_MINUTES=$MINUTES LOG_EVERY=50 SYNTH_FRACTION=0.2 MEL_LOSS_WEIGHT=1.0 PACKED=$PACK"
+  MAX_MINUTES=$MINUTES LOG_EVERY=50 PACKED=$PACK EMA_DECAY=0.998 INIT_FROM=checkpoints/ll12k.pth
+  CODER=1 RATE_GAIN=0.05 N_FFT=256 HOP=64 CAUSAL=1 TIME_DOWNSAMPLES=0 FREQ_DOWNSAMPLES=4 MODEL_CHANNELS=8
+  MODEL_HIDDEN=64 DEFAULT_BITS=5 PHASE_HEAD=1 PHASE_LOSS=advance PHASE_LOSS_WEIGHT=2 WAVE_PHASE=true
+  MEL_LOSS_WEIGHT=1.0 SYNTH_RATE_WEIGHT=0.1"
 CANDIDATES=(
-  # the shipped 12 kbps model fine-tuned through 8 unrolled Griffin-Lim iterations: magnitudes that it inverts well
-  "gl12|CODER=1 RATE_KBPS=12.3 MODEL_CHANNELS=6 MODEL_HIDDEN=32 DEFAULT_BITS=5 PHASE_LOSS_WEIGHT=0 WAVE_PHASE=gl LEARNING_RATE=2e-4 INIT_FROM=checkpoints/rd12k.pth"
-  # wider, finer in time: unquantized ceilings (no rate term yet); w64t1 goes on from lease 1's checkpoint
-  "w64t1|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 TIME_DOWNSAMPLES=1 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3 INIT_FROM=checkpoints/candidates/w64t1.pth"
-  "w96t2|CODER=0 MODEL_CHANNELS=8 MODEL_HIDDEN=96 TIME_DOWNSAMPLES=2 PHASE_HEAD=1 PHASE_LOSS=antiwrap WAVE_PHASE=true LEARNING_RATE=1e-3"
-  # low latency: causal, 16 ms window, rate-trained, its phase output the phase advance (docs/TRAINING.md)
-  "lladv|CODER=1 RATE_KBPS=10 RATE_LAMBDA=0.1 RATE_GAIN=0.05 N_FFT=256 HOP=64 CAUSAL=1 FREQ_DOWNSAMPLES=4 TIME_DOWNSAMPLES=0 MODEL_CHANNELS=8 MODEL_HIDDEN=64 DEFAULT_BITS=5 PHASE_HEAD=1 PHASE_LOSS=advance PHASE_LOSS_WEIGHT=2 WAVE_PHASE=true SC_LOSS_WEIGHT=15 SYNTH_FRACTION=0.25 SYNTH_RATE_WEIGHT=0.1 LEARNING_RATE=3e-4 INIT_FROM=checkpoints/ll12k.pth"
+  # encoder and decoder: the CPU run of 2026-12-01 (docs/TRAINING.md, "one long decay and a moving average")
+  "lla|RATE_KBPS=13 RATE_LAMBDA=0.35 LEARNING_RATE=1e-4 SC_LOSS_WEIGHT=15 SYNTH_FRACTION=0.25"
+  # the same with the peak-frequency term and more of the suite's kinds (the CPU run ll16's terms)
+  "llb|RATE_KBPS=13 RATE_LAMBDA=0.35 LEARNING_RATE=1e-4 SC_LOSS_WEIGHT=20 PEAK_LOSS_WEIGHT=2 SYNTH_FRACTION=0.35"
+  # the decoder alone: the same latent, rate and tables, so the rate term cannot trade a tone away
+  "lld|FREEZE_ENCODER=1 RATE_KBPS=13 RATE_LAMBDA=0.35 LEARNING_RATE=2e-4 SC_LOSS_WEIGHT=20 PEAK_LOSS_WEIGHT=2 ONSET_LOSS_WEIGHT=0.5 SYNTH_FRACTION=0.4"
+  "lle|FREEZE_ENCODER=1 RATE_KBPS=13 RATE_LAMBDA=0.35 LEARNING_RATE=1e-4 SC_LOSS_WEIGHT=15 PEAK_LOSS_WEIGHT=4 SYNTH_FRACTION=0.5"
 )
 pids=()
-# The 12 kbps point's phase network (phase head 2, docs/TRAINING.md), continued from the CPU run's: a cache of
-# the codec's decoded magnitudes (the GPU pack, a quarter of it the suite's kinds), built on the device with
-# few threads (built on the CPU beside four runs, it outlasted the first lease), then training for what is
-# left of MINUTES, so that every run ends together and its checkpoint comes back.
-END=$(awk -v m="$MINUTES" -v t="$(date +%s)" 'BEGIN { printf "%d", t + 60 * m }')
-{
-  "$PY" -m training.phase_train cache checkpoints/rd12k.pth --packed "$PACK" --synth 0.25 -o /tmp/pn_cache.npz \
-      --device "$DEVICE" --threads "$THREADS" &&
-  "$PY" -m training.phase_train train /tmp/pn_cache.npz -o /tmp/pn12_full.pth \
-      --minutes "$(awk -v e="$END" -v t="$(date +%s)" 'BEGIN { m = (e - t) / 60; printf "%.2f", m < 0.1 ? 0.1 : m }')" \
-      --device "$DEVICE" --batch $((BATCH_SIZE * 2)) --ip-weight 0.3 --threads "$THREADS" \
-      --init-from checkpoints/candidates/rd12k_phase.pth &&
-  "$PY" -c "import torch; c = torch.load('/tmp/pn12_full.pth', weights_only=False); c.pop('optimizer'); torch.save(c, '$OUT/pn12.pth')"
-} 2>&1 | sed -u "s/^/[pn12] /" >> "$LOG" &
-pids+=($!)
 for c in "${CANDIDATES[@]}"; do
   name=${c%%|*}
-  envs="$COMMON ${c#*|} RESULTS_DIR=$OUT/run_$name"
+  dir="$OUT/run_$name"
+  mkdir -p "$dir"
+  envs="$COMMON ${c#*|} RESULTS_DIR=$dir"
   echo "[$name] env $(echo $envs)" >> "$LOG"
   # shellcheck disable=SC2086
   env $envs "$PY" -m training.train 2>&1 | sed -u "s/^/[$name] /" >> "$LOG" &
   pids+=($!)
 done
+# The moving average every SNAP_SECONDS: which tones a checkpoint keeps changes as it trains.
+(
+  t0=$(date +%s)
+  while sleep "$SNAP_SECONDS"; do
+    s=$(( $(date +%s) - t0 ))
+    for c in "${CANDIDATES[@]}"; do
+      d="$OUT/run_${c%%|*}"
+      if [ -f "$d/model_ema.pth" ]; then cp "$d/model_ema.pth" "$d/ema_${s}s.pth"; fi
+    done
+  done
+) &
+snap=$!
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
+kill "$snap" 2>/dev/null || true
 for c in "${CANDIDATES[@]}"; do
   name=${c%%|*}
-  if [ -f "$OUT/run_$name/model_last.pth" ]; then mv "$OUT/run_$name/model_last.pth" "$OUT/$name.pth"; fi
-  rmdir "$OUT/run_$name" 2>/dev/null || true
+  d="$OUT/run_$name"
+  if [ -f "$d/model_ema.pth" ]; then cp "$d/model_ema.pth" "$d/ema_last.pth"; fi
+  # one file a run: at most 8 files come back
+  (cd "$d" && tar cf "$OUT/$name.tar" model_last.pth ema_*.pth 2>/dev/null) || echo "[$name] nothing to keep" >> "$LOG"
+  rm -rf "$d"
 done
 grep -E "^\[[a-z0-9]+\] (epoch|stopp|Traceback|.*Error)" "$LOG" | tail -n 20 || true
 

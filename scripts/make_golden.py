@@ -126,10 +126,11 @@ def main() -> None:
         if framed:  # as a live stream writes it (each packet's own gain), which no file-level rule changes
             joint = channels == 2 and coder >= 0  # the causal pair: channels one by one (6.5's joint phase)
             enc = StreamEncoder(codec, sr, channels, mode=mode, packet_steps=PACKET_STEPS, joint_stereo=joint,
-                                level_match=False)
+                                level_match=False, fitted_scales=False)
             data = enc.push(x) + enc.flush()
         else:
-            data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2, level_match=False)
+            data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2, level_match=False,
+                                fitted_scales=False)
         stem = DATA / f"golden_v{blob.MAJOR}_{blob.read_header(data)[0].minor}_{name}_{mode}"
         if stem.with_suffix(".cra").exists():  # never overwritten
             continue

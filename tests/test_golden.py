@@ -54,7 +54,9 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
     stereo goldens: with -0.5 times it on the right, scripts/make_golden.py), in the golden's mode, stored
     bins and bits (the encoder's defaults may move: 1.9's causal golden has 8 bins, codec-rt now codes 7)
     and layout (framed: as a live stream), with the gain applied stored (`level_match=False`, as
-    scripts/make_golden.py writes them: the level match moves the gains alone, tests/test_level_match.py)."""
+    scripts/make_golden.py writes them: the level match moves the gains alone, tests/test_level_match.py)
+    and max-norm scales (`fitted_scales=False`: the fitted ones move the fixed width's scales and codes alone,
+    tests/test_quantize.py)."""
     import soundfile as sf
 
     codec = golden_codec(path.read_bytes())
@@ -70,11 +72,11 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
     stored = {"phase_bins": header.phase_bins or None, "phase_bits": header.phase_bits or None}
     if header.framed:  # written as a live stream writes it: each packet's own gain (FORMAT.md 7.6)
         enc = StreamEncoder(codec, sr, header.channels, mode=header.mode_name, packet_steps=header.packet_steps,
-                            joint_stereo=bool(header.stereo), level_match=False, **stored)
+                            joint_stereo=bool(header.stereo), level_match=False, fitted_scales=False, **stored)
         data = enc.push(src) + enc.flush()
     else:
         data = codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo), level_match=False,
-                            **stored)
+                            fitted_scales=False, **stored)
     return codec, data
 
 

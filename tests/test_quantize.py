@@ -3,8 +3,10 @@ import pytest
 
 from codec_rt import CodecError, FormatError
 from codec_rt.quantize import (
+    SCALE_FRACTIONS,
     dequantize,
     dequantize_phase,
+    fitted_scales,
     pack,
     packed_size,
     phase_dither,
@@ -41,6 +43,54 @@ def test_all_zero_channel_does_not_divide_by_zero() -> None:
         codes, scales = quantize(z, 6)
         y = dequantize(codes, scales, 6)
     assert scales[0] == 0 and np.all(y[0] == 0) and np.allclose(y[1], 1.0)
+
+
+def _weighted_error(z: np.ndarray, codes: np.ndarray, scales: np.ndarray, bits: int, w: np.ndarray) -> float:
+    e = (dequantize(codes, scales, bits).astype(np.float64) - z) ** 2
+    return float(np.sum(e * w))
+
+
+def test_fitted_scales_spend_the_levels_on_the_values_not_on_one_far_out() -> None:
+    """A steady latent with one value far out (a packet's edge): max-norm spreads 32 levels over +-8 where
+    the rest lie within +-1; the fitted scale clips that one and codes the rest finer, for less error."""
+    rng = np.random.default_rng(1)
+    z = rng.uniform(-1, 1, (2, 16, 40)).astype(np.float32)
+    z[0, 3, 0] = 8.0
+    w = np.ones(40)
+    plain, fitted = quantize(z, 5), quantize(z, 5, w)
+    assert fitted[1][0] < 0.8 * plain[1][0]
+    assert _weighted_error(z[:1], fitted[0][:1], fitted[1][:1], 5, w) < 0.9 * _weighted_error(
+        z[:1], plain[0][:1], plain[1][:1], 5, w)
+    assert fitted[1][1] <= plain[1][1]  # never worse than max-norm: its scale is among those tried
+    assert _weighted_error(z[1:], fitted[0][1:], fitted[1][1:], 5, w) <= _weighted_error(
+        z[1:], plain[0][1:], plain[1][1:], 5, w)
+
+
+def test_a_loud_short_step_keeps_its_values_unclipped() -> None:
+    """The same far value at a step that holds the input's power (a 10 ms blip in silence): weighed so, its
+    clipping costs more than the quiet steps gain, and the scale stays the max-norm one."""
+    rng = np.random.default_rng(2)
+    z = rng.uniform(-1, 1, (1, 16, 40)).astype(np.float32)
+    z[0, 3, 20] = 8.0
+    w = np.full(40, 1e-4)
+    w[20] = 1.0
+    assert fitted_scales(z, 5, w)[0] == np.float32(8.0)
+    assert fitted_scales(z, 5, np.ones(40))[0] < 8.0
+
+
+def test_fitted_scales_are_one_of_the_fractions_and_zero_stays_zero() -> None:
+    z = np.random.default_rng(3).standard_normal((3, 4, 10)).astype(np.float32)
+    z[2] = 0.0
+    s = fitted_scales(z, 6, np.ones(10))
+    top = np.abs(z.reshape(3, -1)).max(axis=1)
+    assert s[2] == 0.0
+    for c in range(2):
+        assert any(s[c] == np.float32(top[c] * np.float32(f)) for f in SCALE_FRACTIONS)
+
+
+def test_weights_of_another_length_are_a_codec_error() -> None:
+    with pytest.raises(CodecError, match="one per step"):
+        quantize(np.zeros((1, 2, 5), np.float32), 5, np.ones(4))
 
 
 @pytest.mark.parametrize("bits", [0, 17, -1])

@@ -118,6 +118,7 @@ class Codec:
         phase_bins: int | None = None,
         rate_lambda: float | None = None,
         level_match: bool = True,
+        fitted_scales: bool = True,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
@@ -146,6 +147,9 @@ class Codec:
         level_match: store the gain that brings the decoded level to the input's (the decoder graph run on
         the codes: `latent.matched_gains`, docs/FORMAT.md 7.7) in the sections that hold tonal bands or are
         rounded rate-aware (`encoder.matched`; non-causal models only); False: the gain applied everywhere.
+        fitted_scales: fixed-width models (coder 0): each latent channel's scale is the one whose codes come
+        nearest the values, each step weighed by its input power (`quantize.fitted_scales`); False: the
+        largest value's (max-norm), as every release before 2026-12-04 wrote.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
         if packet_steps is not None and not framed:
@@ -161,10 +165,12 @@ class Codec:
             level.add(x)
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
                                 packet_steps=packet_steps, joint_stereo=joint_stereo, level=level,
-                                phase_bins=phase_bins, rate_lambda=lam, level_match=level_match)
+                                phase_bins=phase_bins, rate_lambda=lam, level_match=level_match,
+                                fitted_scales=fitted_scales)
             return enc.push(x) + enc.flush()
         opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
-        return encode_whole(self.model, audio, sample_rate, opts._replace(level_match=bool(level_match)))
+        return encode_whole(self.model, audio, sample_rate,
+                            opts._replace(level_match=bool(level_match), fitted_scales=bool(fitted_scales)))
 
     def decode(
         self, data: bytes, phase_iters: int | None = None, contrast: float | None = None, highpass: bool = True,

@@ -41,7 +41,7 @@ class Mode(IntEnum):
 class Coder(IntEnum):
     """How the latent is coded (blob header byte 11, `ModelConfig.coder`)."""
 
-    FIXED = 0  # per-channel max-norm quantization, fixed-width codes (quantize.py)
+    FIXED = 0  # per-channel uniform quantization, fixed-width codes (quantize.py)
     RANGE = 1  # rounded to integers, range-coded with one table per row (entropy.py)
     CONTEXT = 2  # the same, each symbol's table picked by its coded neighbours (format 1.3 on)
 
@@ -71,7 +71,7 @@ class ModelConfig:
     time_downsamples: how many of the stride-2 blocks also halve time (the rest halve frequency only).
     freq_downsamples: number of stride-2 blocks (3, or 4 with the extra downsample).
     default_bits: latent bits per value used when the caller does not choose (coder 0).
-    coder: 0 = per-channel max-norm quantization, fixed-width codes (`quantize.py`); 1 = latent rounded to
+    coder: 0 = per-channel uniform quantization, fixed-width codes (`quantize.py`); 1 = latent rounded to
         integers and range-coded with the entropy tables stored beside the config (`entropy.py`), the codec
         having been trained for it with a rate term; 2 = the same, the tables chosen per symbol by the
         neighbouring symbols already coded (context tables, counted from training latents at export).

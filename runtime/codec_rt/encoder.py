@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from . import blob, grid, latent, stft, tonal
 from .audio import as_audio, check_channels, check_rate, to_coded
-from .config import ModelConfig
+from .config import Coder, ModelConfig
 from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
@@ -56,11 +56,13 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
     z_coded = None
+    weights = (latent.step_power(feats[:, 0], 0, z.shape[-1], cfg.time_stride)
+               if header.coder == Coder.FIXED and opts.fitted_scales else None)
     if opts.level_match and not cfg.causal and matched(bands, opts.rate_lambda):
-        z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda)
+        z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda, weights=weights)
         gains = latent.matched_gains(model, z_coded, gains, feats[:, 0], 0, header.n_frames)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
-                                              bands=bands, coded=z_coded))
+                                              bands=bands, coded=z_coded, weights=weights))
 
 
 def matched(bands: list[tonal.Band] | None, rate_lambda: float) -> bool:
@@ -125,6 +127,7 @@ class StreamEncoder:
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
     beside loud packets; None (a live stream): each packet's own. `level_match`: store the gain that brings
     the decoded level to the input's where `matched` says (`latent.matched_gains`; False: the gain applied).
+    `fitted_scales`: as `Codec.encode`'s.
     Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
     """
 
@@ -144,6 +147,7 @@ class StreamEncoder:
         phase_bins: int | None = None,
         rate_lambda: float | None = None,
         level_match: bool = True,
+        fitted_scales: bool = True,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
@@ -153,6 +157,7 @@ class StreamEncoder:
         opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
         self.rate_lambda = opts.rate_lambda
         self.level_match = bool(level_match) and not cfg.causal  # FORMAT.md 7.7
+        self.fitted_scales = bool(fitted_scales)
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
@@ -316,11 +321,14 @@ class StreamEncoder:
             bands = None  # a packet that holds nothing leaves its bands out (FORMAT.md 4.5)
         last = end is not None and j1 == end.steps
         z_coded = None
+        a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
+        weights = (latent.step_power(feats[:, 0], 0, zw.shape[-1], s) if h.coder == Coder.FIXED and self.fitted_scales
+                   else None)
         if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
-            a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
-            window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b))
+            window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b), weights)
             gains = latent.matched_gains(self.model, window, gains, feats[:, 0], f0, n_frames)
             z_coded = window[..., a:b]  # the packet's own symbols, as `sections` would round them
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands,
-                                               z_coded), totals, bands is not None)
+                                               z_coded, None if weights is None else weights[:, a:b]),
+                            totals, bands is not None)

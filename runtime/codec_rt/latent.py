@@ -2,7 +2,7 @@
 a blob's bytes and a blob's sections back into the decoder graph's input. Also the blob header of a model.
 
 Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
-- coder 0 (`Coder.FIXED`): per-latent-channel max-norm quantization at `bits` (`quantize.py`);
+- coder 0 (`Coder.FIXED`): per-latent-channel uniform quantization at `bits` (`quantize.py`);
 - coders 1 and 2: the latent rounded to integers, clipped to the tables' ranges, range-coded with the
   model's entropy tables (`entropy.py`);
 - mode store_phase: the STFT phase quantized at `phase_bits` on the circle; mode low_band_phase: the same for
@@ -59,6 +59,7 @@ class Options(NamedTuple):
     rate_lambda: float = 0.0  # range-coded models: > 0 rounds the latent rate-aware (`entropy.rate_aware_symbols`)
     phase_stride: int = 0  # mode tonal_band_phase: frames from one anchor to the next (`tonal.py`)
     level_match: bool = True  # store the gain that brings the decoded level to the input's (`matched_gains`)
+    fitted_scales: bool = True  # coder 0: scales fitted to the values (`quantize.fitted_scales`), else max-norm
 
 
 def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
@@ -187,14 +188,15 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,
              first_frame: int = 0, rate_lambda: float = 0.0, bands: Sequence[tonal.Band] | None = None,
-             coded: F32 | None = None) -> bytes:
+             coded: F32 | None = None, weights: F64 | None = None) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
     `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
     header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians, whose first is the stream's
     frame `first_frame` (in mode tonal_band_phase each channel's `tonal.Band`, `tonal.analyse`) -> the
     sections' bytes, channel after channel. A range-coded latent is rounded rate-aware with `rate_lambda`
     > 0 (`entropy.rate_aware_symbols`), unless `coded`, the same latent as `decoded_latent` coded it (for the
-    level match), holds its symbols already."""
+    level match), holds its symbols already. A fixed-width latent's scales are fitted with `weights`, `[C,
+    steps]` (`step_power`; None: max-norm, `quantize.quantize`)."""
     out = []
     for c in range(latent.shape[0]):
         band = None if bands is None else bands[c]
@@ -202,7 +204,7 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
         if phase is not None:
             codes = quantize_phase(phase[c], header.phase_bits, _dither(header, phase[c], first_frame))
         if header.coder == Coder.FIXED:
-            q, scales = quantize(latent[c], header.bits)
+            q, scales = quantize(latent[c], header.bits, None if weights is None else weights[c])
             data = ChannelData(float(gains[c]), scales, q, codes, band=band)
         else:
             tables = model.tables
@@ -214,20 +216,33 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     return b"".join(out)
 
 
+def step_power(logmag: F32, first: int, steps: int, stride: int) -> F64:
+    """Each latent step's input power `[C, steps] float64` (the sum of exp(2 logmag) over its `stride` frames
+    and every bin) from `logmag [C, F, T]` (`stft.to_features`), step 0 at frame `first`; frames past T
+    count nothing. The weights of a fixed-width latent's scales (`quantize.fitted_scales`)."""
+    power = np.exp(2.0 * logmag[:, :, first : first + steps * stride].astype(np.float64)).sum(axis=1)
+    out = np.zeros((logmag.shape[0], steps * stride))
+    out[:, : power.shape[1]] = power
+    summed: F64 = out.reshape(logmag.shape[0], steps, stride).sum(axis=2)
+    return summed
+
+
 def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: float = 0.0,
-                   own: tuple[int, int] | None = None) -> F32:
+                   own: tuple[int, int] | None = None, weights: F64 | None = None) -> F32:
     """Latent `[C, Lc, Lf, steps] float32` -> the same as the decoder graph sees it once coded (`sections`'
     quantization: coder 0's codes dequantized, else the range coders' symbols, rounded with `rate_lambda`).
     `own`: a packet's steps `[a, b)` in a window of steps; those are coded as the packet codes them, and the
     steps either side each on their own, as the neighbouring packets code theirs (coder 0's scales are the
-    maximum over what is coded together)."""
+    scales are fitted to what is coded together, with `weights [C, steps]` as `sections` fits them)."""
     n = latent.shape[-1]
     cuts = [0, n] if own is None else sorted({0, *own, n})
     out = np.empty_like(latent, dtype=np.float32)
     for s0, s1 in zip(cuts[:-1], cuts[1:], strict=True):
         part = latent[..., s0:s1]
         if header.coder == Coder.FIXED:
-            out[..., s0:s1] = np.stack([dequantize(*quantize(z, header.bits), header.bits) for z in part])
+            w = [None] * len(part) if weights is None else weights[:, s0:s1]
+            out[..., s0:s1] = np.stack([dequantize(*quantize(z, header.bits, wc), header.bits)
+                                        for z, wc in zip(part, w, strict=True)])
         else:
             out[..., s0:s1] = np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda) for z in part])
     return out

@@ -1,8 +1,9 @@
-"""Per-channel max-norm quantization of latents, and real bit-packing (6 bits cost 6 bits).
+"""Per-channel uniform quantization of latents, and real bit-packing (6 bits cost 6 bits).
 
-Quantizer: for each latent channel c, `scale_c = max |z_c|`; values are mapped onto `2**bits` evenly
-spaced levels spanning `[-scale_c, scale_c]` (level k <-> `scale_c * (2k / (2**bits - 1) - 1)`), so
-1 bit means {-scale, +scale} and every bit count in 1..16 uses all its codes. An all-zero channel gets
+Quantizer: for each latent channel c, a scale (`scale_c = max |z_c|`, or with weights the encoder's fitted
+one, `fitted_scales`); values are mapped onto `2**bits` evenly spaced levels spanning `[-scale_c, scale_c]`
+(level k <-> `scale_c * (2k / (2**bits - 1) - 1)`), values beyond it clipped, so 1 bit means {-scale,
++scale} and every bit count in 1..16 uses all its codes. An all-zero channel gets
 scale 0 and decodes to zeros (no division by zero).
 
 Stored phase (modes store_phase and low_band_phase): angles are coded uniformly on the circle, code k <->
@@ -37,11 +38,57 @@ def check_bits(bits: int) -> None:
         raise CodecError(f"bits must be an integer in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
 
 
-def quantize(z: npt.ArrayLike, bits: int) -> tuple[U16, F32]:
-    """`z [C, ...] float` -> (codes `[C, ...] uint16` in 0..2**bits-1, scales `[C] float32`)."""
+# The scale is the encoder's choice: a reader takes whatever a section stores. Max-norm spends the levels on
+# the one value farthest out, which in a steady sound is an edge of the packet, and a steady harmonic tone
+# came back with its partials 2 dB apart at 5 bits (docs/MEASURED.md, "Fitted fixed-width scales"). With
+# weights the encoder instead tries these fractions of the max-norm scale and keeps the one of least
+# weighted squared error, the largest of those within SCALE_TIE of the least (so that two runtimes' sums,
+# equal to rounding, pick the same).
+SCALE_FRACTIONS = tuple((30 + 2 * i) / 100 for i in range(36))  # 0.30, 0.32, ..., 1.00
+SCALE_TIE = 1e-9
+
+
+def fitted_scales(z: npt.ArrayLike, bits: int, weights: npt.ArrayLike) -> F32:
+    """The scales `[C] float32` of `quantize` with `weights`: for each channel c of `z [C, ..., T] float32`,
+    the fraction of max |z_c| (`SCALE_FRACTIONS`) whose codes give the least
+    `sum_t weights[t] * sum (dequantize(code) - z)^2` over the channel's values at step t, float64 sums.
+    Source: the fixed-rate quantizer of least mean squared error for the given values (Max, "Quantizing for
+    minimum distortion", IRE Trans. Inf. Theory 6, 1960) restricted to uniform levels, a weighted error
+    as perceptual coders weigh theirs; the weights are the caller's (the encoder's: each step's input
+    power, so that clipping a short loud sound costs what it is heard to cost)."""
     check_bits(bits)
     za = np.asarray(z, dtype=np.float32)
-    scales = np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != za.shape[-1:]:
+        raise CodecError(f"weights must be one per step ({za.shape[-1]}), got shape {w.shape}")
+    levels = (1 << bits) - 1
+    top = np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32)
+    out = top.copy()
+    for c in range(za.shape[0]):
+        if top[c] <= 0:
+            continue
+        errs = []
+        for frac in SCALE_FRACTIONS:
+            s = np.float32(top[c] * np.float32(frac))
+            unit = np.clip(za[c] / s, np.float32(-1.0), np.float32(1.0))
+            q = np.rint((unit + np.float32(1.0)) * np.float32(levels / 2.0))
+            d = ((q * np.float32(2.0 / levels) - np.float32(1.0)) * s).astype(np.float32)
+            e = (d.astype(np.float64) - za[c].astype(np.float64)) ** 2
+            errs.append(float(np.dot(e.reshape(-1, e.shape[-1]).sum(axis=0), w)))
+        least = min(errs)
+        best = max(i for i, e in enumerate(errs) if e <= least * (1.0 + SCALE_TIE))
+        out[c] = np.float32(top[c] * np.float32(SCALE_FRACTIONS[best]))
+    return np.asarray(out, np.float32)
+
+
+def quantize(z: npt.ArrayLike, bits: int, weights: npt.ArrayLike | None = None) -> tuple[U16, F32]:
+    """`z [C, ...] float` -> (codes `[C, ...] uint16` in 0..2**bits-1, scales `[C] float32`): max-norm scales,
+    or with `weights` (`[T]`, z's last axis) those of `fitted_scales`, values beyond a scale clipped to it.
+    CodecError for bits outside 1..16 or weights of another length."""
+    check_bits(bits)
+    za = np.asarray(z, dtype=np.float32)
+    scales = (np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32) if weights is None
+              else fitted_scales(za, bits, weights))
     levels = (1 << bits) - 1
     safe = np.where(scales > 0, scales, 1.0).reshape((-1,) + (1,) * (za.ndim - 1))
     unit = np.clip(za / safe, -1.0, 1.0)

@@ -151,18 +151,74 @@ function check(model, channels, rate, opts) {
     phaseBins, phaseStride, n, rateLambda };
 }
 
+// codec-rt's quantize.SCALE_FRACTIONS and SCALE_TIE: the fractions of the max-norm scale a fitted one tries
+const SCALE_FRACTIONS = Array.from({ length: 36 }, (_, i) => (30 + 2 * i) / 100);
+const SCALE_TIE = 1e-9;
+
 /**
- * Coder 0's max-norm quantization (codec-rt's `quantize.quantize`) of one channel's latent.
- * @param {Float32Array} v [C, per] @param {number} nc C @param {number} per values per latent channel
- * @param {number} bits @returns {{scales: Float32Array, codes: Uint16Array}}
+ * Coder 0's fitted scale of one latent channel (codec-rt's `quantize.fitted_scales`): the fraction of its
+ * max-norm scale `top` whose codes give the least step-weighted squared error (float64 sums), the largest of
+ * those within SCALE_TIE of the least.
+ * @param {Float32Array} v [C, per] @param {number} lc the channel @param {number} per values per latent channel
+ * @param {number} top max |v| over the channel (> 0) @param {number} bits @param {Float64Array} w [steps]: a
+ *   value's step is its index modulo steps @returns {number}
  */
-function quantize(v, nc, per, bits) {
+function fittedScale(v, lc, per, top, bits, w) {
+  const levels = 2 ** bits - 1;
+  const half = f32(levels / 2);
+  const step = f32(2 / levels);
+  const m = w.length;
+  const errs = SCALE_FRACTIONS.map((frac) => {
+    const s = f32(top * f32(frac));
+    const perStep = new Float64Array(m);
+    for (let i = 0; i < per; i++) {
+      const x = v[lc * per + i];
+      const unit = Math.min(Math.max(f32(x / s), -1), 1);
+      const d = f32(f32(f32(rint(f32(f32(unit + 1) * half)) * step) - 1) * s);
+      perStep[i % m] += (d - x) ** 2;
+    }
+    let e = 0;
+    for (let j = 0; j < m; j++) e += perStep[j] * w[j];
+    return e;
+  });
+  const least = Math.min(...errs);
+  let best = 0;
+  errs.forEach((e, i) => { if (e <= least * (1 + SCALE_TIE)) best = i; });
+  return f32(top * f32(SCALE_FRACTIONS[best]));
+}
+
+/**
+ * Each latent step's input power (codec-rt's `latent.step_power`): the sum of exp(2 logmag) over its
+ * `stride` frames from `f0` and every bin, frames past `framesAll` counting nothing.
+ * @param {Float32Array} feats [B, 2, n_bins, framesAll] @param {number} ch @param {number} nBins
+ * @param {number} framesAll @param {number} f0 @param {number} steps @param {number} stride
+ * @returns {Float64Array} [steps]
+ */
+function stepPower(feats, ch, nBins, framesAll, f0, steps, stride) {
+  const out = new Float64Array(steps);
+  for (let j = 0; j < steps; j++) {
+    for (let t = f0 + j * stride; t < Math.min(f0 + (j + 1) * stride, framesAll); t++) {
+      for (let k = 0; k < nBins; k++) out[j] += Math.exp(2 * feats[(ch * 2 * nBins + k) * framesAll + t]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Coder 0's quantization (codec-rt's `quantize.quantize`) of one channel's latent: max-norm scales, or with
+ * step weights `w` the fitted ones (`fittedScale`), values beyond a scale clipped to it.
+ * @param {Float32Array} v [C, per] @param {number} nc C @param {number} per values per latent channel
+ * @param {number} bits @param {Float64Array | null} [w] [steps]
+ * @returns {{scales: Float32Array, codes: Uint16Array}}
+ */
+function quantize(v, nc, per, bits, w = null) {
   const half = f32((2 ** bits - 1) / 2);
   const scales = new Float32Array(nc);
   const codes = new Uint16Array(v.length);
   for (let lc = 0; lc < nc; lc++) {
     let m = 0;
     for (let i = lc * per; i < (lc + 1) * per; i++) m = Math.max(m, Math.abs(v[i]));
+    if (w && m > 0) m = fittedScale(v, lc, per, m, bits, w);
     scales[lc] = m;
     const safe = m > 0 ? m : 1;
     for (let i = lc * per; i < (lc + 1) * per; i++) {
@@ -179,9 +235,11 @@ function quantize(v, nc, per, bits) {
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {Float32Array} z [B, C, F, T] @param {number} tAll T @param {number} rateLambda
  * @param {[number, number] | null} own the section's steps [a, b) in the window (null: all of them)
+ * @param {Float64Array[] | null} [w] per channel, each step's input power `[T]` (`stepPower`): coder 0's scales are
+ *   fitted with it, as `sections` fits them
  * @returns {Float32Array} [B, C, F, T]
  */
-function codedLatent(model, h, z, tAll, rateLambda, own) {
+function codedLatent(model, h, z, tAll, rateLambda, own, w = null) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const n = rows * tAll;
@@ -195,7 +253,7 @@ function codedLatent(model, h, z, tAll, rateLambda, own) {
       for (let r = 0; r < rows; r++) v.set(z.subarray(ch * n + r * tAll + s0, ch * n + r * tAll + s1), r * m);
       let q;
       if (h.coder === 0) {
-        const { scales, codes } = quantize(v, c.channels, c.latentBins * m, h.bits);
+        const { scales, codes } = quantize(v, c.channels, c.latentBins * m, h.bits, w && w[ch].subarray(s0, s1));
         q = dequantize(codes, scales, c.latentBins * m, h.bits);
       } else {
         q = rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), m, rateLambda);
@@ -291,9 +349,12 @@ function matched(bands, rateLambda) {
  *   that frame f0 is (the phase codes' dither, 4.3) @param {number} rateLambda the latent's rate-aware
  *   rounding (0: plain) @param {ReturnType<typeof tonalBand>[] | null} bands `tonalBands`
  * @param {Float32Array | null} [zq] z as `codedLatent` coded it (the level match): its symbols, not rounded again
+ * @param {Float64Array[] | null} [w] per channel, each step's input power `[T]` (`stepPower`): coder 0's scales
+ *   are fitted with it
  * @returns {{bytes: Uint8Array, band: boolean}} the sections, and whether they hold their tonal bands (mode 3)
  */
-function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands, zq = null) {
+function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands, zq = null,
+  w = null) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
@@ -305,7 +366,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
     /** @type {Parameters<typeof packSection>[1]} */
     const sec = { gain: gains[ch] };
     if (h.coder === 0) {
-      const { scales, codes } = quantize(v, c.channels, c.latentBins * steps, h.bits);
+      const { scales, codes } = quantize(v, c.channels, c.latentBins * steps, h.bits, w && w[ch].subarray(t0, t0 + steps));
       sec.scales = scales;
       sec.codes = codes;
     } else {
@@ -431,9 +492,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
-    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, L, rateLambda, null) : null;
+    const w = h.coder === 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, N, 0, L, c.timeStride)) : null;
+    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
     const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
-    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq).bytes);
+    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w).bytes);
   }
   const parts = [packHeader(h, 0)];
   const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
@@ -460,9 +522,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const nFrames = Math.min(j1 * s, N) - j0 * s;
     // the window's latent: the decoder graph's context reaches past the packet
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
-    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s]) : null;
+    const w = h.coder === 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, t1 - t0, 0, tAll, s)) : null;
+    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
     const stored = zq ? await matchedGains(model, h, zq, tAll, gains, feats, t1 - t0, f0, nFrames) : gains;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq);
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq, w);
     parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
   }
   return concat(parts);

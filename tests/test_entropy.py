@@ -238,6 +238,29 @@ def test_rate_aware_rounding_follows_the_context_the_chosen_symbols_pick() -> No
         assert s[ci, fi, j] == cands[int(np.argmin(cost))]
 
 
+def test_with_the_input_power_only_a_transient_keeps_plain_rounding() -> None:
+    """Two onsets of the same size in the latent: at step 15 a click (the input's power back under a quarter
+    of its burst's two steps on), at step 40 a tone that starts and stays. Told each step's power, the click's
+    steps 14 to 16 keep plain rounding and the tone's onset rounds rate-aware like the steps after it (plain,
+    it came out louder than them: docs/MEASURED.md); without the power both keep plain rounding."""
+    rng = np.random.default_rng(6)
+    t = tables(seed=6, channels=3, bins=5)
+    z = (sample(t, 1, seed=2) + rng.uniform(-1.5, 1.5, (3, 5, 60))).astype(np.float32)
+    z[:, :, 15] += 8  # the click's step
+    z[:, :, 40:] += 8  # the tone from step 40 on
+    power = np.full(60, 1e-4)
+    power[14:17] = [0.2, 1.0, 0.3]  # the click's burst, gone two steps on
+    power[39:] = 1.0  # the tone's, steady from its onset
+    lam, plain = 0.7, entropy.to_symbols(z, t)
+    without = entropy.rate_aware_symbols(z, t, lam)
+    told = entropy.rate_aware_symbols(z, t, lam, power)
+    for s in (without, told):
+        np.testing.assert_array_equal(s[..., 14:17], plain[..., 14:17])
+    np.testing.assert_array_equal(without[..., 39:42], plain[..., 39:42])
+    assert np.any(told[..., 39:42] != plain[..., 39:42])
+    np.testing.assert_array_equal(told[..., 42:], without[..., 42:])
+
+
 def test_the_onset_sum_adds_the_rows_in_coding_order() -> None:
     """Two steps whose change sums, row after row, to 1 ulp under `ONSET_STEP_CHANGE**2 * rows` (no onset:
     every value rounds rate-aware), where numpy's pairwise sum of the same squares gives 4 ulps over it:

@@ -57,7 +57,7 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
     z_coded = None
     weights = (latent.step_power(feats[:, 0], 0, z.shape[-1], cfg.time_stride)
-               if header.coder == Coder.FIXED and opts.fitted_scales else None)
+               if (header.coder == Coder.FIXED and opts.fitted_scales) or opts.rate_lambda > 0 else None)
     if opts.level_match and not cfg.causal and matched(bands, opts.rate_lambda):
         z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda, weights=weights)
         gains = latent.matched_gains(model, z_coded, gains, feats[:, 0], 0, header.n_frames)
@@ -322,8 +322,8 @@ class StreamEncoder:
         last = end is not None and j1 == end.steps
         z_coded = None
         a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
-        weights = (latent.step_power(feats[:, 0], 0, zw.shape[-1], s) if h.coder == Coder.FIXED and self.fitted_scales
-                   else None)
+        weights = (latent.step_power(feats[:, 0], 0, zw.shape[-1], s)
+                   if (h.coder == Coder.FIXED and self.fitted_scales) or self.rate_lambda > 0 else None)
         if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
             window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b), weights)
             gains = latent.matched_gains(self.model, window, gains, feats[:, 0], f0, n_frames)

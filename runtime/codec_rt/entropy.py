@@ -49,6 +49,11 @@ MAX_RATE_LAMBDA = 1000.0
 # Rate-aware rounding leaves steps whose latent changes by more than this (root mean square) alone: measured on
 # the fidelity suite's clicks (docs/fidelity.md); speech's syllables mostly stay below it.
 ONSET_STEP_CHANGE = 5.0
+# ... where the onset is a transient: the input's power over the two steps after its burst (steps t - 1 to
+# t + 1) is under this fraction of the burst's. A sustained onset (a tone or vowel after silence) is rounded
+# rate-aware like the steps after it: rounded plainly it came out louder than them, a 3 kHz tone's first 10
+# ms 1.45 dB over its steady peak at 10 kbps (docs/MEASURED.md, "Transients alone keep plain rounding").
+TRANSIENT_POWER_DROP = 0.25
 BITS_STEP = 2.0**-16  # a symbol's cost in bits, on this grid (`EntropyTables._bits`)
 CONTEXTS = 15  # tables per row with context = 1
 I32 = npt.NDArray[np.int32]
@@ -212,7 +217,8 @@ def check_rate_lambda(value: object) -> float:
     return lam
 
 
-def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, rate_lambda: float) -> I32:
+def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, rate_lambda: float,
+                       power: npt.NDArray[np.float64] | None = None) -> I32:
     """latent `[C, F, T] float32` -> symbols `[C, F, T] int32` that trade error for rate: each value becomes
     whichever of its two neighbouring integers (clipped to its table's range) costs less in
     `(x - s)**2 + rate_lambda * bits(s)`, `bits(s) = precision - log2(freq)` (on a grid of 2**-16) under the
@@ -220,10 +226,12 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     row's steps at once; greedy: a choice's effect on later rows' contexts is not counted). Steps at an onset
     keep plain rounding: step `t` and its neighbours where the latent's root-mean-square change from step
     `t - 1` exceeds `ONSET_STEP_CHANGE` (pricing bits pulls a click's rare symbols towards common ones and
-    smears it backwards: docs/fidelity.md). Rate-distortion optimized quantization as in video coding (e.g.
-    Karczewicz et al., "Rate distortion optimized quantization", ITU-T VCEG-AH21, 2008). `rate_lambda = 0`
-    is `to_symbols` (ties to even); the decoder is untouched: any in-range symbols decode (FORMAT.md 7.4).
-    Mirrored by the JavaScript encoder (float64 throughout, sums in the same order)."""
+    smears it backwards: docs/fidelity.md), and with `power`, each step's input power `[T]`
+    (`latent.step_power`), only where the onset is a transient (`TRANSIENT_POWER_DROP`). Rate-distortion
+    optimized quantization as in video coding (e.g. Karczewicz et al., "Rate distortion optimized
+    quantization", ITU-T VCEG-AH21, 2008). `rate_lambda = 0` is `to_symbols` (ties to even); the decoder is
+    untouched: any in-range symbols decode (FORMAT.md 7.4). Mirrored by the JavaScript encoder (float64
+    throughout, sums in the same order)."""
     c, f, t = latent.shape
     if not rate_lambda > 0 or t == 0:
         return to_symbols(latent, tables)
@@ -235,6 +243,11 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     for d in np.diff(x.reshape(c * f, t), axis=1):
         change += d * d
     onset = np.concatenate([[False], change > ONSET_STEP_CHANGE**2 * (c * f)])
+    if power is not None:  # a transient's burst, or an onset too near the end to tell
+        p = np.asarray(power, dtype=np.float64)
+        for i in np.flatnonzero(onset):
+            after = p[i + 2 : i + 4]
+            onset[i] = after.size == 0 or after.max() < TRANSIENT_POWER_DROP * p[max(i - 1, 0) : i + 2].max()
     keep = onset | np.concatenate([onset[1:], [False]]) | np.concatenate([[False], onset[:-1]])
     out = np.empty((c, f, t), np.int32)
     index = out.reshape(c * f, t)  # table entries once chosen (symbol - offset), for the next rows' contexts

@@ -195,8 +195,9 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     frame `first_frame` (in mode tonal_band_phase each channel's `tonal.Band`, `tonal.analyse`) -> the
     sections' bytes, channel after channel. A range-coded latent is rounded rate-aware with `rate_lambda`
     > 0 (`entropy.rate_aware_symbols`), unless `coded`, the same latent as `decoded_latent` coded it (for the
-    level match), holds its symbols already. A fixed-width latent's scales are fitted with `weights`, `[C,
-    steps]` (`step_power`; None: max-norm, `quantize.quantize`)."""
+    level match), holds its symbols already. `weights`, `[C, steps]`, each step's input power (`step_power`):
+    a fixed-width latent's scales are fitted with them (None: max-norm, `quantize.quantize`), and rate-aware
+    rounding keeps plain rounding at transients alone (`entropy.rate_aware_symbols`' power)."""
     out = []
     for c in range(latent.shape[0]):
         band = None if bands is None else bands[c]
@@ -208,7 +209,8 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
             data = ChannelData(float(gains[c]), scales, q, codes, band=band)
         else:
             tables = model.tables
-            symbols = (entropy.rate_aware_symbols(latent[c], tables, rate_lambda) if coded is None
+            symbols = (entropy.rate_aware_symbols(latent[c], tables, rate_lambda,
+                                                  None if weights is None else weights[c]) if coded is None
                        else coded[c].astype(np.int32))
             data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes,
                                entropy.encode(symbols, tables), band)
@@ -219,7 +221,8 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
 def step_power(logmag: F32, first: int, steps: int, stride: int) -> F64:
     """Each latent step's input power `[C, steps] float64` (the sum of exp(2 logmag) over its `stride` frames
     and every bin) from `logmag [C, F, T]` (`stft.to_features`), step 0 at frame `first`; frames past T
-    count nothing. The weights of a fixed-width latent's scales (`quantize.fitted_scales`)."""
+    count nothing. The weights of a fixed-width latent's scales (`quantize.fitted_scales`), and what tells a
+    transient from a sustained onset in rate-aware rounding (`entropy.rate_aware_symbols`)."""
     power = np.exp(2.0 * logmag[:, :, first : first + steps * stride].astype(np.float64)).sum(axis=1)
     out = np.zeros((logmag.shape[0], steps * stride))
     out[:, : power.shape[1]] = power
@@ -233,7 +236,8 @@ def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: f
     quantization: coder 0's codes dequantized, else the range coders' symbols, rounded with `rate_lambda`).
     `own`: a packet's steps `[a, b)` in a window of steps; those are coded as the packet codes them, and the
     steps either side each on their own, as the neighbouring packets code theirs (coder 0's scales are the
-    scales are fitted to what is coded together, with `weights [C, steps]` as `sections` fits them)."""
+    scales are fitted to what is coded together, with `weights [C, steps]` as `sections` uses them, and so are
+    the range coders' onsets told)."""
     n = latent.shape[-1]
     cuts = [0, n] if own is None else sorted({0, *own, n})
     out = np.empty_like(latent, dtype=np.float32)
@@ -244,7 +248,9 @@ def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: f
             out[..., s0:s1] = np.stack([dequantize(*quantize(z, header.bits, wc), header.bits)
                                         for z, wc in zip(part, w, strict=True)])
         else:
-            out[..., s0:s1] = np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda) for z in part])
+            w = [None] * len(part) if weights is None else weights[:, s0:s1]
+            out[..., s0:s1] = np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda, wc)
+                                        for z, wc in zip(part, w, strict=True)])
     return out
 
 

@@ -236,7 +236,7 @@ function quantize(v, nc, per, bits, w = null) {
  * @param {Float32Array} z [B, C, F, T] @param {number} tAll T @param {number} rateLambda
  * @param {[number, number] | null} own the section's steps [a, b) in the window (null: all of them)
  * @param {Float64Array[] | null} [w] per channel, each step's input power `[T]` (`stepPower`): coder 0's scales are
- *   fitted with it, as `sections` fits them
+ *   fitted with it, and rate-aware rounding tells transients by it, as in `sections`
  * @returns {Float32Array} [B, C, F, T]
  */
 function codedLatent(model, h, z, tAll, rateLambda, own, w = null) {
@@ -256,7 +256,8 @@ function codedLatent(model, h, z, tAll, rateLambda, own, w = null) {
         const { scales, codes } = quantize(v, c.channels, c.latentBins * m, h.bits, w && w[ch].subarray(s0, s1));
         q = dequantize(codes, scales, c.latentBins * m, h.bits);
       } else {
-        q = rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), m, rateLambda);
+        q = rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), m, rateLambda,
+          w && w[ch].subarray(s0, s1));
       }
       for (let r = 0; r < rows; r++) {
         for (let j = 0; j < m; j++) zq[ch * n + r * tAll + s0 + j] = q[r * m + j];
@@ -350,7 +351,7 @@ function matched(bands, rateLambda) {
  *   rounding (0: plain) @param {ReturnType<typeof tonalBand>[] | null} bands `tonalBands`
  * @param {Float32Array | null} [zq] z as `codedLatent` coded it (the level match): its symbols, not rounded again
  * @param {Float64Array[] | null} [w] per channel, each step's input power `[T]` (`stepPower`): coder 0's scales
- *   are fitted with it
+ *   are fitted with it, and rate-aware rounding keeps plain rounding at transients alone by it
  * @returns {{bytes: Uint8Array, band: boolean}} the sections, and whether they hold their tonal bands (mode 3)
  */
 function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands, zq = null,
@@ -378,7 +379,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
           for (let j = 0; j < steps; j++) symbols[r * steps + j] = zq[(ch * rows + r) * tAll + t0 + j];
         }
       } else {
-        symbols = rateAwareSymbols(v, t, steps, rateLambda);
+        symbols = rateAwareSymbols(v, t, steps, rateLambda, w && w[ch].subarray(t0, t0 + steps));
       }
       sec.coded = rangeEncode(symbols, t, steps);
     }
@@ -492,7 +493,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
-    const w = h.coder === 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, N, 0, L, c.timeStride)) : null;
+    const w = h.coder === 0 || rateLambda > 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, N, 0, L, c.timeStride)) : null;
     const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
     const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
     return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w).bytes);
@@ -522,7 +523,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const nFrames = Math.min(j1 * s, N) - j0 * s;
     // the window's latent: the decoder graph's context reaches past the packet
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
-    const w = h.coder === 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, t1 - t0, 0, tAll, s)) : null;
+    const w = h.coder === 0 || rateLambda > 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, t1 - t0, 0, tAll, s)) : null;
     const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
     const stored = zq ? await matchedGains(model, h, zq, tAll, gains, feats, t1 - t0, f0, nFrames) : gains;
     const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq, w);

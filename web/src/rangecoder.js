@@ -115,6 +115,8 @@ export function rangeDecode(coded, t, steps) {
 export const MAX_RATE_LAMBDA = 1000;
 /** Steps whose latent changes by more than this (root mean square) keep plain rounding (`ONSET_STEP_CHANGE`). */
 export const ONSET_STEP_CHANGE = 5;
+/** ... where the onset is a transient: the power of the two steps after its burst under this fraction of it (`TRANSIENT_POWER_DROP`). */
+export const TRANSIENT_POWER_DROP = 0.25;
 
 /** A rate-aware rounding's lambda: a number in 0..MAX_RATE_LAMBDA. @param {unknown} v @returns {v is number} */
 export function isRateLambda(v) {
@@ -126,12 +128,14 @@ export function isRateLambda(v) {
  * `entropy.rate_aware_symbols` (bit for bit: float64 throughout): each value becomes whichever of its two
  * neighbouring integers (clipped to its row's range) costs less in (x - s)^2 + lambda * bits(s) under the
  * table its context picks (rows in coding order), but for the steps at an onset (step t and its neighbours
- * where the latent's root-mean-square change from step t - 1 exceeds ONSET_STEP_CHANGE), which round plainly;
- * lambda 0 rounds half to even. An encoder's choice: any in-range symbols decode (FORMAT.md 7.4).
+ * where the latent's root-mean-square change from step t - 1 exceeds ONSET_STEP_CHANGE; with `power`, only
+ * where the onset is a transient, TRANSIENT_POWER_DROP), which round plainly; lambda 0 rounds half to even.
+ * An encoder's choice: any in-range symbols decode (FORMAT.md 7.4).
  * @param {Float32Array} x [C, F, S] @param {Tables} t @param {number} steps @param {number} lambda
+ * @param {Float64Array | null} [power] [S] each step's input power (codec-rt's `latent.step_power`)
  * @returns {Int32Array}
  */
-export function rateAwareSymbols(x, t, steps, lambda) {
+export function rateAwareSymbols(x, t, steps, lambda, power = null) {
   const rows = t.channels * t.bins;
   const v = new Int32Array(rows * steps);
   if (!(lambda > 0)) { // plain rounding: no onsets to look for (every default point's path)
@@ -151,6 +155,15 @@ export function rateAwareSymbols(x, t, steps, lambda) {
       sum += d * d;
     }
     onset[j] = sum > ONSET_STEP_CHANGE ** 2 * rows ? 1 : 0;
+  }
+  if (power) { // a transient's burst, or an onset too near the end to tell
+    for (let j = 1; j < steps; j++) {
+      if (!onset[j]) continue;
+      if (j + 2 >= steps) continue;
+      const burst = Math.max(...power.subarray(Math.max(j - 1, 0), j + 2));
+      const after = Math.max(...power.subarray(j + 2, j + 4));
+      onset[j] = after < TRANSIENT_POWER_DROP * burst ? 1 : 0;
+    }
   }
   const keep = onset.map((o, j) => o | (onset[j + 1] ?? 0) | (j > 0 ? onset[j - 1] : 0));
   for (let c = 0; c < t.channels; c++) {

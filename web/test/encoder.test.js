@@ -136,6 +136,29 @@ describe('rate-aware rounding\'s onset rule', () => {
     // symbol 1 costs far fewer bits than 0: priced, the values near 0 go to 1 (plain rounding keeps 0)
     for (const r of [6, 7, 12, 13]) assert.deepEqual([v[r * 2], v[r * 2 + 1]], [1, 1], `row ${r}`);
   });
+
+  it('keeps plain rounding at a transient alone when told the steps\' power, as codec-rt does', () => {
+    // one row whose symbols 0 and 8 cost far fewer bits than 1 and 9: priced, 0.6 goes to 0 and 8.6 to 8,
+    // plainly to 1 and 9. A click at step 5 (its power gone two steps on), a tone from step 12 (steady)
+    const freqs = [[32418, ...Array(7).fill(50), 32418, ...Array(7).fill(50)]];
+    const t = parseTables(JSON.stringify({ channels: 1, bins: 1, precision: 16, offsets: [0], freqs }),
+      /** @type {any} */ ({ channels: 1, latentBins: 1, coder: 1 }));
+    const x = new Float32Array(20).fill(0.6);
+    x[5] = 8.6;
+    x.fill(8.6, 12);
+    const power = new Float64Array(20).fill(1e-4);
+    power.set([0.2, 1, 0.3], 4);
+    power.fill(1, 11);
+    const without = rateAwareSymbols(x, t, 20, 1);
+    const told = rateAwareSymbols(x, t, 20, 1, power);
+    for (const v of [without, told]) {
+      assert.deepEqual([...v.subarray(0, 4)], [0, 0, 0, 0]);
+      assert.deepEqual([...v.subarray(4, 8)], [1, 9, 1, 1], 'the click and its neighbours: plain');
+      assert.deepEqual([...v.subarray(14)], Array(6).fill(8));
+    }
+    assert.deepEqual([...without.subarray(11, 14)], [1, 9, 9], 'an onset, not told the power: plain');
+    assert.deepEqual([...told.subarray(11, 14)], [0, 8, 8], 'the tone\'s onset: rate-aware');
+  });
 });
 
 describe('the 18 kbps point', () => {

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codec_rt import FormatError, ModelError, entropy
+from codec_rt import CodecError, FormatError, ModelError, entropy
 from codec_rt.entropy import EntropyTables
 from codec_rt.model import Model
 from codec_rt.stft import stft, to_features
@@ -259,6 +259,25 @@ def test_with_the_input_power_only_a_transient_keeps_plain_rounding() -> None:
     np.testing.assert_array_equal(without[..., 39:42], plain[..., 39:42])
     assert np.any(told[..., 39:42] != plain[..., 39:42])
     np.testing.assert_array_equal(told[..., 42:], without[..., 42:])
+
+
+def test_an_onset_at_a_sections_end_is_told_by_the_steps_after_it() -> None:
+    """A tone that starts at a packet's second-last step: the power of the steps after the section (the
+    packet's window, which the stream encoder has) tells it sustained, and it rounds rate-aware; told only
+    the section's own steps, it keeps plain rounding, as an onset too near the end to tell (a helper's
+    sweep of onset positions found a fifth of them so, framed)."""
+    rng = np.random.default_rng(7)
+    t = tables(seed=6, channels=3, bins=5)
+    z = (sample(t, 1, seed=2) + rng.uniform(-1.5, 1.5, (3, 5, 30))).astype(np.float32)
+    z[:, :, 28:] += 8
+    power = np.concatenate([np.full(27, 1e-4), np.ones(5)])  # 30 steps, then 2 of the window's after them
+    lam, plain = 0.7, entropy.to_symbols(z, t)
+    own = entropy.rate_aware_symbols(z, t, lam, power[:30])
+    told = entropy.rate_aware_symbols(z, t, lam, power)
+    np.testing.assert_array_equal(own[..., 27:], plain[..., 27:])
+    assert np.any(told[..., 27:] != plain[..., 27:])
+    with pytest.raises(CodecError, match="one per step"):
+        entropy.rate_aware_symbols(z, t, lam, power[:29])
 
 
 def test_the_onset_sum_adds_the_rows_in_coding_order() -> None:

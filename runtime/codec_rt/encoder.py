@@ -330,5 +330,5 @@ class StreamEncoder:
             z_coded = window[..., a:b]  # the packet's own symbols, as `sections` would round them
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands,
-                                               z_coded, None if weights is None else weights[:, a:b]),
+                                               z_coded, None if weights is None else weights[:, a:]),
                             totals, bands is not None)

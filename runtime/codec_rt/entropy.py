@@ -226,8 +226,9 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     row's steps at once; greedy: a choice's effect on later rows' contexts is not counted). Steps at an onset
     keep plain rounding: step `t` and its neighbours where the latent's root-mean-square change from step
     `t - 1` exceeds `ONSET_STEP_CHANGE` (pricing bits pulls a click's rare symbols towards common ones and
-    smears it backwards: docs/fidelity.md), and with `power`, each step's input power `[T]`
-    (`latent.step_power`), only where the onset is a transient (`TRANSIENT_POWER_DROP`). Rate-distortion
+    smears it backwards: docs/fidelity.md), and with `power`, each step's input power `[T + k]`
+    (`latent.step_power`; the k after the latent's: the steps that follow it, where the encoder has them),
+    only where the onset is a transient (`TRANSIENT_POWER_DROP`). Rate-distortion
     optimized quantization as in video coding (e.g. Karczewicz et al., "Rate distortion optimized
     quantization", ITU-T VCEG-AH21, 2008). `rate_lambda = 0` is `to_symbols` (ties to even); the decoder is
     untouched: any in-range symbols decode (FORMAT.md 7.4). Mirrored by the JavaScript encoder (float64
@@ -245,6 +246,8 @@ def rate_aware_symbols(latent: npt.NDArray[np.float32], tables: EntropyTables, r
     onset = np.concatenate([[False], change > ONSET_STEP_CHANGE**2 * (c * f)])
     if power is not None:  # a transient's burst, or an onset too near the end to tell
         p = np.asarray(power, dtype=np.float64)
+        if p.ndim != 1 or p.size < t:
+            raise CodecError(f"power must be one per step ({t}) and those after, got shape {p.shape}")
         for i in np.flatnonzero(onset):
             after = p[i + 2 : i + 4]
             onset[i] = after.size == 0 or after.max() < TRANSIENT_POWER_DROP * p[max(i - 1, 0) : i + 2].max()

@@ -195,9 +195,10 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     frame `first_frame` (in mode tonal_band_phase each channel's `tonal.Band`, `tonal.analyse`) -> the
     sections' bytes, channel after channel. A range-coded latent is rounded rate-aware with `rate_lambda`
     > 0 (`entropy.rate_aware_symbols`), unless `coded`, the same latent as `decoded_latent` coded it (for the
-    level match), holds its symbols already. `weights`, `[C, steps]`, each step's input power (`step_power`):
-    a fixed-width latent's scales are fitted with them (None: max-norm, `quantize.quantize`), and rate-aware
-    rounding keeps plain rounding at transients alone (`entropy.rate_aware_symbols`' power)."""
+    level match), holds its symbols already. `weights`, `[C, steps + k]`, each step's input power
+    (`step_power`) and that of the k steps after the section the encoder has (a packet's window): a
+    fixed-width latent's scales are fitted with the section's (None: max-norm, `quantize.quantize`), and
+    rate-aware rounding keeps plain rounding at transients alone (`entropy.rate_aware_symbols`' power)."""
     out = []
     for c in range(latent.shape[0]):
         band = None if bands is None else bands[c]
@@ -205,7 +206,7 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
         if phase is not None:
             codes = quantize_phase(phase[c], header.phase_bits, _dither(header, phase[c], first_frame))
         if header.coder == Coder.FIXED:
-            q, scales = quantize(latent[c], header.bits, None if weights is None else weights[c])
+            q, scales = quantize(latent[c], header.bits, None if weights is None else weights[c, : latent.shape[-1]])
             data = ChannelData(float(gains[c]), scales, q, codes, band=band)
         else:
             tables = model.tables
@@ -235,9 +236,9 @@ def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: f
     """Latent `[C, Lc, Lf, steps] float32` -> the same as the decoder graph sees it once coded (`sections`'
     quantization: coder 0's codes dequantized, else the range coders' symbols, rounded with `rate_lambda`).
     `own`: a packet's steps `[a, b)` in a window of steps; those are coded as the packet codes them, and the
-    steps either side each on their own, as the neighbouring packets code theirs (coder 0's scales are the
-    scales are fitted to what is coded together, with `weights [C, steps]` as `sections` uses them, and so are
-    the range coders' onsets told)."""
+    steps either side each on their own, as the neighbouring packets code theirs (coder 0's scales fitted to
+    what is coded together, with `weights [C, steps]`, each step's input power, as `sections` uses them; the
+    range coders' onsets told by the power of a part's steps and of the window's steps after it)."""
     n = latent.shape[-1]
     cuts = [0, n] if own is None else sorted({0, *own, n})
     out = np.empty_like(latent, dtype=np.float32)
@@ -247,8 +248,8 @@ def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: f
             w = [None] * len(part) if weights is None else weights[:, s0:s1]
             out[..., s0:s1] = np.stack([dequantize(*quantize(z, header.bits, wc), header.bits)
                                         for z, wc in zip(part, w, strict=True)])
-        else:
-            w = [None] * len(part) if weights is None else weights[:, s0:s1]
+        else:  # the onsets at a part's end are told by the steps after it, as `sections` is given them
+            w = [None] * len(part) if weights is None else weights[:, s0:]
             out[..., s0:s1] = np.stack([entropy.rate_aware_symbols(z, model.tables, rate_lambda, wc)
                                         for z, wc in zip(part, w, strict=True)])
     return out

@@ -257,7 +257,7 @@ function codedLatent(model, h, z, tAll, rateLambda, own, w = null) {
         q = dequantize(codes, scales, c.latentBins * m, h.bits);
       } else {
         q = rateAwareSymbols(v, /** @type {import('./rangecoder.js').Tables} */ (model.tables), m, rateLambda,
-          w && w[ch].subarray(s0, s1));
+          w && w[ch].subarray(s0)); // a part's onsets told by the window's steps after it too
       }
       for (let r = 0; r < rows; r++) {
         for (let j = 0; j < m; j++) zq[ch * n + r * tAll + s0 + j] = q[r * m + j];
@@ -379,7 +379,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
           for (let j = 0; j < steps; j++) symbols[r * steps + j] = zq[(ch * rows + r) * tAll + t0 + j];
         }
       } else {
-        symbols = rateAwareSymbols(v, t, steps, rateLambda, w && w[ch].subarray(t0, t0 + steps));
+        symbols = rateAwareSymbols(v, t, steps, rateLambda, w && w[ch].subarray(t0));
       }
       sec.coded = rangeEncode(symbols, t, steps);
     }

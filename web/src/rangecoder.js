@@ -132,7 +132,8 @@ export function isRateLambda(v) {
  * where the onset is a transient, TRANSIENT_POWER_DROP), which round plainly; lambda 0 rounds half to even.
  * An encoder's choice: any in-range symbols decode (FORMAT.md 7.4).
  * @param {Float32Array} x [C, F, S] @param {Tables} t @param {number} steps @param {number} lambda
- * @param {Float64Array | null} [power] [S] each step's input power (codec-rt's `latent.step_power`)
+ * @param {Float64Array | null} [power] [S + k] each step's input power (codec-rt's `latent.step_power`), then
+ *   that of the k steps after the latent's that the encoder has
  * @returns {Int32Array}
  */
 export function rateAwareSymbols(x, t, steps, lambda, power = null) {
@@ -159,7 +160,7 @@ export function rateAwareSymbols(x, t, steps, lambda, power = null) {
   if (power) { // a transient's burst, or an onset too near the end to tell
     for (let j = 1; j < steps; j++) {
       if (!onset[j]) continue;
-      if (j + 2 >= steps) continue;
+      if (j + 2 >= power.length) continue;
       const burst = Math.max(...power.subarray(Math.max(j - 1, 0), j + 2));
       const after = Math.max(...power.subarray(j + 2, j + 4));
       onset[j] = after < TRANSIENT_POWER_DROP * burst ? 1 : 0;

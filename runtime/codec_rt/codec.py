@@ -146,7 +146,9 @@ class Codec:
         for a little quality, a rate between the ladder's points; 0: plain rounding; None: `self.rate_lambda`.
         level_match: store the gain that brings the decoded level to the input's (the decoder graph run on
         the codes: `latent.matched_gains`, docs/FORMAT.md 7.7) in the sections that hold tonal bands or are
-        rounded rate-aware (`encoder.matched`; non-causal models only); False: the gain applied everywhere.
+        rounded rate-aware (`encoder.matched`; non-causal models only), and in the framed layout hold each
+        packet's own gain to at most twice that of its window (`level.window_capped`); False: the gain applied
+        everywhere, each packet's own.
         fitted_scales: fixed-width models (coder 0): each latent channel's scale is the one whose codes come
         nearest the values, each step weighed by its input power (`quantize.fitted_scales`); False: the
         largest value's (max-norm), as every release before 2026-12-04 wrote.

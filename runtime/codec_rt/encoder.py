@@ -26,7 +26,7 @@ from .config import Coder, ModelConfig
 from .errors import CodecError
 from .grid import End
 from .lead import lead_in, lead_out
-from .level import Loudness, input_gain, packet_gains, remove_dc
+from .level import Loudness, input_gain, packet_gains, remove_dc, window_capped
 from .model import HasModel, Model, default_workers, low_band_of, mode_of, model_of, pool, rate_lambda_of
 from .packets import Totals, write_packet
 from .resample import StreamResampler, resample
@@ -126,7 +126,9 @@ class StreamEncoder:
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
     beside loud packets; None (a live stream): each packet's own. `level_match`: store the gain that brings
-    the decoded level to the input's where `matched` says (`latent.matched_gains`; False: the gain applied).
+    the decoded level to the input's where `matched` says (`latent.matched_gains`), and hold each packet's own
+    gain to at most twice its window's (`level.window_capped`); False: each packet's own gain, applied and
+    stored (as every release before 2026-12-04 wrote).
     `fitted_scales`: as `Codec.encode`'s.
     Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
     """
@@ -308,7 +310,10 @@ class StreamEncoder:
         span_end = j1 * s * hop if end is None else min(j1 * s * hop, end.samples)
         seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half)
         own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
-        gains = packet_gains(input_gain(seg[:, own : own + span_end - j0 * s * hop]), self.reference)
+        own_gain = input_gain(seg[:, own : own + span_end - j0 * s * hop])
+        if self.level_match:  # non-causal models only (FORMAT.md 7.6)
+            own_gain = window_capped(own_gain, input_gain(seg))
+        gains = packet_gains(own_gain, self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
         feats = stft.to_features(spec)
         zw = self.model.encode(feats)

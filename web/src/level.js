@@ -67,13 +67,16 @@ export function streamGains(channels, stereo) {
   });
 }
 
+/** A packet's gain stays within this factor of the stream's and of its window's (codec-rt's `REFERENCE_SPAN`). */
+export const REFERENCE_SPAN = 2;
+
 /**
  * 7.6's packet gain: its own, times the stream's gain `g` over it kept within a factor 2 and rounded to a
  * 0.25 dB grid -> float32.
  * @param {number} own @param {number} g
  */
 export function packetGain(own, g) {
-  const ratio = Math.min(Math.max(g / own, 0.5), 2);
+  const ratio = Math.min(Math.max(g / own, 1 / REFERENCE_SPAN), REFERENCE_SPAN);
   // kept in the gain range a blob may hold (FORMAT.md 4.3), as codec-rt keeps it
   return f32(Math.min(Math.max(own * 10 ** (Math.floor(20 * Math.log10(ratio) / GAIN_GRID_DB + 0.5) * GAIN_GRID_DB / 20), 1 / 64), 64));
 }

@@ -127,8 +127,8 @@ class StreamEncoder:
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
     beside loud packets; None (a live stream): each packet's own. `level_match`: store the gain that brings
     the decoded level to the input's where `matched` says (`latent.matched_gains`), and hold each packet's own
-    gain to at most twice its window's (`level.window_capped`); False: each packet's own gain, applied and
-    stored (as every release before 2026-12-04 wrote).
+    gain to at most twice that of its window from its own first sample on (`level.window_capped`); False: the
+    gain applied stored, the own gain not held so (as every release before 2026-12-04 wrote).
     `fitted_scales`: as `Codec.encode`'s.
     Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
     """
@@ -312,7 +312,7 @@ class StreamEncoder:
         own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
         own_gain = input_gain(seg[:, own : own + span_end - j0 * s * hop])
         if self.level_match:  # non-causal models only (FORMAT.md 7.6)
-            own_gain = window_capped(own_gain, input_gain(seg))
+            own_gain = window_capped(own_gain, input_gain(seg[:, own:]))
         gains = packet_gains(own_gain, self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
         feats = stft.to_features(spec)

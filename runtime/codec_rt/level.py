@@ -90,11 +90,13 @@ def packet_gains(own: npt.NDArray[np.float32], reference: npt.NDArray[np.float64
 
 def window_capped(own: npt.NDArray[np.float32], window: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """A packet's own gain `[C] float32` held to at most REFERENCE_SPAN times `window`, the `input_gain` of
-    its whole window (every sample its gain scales: the encoder graph reads them all, and the decoder graph's
-    context spans them), so that no part of the window is coded more than 6 dB over the level the model was
-    trained at. Taken over its own samples alone, a packet of silence before a tone's onset got 140 times
-    the next packet's gain and scaled the onset in its window 43 dB over that level: it decoded 3.3 dB loud
-    at 12 kbps (docs/MEASURED.md, "A packet's gain held by its window"). For non-causal models."""
+    its window's samples from its own first one on (its own and those the encoder graph reads ahead of it,
+    which the next packet holds). Taken over its own samples alone, a packet of silence before a tone's onset
+    got 140 times the next packet's gain and scaled the onset in its window 43 dB over the level the model
+    was trained at, and it decoded 3.3 dB loud at 12 kbps. The window's samples before its own (the packet
+    before it, whose gain already holds them) are left out: with them, a click there took a quiet packet's
+    gain 17 dB under the next one's, and their boundary decoded 6 dB loud at 3 kbps (docs/MEASURED.md, "A
+    packet's gain held by its window"). For non-causal models."""
     capped: npt.NDArray[np.float32] = np.minimum(own, window * np.float32(REFERENCE_SPAN))
     return capped
 

@@ -54,8 +54,9 @@ const MATCH_BLOCK_STEPS = 32;
  *   `entropy.rate_aware_symbols`): fewer bytes for a little quality; default 0, plain rounding
  * @property {boolean} [levelMatch] store the gain that brings the decoded level to the input's (FORMAT.md
  *   7.7: the decoder graph run on the codes) in the sections that hold tonal bands or are rounded rate-aware
- *   (a non-causal model's), and holds each packet's own gain to at most twice its window's (7.6), as
- *   codec-rt does; false: the gain applied everywhere, each packet's own. Default true
+ *   (a non-causal model's), and holds each packet's own gain to at most twice that of its window from its
+ *   own first sample on (7.6), as codec-rt does; false: the gain applied stored everywhere, the own gain not
+ *   held so. Default true
  */
 
 export { rint };
@@ -513,10 +514,10 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
     const own = j0 * s * hop - a;
     const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
-    // its own span's gain, held to at most twice the window's with the level match (codec-rt's
-    // level.window_capped, FORMAT.md 7.6)
+    // its own span's gain, held to at most twice that of the window from its own first sample on, with the
+    // level match (codec-rt's level.window_capped, FORMAT.md 7.6)
     const gains = segs.map((x, ch) => packetGain(!levelMatch ? inputGain(x, own, own + span)
-      : Math.min(inputGain(x, own, own + span), f32(REFERENCE_SPAN * inputGain(x, 0, x.length))), level[ch]));
+      : Math.min(inputGain(x, own, own + span), f32(REFERENCE_SPAN * inputGain(x, own, x.length))), level[ch]));
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
     });

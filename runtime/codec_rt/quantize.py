@@ -61,24 +61,37 @@ def fitted_scales(z: npt.ArrayLike, bits: int, weights: npt.ArrayLike) -> F32:
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != za.shape[-1:]:
         raise CodecError(f"weights must be one per step ({za.shape[-1]}), got shape {w.shape}")
-    levels = (1 << bits) - 1
-    top = np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32)
+    top = _max_norm(za)
     out = top.copy()
     for c in range(za.shape[0]):
         if top[c] <= 0:
             continue
+        x = za[c : c + 1]
         errs = []
         for frac in SCALE_FRACTIONS:
-            s = np.float32(top[c] * np.float32(frac))
-            unit = np.clip(za[c] / s, np.float32(-1.0), np.float32(1.0))
-            q = np.rint((unit + np.float32(1.0)) * np.float32(levels / 2.0))
-            d = ((q * np.float32(2.0 / levels) - np.float32(1.0)) * s).astype(np.float32)
-            e = (d.astype(np.float64) - za[c].astype(np.float64)) ** 2
+            s = np.full(1, top[c] * np.float32(frac), np.float32)
+            e = (dequantize(_codes(x, s, bits), s, bits)[0].astype(np.float64) - x[0].astype(np.float64)) ** 2
             errs.append(float(np.dot(e.reshape(-1, e.shape[-1]).sum(axis=0), w)))
         least = min(errs)
         best = max(i for i, e in enumerate(errs) if e <= least * (1.0 + SCALE_TIE))
         out[c] = np.float32(top[c] * np.float32(SCALE_FRACTIONS[best]))
-    return np.asarray(out, np.float32)
+    return out
+
+
+def _max_norm(za: F32) -> F32:
+    """Each channel's largest |value| of `za [C, ...] float32` -> `[C] float32` (0 for an empty channel)."""
+    top: F32 = np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32)
+    return top
+
+
+def _codes(za: F32, scales: F32, bits: int) -> U16:
+    """The codes of `za [C, ...] float32` on the `2**bits` levels over `scales [C]`, in float32 (a scale of 0
+    codes the values as they are, clipped)."""
+    levels = (1 << bits) - 1
+    safe = np.where(scales > 0, scales, 1.0).reshape((-1,) + (1,) * (za.ndim - 1))
+    unit = np.clip(za / safe, -1.0, 1.0)
+    codes: U16 = np.rint((unit + 1.0) * (levels / 2.0)).astype(np.uint16)
+    return codes
 
 
 def quantize(z: npt.ArrayLike, bits: int, weights: npt.ArrayLike | None = None) -> tuple[U16, F32]:
@@ -87,13 +100,8 @@ def quantize(z: npt.ArrayLike, bits: int, weights: npt.ArrayLike | None = None) 
     CodecError for bits outside 1..16 or weights of another length."""
     check_bits(bits)
     za = np.asarray(z, dtype=np.float32)
-    scales = (np.abs(za.reshape(za.shape[0], -1)).max(axis=1, initial=0.0).astype(np.float32) if weights is None
-              else fitted_scales(za, bits, weights))
-    levels = (1 << bits) - 1
-    safe = np.where(scales > 0, scales, 1.0).reshape((-1,) + (1,) * (za.ndim - 1))
-    unit = np.clip(za / safe, -1.0, 1.0)
-    codes = np.rint((unit + 1.0) * (levels / 2.0)).astype(np.uint16)
-    return codes, scales
+    scales = _max_norm(za) if weights is None else fitted_scales(za, bits, weights)
+    return _codes(za, scales, bits), scales
 
 
 def dequantize(codes: npt.ArrayLike, scales: npt.ArrayLike, bits: int) -> F32:

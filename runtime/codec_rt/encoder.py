@@ -56,13 +56,20 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
     z_coded = None
-    weights = (latent.step_power(feats[:, 0], 0, z.shape[-1], cfg.time_stride)
-               if (header.coder == Coder.FIXED and opts.fitted_scales) or opts.rate_lambda > 0 else None)
+    weights = _step_power(header, feats, z.shape[-1], cfg.time_stride, opts.fitted_scales, opts.rate_lambda)
     if opts.level_match and not cfg.causal and matched(bands, opts.rate_lambda):
         z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda, weights=weights)
         gains = latent.matched_gains(model, z_coded, gains, feats[:, 0], 0, header.n_frames)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
                                               bands=bands, coded=z_coded, weights=weights))
+
+
+def _step_power(header: blob.BlobHeader, feats: F32, steps: int, stride: int, fitted_scales: bool,
+                rate_lambda: float) -> npt.NDArray[np.float64] | None:
+    """Each latent step's input power (`latent.step_power` of the features `[C, 2, F, T]`) where the coding
+    weighs it: a fixed-width latent's fitted scales, rate-aware rounding's transients; else None."""
+    used = (header.coder == Coder.FIXED and fitted_scales) or rate_lambda > 0
+    return latent.step_power(feats[:, 0], steps, stride) if used else None
 
 
 def matched(bands: list[tonal.Band] | None, rate_lambda: float) -> bool:
@@ -327,8 +334,7 @@ class StreamEncoder:
         last = end is not None and j1 == end.steps
         z_coded = None
         a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
-        weights = (latent.step_power(feats[:, 0], 0, zw.shape[-1], s)
-                   if (h.coder == Coder.FIXED and self.fitted_scales) or self.rate_lambda > 0 else None)
+        weights = _step_power(h, feats, zw.shape[-1], s, self.fitted_scales, self.rate_lambda)
         if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
             window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b), weights)
             gains = latent.matched_gains(self.model, window, gains, feats[:, 0], f0, n_frames)

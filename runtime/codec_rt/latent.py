@@ -219,12 +219,12 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     return b"".join(out)
 
 
-def step_power(logmag: F32, first: int, steps: int, stride: int) -> F64:
+def step_power(logmag: F32, steps: int, stride: int) -> F64:
     """Each latent step's input power `[C, steps] float64` (the sum of exp(2 logmag) over its `stride` frames
-    and every bin) from `logmag [C, F, T]` (`stft.to_features`), step 0 at frame `first`; frames past T
-    count nothing. The weights of a fixed-width latent's scales (`quantize.fitted_scales`), and what tells a
+    and every bin) from `logmag [C, F, T]` (`stft.to_features`), step 0 at frame 0; frames past T count
+    nothing. The weights of a fixed-width latent's scales (`quantize.fitted_scales`), and what tells a
     transient from a sustained onset in rate-aware rounding (`entropy.rate_aware_symbols`)."""
-    power = np.exp(2.0 * logmag[:, :, first : first + steps * stride].astype(np.float64)).sum(axis=1)
+    power = np.exp(2.0 * logmag[:, :, : steps * stride].astype(np.float64)).sum(axis=1)
     out = np.zeros((logmag.shape[0], steps * stride))
     out[:, : power.shape[1]] = power
     summed: F64 = out.reshape(logmag.shape[0], steps, stride).sum(axis=2)

@@ -190,20 +190,24 @@ function fittedScale(v, lc, per, top, bits, w) {
 }
 
 /**
- * Each latent step's input power (codec-rt's `latent.step_power`): the sum of exp(2 logmag) over its
- * `stride` frames from `f0` and every bin, frames past `framesAll` counting nothing.
- * @param {Float32Array} feats [B, 2, n_bins, framesAll] @param {number} ch @param {number} nBins
- * @param {number} framesAll @param {number} f0 @param {number} steps @param {number} stride
- * @returns {Float64Array} [steps]
+ * Each latent step's input power, per channel (codec-rt's `encoder._step_power`, `latent.step_power`): the
+ * sum of exp(2 logmag) over its `stride` frames from frame 0 and every bin, frames past `framesAll` counting
+ * nothing, where the coding weighs it (coder 0's fitted scales, rate-aware rounding's transients); else null.
+ * @param {import('./container.js').Header} h @param {number} rateLambda @param {Float32Array} feats
+ *   [B, 2, n_bins, framesAll] @param {number} nBins @param {number} framesAll @param {number} steps
+ * @param {number} stride @returns {Float64Array[] | null} B of [steps]
  */
-function stepPower(feats, ch, nBins, framesAll, f0, steps, stride) {
-  const out = new Float64Array(steps);
-  for (let j = 0; j < steps; j++) {
-    for (let t = f0 + j * stride; t < Math.min(f0 + (j + 1) * stride, framesAll); t++) {
-      for (let k = 0; k < nBins; k++) out[j] += Math.exp(2 * feats[(ch * 2 * nBins + k) * framesAll + t]);
+function stepPower(h, rateLambda, feats, nBins, framesAll, steps, stride) {
+  if (!(h.coder === 0 || rateLambda > 0)) return null;
+  return Array.from({ length: h.channels }, (_, ch) => {
+    const out = new Float64Array(steps);
+    for (let j = 0; j < steps; j++) {
+      for (let t = j * stride; t < Math.min((j + 1) * stride, framesAll); t++) {
+        for (let k = 0; k < nBins; k++) out[j] += Math.exp(2 * feats[(ch * 2 * nBins + k) * framesAll + t]);
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
 
 /**
@@ -495,7 +499,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
-    const w = h.coder === 0 || rateLambda > 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, N, 0, L, c.timeStride)) : null;
+    const w = stepPower(h, rateLambda, feats, c.nBins, N, L, c.timeStride);
     const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
     const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
     return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w).bytes);
@@ -528,7 +532,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const nFrames = Math.min(j1 * s, N) - j0 * s;
     // the window's latent: the decoder graph's context reaches past the packet
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
-    const w = h.coder === 0 || rateLambda > 0 ? xs.map((_, ch) => stepPower(feats, ch, c.nBins, t1 - t0, 0, tAll, s)) : null;
+    const w = stepPower(h, rateLambda, feats, c.nBins, t1 - t0, tAll, s);
     const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
     const stored = zq ? await matchedGains(model, h, zq, tAll, gains, feats, t1 - t0, f0, nFrames) : gains;
     const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq, w);

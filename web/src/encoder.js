@@ -158,6 +158,15 @@ const SCALE_FRACTIONS = Array.from({ length: 36 }, (_, i) => (30 + 2 * i) / 100)
 const SCALE_TIE = 1e-9;
 
 /**
+ * Coder 0's code of value `x` on the levels over scale `s` (> 0), `half` = (2^bits - 1) / 2 in float32
+ * (codec-rt's `quantize._codes`): clipped to the scale, in float32.
+ * @param {number} x @param {number} s @param {number} half @returns {number}
+ */
+function codeOf(x, s, half) {
+  return rint(f32(f32(Math.min(Math.max(f32(x / s), -1), 1) + 1) * half));
+}
+
+/**
  * Coder 0's fitted scale of one latent channel (codec-rt's `quantize.fitted_scales`): the fraction of its
  * max-norm scale `top` whose codes give the least step-weighted squared error (float64 sums), the largest of
  * those within SCALE_TIE of the least.
@@ -175,8 +184,7 @@ function fittedScale(v, lc, per, top, bits, w) {
     const perStep = new Float64Array(m);
     for (let i = 0; i < per; i++) {
       const x = v[lc * per + i];
-      const unit = Math.min(Math.max(f32(x / s), -1), 1);
-      const d = f32(f32(f32(rint(f32(f32(unit + 1) * half)) * step) - 1) * s);
+      const d = f32(f32(f32(codeOf(x, s, half) * step) - 1) * s); // decoder.js's dequantize
       perStep[i % m] += (d - x) ** 2;
     }
     let e = 0;
@@ -227,10 +235,7 @@ function quantize(v, nc, per, bits, w = null) {
     if (w && m > 0) m = fittedScale(v, lc, per, m, bits, w);
     scales[lc] = m;
     const safe = m > 0 ? m : 1;
-    for (let i = lc * per; i < (lc + 1) * per; i++) {
-      const unit = Math.min(Math.max(f32(v[i] / safe), -1), 1);
-      codes[i] = rint(f32(f32(unit + 1) * half));
-    }
+    for (let i = lc * per; i < (lc + 1) * per; i++) codes[i] = codeOf(v[i], safe, half);
   }
   return { scales, codes };
 }

@@ -374,9 +374,10 @@ class StreamDecoder:
         st, cfg, h = self.state, self.model.config, self.header
         assert st.ola is not None and h is not None
         logmag, gain, angle, iters, _, _ = self._features(w0, w1, j0, j1)
+        if computed := h.mode != Mode.STORE_PHASE:  # the phase is the decoder's: steady bins held (6.5)
+            logmag, st.steady = postfilter.steady(logmag, st.steady)
         mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
-        # RTISI starts from the committed frames, or a predicted advance; a stored low band is held (6.3)
-        adv = bool(cfg.phase_advance) and h.mode != Mode.STORE_PHASE
+        adv = bool(cfg.phase_advance) and computed  # RTISI starts from the frames before, or their advance
         held = None if st.phases is None or h.mode != Mode.LOW_BAND_PHASE else st.phases[..., w0 - st.p0 : w1 - st.p0]
         init = angle if iters == 0 or adv else None
         pitch = None if held is None else st.pitch.block(np.exp(logmag[:, : held.shape[1]]), held, cfg)  # 6.5

@@ -356,6 +356,19 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
 
 
+def steady_bins(e: np.ndarray) -> np.ndarray:
+    """6.5, causal, modes 0 and 2: `e` [F, N] with each steady bin's value the mean power of its last 5 frames."""
+    n = 5
+    p = np.exp(2 * e.astype(np.float64))
+    out = e.astype(np.float32)
+    for t in range(2 * n - 1, e.shape[1]):
+        recent = p[:, t - n + 1 : t + 1].sum(axis=1) / n
+        before = p[:, t - 2 * n + 1 : t - n + 1].sum(axis=1) / n
+        calm = np.abs(10 * np.log10(recent / before)) < 1.0
+        out[calm, t] = (0.5 * np.log(recent[calm])).astype(np.float32)
+    return out
+
+
 def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: float | None = None,
                  highpass: bool = True, start: int | None = None, harmonics: bool = True) -> np.ndarray:
     """Section 6 at the model rate -> [channels, model_len] (the coded signal without its lead-in and
@@ -373,6 +386,8 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     out = []
     feats = [features(m, h, packets, ch) for ch in range(h["channels"])]
     es = [postfilter(f[0], contrast).astype(np.float32) for f in feats]
+    if m.cfg["causal"] and h["mode"] != 1:  # 6.5, causal: steady bins
+        es = [steady_bins(e) for e in es]
     gradient = (m.phase_start if start is None else start) and not m.cfg["causal"]
     joint, follow = None, None
     if h["channels"] > 1 and h["stereo"] == 0:  # 6.5, channels coded one by one: their joint log-magnitude

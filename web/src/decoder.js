@@ -12,6 +12,7 @@
 import { PHASE_DITHER_MINOR, phaseDither, phaseRows, readBlob } from './container.js';
 import { tonalPaths } from './tonal.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
+import { SteadyBins } from './steady.js';
 import { AheadPitch, LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { frameGains, removeDc } from './level.js';
@@ -201,12 +202,13 @@ export async function decodeBlob(model, data, opts = {}) {
 
 /**
  * Frames [w0, w1) from latent steps [j0, j1) -> per channel (magnitude [F, frames], the phase to start from,
- * the log-magnitude after the postfilter and before the gains).
+ * the log-magnitude after the postfilter and before the gains); `steady`: a causal model's steady bins, one per
+ * channel (6.5), applied after the postfilter.
  * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
  * @param {ReturnType<typeof latents>} lat @param {number} w0 @param {number} w1 @param {number} j0 @param {number} j1
- * @param {number} kappa
+ * @param {number} kappa @param {import('./steady.js').SteadyBins[] | null} [steady]
  */
-async function features(model, h, lat, w0, w1, j0, j1, kappa) {
+async function features(model, h, lat, w0, w1, j0, j1, kappa, steady = null) {
   const c = model.config;
   const s = c.timeStride;
   const nb = c.nBins;
@@ -238,7 +240,10 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa) {
     const phase = angle;
     if (h.mode === 1 && lat.phase) {
       for (let k = 0; k < nb; k++) phase.set(lat.phase.subarray((ch * nb + k) * lat.frames + w0, (ch * nb + k) * lat.frames + w1), k * nw);
-    } else postfilter(logmag, nb, nw, kappa);
+    } else {
+      postfilter(logmag, nb, nw, kappa);
+      if (steady) steady[ch].apply(logmag, nw); // a causal model's steady bins (6.5)
+    }
     const mag = new Float32Array(nb * nw);
     // 6.2: from format 1.7 a non-causal model's gains are averaged across packet boundaries
     const gains = frameGains(lat.gains.subarray(ch * lat.steps, (ch + 1) * lat.steps), w0, w1, s,
@@ -397,6 +402,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
   // the held band's pitch starts its voiced frames (6.5); one per channel, carried from block to block
   const pitches = Array.from({ length: h.channels }, () => new LowBandPitch(nFft, hop, c.sampleRate));
+  const steady = h.mode !== 1 ? Array.from({ length: h.channels }, () => new SteadyBins(c.nBins)) : null;
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
   const samples = (y, base, stop, n, ch) => {
@@ -409,7 +415,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
     const w0 = b * BLOCK_FRAMES;
     const w1 = Math.min((b + 1) * BLOCK_FRAMES, end.frames);
     const [j0, j1] = decoderSteps(c, w0, w1);
-    const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa);
+    const feats = await features(model, h, lat, w0, w1, Math.max(0, j0), Math.min(j1, end.steps), kappa, steady);
     const base = w0 * hop - nFft / 2;
     const stop = Math.min(w1 * hop - nFft / 2, end.samples);
     const bands = feats.map((_, ch) => heldBand(lat, hold, ch, w0, w1));

@@ -152,8 +152,7 @@ class StreamDecoder:
         return default_workers(self.model, self._workers or self.threads)
 
     def latency_ms(self, packet_steps: int | None = None) -> float:
-        """Algorithmic latency in ms of a stream of packets of `packet_steps` (default: the blob's) decoded
-        here: see `grid.stream_latency_ms`."""
+        """Algorithmic latency (ms) of a stream of `packet_steps` packets (the blob's) decoded here: `grid`'s."""
         cfg = self.model.config
         if packet_steps is None:
             packet_steps = h.packet_steps if (h := self.header) is not None and h.framed else packet_steps_for(cfg)
@@ -374,10 +373,10 @@ class StreamDecoder:
         st, cfg, h = self.state, self.model.config, self.header
         assert st.ola is not None and h is not None
         logmag, gain, angle, iters, _, _ = self._features(w0, w1, j0, j1)
-        if computed := h.mode != Mode.STORE_PHASE:  # the phase is the decoder's: steady bins held (6.5)
+        adv = bool(cfg.phase_advance) and h.mode != Mode.STORE_PHASE  # RTISI goes on from the frames before
+        if own := iters > 0 or adv:  # the decoder's phase, not the graph's as is: steady bins, clicks (6.5)
             logmag, st.steady = postfilter.steady(logmag, st.steady)
         mag, shared = (np.exp(logmag) / gain).astype(np.float32), None
-        adv = bool(cfg.phase_advance) and computed  # RTISI starts from the frames before, or their advance
         held = None if st.phases is None or h.mode != Mode.LOW_BAND_PHASE else st.phases[..., w0 - st.p0 : w1 - st.p0]
         init = angle if iters == 0 or adv else None
         pitch = None if held is None else st.pitch.block(np.exp(logmag[:, : held.shape[1]]), held, cfg)  # 6.5
@@ -385,8 +384,9 @@ class StreamDecoder:
             mag, init, shared = causal_joint(logmag, mag, init)
             held = None if held is None else np.concatenate([held, held[:1]])  # the joint holds the first's
             pitch = None if pitch is None else np.concatenate([pitch, pitch[:1]])  # band, and its pitch
+        clicks, st.clicks = phase.causal_clicks(mag, st.clicks) if own else (None, None)  # 6.5
         ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared,
-                                                   held, pitch)
+                                                   held, pitch, clicks)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
         stop = base + ola.shape[1] if st.end is None else min(base + ola.shape[1], st.end.model.samples)
         return self._causal_samples(ola, base, stop)

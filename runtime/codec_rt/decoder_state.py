@@ -35,8 +35,9 @@ class DecoderState:
     stride past `phase_frames`, the frames of the packets received). block:
     the next Griffin-Lim block. tail: the faded-out end of the previous block `[channels, 2 * crossfade]` (a
     causal model: ola, the committed frames' overlap-add over the samples still open, `[channels, n_fft -
-    hop]`, last, the last frame committed, `[channels, n_bins] complex64`, and steady, the last frames'
-    power for `postfilter.steady`). start: the phase-gradient start, carried from block to block.
+    hop]`, last, the last frame committed, `[channels, n_bins] complex64`, steady, the last frames' power
+    for `postfilter.steady`, and clicks, their energies for `phase.causal_clicks`). start: the phase-gradient
+    start, carried from block to block.
     emitted: model-rate samples of the coded signal done;
     returned: samples returned at the blob's rate. held: samples decoded at the blob's rate but not returned,
     as they could still be the lead-out (format 1.6). end: the stream's end once the last packet has arrived."""
@@ -55,6 +56,7 @@ class DecoderState:
     ola: F32 | None = None
     last: npt.NDArray[np.complex64] | None = None
     steady: npt.NDArray[np.float64] | None = None
+    clicks: npt.NDArray[np.float64] | None = None
     start: GradientStart = field(default_factory=GradientStart)
     pitch: LowBandPitch = field(default_factory=LowBandPitch)
     emitted: int = 0

@@ -23,6 +23,8 @@ from .pitch import harmonic_advance
 
 MOMENTUM = 0.99
 ENERGY_RANGE = 2.0  # the most `match_energy` scales a frame up by (6 dB)
+SPREAD = 32  # an impulse's chirp spans n_fft / SPREAD samples (1 ms at 16 kHz): a sharper one overshoots
+TWO_PI = 2 * np.pi
 
 F32 = npt.NDArray[np.float32]
 C64 = npt.NDArray[np.complex64]
@@ -130,6 +132,16 @@ def refine_frames(
     return y
 
 
+def impulse_phase(offset: npt.NDArray[np.float64], n_fft: int, n_bins: int) -> npt.NDArray[np.float64]:
+    """Offsets of an impulse from frames' centres `[...]` (samples) -> the phase `[..., F]` of a click there,
+    swept by a chirp over n_fft / SPREAD samples (its group delay rising linearly with frequency, centred on
+    the offset), for frames taken from their first sample (FORMAT.md 6.5, "Impulses")."""
+    k = np.arange(n_bins, dtype=np.float64)
+    sweep = (TWO_PI / SPREAD) * (k * k / (2 * max(n_bins - 1, 1)) - k / 2)
+    out: npt.NDArray[np.float64] = np.mod(-TWO_PI * (offset[..., None] + n_fft / 2) * k / n_fft - sweep, TWO_PI)
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def crossfade(v: int) -> tuple[F32, F32]:
     """Raised-cosine fade-in and fade-out `[2v] float32` over 2v samples; they sum to 1 (blocks refined
@@ -155,6 +167,43 @@ def refine(
 # ------------------------------------------------------------------------------ causal mode (low latency)
 
 CAUSAL_ITERS = 3  # chosen on development speech with true magnitudes (docs/MEASURED.md)
+# A causal decoder's clicks (FORMAT.md 6.5, "Causal: clicks"): a frame this far over the most of the
+# CLICK_MEMORY frames before it (dB of energy), whose power spectrum is this flat (geometric over arithmetic
+# mean: clicks on noise 0.26 to 0.77, tones' onsets 0.004 and 0.16; no frame of 20 clips each of development
+# speech and music both rises so and is so flat), begins a click
+CLICK_JUMP_DB = 15.0
+CLICK_FLATNESS = 0.2
+CLICK_MEMORY = 3
+# placed three quarters into its first frame's newest hop: magnitudes place a pulse's energy around its centre,
+# so it must lie after the click's onset, somewhere in that hop (docs/MEASURED.md, "Clicks through the causal
+# decoder": the middle of the hop left 9 of 72 clicks with more than -10 dB before them, this none)
+CLICK_AT = 0.75
+
+
+def causal_clicks(mag: npt.NDArray[np.floating], history: npt.NDArray[np.float64] | None
+                  ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """Magnitude `[..., F, T]` of consecutive frames, the energies (dB) of up to CLICK_MEMORY frames before
+    them `[..., <= CLICK_MEMORY]` (None at a stream's start; a click's first frame's: inf) -> each frame's
+    part in a click `[..., T]` (1: its first frame, 2: the frame after; 0: none), and the energies to pass
+    with the next frames. A click's first frame holds it in its newest hop only: the frames before did not."""
+    power = np.asarray(mag, dtype=np.float64) ** 2
+    energy = 10 * np.log10(power.sum(axis=-2) + 1e-30)
+    flat = np.exp(np.mean(np.log(power + 1e-30), axis=-2)) / (np.mean(power, axis=-2) + 1e-30)
+    full = energy if history is None else np.concatenate([history, energy], axis=-1)
+    off = full.shape[-1] - energy.shape[-1]
+    clicks = np.zeros(energy.shape, np.int8)
+    for t in range(energy.shape[-1]):
+        g = off + t
+        if g >= 1:
+            clicks[..., t] = np.where(np.isposinf(full[..., g - 1]), 2, 0)
+        if g >= CLICK_MEMORY:
+            first = (full[..., g] - full[..., g - CLICK_MEMORY : g].max(axis=-1) > CLICK_JUMP_DB) & (
+                flat[..., t] >= CLICK_FLATNESS)
+            clicks[..., t] = np.where(first, 1, clicks[..., t])
+            # a click's first frame counts as infinitely loud to the frames after it: they hold the click
+            # higher in their windows, rise over it too, and are not another click
+            full[..., g] = np.where(first, np.inf, full[..., g])
+    return clicks, np.ascontiguousarray(full[..., -CLICK_MEMORY:])
 
 
 @functools.cache
@@ -174,7 +223,7 @@ def causal_frames(
     mag: npt.NDArray[np.floating], init: npt.NDArray[np.floating] | None, tail: F32, n_fft: int, hop: int,
     iters: int = CAUSAL_ITERS, advance: bool = False, last: C64 | None = None,
     shared: npt.NDArray[np.bool_] | None = None, held: npt.NDArray[np.floating] | None = None,
-    pitch: npt.NDArray[np.floating] | None = None,
+    pitch: npt.NDArray[np.floating] | None = None, clicks: npt.NDArray[np.int8] | None = None,
 ) -> tuple[F32, F32, C64]:
     """Phase without lookahead, for a causal model: real-time iterative spectrogram inversion (RTISI; Zhu,
     Beauregard and Wyse 2007) with no look-ahead frames. Each new frame's phase is refined, `iters` times,
@@ -193,7 +242,10 @@ def causal_frames(
     row takes the joint row's phase once it is refined (FORMAT.md 6.5). held: `[..., K, T]` radians, the phase
     of bins `[0, K)` coded in the blob (mode low_band_phase), kept through every iteration. pitch: `[..., T]`
     cycles a sample (0: unvoiced), the held band's (`pitch.LowBandPitch`): a voiced frame after a stream's
-    first starts each bin from the frame before, advanced at its nearest harmonic (FORMAT.md 6.5). Returns (the
+    first starts each bin from the frame before, advanced at its nearest harmonic (FORMAT.md 6.5). clicks:
+    `[..., T]`, each frame's part in a click (`causal_clicks`): its first frame and the next take the phase
+    of a click CLICK_AT into the first's newest hop, after their iterations (the held rows kept), and the
+    frames after them go on from it (FORMAT.md 6.5, "Causal: clicks"). Returns (the
     overlap-add of the `T * hop`
     samples that these frames finish, the new tail, the new last frame): divide the first by
     `window_square_sum` for the signal.
@@ -208,6 +260,9 @@ def causal_frames(
     buf = np.concatenate([tail, np.zeros(tail.shape[:-1] + (t_count * hop,), np.float32)], axis=-1)
     tiny = np.float32(1e-30)
     centre = (2 * np.pi * hop / n_fft) * np.arange(mag.shape[-2])  # a bin-centred sinusoid's advance per frame
+    at = n_fft / 2 - hop + CLICK_AT * hop  # a click's offset from its first frame's centre, and the next's
+    click_phase = impulse_phase(np.array([at, at - hop]), n_fft, mag.shape[-2]).astype(np.float32)
+    click_start = np.exp(1j * click_phase).astype(np.complex64)  # [2, F]
 
     def with_phase_of(m: F32, x: npt.NDArray[np.complexfloating]) -> npt.NDArray[np.complexfloating]:
         x = x + tiny  # the magnitude m with the phase of x (x = 0, as at a stream's start: phase 0)
@@ -246,6 +301,10 @@ def causal_frames(
             c = keep_held(c, rows)
             if i < iters:
                 c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
+        if clicks is not None and clicks[..., t].any():
+            part = np.asarray(clicks[..., t])
+            click = keep_held(m * click_start[np.maximum(part, 1) - 1], rows)
+            c = np.where(part[..., None] > 0, click, c).astype(np.complex64)
         if shared is not None and shared[t]:
             c = keep_held(np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]]), rows)
         seg += np.fft.irfft(c, n=n_fft, axis=-1).astype(np.float32) * win

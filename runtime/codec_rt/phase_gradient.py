@@ -49,6 +49,7 @@ import numpy.typing as npt
 
 from .config import ModelConfig
 from .errors import CodecError
+from .phase import impulse_phase
 from .pitch import AheadPitch
 
 LAMBDA = 0.25645  # the Hann window's Gaussian, lambda' n_fft^2 (ltfat `pghi`, Prusa et al. 2017)
@@ -59,7 +60,6 @@ TRANSIENT_DB = 20.0  # an impulse: a frame this far above the frames REACH hops 
 FLOOR_DB = -20.0  # and louder than this: 40 dB under a frame of noise at the level gain's working RMS (0.05)
 REACH = 3  # frames either side of an impulse's peak frame that must be TRANSIENT_DB below it
 SPAN = 2  # frames either side of the peak frame that take the impulse's phase
-SPREAD = 32  # the impulse's chirp spans n_fft / SPREAD samples (1 ms at 16 kHz): a sharper one overshoots
 CONTEXT = REACH + SPAN  # frames either side whose energy a frame's transient test reads
 # The band's harmonics move a peak by at most this (bins): a partial farther from the band's harmonics is
 # another sound's (a DTMF pair's 697 Hz tone went to 679 Hz beside its own skirt's "pitch"; docs/TRAINING.md).
@@ -212,16 +212,6 @@ def transients(energy: F64, before: F64 | None, hop: int) -> tuple[npt.NDArray[n
             held[i - lo, r] = True
             offset[i - lo, r] = min(max(hop * (centroid - (i - p - REACH)), -2.0 * hop), 2.0 * hop)
     return held, offset
-
-
-def impulse_phase(offset: F64, n_fft: int, n_bins: int) -> F64:
-    """Offsets of an impulse from frames' centres `[...]` (samples) -> the phase `[..., F]` of a click there,
-    swept by a chirp over n_fft / SPREAD samples (its group delay rising linearly with frequency, centred on
-    the offset), for frames taken from their first sample."""
-    k = np.arange(n_bins, dtype=np.float64)
-    sweep = (TWO_PI / SPREAD) * (k * k / (2 * max(n_bins - 1, 1)) - k / 2)
-    out: F64 = np.mod(-TWO_PI * (offset[..., None] + n_fft / 2) * k / n_fft - sweep, TWO_PI)
-    return out
 
 
 def gradient_run(

@@ -312,7 +312,8 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     """6.5, causal (`advance`: phase_advance = 1, phase0 is the advance). Channels coded one by one: `keep`
     [F, N] receives the joint's committed frames; `follow` (shared [N], those frames) makes a channel take
     their phase in the shared frames. Mode 2 (6.3): bins [0, K) take `held` [K, N] after every step, and a
-    voiced frame (`pitch` [N] > 0) after the first starts at its harmonics."""
+    voiced frame (`pitch` [N] > 0) after the first starts at its harmonics. A click's first frame takes a
+    click's phase."""
 
     def hold(c: np.ndarray, t: int) -> np.ndarray:
         if held is not None:
@@ -333,6 +334,15 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     z = np.zeros(n_fft + hop * (n - 1))
     centre = 2 * np.pi * np.arange(mag.shape[0]) * hop / n_fft
     c = np.zeros(mag.shape[0], complex)
+    p = mag.astype(np.float64) ** 2  # 6.5, causal: clicks
+    energy = 10 * np.log10(p.sum(axis=0) + 1e-30)
+    flat = np.exp(np.log(p + 1e-30).mean(axis=0)) / (p.mean(axis=0) + 1e-30)
+    k, nb = np.arange(mag.shape[0]), mag.shape[0]
+    def click(o: float) -> np.ndarray:  # "Impulses": a click o samples after the frame's centre
+        return -2 * np.pi * k * (o + n_fft / 2) / n_fft - (2 * np.pi / 32) * (k**2 / (2 * (nb - 1)) - k / 2)
+
+    at = n_fft / 2 - hop + 0.75 * hop
+    clicked = np.zeros(n, bool)
     for t in range(n):
         seg = z[t * hop : t * hop + n_fft]
         if pitch is not None and t > 0 and pitch[t] > 0:
@@ -347,6 +357,12 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
         c = hold(c, t)
         for _ in range(iters):
             c = hold(like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b)), t)
+        if (iters > 0 or advance) and t >= 3 and energy[t] - energy[t - 3 : t].max() > 15 and flat[t] >= 0.2 \
+                and not clicked[t - 3 : t].any():
+            c = hold(mag[:, t] * np.exp(1j * click(at)), t)
+            clicked[t] = True
+        elif t >= 1 and clicked[t - 1]:
+            c = hold(mag[:, t] * np.exp(1j * click(at - hop)), t)
         if follow is not None and follow[0][t]:
             c = hold(like(mag[:, t], follow[1][:, t]), t)
         if keep is not None:
@@ -386,7 +402,8 @@ def decode_audio(data: bytes, m: Model, iters: int | None = None, contrast: floa
     out = []
     feats = [features(m, h, packets, ch) for ch in range(h["channels"])]
     es = [postfilter(f[0], contrast).astype(np.float32) for f in feats]
-    if m.cfg["causal"] and h["mode"] != 1:  # 6.5, causal: steady bins
+    own = iters > 0 or bool(m.cfg["phase_advance"])  # 6.5, causal, the decoder's own phase: steady bins
+    if m.cfg["causal"] and h["mode"] != 1 and own:
         es = [steady_bins(e) for e in es]
     gradient = (m.phase_start if start is None else start) and not m.cfg["causal"]
     joint, follow = None, None

@@ -13,6 +13,7 @@ import { PHASE_DITHER_MINOR, phaseDither, phaseRows, readBlob } from './containe
 import { tonalPaths } from './tonal.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { SteadyBins } from './steady.js';
+import { CausalClicks } from './clicks.js';
 import { AheadPitch, LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { frameGains, removeDc } from './level.js';
@@ -402,7 +403,10 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const hold = h.mode === 2 && lat.phase ? lat.rows : 0;
   // the held band's pitch starts its voiced frames (6.5); one per channel, carried from block to block
   const pitches = Array.from({ length: h.channels }, () => new LowBandPitch(nFft, hop, c.sampleRate));
-  const steady = h.mode !== 1 ? Array.from({ length: h.channels }, () => new SteadyBins(c.nBins)) : null;
+  // the decoder's own phase, not the graph's as is: steady bins and clicks (6.5)
+  const own = refine > 0 || advance;
+  const steady = own ? Array.from({ length: h.channels }, () => new SteadyBins(c.nBins)) : null;
+  const clickers = own ? Array.from({ length: rows }, () => new CausalClicks()) : null;
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
   const samples = (y, base, stop, n, ch) => {
@@ -437,8 +441,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
         }
       }
       const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
+      const clicks = clickers ? clickers[h.channels].flags(mag, c.nBins, w1 - w0) : null;
       const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record, null,
-        bands[0], pitch[0]);
+        bands[0], pitch[0], clicks);
       ola[h.channels] = r[1];
       last[h.channels] = r[2];
       shared = { shared: j.shared, ...record };
@@ -447,8 +452,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       // Iterating, RTISI starts a frame from the committed frames' phase, not the raw prediction; a predicted
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
+      const clicks = clickers ? clickers[ch].flags(feats[ch].mag, c.nBins, w1 - w0) : null;
       const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared,
-        bands[ch], pitch[ch]);
+        bands[ch], pitch[ch], clicks);
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

@@ -5,6 +5,8 @@
  */
 
 import FFT from 'fft.js';
+import { CLICK_AT } from './clicks.js';
+import { impulsePhase } from './phase_gradient.js';
 /** The log-magnitude feature's floor (Python: `stft.MAG_FLOOR`). */
 export const MAG_FLOOR = 1e-5;
 
@@ -320,19 +322,25 @@ export function windowSquareSum(start, count, nFft, hop, nFrames) {
  * `joint` {shared [T], re, im} makes a channel take the joint's phase, once refined, in the shared frames.
  * Mode 2 (6.3): `held` {rows: K, phase [K, T]} keeps bins [0, K) at that phase after every step, and
  * `pitch` [T] (cycles a sample, 0: unvoiced; `pitch.js`) starts a voiced frame after a stream's first from the
- * frame before, each bin advanced at its nearest harmonic (6.5).
+ * frame before, each bin advanced at its nearest harmonic (6.5). `clicks` [T] (`clicks.js`): a click's first
+ * frame (1) and the next (2) take its phase, held rows kept (6.5).
  * @param {Float32Array} mag @param {Float32Array | null} init @param {Float32Array} tail
  * @param {number} nFft @param {number} hop @param {number} iters
  * @param {boolean} [advance] @param {{re: Float64Array, im: Float64Array} | null} [last]
  * @param {{re: Float64Array, im: Float64Array} | null} [record]
  * @param {{shared: Uint8Array, re: Float64Array, im: Float64Array} | null} [joint]
  * @param {{rows: number, phase: Float32Array} | null} [held] @param {Float64Array | null} [pitch]
+ * @param {Uint8Array | null} [clicks]
  * @returns {[Float32Array<ArrayBuffer>, Float32Array<ArrayBuffer>, {re: Float64Array, im: Float64Array}]}
  */
 export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null, record = null, joint = null,
-  held = null, pitch = null) {
+  held = null, pitch = null, clicks = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
+  // a click's first frame holds it in its newest hop: it and the next frame place it CLICK_AT into that hop
+  const at = nFft / 2 - hop + CLICK_AT * hop;
+  const click = [new Float64Array(nb), new Float64Array(nb)];
+  if (clicks) click.forEach((out, j) => impulsePhase(at - j * hop, nb, nFft, out));
   const win = Float32Array.from(hann(nFft));
   const norm = new Float32Array(nFft);
   for (let k = 0; k < nFft / hop; k++) {
@@ -404,6 +412,14 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
       for (let j = 0; j < nFft; j++) x[j] = segA[j] + y[j] * b[j];
       fft.rfft(x, re, im);
       withPhaseOf(i);
+      keepHeld(i);
+    }
+    if (clicks && clicks[i]) {
+      for (let k = 0; k < nb; k++) {
+        const p = f32(click[clicks[i] - 1][k]);
+        cr[k] = f32(mag[k * t + i] * f32(Math.cos(p)));
+        ci[k] = f32(mag[k * t + i] * f32(Math.sin(p)));
+      }
       keepHeld(i);
     }
     if (joint && joint.shared[i]) {

@@ -110,3 +110,36 @@ def test_the_match_in_blocks_is_the_whole_graphs(monkeypatch: pytest.MonkeyPatch
     assert codec3.encode(x, RATE) == blocked
     monkeypatch.setattr(latent, "MATCH_BLOCK_STEPS", 3)
     assert codec3.encode(x, RATE) == blocked
+
+
+def test_spectral_flatness_tells_noise_from_tones_and_speech(speech: tuple[np.ndarray, int]) -> None:
+    """White noise measures near 1 and a steady tone near 0; a second of speech in between, under the
+    causal match's bound (FORMAT.md 7.7)."""
+    from codec_rt import latent, stft
+
+    def flatness(x: npt.NDArray[np.float64]) -> float:
+        feats = stft.to_features(stft.stft(x[None].astype(np.float32), 256, 64))
+        return latent.spectral_flatness(feats[:, 0], 0, feats.shape[-1])
+
+    rng = np.random.default_rng(0)
+    t = np.arange(RATE) / RATE
+    assert flatness(0.05 * rng.standard_normal(RATE)) > 0.9
+    assert flatness(0.5 * np.sin(2 * np.pi * 1000 * t)) < 1e-3
+    x, sr = speech
+    assert sr == RATE and flatness(x[0, RATE : 2 * RATE].astype(np.float64)) < latent.MATCH_FLATNESS
+
+
+def test_a_causal_models_sections_are_matched_unless_noise_like() -> None:
+    """The low-latency point stores a tone's matched gain (its level within 1 dB, 1.8 dB low unmatched) and
+    the gain applied for noise, whose level a gain moved from packet to packet would step (FORMAT.md 7.7)."""
+    ll = Codec.load(low_latency=True)
+    t = np.arange(3 * RATE) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)[None]
+    noise = (0.05 * np.random.default_rng(1).standard_normal(3 * RATE)).astype(np.float32)[None]
+    for x, moves in ((tone, True), (noise, False)):
+        _, matched = packets.read_packets(ll.encode(x, RATE, framed=True))
+        _, applied = packets.read_packets(ll.encode(x, RATE, framed=True, level_match=False))
+        differ = [a.channels[0].gain != b.channels[0].gain for a, b in zip(matched, applied, strict=True)]
+        assert any(differ) == moves, differ
+    y, _ = ll.decode(ll.encode(tone, RATE, framed=True))
+    assert abs(steady_level_db(y, tone)) < 1

@@ -146,9 +146,10 @@ class Codec:
         for a little quality, a rate between the ladder's points; 0: plain rounding; None: `self.rate_lambda`.
         level_match: store the gain that brings the decoded level to the input's (the decoder graph run on
         the codes: `latent.matched_gains`, docs/FORMAT.md 7.7) in the sections that hold tonal bands or are
-        rounded rate-aware (`encoder.matched`; non-causal models only), and in the framed layout hold each
-        packet's own gain to at most twice that of its window from its own first sample on
-        (`level.window_capped`); False: the gain applied stored everywhere, the own gain not held so.
+        rounded rate-aware, or (a causal model's) whose input is not noise-like (`encoder.matched`), and in
+        the framed layout hold a non-causal model's packet's own gain to at most twice that of its window
+        from its own first sample on (`level.window_capped`); False: the gain applied stored everywhere, the
+        own gain not held so.
         fitted_scales: fixed-width models (coder 0): each latent channel's scale is the one whose codes come
         nearest the values, each step weighed by its input power (`quantize.fitted_scales`); False: the
         largest value's (max-norm), as every release before 2026-12-04 wrote.

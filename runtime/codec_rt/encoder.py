@@ -57,7 +57,8 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     bands = _bands(header, cfg, spec, 0, 0, header.n_frames, header.n_frames - 1)
     z_coded = None
     weights = _step_power(header, feats, z.shape[-1], cfg.time_stride, opts.fitted_scales, opts.rate_lambda)
-    if opts.level_match and not cfg.causal and matched(bands, opts.rate_lambda):
+    flatness = latent.spectral_flatness(feats[:, 0], 0, header.n_frames) if cfg.causal else None
+    if opts.level_match and matched(bands, opts.rate_lambda, flatness):
         z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda, weights=weights)
         gains = latent.matched_gains(model, z_coded, gains, feats[:, 0], 0, header.n_frames)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
@@ -72,12 +73,14 @@ def _step_power(header: blob.BlobHeader, feats: F32, steps: int, stride: int, fi
     return latent.step_power(feats[:, 0], steps, stride) if used else None
 
 
-def matched(bands: list[tonal.Band] | None, rate_lambda: float) -> bool:
-    """Whether a section's gain is matched to the decoded level (FORMAT.md 7.7, `latent.matched_gains`; for
-    a non-causal model: a causal decoder does not smooth the gains): where a channel holds tonal bands (a
-    steady sound, whose level error is heard as such) or the latent is rounded rate-aware (which pulls the
-    level down). Not on every section: the decoder graph run on each slowed encoding (docs/MEASURED.md)."""
-    return rate_lambda > 0 or (bands is not None and any(b.flags.any() for b in bands))
+def matched(bands: list[tonal.Band] | None, rate_lambda: float, flatness: float | None = None) -> bool:
+    """Whether a section's gain is matched to the decoded level (FORMAT.md 7.7, `latent.matched_gains`): where
+    a channel holds tonal bands (a steady sound, whose level error is heard as such) or the latent is rounded
+    rate-aware (which pulls the level down); with a causal model's `flatness` (`latent.spectral_flatness`),
+    where its input is not noise-like. Not on every section of a non-causal model: the decoder graph run on
+    each slowed encoding (docs/MEASURED.md)."""
+    causal = flatness is not None and flatness < latent.MATCH_FLATNESS
+    return causal or rate_lambda > 0 or (bands is not None and any(b.flags.any() for b in bands))
 
 
 def _bands(header: blob.BlobHeader, cfg: ModelConfig, spec: npt.NDArray[np.complex64], window_first: int,
@@ -133,8 +136,9 @@ class StreamEncoder:
     choose, see `Codec.encode`). `level`: the whole stream's `Loudness` where it is known first (a file); each
     packet's gain then stays near the stream's (`level.packet_gains`), so a quiet background keeps its level
     beside loud packets; None (a live stream): each packet's own. `level_match`: store the gain that brings
-    the decoded level to the input's where `matched` says (`latent.matched_gains`), and hold each packet's own
-    gain to at most twice that of its window from its own first sample on (`level.window_capped`); False: the
+    the decoded level to the input's where `matched` says (`latent.matched_gains`), and hold a non-causal
+    model's packet's own gain to at most twice that of its window from its own first sample on
+    (`level.window_capped`); False: the
     gain applied stored, the own gain not held so (as every release before 2026-12-04 wrote).
     `fitted_scales`: as `Codec.encode`'s.
     Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
@@ -165,7 +169,7 @@ class StreamEncoder:
         phase_bins, phase_bits = low_band_of(model, mode, phase_bins, phase_bits)
         opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
         self.rate_lambda = opts.rate_lambda
-        self.level_match = bool(level_match) and not cfg.causal  # FORMAT.md 7.7
+        self.level_match = bool(level_match)  # FORMAT.md 7.7
         self.fitted_scales = bool(fitted_scales)
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
@@ -318,7 +322,7 @@ class StreamEncoder:
         seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half)
         own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
         own_gain = input_gain(seg[:, own : own + span_end - j0 * s * hop])
-        if self.level_match:  # non-causal models only (FORMAT.md 7.6)
+        if self.level_match and not cfg.causal:  # non-causal models only (FORMAT.md 7.6)
             own_gain = window_capped(own_gain, input_gain(seg[:, own:]))
         gains = packet_gains(own_gain, self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
@@ -335,7 +339,8 @@ class StreamEncoder:
         z_coded = None
         a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
         weights = _step_power(h, feats, zw.shape[-1], s, self.fitted_scales, self.rate_lambda)
-        if self.level_match and matched(bands, self.rate_lambda):  # the window's: the graph's context reaches past
+        flatness = latent.spectral_flatness(feats[:, 0], f0, n_frames) if cfg.causal else None
+        if self.level_match and matched(bands, self.rate_lambda, flatness):  # the window's: the graph's context
             window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b), weights)
             gains = latent.matched_gains(self.model, window, gains, feats[:, 0], f0, n_frames)
             z_coded = window[..., a:b]  # the packet's own symbols, as `sections` would round them

@@ -264,6 +264,19 @@ def decoded_latent(model: Model, header: BlobHeader, latent: F32, rate_lambda: f
 MATCH_SPAN = 2.0
 MATCH_FLOOR_POWER = (10.0 * stft.MAG_FLOOR) ** 2  # mean power per bin and frame below which nothing is matched
 MATCH_BLOCK_STEPS = 32  # the decoder graph runs on this many steps' frames at a time (and their context)
+# A causal model's sections are matched unless their input is noise-like, its mean power spectrum at least this
+# flat: the gains of noise between speech bursts, matched, stepped its level from packet to packet (FORMAT.md
+# 7.7; steady tones measure under 0.001, a 10 ms blip 0.003, 1 s of speech 0.023 in the median, noise 0.99)
+MATCH_FLATNESS = 0.05
+
+
+def spectral_flatness(logmag: F32, first: int, n_frames: int) -> float:
+    """The least, over channels, of the spectral flatness (Wiener entropy: the geometric over the arithmetic
+    mean, over bins) of the mean power spectrum of frames `[first, first + n_frames)` of `logmag [C, F, T]`
+    (the encoder graph's input log-magnitude), in float64; 1 for white noise, near 0 for a tone."""
+    power = np.exp(2.0 * logmag[:, :, first : first + n_frames].astype(np.float64)).mean(axis=2)
+    flat = np.exp(np.log(power + 1e-30).mean(axis=1)) / (power.mean(axis=1) + 1e-30)
+    return float(flat.min())
 
 
 def matched_gains(model: Model, coded: F32, gains: F32, logmag: F32, first: int, n_frames: int) -> F32:

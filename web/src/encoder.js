@@ -53,10 +53,10 @@ const MATCH_BLOCK_STEPS = 32;
  *   integer that costs less in squared error plus rateLambda times its bits (`rateAwareSymbols`; Python:
  *   `entropy.rate_aware_symbols`): fewer bytes for a little quality; default 0, plain rounding
  * @property {boolean} [levelMatch] store the gain that brings the decoded level to the input's (FORMAT.md
- *   7.7: the decoder graph run on the codes) in the sections that hold tonal bands or are rounded rate-aware
- *   (a non-causal model's), and holds each packet's own gain to at most twice that of its window from its
- *   own first sample on (7.6), as codec-rt does; false: the gain applied stored everywhere, the own gain not
- *   held so. Default true
+ *   7.7: the decoder graph run on the codes) in the sections that hold tonal bands or are rounded rate-aware,
+ *   or (a causal model's) whose input is not noise-like, and holds a non-causal model's packet's own gain to
+ *   at most twice that of its window from its own first sample on (7.6), as codec-rt does; false: the gain
+ *   applied stored everywhere, the own gain not held so. Default true
  */
 
 export { rint };
@@ -344,11 +344,38 @@ function held(bands) {
 
 /**
  * 7.7: whether the sections' gains are matched (codec-rt's `encoder.matched`): where a channel holds tonal
- * bands or the latent is rounded rate-aware. @param {ReturnType<typeof tonalBand>[] | null} bands
- * @param {number} rateLambda
+ * bands or the latent is rounded rate-aware, or with a causal model's `flatness` where the input is not
+ * noise-like. @param {ReturnType<typeof tonalBand>[] | null} bands @param {number} rateLambda
+ * @param {number | null} [flatness]
  */
-function matched(bands, rateLambda) {
-  return rateLambda > 0 || (!!bands && held(bands));
+function matched(bands, rateLambda, flatness = null) {
+  return (flatness !== null && flatness < MATCH_FLATNESS) || rateLambda > 0 || (!!bands && held(bands));
+}
+
+/** 7.7: a causal model's sections are matched unless their input is noise-like (`latent.MATCH_FLATNESS`). */
+const MATCH_FLATNESS = 0.05;
+
+/**
+ * codec-rt's `latent.spectral_flatness`: the least, over channels, of the flatness (geometric over arithmetic
+ * mean over bins) of the mean power spectrum of frames [f0, f0 + nFrames) of the input log-magnitude.
+ * @param {Float32Array} feats [B, 2, n_bins, framesAll] @param {number} channels @param {number} nBins
+ * @param {number} framesAll @param {number} f0 @param {number} nFrames
+ */
+function spectralFlatness(feats, channels, nBins, framesAll, f0, nFrames) {
+  let least = Infinity;
+  for (let ch = 0; ch < channels; ch++) {
+    let logs = 0;
+    let sum = 0;
+    for (let k = 0; k < nBins; k++) {
+      let p = 0;
+      for (let t = f0; t < f0 + nFrames; t++) p += Math.exp(2 * feats[(ch * 2 * nBins + k) * framesAll + t]);
+      p /= nFrames;
+      logs += Math.log(p + 1e-30);
+      sum += p;
+    }
+    least = Math.min(least, Math.exp(logs / nBins) / (sum / nBins + 1e-30));
+  }
+  return least;
 }
 
 /**
@@ -449,7 +476,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
   const { mode, bits, phaseBits, phaseBins, phaseStride, n, rateLambda } = check(model, channels, rate, opts);
   const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
-  const levelMatch = (opts.levelMatch ?? true) && !c.causal; // 7.7: a causal decoder does not smooth the gains
+  const levelMatch = opts.levelMatch ?? true; // 7.7
   let coded = channels;
   if (stereo) {
     const [l, r] = channels;
@@ -505,7 +532,8 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
     const w = stepPower(h, rateLambda, feats, c.nBins, N, L, c.timeStride);
-    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
+    const flat = c.causal ? spectralFlatness(feats, xs.length, c.nBins, N, 0, N) : null;
+    const zq = levelMatch && matched(bands, rateLambda, flat) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
     const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
     return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w).bytes);
   }
@@ -524,8 +552,8 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const own = j0 * s * hop - a;
     const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
     // its own span's gain, held to at most twice that of the window from its own first sample on, with the
-    // level match (codec-rt's level.window_capped, FORMAT.md 7.6)
-    const gains = segs.map((x, ch) => packetGain(!levelMatch ? inputGain(x, own, own + span)
+    // level match and a non-causal model (codec-rt's level.window_capped, FORMAT.md 7.6)
+    const gains = segs.map((x, ch) => packetGain(!levelMatch || c.causal ? inputGain(x, own, own + span)
       : Math.min(inputGain(x, own, own + span), f32(REFERENCE_SPAN * inputGain(x, own, x.length))), level[ch]));
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
@@ -538,7 +566,8 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     // the window's latent: the decoder graph's context reaches past the packet
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
     const w = stepPower(h, rateLambda, feats, c.nBins, t1 - t0, tAll, s);
-    const zq = levelMatch && matched(bands, rateLambda) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
+    const flat = c.causal ? spectralFlatness(feats, xs.length, c.nBins, t1 - t0, f0, nFrames) : null;
+    const zq = levelMatch && matched(bands, rateLambda, flat) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
     const stored = zq ? await matchedGains(model, h, zq, tAll, gains, feats, t1 - t0, f0, nFrames) : gains;
     const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq, w);
     parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));

@@ -132,12 +132,13 @@ def refine_frames(
     return y
 
 
-def impulse_phase(offset: npt.NDArray[np.float64], n_fft: int, n_bins: int) -> npt.NDArray[np.float64]:
+def impulse_phase(offset: npt.NDArray[np.float64], n_fft: int, n_bins: int, spread: int = SPREAD
+                  ) -> npt.NDArray[np.float64]:
     """Offsets of an impulse from frames' centres `[...]` (samples) -> the phase `[..., F]` of a click there,
-    swept by a chirp over n_fft / SPREAD samples (its group delay rising linearly with frequency, centred on
+    swept by a chirp over n_fft / spread samples (its group delay rising linearly with frequency, centred on
     the offset), for frames taken from their first sample (FORMAT.md 6.5, "Impulses")."""
     k = np.arange(n_bins, dtype=np.float64)
-    sweep = (TWO_PI / SPREAD) * (k * k / (2 * max(n_bins - 1, 1)) - k / 2)
+    sweep = (TWO_PI / spread) * (k * k / (2 * max(n_bins - 1, 1)) - k / 2)
     out: npt.NDArray[np.float64] = np.mod(-TWO_PI * (offset[..., None] + n_fft / 2) * k / n_fft - sweep, TWO_PI)
     return out
 
@@ -174,6 +175,10 @@ CAUSAL_ITERS = 3  # chosen on development speech with true magnitudes (docs/MEAS
 CLICK_JUMP_DB = 15.0
 CLICK_FLATNESS = 0.2
 CLICK_MEMORY = 3
+CLICK_FLOOR_DB = -20.0  # and louder than this (near-silence rising is no click; the non-causal rule's floor)
+# swept over n_fft / CLICK_SPREAD samples (2 ms at 16 kHz), 4 times the non-causal impulses' chirp: a noise
+# burst's onset, which passes for a click, was gathered into a spike 5 dB over the input's peaks (1.7 so)
+CLICK_SPREAD = 8
 # placed three quarters into its first frame's newest hop: magnitudes place a pulse's energy around its centre,
 # so it must lie after the click's onset, somewhere in that hop (docs/MEASURED.md, "Clicks through the causal
 # decoder": the middle of the hop left 9 of 72 clicks with more than -10 dB before them, this none)
@@ -198,7 +203,7 @@ def causal_clicks(mag: npt.NDArray[np.floating], history: npt.NDArray[np.float64
             clicks[..., t] = np.where(np.isposinf(full[..., g - 1]), 2, 0)
         if g >= CLICK_MEMORY:
             first = (full[..., g] - full[..., g - CLICK_MEMORY : g].max(axis=-1) > CLICK_JUMP_DB) & (
-                flat[..., t] >= CLICK_FLATNESS)
+                flat[..., t] >= CLICK_FLATNESS) & (full[..., g] > CLICK_FLOOR_DB)
             clicks[..., t] = np.where(first, 1, clicks[..., t])
             # a click's first frame counts as infinitely loud to the frames after it: they hold the click
             # higher in their windows, rise over it too, and are not another click
@@ -261,7 +266,7 @@ def causal_frames(
     tiny = np.float32(1e-30)
     centre = (2 * np.pi * hop / n_fft) * np.arange(mag.shape[-2])  # a bin-centred sinusoid's advance per frame
     at = n_fft / 2 - hop + CLICK_AT * hop  # a click's offset from its first frame's centre, and the next's
-    click_phase = impulse_phase(np.array([at, at - hop]), n_fft, mag.shape[-2]).astype(np.float32)
+    click_phase = impulse_phase(np.array([at, at - hop]), n_fft, mag.shape[-2], CLICK_SPREAD).astype(np.float32)
     click_start = np.exp(1j * click_phase).astype(np.complex64)  # [2, F]
 
     def with_phase_of(m: F32, x: npt.NDArray[np.complexfloating]) -> npt.NDArray[np.complexfloating]:

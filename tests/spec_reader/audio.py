@@ -338,8 +338,8 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     energy = 10 * np.log10(p.sum(axis=0) + 1e-30)
     flat = np.exp(np.log(p + 1e-30).mean(axis=0)) / (p.mean(axis=0) + 1e-30)
     k, nb = np.arange(mag.shape[0]), mag.shape[0]
-    def click(o: float) -> np.ndarray:  # "Impulses": a click o samples after the frame's centre
-        return -2 * np.pi * k * (o + n_fft / 2) / n_fft - (2 * np.pi / 32) * (k**2 / (2 * (nb - 1)) - k / 2)
+    def click(o: float) -> np.ndarray:  # "Impulses": a click o samples after the frame's centre, over n_fft / 8
+        return -2 * np.pi * k * (o + n_fft / 2) / n_fft - (2 * np.pi / 8) * (k**2 / (2 * (nb - 1)) - k / 2)
 
     at = n_fft / 2 - hop + 0.75 * hop
     clicked = np.zeros(n, bool)
@@ -358,7 +358,7 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
         for _ in range(iters):
             c = hold(like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b)), t)
         if (iters > 0 or advance) and t >= 3 and energy[t] - energy[t - 3 : t].max() > 15 and flat[t] >= 0.2 \
-                and not clicked[t - 3 : t].any():
+                and energy[t] > -20 and not clicked[t - 3 : t].any():
             c = hold(mag[:, t] * np.exp(1j * click(at)), t)
             clicked[t] = True
         elif t >= 1 and clicked[t - 1]:

@@ -1,14 +1,17 @@
 /**
  * A causal decoder's clicks (docs/FORMAT.md 6.5, "Causal: clicks"; codec_rt.phase.causal_clicks): a frame
  * whose energy is CLICK_JUMP_DB over the most of the CLICK_MEMORY frames before it and whose power spectrum
- * is at least CLICK_FLATNESS flat (geometric over arithmetic mean) is where a click begins; it and the frame
- * after it take a click's phase, CLICK_AT into the first's newest hop (`dsp.causalFrames`).
+ * is at least CLICK_FLATNESS flat (geometric over arithmetic mean), and louder than CLICK_FLOOR_DB, is where a
+ * click begins; it and the frame after it take a click's phase, CLICK_AT into the first's newest hop, swept
+ * over nFft / CLICK_SPREAD samples (`dsp.causalFrames`).
  */
 
 export const CLICK_JUMP_DB = 15;
 export const CLICK_FLATNESS = 0.2;
 export const CLICK_MEMORY = 3;
 export const CLICK_AT = 0.75;
+export const CLICK_FLOOR_DB = -20;
+export const CLICK_SPREAD = 8;
 
 /** One row's detector (a channel, or the channels' joint), carried from block to block. */
 export class CausalClicks {
@@ -35,7 +38,8 @@ export class CausalClicks {
       }
       const e = 10 * Math.log10(sum + 1e-30);
       const flat = Math.exp(logs / nBins) / (sum / nBins + 1e-30);
-      if (this.energy.length === CLICK_MEMORY && e - Math.max(...this.energy) > CLICK_JUMP_DB && flat >= CLICK_FLATNESS) {
+      if (this.energy.length === CLICK_MEMORY && e - Math.max(...this.energy) > CLICK_JUMP_DB && flat >= CLICK_FLATNESS
+        && e > CLICK_FLOOR_DB) {
         out[t] = 1;
       }
       // a click's frame counts as infinitely loud to the frames after it: they are not another click

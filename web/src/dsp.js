@@ -5,7 +5,7 @@
  */
 
 import FFT from 'fft.js';
-import { CLICK_AT } from './clicks.js';
+import { CLICK_AT, CLICK_SPREAD } from './clicks.js';
 import { impulsePhase } from './phase_gradient.js';
 /** The log-magnitude feature's floor (Python: `stft.MAG_FLOOR`). */
 export const MAG_FLOOR = 1e-5;
@@ -340,7 +340,7 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
   // a click's first frame holds it in its newest hop: it and the next frame place it CLICK_AT into that hop
   const at = nFft / 2 - hop + CLICK_AT * hop;
   const click = [new Float64Array(nb), new Float64Array(nb)];
-  if (clicks) click.forEach((out, j) => impulsePhase(at - j * hop, nb, nFft, out));
+  if (clicks) click.forEach((out, j) => impulsePhase(at - j * hop, nb, nFft, out, CLICK_SPREAD));
   const win = Float32Array.from(hann(nFft));
   const norm = new Float32Array(nFft);
   for (let k = 0; k < nFft / hop; k++) {

@@ -80,12 +80,13 @@ export function transients(energy, before, hop) {
 }
 
 /**
- * The phase of a click `offset` samples from a frame's centre, swept by a chirp over n_fft / SPREAD samples.
+ * The phase of a click `offset` samples from a frame's centre, swept by a chirp over n_fft / spread samples.
  * @param {number} offset @param {number} nb @param {number} nFft @param {Float64Array} out [n_bins]
+ * @param {number} [spread]
  */
-export function impulsePhase(offset, nb, nFft, out) {
+export function impulsePhase(offset, nb, nFft, out, spread = SPREAD) {
   for (let k = 0; k < nb; k++) {
-    const sweep = (TWO_PI / SPREAD) * ((k * k) / (2 * Math.max(nb - 1, 1)) - k / 2);
+    const sweep = (TWO_PI / spread) * ((k * k) / (2 * Math.max(nb - 1, 1)) - k / 2);
     out[k] = mod2pi((-TWO_PI * (offset + nFft / 2) * k) / nFft - sweep);
   }
 }

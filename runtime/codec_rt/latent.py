@@ -275,8 +275,7 @@ def spectral_flatness(logmag: F32, first: int, n_frames: int) -> float:
     mean, over bins) of the mean power spectrum of frames `[first, first + n_frames)` of `logmag [C, F, T]`
     (the encoder graph's input log-magnitude), in float64; 1 for white noise, near 0 for a tone."""
     power = np.exp(2.0 * logmag[:, :, first : first + n_frames].astype(np.float64)).mean(axis=2)
-    flat = np.exp(np.log(power + 1e-30).mean(axis=1)) / (power.mean(axis=1) + 1e-30)
-    return float(flat.min())
+    return float(stft.flatness(power, axis=1).min())
 
 
 def matched_gains(model: Model, coded: F32, gains: F32, logmag: F32, first: int, n_frames: int) -> F32:

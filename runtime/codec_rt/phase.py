@@ -193,7 +193,7 @@ def causal_clicks(mag: npt.NDArray[np.floating], history: npt.NDArray[np.float64
     with the next frames. A click's first frame holds it in its newest hop only: the frames before did not."""
     power = np.asarray(mag, dtype=np.float64) ** 2
     energy = 10 * np.log10(power.sum(axis=-2) + 1e-30)
-    flat = np.exp(np.mean(np.log(power + 1e-30), axis=-2)) / (np.mean(power, axis=-2) + 1e-30)
+    flat = stft.flatness(power, axis=-2)
     full = energy if history is None else np.concatenate([history, energy], axis=-1)
     off = full.shape[-1] - energy.shape[-1]
     clicks = np.zeros(energy.shape, np.int8)
@@ -209,6 +209,18 @@ def causal_clicks(mag: npt.NDArray[np.floating], history: npt.NDArray[np.float64
             # higher in their windows, rise over it too, and are not another click
             full[..., g] = np.where(first, np.inf, full[..., g])
     return clicks, np.ascontiguousarray(full[..., -CLICK_MEMORY:])
+
+
+@functools.cache
+def _click_start(n_fft: int, hop: int, n_bins: int) -> C64:
+    """`[2, F] complex64`: the unit phasors of a click CLICK_AT into a frame's newest hop, for its first frame
+    and the frame after (the same sample), swept over n_fft / CLICK_SPREAD samples. Read-only (cached: a
+    live stream decodes a block a frame)."""
+    at = n_fft / 2 - hop + CLICK_AT * hop  # from the first frame's centre
+    click_phase = impulse_phase(np.array([at, at - hop]), n_fft, n_bins, CLICK_SPREAD).astype(np.float32)
+    out: C64 = np.exp(1j * click_phase).astype(np.complex64)
+    out.flags.writeable = False
+    return out
 
 
 @functools.cache
@@ -265,9 +277,6 @@ def causal_frames(
     buf = np.concatenate([tail, np.zeros(tail.shape[:-1] + (t_count * hop,), np.float32)], axis=-1)
     tiny = np.float32(1e-30)
     centre = (2 * np.pi * hop / n_fft) * np.arange(mag.shape[-2])  # a bin-centred sinusoid's advance per frame
-    at = n_fft / 2 - hop + CLICK_AT * hop  # a click's offset from its first frame's centre, and the next's
-    click_phase = impulse_phase(np.array([at, at - hop]), n_fft, mag.shape[-2], CLICK_SPREAD).astype(np.float32)
-    click_start = np.exp(1j * click_phase).astype(np.complex64)  # [2, F]
 
     def with_phase_of(m: F32, x: npt.NDArray[np.complexfloating]) -> npt.NDArray[np.complexfloating]:
         x = x + tiny  # the magnitude m with the phase of x (x = 0, as at a stream's start: phase 0)
@@ -308,7 +317,7 @@ def causal_frames(
                 c = with_phase_of(m, np.fft.rfft(seg_a + np.fft.irfft(c, n=n_fft, axis=-1) * b, axis=-1))
         if clicks is not None and clicks[..., t].any():
             part = np.asarray(clicks[..., t])
-            click = keep_held(m * click_start[np.maximum(part, 1) - 1], rows)
+            click = keep_held(m * _click_start(n_fft, hop, mag.shape[-2])[np.maximum(part, 1) - 1], rows)
             c = np.where(part[..., None] > 0, click, c).astype(np.complex64)
         if shared is not None and shared[t]:
             c = keep_held(np.concatenate([with_phase_of(m[:-1], np.broadcast_to(c[-1:], c[:-1].shape)), c[-1:]]), rows)

@@ -97,3 +97,13 @@ def from_features(feats: npt.ArrayLike) -> C64:
     """Inverse of `to_features`: `[..., 2, F, T] float32` -> `[..., F, T] complex64`."""
     f = np.asarray(feats, dtype=np.float64)
     return np.asarray(np.exp(f[..., 0, :, :] + 1j * f[..., 1, :, :]), dtype=np.complex64)
+
+
+def flatness(power: npt.ArrayLike, axis: int = -1) -> npt.NDArray[np.float64]:
+    """Spectral flatness (Wiener entropy) of power spectra along `axis`: their geometric over their arithmetic
+    mean, each with 1e-30 added, in float64; 1 for white noise, near 0 for a tone. What the causal decoder's
+    clicks and a causal model's level match read as flat (docs/FORMAT.md 6.5, 7.7). Source: Johnston,
+    "Transform coding of audio signals using perceptual noise criteria", IEEE JSAC 6(2), 1988."""
+    p = np.asarray(power, dtype=np.float64)
+    flat: npt.NDArray[np.float64] = np.exp(np.mean(np.log(p + 1e-30), axis=axis)) / (np.mean(p, axis=axis) + 1e-30)
+    return flat

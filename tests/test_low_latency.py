@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from codec_rt import Codec, StreamDecoder, StreamEncoder, ladder, metrics
-from codec_rt.grid import stream_latency_ms
+from codec_rt.grid import causal_features, causal_window_start, stream_latency_ms
 
 DATA = Path(__file__).parent / "data"
 CHUNK = 320  # 20 ms at 16 kHz
@@ -71,3 +71,23 @@ def test_cli_low_latency_round_trip(tmp_path: Path) -> None:
     r = run("decode", str(tmp_path / "s.cra"), "-o", str(tmp_path / "s.wav"))
     assert r.returncode == 0, r.stderr
     assert sf.info(str(tmp_path / "s.wav")).frames == sf.info(str(src)).frames
+
+
+@pytest.mark.parametrize("sizes", [[1], [5], [3, 17, 2]])
+def test_the_decoder_graph_gives_each_frame_the_same_bits_however_the_frames_are_asked_for(
+        ll: Codec, sizes: list[int]) -> None:
+    """A live stream asks for a few frames at a time, with only the latent steps up to them; whole-file decoding
+    for big blocks. Each frame comes from the same fixed window either way, so from the same bits (the causal
+    phase recursion would amplify a last-bit difference), and the windows are the graph over the whole."""
+    rng = np.random.default_rng(4)
+    cfg, model = ll.config, ll.model
+    z = rng.standard_normal((1, cfg.channels, cfg.latent_bins, 90)).astype(np.float32)
+    whole = causal_features(cfg, model.decode, z, 0, 0, 90)
+    parts, t = [], 0
+    while t < 90:
+        n = min(sizes[len(parts) % len(sizes)], 90 - t)
+        z0 = causal_window_start(cfg, t)  # what a stream still holds: from the window's first step to its last
+        parts.append(causal_features(cfg, model.decode, z[..., z0 : t + n], z0, t, t + n))
+        t += n
+    assert np.array_equal(np.concatenate(parts, axis=-1), whole)
+    np.testing.assert_allclose(whole, model.decode(z), atol=1e-4)

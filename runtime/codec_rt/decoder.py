@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from . import latent, phase, postfilter
+from . import grid, latent, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
@@ -352,11 +352,11 @@ class StreamDecoder:
         """STFT frames [w0, w1) from the latent steps [j0, j1) -> (log-magnitude `[channels, F, frames]`
         (postfilter applied), the gains `[channels, 1, frames]`, the start phase, its iterations, and None for
         the frames and the band's bins it holds, which `_blocks` fills): the graph, and postfilter or phase."""
-        st, model, h = self.state, self.model, self.header
-        cfg = model.config
+        st, model, h, cfg = self.state, self.model, self.header, self.model.config
         assert h is not None and st.latents is not None and st.gains is not None
         s = cfg.time_stride
-        feats = model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
+        feats = grid.causal_features(cfg, model.decode, st.latents, st.z0, w0, w1) if cfg.causal else \
+            model.decode(st.latents[..., j0 - st.z0 : j1 - st.z0])[..., w0 - s * j0 : w1 - s * j0]
         logmag = np.minimum(feats[:, 0], latent.MAX_LOGMAG)  # a damaged-but-valid blob can drive it anywhere
         smoothing = 0 if cfg.causal else h.gain_smoothing  # (a causal decoder cannot look ahead)
         last = st.end.model.steps - 1 if st.end is not None else None
@@ -439,7 +439,7 @@ class StreamDecoder:
         st, cfg = self.state, self.model.config
         assert st.latents is not None and st.gains is not None
         nw0 = max(0, st.block * self.block_frames - (0 if self._causal() else self.margin_frames))
-        keep = max(0, cfg.decoder_steps(nw0, nw0 + 1)[0])
+        keep = grid.causal_window_start(cfg, nw0) if self._causal() else max(0, cfg.decoder_steps(nw0, nw0 + 1)[0])
         if keep > st.z0:
             st.latents, st.gains, st.z0 = st.latents[..., keep - st.z0 :], st.gains[:, keep - st.z0 :], keep
         if st.phases is not None and nw0 > st.p0:

@@ -10,7 +10,11 @@ happens to end: that is what makes a stream equal to whole-file coding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from .config import ModelConfig
 from .phase_gradient import CONTEXT
@@ -19,6 +23,7 @@ DEFAULT_PACKET_SECONDS = 1.0  # the framed layout's packet: ~1 s, about 20 bytes
 BLOCK_FRAMES = 128  # decoder block, STFT frames (1.024 s for the shipped models)
 MARGIN_FRAMES = 24  # Griffin-Lim context on each side of a block, STFT frames
 CROSSFADE_HOPS = 2  # half-width of the crossfade between blocks, in hops
+CAUSAL_WINDOW = 16  # a causal model's decoder graph runs over windows of this many frames, fixed in time
 
 
 class End(NamedTuple):
@@ -126,3 +131,30 @@ def stream_latency_ms(
         need = samples_needed(cfg, packet_steps, -(-steps // packet_steps) - 1)
         worst = max(worst, need - first)
     return 1000.0 * worst / cfg.sample_rate
+
+
+def causal_window_start(cfg: ModelConfig, frame: int) -> int:
+    """The first latent step that the fixed graph window holding `frame` reads (`causal_features`)."""
+    g = frame // CAUSAL_WINDOW
+    return max(0, cfg.decoder_steps(g * CAUSAL_WINDOW, (g + 1) * CAUSAL_WINDOW)[0])
+
+
+def causal_features(cfg: ModelConfig, decode: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]],
+                    latents: npt.NDArray[np.float32], z0: int, w0: int, w1: int) -> npt.NDArray[np.float32]:
+    """A causal model's decoder graph over frames [w0, w1) -> `[B, 2, F, w1 - w0] float32`, from `latents`
+    `[B, C, F', n]` (steps z0 .. z0 + n - 1; time_stride 1). Each frame comes from the window of
+    CAUSAL_WINDOW frames on the fixed grid that holds it, the graph run over the window's steps
+    (`decoder_steps`, from step 0 on), those not yet here as zeros, which a causal graph's earlier frames do not
+    read. Same windows, same arithmetic: a graph's last bits depend on the length of its input, and the
+    causal decoder's phase recursion amplifies a last-bit difference, so a stream decoding in blocks of any
+    size must run the graph as whole-file decoding does."""
+    out = []
+    for g in range(w0 // CAUSAL_WINDOW, (w1 - 1) // CAUSAL_WINDOW + 1):
+        a, b = causal_window_start(cfg, g * CAUSAL_WINDOW), (g + 1) * CAUSAL_WINDOW
+        x = np.zeros(latents.shape[:-1] + (b - a,), np.float32)
+        hi = min(b, z0 + latents.shape[-1])
+        if hi > a:
+            x[..., : hi - a] = latents[..., a - z0 : hi - z0]
+        lo, top = max(w0, g * CAUSAL_WINDOW), min(w1, b)
+        out.append(decode(x)[..., lo - a : top - a])
+    return np.concatenate(out, axis=-1)

@@ -23,6 +23,8 @@ import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
 
 export const BLOCK_FRAMES = 128;
+/** A causal model's decoder graph runs over windows of this many frames, fixed in time (grid.CAUSAL_WINDOW). */
+export const CAUSAL_WINDOW = 16;
 export const MARGIN_FRAMES = 24;
 export const CROSSFADE_HOPS = 2;
 export const MAX_LOGMAG = 12;
@@ -202,6 +204,52 @@ export async function decodeBlob(model, data, opts = {}) {
 }
 
 /**
+ * The decoder graph over latent steps [j0, j1) (those past the blob's end: zeros) -> its output [channels, 2,
+ * F, (j1 - j0) * time_stride].
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {ReturnType<typeof latents>} lat @param {number} j0 @param {number} j1
+ */
+async function graph(model, h, lat, j0, j1) {
+  const rows = model.config.channels * model.config.latentBins;
+  const n = j1 - j0;
+  const win = new Float32Array(h.channels * rows * n);
+  const hi = Math.min(j1, lat.steps);
+  for (let ch = 0; ch < h.channels; ch++) {
+    for (let r = 0; r < rows; r++) {
+      const src = (ch * rows + r) * lat.steps;
+      if (hi > j0) win.set(lat.z.subarray(src + j0, src + hi), (ch * rows + r) * n);
+    }
+  }
+  return model.decode(win, h.channels, n);
+}
+
+/**
+ * A causal model's decoder graph over frames [w0, w1) -> [channels, 2, F, w1 - w0]: each frame from the window
+ * of CAUSAL_WINDOW frames on the fixed grid that holds it, the graph run over that window's steps (from step 0
+ * on), as codec_rt.grid.causal_features does (a graph's last bits depend on its input's length).
+ * @param {import('./model.js').Model} model @param {import('./container.js').Header} h
+ * @param {ReturnType<typeof latents>} lat @param {number} w0 @param {number} w1
+ */
+async function causalGraph(model, h, lat, w0, w1) {
+  const c = model.config;
+  const nb = c.nBins;
+  const nw = w1 - w0;
+  const out = new Float32Array(h.channels * 2 * nb * nw);
+  const G = CAUSAL_WINDOW;
+  for (let g = Math.floor(w0 / G); g <= Math.floor((w1 - 1) / G); g++) {
+    const a = Math.max(0, decoderSteps(c, g * G, (g + 1) * G)[0]);
+    const b = (g + 1) * G;
+    const y = await graph(model, h, lat, a, b);
+    const lo = Math.max(w0, g * G);
+    const top = Math.min(w1, b);
+    for (let row = 0; row < h.channels * 2 * nb; row++) {
+      out.set(y.subarray(row * (b - a) + lo - a, row * (b - a) + top - a), row * nw + lo - w0);
+    }
+  }
+  return out;
+}
+
+/**
  * Frames [w0, w1) from latent steps [j0, j1) -> per channel (magnitude [F, frames], the phase to start from,
  * the log-magnitude after the postfilter and before the gains); `steady`: a causal model's steady bins, one per
  * channel (6.5), applied after the postfilter.
@@ -213,19 +261,10 @@ async function features(model, h, lat, w0, w1, j0, j1, kappa, steady = null) {
   const c = model.config;
   const s = c.timeStride;
   const nb = c.nBins;
-  const rows = c.channels * c.latentBins;
-  const n = j1 - j0;
-  const win = new Float32Array(h.channels * rows * n);
-  for (let ch = 0; ch < h.channels; ch++) {
-    for (let r = 0; r < rows; r++) {
-      const src = (ch * rows + r) * lat.steps;
-      win.set(lat.z.subarray(src + j0, src + j1), (ch * rows + r) * n);
-    }
-  }
-  const y = await model.decode(win, h.channels, n);
-  const tOut = n * s;
-  const off = w0 - s * j0;
   const nw = w1 - w0;
+  const y = c.causal ? await causalGraph(model, h, lat, w0, w1) : await graph(model, h, lat, j0, j1);
+  const tOut = c.causal ? nw : (j1 - j0) * s;
+  const off = c.causal ? 0 : w0 - s * j0;
   const out = [];
   for (let ch = 0; ch < h.channels; ch++) {
     const logmag = new Float32Array(nb * nw);

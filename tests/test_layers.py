@@ -14,7 +14,7 @@ RUNTIME = Path(codec_rt.__file__).parent  # the sources as imported: the checkou
 LAYERS = [
     ["errors", "version"],
     ["config"],
-    ["audio", "stft", "resample", "pitch", "phase", "phase_gradient", "postfilter", "level", "lead"],  # signal
+    ["audio", "stft", "resample", "pitch", "phase", "phase_gradient", "postfilter", "peaks", "level", "lead"],  # signal
     ["quantize", "entropy", "tonal"],  # coding
     ["blob", "section", "packets"],  # container
     ["ladder", "model"],

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from . import grid, latent, phase, postfilter
+from . import grid, latent, peaks, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
@@ -384,9 +384,10 @@ class StreamDecoder:
             mag, init, shared = causal_joint(logmag, mag, init)
             held = None if held is None else np.concatenate([held, held[:1]])  # the joint holds the first's
             pitch = None if pitch is None else np.concatenate([pitch, pitch[:1]])  # band, and its pitch
-        clicks, st.clicks = phase.causal_clicks(mag, st.clicks) if own else (None, None)  # 6.5
+        clicks, st.clicks = phase.causal_clicks(mag, st.clicks) if own else (None, None)  # 6.5, and steady peaks:
+        lock, st.peaks = peaks.steady_peaks(mag, init, held, pitch, st.peaks, cfg) if adv else (None, None)
         ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared,
-                                                   held, pitch, clicks)
+                                                   held, pitch, clicks, lock)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample
         stop = base + ola.shape[1] if st.end is None else min(base + ola.shape[1], st.end.model.samples)
         return self._causal_samples(ola, base, stop)
@@ -395,9 +396,8 @@ class StreamDecoder:
         """After a causal model's last block: the samples that only its last frames cover, to the end."""
         st, cfg = self.state, self.model.config
         assert st.ola is not None and st.end is not None
-        end = st.end.model
-        base = end.frames * cfg.hop - cfg.n_fft // 2  # the first sample after the last frame's first hop
-        return self._causal_samples(st.ola, base, end.samples, end.frames)
+        base = st.end.model.frames * cfg.hop - cfg.n_fft // 2  # the first sample after the last frame's first hop
+        return self._causal_samples(st.ola, base, st.end.model.samples, st.end.model.frames)
 
     def _causal_samples(self, ola: F32, base: int, stop: int, n_frames: int | None = None) -> F32:
         """An overlap-add from model-rate sample `base` -> its samples from `emitted` up to `stop`, normalized

@@ -16,6 +16,7 @@ from .errors import FormatError
 from .grid import StreamEnd
 from .latent import Decoded
 from .packets import Packet, PacketReader
+from .peaks import PeakState
 from .phase import crossfade
 from .phase_gradient import GradientStart
 from .pitch import LowBandPitch
@@ -36,7 +37,8 @@ class DecoderState:
     the next Griffin-Lim block. tail: the faded-out end of the previous block `[channels, 2 * crossfade]` (a
     causal model: ola, the committed frames' overlap-add over the samples still open, `[channels, n_fft -
     hop]`, last, the last frame committed, `[channels, n_bins] complex64`, steady, the last frames' power
-    for `postfilter.steady`, and clicks, their energies for `phase.causal_clicks`). start: the phase-gradient
+    for `postfilter.steady`, clicks, their energies for `phase.causal_clicks`, and peaks, what
+    `peaks.steady_peaks` carries). start: the phase-gradient
     start, carried from block to block.
     emitted: model-rate samples of the coded signal done;
     returned: samples returned at the blob's rate. held: samples decoded at the blob's rate but not returned,
@@ -57,6 +59,7 @@ class DecoderState:
     last: npt.NDArray[np.complex64] | None = None
     steady: npt.NDArray[np.float64] | None = None
     clicks: npt.NDArray[np.float64] | None = None
+    peaks: PeakState | None = None
     start: GradientStart = field(default_factory=GradientStart)
     pitch: LowBandPitch = field(default_factory=LowBandPitch)
     emitted: int = 0

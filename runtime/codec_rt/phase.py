@@ -224,6 +224,16 @@ def _click_start(n_fft: int, hop: int, n_bins: int) -> C64:
 
 
 @functools.cache
+def _stream_start(n_fft: int, n_bins: int) -> C64:
+    """`[F] complex64`: the unit phasors of an impulse n_fft / 4 before a frame's centre, exp(-i pi k / 2) (a
+    stream's first frame: its samples there come before the stream and are never heard). Read-only (cached)."""
+    k = np.arange(n_bins, dtype=np.float64)
+    out: C64 = np.exp(1j * np.mod(-TWO_PI * (n_fft // 4) * k / n_fft, TWO_PI).astype(np.float32)).astype(np.complex64)
+    out.flags.writeable = False
+    return out
+
+
+@functools.cache
 def _causal_windows(n_fft: int, hop: int) -> tuple[F32, F32, F32]:
     """(window, window / norm, window^3 / norm), norm at each sample of the newest frame: the window-square
     sum of it and the frames before it (RTISI's partial reconstruction divides by it)."""
@@ -241,6 +251,7 @@ def causal_frames(
     iters: int = CAUSAL_ITERS, advance: bool = False, last: C64 | None = None,
     shared: npt.NDArray[np.bool_] | None = None, held: npt.NDArray[np.floating] | None = None,
     pitch: npt.NDArray[np.floating] | None = None, clicks: npt.NDArray[np.int8] | None = None,
+    lock: npt.NDArray[np.float32] | None = None,
 ) -> tuple[F32, F32, C64]:
     """Phase without lookahead, for a causal model: real-time iterative spectrogram inversion (RTISI; Zhu,
     Beauregard and Wyse 2007) with no look-ahead frames. Each new frame's phase is refined, `iters` times,
@@ -262,7 +273,10 @@ def causal_frames(
     first starts each bin from the frame before, advanced at its nearest harmonic (FORMAT.md 6.5). clicks:
     `[..., T]`, each frame's part in a click (`causal_clicks`): its first frame and the next take the phase
     of a click CLICK_AT into the first's newest hop, after their iterations (the held rows kept), and the
-    frames after them go on from it (FORMAT.md 6.5, "Causal: clicks"). Returns (the
+    frames after them go on from it (FORMAT.md 6.5, "Causal: clicks"). lock: `[..., F, T]`, with `advance`,
+    a bin's advance from the frame before where it is part of a steady peak (NaN: none; `peaks.steady_peaks`),
+    which its frame starts from instead; a stream's first frame starts from an impulse a quarter of the window
+    before its centre, outside the stream (FORMAT.md 6.5, "Causal: steady peaks"). Returns (the
     overlap-add of the `T * hop`
     samples that these frames finish, the new tail, the new last frame): divide the first by
     `window_square_sum` for the signal.
@@ -300,7 +314,9 @@ def causal_frames(
         # both; the newest frame enters with the window squared, as RTISI's asymmetric analysis window, so
         # it counts for less where the committed frames already say most. Windowed again for analysis.
         seg_a = seg * a
-        if init is None or (advance and last is None and t == 0):
+        if advance and last is None and t == 0:
+            c = m * _stream_start(n_fft, mag.shape[-2])
+        elif init is None:
             c = with_phase_of(m, np.fft.rfft(seg_a, axis=-1))
         elif advance:
             c = (m * np.exp(1j * (np.angle(c) + centre + init[..., t]))).astype(np.complex64)
@@ -308,6 +324,10 @@ def causal_frames(
             c = m * np.exp(1j * np.asarray(init[..., t], dtype=np.float32))
         if pitch is not None and (t > 0 or last is not None) and voiced[..., t].any():
             c = np.where(voiced[..., t, None], m * np.exp(1j * (np.angle(prev) + harmonics[..., t, :])), c)
+            c = c.astype(np.complex64)
+        if lock is not None and (t > 0 or last is not None) and not np.isnan(lock[..., t]).all():
+            step = lock[..., t]  # a steady peak's bins: the frame before's phase, advanced at the peak's
+            c = np.where(np.isnan(step), c, m * np.exp(1j * (np.angle(prev) + np.nan_to_num(step))))
             c = c.astype(np.complex64)
         # the coded rows keep their phase through every step: computed once a frame
         rows = None if held is None else m[..., : held.shape[-2]] * np.exp(1j * held[..., t])

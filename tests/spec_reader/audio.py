@@ -343,9 +343,13 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
 
     at = n_fft / 2 - hop + 0.75 * hop
     clicked = np.zeros(n, bool)
+    lock = steady_peaks(mag, phase0, n_fft, hop, held, pitch) if advance else None
     for t in range(n):
         seg = z[t * hop : t * hop + n_fft]
-        if pitch is not None and t > 0 and pitch[t] > 0:
+        before = c
+        if advance and t == 0:  # steady peaks: the stream's start, an impulse n_fft / 4 before the centre
+            c = mag[:, t] * np.exp(-1j * np.pi * k / 2)
+        elif pitch is not None and t > 0 and pitch[t] > 0:
             h = np.maximum(1, np.floor(np.arange(mag.shape[0]) / (n_fft * pitch[t]) + 0.5))
             c = mag[:, t] * np.exp(1j * (np.angle(c) + 2 * np.pi * hop * pitch[t] * h))
         elif advance and t > 0:
@@ -354,6 +358,8 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
             c = mag[:, t] * np.exp(1j * phase0[:, t])
         else:
             c = like(mag[:, t], np.fft.rfft(seg * a))
+        if lock is not None and t > 0:
+            c = np.where(np.isnan(lock[:, t]), c, mag[:, t] * np.exp(1j * (np.angle(before) + lock[:, t])))
         c = hold(c, t)
         for _ in range(iters):
             c = hold(like(mag[:, t], np.fft.rfft(seg * a + np.fft.irfft(c, n=n_fft) * b)), t)
@@ -370,6 +376,41 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
         seg += np.fft.irfft(c, n=n_fft) * w
     wsum = ola(np.tile(w * w, (n, 1)), hop)
     return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
+
+
+def steady_peaks(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, held: np.ndarray | None,
+                 pitch: np.ndarray | None) -> np.ndarray:
+    """6.5, causal, phase advance: steady peaks. -> [F, N] each bin's advance where a steady peak's (NaN: none)."""
+    n_bins, n = mag.shape
+    p, big = mag.astype(np.float64) ** 2, 12
+    kk = 0 if held is None else held.shape[0]
+    turn = np.exp(1j * (2 * np.pi * np.arange(n_bins)[:, None] * hop / n_fft + phase0))
+    if held is not None:
+        turn[:kk, 0] = 1
+        turn[:kk, 1:] = np.exp(1j * (held[:, 1:].astype(np.float64) - held[:, :-1]))
+    lock = np.full(mag.shape, np.nan)
+    was = np.zeros(n_bins, bool)
+    for t in range(n):
+        now_peaks = np.zeros(n_bins, bool)
+        if t >= 2 * big - 1 and (pitch is None or pitch[t] <= 0):
+            now = p[:, t - big + 1 : t + 1].mean(axis=1)
+            old = p[:, t - 2 * big + 1 : t - big + 1].mean(axis=1)
+            for q in range(2, n_bins - 2):
+                now_peaks[q] = (now[q] > now[q - 1] and now[q] >= now[q + 1] and now[q] > 0
+                                and now[q] >= 100 * max(now[q - 2], now[q + 2])
+                                and now[q] >= now.max() * 1e-4
+                                and (abs(10 * np.log10(now[q] / max(old[q], 1e-300))) < 1.0 or was[q]))
+            best = np.zeros(n_bins)
+            for q in np.flatnonzero(now_peaks):
+                s = turn[q, t - big + 1 : t + 1].sum()
+                if q - 1 < kk:  # next to the coded band: its bins from q - 2 on, weighted by mean power
+                    lo = max(0, q - 2)
+                    s = (now[lo:kk, None] * turn[lo:kk, t - big + 1 : t + 1]).sum()
+                for j in range(max(kk, q - 2), min(n_bins, q + 3)):
+                    if now[q] > best[j]:
+                        best[j], lock[j, t] = now[q], np.angle(s)
+        was = now_peaks
+    return lock
 
 
 def steady_bins(e: np.ndarray) -> np.ndarray:

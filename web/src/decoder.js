@@ -14,6 +14,7 @@ import { tonalPaths } from './tonal.js';
 import { causalFrames, crossfade, postfilter, refineFrames, windowSquareSum } from './dsp.js';
 import { SteadyBins } from './steady.js';
 import { CausalClicks } from './clicks.js';
+import { SteadyPeaks } from './peaks.js';
 import { AheadPitch, LowBandPitch } from './pitch.js';
 import { CodecError, FormatError, TruncatedError } from './errors.js';
 import { frameGains, removeDc } from './level.js';
@@ -446,6 +447,7 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
   const own = refine > 0 || advance;
   const steady = own ? Array.from({ length: h.channels }, () => new SteadyBins(c.nBins)) : null;
   const clickers = own ? Array.from({ length: rows }, () => new CausalClicks()) : null;
+  const peakers = advance ? Array.from({ length: rows }, () => new SteadyPeaks(c.nBins)) : null;
   let emitted = 0;
   /** @param {Float32Array} y @param {number} base @param {number} stop @param {number | null} n @param {number} ch */
   const samples = (y, base, stop, n, ch) => {
@@ -481,8 +483,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       }
       const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
       const clicks = clickers ? clickers[h.channels].flags(mag, c.nBins, w1 - w0) : null;
+      const lock = peakers && init ? peakers[h.channels].lock(mag, init, bands[0], pitch[0], nFft, hop, w1 - w0) : null;
       const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record, null,
-        bands[0], pitch[0], clicks);
+        bands[0], pitch[0], clicks, lock);
       ola[h.channels] = r[1];
       last[h.channels] = r[2];
       shared = { shared: j.shared, ...record };
@@ -492,8 +495,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
       const clicks = clickers ? clickers[ch].flags(feats[ch].mag, c.nBins, w1 - w0) : null;
+      const lock = peakers && init ? peakers[ch].lock(feats[ch].mag, init, bands[ch], pitch[ch], nFft, hop, w1 - w0) : null;
       const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared,
-        bands[ch], pitch[ch], clicks);
+        bands[ch], pitch[ch], clicks, lock);
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

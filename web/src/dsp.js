@@ -323,18 +323,20 @@ export function windowSquareSum(start, count, nFft, hop, nFrames) {
  * Mode 2 (6.3): `held` {rows: K, phase [K, T]} keeps bins [0, K) at that phase after every step, and
  * `pitch` [T] (cycles a sample, 0: unvoiced; `pitch.js`) starts a voiced frame after a stream's first from the
  * frame before, each bin advanced at its nearest harmonic (6.5). `clicks` [T] (`clicks.js`): a click's first
- * frame (1) and the next (2) take its phase, held rows kept (6.5).
+ * frame (1) and the next (2) take its phase, held rows kept (6.5). `lock` [F, T] (`peaks.js`): with `advance`,
+ * a steady peak's bins start from the frame before at the peak's advance (NaN: none); a stream's first frame
+ * starts from an impulse nFft / 4 before its centre (6.5, "Causal: steady peaks").
  * @param {Float32Array} mag @param {Float32Array | null} init @param {Float32Array} tail
  * @param {number} nFft @param {number} hop @param {number} iters
  * @param {boolean} [advance] @param {{re: Float64Array, im: Float64Array} | null} [last]
  * @param {{re: Float64Array, im: Float64Array} | null} [record]
  * @param {{shared: Uint8Array, re: Float64Array, im: Float64Array} | null} [joint]
  * @param {{rows: number, phase: Float32Array} | null} [held] @param {Float64Array | null} [pitch]
- * @param {Uint8Array | null} [clicks]
+ * @param {Uint8Array | null} [clicks] @param {Float32Array | null} [lock]
  * @returns {[Float32Array<ArrayBuffer>, Float32Array<ArrayBuffer>, {re: Float64Array, im: Float64Array}]}
  */
 export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false, last = null, record = null, joint = null,
-  held = null, pitch = null, clicks = null) {
+  held = null, pitch = null, clicks = null, lock = null) {
   const nb = nFft / 2 + 1;
   const t = mag.length / nb;
   // a click's first frame holds it in its newest hop: it and the next frame place it CLICK_AT into that hop
@@ -379,9 +381,20 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
       ci[k] = f32(mag[k * t + i] * f32(Math.sin(p)));
     }
   };
+  const prevR = new Float64Array(nb);
+  const prevI = new Float64Array(nb);
+  const start = new Float64Array(nb);
+  for (let k = 0; advance && last === null && k < nb; k++) { // as numpy.mod(x, 2 pi)
+    const m = (-2 * Math.PI * (nFft >> 2) * k / nFft) % (2 * Math.PI);
+    start[k] = m === 0 ? 0 : m < 0 ? m + 2 * Math.PI : m;
+  }
   for (let i = 0; i < t; i++) {
     const o = i * hop;
     for (let j = 0; j < nFft; j++) segA[j] = f32(buf[o + j] * a[j]);
+    if (lock) {
+      prevR.set(cr);
+      prevI.set(ci);
+    }
     if (pitch && pitch[i] > 0 && (i > 0 || last !== null)) {
       const f = pitch[i];
       for (let k = 0; k < nb; k++) { // the frame before's phase, advanced at the bin's nearest harmonic
@@ -390,7 +403,13 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
         cr[k] = f32(mag[k * t + i] * Math.cos(p));
         ci[k] = f32(mag[k * t + i] * Math.sin(p));
       }
-    } else if (init === null || (advance && i === 0 && last === null)) {
+    } else if (advance && i === 0 && last === null) { // a stream's start: an impulse before the stream (6.5)
+      for (let k = 0; k < nb; k++) {
+        const p = f32(start[k]);
+        cr[k] = f32(mag[k * t + i] * f32(Math.cos(p)));
+        ci[k] = f32(mag[k * t + i] * f32(Math.sin(p)));
+      }
+    } else if (init === null) {
       fft.rfft(segA, re, im);
       withPhaseOf(i);
     } else if (advance) {
@@ -404,6 +423,15 @@ export function causalFrames(mag, init, tail, nFft, hop, iters, advance = false,
       for (let k = 0; k < nb; k++) {
         cr[k] = mag[k * t + i] * Math.cos(init[k * t + i]);
         ci[k] = mag[k * t + i] * Math.sin(init[k * t + i]);
+      }
+    }
+    if (lock && (i > 0 || last !== null)) { // a steady peak's bins: the frame before's phase at its advance (6.5)
+      for (let k = 0; k < nb; k++) {
+        const s = lock[k * t + i];
+        if (Number.isNaN(s)) continue;
+        const p = f32(f32(Math.atan2(prevI[k], prevR[k])) + s);
+        cr[k] = f32(mag[k * t + i] * f32(Math.cos(p)));
+        ci[k] = f32(mag[k * t + i] * f32(Math.sin(p)));
       }
     }
     keepHeld(i);

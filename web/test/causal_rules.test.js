@@ -1,11 +1,12 @@
 /**
- * The causal decoder's rules on the magnitude (docs/FORMAT.md 6.5): steady bins and clicks, as
+ * The causal decoder's rules on the magnitude (docs/FORMAT.md 6.5): steady bins, clicks and steady peaks, as
  * tests/test_postfilter.py and tests/test_causal_phase.py check them in Python, fed in chunks of any sizes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CausalClicks } from '../src/clicks.js';
 import { SteadyBins } from '../src/steady.js';
+import { SteadyPeaks } from '../src/peaks.js';
 
 const NB = 129;
 
@@ -80,5 +81,51 @@ describe('steady bins', () => {
     for (const { a, b, part } of parts) {
       for (let t = a; t < b; t++) assert.equal(part[t - a], whole[t], `frame ${t}`);
     }
+  });
+});
+
+describe('steady peaks', () => {
+  /** A steady tone's main lobe at bins 14 .. 18 and its predicted advance wandering (bin-major [NB * n]). */
+  const tone = (/** @type {number} */ n) => {
+    const mag = frames(n, 0, true);
+    const init = new Float32Array(NB * n);
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < init.length; i++) init[i] = Math.fround(0.6 * (rand() - 0.5));
+    return { mag, init };
+  };
+
+  it("lock a steady peak's main lobe to one advance, the mean of the peak bin's, and nothing far from it", () => {
+    const n = 60;
+    const { mag, init } = tone(n);
+    const lock = new SteadyPeaks(NB).lock(mag, init, null, null, 256, 64, n);
+    for (let t = 0; t < 23; t++) for (let k = 0; k < NB; k++) assert.ok(Number.isNaN(lock[k * n + t]));
+    const t = 40;
+    let re = 0;
+    let im = 0;
+    for (let s = t - 11; s <= t; s++) {
+      const a = (2 * Math.PI * 64 / 256) * 16 + init[16 * n + s];
+      re += Math.cos(a);
+      im += Math.sin(a);
+    }
+    for (let k = 14; k <= 18; k++) assert.ok(Math.abs(lock[k * n + t] - Math.fround(Math.atan2(im, re))) < 1e-6, `bin ${k}`);
+    for (const k of [10, 13, 19, 30]) assert.ok(Number.isNaN(lock[k * n + t]), `bin ${k}`);
+    const voiced = new Float64Array(n).fill(0.01);
+    assert.ok(new SteadyPeaks(NB).lock(mag, init, null, voiced, 256, 64, n).every((v) => Number.isNaN(v)));
+  });
+
+  it('lock the same bins whatever the chunks', () => {
+    const n = 61;
+    const { mag, init } = tone(n);
+    const whole = new SteadyPeaks(NB).lock(mag, init, null, null, 256, 64, n);
+    const peaks = new SteadyPeaks(NB);
+    const inits = chunked(init, n, [1, 19, 2, 30], (p) => p);
+    const parts = chunked(mag, n, [1, 19, 2, 30], (p) => p);
+    parts.forEach(({ a, b, part }, i) => {
+      const lock = peaks.lock(part, inits[i].part, null, null, 256, 64, b - a);
+      for (let k = 0; k < NB; k++) {
+        for (let t = a; t < b; t++) assert.ok(Object.is(lock[k * (b - a) + t - a], whole[k * n + t]), `bin ${k} frame ${t}`);
+      }
+    });
   });
 });

@@ -71,8 +71,16 @@ def test_a_steady_tones_bins_all_take_its_mean_advance() -> None:
 
 @pytest.mark.parametrize("sizes", [[1], [5], [3, 1, 7]])
 def test_blocks_of_any_size_lock_alike(sizes: list[int]) -> None:
+    """A locked bin's phase integrates its advance: a stream must lock to the same bits as a whole file, for
+    a peak of its own (1 kHz) and one next to the coded band (440 Hz, from the coded phase)."""
     mag, adv = _wandering(_tone(1000.0, 1.0), 0.3)
     assert np.array_equal(_locks(mag, adv, sizes), _locks(mag, adv, [mag.shape[-1]]), equal_nan=True)
+    x = _tone(440.0, 1.0)
+    mag, adv = _wandering(x, 0.3)
+    held = np.angle(stft.stft(x, N_FFT, HOP)[:, :7]).astype(np.float32)
+    whole = _locks(mag, adv, [mag.shape[-1]], held)
+    assert np.isfinite(whole).any()
+    assert np.array_equal(_locks(mag, adv, sizes, held), whole, equal_nan=True)
 
 
 def test_noise_voiced_frames_and_the_coded_band_are_left_alone() -> None:

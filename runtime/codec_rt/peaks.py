@@ -126,7 +126,10 @@ def _peak_advance(now: npt.NDArray[np.float64], turn: npt.NDArray[np.complex128]
     out = np.angle(turn)
     for q in range(1, min(k_held + 1, now.shape[1])):
         lo = max(0, q - 2)
-        out[:, q] = np.angle((now[:, lo:k_held] * turn[:, lo:k_held]).sum(axis=1))
+        acc = now[:, lo] * turn[:, lo]
+        for k in range(lo + 1, k_held):  # in order, one bin after the other: the same bits in any block
+            acc = acc + now[:, k] * turn[:, k]
+        out[:, q] = np.angle(acc)
     return out
 
 

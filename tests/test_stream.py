@@ -288,3 +288,12 @@ def test_bad_chunks_and_options_are_codec_errors(codecs: dict[str, Codec]) -> No
         StreamEncoder(codec, 500, 1)
     with pytest.raises(CodecError):
         StreamDecoder(codec, phase_iters=-1)
+    # a count given as a fraction, a float or a bool is a mistake, refused with its name, not rounded
+    for name, value in [("block_frames", 1.5), ("block_frames", 0), ("margin_frames", -1), ("margin_frames", 2.0),
+                        ("phase_iters", 2.5), ("phase_iters", True)]:
+        with pytest.raises(CodecError, match=name):
+            StreamDecoder(codec, **{name: value})  # type: ignore[arg-type]
+    for steps in (2.5, 4.0, True):
+        with pytest.raises(CodecError, match="packet_steps"):
+            StreamEncoder(codec, 16000, 1, packet_steps=steps)  # type: ignore[arg-type]
+    assert StreamDecoder(codec, block_frames=np.int64(16)).block_frames == 16

@@ -27,7 +27,7 @@ from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
 from .decoder_state import DecoderState, append_packet, audio_part, hold_band, join_block, stored_band
-from .errors import CodecError, FormatError, TruncatedError
+from .errors import CodecError, FormatError, TruncatedError, check_int
 from .grid import (
     BLOCK_FRAMES,
     CROSSFADE_HOPS,
@@ -89,19 +89,16 @@ class StreamDecoder:
         workers: int | None = None,
         highpass: bool = True,
     ) -> None:
-        if phase_iters is not None and not 0 <= phase_iters <= 10_000:
-            raise CodecError(f"phase_iters must be in 0..10000, got {phase_iters}")
         if contrast is not None and not 0.5 <= contrast <= 2.0:
             raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
-        if not 1 <= block_frames <= 1 << 20 or not 0 <= margin_frames <= 1 << 16:
-            raise CodecError("block_frames must be in 1..2**20 and margin_frames in 0..2**16")
         self._model = None if model is None else model_of(model)
         # phase_iters and contrast None: the model's defaults, known once the model is loaded
-        self.phase_iters = None if phase_iters is None else int(phase_iters)
+        self.phase_iters = None if phase_iters is None else check_int("phase_iters", phase_iters, 0, 10_000)
         self.contrast = None if contrast is None else float(contrast)
         self.phase_start = None if phase_start is None else PhaseStart.parse(phase_start)
         self.provider, self.threads, self.model_dir = provider, threads, model_dir
-        self.block_frames, self.margin_frames = int(block_frames), int(margin_frames)
+        self.block_frames = check_int("block_frames", block_frames, 1, 1 << 20)
+        self.margin_frames = check_int("margin_frames", margin_frames, 0, 1 << 16)
         self.strict, self.highpass = strict, highpass
         self._workers, self.state = workers, DecoderState()
 

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from . import blob, grid, latent, stft, tonal
 from .audio import as_audio, check_channels, check_rate, to_coded
 from .config import Coder, ModelConfig
-from .errors import CodecError
+from .errors import CodecError, check_int
 from .grid import End
 from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc, window_capped
@@ -173,9 +173,7 @@ class StreamEncoder:
         self.fitted_scales = bool(fitted_scales)
         self.channels, self.sample_rate = check_channels(channels), check_rate(sample_rate)
         steps = grid.packet_steps_for(cfg) if packet_steps is None else packet_steps
-        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 0xFFFF:
-            raise CodecError(f"packet_steps must be in 1..65535, got {steps!r}")
-        self.packet_steps = int(steps)
+        self.packet_steps = steps = check_int("packet_steps", steps, 1, 0xFFFF)
         self.workers = default_workers(self.model, workers)
         self.header = latent.header_for(self.model, opts, self.sample_rate, self.channels, packet_steps=int(steps))
         if level is not None and level.n and level.sums.size != self.channels:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 
 class CodecError(Exception):
     """Base class of every error codec-rt raises on purpose."""
@@ -49,3 +51,11 @@ class InputError(CodecError):
 
 class OutputError(CodecError):
     """An output cannot be written: no such folder, a format that cannot hold the audio, disk full, ..."""
+
+
+def check_int(name: str, value: object, lo: int, hi: int) -> int:
+    """`value` as an int in lo..hi; a CodecError naming `name` otherwise (a float, even 2.0, or a bool is not
+    an integer: a count given as 1.5 is a mistake, not 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
+        raise CodecError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return int(value)

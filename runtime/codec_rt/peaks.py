@@ -13,11 +13,11 @@ the predicted advance of the decoder graph run on fixed windows (`grid.causal_fe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from . import stft
 from .config import ModelConfig
 
 PEAK_FRAMES = 12  # N: frames whose mean power finds the peaks and whose advances are averaged (48 ms at hop 64)
@@ -39,17 +39,6 @@ class PeakState:
     advance: npt.NDArray[np.complex128]
     held: npt.NDArray[np.float64] | None
     peaks: npt.NDArray[np.bool_]
-
-
-def _window_sums(x: npt.NDArray[Any], n: int) -> npt.NDArray[Any]:
-    """`[..., T]` -> `[..., T - n + 1]`, each window of n summed in order, one term after the other (numpy's
-    own reductions may pair terms differently for arrays of different lengths: the same frames must give the
-    same bits whatever block they arrive in)."""
-    count = x.shape[-1] - n + 1
-    out: npt.NDArray[Any] = np.array(x[..., :count])
-    for j in range(1, n):
-        out += x[..., j : j + count]
-    return out
 
 
 def steady_peaks(mag: F, advance: F | None, held: F | None, pitch: F | None, state: PeakState | None,
@@ -97,9 +86,9 @@ def steady_peaks(mag: F, advance: F | None, held: F | None, pitch: F | None, sta
     start = max(0, 2 * n - 1 - off)  # the first of these frames with 2N frames since the stream's start
     if t_count > start:
         g = np.arange(off + start, off + t_count)  # the frames in full_p
-        sums = _window_sums(full_p, n) / n  # [..., i]: the mean over frames i .. i + N - 1
+        sums = stft.window_sums(full_p, n) / n  # [..., i]: the mean over frames i .. i + N - 1
         now, before = sums[..., g - n + 1], sums[..., g - 2 * n + 1]  # [rows, F, frames]
-        turn = _window_sums(full_a, n)[..., g - n + 1]
+        turn = stft.window_sums(full_a, n)[..., g - n + 1]
         rise = np.zeros(now.shape, bool)
         rise[:, 2:-2] = (now[:, 2:-2] > now[:, 1:-3]) & (now[:, 2:-2] >= now[:, 3:-1]) & (
             now[:, 2:-2] >= 10 ** (PEAK_PROMINENCE_DB / 10) * np.maximum(now[:, :-4], now[:, 4:]))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from . import stft
+
 DEFAULT_CONTRAST = 1.15
 
 
@@ -59,7 +61,7 @@ def steady(logmag: npt.NDArray[np.float32], history: npt.NDArray[np.float64] | N
     out = np.array(logmag, dtype=np.float32)
     first = max(off, 2 * n_span - 1)  # the first of these frames (index in `full`) with 2 L frames to compare
     if full.shape[-1] > first:
-        sums = np.lib.stride_tricks.sliding_window_view(full, n_span, axis=-1).sum(axis=-1)  # [..., i]: i .. i + L - 1
+        sums = stft.window_sums(full, n_span)  # [..., i]: frames i .. i + L - 1, in order
         g = np.arange(first, off + n)
         recent, before = sums[..., g - n_span + 1] / n_span, sums[..., g - 2 * n_span + 1] / n_span
         calm = np.abs(10 * np.log10(recent / before)) < STEADY_DB

@@ -12,6 +12,8 @@ The model sees two channels per bin: `log(max(|X|, MAG_FLOOR))` and `angle(X)` i
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -107,3 +109,14 @@ def flatness(power: npt.ArrayLike, axis: int = -1) -> npt.NDArray[np.float64]:
     p = np.asarray(power, dtype=np.float64)
     flat: npt.NDArray[np.float64] = np.exp(np.mean(np.log(p + 1e-30), axis=axis)) / (np.mean(p, axis=axis) + 1e-30)
     return flat
+
+
+def window_sums(x: npt.NDArray[Any], n: int) -> npt.NDArray[Any]:
+    """`[..., T]` -> `[..., T - n + 1]`: each run of n consecutive values along the last axis summed, in order,
+    one term after the other. numpy's own reductions may pair terms differently for arrays of different
+    lengths; the causal decoder's rules sum the same frames to the same bits whatever block they arrive in."""
+    count = x.shape[-1] - n + 1
+    out: npt.NDArray[Any] = np.array(x[..., :count])
+    for j in range(1, n):
+        out += x[..., j : j + count]
+    return out

@@ -36,9 +36,13 @@ def istft(spec: torch.Tensor, n_fft: int, hop: int, length: int) -> torch.Tensor
     return F.pad(y, (0, length - y.shape[-1]))
 
 
-def to_features(spec: torch.Tensor) -> torch.Tensor:
-    """`[B, F, T] complex` -> `[B, 2, F, T]`: log-magnitude, phase."""
-    return torch.stack([torch.log(spec.abs().clamp_min(MAG_FLOOR)), torch.angle(spec)], dim=1)
+def to_features(spec: torch.Tensor, phase_floor: bool = False) -> torch.Tensor:
+    """`[B, F, T] complex` -> `[B, 2, F, T]`: log-magnitude, phase (0 under MAG_FLOOR with `phase_floor`)."""
+    mag = spec.abs()
+    phase = torch.angle(spec)
+    if phase_floor:
+        phase = torch.where(mag < MAG_FLOOR, torch.zeros_like(phase), phase)
+    return torch.stack([torch.log(mag.clamp_min(MAG_FLOOR)), phase], dim=1)
 
 
 def from_features(feats: torch.Tensor) -> torch.Tensor:

@@ -55,7 +55,8 @@ def _load_matching(path: Path, cfg: ModelConfig, model: SpecAutoencoder, init: b
     theirs = ModelConfig.from_dict(ck["config"])
     if init:
         theirs = ModelConfig.from_dict(theirs.to_dict() | {"coder": cfg.coder, "default_bits": cfg.default_bits,
-                                                           "phase_advance": cfg.phase_advance})
+                                                           "phase_advance": cfg.phase_advance,
+                                                           "phase_floor": cfg.phase_floor})
     if theirs != cfg:
         raise SystemExit(f"{path} was trained with {ck['config']}, not {cfg.to_dict()}")
     state = dict(ck["model"])
@@ -94,7 +95,8 @@ def fit_prior(model: SpecAutoencoder, batches: list[np.ndarray], cfg: ModelConfi
     """Start the prior at the latent's per-(channel, row) mean and spread, so the rate term is right from
     the first step (a fresh prior would price every value at ~2 bits, and lambda would run away)."""
     assert model.prior is not None
-    zs = [model.encoder(st.to_features(st.stft(torch.from_numpy(b).to(device), cfg.n_fft, cfg.hop))) for b in batches]
+    zs = [model.encoder(st.to_features(st.stft(torch.from_numpy(b).to(device), cfg.n_fft, cfg.hop),
+                                       bool(cfg.phase_floor))) for b in batches]
     z = torch.cat([x.permute(1, 2, 0, 3).flatten(2) for x in zs], dim=2)  # [C, F, N]
     model.prior.loc.copy_(z.mean(dim=2, keepdim=True))
     scale = (z.std(dim=2, keepdim=True) * math.sqrt(3) / math.pi).clamp_min(0.1)
@@ -142,6 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("RESULTS_DIR", "results", "where model_last.pth goes"),
         ("THREADS", 2, "torch intra-op threads"),
         ("EMA_DECAY", 0.0, "also keep a moving average of the weights, this decay a step (0: off), as model_ema.pth"),
+        ("PHASE_FLOOR", 0, "1: the encoder reads a bin under stft.MAG_FLOOR as phase 0 (ModelConfig.phase_floor)"),
         ("FREEZE_ENCODER", 0, "1: train the decoder alone (encoder and prior fixed: the same blobs, a new decoder)"),
     ]
     for name, default, help_ in knobs:
@@ -185,7 +188,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     cfg = ModelConfig(n_fft=a.n_fft, hop=a.hop, channels=a.model_channels, hidden=a.model_hidden,
                       freq_downsamples=a.freq_downsamples, time_downsamples=a.time_downsamples,
                       default_bits=a.default_bits, coder=a.coder, causal=a.causal,
-                      phase_advance=int(a.phase_loss == "advance"))
+                      phase_advance=int(a.phase_loss == "advance"), phase_floor=a.phase_floor)
     cfg.validate()
     out = Path(a.results_dir)
     if ranks.main:
@@ -266,7 +269,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
                 break
             rows, weight = ranks.shard(wave_np)  # this rank's rows; weight: its share of the global loss
             wave = torch.from_numpy(rows).to(device)
-            feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop))
+            feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
             bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
             pred, z = net(feats, noise_bits=bits)
             loss, terms = loss_fn(pred, feats, wave)

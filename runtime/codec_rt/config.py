@@ -84,6 +84,10 @@ class ModelConfig:
     phase_advance: 1 = the decoder's phase output is each frame's phase advance from the frame before, less
         a bin-centred sinusoid's (2 pi k hop / n_fft), which the causal phase integrates (`phase.causal_frames`);
         0 = the frame's phase (left out of `to_dict` then). Needs a causal model.
+    phase_floor: 1 = the encoder reads the phase of a bin whose magnitude is under `stft.MAG_FLOOR` as 0
+        (`stft.to_features`): such a bin's angle is float rounding, different in every frame, and a steady
+        input must give a steady latent (docs/TRAINING.md, "Floored bins"). 0 = its angle as it comes (left
+        out of `to_dict` then; the models before it were trained so).
     """
 
     sample_rate: int = 16000
@@ -98,6 +102,7 @@ class ModelConfig:
     causal: int = 0
     phase_context: int = 0
     phase_advance: int = 0
+    phase_floor: int = 0
 
     @property
     def n_bins(self) -> int:
@@ -157,7 +162,7 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for optional in ("phase_context", "phase_advance"):  # absent when 0: older configs read as before
+        for optional in ("phase_context", "phase_advance", "phase_floor"):  # absent when 0: older configs read so
             if not d[optional]:
                 del d[optional]
         return d
@@ -210,3 +215,5 @@ class ModelConfig:
                              "of n_fft")
         if self.phase_advance not in (0, 1) or (self.phase_advance and not self.causal):
             raise ModelError("phase_advance must be 0 or 1, and 1 needs a causal model")
+        if self.phase_floor not in (0, 1):
+            raise ModelError("phase_floor must be 0 or 1")

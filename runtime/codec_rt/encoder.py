@@ -50,7 +50,7 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     xm = remove_dc(resample(coded, rate, cfg.sample_rate, header.coded_length(cfg.sample_rate)), cfg.sample_rate)
     gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
-    feats = stft.to_features(spec)
+    feats = stft.to_features(spec, bool(cfg.phase_floor))
     z = model.encode(feats)  # [C, Lc, Lf, steps]
     assert (spec.shape[2], z.shape[3]) == (header.n_frames, header.latent_steps)
     phase = np.angle(spec[:, : header.phase_rows]) if header.phase_rows else None
@@ -324,7 +324,7 @@ class StreamEncoder:
             own_gain = window_capped(own_gain, input_gain(seg[:, own:]))
         gains = packet_gains(own_gain, self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
-        feats = stft.to_features(spec)
+        feats = stft.to_features(spec, bool(cfg.phase_floor))
         zw = self.model.encode(feats)
         z = zw[..., j0 - t0 // s : j1 - t0 // s]
         f0 = j0 * s - t0

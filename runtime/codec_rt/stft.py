@@ -88,11 +88,16 @@ def _overlap_add(frames: npt.NDArray[np.float64], hop: int) -> npt.NDArray[np.fl
     return out
 
 
-def to_features(spec: npt.ArrayLike) -> F32:
-    """`[..., F, T] complex` -> `[..., 2, F, T] float32`: log-magnitude and phase."""
+def to_features(spec: npt.ArrayLike, phase_floor: bool = False) -> F32:
+    """`[..., F, T] complex` -> `[..., 2, F, T] float32`: log-magnitude and phase. With `phase_floor`
+    (`ModelConfig.phase_floor`), a bin whose magnitude is under MAG_FLOOR has phase 0: its angle is float
+    rounding."""
     s = np.asarray(spec)
-    logmag = np.log(np.maximum(np.abs(s), MAG_FLOOR))
-    return np.stack([logmag, np.angle(s)], axis=-3).astype(np.float32)
+    mag = np.abs(s)
+    phase = np.angle(s)
+    if phase_floor:
+        phase = np.where(mag < np.float32(MAG_FLOOR), 0.0, phase)  # |X| is float32 (complex64)
+    return np.stack([np.log(np.maximum(mag, MAG_FLOOR)), phase], axis=-3).astype(np.float32)
 
 
 def from_features(feats: npt.ArrayLike) -> C64:

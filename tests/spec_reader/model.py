@@ -55,7 +55,7 @@ def onnx_metadata(path: Path) -> dict[str, str]:
 
 CONFIG_DEFAULTS = {"sample_rate": 16000, "n_fft": 512, "hop": 128, "channels": 8, "hidden": 32,
                    "freq_downsamples": 3, "time_downsamples": 2, "default_bits": 8, "coder": 0, "causal": 0,
-                   "phase_context": 0, "phase_advance": 0}
+                   "phase_context": 0, "phase_advance": 0, "phase_floor": 0}
 
 
 @dataclass

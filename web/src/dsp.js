@@ -96,10 +96,13 @@ export function realFFT(n) {
 
 /**
  * Features of T frames of a padded signal (7.3): frame t is `seg[t * hop .. t * hop + n_fft)` windowed.
- * -> features [2, F, T] float32 (log-magnitude, phase) and, if asked, the phase alone [F, T].
+ * -> features [2, F, T] float32 (log-magnitude, phase). With `phaseFloor` (3.4 `phase_floor`), a bin whose
+ * magnitude is under MAG_FLOOR has phase 0.
  * @param {Float64Array | Float32Array} seg @param {number} nFft @param {number} hop @param {number} frames
+ * @param {number} [phaseFloor]
  */
-export function stftFeatures(seg, nFft, hop, frames) {
+export function stftFeatures(seg, nFft, hop, frames, phaseFloor = 0) {
+  const floor32 = Math.fround(MAG_FLOOR); // |X| is float32: compared as Python compares it
   const nb = nFft / 2 + 1;
   const w = hann(nFft);
   const fft = realFFT(nFft);
@@ -113,8 +116,9 @@ export function stftFeatures(seg, nFft, hop, frames) {
     for (let k = 0; k < nb; k++) {
       const a = f32(re[k]);
       const b = f32(im[k]); // the spectrum is kept as complex64
-      feats[k * frames + t] = Math.log(Math.max(f32(Math.sqrt(a * a + b * b)), MAG_FLOOR));
-      feats[(nb + k) * frames + t] = Math.atan2(b, a);
+      const mag = f32(Math.sqrt(a * a + b * b));
+      feats[k * frames + t] = Math.log(Math.max(mag, MAG_FLOOR));
+      feats[(nb + k) * frames + t] = phaseFloor && mag < floor32 ? 0 : Math.atan2(b, a);
     }
   }
   return feats;

@@ -458,11 +458,12 @@ function scaled(x, a, b, gain, rate, dc) {
 /**
  * Features [B, 2, n_bins, frames] of the padded signals `segs` (frame t on samples t * hop .. + n_fft).
  * @param {Float32Array[]} segs @param {number} frames @param {number} nFft @param {number} hop
+ * @param {number} phaseFloor the model's `phase_floor` (3.4)
  */
-function featuresOf(segs, frames, nFft, hop) {
+function featuresOf(segs, frames, nFft, hop, phaseFloor) {
   const nb = nFft / 2 + 1;
   const out = new Float32Array(segs.length * 2 * nb * frames);
-  segs.forEach((seg, ch) => out.set(stftFeatures(seg, nFft, hop, frames), ch * 2 * nb * frames));
+  segs.forEach((seg, ch) => out.set(stftFeatures(seg, nFft, hop, frames, phaseFloor), ch * 2 * nb * frames));
   return out;
 }
 
@@ -528,7 +529,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (!framed) {
     for (const x of xs) removeDc(x, c.sampleRate);
     const gains = xs.map((x) => inputGain(x, 0, cLen));
-    const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop);
+    const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop, c.phaseFloor);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
     const w = stepPower(h, rateLambda, feats, c.nBins, N, L, c.timeStride);
@@ -558,7 +559,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
     });
-    const feats = featuresOf(segs, t1 - t0, c.nFft, hop);
+    const feats = featuresOf(segs, t1 - t0, c.nFft, hop, c.phaseFloor);
     const z = await model.encode(feats, xs.length, t1 - t0);
     const tAll = Math.ceil((t1 - t0) / s);
     const f0 = j0 * s - t0;

@@ -10,7 +10,7 @@ import { cdf24 } from './rangecoder.js';
 export const DEFAULT_CONTRAST = 1.15;
 const CONFIG_DEFAULTS = {
   sample_rate: 16000, n_fft: 512, hop: 128, channels: 8, hidden: 32, freq_downsamples: 3,
-  time_downsamples: 2, default_bits: 8, coder: 0, causal: 0, phase_context: 0, phase_advance: 0,
+  time_downsamples: 2, default_bits: 8, coder: 0, causal: 0, phase_context: 0, phase_advance: 0, phase_floor: 0,
 };
 
 /**
@@ -26,6 +26,7 @@ const CONFIG_DEFAULTS = {
  * @property {number} causal
  * @property {number} phaseContext frames each side that a decoded frame's phase depends on (3.4)
  * @property {number} phaseAdvance 1: the decoder's phase output is each frame's phase advance (3.4)
+ * @property {number} phaseFloor 1: the encoder reads a bin under MAG_FLOOR as phase 0 (3.4, 7.3)
  * @property {number} nBins
  * @property {number} timeStride
  * @property {number} latentBins
@@ -157,6 +158,7 @@ export function parseConfig(json) {
   if (![0, 1].includes(c.phase_advance) || (c.phase_advance && !c.causal)) {
     throw new ModelError('phase_advance must be 0 or 1, and 1 needs a causal model');
   }
+  if (![0, 1].includes(c.phase_floor)) throw new ModelError('phase_floor must be 0 or 1');
   // This runtime's FFT (fft.js) takes powers of two, and the phase refinement needs n_fft % hop == 0.
   if (c.n_fft & (c.n_fft - 1) || c.n_fft % c.hop) {
     throw new ModelError(`this runtime needs n_fft a power of two and a multiple of hop (n_fft=${c.n_fft} hop=${c.hop})`);
@@ -166,7 +168,7 @@ export function parseConfig(json) {
   return {
     sampleRate: c.sample_rate, nFft: c.n_fft, hop: c.hop, channels: c.channels, freqDownsamples: c.freq_downsamples,
     timeDownsamples: c.time_downsamples, defaultBits: c.default_bits, coder: c.coder, causal: c.causal,
-    phaseContext: c.phase_context, phaseAdvance: c.phase_advance, nBins: c.n_fft / 2 + 1,
+    phaseContext: c.phase_context, phaseAdvance: c.phase_advance, phaseFloor: c.phase_floor, nBins: c.n_fft / 2 + 1,
     timeStride: 2 ** c.time_downsamples, latentBins,
   };
 }

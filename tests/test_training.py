@@ -162,6 +162,23 @@ def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
     assert any(k.startswith("prior.") for k in before)  # a range-coded model: its prior is held too
 
 
+def test_freeze_decoder_trains_the_encoder_alone_and_may_start_reading_floored_phase(tmp_path: Path) -> None:
+    """FREEZE_DECODER=1: the decoder keeps its weights (and so every decoding rule fitted to it), the encoder
+    and the prior learn; PHASE_FLOOR=1 may start from a model trained without it (docs/TRAINING.md)."""
+    assert train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4", CODER="1").returncode == 0
+    start = tmp_path / "start.pth"
+    (tmp_path / "results" / "model_last.pth").rename(start)
+    r = train(tmp_path, "--epochs", "2", "--init-from", str(start), MODEL_CHANNELS="4", CODER="1",
+              FREEZE_DECODER="1", PHASE_FLOOR="1", LEARNING_RATE="1e-2")
+    assert r.returncode == 0, r.stderr
+    before = torch.load(start, weights_only=False)["model"]
+    after_ck = torch.load(tmp_path / "results" / "model_last.pth", weights_only=False)
+    moved = {k for k in before if not torch.equal(before[k], after_ck["model"][k])}
+    assert moved and not any(k.startswith("decoder.") for k in moved), moved
+    assert any(k.startswith("encoder.") for k in moved)
+    assert after_ck["config"]["phase_floor"] == 1
+
+
 def test_ema_decay_writes_an_averaged_checkpoint_that_exports(tmp_path: Path) -> None:
     """EMA_DECAY keeps a moving average of the weights across epochs and resumes; model_ema.pth is a checkpoint
     of its own that the exporter takes, with weights between the start and the last step's."""

@@ -146,6 +146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("EMA_DECAY", 0.0, "also keep a moving average of the weights, this decay a step (0: off), as model_ema.pth"),
         ("PHASE_FLOOR", 0, "1: the encoder reads a bin under stft.MAG_FLOOR as phase 0 (ModelConfig.phase_floor)"),
         ("FREEZE_ENCODER", 0, "1: train the decoder alone (encoder and prior fixed: the same blobs, a new decoder)"),
+        ("FREEZE_DECODER", 0, "1: train the encoder and prior alone (the decoder fixed: new blobs, the same decoder)"),
     ]
     for name, default, help_ in knobs:
         p.add_argument(
@@ -203,6 +204,11 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
     model.to(device)
     if a.freeze_encoder:  # the latent, and so the rate and the entropy tables, stay as they are
         for p in [*model.encoder.parameters(), *(model.prior.parameters() if model.prior is not None else [])]:
+            p.requires_grad_(False)
+    if a.freeze_decoder:  # the decoder and the decoding rules fitted to it stay as they are
+        if a.freeze_encoder:
+            raise SystemExit("FREEZE_ENCODER and FREEZE_DECODER leave nothing to train")
+        for p in model.decoder.parameters():
             p.requires_grad_(False)
     # The prior's few parameters must track the encoder's moving latent: a learning rate 20x the codec's.
     prior_params = [p for p in model.prior.parameters() if p.requires_grad] if model.prior is not None else []

@@ -93,10 +93,14 @@ def test_weights_of_another_length_are_a_codec_error() -> None:
         quantize(np.zeros((1, 2, 5), np.float32), 5, np.ones(4))
 
 
-@pytest.mark.parametrize("bits", [0, 17, -1])
-def test_bits_out_of_range_is_a_codec_error(bits: int) -> None:
-    with pytest.raises(CodecError):
-        quantize(np.zeros((1, 2)), bits)
+@pytest.mark.parametrize("bits", [0, 17, -1, True, 5.0, 2.5, "5"])
+def test_bits_out_of_range_or_not_an_integer_is_a_codec_error(bits: object) -> None:
+    with pytest.raises(CodecError, match="bits must be an integer in 1..16"):
+        quantize(np.zeros((1, 2)), bits)  # type: ignore[arg-type]
+
+
+def test_bits_may_be_a_numpy_integer() -> None:
+    np.testing.assert_array_equal(quantize(np.ones((1, 4)), np.int64(5))[0], quantize(np.ones((1, 4)), 5)[0])
 
 
 def test_unpack_refuses_wrong_length() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .errors import CodecError, FormatError
+from .errors import CodecError, FormatError, check_int
 
 MIN_BITS, MAX_BITS = 1, 16
 # An encoder writes at least 3: with 1 or 2 bits no level lies near zero, so every latent value is pushed out
@@ -34,8 +34,8 @@ U32 = npt.NDArray[np.uint32]
 
 
 def check_bits(bits: int) -> None:
-    if not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
-        raise CodecError(f"bits must be an integer in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
+    """CodecError unless `bits` is an integer in MIN_BITS..MAX_BITS (a bool or a float is not: `errors.check_int`)."""
+    check_int("bits", bits, MIN_BITS, MAX_BITS)
 
 
 # The scale is the encoder's choice: a reader takes whatever a section stores. Max-norm spends the levels on

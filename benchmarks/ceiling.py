@@ -68,7 +68,7 @@ def evaluate(model: SpecAutoencoder, clips: list[Any]) -> dict[str, dict[str, fl
     sums: dict[str, list[tuple[float, float, float]]] = {}
     for clip in clips:
         x = clip.audio * normalizing_gain(clip.audio[None])[0]
-        feats = stft.to_features(stft.stft(x[None], cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
+        feats = stft.encoder_features(x[None], cfg)
         true_phase = feats[0, 1]
         seconds = x.size / cfg.sample_rate
         with torch.no_grad():
@@ -105,7 +105,7 @@ def evaluate_phase_net(path: Path, clips: list[Any]) -> dict[str, dict[str, floa
     sums: dict[str, list[tuple[float, float, float]]] = {}
     for clip in clips:
         x = clip.audio * normalizing_gain(clip.audio[None])[0]
-        feats = stft.to_features(stft.stft(x[None], cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
+        feats = stft.encoder_features(x[None], cfg)
         with torch.no_grad():
             z = model.encoder(torch.from_numpy(feats))
             y = model.decoder(torch.round(z) if model.prior is not None else z)[..., : feats.shape[-1]]

@@ -75,8 +75,7 @@ def torch_vs_ort(codec: Codec, x: F32, threads: int, repeats: int,
         return None
     model = export.load_checkpoint(checkpoint)
     cfg = codec.config
-    feats = stft.to_features(stft.stft(x[:, : int(TORCH_SECONDS * cfg.sample_rate)], cfg.n_fft, cfg.hop),
-                             bool(cfg.phase_floor))
+    feats = stft.encoder_features(x[:, : int(TORCH_SECONDS * cfg.sample_rate)], cfg)
     torch.set_num_threads(threads)
     tx = torch.from_numpy(feats)
 

@@ -38,7 +38,7 @@ def main() -> None:
     for case in [c for c in fidelity.cases() if c.kind == "tone" and "start" in c.meta]:
         x32, length, t0 = case.audio, case.audio.shape[-1], int(case.meta["start"])
         g = input_gain(x32)
-        feats = stft.to_features(stft.stft(x32 * g[:, None], n, h), bool(cfg.phase_floor))
+        feats = stft.encoder_features(x32 * g[:, None], cfg)
         z = np.rint(m.encode(feats)).astype(np.float32)
         frame = t0 // h
         s0, s1 = max(0, (frame - 6) // s), min(z.shape[-1], (frame + 8) // s + 1)

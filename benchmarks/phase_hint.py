@@ -120,7 +120,7 @@ def evaluate(ck: Path, clips: list[Any], hints: list[tuple[int, int]], iters: in
     codes: dict[str, list[npt.NDArray[np.int64]]] = {}
     for clip in clips:
         x = clip.audio * normalizing_gain(clip.audio[None])[0]
-        feats = stft.to_features(stft.stft(x[None], n_fft, hop), bool(cfg.phase_floor))
+        feats = stft.encoder_features(x[None], cfg)
         with torch.no_grad():
             z = model.encoder(torch.from_numpy(feats))
             y = model.decoder(torch.round(z))[..., : feats.shape[-1]].numpy()[0]

@@ -79,7 +79,7 @@ def training_symbols(model: SpecAutoencoder, base: EntropyTables, packed: Path, 
     for i in sorted(pick):
         x = wav[starts[i] : starts[i + 1]]
         x = x * normalizing_gain(x[None])[0]
-        feats = torch.from_numpy(stft.to_features(stft.stft(x[None], cfg.n_fft, cfg.hop), bool(cfg.phase_floor)))
+        feats = torch.from_numpy(stft.encoder_features(x[None], cfg))
         with torch.no_grad():
             z = model.encoder(feats)[0].numpy()
         out.append(entropy.to_symbols(z, base))
@@ -173,7 +173,7 @@ def parity(model: SpecAutoencoder, model_dir: Path, audio: np.ndarray) -> float:
     phase network's angle comes from a pseudo real and imaginary part, and where both are near zero float
     rounding turns it by more than where it is heard."""
     cfg = model.cfg
-    feats = stft.to_features(stft.stft(audio[None], cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
+    feats = stft.encoder_features(audio[None], cfg)
     rt = Model.load(model_dir)
     z_rt = rt.encode(feats)
     y_rt = rt.decode(z_rt)

@@ -66,6 +66,14 @@ def test_torch_twin_zeroes_the_same_floored_phases() -> None:
         np.testing.assert_allclose(feats_t, stft.to_features(spec, phase_floor), atol=1e-5)
 
 
+def test_encoder_features_follow_the_models_phase_floor() -> None:
+    x = _steady_tone()
+    spec = stft.stft(x, 256, 64)
+    for phase_floor in (0, 1):
+        cfg = ModelConfig(n_fft=256, hop=64, phase_floor=phase_floor)
+        np.testing.assert_array_equal(stft.encoder_features(x, cfg), stft.to_features(spec, bool(phase_floor)))
+
+
 def test_phase_floor_is_checked_and_left_out_when_zero() -> None:
     assert "phase_floor" not in ModelConfig().to_dict()  # older configs (and model ids) read as before
     pf = ModelConfig(phase_floor=1)

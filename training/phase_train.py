@@ -83,7 +83,7 @@ def build_cache(ckpt: Path, packed: Path, out: Path, limit: int, synth: float = 
     t0 = time.time()
     for i, c in enumerate(clips):
         x = torch.from_numpy((c * normalizing_gain(c[None])[0]).astype(np.float32))[None].to(device)
-        feats = st.to_features(st.stft(x, cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
+        feats = st.encoder_features(x, cfg)
         z = model.encoder(feats)
         y = model.decoder(torch.round(z) if model.prior is not None else z)[..., : feats.shape[-1]]
         dec.append(y[0, 0].cpu().numpy().astype(np.float16))

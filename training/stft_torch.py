@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from codec_rt.config import ModelConfig
 from codec_rt.stft import MAG_FLOOR, n_frames
 
 
@@ -43,6 +44,12 @@ def to_features(spec: torch.Tensor, phase_floor: bool = False) -> torch.Tensor:
     if phase_floor:
         phase = torch.where(mag < MAG_FLOOR, torch.zeros_like(phase), phase)
     return torch.stack([torch.log(mag.clamp_min(MAG_FLOOR)), phase], dim=1)
+
+
+def encoder_features(x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """`[B, N] float32` at the model's rate -> `[B, 2, F, T]`: what the model's encoder reads (`codec_rt.stft
+    .encoder_features`)."""
+    return to_features(stft(x, cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
 
 
 def from_features(feats: torch.Tensor) -> torch.Tensor:

@@ -95,8 +95,7 @@ def fit_prior(model: SpecAutoencoder, batches: list[np.ndarray], cfg: ModelConfi
     """Start the prior at the latent's per-(channel, row) mean and spread, so the rate term is right from
     the first step (a fresh prior would price every value at ~2 bits, and lambda would run away)."""
     assert model.prior is not None
-    zs = [model.encoder(st.to_features(st.stft(torch.from_numpy(b).to(device), cfg.n_fft, cfg.hop),
-                                       bool(cfg.phase_floor))) for b in batches]
+    zs = [model.encoder(st.encoder_features(torch.from_numpy(b).to(device), cfg)) for b in batches]
     z = torch.cat([x.permute(1, 2, 0, 3).flatten(2) for x in zs], dim=2)  # [C, F, N]
     model.prior.loc.copy_(z.mean(dim=2, keepdim=True))
     scale = (z.std(dim=2, keepdim=True) * math.sqrt(3) / math.pi).clamp_min(0.1)
@@ -275,7 +274,7 @@ def _train(a: argparse.Namespace, ranks: distributed.Ranks, device: torch.device
                 break
             rows, weight = ranks.shard(wave_np)  # this rank's rows; weight: its share of the global loss
             wave = torch.from_numpy(rows).to(device)
-            feats = st.to_features(st.stft(wave, cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
+            feats = st.encoder_features(wave, cfg)
             bits = float(rng.uniform(a.qat_bits, 8.0)) if a.qat_bits > 0 else None
             pred, z = net(feats, noise_bits=bits)
             loss, terms = loss_fn(pred, feats, wave)

@@ -12,10 +12,13 @@ The model sees two channels per bin: `log(max(|X|, MAG_FLOOR))` and `angle(X)` i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
 
 MAG_FLOOR = 1e-5
 
@@ -98,6 +101,12 @@ def to_features(spec: npt.ArrayLike, phase_floor: bool = False) -> F32:
     if phase_floor:
         phase = np.where(mag < np.float32(MAG_FLOOR), 0.0, phase)  # |X| is float32 (complex64)
     return np.stack([np.log(np.maximum(mag, MAG_FLOOR)), phase], axis=-3).astype(np.float32)
+
+
+def encoder_features(x: npt.ArrayLike, cfg: ModelConfig) -> F32:
+    """Audio `[..., N]` at the model's rate -> `[..., 2, F, T] float32`: the features a model's encoder reads
+    (its STFT, and its `phase_floor`)."""
+    return to_features(stft(x, cfg.n_fft, cfg.hop), bool(cfg.phase_floor))
 
 
 def from_features(feats: npt.ArrayLike) -> C64:

@@ -9,9 +9,10 @@
 - one case per golden blob (tests/data/golden_v*.cra), per blob of a retired model (tests/data/retired/) and
   per blob that every shipped model writes of those inputs (mono speech at 16 kHz, framed and whole; stereo
   speech at 48 kHz, framed; stereo music at 44.1 kHz, whole; stored phase on one point; a chord over speech
-  at 16 kHz for the tonal band): the blob, its symbols (coders 1, 2) or codes and scales (coder 0) and gains,
-  packet after packet and channel after channel, and codec-rt's decoded audio with phase refinement off
-  (`*.off.f32`) and on (`*.on.f32`), both at the model's default contrast;
+  at 16 kHz for the tonal band; a steady tone at 16 kHz for the low-latency point's steady peaks): the
+  blob, its symbols (coders 1, 2) or codes and scales (coder 0) and gains, packet after packet and channel
+  after channel, and codec-rt's decoded audio with phase refinement off (`*.off.f32`) and on (`*.on.f32`),
+  both at the model's default contrast;
 - a framed blob cut inside a packet, with codec-rt's decode of its whole packets;
 - `mutants.bin`: mutated blobs (scripts/fuzz_blob.py's mutations, half with their CRCs re-sealed) and the
   error class codec-rt raises for each when reading it, checking it against its model and decoding its
@@ -66,6 +67,10 @@ def inputs() -> dict[str, tuple[np.ndarray, int]]:
         "speech48st": (np.ascontiguousarray(np.stack([s48[0], 0.5 * s48[0]])), 48000),
         "music44st": (np.ascontiguousarray(music[: 2 * mr].T), mr),
         "chord16": (chord.astype(np.float32)[None], sr),
+        # a steady tone, which the causal decoder's steady peaks lock (FORMAT.md 6.5), the same bits in each
+        # runtime; fading by 3 dB a second: at one level, a packet's gain over the stream's is 1 but for
+        # rounding, on the edge of a gain step (7.6), and either runtime may round it either way
+        "tone16": ((0.3 * 10 ** (-3 * t / 20) * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)[None], sr),
     }
 
 
@@ -156,8 +161,9 @@ def make(out: Path) -> None:
             jobs += [("speech16", True, "tonal_band_phase", 0.0), ("music44st", point.path.name == "rd12k",
                                                                    "tonal_band_phase", 0.0),
                      ("chord16", point.path.name == "rd12k", "tonal_band_phase", 0.0)]
-        if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one
-            jobs += [("speech16", True, "low_band_phase", 0.0), ("speech48st", True, "low_band_phase", 0.0)]
+        if point.low_latency:  # the low band held frame by frame, mono and a pair coded one by one; a tone
+            jobs += [("speech16", True, "low_band_phase", 0.0), ("speech48st", True, "low_band_phase", 0.0),
+                     ("tone16", True, "low_band_phase", 0.0)]
         bands = {(p.phase_bins, p.phase_bits) for p in ladder.points() if p.model_id == point.model_id} - {(None, None)}
         bands_in_order = sorted(bands, key=lambda b: (b[0] or 0, b[1] or 0))  # either may be the model's (None)
         for clip, framed, mode, lam in jobs:

@@ -382,7 +382,7 @@ class StreamDecoder:
             held = None if held is None else np.concatenate([held, held[:1]])  # the joint holds the first's
             pitch = None if pitch is None else np.concatenate([pitch, pitch[:1]])  # band, and its pitch
         clicks, st.clicks = phase.causal_clicks(mag, st.clicks) if own else (None, None)  # 6.5, and steady peaks:
-        lock, st.peaks = peaks.steady_peaks(mag, init, held, pitch, st.peaks, cfg) if adv else (None, None)
+        lock, mag, st.peaks = peaks.steady_peaks(mag, held, pitch, st.peaks, cfg) if adv else (None, mag, None)
         ola, st.ola, st.last = phase.causal_frames(mag, init, st.ola, cfg.n_fft, cfg.hop, iters, adv, st.last, shared,
                                                    held, pitch, clicks, lock)
         base = w0 * cfg.hop - cfg.n_fft // 2  # the model-rate sample of ola's first sample

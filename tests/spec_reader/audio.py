@@ -343,7 +343,7 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
 
     at = n_fft / 2 - hop + 0.75 * hop
     clicked = np.zeros(n, bool)
-    lock = steady_peaks(mag, phase0, n_fft, hop, held, pitch) if advance else None
+    lock, mag = steady_peaks(mag, n_fft, hop, held, pitch) if advance else (None, mag)
     for t in range(n):
         seg = z[t * hop : t * hop + n_fft]
         before = c
@@ -378,39 +378,50 @@ def rtisi(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, model_len: 
     return (z / np.maximum(wsum, 1e-8))[n_fft // 2 : n_fft // 2 + model_len]
 
 
-def steady_peaks(mag: np.ndarray, phase0: np.ndarray, n_fft: int, hop: int, held: np.ndarray | None,
-                 pitch: np.ndarray | None) -> np.ndarray:
-    """6.5, causal, phase advance: steady peaks. -> [F, N] each bin's advance where a steady peak's (NaN: none)."""
+def steady_peaks(mag: np.ndarray, n_fft: int, hop: int, held: np.ndarray | None, pitch: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """6.5, causal, phase advance: steady peaks. -> ([F, N] each bin's advance where a steady peak's, NaN: none;
+    [F, N] the magnitude, a locked bin's its mean over the last M frames)."""
     n_bins, n = mag.shape
-    p, big = mag.astype(np.float64) ** 2, 12
+    p, big, lobe_frames = mag.astype(np.float64) ** 2, 12, 48
     kk = 0 if held is None else held.shape[0]
-    turn = np.exp(1j * (2 * np.pi * np.arange(n_bins)[:, None] * hop / n_fft + phase0))
+    turn = np.ones((kk, n), complex)
     if held is not None:
-        turn[:kk, 0] = 1
-        turn[:kk, 1:] = np.exp(1j * (held[:, 1:].astype(np.float64) - held[:, :-1]))
-    lock = np.full(mag.shape, np.nan)
+        turn[:, 1:] = np.exp(1j * (held[:, 1:].astype(np.float64) - held[:, :-1]))
+    lock, out = np.full(mag.shape, np.nan), mag.astype(np.float32).copy()
     was = np.zeros(n_bins, bool)
     for t in range(n):
         now_peaks = np.zeros(n_bins, bool)
-        if t >= 2 * big - 1 and (pitch is None or pitch[t] <= 0):
+        if t >= lobe_frames - 1 and (pitch is None or pitch[t] <= 0):
             now = p[:, t - big + 1 : t + 1].mean(axis=1)
             old = p[:, t - 2 * big + 1 : t - big + 1].mean(axis=1)
+            lobe = p[:, t - lobe_frames + 1 : t + 1].mean(axis=1)
             for q in range(2, n_bins - 2):
                 now_peaks[q] = (now[q] > now[q - 1] and now[q] >= now[q + 1] and now[q] > 0
                                 and now[q] >= 100 * max(now[q - 2], now[q + 2])
                                 and now[q] >= now.max() * 1e-4
-                                and (abs(10 * np.log10(now[q] / max(old[q], 1e-300))) < 1.0 or was[q]))
+                                and (abs(10 * np.log10(now[q] / max(old[q], 1e-300))) < 1.0
+                                     and abs(10 * np.log10(now[q] / lobe[q])) < 1.0
+                                     or was[q] and abs(10 * np.log10(now[q] / lobe[q])) < 3.0))
             best = np.zeros(n_bins)
             for q in np.flatnonzero(now_peaks):
-                s = turn[q, t - big + 1 : t + 1].sum()
                 if q - 1 < kk:  # next to the coded band: its bins from q - 2 on, weighted by mean power
                     lo = max(0, q - 2)
-                    s = (now[lo:kk, None] * turn[lo:kk, t - big + 1 : t + 1]).sum()
+                    a = np.angle((now[lo:kk, None] * turn[lo:kk, t - big + 1 : t + 1]).sum())
+                else:  # the frequency of its Hann main lobe
+                    up = lobe[q + 1] >= lobe[q - 1]
+                    r = min(max(np.sqrt((lobe[q + 1] if up else lobe[q - 1]) / lobe[q]), 0.5), 1.0)
+                    d = (2 * r - 1) / (r + 1) * (1 if up else -1)
+                    a = np.mod(2 * np.pi * (q + d) * hop / n_fft, 2 * np.pi)
+                    a = a - 2 * np.pi if a > np.pi else a
                 for j in range(max(kk, q - 2), min(n_bins, q + 3)):
                     if now[q] > best[j]:
-                        best[j], lock[j, t] = now[q], np.angle(s)
+                        best[j], lock[j, t] = now[q], a
+            own = out[:, t].astype(np.float64)
+            level = np.minimum(np.maximum(np.sqrt(lobe), own / 2), own * 2).astype(np.float32)
+            out[:, t] = np.where(best > 0, level, out[:, t])
         was = now_peaks
-    return lock
+    return lock, out
 
 
 def steady_bins(e: np.ndarray) -> np.ndarray:

@@ -483,9 +483,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       }
       const record = { re: new Float64Array(mag.length), im: new Float64Array(mag.length) };
       const clicks = clickers ? clickers[h.channels].flags(mag, c.nBins, w1 - w0) : null;
-      const lock = peakers && init ? peakers[h.channels].lock(mag, init, bands[0], pitch[0], nFft, hop, w1 - w0) : null;
-      const r = causalFrames(mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels], record, null,
-        bands[0], pitch[0], clicks, lock);
+      const locked = peakers && init ? peakers[h.channels].lock(mag, bands[0], pitch[0], nFft, hop, w1 - w0) : null;
+      const r = causalFrames(locked ? locked.mag : mag, init, ola[h.channels], nFft, hop, refine, advance, last[h.channels],
+        record, null, bands[0], pitch[0], clicks, locked && locked.lock);
       ola[h.channels] = r[1];
       last[h.channels] = r[2];
       shared = { shared: j.shared, ...record };
@@ -495,9 +495,9 @@ async function causalAudio(model, h, lat, end, iters, kappa) {
       // advance is used either way.
       const init = refine === 0 || advance ? feats[ch].phase : null;
       const clicks = clickers ? clickers[ch].flags(feats[ch].mag, c.nBins, w1 - w0) : null;
-      const lock = peakers && init ? peakers[ch].lock(feats[ch].mag, init, bands[ch], pitch[ch], nFft, hop, w1 - w0) : null;
-      const [y, tail, lastFrame] = causalFrames(feats[ch].mag, init, ola[ch], nFft, hop, refine, advance, last[ch], null, shared,
-        bands[ch], pitch[ch], clicks, lock);
+      const locked = peakers && init ? peakers[ch].lock(feats[ch].mag, bands[ch], pitch[ch], nFft, hop, w1 - w0) : null;
+      const [y, tail, lastFrame] = causalFrames(locked ? locked.mag : feats[ch].mag, init, ola[ch], nFft, hop, refine,
+        advance, last[ch], null, shared, bands[ch], pitch[ch], clicks, locked && locked.lock);
       ola[ch] = tail;
       last[ch] = lastFrame;
       samples(y, base, stop, null, ch);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CausalClicks } from '../src/clicks.js';
 import { SteadyBins } from '../src/steady.js';
-import { SteadyPeaks } from '../src/peaks.js';
+import { SteadyPeaks, lobeOffset } from '../src/peaks.js';
 
 const NB = 129;
 
@@ -85,47 +85,69 @@ describe('steady bins', () => {
 });
 
 describe('steady peaks', () => {
-  /** A steady tone's main lobe at bins 14 .. 18 and its predicted advance wandering (bin-major [NB * n]). */
+  /** A steady tone's main lobe at bins 14 .. 18, its level wandering frame by frame (bin-major [NB * n]). */
   const tone = (/** @type {number} */ n) => {
     const mag = frames(n, 0, true);
-    const init = new Float32Array(NB * n);
     let seed = 7;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    for (let i = 0; i < init.length; i++) init[i] = Math.fround(0.6 * (rand() - 0.5));
-    return { mag, init };
+    for (let t = 0; t < n; t++) {
+      const g = 10 ** (1.5 * (rand() - 0.5) / 20);
+      for (let k = 14; k <= 18; k++) mag[k * n + t] = Math.fround(mag[k * n + t] * g);
+    }
+    return mag;
   };
 
-  it("lock a steady peak's main lobe to one advance, the mean of the peak bin's, and nothing far from it", () => {
-    const n = 60;
-    const { mag, init } = tone(n);
-    const lock = new SteadyPeaks(NB).lock(mag, init, null, null, 256, 64, n);
-    for (let t = 0; t < 23; t++) for (let k = 0; k < NB; k++) assert.ok(Number.isNaN(lock[k * n + t]));
-    const t = 40;
-    let re = 0;
-    let im = 0;
-    for (let s = t - 11; s <= t; s++) {
-      const a = (2 * Math.PI * 64 / 256) * 16 + init[16 * n + s];
-      re += Math.cos(a);
-      im += Math.sin(a);
+  it("lock a steady peak's main lobe to its lobe's frequency and mean level, and nothing far from it", () => {
+    const n = 80;
+    const mag = tone(n);
+    const { lock, mag: level } = new SteadyPeaks(NB).lock(mag, null, null, 256, 64, n);
+    for (let t = 0; t < 47; t++) for (let k = 0; k < NB; k++) assert.ok(Number.isNaN(lock[k * n + t]));
+    const t = 60;
+    // a symmetric lobe: the tone sits on bin 16, 2 pi 16 64 / 256 = 8 pi, 0 modulo 2 pi
+    for (let k = 14; k <= 18; k++) assert.ok(Math.abs(lock[k * n + t]) < 1e-12, `bin ${k}`);
+    for (const k of [10, 13, 19, 30]) {
+      assert.ok(Number.isNaN(lock[k * n + t]), `bin ${k}`);
+      assert.equal(level[k * n + t], mag[k * n + t]);
     }
-    for (let k = 14; k <= 18; k++) assert.ok(Math.abs(lock[k * n + t] - Math.fround(Math.atan2(im, re))) < 1e-6, `bin ${k}`);
-    for (const k of [10, 13, 19, 30]) assert.ok(Number.isNaN(lock[k * n + t]), `bin ${k}`);
+    for (let k = 14; k <= 18; k++) {
+      let sum = 0;
+      for (let s = t - 47; s <= t; s++) sum += mag[k * n + s] * mag[k * n + s];
+      assert.equal(level[k * n + t], Math.fround(Math.sqrt(sum / 48)), `bin ${k}`);
+    }
     const voiced = new Float64Array(n).fill(0.01);
-    assert.ok(new SteadyPeaks(NB).lock(mag, init, null, voiced, 256, 64, n).every((v) => Number.isNaN(v)));
+    assert.ok(new SteadyPeaks(NB).lock(mag, null, voiced, 256, 64, n).lock.every((v) => Number.isNaN(v)));
   });
 
-  it('lock the same bins whatever the chunks', () => {
-    const n = 61;
-    const { mag, init } = tone(n);
-    const whole = new SteadyPeaks(NB).lock(mag, init, null, null, 256, 64, n);
+  it("take the offset of a tone between bins from its Hann lobe's shape", () => {
+    for (const offset of [-0.45, -0.2, 0, 0.3, 0.5]) {
+      const p = [31, 32, 33].map((k) => {
+        let re = 0;
+        let im = 0;
+        for (let i = 0; i < 256; i++) {
+          const x = (0.5 - 0.5 * Math.cos(2 * Math.PI * i / 256)) * Math.cos(2 * Math.PI * (32 + offset) * i / 256 + 0.3);
+          re += x * Math.cos(2 * Math.PI * k * i / 256);
+          im -= x * Math.sin(2 * Math.PI * k * i / 256);
+        }
+        return re * re + im * im;
+      });
+      assert.ok(Math.abs(lobeOffset(p[0], p[1], p[2]) - offset) < 2e-3, `offset ${offset}`);
+    }
+  });
+
+  it('lock the same bins to the same levels whatever the chunks', () => {
+    const n = 101;
+    const mag = tone(n);
+    const whole = new SteadyPeaks(NB).lock(mag, null, null, 256, 64, n);
     const peaks = new SteadyPeaks(NB);
-    const inits = chunked(init, n, [1, 19, 2, 30], (p) => p);
     const parts = chunked(mag, n, [1, 19, 2, 30], (p) => p);
-    parts.forEach(({ a, b, part }, i) => {
-      const lock = peaks.lock(part, inits[i].part, null, null, 256, 64, b - a);
+    for (const { a, b, part } of parts) {
+      const { lock, mag: level } = peaks.lock(part, null, null, 256, 64, b - a);
       for (let k = 0; k < NB; k++) {
-        for (let t = a; t < b; t++) assert.ok(Object.is(lock[k * (b - a) + t - a], whole[k * n + t]), `bin ${k} frame ${t}`);
+        for (let t = a; t < b; t++) {
+          assert.ok(Object.is(lock[k * (b - a) + t - a], whole.lock[k * n + t]), `bin ${k} frame ${t}`);
+          assert.ok(Object.is(level[k * (b - a) + t - a], whole.mag[k * n + t]), `bin ${k} frame ${t}`);
+        }
       }
-    });
+    }
   });
 });

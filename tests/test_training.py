@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,17 +147,24 @@ def test_peak_term_prices_a_lopsided_lobe_that_the_magnitude_l1_hardly_sees() ->
     assert float(peak_frequency_error(leaning, target)) > 0.05 and float(l1) < 0.002
 
 
-def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
-    """FREEZE_ENCODER=1: the encoder and the prior keep their weights (so the blobs and the entropy tables stay
-    the same), the decoder learns."""
+def _trained_on(tmp_path: Path, **env: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A range-coded model trained one epoch, then another from it with `env` -> (its weights before, the
+    second run's last checkpoint)."""
     assert train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4", CODER="1").returncode == 0
     start = tmp_path / "start.pth"
     (tmp_path / "results" / "model_last.pth").rename(start)
     r = train(tmp_path, "--epochs", "2", "--init-from", str(start), MODEL_CHANNELS="4", CODER="1",
-              FREEZE_ENCODER="1", LEARNING_RATE="1e-2")
+              LEARNING_RATE="1e-2", **env)
     assert r.returncode == 0, r.stderr
     before = torch.load(start, weights_only=False)["model"]
-    after = torch.load(tmp_path / "results" / "model_last.pth", weights_only=False)["model"]
+    return before, torch.load(tmp_path / "results" / "model_last.pth", weights_only=False)
+
+
+def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
+    """FREEZE_ENCODER=1: the encoder and the prior keep their weights (so the blobs and the entropy tables stay
+    the same), the decoder learns."""
+    before, after_ck = _trained_on(tmp_path, FREEZE_ENCODER="1")
+    after = after_ck["model"]
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(k.startswith("decoder.") for k in moved), moved
     assert any(k.startswith("prior.") for k in before)  # a range-coded model: its prior is held too
@@ -165,14 +173,7 @@ def test_freeze_encoder_trains_the_decoder_alone(tmp_path: Path) -> None:
 def test_freeze_decoder_trains_the_encoder_alone_and_may_start_reading_floored_phase(tmp_path: Path) -> None:
     """FREEZE_DECODER=1: the decoder keeps its weights (and so every decoding rule fitted to it), the encoder
     and the prior learn; PHASE_FLOOR=1 may start from a model trained without it (docs/TRAINING.md)."""
-    assert train(tmp_path, "--epochs", "1", MODEL_CHANNELS="4", CODER="1").returncode == 0
-    start = tmp_path / "start.pth"
-    (tmp_path / "results" / "model_last.pth").rename(start)
-    r = train(tmp_path, "--epochs", "2", "--init-from", str(start), MODEL_CHANNELS="4", CODER="1",
-              FREEZE_DECODER="1", PHASE_FLOOR="1", LEARNING_RATE="1e-2")
-    assert r.returncode == 0, r.stderr
-    before = torch.load(start, weights_only=False)["model"]
-    after_ck = torch.load(tmp_path / "results" / "model_last.pth", weights_only=False)
+    before, after_ck = _trained_on(tmp_path, FREEZE_DECODER="1", PHASE_FLOOR="1")
     moved = {k for k in before if not torch.equal(before[k], after_ck["model"][k])}
     assert moved and not any(k.startswith("decoder.") for k in moved), moved
     assert any(k.startswith("encoder.") for k in moved)

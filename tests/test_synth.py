@@ -60,6 +60,18 @@ def test_tones_start_at_the_first_sample_or_after_silence_abruptly_or_ramped() -
     assert all(n >= 10 for n in kinds.values()), kinds
 
 
+def test_a_tonal_signal_over_noise_has_a_recordings_floor_and_no_silence() -> None:
+    """`over_noise`: a tone, chord or harmonic tone with white noise 40 to 90 dB under it, so no bin sits at the
+    features' floor, as none does in a recording."""
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        x = synth_clip("over_noise", N, RATE, rng).astype(np.float64)
+        assert (x != 0).all()
+        spec = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+        floor_db = 10 * np.log10(np.median(spec) / spec.max())
+        assert -140 < floor_db < -30, floor_db  # the noise, spread over the bins, under the lines
+
+
 def test_bursts_sit_far_above_their_background() -> None:
     rng = np.random.default_rng(2)
     speech = (0.3 * np.sin(2 * np.pi * 200 * np.arange(N) / RATE)).astype(np.float32)

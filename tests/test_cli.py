@@ -127,6 +127,39 @@ def test_eval_refuses_bits_for_a_range_coded_model_before_making_its_folder(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("fault", ["second mode", "figures file"])
+def test_eval_that_fails_part_way_leaves_no_outputs(tmp_path: Path, fault: str,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A mode that fails after another has been coded, or a write that fails after the wavs: exit 2 and
+    nothing of the run on disk, not the first mode's reconstructions beside an error (in-process, to fail
+    where a user's disk or input would)."""
+    from codec_rt import cli
+    from codec_rt.codec import Codec
+    from codec_rt.errors import CodecError, OutputError
+
+    decode, calls = Codec.decode, []
+
+    def failing_decode(self: Codec, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if fault == "second mode" and len(calls) == 2:
+            raise CodecError("the second mode failed")
+        return decode(self, *args, **kwargs)
+
+    def failing_write(out: Path, data: bytes) -> None:
+        raise OutputError(f"{out}: cannot write (No space left on device)")
+
+    monkeypatch.setattr(Codec, "decode", failing_decode)
+    if fault == "figures file":
+        monkeypatch.setattr(cli, "write_bytes", failing_write)
+    monkeypatch.setattr(sys, "argv", ["codec-rt", "eval", str(DATA / "speech_fr_16k.flac"), "--out-dir",
+                                      str(tmp_path / "ev"), "--json", str(tmp_path / "ev.json")])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2 and "codec-rt: error:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_eval_of_clips_too_short_to_score_says_so_without_a_traceback(tmp_path: Path) -> None:
     """PESQ needs 0.25 s, STOI about 0.4 s with speech: their figures are None with a line that says why (STOI
     used to crash on a few samples and print 0.000 for a short clip), and no figure at all for no samples."""

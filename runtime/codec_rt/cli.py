@@ -192,6 +192,28 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin
         typer.echo(f"{k:16s} {v}")
 
 
+@contextlib.contextmanager
+def _all_or_none(folder: Path) -> Iterator[list[Path]]:
+    """Make `folder` (OutputError if it cannot be), and yield a list for the paths written in it: on any
+    exception those are removed, and the folder too where this made it and it is left empty."""
+    made = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create --out-dir {folder} ({e.strerror or e})") from None
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        raise
+
+
 @app.command("eval")
 def eval_(
     input: Annotated[Path, typer.Argument(help="audio file to round-trip")],
@@ -226,25 +248,29 @@ def eval_(
     codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency,
                        fixed_width=bits is not None and model is None)
     coding_options(codec.config, bits)  # a refused --bits before the folder is made
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create --out-dir {out_dir} ({e.strerror or e})") from None
     results: dict[str, Any] = {"input": str(input), "model_id": codec.model_id, "sample_rate": sr,
                                "channels": audio.shape[0], "modes": {}}
+    recons = {}
     for mode in Mode:
         if mode is Mode.tonal_band_phase and codec.config.causal:  # its paths look ahead (docs/FORMAT.md 4.8)
             continue
         data = codec.encode(audio, sr, bits=bits, mode=mode.value, framed=True)  # the bytes `encode` writes
-        recon, _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast, phase_start=start_of(phase_start))
-        report = round_trip_report(audio, recon, sr, len(data))
+        recons[mode], _ = codec.decode(data, phase_iters=phase_iters, contrast=contrast,
+                                       phase_start=start_of(phase_start))
+        report = round_trip_report(audio, recons[mode], sr, len(data))
         results["modes"][mode.value] = report
-        for kind, wave in (("recon", recon), ("residual", audio - recon)):
-            write_audio(check_output(outputs[mode, kind], force, (input,)), wave, sr)
         figures = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items())
         typer.echo(f"{mode.value:12s} {figures}")
-    if json_out is not None:
-        write_bytes(check_output(json_out, force), json.dumps(results, indent=2).encode())
+    # Every mode is coded before a file is written, and a failed write takes back the run's earlier ones:
+    # a mode that fails, or an interrupt, leaves no half of the outputs.
+    with _all_or_none(out_dir) as written:
+        for (mode, kind), path in outputs.items():
+            if mode in recons:
+                wave = recons[mode] if kind == "recon" else audio - recons[mode]
+                write_audio(check_output(path, force, (input,)), wave, sr)
+                written.append(path)
+        if json_out is not None:
+            write_bytes(check_output(json_out, force), json.dumps(results, indent=2).encode())
     if importlib.util.find_spec("pesq") is None or importlib.util.find_spec("pystoi") is None:
         typer.echo("pesq_wb and stoi need the metrics extra: pip install 'codec-rt[metrics]'", err=True)
 

@@ -50,7 +50,7 @@ from .cli_options import phase_start as start_of
 from .codec import Codec
 from .config import Stereo
 from .errors import CodecError, OutputError
-from .files import AUDIO_FORMATS, STDIO, audio_format, check_output, read_blob, write_audio, write_bytes
+from .files import AUDIO_FORMATS, STDIO, all_or_none, audio_format, check_output, read_blob, write_audio, write_bytes
 from .latent import coding_options
 from .metrics import round_trip_report
 from .transcode import decode_file, encode_file
@@ -192,28 +192,6 @@ def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin
         typer.echo(f"{k:16s} {v}")
 
 
-@contextlib.contextmanager
-def _all_or_none(folder: Path) -> Iterator[list[Path]]:
-    """Make `folder` (OutputError if it cannot be), and yield a list for the paths written in it: on any
-    exception those are removed, and the folder too where this made it and it is left empty."""
-    made = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create --out-dir {folder} ({e.strerror or e})") from None
-    written: list[Path] = []
-    try:
-        yield written
-    except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        if made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
-        raise
-
-
 @app.command("eval")
 def eval_(
     input: Annotated[Path, typer.Argument(help="audio file to round-trip")],
@@ -263,7 +241,7 @@ def eval_(
         typer.echo(f"{mode.value:12s} {figures}")
     # Every mode is coded before a file is written, and a failed write takes back the run's earlier ones:
     # a mode that fails, or an interrupt, leaves no half of the outputs.
-    with _all_or_none(out_dir) as written:
+    with all_or_none(out_dir, "--out-dir") as written:
         for (mode, kind), path in outputs.items():
             if mode in recons:
                 wave = recons[mode] if kind == "recon" else audio - recons[mode]

@@ -19,7 +19,7 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -148,6 +148,29 @@ def atomic_write(out: Path, write: Callable[[Path], None]) -> None:
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable; not every filesystem allows it
         _fsync(out.parent)
+
+
+@contextlib.contextmanager
+def all_or_none(folder: Path, name: str = "folder") -> Iterator[list[Path]]:
+    """Make `folder` (OutputError, naming it as `name`, if it cannot be), and yield a list for the paths
+    written in it: on any exception those are removed, and the folder too where this made it and it is
+    left empty (outputs written one by one that stand together, or not at all)."""
+    made = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {name} {folder} ({e.strerror or e})") from None
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        raise
 
 
 def write_bytes(out: Path, data: bytes) -> None:

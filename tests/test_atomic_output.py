@@ -103,6 +103,7 @@ _SCRIPT = textwrap.dedent(
     import soundfile as sf
     # Ctrl-C as on a terminal, even when this test runs where SIGINT is ignored (a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # and a terminal's hang-up, even under nohup
     real = sf.write
     def write(path, data, rate, **kw):
         real(path, data[: len(data) // 2], rate, **kw)  # half the output is on disk, under its temporary name
@@ -122,7 +123,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", ["INT", "TERM"])
+@pytest.mark.parametrize("sig", ["INT", "TERM", "HUP"])
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
 def test_interrupted_write_by_a_signal(tmp_path: Path, codec: Codec, sig: str, existing: bool) -> None:
     (tmp_path / "s.cra").write_bytes(codec.encode(AUDIO, 16000))
@@ -131,7 +132,7 @@ def test_interrupted_write_by_a_signal(tmp_path: Path, codec: Codec, sig: str, e
     before = _listing(tmp_path)
     r = subprocess.run([sys.executable, "-c", _SCRIPT.format(sig=sig)], cwd=tmp_path, capture_output=True,
                        text=True, timeout=120)
-    # the shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)
+    # the shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM, 129 for a closed terminal)
     assert r.returncode == 128 + getattr(signal, f"SIG{sig}") and r.stderr.strip() == "codec-rt: interrupted", r.stderr
     assert _listing(tmp_path) == before
 

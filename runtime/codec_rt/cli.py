@@ -390,7 +390,7 @@ _SIGNALLED: list[int] = []
 
 
 def _terminated(signum: int, frame: object) -> None:
-    # SIGTERM unwinds like Ctrl-C does, so temporary output files are removed on the way out.
+    # SIGTERM and SIGHUP unwind like Ctrl-C does, so temporary output files are removed on the way out.
     _SIGNALLED.append(signum)
     raise KeyboardInterrupt
 
@@ -398,6 +398,9 @@ def _terminated(signum: int, frame: object) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="codec-rt: %(message)s")
     signal.signal(signal.SIGTERM, _terminated)
+    # a closed terminal (no SIGHUP on Windows); under nohup it stays ignored
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _terminated)
     try:
         # Typer turns a KeyboardInterrupt inside a command into a *returned* 130 when standalone_mode is off.
         code = app(standalone_mode=False)
@@ -410,7 +413,7 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("codec-rt: interrupted", err=True)
-        sys.exit(128 + (_SIGNALLED[0] if _SIGNALLED else signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM
+        sys.exit(128 + (_SIGNALLED[0] if _SIGNALLED else signal.SIGINT))  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     except MemoryError:
         typer.echo("codec-rt: error: out of memory (the input is too long for this machine)", err=True)
         sys.exit(1)

@@ -1,7 +1,7 @@
 """Reading and writing the user's files without losing anything.
 
 Outputs go to a temporary file in the destination folder (`.NAME.XXXXXX.part.EXT`), are flushed to disk
-and renamed into place only when complete, so a failure, Ctrl-C or SIGTERM leaves no partial file and no
+and renamed into place only when complete, so a failure, Ctrl-C, SIGTERM or SIGHUP leaves no partial file and no
 temporary file (only a hard kill or a power cut can leave a `.part` file behind, never a half-written
 output). An existing output is replaced only with `force`, and an output that is the input itself is
 always refused. Every failure here is a `CodecError` with one readable line that names the file, or

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -145,3 +146,30 @@ def test_output_exists_force(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "x.cra").read_bytes()[:4] == b"CRTB"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "x.cra"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_as_output_is_refused_not_replaced(tmp_path: Path, codec: Codec) -> None:
+    """The rename into place would replace a device or a pipe with a plain file (as root, `-o /dev/null
+    --force` would replace the system's): refused, even with --force, and the pipe stays a pipe."""
+    (tmp_path / "s.cra").write_bytes(codec.encode(AUDIO, 16000))
+    sf.write(str(tmp_path / "in.wav"), AUDIO.T, 16000)
+    os.mkfifo(tmp_path / "pipe.wav")
+    for cmd in (["encode", "in.wav", "-o", "pipe.wav", "--force"], ["decode", "s.cra", "-o", "pipe.wav", "--force"],
+                ["decode", "s.cra", "-o", "pipe.wav"]):
+        r = subprocess.run([sys.executable, "-m", "codec_rt", *cmd], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == ("codec-rt: error: pipe.wav is not a regular file (a device, pipe or socket); "
+                                    "write a file, or to stdout with -o -")
+    assert stat.S_ISFIFO((tmp_path / "pipe.wav").stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "pipe.wav", "s.cra"]
+
+
+def test_an_output_name_of_255_bytes_is_written(tmp_path: Path) -> None:
+    """The longest name a folder holds (255 bytes on Linux filesystems) is a valid output: the temporary
+    file beside it takes a shortened name, not one over the limit."""
+    out = tmp_path / ("a" * 251 + ".wav")
+    files.write_audio(out, AUDIO, 16000)
+    assert sf.info(str(out)).frames == AUDIO.shape[1]
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]

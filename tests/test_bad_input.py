@@ -220,6 +220,12 @@ REFUSED = [
     Refused("output-is-a-directory", both(wav("in.wav", noise(100)), blob()),
             [("encode", "in.wav", "-o", ".", "--force"), ("decode", "s.cra", "-o", ".", "--force")],
             r"\. is a directory"),
+    Refused("output-names-a-folder", both(wav("in.wav", noise(100)), blob()),
+            [("encode", "in.wav", "-o", "new/"), ("decode", "s.cra", "-o", "new/", "--force")],
+            r"new/ names a folder; give a file name"),
+    Refused("output-name-too-long", both(wav("in.wav", noise(100)), blob()),
+            [("encode", "in.wav", "-o", "a" * 252 + ".cra"), ("decode", "s.cra", "-o", "b" * 300 + ".wav")],
+            r"cannot write \(File name too long"),
     Refused("unknown-output-extension", blob(), [("decode", "s.cra", "-o", "x.mp3")],
             r"x\.mp3: unknown audio extension; use \.wav, \.flac or \.ogg"),
     Refused("flac-over-8-channels", blob(audio=noise(800, 9).T), [("decode", "s.cra", "-o", "x.flac")],
@@ -339,6 +345,6 @@ def test_every_row_of_the_document_has_a_test_and_back() -> None:
     test_ids = {r.id.split("[")[0] for r in CODED} | {r.id for r in REFUSED}
     test_ids |= {"api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"}
     test_ids |= set(API_OPTIONS)
-    test_ids |= {"output-exists-force", "interrupted-write"}  # tests/test_atomic_output.py
+    test_ids |= {"output-exists-force", "interrupted-write", "output-is-special"}  # tests/test_atomic_output.py
     test_ids |= {"wav-size-unknown", "not-audio-on-stdin"}  # tests/test_wav_headers.py
     assert doc_ids == test_ids

@@ -98,7 +98,8 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[[int], None]]:
 @app.command()
 def encode(
     input: Annotated[Path, typer.Argument(help="audio file (wav, flac, ogg, ...); - reads stdin (WAV or FLAC)")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="blob to write; - writes stdout")],
+    # -o is a str, not a Path: Path("new/") would drop the separator that says a folder was meant
+    output: Annotated[str, typer.Option("-o", "--output", metavar="<path>", help="blob to write; - writes stdout")],
     bitrate: BitrateOpt = None,
     low_latency: LowLatencyOpt = False,
     bits: BitsOpt = None,
@@ -137,7 +138,8 @@ def encode(
 def decode(
     input: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin")],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="audio file to write (.wav, .flac, .ogg); - writes a WAV to stdout")
+        str, typer.Option("-o", "--output", metavar="<path>",
+                          help="audio file to write (.wav, .flac, .ogg); - writes a WAV to stdout")
     ],
     phase_iters: PhaseItersOpt = None,
     contrast: ContrastOpt = None,

@@ -11,6 +11,7 @@ stdin (docs/BAD_INPUT.md). Audio is read by `audio_in`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -97,19 +98,46 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output(out: str | Path, force: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
-    """Refuse an output that would overwrite an input, or an existing file without `force`."""
+    """Refuse an output that would overwrite an input, a folder or a special file (a device, pipe or
+    socket, which the rename into place would replace: `-` writes to stdout), an existing file without
+    `force`, a path that names a folder (a trailing separator), and one the system cannot hold (a name too
+    long): each an OutputError naming the path."""
     o = Path(out)
-    for i in inputs:
-        if _same_file(o, Path(i)):
-            raise OutputExistsError(f"{o} is the input file; refusing to overwrite it")
-    if o.is_dir():
-        raise OutputExistsError(f"{o} is a directory")
-    if (o.exists() or o.is_symlink()) and not force:
-        raise OutputExistsError(f"{o} exists; use --force to replace it")
-    if not o.parent.is_dir():
-        what = "is not a folder" if o.parent.exists() else "does not exist"
-        raise OutputError(f"output folder {o.parent} {what}")
+    if str(out).endswith(("/", os.sep)) and str(out) != STDIO:  # Path() drops it: "new/" would become a file
+        raise OutputError(f"{out} names a folder; give a file name")
+    try:
+        for i in inputs:
+            if _same_file(o, Path(i)):
+                raise OutputExistsError(f"{o} is the input file; refusing to overwrite it")
+        if o.is_dir():
+            raise OutputExistsError(f"{o} is a directory")
+        if o.exists() and not o.is_file():
+            raise OutputError(f"{o} is not a regular file (a device, pipe or socket); write a file, or to stdout "
+                              f"with -o -")
+        if (o.exists() or o.is_symlink()) and not force:
+            raise OutputExistsError(f"{o} exists; use --force to replace it")
+        if not o.parent.is_dir():
+            what = "is not a folder" if o.parent.exists() else "does not exist"
+            raise OutputError(f"output folder {o.parent} {what}")
+        _temporary_prefix(o)
+    except OSError as e:  # a name or path too long for the system, a folder that cannot be searched
+        raise OutputError(f"{o}: cannot write ({e.strerror or e})") from None
     return o
+
+
+_RANDOM = 8  # the characters mkstemp puts between the prefix and the suffix
+
+
+def _temporary_prefix(out: Path) -> str:
+    """The temporary file's name before its random part: `.NAME.`, NAME cut so the whole name fits the
+    folder's longest (a 255-character output name is valid). OSError where the folder's limit is unknown
+    to the system in a way it reports as an error."""
+    limit = os.pathconf(out.parent, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if len(out.name.encode()) > limit:
+        raise OSError(errno.ENAMETOOLONG, f"File name too long (the longest is {limit} bytes)")
+    room = limit - len(f"..{'x' * _RANDOM}.part{out.suffix}".encode())
+    name = out.name.encode()[: max(room, 0)].decode(errors="ignore")
+    return f".{name}."
 
 
 def _fsync(path: Path) -> None:
@@ -127,7 +155,7 @@ def atomic_write(out: Path, write: Callable[[Path], None]) -> None:
     is removed and `out` is untouched. An OSError (disk full, read-only folder) becomes an OutputError.
     """
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part" + out.suffix, dir=out.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(out), suffix=".part" + out.suffix, dir=out.parent)
     except OSError as e:
         raise OutputError(f"{out}: cannot create a file in {out.parent} ({e.strerror or e})") from None
     os.close(fd)

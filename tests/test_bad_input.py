@@ -187,6 +187,8 @@ REFUSED = [
             [("encode", "in.wav", "-o", "x.cra")], r"in\.wav: sample 2 of channel 0 is -inf"),
     Refused("double-beyond-float32", wav("in.wav", np.array([[0.1], [1e300]]), subtype="DOUBLE"),
             [("encode", "in.wav", "-o", "x.cra")], r"sample 1 of channel 0 is inf"),
+    Refused("sample-beyond-32768", wav("in.wav", np.array([[0.1], [0.2], [-4e4]], np.float32), subtype="FLOAT"),
+            [("encode", "in.wav", "-o", "x.cra")], r"in\.wav: sample 2 of channel 0 is -4e\+04, beyond \+-32768"),
     Refused("65-channels", wav("in.wav", noise(100, 65)), [("encode", "in.wav", "-o", "x.cra")],
             r"in\.wav: 65 channels; codec-rt codes 1\.\.64"),
     Refused("rate-below-1khz", wav("in.wav", noise(500), 500), [("encode", "in.wav", "-o", "x.cra")],
@@ -291,8 +293,10 @@ def test_wrong_model_names_both_ids_whatever_they_are(tmp_path: Path, codec: Cod
         (np.zeros((1, 10), np.float32), True, "sample rate"),
         (np.zeros((1, 10), np.float32), 999, "sample rate 999"),
         (np.zeros((0, 10), np.float32), 16000, "0 channels"),
+        (np.array([[0.0, 1e30]], np.float32), 16000, r"samples of 1e\+30, beyond \+-32768"),
     ],
-    ids=["api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"],
+    ids=["api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels",
+         "api-sample-beyond-32768"],
 )
 def test_api_refusals(codec: Codec, audio: np.ndarray, rate: int, message: str) -> None:
     with pytest.raises(AudioError, match=message):
@@ -343,7 +347,8 @@ def test_whole_numbers_of_every_kind_are_rates_and_names_are_phase_starts(codec:
 def test_every_row_of_the_document_has_a_test_and_back() -> None:
     doc_ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(), re.MULTILINE))
     test_ids = {r.id.split("[")[0] for r in CODED} | {r.id for r in REFUSED}
-    test_ids |= {"api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels"}
+    test_ids |= {"api-float64-beyond-float32", "api-bool-rate", "api-rate-below-1khz", "api-zero-channels",
+                 "api-sample-beyond-32768"}
     test_ids |= set(API_OPTIONS)
     test_ids |= {"output-exists-force", "interrupted-write", "output-is-special"}  # tests/test_atomic_output.py
     test_ids |= {"wav-size-unknown", "not-audio-on-stdin"}  # tests/test_wav_headers.py

@@ -16,6 +16,10 @@ F32 = npt.NDArray[np.float32]
 # Lowest input rate the encoder takes: its memory grows with the length at the model rate, and below 1 kHz
 # a small file would be resampled into an enormous one (a 1 Hz WAV of 100 kB is 800 M samples at 16 kHz).
 MIN_ENCODE_RATE = 1000
+# Largest sample magnitude coded: 2**15, 90 dB over full scale (1.0). Past it a float file is no longer audio
+# on that scale (16-bit values written unscaled reach 32768), and beyond about 1e16 the STFT's float32 power
+# overflows: a sine at 1e30 coded into NaN decisions and a 72 kbps blob with numpy's warnings.
+MAX_SAMPLE = 32768.0
 
 
 def check_rate(sample_rate: object) -> int:
@@ -41,7 +45,8 @@ def as_audio(audio: npt.ArrayLike, channels: int | None = None) -> F32:
     """Samples `[C, N]` (or `[N]` when `channels` is 1) of any float dtype -> `[C, N] float32`, contiguous.
 
     Raises AudioError: not two-dimensional, not float, a channel count outside 1..MAX_CHANNELS (or not
-    `channels`), NaN or infinite samples, or float64 samples beyond the float32 range.
+    `channels`), NaN or infinite samples, float64 samples beyond the float32 range, or samples beyond
+    MAX_SAMPLE (+-32768).
     """
     a = np.asarray(audio)
     if a.ndim == 1 and channels == 1:
@@ -58,6 +63,10 @@ def as_audio(audio: npt.ArrayLike, channels: int | None = None) -> F32:
         x = np.ascontiguousarray(a, dtype=np.float32)
     if not np.all(np.isfinite(x)):  # float64 beyond the float32 range
         raise AudioError("audio has samples beyond the float32 range (|x| > 3.4e38)")
+    peak = float(np.abs(x).max(initial=0.0))
+    if peak > MAX_SAMPLE:
+        raise AudioError(f"audio has samples of {peak:.3g}, beyond +-{MAX_SAMPLE:g}: codec-rt codes audio on a full "
+                         f"scale of 1.0 (float samples written unscaled?)")
     return x
 
 

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from . import riff
+from .audio import MAX_SAMPLE
 from .errors import AudioError, InputError
 from .files import STDIN_NAME, STDIO, check_input, sf_message
 
@@ -28,14 +29,20 @@ def _unreadable(name: str, e: BaseException) -> AudioError:
     return AudioError(f"{name}: not a readable audio file ({sf_message(e, name)})")
 
 
-def _check_finite(name: str, data: npt.NDArray[np.float32], first: int) -> None:
-    """AudioError naming the first NaN or infinite sample of `data` (`[n, C]`, its first sample numbered
-    `first` in the file)."""
+def _check_samples(name: str, data: npt.NDArray[np.float32], first: int) -> None:
+    """AudioError naming the first NaN, infinite or too large (`audio.MAX_SAMPLE`) sample of `data` (`[n, C]`,
+    its first sample numbered `first` in the file)."""
     bad = ~np.isfinite(data)
     if bad.any():
         sample, channel = (int(i) for i in np.argwhere(bad)[0])
         raise AudioError(f"{name}: sample {first + sample} of channel {channel} is {data[sample, channel]}; "
                          f"codec-rt codes finite samples only")
+    loud = np.abs(data) > MAX_SAMPLE
+    if loud.any():
+        sample, channel = (int(i) for i in np.argwhere(loud)[0])
+        raise AudioError(f"{name}: sample {first + sample} of channel {channel} is {data[sample, channel]:.3g}, "
+                         f"beyond +-{MAX_SAMPLE:g}: codec-rt codes audio on a full scale of 1.0 (float samples "
+                         f"written unscaled?)")
 
 
 def read_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
@@ -208,7 +215,7 @@ class AudioReader:
                 raise _unreadable(self.name, e) from None
             if not len(data):
                 break
-            _check_finite(self.name, data, self.samples_read)
+            _check_samples(self.name, data, self.samples_read)
             self.samples_read += len(data)
             yield np.ascontiguousarray(data.T)
         self._check_length()

@@ -105,7 +105,11 @@ function check(model, channels, rate, opts) {
   const n = channels[0].length;
   for (const x of channels) {
     if (!(x instanceof Float32Array) || x.length !== n) throw new AudioError('audio must be Float32Arrays of one length, one per channel');
-    for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new AudioError('audio contains NaN or infinite samples');
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(x[i])) throw new AudioError('audio contains NaN or infinite samples');
+      // codec-rt's MAX_SAMPLE (audio.py): past it float32 power overflows in the STFT
+      if (Math.abs(x[i]) > 32768) throw new AudioError(`audio has samples of ${x[i]}, beyond +-32768: codec-rt codes audio on a full scale of 1.0`);
+    }
   }
   if (!(Number.isInteger(rate) && rate >= 1000 && rate <= 768000)) throw new AudioError(`sample rate ${rate} not in 1000..768000 Hz`);
   const mode = opts.mode ?? 'predicted';

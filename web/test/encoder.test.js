@@ -62,6 +62,15 @@ describe('the lead-in (7.1)', () => {
     assert.equal(readBlob(await encode(x, 16000, { model, bits: 3 })).header.bits, 3);
   });
 
+  it('refuses samples beyond +-32768, as codec-rt does (float samples written unscaled)', async () => {
+    const model = await loadModel(path.join(REPO, 'runtime', 'codec_rt', 'models', 'fixed32k'));
+    const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 7))];
+    x[0][7] = -4e4;
+    await assert.rejects(encode(x, 16000, { model, bits: 5 }), /samples of -40000, beyond \+-32768/);
+    x[0][7] = 32768; // the largest coded, 90 dB over full scale
+    assert.equal(readBlob(await encode(x, 16000, { model, bits: 5 })).header.bits, 5);
+  });
+
   it('blobs of non-causal models have one and a lead-out as long: whole 1.6, framed 1.7 with smoothed gains', async () => {
     const c = M.cases.find((/** @type {any} */ x) => x.name === 'rd3k_speech16_framed_predicted');
     const model = await loadModel(path.join(REPO, c.model));

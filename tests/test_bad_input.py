@@ -252,6 +252,10 @@ REFUSED = [
     Refused("bitrate-below-ladder", wav("in.wav", noise(100)),
             [("encode", "in.wav", "-o", "x.cra", "--bitrate", "0.5")],
             r"no model at or below 0\.5 kbps; the ladder has"),
+    Refused("bitrate-not-positive", wav("in.wav", noise(100)),
+            [("encode", "in.wav", "-o", "x.cra", "--bitrate", b) for b in ("nan", "-3", "0")]
+            + [("batch", "encode", ".", "-o", "dst", "--bitrate", "nan"), ("bench", "--bitrate", "nan")],
+            r"bitrate must be a positive number of kbps, got (nan|-3\.0|0\.0)"),
     Refused("model-folder-missing", both(wav("in.wav", noise(100)), blob()),
             [("encode", "in.wav", "-o", "x.cra", "--model", "nowhere"),
              ("decode", "s.cra", "-o", "x.wav", "--model", "nowhere")],

@@ -268,7 +268,7 @@ def bench(
     margin_frames: Annotated[int | None, typer.Option("--margin-frames", min=0, help="decoder margin, STFT "
                                                       "frames (default: 24; low latency: 0)")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="model directory (default: every shipped one)")] = None,
-    bitrate: Annotated[float | None, typer.Option("--bitrate", min=0.1, help="kbps: the shipped model at or below")]
+    bitrate: Annotated[float | None, typer.Option("--bitrate", help="kbps: the shipped model at or below")]
     = None,
     low_latency: LowLatencyOpt = False,
     provider: ProviderOpt = Provider.cpu,

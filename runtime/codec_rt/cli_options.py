@@ -48,7 +48,8 @@ ModelOpt = Annotated[Path | None, typer.Option(
                     "point's options such as the low-latency point's low band (default: the shipped ladder)")]
 BitrateOpt = Annotated[
     float | None,
-    typer.Option("--bitrate", min=0.1,
+    # no min=: the ladder's own check (ladder.choose) says what is wrong with nan, 0 or -3
+    typer.Option("--bitrate",
                  help="kbps: the shipped range-coded model at or below it (default: the ladder's default)"),
 ]
 LowLatencyOpt = Annotated[

@@ -123,6 +123,24 @@ def test_rerun_skips_what_is_done_and_redoes_the_rest(make_clips: MakeClips, tmp
     assert not left.exists() and other_file.exists()
 
 
+def test_outputs_a_batch_wrote_stay_its_own_after_a_run_stopped_halfway(make_clips: MakeClips,
+                                                                        tmp_path: Path) -> None:
+    """Each run starts its results file afresh: a run stopped at once (Ctrl-C) left it empty, and the next
+    run at another bitrate refused every blob the first had written as "no codec-rt batch wrote it"."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    make_clips(src, 3, bad=0, seconds=1.0, seed=4)
+    assert run("batch", "encode", str(src), "-o", str(dst), "--workers", "1").returncode == 0
+    (dst / "batch_results.jsonl").write_text("")  # what a run stopped before its first file leaves
+    r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "1", "--bitrate", "6")
+    assert r.returncode == 0 and "3 coded, 0 already done, 0 failed" in r.stderr, r.stderr
+    # a file the user put there is still theirs
+    sf.write(str(src / "mine.wav"), 0.1 * np.sin(np.arange(8000) / 5), 16000)
+    (dst / "mine.cra").write_bytes(b"the user's")
+    r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "1")
+    assert r.returncode == 1 and "no codec-rt batch wrote it" in r.stderr, r.stderr
+    assert (dst / "mine.cra").read_bytes() == b"the user's"
+
+
 def test_decode_a_folder_of_blobs(corpus: Corpus, encoded: Encoded, tmp_path: Path) -> None:
     (src, clips), (blobs, _) = corpus, encoded
     out = tmp_path / "audio"

@@ -3,10 +3,10 @@ local engine (`local_engine.py`, worker processes on this machine) or on Ray (`r
 
 Nothing is lost: each output is written atomically by its worker; an output found complete and valid
 (`corpus.blob_done`, `corpus.audio_done`) is skipped unless `force`, so a rerun does only what is left, and
-a file at an output's path that no batch wrote (the results file does not list it) is never replaced
-unless `force`; a file that fails is recorded with its error and the batch goes on. A file that failed for
-what it holds
-(`Result.bad_input`) is reported again by a rerun without being tried, until it changes. Every file's
+a file at an output's path that no batch wrote (the output folder's ledger, LEDGER_NAME, does not list it)
+is never replaced unless `force`; a file that fails is recorded with its error and the batch goes on. A
+file that failed for what it holds (`Result.bad_input`) is reported again by a rerun without being tried,
+until it changes. Every file's
 `Result` is appended to a results file (JSON lines, `worker.Result`) as it completes, so a batch stopped
 halfway has them too.
 """
@@ -32,6 +32,10 @@ from .phase_gradient import PhaseStart
 from .worker import ERROR, OK, SKIPPED, Result, Settings, failed
 
 RESULTS_NAME = "batch_results.jsonl"
+# Every output a batch wrote (or found done) into DST, one absolute path a line, appended and never cut: the
+# results file is each run's own, so a run stopped halfway, or a decode run after an encode run into the
+# same folder, left earlier runs' outputs unlisted, and the next run refused them as the user's files.
+LEDGER_NAME = ".codec-rt-batch-outputs"
 
 
 class Engine(Protocol):
@@ -153,11 +157,16 @@ def _out_suffix(o: Options) -> str:
     return "." + o.audio_format if o.decode else corpus.BLOB_SUFFIX
 
 
-def _known(results: Path) -> tuple[dict[str, Result], set[str]]:
+def _known(results: Path, ledger: Path) -> tuple[dict[str, Result], set[str]]:
     """What a previous results file says: the files that cannot be coded as they are (`Result.bad_input`), by
-    name, and the outputs a batch wrote (or found done)."""
+    name; and the outputs a batch wrote (or found done), from the ledger and the results file (a folder
+    written before the ledger was kept has only that)."""
     bad: dict[str, Result] = {}
     written: set[str] = set()
+    try:
+        written.update(filter(None, ledger.read_text(encoding="utf-8").splitlines()))
+    except (OSError, UnicodeDecodeError):
+        pass
     try:
         with open(results, encoding="utf-8") as f:
             for line in f:
@@ -191,18 +200,24 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
     except OSError as e:
         raise OutputError(f"cannot create the output folder {o.dst} ({e.strerror or e})") from None
     results = o.results or o.dst / RESULTS_NAME
-    known_bad, written = _known(results)
+    known_bad, written = _known(results, o.dst / LEDGER_NAME)
     known_bad = {} if o.force else known_bad
     try:
         sink = open(results, "w", encoding="utf-8")
+        ledger = open(o.dst / LEDGER_NAME, "a", encoding="utf-8")
     except OSError as e:
-        raise OutputError(f"{results}: cannot write the results file ({e.strerror or e})") from None
+        raise OutputError(f"{e.filename}: cannot write the batch's records ({e.strerror or e})") from None
     summary = Summary(results)
     t0 = time.perf_counter()
 
     def record(r: Result) -> None:
         sink.write(r.to_json() + "\n")
         sink.flush()  # a batch stopped halfway keeps what it did
+        out = str(Path(r.output).resolve())
+        if r.status in (OK, SKIPPED) and out not in written:
+            ledger.write(out + "\n")
+            ledger.flush()
+            written.add(out)
         summary.add(r)
         summary.wall_s = time.perf_counter() - t0
         on_result(r)
@@ -227,7 +242,7 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
             else:
                 yield job
 
-    with contextlib.closing(sink):
+    with contextlib.closing(sink), contextlib.closing(ledger):
         for r in engine.run(todo()):
             record(r)
     summary.wall_s = time.perf_counter() - t0

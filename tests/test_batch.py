@@ -156,6 +156,19 @@ def test_decode_a_folder_of_blobs(corpus: Corpus, encoded: Encoded, tmp_path: Pa
     assert r.returncode == 0 and "0 coded, 10 already done, 0 failed" in r.stderr, r.stderr
 
 
+def test_each_failure_line_names_its_file(encoded: Encoded, tmp_path: Path) -> None:
+    """A damaged blob's error says what is wrong, not where: the line adds the file's name."""
+    blobs = tmp_path / "blobs"
+    shutil.copytree(encoded[0], blobs)
+    damaged = sorted(blobs.rglob("*.cra"))[0]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    damaged.write_bytes(bytes(data))
+    r = run("batch", "decode", str(blobs), "-o", str(tmp_path / "audio"), "--workers", "1")
+    line = next(x for x in r.stderr.splitlines() if x.startswith("codec-rt: failed:"))
+    assert r.returncode == 1 and str(damaged.relative_to(blobs)) in line and "checksum" in line, r.stderr
+
+
 def test_a_file_no_batch_wrote_is_never_replaced_without_force(corpus: Corpus, encoded: Encoded,
                                                                 tmp_path: Path) -> None:
     # Decoding the blobs into a copy of the source folder: the originals there are older than the blobs, but

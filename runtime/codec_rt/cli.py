@@ -343,8 +343,9 @@ def _run_batch(opts: batch.Options) -> None:
 
             summary = batch.run(opts, advance)
     c = summary.counts
-    for r in summary.failures:
-        typer.echo(f"codec-rt: failed: {r.error}", err=True)
+    for r in summary.failures:  # named, where the error does not (a damaged blob's: "checksum mismatch")
+        typer.echo(f"codec-rt: failed: {r.error if r.error and r.path in r.error else f'{r.path}: {r.error}'}",
+                   err=True)
     if c["error"] > len(summary.failures):
         typer.echo(f"codec-rt: ... and {c['error'] - len(summary.failures)} more failures", err=True)
     rtf = f", real-time factor {summary.rtf:.4f}" if summary.rtf else ""

@@ -22,6 +22,8 @@ import pytest
 import soundfile as sf
 
 from codec_rt import AudioError, Codec, CodecError
+from codec_rt.decoder import StreamDecoder
+from codec_rt.encoder import StreamEncoder
 from codec_rt.phase_gradient import PhaseStart
 
 REPO = Path(__file__).resolve().parents[1]
@@ -308,7 +310,9 @@ def test_api_refusals(codec: Codec, audio: np.ndarray, rate: int, message: str) 
 
 
 API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-not-a-count",
-               "api-band-outside-its-mode", "api-fractional-band", "api-packets-of-the-whole-layout"]
+               "api-band-outside-its-mode", "api-fractional-band", "api-packets-of-the-whole-layout",
+               "api-blob-not-bytes", "api-contrast-not-a-number", "api-not-a-codec", "api-model-path-not-a-path",
+               "api-workers-not-a-count", "api-channels-not-a-count"]
 
 
 @pytest.mark.parametrize(
@@ -321,12 +325,19 @@ API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-n
          "phase_bins is for modes low_band_phase and tonal_band_phase"),
         (lambda c, x: c.encode(x, 16000, mode="low_band_phase", phase_bins=2.5), "phase_bins must be an integer"),
         (lambda c, x: c.encode(x, 16000, packet_steps=0), "packet_steps is for the framed layout"),
+        (lambda c, x: StreamDecoder(c).push(5), "data must be bytes, got int"),  # bytes(5): five zero bytes
+        (lambda c, x: c.decode(c.encode(x, 16000), contrast="1"), "contrast must be a number in 0.5..2, got '1'"),
+        (lambda c, x: StreamEncoder("codec", 16000, 1), "expected a Codec or a Model, got str"),
+        (lambda c, x: Codec.load(5), "model directory must be a path, got int"),
+        (lambda c, x: StreamDecoder(c, workers=0), "workers must be an integer in 1..1024, got 0"),
+        (lambda c, x: StreamEncoder(c, 16000, "1"), "channels must be a whole number in 1..64, got '1'"),
     ],
     ids=API_OPTIONS,
 )
 def test_api_refuses_options_that_would_be_ignored_or_cut(codec: Codec, call: Callable[[Codec, np.ndarray], object],
                                                           message: str) -> None:
-    """Each of these used to be cut to an integer, ignored, or end in a TypeError from inside."""
+    """Each of these used to be cut to an integer, ignored, or end in a TypeError or AttributeError from
+    inside."""
     x = noise(1600).T.copy()
     with pytest.raises(CodecError, match=re.escape(message)):
         call(codec, x)

@@ -36,7 +36,9 @@ def check_rate(sample_rate: object) -> int:
 
 def check_channels(channels: object) -> int:
     """A channel count -> the int; AudioError unless an integer in 1..MAX_CHANNELS."""
-    if not isinstance(channels, (int, np.integer)) or isinstance(channels, bool) or not 1 <= channels <= MAX_CHANNELS:
+    if not isinstance(channels, (int, np.integer)) or isinstance(channels, bool):
+        raise AudioError(f"channels must be a whole number in 1..{MAX_CHANNELS}, got {channels!r}")
+    if not 1 <= channels <= MAX_CHANNELS:
         raise AudioError(f"{channels} channels; codec-rt codes 1..{MAX_CHANNELS}")
     return int(channels)
 

@@ -25,7 +25,7 @@ from .blob import BlobHeader, read_header
 from .config import ModelConfig
 from .decoder import StreamDecoder
 from .encoder import StreamEncoder, encode_whole
-from .errors import CodecError
+from .errors import CodecError, check_bytes
 from .level import Loudness
 from .model import Model, low_band_of
 from .phase_gradient import PhaseStart
@@ -199,7 +199,7 @@ class Codec:
         """
         dec = StreamDecoder(self.model, phase_iters=phase_iters, contrast=contrast, phase_start=phase_start,
                             strict=True, highpass=highpass)
-        head = dec.push(bytes(data))
+        head = dec.push(check_bytes("data", data))
         tail = dec.flush()
         assert dec.header is not None
         return np.concatenate([head, tail], axis=1) if head.size else tail, dec.header.sample_rate

@@ -27,7 +27,7 @@ from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
 from .decoder_state import DecoderState, append_packet, audio_part, hold_band, join_block, stored_band
-from .errors import CodecError, FormatError, TruncatedError, check_int
+from .errors import CodecError, FormatError, TruncatedError, check_bytes, check_int, check_real
 from .grid import (
     BLOCK_FRAMES,
     CROSSFADE_HOPS,
@@ -89,18 +89,17 @@ class StreamDecoder:
         workers: int | None = None,
         highpass: bool = True,
     ) -> None:
-        if contrast is not None and not 0.5 <= contrast <= 2.0:
-            raise CodecError(f"contrast must be in 0.5..2.0, got {contrast}")
         self._model = None if model is None else model_of(model)
         # phase_iters and contrast None: the model's defaults, known once the model is loaded
         self.phase_iters = None if phase_iters is None else check_int("phase_iters", phase_iters, 0, 10_000)
-        self.contrast = None if contrast is None else float(contrast)
+        self.contrast = None if contrast is None else check_real("contrast", contrast, 0.5, 2.0)
         self.phase_start = None if phase_start is None else PhaseStart.parse(phase_start)
         self.provider, self.threads, self.model_dir = provider, threads, model_dir
         self.block_frames = check_int("block_frames", block_frames, 1, 1 << 20)
         self.margin_frames = check_int("margin_frames", margin_frames, 0, 1 << 16)
         self.strict, self.highpass = strict, highpass
-        self._workers, self.state = workers, DecoderState()
+        self._workers = None if workers is None else check_int("workers", workers, 1, 1024)
+        self.state = DecoderState()
 
     def reset(self) -> None:
         """Forget the stream: the next push starts a new blob."""
@@ -161,7 +160,7 @@ class StreamDecoder:
         st = self.state
         if st.finished:
             raise CodecError("this stream was flushed; reset() to start a new one")
-        packets = st.reader.feed(bytes(data))
+        packets = st.reader.feed(check_bytes("data", data))
         if st.reader.header is None:
             return np.zeros((0, 0), np.float32)
         self._start()

@@ -59,3 +59,18 @@ def check_int(name: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
         raise CodecError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
     return int(value)
+
+
+def check_bytes(name: str, value: object) -> bytes:
+    """`value` (bytes, bytearray or memoryview) as bytes; a CodecError naming `name` otherwise (`bytes(5)` is
+    five zero bytes, and a str has no bytes until encoded: neither is a blob)."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise CodecError(f"{name} must be bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
+def check_real(name: str, value: object, lo: float, hi: float) -> float:
+    """`value` as a float in lo..hi; a CodecError naming `name` otherwise (a bool, a str such as "1", NaN)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not lo <= float(value) <= hi:
+        raise CodecError(f"{name} must be a number in {lo:g}..{hi:g}, got {value!r}")
+    return float(value)

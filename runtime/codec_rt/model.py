@@ -38,7 +38,7 @@ from . import ladder, stft
 from .blob import BlobHeader
 from .config import Coder, Mode, ModelConfig
 from .entropy import EntropyTables
-from .errors import CodecError, FormatError, ModelError, ModelMismatchError, ProviderError
+from .errors import CodecError, FormatError, ModelError, ModelMismatchError, ProviderError, check_int
 from .phase_gradient import PhaseStart
 from .postfilter import DEFAULT_CONTRAST
 
@@ -104,6 +104,8 @@ class Model:
         """The model in directory `path` (None: the shipped default point) on `provider` ("cpu"/"cuda") with
         `threads` intra-op threads (None: onnxruntime's default). ModelError for a missing or inconsistent
         model, ProviderError for an unavailable provider, CodecError for threads other than an integer >= 1."""
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise CodecError(f"model directory must be a path, got {type(path).__name__}")
         d = ladder.select() if path is None else Path(path)
         if not d.is_dir():
             raise ModelError(f"model directory {d} {'is not a directory' if d.exists() else 'does not exist'}")
@@ -225,8 +227,13 @@ class HasModel(Protocol):
 
 
 def model_of(m: Model | HasModel) -> Model:
-    """The model of `m`: a `Model`, or what carries one (a `Codec`)."""
-    return m if isinstance(m, Model) else m.model
+    """The model of `m`: a `Model`, or what carries one (a `Codec`); CodecError for anything else."""
+    if isinstance(m, Model):
+        return m
+    inner = getattr(m, "model", None)
+    if not isinstance(inner, Model):
+        raise CodecError(f"expected a Codec or a Model, got {type(m).__name__}")
+    return inner
 
 
 def mode_of(m: Model | HasModel) -> str:
@@ -254,6 +261,8 @@ def low_band_of(m: Model | HasModel | ladder.LadderPoint, mode: str | int, phase
 def default_workers(model: Model, workers: int | None = None) -> int:
     """Threads for work that splits into independent pieces: `workers`, else the model's thread count, else
     up to 4."""
+    if workers is not None:
+        check_int("workers", workers, 1, 1024)
     return max(1, int(workers or model.threads or min(4, os.cpu_count() or 1)))
 
 

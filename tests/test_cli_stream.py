@@ -4,6 +4,7 @@ written, a whole-layout blob of any format version decodes from a file and from 
 
 from __future__ import annotations
 
+import select
 import struct
 import subprocess
 import sys
@@ -177,3 +178,40 @@ def test_encode_warns_of_what_it_cannot_do_as_asked(tmp_path: Path) -> None:
     err = r.stderr.decode()
     assert r.returncode == 0 and "mid/side codes a pair" in err and "s.wav will hold a codec-rt blob" in err
     assert blob.read_header((tmp_path / "s.wav").read_bytes())[0].stereo == 0
+
+
+def _arrives_while_open(args: list[str], head: bytes, more: int, cwd: Path) -> bytes:
+    """Start `codec-rt ARGS`, write `head` to its stdin and keep stdin open -> the bytes its stdout gives
+    (at least `more`) before stdin ends; fails if they have not come within a minute."""
+    proc = subprocess.Popen([sys.executable, "-m", "codec_rt", *args], cwd=cwd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(head)
+        proc.stdin.flush()
+        got = b""
+        while len(got) < more:
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, f"{args}: {len(got)} bytes out after a minute with the input still open"
+            piece = proc.stdout.read1(1 << 16)
+            assert piece, f"{args}: ended before stdin did"
+            got += piece
+        return got
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="select on pipes is POSIX")
+def test_a_live_low_latency_stream_comes_out_as_it_goes_in(tmp_path: Path) -> None:
+    """arecord | codec-rt encode - -o - --low-latency | codec-rt decode - -o - | aplay (docs/STREAMING.md):
+    each stage gives what it has while its input is still open. The encoder read 65536-sample blocks and
+    the decoder 64 KiB of blob (45 s of audio at 12 kbps) before giving anything."""
+    x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="int16")
+    seconds = x[: 3 * sr].tobytes()  # the CLI's packets are 1 s (1508 ms latency, docs/STREAMING.md)
+    wav_head = (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt "
+                + struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16)
+                + b"data" + struct.pack("<I", 0xFFFFFFFF))  # what arecord writes to a pipe
+    blob_start = _arrives_while_open(["encode", "-", "-o", "-", "--low-latency"], wav_head + seconds, 400, tmp_path)
+    audio = _arrives_while_open(["decode", "-", "-o", "-"], blob_start, 44 + 2 * 1600, tmp_path)
+    assert audio[:4] == b"RIFF" and len(audio) >= 44 + 2 * 1600  # 0.1 s of audio from a stream still open

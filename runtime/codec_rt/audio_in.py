@@ -148,6 +148,12 @@ class _Patched(_Readable):
         return self._inner.seek(0, 2) if self._length is None else self._length
 
 
+# Blocks a second read from stdin: 20 ms, so that a live stream (arecord | codec-rt encode -) is coded as it
+# arrives; 65536-sample blocks held 4 s at 16 kHz before the first packet. Piping a long file in costs a
+# little more CPU for it (docs/STREAMING.md, "Pipes").
+STDIN_BLOCKS_PER_SECOND = 50
+
+
 class AudioReader:
     """An audio file (any format soundfile reads) or standard input (`-`: WAV or FLAC streamed as they
     arrive; others are read whole first), read in blocks of `[channels, n] float32`.
@@ -202,6 +208,8 @@ class AudioReader:
                 raise _unreadable(self.name, e) from None
             raise
         self.sample_rate, self.channels = int(self._file.samplerate), int(self._file.channels)
+        if self._stdin is not None:  # a live stream: libsndfile waits for a whole block before it returns
+            self.block = max(1, min(block, self.sample_rate // STDIN_BLOCKS_PER_SECOND))
         declared = int(self._file.frames)  # soundfile's "frames" are samples
         # Piped streams do not know their length (libsndfile reports a huge one).
         self.num_samples: int | None = declared if self._stdin is None and declared < 1 << 40 else None

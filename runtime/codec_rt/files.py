@@ -285,11 +285,14 @@ class Sink(Protocol):
 class Stdout:
     """Standard output for codec-rt's writers: a reader that went away (a closed pipe) stays a BrokenPipeError,
     on which the CLI (click) ends quietly with code 1, as Unix tools do; any other failure (a full disk) is an
-    OutputError."""
+    OutputError. Each write is flushed: a live stream's reader (aplay, the decoder) gets each packet or
+    block as it is coded, not once 8 KiB have gathered."""
 
     def write(self, data: bytes) -> int:
         try:
-            return sys.stdout.buffer.write(data)
+            n = sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return n
         except BrokenPipeError:
             raise
         except OSError as e:

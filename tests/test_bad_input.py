@@ -312,7 +312,8 @@ def test_api_refusals(codec: Codec, audio: np.ndarray, rate: int, message: str) 
 API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-not-a-count",
                "api-band-outside-its-mode", "api-fractional-band", "api-packets-of-the-whole-layout",
                "api-blob-not-bytes", "api-contrast-not-a-number", "api-not-a-codec", "api-model-path-not-a-path",
-               "api-workers-not-a-count", "api-channels-not-a-count"]
+               "api-workers-not-a-count", "api-channels-not-a-count", "api-loading-options-with-a-model",
+               "api-provider-missing-at-once"]
 
 
 @pytest.mark.parametrize(
@@ -331,6 +332,9 @@ API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-n
         (lambda c, x: Codec.load(5), "model directory must be a path, got int"),
         (lambda c, x: StreamDecoder(c, workers=0), "workers must be an integer in 1..1024, got 0"),
         (lambda c, x: StreamEncoder(c, 16000, "1"), "channels must be a whole number in 1..64, got '1'"),
+        (lambda c, x: StreamDecoder(c, provider="cuda"), "provider, threads and model_dir are for a StreamDecoder "
+                                                          "that loads its model"),
+        (lambda c, x: StreamDecoder(provider="tpu"), "unknown provider 'tpu'"),
     ],
     ids=API_OPTIONS,
 )

@@ -41,7 +41,7 @@ from .grid import (
     stream_latency_ms,
 )
 from .level import frame_gains, remove_dc
-from .model import HasModel, Model, default_workers, model_of, runner
+from .model import HasModel, Model, check_provider, default_workers, model_of, runner
 from .packets import Packet
 from .phase_gradient import Band, GradientSteps, PhaseStart, block_steps, causal_joint
 from .resample import StreamResampler
@@ -90,6 +90,9 @@ class StreamDecoder:
         highpass: bool = True,
     ) -> None:
         self._model = None if model is None else model_of(model)
+        if model is not None and (provider != "cpu" or threads is not None or model_dir is not None):  # no-ops
+            raise CodecError("provider, threads and model_dir are for a StreamDecoder that loads its model")
+        check_provider(provider)  # here, not at the first push
         # phase_iters and contrast None: the model's defaults, known once the model is loaded
         self.phase_iters = None if phase_iters is None else check_int("phase_iters", phase_iters, 0, 10_000)
         self.contrast = None if contrast is None else check_real("contrast", contrast, 0.5, 2.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import onnx
 
-from codec_rt.model import Model
+from codec_rt.model import CHECKSUMS, Model, write_checksums
 from export.export import decoding_metadata, set_metadata
 
 
@@ -25,10 +25,17 @@ def set_defaults(model_dir: Path, values: dict[str, str | None]) -> None:
     m = onnx.load_from_string(old)
     set_metadata(m, {f"codec_rt.{key}": value for key, value in values.items()})
     path.write_bytes(m.SerializeToString())
+    sums = model_dir / CHECKSUMS
+    old_sums = sums.read_bytes() if sums.is_file() else None
+    write_checksums(model_dir)
     try:
         Model.load(model_dir)
     except Exception:
         path.write_bytes(old)
+        if old_sums is None:
+            sums.unlink(missing_ok=True)
+        else:
+            sums.write_bytes(old_sums)
         raise
 
 

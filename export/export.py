@@ -28,7 +28,7 @@ from codec_rt import entropy, stft
 from codec_rt.config import ModelConfig
 from codec_rt.entropy import EntropyTables
 from codec_rt.level import normalizing_gain
-from codec_rt.model import Model
+from codec_rt.model import Model, write_checksums
 from models import SpecAutoencoder
 from training.data import load_mono
 
@@ -164,6 +164,7 @@ def export(model: SpecAutoencoder, out_dir: Path, tables: EntropyTables | None =
                                          ("decoder", model.decoder, z, ("latent", "features"))):
         meta = _metadata(cfg, mid, role, tables, contrast, phase_iters, energy_match, phase_start)
         _export(module, example, out_dir / f"{role}.onnx", *names, meta)
+    write_checksums(out_dir)
     return mid
 
 

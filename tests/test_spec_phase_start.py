@@ -84,6 +84,9 @@ def _set_metadata(model_dir: Path, key: str, value: str) -> None:
     for k, v in props.items():
         m.metadata_props.add(key=k, value=v)
     path.write_bytes(m.SerializeToString())
+    from codec_rt.model import write_checksums
+
+    write_checksums(model_dir)  # an edited graph is a new file: its sum, or loading calls it damaged
 
 
 def test_spec_reader_reads_phase_start(tmp_path: Path) -> None:

@@ -16,12 +16,18 @@ back (`phase.refine_frames`), where that measured better for the model. And `cod
 "1" (absent: 0): where a non-causal model's predicted-phase refinement starts, its graph's phase output or
 the phase-gradient start (`phase_gradient.PhaseStart`).
 
+A model directory may also hold `SHA256SUMS`, one line per graph in `sha256sum`'s format (`HEX  NAME`):
+loading checks each listed file against it, so damaged weights (which the model id, stored in the metadata,
+cannot reveal) are a ModelError, not different audio. Every shipped and retired model has one;
+`codec-export` writes it (`write_checksums`).
+
 Graph I/O: encoder `features [B, 2, F, T] float32 -> latent [B, C, F', ceil(T / time_stride)]`;
 decoder `latent -> features [B, 2, F, T' * time_stride]` (log-magnitude, phase), T dynamic.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -45,6 +51,37 @@ from .postfilter import DEFAULT_CONTRAST
 log = logging.getLogger(__name__)
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+CHECKSUMS = "SHA256SUMS"
+GRAPHS = ("encoder.onnx", "decoder.onnx")
+
+
+def write_checksums(model_dir: Path) -> None:
+    """Write `model_dir/SHA256SUMS` for its two graphs (after any change to them: export, new metadata)."""
+    lines = [f"{hashlib.sha256((model_dir / name).read_bytes()).hexdigest()}  {name}\n" for name in GRAPHS]
+    (model_dir / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def check_checksums(model_dir: Path) -> None:
+    """ModelError unless every file `model_dir/SHA256SUMS` lists has the SHA-256 it says (no such file: no
+    check, as for a model exported before 2026-12-05)."""
+    sums = model_dir / CHECKSUMS
+    if not sums.is_file():
+        return
+    try:
+        listed = [line.split(maxsplit=1) for line in sums.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"{sums}: cannot read ({e})") from None
+    for entry in listed:
+        if len(entry) != 2 or len(entry[0]) != 64 or Path(entry[1].lstrip("*")).name != entry[1].lstrip("*"):
+            raise ModelError(f"{sums}: not a SHA256SUMS line: {' '.join(entry)!r}")
+        want, name = entry[0].lower(), entry[1].lstrip("*")  # "*": sha256sum's binary mark
+        try:
+            got = hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
+        except OSError as e:
+            raise ModelError(f"{model_dir / name}: cannot read ({e.strerror or e})") from None
+        if got != want:
+            raise ModelError(f"{model_dir / name} is damaged: its SHA-256 is {got[:16]}..., {CHECKSUMS} says "
+                             f"{want[:16]}...")
 
 
 def check_provider(provider: str) -> str:
@@ -112,6 +149,7 @@ class Model:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
                                     or threads < 1):
             raise CodecError(f"threads must be a whole number, at least 1, got {threads!r}")
+        check_checksums(d)
         sessions, metas = {}, {}
         for role in ("encoder", "decoder"):
             f = d / f"{role}.onnx"

@@ -230,6 +230,36 @@ export function parseTables(json, cfg) {
   };
 }
 
+/**
+ * FORMAT.md 3.8: each file a model directory's SHA256SUMS lists against its SHA-256, where the directory has
+ * one and this runtime can hash (WebCrypto: Node, and browsers in a secure context). Damaged weights keep
+ * the model id and decode to other audio; a mismatch is a ModelError naming the file.
+ * @param {(name: string) => Promise<Uint8Array>} read @param {Record<string, Uint8Array>} files @param {string} source
+ */
+async function checkSums(read, files, source) {
+  /** @type {string} */
+  let text;
+  try {
+    text = new TextDecoder().decode(await read('SHA256SUMS'));
+  } catch {
+    return; // none: a model exported before the sums were written
+  }
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const m = /^([0-9a-fA-F]{64})\s+\*?([^/\\\s][^/\\]*)$/.exec(line.trim());
+    if (!m) throw new ModelError(`${source}/SHA256SUMS: not a SHA256SUMS line: ${JSON.stringify(line)}`);
+    const [, want, name] = m;
+    const bytes = files[name.replace(/\.onnx$/, '')] ?? (await read(name));
+    const digest = new Uint8Array(await subtle.digest('SHA-256', /** @type {Uint8Array<ArrayBuffer>} */ (bytes)));
+    const got = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+    if (got !== want.toLowerCase()) {
+      throw new ModelError(`${source}/${name} is damaged: its SHA-256 is ${got.slice(0, 16)}..., SHA256SUMS says ${want.slice(0, 16).toLowerCase()}...`);
+    }
+  }
+}
+
 /** A loaded model: sessions, config, id, tables, contrast, default phase iterations and phase start. */
 export class Model {
   /**
@@ -284,6 +314,7 @@ export class Model {
         throw new ModelError(`${source}/${role}.onnx is not a codec-rt ${role} graph (metadata codec_rt.role missing)`);
       }
     }
+    await checkSums(read, files, source);
     const enc = metas.encoder;
     const dec = metas.decoder;
     for (const key of ['codec_rt.model_id', 'codec_rt.config', 'codec_rt.entropy']) {

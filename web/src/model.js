@@ -260,6 +260,21 @@ async function checkSums(read, files, source) {
   }
 }
 
+/** Per onnxruntime (node or web): the last call queued. @type {WeakMap<object, Promise<unknown>>} */
+const QUEUES = new WeakMap();
+
+/**
+ * `fn` once every call queued before it on `ort` has ended: onnxruntime-web's WebAssembly back end cannot
+ * overlap runs or session creation, even of different sessions (two decodes under Promise.all failed inside
+ * it with a TypeError), so each onnxruntime's calls go one after another.
+ * @template T @param {object} ort @param {() => Promise<T>} fn @returns {Promise<T>}
+ */
+function serial(ort, fn) {
+  const next = (QUEUES.get(ort) ?? Promise.resolve()).then(fn, fn);
+  QUEUES.set(ort, next.catch(() => undefined));
+  return next;
+}
+
 /** A loaded model: sessions, config, id, tables, contrast, default phase iterations and phase start. */
 export class Model {
   /**
@@ -291,6 +306,11 @@ export class Model {
     /** @type {any} */
     this._encoder = null;
     this.source = p.source;
+  }
+
+  /** @template T @param {() => Promise<T>} fn @returns {Promise<T>} */
+  _serial(fn) {
+    return serial(this.ort, fn);
   }
 
   /**
@@ -348,7 +368,7 @@ export class Model {
     if (ps !== '0' && ps !== '1') throw new ModelError(`decoder in ${source} has a bad codec_rt.phase_start ${JSON.stringify(ps)}`);
     const create = async (/** @type {Uint8Array} */ bytes, /** @type {string} */ role) => {
       try {
-        return await ort.InferenceSession.create(bytes, sessionOptions);
+        return await serial(ort, () => ort.InferenceSession.create(bytes, sessionOptions));
       } catch (e) {
         throw new ModelError(`cannot load ${source}/${role}.onnx: ${e instanceof Error ? e.message : e}`);
       }
@@ -370,7 +390,7 @@ export class Model {
     const c = this.config;
     const s = this.decoderSession;
     const input = new this.ort.Tensor('float32', latent, [batch, c.channels, c.latentBins, steps]);
-    const out = await s.run({ [s.inputNames[0]]: input });
+    const out = await this._serial(() => s.run({ [s.inputNames[0]]: input }));
     return /** @type {Float32Array} */ (out[s.outputNames[0]].data);
   }
 
@@ -380,10 +400,13 @@ export class Model {
    * @returns {Promise<Float32Array>}
    */
   async encode(feats, batch, frames) {
-    if (!this._encoder) this._encoder = await this._loadEncoder();
-    const s = this._encoder;
+    if (!this._encoder) { // one session, however many encodes start at once; a failed load is tried again
+      this._encoder = this._loadEncoder();
+      this._encoder.catch(() => { this._encoder = null; });
+    }
+    const s = await this._encoder;
     const input = new this.ort.Tensor('float32', feats, [batch, 2, this.config.nBins, frames]);
-    const out = await s.run({ [s.inputNames[0]]: input });
+    const out = await this._serial(() => s.run({ [s.inputNames[0]]: input }));
     return /** @type {Float32Array} */ (out[s.outputNames[0]].data);
   }
 

@@ -1,6 +1,7 @@
 /**
- * A model directory's SHA256SUMS (FORMAT.md 3.8): damaged weights are a ModelError naming the file, as in
- * codec-rt, not other audio; a directory without the file loads as before.
+ * Models as an app uses them: a directory's SHA256SUMS (FORMAT.md 3.8), damaged weights a ModelError naming
+ * the file, as in codec-rt, not other audio (a directory without the file loads as before); and decodes
+ * started together on the WebAssembly back end, which cannot overlap onnxruntime calls.
  */
 
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ModelError, loadModel } from '../src/node.js';
+import { ModelError, decode, encode, loadModel } from '../src/node.js';
 import { REPO } from './helpers.js';
 
 const RD12K = path.join(REPO, 'runtime', 'codec_rt', 'models', 'rd12k');
@@ -32,6 +33,22 @@ describe('a model directory on disk', () => {
       assert.equal((await loadModel(bare)).modelId, good.modelId); // exported before the sums: as before
     } finally {
       await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('decodes started together', () => {
+  it('give on the WebAssembly back end what they give one after another', async () => {
+    // 3 s, several decoder runs a blob (a short tone, one run, did not show it)
+    const x = [new Float32Array(48000).map((_, i) => 0.3 * Math.sin(i / 5) * Math.sin(i / 3000) + 0.05 * Math.sin(i * 0.37))];
+    const a = await encode(x, 16000, {});
+    const b = await encode(x, 16000, { lowLatency: true });
+    // first, so that the sessions are made while the other decodes run (what failed)
+    const together = await Promise.all([decode(a, { backend: 'wasm' }), decode(a, { backend: 'wasm' }),
+      decode(b, { backend: 'wasm' })]);
+    const apart = [await decode(a, { backend: 'wasm' }), await decode(b, { backend: 'wasm' })];
+    for (const [got, want] of [[together[0], apart[0]], [together[1], apart[0]], [together[2], apart[1]]]) {
+      assert.deepEqual(got.channels, want.channels);
     }
   });
 });

@@ -27,6 +27,8 @@ options for all: --model DIR (one model) | --models DIR|URL (a ladder), --backen
 
 class UsageError extends Error {}
 
+const NAME_MAX = 255; // bytes in a file name on Linux, macOS and Windows filesystems
+
 const STDIO = '-';
 const STDIN_NAME = '<stdin>';
 
@@ -49,9 +51,16 @@ function readInput(file) {
  * file without --force. @param {string} file @param {boolean} force @param {string} input
  */
 function checkOutput(file, force, input) {
-  if (file === STDIO || !existsSync(file)) return;
+  if (file === STDIO) return;
+  // path.basename drops it: "new/" would become a file called new
+  if (/[/\\]$/.test(file)) throw new CodecError(`output ${file} names a folder; give a file name`);
+  if (Buffer.byteLength(path.basename(file)) > NAME_MAX) throw new CodecError(`output ${file}: cannot write (file name too long)`);
+  if (!existsSync(file)) return;
   if (input !== STDIO && realpathSync(file) === realpathSync(input)) throw new CodecError(`output ${file} is the input file; refusing to overwrite it`);
-  if (statSync(file).isDirectory()) throw new CodecError(`output ${file} is a directory`);
+  const st = statSync(file);
+  if (st.isDirectory()) throw new CodecError(`output ${file} is a directory`);
+  // the rename into place would replace a device or pipe with a plain file (as root: -o /dev/null --force)
+  if (!st.isFile()) throw new CodecError(`output ${file} is not a regular file (a device, pipe or socket); write a file, or to stdout with -o -`);
   if (!force) throw new CodecError(`output ${file} exists (use --force to replace it)`);
 }
 
@@ -68,12 +77,19 @@ function writeOutput(file, bytes, force, input) {
     return;
   }
   checkOutput(file, force, input);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
+  // the temporary name is longer than the output's: cut so that a 255-byte name is still written
+  const suffix = `.tmp-${process.pid}`;
+  const head = Buffer.from(`.${path.basename(file)}`).subarray(0, NAME_MAX - suffix.length).toString().replace(/\uFFFD+$/, '');
+  const tmp = path.join(path.dirname(file), head + suffix);
   try {
     writeFileSync(tmp, bytes);
     renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing was made there
+    }
     const code = /** @type {any} */ (e)?.code;
     throw new CodecError(`cannot write ${file}: ${code === 'ENOENT' ? 'no such folder' : code ?? (e instanceof Error ? e.message : e)}`);
   }
@@ -89,8 +105,22 @@ function number(s, name, whole = false) {
   return x;
 }
 
+const NUMERIC = ['--phase-iters', '--contrast', '--bitrate', '--bits'];
+
+/** `--opt -1` as `--opt=-1`: parseArgs takes a value that starts with a dash for an option (the Python CLI
+ * reads it as the number). @param {string[]} argv */
+function negativeValues(argv) {
+  const out = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (NUMERIC.includes(argv[i]) && /^-(\d|\.\d)/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 async function main() {
   const { values: o, positionals } = parseArgs({
+    args: negativeValues(process.argv.slice(2)),
     allowPositionals: true,
     options: {
       output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, model: { type: 'string' },
@@ -179,7 +209,7 @@ async function main() {
 main().catch((e) => {
   if (e instanceof CodecError) console.error(`error: ${e.message}`);
   else if (e instanceof UsageError || (e instanceof TypeError && /** @type {any} */ (e).code?.startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`error: ${e.message} (codec-rt-web --help for usage)`);
+    console.error(`error: ${e.message.split(/\s+/).join(' ')} (codec-rt-web --help for usage)`); // one line
   } else {
     console.error(e);
     process.exit(1);

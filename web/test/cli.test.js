@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -100,6 +100,8 @@ describe('codec-rt-web', () => {
     writeFileSync(exists, '');
     const copy = path.join(dir, 'copy.cra');
     writeFileSync(copy, readFileSync(path.join(REF, 'cut.cra')));
+    const fifo = path.join(dir, 'pipe.wav');
+    spawnSync('mkfifo', [fifo]);
     const cases = [
       [['decode', path.join(dir, 'missing.cra'), '-o', path.join(dir, 'x.wav')], /does not exist/],
       [['decode', bad, '-o', path.join(dir, 'x.wav')], /format 2\.0/],
@@ -118,6 +120,13 @@ describe('codec-rt-web', () => {
       // the input under another spelling, even with --force; a folder as the output
       [['decode', copy, '-o', path.join(dir, '.', 'copy.cra'), '--force'], /is the input file/],
       [['decode', path.join(REF, 'cut.cra'), '-o', dir, '--force'], /is a directory/],
+      // a pipe even with --force (the rename replaced it: as root, /dev/null), a folder's path, a name too long
+      [['decode', path.join(REF, 'cut.cra'), '-o', fifo, '--force'], /is not a regular file \(a device, pipe or socket\)/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', `${path.join(dir, 'new')}/`], /names a folder/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, `${'b'.repeat(300)}.wav`)], /file name too long/],
+      // a negative value reaches the range check, in one line (parseArgs took it for an option: three lines)
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--phase-iters', '-1'], /phase_iters must be in 0\.\.10000, got -1/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.wav'), '--bogus'], /Unknown option '--bogus'/],
     ];
     for (const [args, msg] of cases) {
       const r = run(.../** @type {string[]} */ (args));
@@ -127,6 +136,14 @@ describe('codec-rt-web', () => {
     }
     assert.deepEqual(readFileSync(copy), readFileSync(path.join(REF, 'cut.cra')));  // the input untouched
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);  // and nothing left behind
+    assert.ok(statSync(fifo).isFIFO());
+  });
+
+  it('writes an output whose name is the longest a folder holds (255 bytes)', () => {
+    const out = path.join(dir, `${'a'.repeat(251)}.wav`);
+    const r = run('decode', path.join(REF, 'cut.cra'), '-o', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readWav(new Uint8Array(readFileSync(out)), out).sampleRate > 0, true);
   });
 
   it('reads a WAV whose header announces 0 bytes, or more than it holds, as codec-rt does, with its warning', () => {

@@ -172,11 +172,11 @@ async function main() {
     return;
   }
   const output = /** @type {string} */ (o.output);
+  checkOutput(output, !!o.force, input);
   // only WAV is written: an audio name of another format would get WAV bytes under a wrong name
-  if (cmd === 'decode' && /\.(flac|ogg|oga|opus|mp3|m4a|aiff?)$/i.test(output)) {
+  if (cmd === 'decode' && output !== STDIO && !/\.wav$/i.test(output)) { // out.raw got WAV bytes too
     throw new CodecError(`codec-rt-web writes WAV only: name the output .wav (got ${output})`);
   }
-  checkOutput(output, !!o.force, input);
   if (cmd === 'decode') {
     const out = await decode(data, {
       ...store, model, phaseIters: number(o['phase-iters'], '--phase-iters', true), contrast: number(o.contrast, '--contrast'),

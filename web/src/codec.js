@@ -8,7 +8,7 @@ import { readHeader } from './container.js';
 import { decodeBlob } from './decoder.js';
 import { encodeAudio } from './encoder.js';
 import { findPoint, parseLadder, selectPoint } from './ladder.js';
-import { ModelError } from './errors.js';
+import { CodecError, ModelError } from './errors.js';
 import { Model } from './model.js';
 
 /**
@@ -79,6 +79,11 @@ export class ModelStore {
  * @param {import('./decoder.js').DecodeOptions} [opts]
  */
 export async function decode(models, blob, opts = {}) {
+  // a string, null or an ArrayBuffer failed inside with a TypeError, and an Int8Array read as another model's
+  if (!(blob instanceof Uint8Array)) {
+    const got = /** @type {unknown} */ (blob);
+    throw new CodecError(`blob must be a Uint8Array (or a Node Buffer), got ${got === null ? 'null' : /** @type {any} */ (got)?.constructor?.name ?? typeof got}`);
+  }
   const model = models instanceof Model ? models : await models.forBlob(blob);
   return decodeBlob(model, blob, opts);
 }

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as codec from './codec.js';
-import { ModelError } from './errors.js';
+import { CodecError, ModelError } from './errors.js';
 
 export * from './errors.js';
 export { Model, ModelStore } from './codec.js';
@@ -72,6 +72,7 @@ const STORES = new Map();
 export async function store(opts = {}) {
   const models = opts.models ?? SHIPPED_MODELS;
   const backend = opts.backend ?? 'native';
+  if (backend !== 'native' && backend !== 'wasm') throw new CodecError(`backend must be native or wasm, got ${JSON.stringify(backend)}`);
   const key = `${backend}:${opts.threads ?? ''}:${models}`;
   let s = STORES.get(key);
   if (!s) {

@@ -107,6 +107,7 @@ describe('codec-rt-web', () => {
       [['decode', bad, '-o', path.join(dir, 'x.wav')], /format 2\.0/],
       [['decode', path.join(REF, 'cut.cra'), '-o', exists], /exists/],
       [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.flac')], /writes WAV only/],
+      [['decode', path.join(REF, 'cut.cra'), '-o', path.join(dir, 'x.raw')], /writes WAV only/],
       [['encode', bad, '-o', path.join(dir, 'y.cra')], /not a WAV file/],
       [['encode', bad, '-o', path.join(dir, 'y.cra'), '--bitrate', '1'], /not a WAV file|no model at or below/],
       // a ladder that is not there, by folder or URL (a port nothing listens on): a line, not a stack trace

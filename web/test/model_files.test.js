@@ -9,7 +9,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ModelError, decode, encode, loadModel } from '../src/node.js';
+import { CodecError, ModelError, decode, encode, loadModel } from '../src/node.js';
 import { REPO } from './helpers.js';
 
 const RD12K = path.join(REPO, 'runtime', 'codec_rt', 'models', 'rd12k');
@@ -50,5 +50,17 @@ describe('decodes started together', () => {
     for (const [got, want] of [[together[0], apart[0]], [together[1], apart[0]], [together[2], apart[1]]]) {
       assert.deepEqual(got.channels, want.channels);
     }
+  });
+});
+
+describe('the decode API', () => {
+  it('refuses what is not a blob\'s bytes, and a back end it does not have, with a CodecError', async () => {
+    const blob = await encode([new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 5))], 16000, {});
+    // a string or null failed inside with a TypeError; an Int8Array read as another model's blob
+    for (const bad of ['abc', null, blob.buffer, new Int8Array(blob.buffer)]) {
+      await assert.rejects(decode(/** @type {any} */ (bad)), (e) => e instanceof CodecError && /blob must be a Uint8Array/.test(e.message));
+    }
+    await assert.rejects(decode(blob, { backend: /** @type {any} */ ('cuda') }), /backend must be native or wasm, got "cuda"/);
+    assert.equal((await decode(Buffer.from(blob))).channels[0].length, 4000);
   });
 });

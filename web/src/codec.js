@@ -72,6 +72,26 @@ export class ModelStore {
   }
 }
 
+/** Each option's type where it is given (null and undefined: the default; rateLambda has its own check): a
+ * string 'no' for a flag counted as true and '1.2' for a number passed unchecked; codec-rt's API refuses both. */
+const OPTION_TYPES = {
+  boolean: ['lowLatency', 'framed', 'jointStereo', 'levelMatch', 'highpass', 'strict'],
+  number: ['phaseIters', 'contrast', 'phaseStart', 'bits', 'phaseBits', 'phaseBins', 'packetSteps',
+    'bitrate', 'threads'],
+  function: ['onWarning'],
+};
+
+/** CodecError for an option of the wrong type. @param {object} opts */
+export function checkOptionTypes(opts) {
+  if (opts === null || typeof opts !== 'object') throw new CodecError(`options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  for (const [type, names] of Object.entries(OPTION_TYPES)) {
+    for (const name of names) {
+      const v = /** @type {any} */ (opts)[name];
+      if (v != null && typeof v !== type) throw new CodecError(`${name} must be a ${type}, got ${JSON.stringify(v)}`);
+    }
+  }
+}
+
 /**
  * blob bytes -> {channels, sampleRate}: exactly the encoded channel count, rate and length.
  * @param {ModelStore | Model} models the ladder (the blob's model is found by its id), or a model
@@ -79,6 +99,7 @@ export class ModelStore {
  * @param {import('./decoder.js').DecodeOptions} [opts]
  */
 export async function decode(models, blob, opts = {}) {
+  checkOptionTypes(opts);
   // a string, null or an ArrayBuffer failed inside with a TypeError, and an Int8Array read as another model's
   if (!(blob instanceof Uint8Array)) {
     const got = /** @type {unknown} */ (blob);
@@ -98,6 +119,7 @@ export async function decode(models, blob, opts = {}) {
  * @param {import('./encoder.js').EncodeOptions & {bitrate?: number, lowLatency?: boolean}} [opts]
  */
 export async function encode(models, channels, sampleRate, opts = {}) {
+  checkOptionTypes(opts);
   if (models instanceof Model) return encodeAudio(models, channels, sampleRate, opts);
   const point = selectPoint(await models.ladder(), opts.bitrate, !!opts.lowLatency, opts.bits != null);
   const mode = opts.mode ?? point.mode;

@@ -110,6 +110,7 @@ export async function loadModel(dir, opts = {}) {
  * @param {import('./decoder.js').DecodeOptions & StoreOptions & {model?: codec.Model}} [opts]
  */
 export async function decode(blob, opts = {}) {
+  codec.checkOptionTypes(opts);
   return codec.decode(opts.model ?? (await store(opts)), blob, opts);
 }
 
@@ -119,5 +120,6 @@ export async function decode(blob, opts = {}) {
  * @param {import('./encoder.js').EncodeOptions & StoreOptions & {bitrate?: number, lowLatency?: boolean, model?: codec.Model}} [opts]
  */
 export async function encode(channels, sampleRate, opts = {}) {
+  codec.checkOptionTypes(opts);
   return codec.encode(opts.model ?? (await store(opts)), channels, sampleRate, opts);
 }

@@ -64,3 +64,15 @@ describe('the decode API', () => {
     assert.equal((await decode(Buffer.from(blob))).channels[0].length, 4000);
   });
 });
+
+describe('the options', () => {
+  it('of the wrong type are a CodecError, not taken as truthy or passed on unchecked', async () => {
+    const x = [new Float32Array(4000).map((_, i) => 0.3 * Math.sin(i / 5))];
+    await assert.rejects(encode(x, 16000, /** @type {any} */ ({ lowLatency: 'no' })), /lowLatency must be a boolean, got "no"/);
+    await assert.rejects(encode(x, 16000, /** @type {any} */ ({ bitrate: '6' })), /bitrate must be a number/);
+    await assert.rejects(encode(x, 16000, /** @type {any} */ (null)), /options must be an object, got null/);
+    const blob = await encode(x, 16000, {});
+    await assert.rejects(decode(blob, /** @type {any} */ ({ contrast: '1.2' })), (e) => e instanceof CodecError && /contrast must be a number/.test(e.message));
+    assert.equal((await decode(blob, { contrast: 1.2 })).channels[0].length, 4000);
+  });
+});

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -173,3 +174,31 @@ def test_an_output_name_of_255_bytes_is_written(tmp_path: Path) -> None:
     files.write_audio(out, AUDIO, 16000)
     assert sf.info(str(out)).frames == AUDIO.shape[1]
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+@pytest.mark.parametrize("sig", ["INT", "TERM", "HUP"])
+def test_a_signal_while_a_pipe_is_read_publishes_nothing(tmp_path: Path, sig: str) -> None:
+    """`producer | codec-rt encode - -o out.cra`, signalled while it waits for more input: the signal lands
+    inside libsndfile's read callback, where cffi swallowed it as the input's end, and a cut blob was renamed
+    into place with exit 0. Now: the signal's exit code, no output, no temporary file."""
+    rate = 16000
+    pcm = (0.3 * np.sin(np.arange(6 * rate) / 5) * 32767).astype("<i2").tobytes()
+    head = (b"RIFF" + (0xFFFFFFFF).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+            + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + rate.to_bytes(4, "little")
+            + (2 * rate).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+            + b"data" + (0xFFFFFFFF).to_bytes(4, "little"))
+    # Ctrl-C and a hang-up as on a terminal (this test may run where they are ignored)
+    script = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+              " signal.signal(signal.SIGHUP, signal.SIG_DFL); sys.argv = ['codec-rt', 'encode', '-', '-o', 'out.cra'];"
+              " from codec_rt.cli import main; main()")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(head + pcm)  # 6 s, more than a pipe holds: written once the encoder is reading
+    proc.stdin.flush()
+    time.sleep(3)  # it has coded what came and waits in libsndfile's read for more
+    proc.send_signal(getattr(signal, f"SIG{sig}"))
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 128 + getattr(signal, f"SIG{sig}"), err
+    proc.stdin.close()
+    assert "codec-rt: interrupted" in err and list(tmp_path.iterdir()) == [], (err, list(tmp_path.iterdir()))

@@ -50,7 +50,18 @@ from .cli_options import phase_start as start_of
 from .codec import Codec
 from .config import Stereo
 from .errors import CodecError, OutputError
-from .files import AUDIO_FORMATS, STDIO, all_or_none, audio_format, check_output, read_blob, write_audio, write_bytes
+from .files import (
+    AUDIO_FORMATS,
+    INTERRUPTS,
+    STDIO,
+    all_or_none,
+    audio_format,
+    check_interrupted,
+    check_output,
+    read_blob,
+    write_audio,
+    write_bytes,
+)
 from .latent import coding_options
 from .metrics import round_trip_report
 from .transcode import decode_file, encode_file
@@ -393,20 +404,24 @@ _SIGNALLED: list[int] = []
 
 
 def _terminated(signum: int, frame: object) -> None:
-    # SIGTERM and SIGHUP unwind like Ctrl-C does, so temporary output files are removed on the way out.
+    # Ctrl-C, SIGTERM and SIGHUP unwind, so temporary output files are removed on the way out; each is
+    # recorded too, for one that a libsndfile callback swallows (files.INTERRUPTS).
     _SIGNALLED.append(signum)
+    INTERRUPTS.append(signum)
     raise KeyboardInterrupt
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="codec-rt: %(message)s")
     signal.signal(signal.SIGTERM, _terminated)
-    # a closed terminal (no SIGHUP on Windows); under nohup it stays ignored
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, _terminated)
+    # Ctrl-C, and a closed terminal (no SIGHUP on Windows), unless ignored (a background job, nohup)
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN:
+            signal.signal(getattr(signal, name), _terminated)
     try:
         # Typer turns a KeyboardInterrupt inside a command into a *returned* 130 when standalone_mode is off.
         code = app(standalone_mode=False)
+        check_interrupted()  # one swallowed where stdout was written: it cannot be taken back, but exits so
         if code == 130:
             raise KeyboardInterrupt
         if isinstance(code, int) and code:

@@ -140,6 +140,19 @@ def _temporary_prefix(out: Path) -> str:
     return f".{name}."
 
 
+# Signals that unwind the CLI (`cli._terminated` raises KeyboardInterrupt) can land inside a libsndfile
+# callback reading stdin, where cffi swallows the exception and the read looks like the input's end: a
+# piped encode then published a cut blob and exited 0. The CLI records each one here; no output is renamed
+# into place after one (`atomic_write`), and the CLI exits as interrupted.
+INTERRUPTS: list[int] = []
+
+
+def check_interrupted() -> None:
+    """KeyboardInterrupt if the CLI has recorded a signal (`INTERRUPTS`), swallowed or not."""
+    if INTERRUPTS:
+        raise KeyboardInterrupt
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -167,6 +180,7 @@ def atomic_write(out: Path, write: Callable[[Path], None]) -> None:
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)
+        check_interrupted()
         os.replace(tmp, out)
     except BaseException as e:
         with contextlib.suppress(OSError):

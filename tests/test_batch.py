@@ -139,6 +139,16 @@ def test_outputs_a_batch_wrote_stay_its_own_after_a_run_stopped_halfway(make_cli
     r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "1")
     assert r.returncode == 1 and "no codec-rt batch wrote it" in r.stderr, r.stderr
     assert (dst / "mine.cra").read_bytes() == b"the user's"
+    # A blob renamed into place just before a stop, its result never recorded: the batch's, claimed when its
+    # job started (its line is all the ledger has of it)
+    claimed = sorted(dst.rglob("clip*.cra"))[0]
+    ledger = dst / ".codec-rt-batch-outputs"
+    kept = [line for line in ledger.read_text().splitlines() if str(claimed.resolve()) not in line]
+    ledger.write_text("\n".join([*kept, json.dumps({"output": str(claimed.resolve())})]) + "\n")
+    (dst / "batch_results.jsonl").write_text("")
+    (src / "mine.wav").unlink()
+    r = run("batch", "encode", str(src), "-o", str(dst), "--workers", "1", "--bitrate", "3")
+    assert r.returncode == 0 and "3 coded, 0 already done, 0 failed" in r.stderr, r.stderr
 
 
 def test_decode_a_folder_of_blobs(corpus: Corpus, encoded: Encoded, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@ local engine (`local_engine.py`, worker processes on this machine) or on Ray (`r
 
 Nothing is lost: each output is written atomically by its worker; an output found complete and valid
 (`corpus.blob_done`, `corpus.audio_done`) is skipped unless `force`, so a rerun does only what is left, and
-a file at an output's path that no batch wrote (the output folder's ledger, LEDGER_NAME, does not list it)
-is never replaced unless `force`; a file that fails is recorded with its error and the batch goes on. A
+a file at an output's path that no batch wrote (the output folder's ledger, LEDGER_NAME, does not list it
+as it is) is never replaced unless `force`; a file that fails is recorded with its error and the batch goes on. A
 file that failed for what it holds (`Result.bad_input`) is reported again by a rerun without being tried,
 until it changes. Every file's
 `Result` is appended to a results file (JSON lines, `worker.Result`) as it completes, so a batch stopped
@@ -32,9 +32,12 @@ from .phase_gradient import PhaseStart
 from .worker import ERROR, OK, SKIPPED, Result, Settings, failed
 
 RESULTS_NAME = "batch_results.jsonl"
-# Every output a batch wrote (or found done) into DST, one absolute path a line, appended and never cut: the
-# results file is each run's own, so a run stopped halfway, or a decode run after an encode run into the
-# same folder, left earlier runs' outputs unlisted, and the next run refused them as the user's files.
+# Every output a batch wrote (or found done) into DST, appended and never cut: the results file is each
+# run's own, so a run stopped halfway, or a decode run after an encode run into the same folder, left
+# earlier runs' outputs unlisted, and the next run refused them as the user's files. JSON lines: an output's
+# absolute path, claimed when its job starts (a run stopped between the rename into place and the result
+# still owns it; 85 blobs had 83 lines) and released if the job fails with nothing written. A path, not a
+# file's size and time: a batch's own output damaged or cut since is coded again (docs/SCALE.md).
 LEDGER_NAME = ".codec-rt-batch-outputs"
 
 
@@ -159,12 +162,17 @@ def _out_suffix(o: Options) -> str:
 
 def _known(results: Path, ledger: Path) -> tuple[dict[str, Result], set[str]]:
     """What a previous results file says: the files that cannot be coded as they are (`Result.bad_input`), by
-    name; and the outputs a batch wrote (or found done), from the ledger and the results file (a folder
-    written before the ledger was kept has only that)."""
+    name; and the outputs a batch wrote (or found done), from the ledger (its last line for each) and the
+    results file (a folder written before the ledger was kept has only that)."""
     bad: dict[str, Result] = {}
     written: set[str] = set()
     try:
-        written.update(filter(None, ledger.read_text(encoding="utf-8").splitlines()))
+        for line in ledger.read_text(encoding="utf-8").splitlines():
+            try:
+                d = json.loads(line)
+                (written.discard if d.get("released") else written.add)(str(d["output"]))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line cut by a crash
     except (OSError, UnicodeDecodeError):
         pass
     try:
@@ -209,15 +217,24 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
         raise OutputError(f"{e.filename}: cannot write the batch's records ({e.strerror or e})") from None
     summary = Summary(results)
     t0 = time.perf_counter()
+    started: dict[str, bool] = {}  # outputs of the jobs yielded: whether this run claimed them
+
+    def own(out: Path, release: bool = False) -> None:
+        """A ledger line: `out` claimed as the batch's, or released."""
+        key = str(out.resolve())
+        if (key in written) != release:
+            return
+        ledger.write(json.dumps({"output": key, "released": True} if release else {"output": key}) + "\n")
+        ledger.flush()
+        (written.discard if release else written.add)(key)
 
     def record(r: Result) -> None:
         sink.write(r.to_json() + "\n")
         sink.flush()  # a batch stopped halfway keeps what it did
-        out = str(Path(r.output).resolve())
-        if r.status in (OK, SKIPPED) and out not in written:
-            ledger.write(out + "\n")
-            ledger.flush()
-            written.add(out)
+        if r.status in (OK, SKIPPED):
+            own(Path(r.output))
+        elif started.pop(r.output, False) and not Path(r.output).exists():  # failed with nothing written
+            own(Path(r.output), release=True)
         summary.add(r)
         summary.wall_s = time.perf_counter() - t0
         on_result(r)
@@ -240,6 +257,8 @@ def run(o: Options, on_result: Callable[[Result], None] = lambda r: None) -> Sum
             elif not o.force and job.out.exists() and str(job.out.resolve()) not in written:  # the user's file
                 record(failed(job, f"{job.out} exists and no codec-rt batch wrote it there; --force replaces it"))
             else:
+                started[str(job.out)] = str(job.out.resolve()) not in written  # claimed by this run
+                own(job.out)  # before the worker writes it: a run stopped after that still owns it
                 yield job
 
     with contextlib.closing(sink), contextlib.closing(ledger):

@@ -118,6 +118,14 @@ def test_eval_writes_reconstructions_residuals_and_figures(tmp_path: Path) -> No
     assert figures["modes"]["store_phase"]["lsd_db"] < figures["modes"]["predicted"]["lsd_db"]
 
 
+def test_eval_refuses_a_json_path_that_is_one_of_its_wavs(tmp_path: Path) -> None:
+    (tmp_path / "ev").mkdir()
+    r = run("eval", str(DATA / "speech_fr_16k.flac"), "--out-dir", str(tmp_path / "ev"), "--json",
+            str(tmp_path / "ev" / "speech_fr_16k.predicted.recon.wav"), "--force")
+    assert _is_user_error(r) and "is one of eval's own outputs" in r.stderr, r.stderr
+    assert list((tmp_path / "ev").iterdir()) == []
+
+
 def test_eval_refuses_bits_for_a_range_coded_model_before_making_its_folder(tmp_path: Path) -> None:
     from codec_rt import ladder
 

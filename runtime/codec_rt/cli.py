@@ -235,6 +235,8 @@ def eval_(
             check_output(path, force, (input,))
     if json_out is not None:
         check_output(json_out, force, (input,))
+        if json_out.absolute() in {o.absolute() for o in outputs.values()}:  # it would replace that wav
+            raise OutputError(f"--json {json_out} is one of eval's own outputs")
     audio, sr = read_audio(input)
     codec = Codec.load(model, provider.value, bitrate=bitrate, low_latency=low_latency,
                        fixed_width=bits is not None and model is None)
@@ -252,8 +254,7 @@ def eval_(
         results["modes"][mode.value] = report
         figures = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items())
         typer.echo(f"{mode.value:12s} {figures}")
-    # Every mode is coded before a file is written, and a failed write takes back the run's earlier ones:
-    # a mode that fails, or an interrupt, leaves no half of the outputs.
+    # every mode coded before a file is written, and all written or none: no half of the outputs is left
     with all_or_none(out_dir, "--out-dir") as written:
         for (mode, kind), path in outputs.items():
             if mode in recons:

@@ -40,6 +40,12 @@ def test_damaged_weights_are_a_model_error_not_other_audio(tmp_path: Path) -> No
 def test_a_sums_file_that_is_not_one_is_refused(tmp_path: Path, line: str) -> None:
     copy = tmp_path / "m"
     shutil.copytree(MODELS / "rd3k", copy)
-    (copy / CHECKSUMS).write_text(line + "\n")
+    sums = (copy / CHECKSUMS).read_text()
+    (copy / CHECKSUMS).write_text(sums + line + "\n")
     with pytest.raises(ModelError, match="not a SHA256SUMS line"):
         Model.load(copy)
+    # cut after its first line, or emptied: it would check nothing of the decoder
+    for cut in (sums.splitlines()[0] + "\n", ""):
+        (copy / CHECKSUMS).write_text(cut)
+        with pytest.raises(ModelError, match=r"does not list (en|de)coder\.onnx"):
+            Model.load(copy)

@@ -71,6 +71,10 @@ def check_checksums(model_dir: Path) -> None:
         listed = [line.split(maxsplit=1) for line in sums.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise ModelError(f"{sums}: cannot read ({e})") from None
+    names = {e[1].lstrip("*") for e in listed if len(e) == 2}
+    for graph in GRAPHS:  # a file cut short or emptied would check nothing
+        if graph not in names:
+            raise ModelError(f"{sums} does not list {graph}")
     for entry in listed:
         if len(entry) != 2 or len(entry[0]) != 64 or Path(entry[1].lstrip("*")).name != entry[1].lstrip("*"):
             raise ModelError(f"{sums}: not a SHA256SUMS line: {' '.join(entry)!r}")

@@ -246,6 +246,11 @@ async function checkSums(read, files, source) {
   }
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) return;
+  for (const graph of ['encoder.onnx', 'decoder.onnx']) { // a file cut short or emptied would check nothing
+    if (!text.split('\n').some((l) => l.trim().replace(/^\S+\s+\*?/, '') === graph)) {
+      throw new ModelError(`${source}/SHA256SUMS does not list ${graph}`);
+    }
+  }
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const m = /^([0-9a-fA-F]{64})\s+\*?([^/\\\s][^/\\]*)$/.exec(line.trim());

@@ -27,6 +27,11 @@ describe('a model directory on disk', () => {
       const damaged = path.join(tmp, 'damaged');
       await cp(dir, damaged, { recursive: true });
       await assert.rejects(loadModel(damaged), (e) => e instanceof ModelError && /decoder\.onnx is damaged: its SHA-256 is/.test(e.message));
+      const cut = path.join(tmp, 'cut');
+      await cp(damaged, cut, { recursive: true });
+      const sums = await readFile(path.join(cut, 'SHA256SUMS'), 'utf8');
+      await writeFile(path.join(cut, 'SHA256SUMS'), `${sums.split('\n')[0]}\n`); // would check nothing of the decoder
+      await assert.rejects(loadModel(cut), /SHA256SUMS does not list decoder\.onnx/);
       const bare = path.join(tmp, 'bare');
       await cp(damaged, bare, { recursive: true });
       await rm(path.join(bare, 'SHA256SUMS'));

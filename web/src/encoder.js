@@ -543,7 +543,9 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w).bytes);
   }
   const parts = [packHeader(h, 0)];
-  const level = streamGains(channels, stereo);  // the whole audio is here, as a file's: 7.6
+  // the whole audio is here, as a file's (7.6); no samples hold no level: each packet keeps its own gain, as
+  // codec-rt's (an empty input at low latency stored 1.995 where codec-rt stores 1)
+  const level = n ? streamGains(channels, stereo) : null;
   for (let k = 0; k * P < L; k++) {
     const j0 = k * P;
     const j1 = Math.min((k + 1) * P, L);
@@ -558,8 +560,11 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
     // its own span's gain, held to at most twice that of the window from its own first sample on, with the
     // level match and a non-causal model (codec-rt's level.window_capped, FORMAT.md 7.6)
-    const gains = segs.map((x, ch) => packetGain(!levelMatch || c.causal ? inputGain(x, own, own + span)
-      : Math.min(inputGain(x, own, own + span), f32(REFERENCE_SPAN * inputGain(x, own, x.length))), level[ch]));
+    const gains = segs.map((x, ch) => {
+      const g = !levelMatch || c.causal ? inputGain(x, own, own + span)
+        : Math.min(inputGain(x, own, own + span), f32(REFERENCE_SPAN * inputGain(x, own, x.length)));
+      return level ? packetGain(g, level[ch]) : g;
+    });
     segs.forEach((x, ch) => {
       for (let i = 0; i < x.length; i++) x[i] = f32(x[i] * gains[ch]);
     });

@@ -92,6 +92,9 @@ describe('the lead-in (7.1)', () => {
       const h = readBlob(await encode(x, 16000, { model, framed })).header;
       assert.deepEqual([h.preSkip, h.postSkip, h.gainSmoothing], [0, 0, 0]);
     }
+    // no samples hold no level (7.6): the packet keeps its own gain, 1, as codec-rt's (JS stored 1.995)
+    const empty = readBlob(await encode([new Float32Array(0)], 16000, { model, framed: true }));
+    assert.deepEqual(Array.from(latents(model, empty).gains), [1]);
   });
 
   it('at 44.1 kHz: a lead-in and a lead-out of 2080 model-rate samples (5733 at 44.1 kHz), dropped again by the decoder', async () => {

@@ -401,13 +401,9 @@ def batch_decode(
                              engine=engine.value, workers=workers, address=address, results=results))
 
 
-_SIGNALLED: list[int] = []
-
-
 def _terminated(signum: int, frame: object) -> None:
     # Ctrl-C, SIGTERM and SIGHUP unwind, so temporary output files are removed on the way out; each is
     # recorded too, for one that a libsndfile callback swallows (files.INTERRUPTS).
-    _SIGNALLED.append(signum)
     INTERRUPTS.append(signum)
     raise KeyboardInterrupt
 
@@ -432,7 +428,7 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("codec-rt: interrupted", err=True)
-        sys.exit(128 + (_SIGNALLED[0] if _SIGNALLED else signal.SIGINT))  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+        sys.exit(128 + (INTERRUPTS[0] if INTERRUPTS else signal.SIGINT))  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     except MemoryError:
         typer.echo("codec-rt: error: out of memory (the input is too long for this machine)", err=True)
         sys.exit(1)

@@ -17,8 +17,8 @@ F32 = npt.NDArray[np.float32]
 # a small file would be resampled into an enormous one (a 1 Hz WAV of 100 kB is 800 M samples at 16 kHz).
 MIN_ENCODE_RATE = 1000
 # Largest sample magnitude coded: 2**15, 90 dB over full scale (1.0). Past it a float file is no longer audio
-# on that scale (16-bit values written unscaled reach 32768), and beyond about 1e16 the STFT's float32 power
-# overflows: a sine at 1e30 coded into NaN decisions and a 72 kbps blob with numpy's warnings.
+# on that scale (16-bit values written unscaled reach 32768), and far beyond it the STFT's float32 power
+# overflows into NaN (docs/BAD_INPUT.md, sample-beyond-32768).
 MAX_SAMPLE = 32768.0
 
 

@@ -149,8 +149,7 @@ class _Patched(_Readable):
 
 
 # Blocks a second read from stdin: 20 ms, so that a live stream (arecord | codec-rt encode -) is coded as it
-# arrives; 65536-sample blocks held 4 s at 16 kHz before the first packet. Piping a long file in costs a
-# little more CPU for it (docs/STREAMING.md, "Pipes").
+# arrives, not a large block later; piping a long file in costs a little more CPU (docs/STREAMING.md).
 STDIN_BLOCKS_PER_SECOND = 50
 
 

@@ -36,7 +36,7 @@ RESULTS_NAME = "batch_results.jsonl"
 # run's own, so a run stopped halfway, or a decode run after an encode run into the same folder, left
 # earlier runs' outputs unlisted, and the next run refused them as the user's files. JSON lines: an output's
 # absolute path, claimed when its job starts (a run stopped between the rename into place and the result
-# still owns it; 85 blobs had 83 lines) and released if the job fails with nothing written. A path, not a
+# still owns it) and released if the job fails with nothing written. A path, not a
 # file's size and time: a batch's own output damaged or cut since is coded again (docs/SCALE.md).
 LEDGER_NAME = ".codec-rt-batch-outputs"
 

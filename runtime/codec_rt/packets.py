@@ -46,7 +46,7 @@ READ_SIZE = 1 << 16  # bytes read from a file or pipe at a time, at most: what h
 
 def read_some(f: BinaryIO, n: int = READ_SIZE) -> bytes:
     """Up to `n` bytes of `f`, as many as it has ready (one read of the stream beneath, `read1`): a pipe's
-    reader gets a live stream's packets as they arrive, not once 64 KiB have (45 s of audio at 12 kbps).
+    reader gets a live stream's packets as they arrive, not once 64 KiB have (docs/STREAMING.md).
     b"" at the end only."""
     read1 = getattr(f, "read1", None)
     return bytes(read1(n)) if read1 is not None else f.read(n)

@@ -544,7 +544,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   }
   const parts = [packHeader(h, 0)];
   // the whole audio is here, as a file's (7.6); no samples hold no level: each packet keeps its own gain, as
-  // codec-rt's (an empty input at low latency stored 1.995 where codec-rt stores 1)
+  // codec-rt's
   const level = n ? streamGains(channels, stereo) : null;
   for (let k = 0; k * P < L; k++) {
     const j0 = k * P;

@@ -68,17 +68,19 @@ def check_checksums(model_dir: Path) -> None:
     if not sums.is_file():
         return
     try:
-        listed = [line.split(maxsplit=1) for line in sums.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [line.split(maxsplit=1) for line in sums.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise ModelError(f"{sums}: cannot read ({e})") from None
-    names = {e[1].lstrip("*") for e in listed if len(e) == 2}
-    for graph in GRAPHS:  # a file cut short or emptied would check nothing
-        if graph not in names:
-            raise ModelError(f"{sums} does not list {graph}")
-    for entry in listed:
-        if len(entry) != 2 or len(entry[0]) != 64 or Path(entry[1].lstrip("*")).name != entry[1].lstrip("*"):
+    listed = {}  # name -> hex digest; "*" before a name is sha256sum's binary mark
+    for entry in lines:
+        name = entry[1].lstrip("*") if len(entry) == 2 else ""
+        if len(entry[0]) != 64 or not name or Path(name).name != name:
             raise ModelError(f"{sums}: not a SHA256SUMS line: {' '.join(entry)!r}")
-        want, name = entry[0].lower(), entry[1].lstrip("*")  # "*": sha256sum's binary mark
+        listed[name] = entry[0].lower()
+    for graph in GRAPHS:  # a file cut short or emptied would check nothing
+        if graph not in listed:
+            raise ModelError(f"{sums} does not list {graph}")
+    for name, want in listed.items():
         try:
             got = hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
         except OSError as e:

@@ -313,10 +313,6 @@ export class Model {
     this.source = p.source;
   }
 
-  /** @template T @param {() => Promise<T>} fn @returns {Promise<T>} */
-  _serial(fn) {
-    return serial(this.ort, fn);
-  }
 
   /**
    * Load the model folder that `read` reads: both graphs' metadata checked as 3.2 says; the decoder's
@@ -395,7 +391,7 @@ export class Model {
     const c = this.config;
     const s = this.decoderSession;
     const input = new this.ort.Tensor('float32', latent, [batch, c.channels, c.latentBins, steps]);
-    const out = await this._serial(() => s.run({ [s.inputNames[0]]: input }));
+    const out = await serial(this.ort, () => s.run({ [s.inputNames[0]]: input }));
     return /** @type {Float32Array} */ (out[s.outputNames[0]].data);
   }
 
@@ -411,7 +407,7 @@ export class Model {
     }
     const s = await this._encoder;
     const input = new this.ort.Tensor('float32', feats, [batch, 2, this.config.nBins, frames]);
-    const out = await this._serial(() => s.run({ [s.inputNames[0]]: input }));
+    const out = await serial(this.ort, () => s.run({ [s.inputNames[0]]: input }));
     return /** @type {Float32Array} */ (out[s.outputNames[0]].data);
   }
 

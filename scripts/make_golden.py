@@ -15,7 +15,9 @@ coded channel by channel; 1.10 (dithered phase codes) golden_model_context/ in m
 low_band_phase and the causal model in low_band_phase (the fixed-width coder's float scales can move a code
 between CPUs, which 1.7's fixed goldens do off AVX-512); 1.11 mode tonal_band_phase, golden_model_context/
 framed and golden_model/ whole (its coder-0 payload's size set by the band), their source with a steady
-two-tone chord under the speech (`TONES`), so that the band holds intervals. The whole layout of a
+two-tone chord under the speech (`TONES`), so that the band holds intervals; 1.12 sinusoidal tracks: the
+causal model in low_band_phase, framed and whole, over the same chord and speech, so that tracks start,
+step and end. The whole layout of a
 non-causal model, coded with a lead-in and a lead-out since format 1.10's time (docs/FORMAT.md 7.5), is 1.6:
 golden_v1_6_context_whole_predicted (each golden is named by the minor its blob says). Framed goldens are written as a
 live `StreamEncoder` writes them (each packet's own gain: docs/FORMAT.md 7.6). The blobs and their decoded
@@ -116,21 +118,26 @@ def main() -> None:
                 (-1, "low_band_phase", 1, True)]
     if blob.MINOR >= 11:  # 1.11 adds mode tonal_band_phase: framed, and whole with coder 0's band-sized payload
         jobs = [(Coder.CONTEXT, "tonal_band_phase", 1, True), (Coder.FIXED, "tonal_band_phase", 1, False)]
+    tracks = blob.MINOR >= 12  # 1.12 adds sinusoidal tracks: the causal model, framed and whole
+    if tracks:
+        jobs = [(-1, "low_band_phase", 1, True), (-1, "low_band_phase", 1, False)]
     jobs.append((Coder.CONTEXT, "predicted", 1, False))  # the whole layout with its lead: 1.6 (FORMAT.md 7.5)
     wrote = False
     for coder, mode, channels, framed in jobs:
         codec = Codec.load(causal_model_dir() if coder < 0 else model_dir(coder))
         kind = "causal" if coder < 0 else Coder(coder).name.lower()
-        name = kind + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole")
-        x, sr = source(channels, mode == "tonal_band_phase")
+        with_tracks = tracks and coder < 0
+        name = kind + ("_stereo" if channels == 2 else "") + ("" if framed else "_whole") + (
+            "_tracks" if with_tracks else "")
+        x, sr = source(channels, mode == "tonal_band_phase" or with_tracks)
         if framed:  # as a live stream writes it (each packet's own gain), which no file-level rule changes
             joint = channels == 2 and coder >= 0  # the causal pair: channels one by one (6.5's joint phase)
             enc = StreamEncoder(codec, sr, channels, mode=mode, packet_steps=PACKET_STEPS, joint_stereo=joint,
-                                level_match=False, fitted_scales=False)
+                                level_match=False, fitted_scales=False, tracks=with_tracks)
             data = enc.push(x) + enc.flush()
         else:
             data = codec.encode(x, sr, mode=mode, joint_stereo=channels == 2, level_match=False,
-                                fitted_scales=False)
+                                fitted_scales=False, tracks=with_tracks)
         stem = DATA / f"golden_v{blob.MAJOR}_{blob.read_header(data)[0].minor}_{name}_{mode}"
         if stem.with_suffix(".cra").exists():  # never overwritten
             continue

@@ -3,11 +3,12 @@
     python scripts/write_ladder.py rd3k=3:tonal_band_phase rd6k=6:tonal_band_phase:rate_lambda=0.005 \
         rd12k=10:tonal_band_phase:rate_lambda=0.3 rd12k=12:tonal_band_phase \
         rd12k=18:low_band_phase:phase_bins=16,phase_bits=3 rd12k=24:low_band_phase \
-        --low-latency ll12k=12:low_band_phase --fixed-width fixed32k=32:tonal_band_phase --default 12
+        --low-latency ll12k=12:low_band_phase:tracks=1 --fixed-width fixed32k=32:tonal_band_phase --default 12
 
 `FOLDER=KBPS:MODE` makes a point that encodes in MODE (`codec-rt encode --mode`) unless asked otherwise: a model
 may serve more than one point. `FOLDER=KBPS:MODE:KEY=VALUE,...` adds the point's encode options:
-`rate_lambda` (its rate-aware rounding), `phase_bins` and `phase_bits` (the band of a point with one).
+`rate_lambda` (its rate-aware rounding), `phase_bins` and `phase_bits` (the band of a point with one), `tracks=1`
+(steady partials as sinusoidal tracks, format 1.12).
 `--low-latency FOLDER=KBPS` points (causal models) form a ladder of their own (`codec-rt encode --low-latency`), and
 so do `--fixed-width FOLDER=KBPS` points (coder 0, picked by `codec-rt encode --bits`).
 The `retired` list is kept, and a point this run replaces joins it: copy its folder to models/retired/<id>/
@@ -36,9 +37,12 @@ def _point(item: str, low_latency: bool, fixed_width: bool) -> dict[str, object]
     options: dict[str, object] = {}
     for kv in filter(None, extra.split(",")):
         key, eq, value = kv.partition("=")
-        if key not in ("rate_lambda", "phase_bins", "phase_bits") or not eq or key in options:
-            raise SystemExit(f"{item}: the options are rate_lambda, phase_bins and phase_bits, each once, as KEY=VALUE")
-        options[key] = float(value) if key == "rate_lambda" else int(value)
+        if key not in ("rate_lambda", "phase_bins", "phase_bits", "tracks") or not eq or key in options:
+            raise SystemExit(f"{item}: the options are rate_lambda, phase_bins, phase_bits and tracks, each once, "
+                             "as KEY=VALUE")
+        if key == "tracks" and value not in ("0", "1"):
+            raise SystemExit(f"{item}: tracks is 0 or 1")
+        options[key] = float(value) if key == "rate_lambda" else value == "1" if key == "tracks" else int(value)
     model = Model.load(MODELS_DIR / folder)
     if bool(model.config.causal) != low_latency:
         raise SystemExit(f"{folder}: low-latency points must be causal models, the others not")
@@ -52,7 +56,8 @@ def _point(item: str, low_latency: bool, fixed_width: bool) -> dict[str, object]
     point |= options
     read = ladder.point_from_dict(point)  # what the runtime reads, or its error
     # and what the model can encode with
-    coding_options(model.config, None, read.mode, read.phase_bits, False, read.phase_bins, read.rate_lambda)
+    coding_options(model.config, None, read.mode, read.phase_bits, False, read.phase_bins, read.rate_lambda,
+                   read.tracks)
     return point
 
 

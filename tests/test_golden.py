@@ -61,29 +61,32 @@ def reencode(path: Path) -> tuple[Codec, bytes]:
 
     codec = golden_codec(path.read_bytes())
     header, _ = packets.read(path.read_bytes())
-    if header.minor != newest_minor(header.mode_name):
+    if header.minor != newest_minor(header.mode_name, bool(header.track_frames)):
         pytest.skip("written by an older minor version; only decoding is promised")
     x, sr = sf.read(DATA / "speech_fr_16k.flac", dtype="float32", always_2d=True)
     src = np.ascontiguousarray(x[16000:32000].T)
     src = src if header.channels == 1 else np.concatenate([src, -0.5 * src])
-    if header.mode_name == "tonal_band_phase":  # scripts/make_golden.py's TONES: a chord the band holds
+    if header.mode_name == "tonal_band_phase" or header.track_frames:  # make_golden.py's TONES: a chord
         t = np.arange(src.shape[1]) / sr
         src = src + (0.45 * np.sin(2 * np.pi * 440.0 * t) + 0.45 * np.sin(2 * np.pi * 554.37 * t)).astype(np.float32)
     stored = {"phase_bins": header.phase_bins or None, "phase_bits": header.phase_bits or None}
     if header.framed:  # written as a live stream writes it: each packet's own gain (FORMAT.md 7.6)
         enc = StreamEncoder(codec, sr, header.channels, mode=header.mode_name, packet_steps=header.packet_steps,
-                            joint_stereo=bool(header.stereo), level_match=False, fitted_scales=False, **stored)
+                            joint_stereo=bool(header.stereo), level_match=False, fitted_scales=False,
+                            tracks=bool(header.track_frames), **stored)
         data = enc.push(src) + enc.flush()
     else:
         data = codec.encode(src, sr, mode=header.mode_name, joint_stereo=bool(header.stereo), level_match=False,
-                            fitted_scales=False, **stored)
+                            fitted_scales=False, tracks=bool(header.track_frames), **stored)
     return codec, data
 
 
-def newest_minor(mode: str) -> int:
-    """The newest minor of the goldens of `mode`: a writer writes the oldest minor that holds a blob, so
-    1.8 (mode low_band_phase) left the other modes' newest at 1.7."""
-    return max(int(p.name.split("_")[2]) for p in GOLDEN if p.stem.endswith("_" + mode))
+def newest_minor(mode: str, tracks: bool = False) -> int:
+    """The newest minor of the goldens of `mode` (with sinusoidal tracks or without): a writer writes the
+    oldest minor that holds a blob, so 1.8 (mode low_band_phase) left the other modes' newest at 1.7, and
+    1.12 (tracks) left blobs without tracks where they were."""
+    return max(int(p.name.split("_")[2]) for p in GOLDEN
+               if p.stem.endswith("_" + mode) and ("_tracks_" in p.name) == tracks)
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)

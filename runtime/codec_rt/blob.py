@@ -13,9 +13,9 @@ All integers little-endian.
     offset size  field
     0      4     magic b"CRTB"
     4      1     major version (1); a reader refuses any other major
-    5      1     minor version (11); a reader accepts higher minors (fields only ever appended)
+    5      1     minor version (12); a reader accepts higher minors (fields only ever appended)
     6      2     header_size: 56 in 1.0 and 1.1, 64 in 1.2 to 1.4, 72 in 1.5, 80 in 1.6, 88 in 1.7, 96 in 1.8
-                 to 1.10, 104 from 1.11
+                 to 1.10, 104 in 1.11, 112 from 1.12
     8      1     mode (`Mode`): 0 = predicted phase, 1 = store_phase, 2 = low_band_phase (1.8 on),
                  3 = tonal_band_phase (1.11 on); older readers refuse an unknown mode
     9      1     bits: latent bits per value, 1..16 with coder 0; 0 with coders 1 and 2
@@ -45,13 +45,14 @@ All integers little-endian.
     -- 1.9 appends nothing: it allows mode 2 with a causal model (`Model.check_compatible` refuses it below)
     -- 1.10 appends nothing: the phase codes of modes 1 and 2 are dithered (`quantize.phase_dither`)
     96     4+4   phase_stride (1.11): mode 3's STFT frames from one anchor to the next, 2..64; else 0
+    104    4+4   track_frames (1.12): STFT frames a block of sinusoidal tracks (`tracks.py`), 1..64; 0: none
 
 Whole layout: payload_len bytes of channel sections (`section.py`), then the CRC-32 of every byte before
 it. A channel section: float32 gain (1/64..64), then coder 0: latent_channels float32 scales and the
 bit-packed codes (`quantize.py`); coders 1 and 2: uint32 coded_len (a multiple of 4) and the range-coded
 symbols (`entropy.py`), at most MAX_VALUES_PER_BYTE latent values per coded byte; modes 1 and 2 add the
 bit-packed phase (all n_bins rows, or the phase_bins lowest); mode 3 its tonal band (`tonal.py`), whose
-size its flags give.
+size its flags give; with track_frames > 0 its track field (`tracks.py`), whose size its bits give.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ from .resample import model_length
 from .tonal import MAX_BITS as MAX_TONAL_BITS
 from .tonal import MAX_STRIDE, interval_range
 from .tonal import size as band_size
+from .tracks import MAX_TRACK_FRAMES, block_range, max_field_size, min_field_size
 
 MAGIC = b"CRTB"
-MAJOR, MINOR = 1, 11
+MAJOR, MINOR = 1, 12
 PHASE_DITHER_MINOR = 10  # stored phase codes are dithered from this minor on (FORMAT.md 4.3)
 MINOR_WHOLE = 1  # whole-layout blobs without a lead-in: 1.1, so every 1.x reader reads them (coder 2: 1.3)
 # Range coding can squeeze near-certain symbols below a bit (digital silence most of all); this bound leaves
@@ -85,12 +87,14 @@ _EXTENSION = struct.Struct("<BBH")  # 1.2: layout, time_stride, packet_steps; th
 HEADER_SIZE_1_2 = HEADER_SIZE + _EXTENSION.size + 4  # 64
 # From 1.5 on, each minor appends one u32 field and the CRC-32 of its 4 bytes: (minor, field, its maximum).
 _APPENDED = ((5, "pre_skip", 1 << 16), (6, "post_skip", 1 << 16), (7, "gain_smoothing", 2), (8, "phase_bins", 0xFFFF),
-             (11, "phase_stride", MAX_STRIDE))
+             (11, "phase_stride", MAX_STRIDE), (12, "track_frames", MAX_TRACK_FRAMES))
 TONAL_MINOR = 11  # mode tonal_band_phase and its phase_stride
+TRACKS_MINOR = 12  # sinusoidal tracks (`tracks.py`) and their track_frames
 PACKET_LEN = struct.Struct("<I")  # framed layout: each packet's body_len
 LAST_TOTALS = struct.Struct("<QII")  # the last packet's num_samples, n_frames, latent_steps
 FLAG_LAST = 1
 FLAG_BAND = 2  # mode 3 (1.11): the packet's sections hold their tonal bands
+FLAG_TRACKS = 4  # 1.12, track_frames > 0: the packet's sections hold their track fields
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class BlobHeader:
     gain_smoothing: int = 0  # 1.7 on: the decoder averages the log-gain over this many steps either side
     phase_bins: int = 0  # 1.8 on, modes low_band_phase and tonal_band_phase: bins [0, phase_bins)
     phase_stride: int = 0  # 1.11 on, mode tonal_band_phase: frames from one anchor to the next
+    track_frames: int = 0  # 1.12 on: STFT frames a block of sinusoidal tracks (`tracks.py`); 0: no tracks
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,6 +234,9 @@ class BlobHeader:
         their size with coder 0 (within the tonal band's least and most), at least 8 bytes and the phase a
         section with coders 1 and 2."""
         lo, hi = self.band_size(self.n_frames)
+        if self.track_frames:  # a track field: its alive count and a bit a block, up to every field full
+            m = len(block_range(0, self.n_frames, self.track_frames))
+            lo, hi = lo + min_field_size(m), hi + max_field_size(m)
         if self.coder == Coder.FIXED:
             return self.channels * lo <= payload_len - self.payload_size() <= self.channels * hi
         return payload_len >= self.channels * (8 + self.phase_size() + lo)
@@ -246,7 +254,8 @@ class BlobHeader:
             section = 8 + _MAX_CODED_BYTES_PER_VALUE * values + _CODED_SLACK + self.phase_size(frames)
         # a packet's band: at most one interval more than its frames span, wherever the first one starts
         band = self.band_size(frames + self.phase_stride)[1] if self.band_rows else 0
-        return 1 + LAST_TOTALS.size + self.channels * (section + band)
+        tracks = max_field_size(frames // self.track_frames + 1) if self.track_frames else 0
+        return 1 + LAST_TOTALS.size + self.channels * (section + band + tracks)
 
     def validate(self) -> None:
         """Field-by-field checks; raises FormatError naming the first bad field."""

@@ -42,11 +42,14 @@ class Codec:
     rounding), the ladder point's for a codec loaded by bitrate.
     phase_bins, phase_bits: likewise, the band's STFT bins and bits in modes low_band_phase and
     tonal_band_phase (None: the model's defaults, `latent.coding_options`), the ladder point's for a codec
-    loaded by bitrate."""
+    loaded by bitrate.
+    tracks: likewise, whether `encode` sends steady partials as sinusoidal tracks (format 1.12), the ladder
+    point's for a codec loaded by bitrate."""
 
     def __init__(self, model: Model, mode: str = "predicted", rate_lambda: float = 0.0, *,
-                 phase_bins: int | None = None, phase_bits: int | None = None) -> None:
+                 phase_bins: int | None = None, phase_bits: int | None = None, tracks: bool = False) -> None:
         self.model = model
+        self.tracks = tracks
         self.mode = mode
         self.rate_lambda = rate_lambda
         self.phase_bins = phase_bins
@@ -78,7 +81,7 @@ class Codec:
         """The shipped point `point` (`ladder.points()`): its model, encoding in its mode, with its
         rate-aware rounding and its low band."""
         return cls(Model.load(point.path, provider, threads), point.mode, point.rate_lambda,
-                   phase_bins=point.phase_bins, phase_bits=point.phase_bits)
+                   phase_bins=point.phase_bins, phase_bits=point.phase_bits, tracks=point.tracks)
 
     @classmethod
     def for_blob(cls, data: bytes, provider: str = "cpu", threads: int | None = None) -> Codec:
@@ -119,6 +122,7 @@ class Codec:
         rate_lambda: float | None = None,
         level_match: bool = True,
         fitted_scales: bool = True,
+        tracks: bool | None = None,
     ) -> bytes:
         """audio `[C, N] float` at `sample_rate` Hz -> blob bytes.
 
@@ -153,6 +157,9 @@ class Codec:
         fitted_scales: fixed-width models (coder 0): each latent channel's scale is the one whose codes come
         nearest the values, each step weighed by its input power (`quantize.fitted_scales`); False: the
         largest value's (max-norm), as every release before 2026-12-04 wrote.
+        tracks: send the input's steady partials (tones, chords, a held note's harmonics) as sinusoidal
+        tracks, synthesized by the decoder, and code the rest with the model (format 1.12, docs/FORMAT.md
+        4.9): exact where the model's magnitude wanders; None: `self.tracks`.
         Raises AudioError for audio the codec does not take, CodecError for bad options.
         """
         if packet_steps is not None and not framed:
@@ -162,6 +169,7 @@ class Codec:
         mode = self.mode if mode is None else mode
         lam = self.rate_lambda if rate_lambda is None else rate_lambda
         phase_bins, phase_bits = low_band_of(self, mode, phase_bins, phase_bits)
+        tracks = self.tracks if tracks is None else tracks
         if framed:
             x = as_audio(audio)
             level = Loudness()
@@ -169,9 +177,9 @@ class Codec:
             enc = StreamEncoder(self.model, sample_rate, x.shape[0], mode=mode, bits=bits, phase_bits=phase_bits,
                                 packet_steps=packet_steps, joint_stereo=joint_stereo, level=level,
                                 phase_bins=phase_bins, rate_lambda=lam, level_match=level_match,
-                                fitted_scales=fitted_scales)
+                                fitted_scales=fitted_scales, tracks=tracks)
             return enc.push(x) + enc.flush()
-        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
+        opts = latent.coding_options(self.config, bits, mode, phase_bits, joint_stereo, phase_bins, lam, tracks)
         return encode_whole(self.model, audio, sample_rate,
                             opts._replace(level_match=bool(level_match), fitted_scales=bool(fitted_scales)))
 

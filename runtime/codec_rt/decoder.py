@@ -26,7 +26,7 @@ from . import grid, latent, peaks, phase, postfilter
 from .audio import from_coded
 from .blob import BlobHeader
 from .config import Mode, ModelConfig, Stereo
-from .decoder_state import DecoderState, append_packet, audio_part, hold_band, join_block, stored_band
+from .decoder_state import DecoderState, add_tracks, append_packet, audio_part, hold_band, join_block, stored_band
 from .errors import CodecError, FormatError, TruncatedError, check_bytes, check_int, check_real
 from .grid import (
     BLOCK_FRAMES,
@@ -296,7 +296,9 @@ class StreamDecoder:
             pieces += self._blocks(windows)
         if windows:
             self._trim()
-        y = from_coded(np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32), h.stereo)
+        y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
+        add_tracks(st, y)  # format 1.12's sinusoids, into the coded channels at the model rate
+        y = from_coded(y, h.stereo)
         done = st.end is not None and st.block * self.block_frames >= st.end.model.frames
         if st.drained:
             return y

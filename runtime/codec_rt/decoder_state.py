@@ -21,6 +21,7 @@ from .phase import crossfade
 from .phase_gradient import GradientStart
 from .pitch import LowBandPitch
 from .resample import StreamResampler
+from .tracks import Block, Player, Synth, block_range
 
 F32 = npt.NDArray[np.float32]
 
@@ -71,6 +72,8 @@ class DecoderState:
     skipped: int = 0  # samples of the lead-in dropped at the blob's rate
     held: F32 | None = None
     resampler: StreamResampler | None = None
+    tracks: list[Player] | None = None  # format 1.12: each coded channel's sinusoidal tracks
+    track_pos: int = 0  # the model-rate sample the next decoded samples start at
 
 
 def append_packet(st: DecoderState, p: Packet, decoded: Decoded, h: BlobHeader, cfg: ModelConfig) -> None:
@@ -79,6 +82,8 @@ def append_packet(st: DecoderState, p: Packet, decoded: Decoded, h: BlobHeader, 
     assert st.latents is not None and st.gains is not None
     if h.band_rows:
         _append_band(st, p, h, cfg)
+    if h.track_frames:
+        _append_tracks(st, p, h, cfg)
     lat, gain, ph = decoded
     gains = np.repeat(gain[:, None], p.steps, axis=1)
     # (the first packet, or a whole-layout blob, is taken as is: no copy of a whole file's latent)
@@ -88,6 +93,28 @@ def append_packet(st: DecoderState, p: Packet, decoded: Decoded, h: BlobHeader, 
     if st.phases is not None and ph is not None:
         st.phases = np.concatenate([st.phases, ph], axis=-1)
         st.phase_frames += p.n_frames
+
+
+def _append_tracks(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig) -> None:
+    """A packet's track blocks (FORMAT.md 4.9): a packet without track fields holds none, and no track may
+    be alive then; a field's count of tracks alive must be the decoder's (FormatError)."""
+    if st.tracks is None:
+        st.tracks = [Player(Synth(h.track_frames * cfg.hop)) for _ in range(h.channels)]
+    first = p.index * h.packet_steps * h.time_stride  # FORMAT.md 4.5: packet k's first frame; whole: 0
+    rng = block_range(first, p.n_frames, h.track_frames)
+    for player, ch in zip(st.tracks, p.channels, strict=True):
+        alive, blocks = (0, [Block() for _ in rng]) if ch.tracks is None else ch.tracks
+        if alive != player.alive:
+            raise FormatError(f"packet {p.index} says {alive} tracks are alive, not {player.alive}")
+        player.push(rng.start, blocks)
+
+
+def add_tracks(st: DecoderState, y: F32) -> None:
+    """Add the tracks to the next decoded model-rate samples of the coded channels, `y [channels, n]`."""
+    if st.tracks is not None:
+        for player, row in zip(st.tracks, y, strict=True):
+            player.add_to(row, st.track_pos)
+    st.track_pos += y.shape[1]
 
 
 def _append_band(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig) -> None:

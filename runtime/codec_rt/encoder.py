@@ -20,16 +20,27 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from . import blob, grid, latent, stft, tonal
+from . import blob, grid, latent, stft, tonal, track_analysis
 from .audio import as_audio, check_channels, check_rate, to_coded
 from .config import Coder, ModelConfig
 from .errors import CodecError, check_int
 from .grid import End
 from .lead import lead_in, lead_out
 from .level import Loudness, input_gain, packet_gains, remove_dc, window_capped
-from .model import HasModel, Model, default_workers, low_band_of, mode_of, model_of, pool, rate_lambda_of
+from .model import (
+    HasModel,
+    Model,
+    default_workers,
+    low_band_of,
+    mode_of,
+    model_of,
+    pool,
+    rate_lambda_of,
+    tracks_of,
+)
 from .packets import Totals, write_packet
 from .resample import StreamResampler, resample
+from .tracks import Block, block_range
 
 F32 = npt.NDArray[np.float32]
 
@@ -48,6 +59,12 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     if n_lead := header.lead_in_samples(cfg.sample_rate):
         coded = np.concatenate([lead_in(coded, n_lead), coded, lead_out(coded, n_lead)], axis=1)
     xm = remove_dc(resample(coded, rate, cfg.sample_rate, header.coded_length(cfg.sample_rate)), cfg.sample_rate)
+    track_blocks = None
+    if header.track_frames:  # the model codes what the tracks leave (tracks.py)
+        last = len(block_range(0, header.n_frames, header.track_frames)) - 1
+        pairs = [track_analysis.analyse(c, cfg.sample_rate, header.track_frames * cfg.hop, last) for c in xm]
+        xm = np.stack([r for r, _ in pairs])
+        track_blocks = [b for _, b in pairs]
     gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
     feats = stft.to_features(spec, bool(cfg.phase_floor))
@@ -58,11 +75,12 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     z_coded = None
     weights = _step_power(header, feats, z.shape[-1], cfg.time_stride, opts.fitted_scales, opts.rate_lambda)
     flatness = latent.spectral_flatness(feats[:, 0], 0, header.n_frames) if cfg.causal else None
-    if opts.level_match and matched(bands, opts.rate_lambda, flatness):
+    if opts.level_match and matched(bands, opts.rate_lambda, flatness, track_blocks):
         z_coded = latent.decoded_latent(model, header, z, opts.rate_lambda, weights=weights)
         gains = latent.matched_gains(model, z_coded, gains, feats[:, 0], 0, header.n_frames)
     return blob.write(header, latent.sections(model, header, z, gains, phase, rate_lambda=opts.rate_lambda,
-                                              bands=bands, coded=z_coded, weights=weights))
+                                              bands=bands, coded=z_coded, weights=weights,
+                                              track_blocks=track_blocks))
 
 
 def _step_power(header: blob.BlobHeader, feats: F32, steps: int, stride: int, fitted_scales: bool,
@@ -73,12 +91,17 @@ def _step_power(header: blob.BlobHeader, feats: F32, steps: int, stride: int, fi
     return latent.step_power(feats[:, 0], steps, stride) if used else None
 
 
-def matched(bands: list[tonal.Band] | None, rate_lambda: float, flatness: float | None = None) -> bool:
+def matched(bands: list[tonal.Band] | None, rate_lambda: float, flatness: float | None = None,
+            tracks: list[list[Block]] | None = None) -> bool:
     """Whether a section's gain is matched to the decoded level (FORMAT.md 7.7, `latent.matched_gains`): where
     a channel holds tonal bands (a steady sound, whose level error is heard as such) or the latent is rounded
     rate-aware (which pulls the level down); with a causal model's `flatness` (`latent.spectral_flatness`),
-    where its input is not noise-like. Not on every section of a non-causal model: the decoder graph run on
+    where its input is not noise-like and no channel holds `tracks` (a tone's first blocks, before its track
+    starts, are all the model has of it there, and matched over them alone come out louder than its track:
+    docs/MEASURED.md, "Tracks"). Not on every section of a non-causal model: the decoder graph run on
     each slowed encoding (docs/MEASURED.md)."""
+    if tracks is not None and any(not b.empty for c in tracks for b in c):
+        return False
     causal = flatness is not None and flatness < latent.MATCH_FLATNESS
     return causal or rate_lambda > 0 or (bands is not None and any(b.flags.any() for b in bands))
 
@@ -102,7 +125,8 @@ class EncoderState:
     the lead-out) from index `start` on (what later packets need). head: the audio's first samples at its
     own rate, held until the lead-in can be made from them; None once it is. tail: its last samples at its
     own rate, as many as the lead-out has (made from them at the end). received: input samples pushed so
-    far, per channel. next_packet: the next packet to write.
+    far, per channel. next_packet: the next packet to write. tracks: each coded channel's sinusoidal tracks
+    (format 1.12), which take their share out of the samples as they arrive; None without.
     resampler: the streaming resampler (holding soxr's state when the input rate is not the model's, which
     cannot be copied; every other state can, with copy.deepcopy).
     """
@@ -116,6 +140,7 @@ class EncoderState:
     finished: bool = False
     head: F32 | None = None
     tail: F32 | None = None
+    tracks: list[track_analysis.Analyzer] | None = None
 
 
 class StreamEncoder:
@@ -140,7 +165,8 @@ class StreamEncoder:
     model's packet's own gain to at most twice that of its window from its own first sample on
     (`level.window_capped`); False: the
     gain applied stored, the own gain not held so (as every release before 2026-12-04 wrote).
-    `fitted_scales`: as `Codec.encode`'s.
+    `fitted_scales`: as `Codec.encode`'s. `tracks`: as `Codec.encode`'s (None: the codec's; False for a bare
+    `Model`).
     Raises AudioError for a bad rate, channel count or chunk, CodecError for bad options.
     """
 
@@ -161,13 +187,15 @@ class StreamEncoder:
         rate_lambda: float | None = None,
         level_match: bool = True,
         fitted_scales: bool = True,
+        tracks: bool | None = None,
     ) -> None:
         self.model = model_of(model)
         cfg = self.config = self.model.config
         lam = rate_lambda_of(model) if rate_lambda is None else rate_lambda
         mode = mode_of(model) if mode is None else mode
         phase_bins, phase_bits = low_band_of(model, mode, phase_bins, phase_bits)
-        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, lam)
+        opts = latent.coding_options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, lam,
+                                     tracks_of(model) if tracks is None else tracks)
         self.rate_lambda = opts.rate_lambda
         self.level_match = bool(level_match)  # FORMAT.md 7.7
         self.fitted_scales = bool(fitted_scales)
@@ -184,10 +212,13 @@ class StreamEncoder:
 
     def initial_state(self) -> EncoderState:
         """A fresh state: nothing pushed yet."""
+        cfg, h = self.config, self.header
+        tracks = [track_analysis.Analyzer(cfg.sample_rate, h.track_frames * cfg.hop) for _ in range(self.channels)
+                  ] if h.track_frames else None
         return EncoderState(np.zeros((self.channels, 0), np.float32),
                             StreamResampler(self.sample_rate, self.config.sample_rate, self.channels),
                             head=np.zeros((self.channels, 0), np.float32),
-                            tail=np.zeros((self.channels, 0), np.float32))
+                            tail=np.zeros((self.channels, 0), np.float32), tracks=tracks)
 
     def reset(self) -> None:
         """Forget the stream: the next push starts a new one (with its own header)."""
@@ -238,9 +269,12 @@ class StreamEncoder:
         have = st.start + st.samples.shape[1]
         if have > coded:
             st.samples = st.samples[:, : max(0, coded - st.start)]
-        elif have < coded:
-            st.samples = np.pad(st.samples, ((0, 0), (0, coded - have)))
+        elif have < coded:  # (through the tracks: what they add there is taken out too)
+            self._append(np.zeros((self.channels, coded - have), np.float32))
         n_frames = stft.n_frames(coded, cfg.hop)
+        if st.tracks is not None:  # the blocks that start after the last sample, up to the last frame
+            for a in st.tracks:
+                a.decide_through(len(block_range(0, n_frames, h.track_frames)) - 1)
         end = End(coded, n_frames, cfg.latent_steps(n_frames))
         n_packets = -(-end.steps // self.packet_steps)
         out = [self._header_bytes(), *self._packets(range(st.next_packet, n_packets), end)]
@@ -251,6 +285,8 @@ class StreamEncoder:
 
     def _append(self, y: F32) -> None:
         if y.shape[1]:
+            if self.state.tracks is not None:
+                y = np.stack([a.process(c) for a, c in zip(self.state.tracks, y, strict=True)])
             self.state.samples = np.concatenate([self.state.samples, y], axis=1)
 
     def _resample(self, x: F32) -> None:
@@ -309,6 +345,10 @@ class StreamEncoder:
         if keep > st.start:
             st.samples = st.samples[:, min(keep - st.start, st.samples.shape[1]) :]
             st.start = keep
+        if st.tracks is not None:
+            first = block_range(0, st.next_packet * self.packet_steps * cfg.time_stride, self.header.track_frames).stop
+            for a in st.tracks:
+                a.drop_before(first)
         return out
 
     def _packet(self, k: int, end: End | None) -> bytes:
@@ -338,11 +378,21 @@ class StreamEncoder:
         a, b = j0 - t0 // s, j1 - t0 // s  # the packet's steps in the window
         weights = _step_power(h, feats, zw.shape[-1], s, self.fitted_scales, self.rate_lambda)
         flatness = latent.spectral_flatness(feats[:, 0], f0, n_frames) if cfg.causal else None
-        if self.level_match and matched(bands, self.rate_lambda, flatness):  # the window's: the graph's context
+        blocks = self._track_blocks(j0 * s, n_frames)
+        if self.level_match and matched(bands, self.rate_lambda, flatness, blocks):  # the window's: the graph's context
             window = latent.decoded_latent(self.model, h, zw, self.rate_lambda, (a, b), weights)
             gains = latent.matched_gains(self.model, window, gains, feats[:, 0], f0, n_frames)
             z_coded = window[..., a:b]  # the packet's own symbols, as `sections` would round them
         totals = Totals(self.state.received, end.frames, end.steps) if last and end is not None else None
         return write_packet(k, latent.sections(self.model, h, z, gains, phase, j0 * s, self.rate_lambda, bands,
-                                               z_coded, None if weights is None else weights[:, a:]),
-                            totals, bands is not None)
+                                               z_coded, None if weights is None else weights[:, a:], blocks),
+                            totals, bands is not None, blocks is not None)
+
+    def _track_blocks(self, first_frame: int, n_frames: int) -> list[list[Block]] | None:
+        """Each channel's track blocks that start in frames `[first_frame, first_frame + n_frames)`; None
+        where none holds a track (the packet then leaves its track fields out: FORMAT.md 4.5)."""
+        if self.state.tracks is None:
+            return None
+        rng = block_range(first_frame, n_frames, self.header.track_frames)
+        out = [[a.blocks[i] for i in rng] for a in self.state.tracks]
+        return out if any(not b.empty for c in out for b in c) else None

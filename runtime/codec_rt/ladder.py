@@ -48,6 +48,7 @@ class LadderPoint:
     rate_lambda: float = 0.0  # its rate-aware rounding (`entropy.rate_aware_symbols`); 0: plain rounding
     phase_bins: int | None = None  # mode low_band_phase: the low band's STFT bins (None: the model's default)
     phase_bits: int | None = None  # mode low_band_phase: their phase's bits (None: the model's default)
+    tracks: bool = False  # steady partials as sinusoidal tracks (format 1.12, `tracks.py`)
 
     @classmethod
     def of_folder(cls, path: str | Path) -> LadderPoint:
@@ -92,7 +93,16 @@ def point_from_dict(p: dict[str, Any]) -> LadderPoint:
         low[k] = None if v is None else int(v)
     return LadderPoint(float(p["kbps"]), MODELS_DIR / p["dir"], str(p["model_id"]),
                        bool(p.get("low_latency", False)), bool(p.get("fixed_width", False)), mode.name.lower(),
-                       check_rate_lambda(p.get("rate_lambda", 0.0)), low["phase_bins"], low["phase_bits"])
+                       check_rate_lambda(p.get("rate_lambda", 0.0)), low["phase_bins"], low["phase_bits"],
+                       _flag(p, "tracks"))
+
+
+def _flag(p: dict[str, Any], key: str) -> bool:
+    """A point's true-or-false field (default false); ValueError for anything else."""
+    v = p.get(key, False)
+    if not isinstance(v, bool):
+        raise ValueError(f"{key} must be true or false: {v!r}")
+    return v
 
 
 def points() -> tuple[LadderPoint, ...]:

@@ -13,13 +13,14 @@ Per audio channel (docs/FORMAT.md, "From symbols to decoder features"):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from . import entropy, lead, stft, tonal
-from .blob import PHASE_DITHER_MINOR, TONAL_MINOR, BlobHeader
+from .blob import PHASE_DITHER_MINOR, TONAL_MINOR, TRACKS_MINOR, BlobHeader
 from .config import Coder, Layout, Mode, ModelConfig, Stereo
 from .errors import CodecError, FormatError
 from .level import GAIN_GRID_DB, GAIN_SMOOTHING_STEPS, MAX_GAIN, MIN_GAIN
@@ -27,6 +28,8 @@ from .model import Model
 from .quantize import MIN_ENCODE_BITS, check_bits, dequantize, dequantize_phase, phase_dither, quantize, quantize_phase
 from .resample import model_length
 from .section import ChannelData, channel_section
+from .tracks import Block as TrackBlock
+from .tracks import default_frames as default_track_frames
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -60,6 +63,7 @@ class Options(NamedTuple):
     phase_stride: int = 0  # mode tonal_band_phase: frames from one anchor to the next (`tonal.py`)
     level_match: bool = True  # store the gain that brings the decoded level to the input's (`matched_gains`)
     fitted_scales: bool = True  # coder 0: scales fitted to the values (`quantize.fitted_scales`), else max-norm
+    track_frames: int = 0  # > 0: sinusoidal tracks in blocks of this many STFT frames (format 1.12, `tracks.py`)
 
 
 def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
@@ -71,8 +75,18 @@ def low_band_bins(cfg: ModelConfig, hz: float | None = None) -> int:
 
 def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = "predicted",
                    phase_bits: int | None = None, joint_stereo: bool = False,
-                   phase_bins: int | None = None, rate_lambda: float = 0.0) -> Options:
-    """Check an encoder's options against the model -> the `Options` to write. `phase_bits` (default 8 in
+                   phase_bins: int | None = None, rate_lambda: float = 0.0, tracks: bool = False) -> Options:
+    """Check an encoder's options against the model -> the `Options` to write, with sinusoidal tracks
+    (`tracks.default_frames` to a block) where `tracks`. CodecError for `tracks` other than a bool."""
+    if not isinstance(tracks, (bool, np.bool_)):
+        raise CodecError(f"tracks must be True or False, got {tracks!r}")
+    opts = _options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, rate_lambda)
+    return opts._replace(track_frames=default_track_frames(cfg.sample_rate, cfg.hop) if tracks else 0)
+
+
+def _options(cfg: ModelConfig, bits: int | None, mode: str | int, phase_bits: int | None, joint_stereo: bool,
+             phase_bins: int | None, rate_lambda: float) -> Options:
+    """`coding_options` but tracks. `phase_bits` (default 8 in
     mode store_phase; in low_band_phase 4, 3 for a causal model; in tonal_band_phase `tonal.DEFAULT_BITS`)
     and `phase_bins` (low_band_phase: `low_band_bins`; tonal_band_phase: those up to `tonal.DEFAULT_HZ`).
     CodecError: `bits` with a range-coded model (its rate is the model's), bits outside
@@ -167,16 +181,18 @@ def header_for(model: Model, opts: Options, sample_rate: int, channels: int, *, 
         layout=Layout.FRAMED if framed else Layout.WHOLE, stereo=stereo, time_stride=cfg.time_stride if framed else 0,
         packet_steps=packet_steps, pre_skip=pre_skip, post_skip=pre_skip,
         gain_smoothing=GAIN_SMOOTHING_STEPS if pre_skip and framed else 0,  # 1.7 along with the lead
-        phase_bins=opts.phase_bins, phase_stride=opts.phase_stride,
+        phase_bins=opts.phase_bins, phase_stride=opts.phase_stride, track_frames=opts.track_frames,
     )
     header.validate()
     return header
 
 
 def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) -> int:
-    """The minor version a header is written as: 1.10 with stored phase (its codes dithered); else the
-    oldest that holds what it says: framed 1.7 with a lead-in and 1.4 without, whole 1.6 with a lead-in
-    and `BlobHeader.whole_minor` without."""
+    """The minor version a header is written as: 1.12 with tracks, 1.10 with stored phase (its codes
+    dithered); else the oldest that holds what it says: framed 1.7 with a lead-in and 1.4 without, whole 1.6
+    with a lead-in and `BlobHeader.whole_minor` without."""
+    if opts.track_frames:
+        return TRACKS_MINOR
     if opts.mode == Mode.TONAL_BAND_PHASE:
         return TONAL_MINOR
     if opts.mode != Mode.PREDICTED:
@@ -188,7 +204,8 @@ def _minor(opts: Options, framed: bool, lead: bool, coder: int, stereo: Stereo) 
 
 def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F32 | None,
              first_frame: int = 0, rate_lambda: float = 0.0, bands: Sequence[tonal.Band] | None = None,
-             coded: F32 | None = None, weights: F64 | None = None) -> bytes:
+             coded: F32 | None = None, weights: F64 | None = None,
+             track_blocks: Sequence[list[TrackBlock]] | None = None) -> bytes:
     """One packet's (or the whole layout's) channel sections: latent `[C, Lc, Lf, steps] float32`, the gains
     `[C] float32` the audio was scaled by, and in modes store_phase and low_band_phase the STFT phase of the
     header's `phase_rows` lowest bins, `[C, phase_rows, frames]` in radians, whose first is the stream's
@@ -198,7 +215,9 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
     level match), holds its symbols already. `weights`, `[C, steps + k]`, each step's input power
     (`step_power`) and that of the k steps after the section the encoder has (a packet's window): a
     fixed-width latent's scales are fitted with the section's (None: max-norm, `quantize.quantize`), and
-    rate-aware rounding keeps plain rounding at transients alone (`entropy.rate_aware_symbols`' power)."""
+    rate-aware rounding keeps plain rounding at transients alone (`entropy.rate_aware_symbols`' power).
+    `track_blocks`: each channel's blocks of sinusoidal tracks (`track_analysis.Analyzer`), None where the
+    sections hold no track fields."""
     out = []
     for c in range(latent.shape[0]):
         band = None if bands is None else bands[c]
@@ -215,6 +234,9 @@ def sections(model: Model, header: BlobHeader, latent: F32, gains: F32, phase: F
                        else coded[c].astype(np.int32))
             data = ChannelData(float(gains[c]), np.zeros(0, np.float32), None, codes,
                                entropy.encode(symbols, tables), band)
+        if track_blocks is not None:
+            blocks = track_blocks[c]
+            data = replace(data, tracks=(len(blocks[0].ends) if blocks else 0, blocks))
         out.append(channel_section(data, header))
     return b"".join(out)
 

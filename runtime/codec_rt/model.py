@@ -291,6 +291,11 @@ def rate_lambda_of(m: Model | HasModel) -> float:
     return 0.0 if isinstance(m, Model) else float(getattr(m, "rate_lambda", 0.0))
 
 
+def tracks_of(m: Model | HasModel) -> bool:
+    """Whether `m` encodes with sinusoidal tracks: a `Codec`'s own (`Codec.tracks`), else False."""
+    return False if isinstance(m, Model) else bool(getattr(m, "tracks", False))
+
+
 def low_band_of(m: Model | HasModel | ladder.LadderPoint, mode: str | int, phase_bins: int | None,
                 phase_bits: int | None) -> tuple[int | None, int | None]:
     """`phase_bins`, `phase_bits` for encoding with `m` in `mode`: where None and `mode` is `m`'s own, a

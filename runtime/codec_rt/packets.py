@@ -7,8 +7,8 @@ P = packet_steps, S = time_stride (the last packet: up to the end). Each packet:
 
     4         body_len: bytes of the body, 1..max_packet_body() (`BlobHeader.max_packet_body`)
     body_len  body:
-        1  flags: bit 0 = last packet; bit 1 (mode 3, 1.11) = the sections hold their tonal bands; the
-           other bits 0
+        1  flags: bit 0 = last packet; bit 1 (mode 3, 1.11) = the sections hold their tonal bands; bit 2
+           (track_frames > 0, 1.12) = they hold their track fields; the other bits 0
         last packet only: 8 num_samples, 4 n_frames, 4 latent_steps (the whole stream's; latent_steps =
            ceil(n_frames / S), and they put the last packet at index k: latent_steps - k * P in 1..P)
         one section per audio channel, as in the whole layout, over this packet's steps and frames
@@ -29,6 +29,7 @@ from typing import BinaryIO, NamedTuple
 from .blob import (
     FLAG_BAND,
     FLAG_LAST,
+    FLAG_TRACKS,
     HEADER_SIZE_1_2,
     LAST_TOTALS,
     PACKET_LEN,
@@ -72,11 +73,13 @@ class Totals(NamedTuple):
     latent_steps: int
 
 
-def write_packet(index: int, sections: bytes, totals: tuple[int, int, int] | None = None, band: bool = False
-                 ) -> bytes:
+def write_packet(index: int, sections: bytes, totals: tuple[int, int, int] | None = None, band: bool = False,
+                 tracks: bool = False) -> bytes:
     """Packet `index` of the framed layout: the channel sections joined, and for the last packet the whole
-    stream's `Totals` (num_samples, n_frames, latent_steps); `band`: the sections end with their tonal bands."""
-    body = bytes([(FLAG_LAST if totals is not None else 0) | (FLAG_BAND if band else 0)])
+    stream's `Totals` (num_samples, n_frames, latent_steps); `band`: the sections hold their tonal bands,
+    `tracks` their track fields."""
+    body = bytes([(FLAG_LAST if totals is not None else 0) | (FLAG_BAND if band else 0)
+                  | (FLAG_TRACKS if tracks else 0)])
     if totals is not None:
         body += LAST_TOTALS.pack(*totals)
     body += sections
@@ -220,7 +223,7 @@ class PacketReader:
                                 f"order) from there")
         body = bytes(self._buf[4 : 4 + body_len])
         flags = body[0]
-        if flags & ~(FLAG_LAST | (FLAG_BAND if h.band_rows else 0)):
+        if flags & ~(FLAG_LAST | (FLAG_BAND if h.band_rows else 0) | (FLAG_TRACKS if h.track_frames else 0)):
             raise FormatError(f"{where} has unknown flags {flags:#04x}")
         last = bool(flags & FLAG_LAST)
         pos, steps, n_frames = 1, h.packet_steps, h.packet_steps * h.time_stride
@@ -231,7 +234,7 @@ class PacketReader:
             pos += LAST_TOTALS.size
             steps, n_frames = _check_totals(h, k, totals, where)
         chans = parse_sections(body, pos, len(body), h, steps, n_frames, k * h.packet_steps * h.time_stride,
-                               bool(flags & FLAG_BAND))
+                               bool(flags & FLAG_BAND), bool(flags & FLAG_TRACKS))
         if last:
             self.header = replace(h, num_samples=totals.num_samples, n_frames=totals.n_frames,
                                   latent_steps=totals.latent_steps)

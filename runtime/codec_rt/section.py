@@ -18,6 +18,9 @@ from .errors import FormatError
 from .level import MAX_GAIN, MIN_GAIN
 from .quantize import pack, packed_size, unpack
 from .tonal import Band, from_bytes, interval_range, to_bytes
+from .tracks import Block, block_range
+from .tracks import from_bytes as tracks_from_bytes
+from .tracks import to_bytes as tracks_to_bytes
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,15 @@ class ChannelData:
     phase_codes: npt.NDArray[np.uint16] | None  # [phase_rows, STFT frames] in modes 1 and 2
     coded: bytes = b""  # coders 1 and 2: the range-coded latent symbols (decoded with the model's tables)
     band: Band | None = None  # mode 3: the tonal band
+    tracks: tuple[int, list[Block]] | None = None  # 1.12: the tracks alive at its first block, and its blocks
 
 
 def parse_sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: int, n_frames: int,
-                   first_frame: int = 0, band: bool = True) -> list[ChannelData]:
+                   first_frame: int = 0, band: bool = True, tracks: bool = True) -> list[ChannelData]:
     """Parse the channel sections in `data[pos:end]`, each over `steps` latent steps and `n_frames` STFT
     frames from the stream's frame `first_frame` on, in mode tonal_band_phase with their bands where `band`
-    (the whole layout's always; a packet's where its flags say); they must fill it exactly."""
+    and with track_frames > 0 their track fields where `tracks` (the whole layout's always; a packet's
+    where its flags say); they must fill it exactly."""
     out: list[ChannelData] = []
     n_latent = header.latent_channels * header.latent_bins * steps
     # the tonal band's least bytes (its flags) are known; its rest is checked once they are read
@@ -79,7 +84,12 @@ def parse_sections(data: bytes, pos: int, end: int, header: BlobHeader, steps: i
         if header.band_rows and band:
             m = len(interval_range(first_frame, n_frames, header.phase_stride))
             tonal, pos = from_bytes(data, pos, end, m, header.band_rows, header.phase_bits)
-        out.append(ChannelData(gain, scales, codes, phase, coded, tonal))
+        held = None
+        if header.track_frames and tracks:
+            m = len(block_range(first_frame, n_frames, header.track_frames))
+            alive, blocks, pos = tracks_from_bytes(data, pos, end, m)
+            held = (alive, blocks)
+        out.append(ChannelData(gain, scales, codes, phase, coded, tonal, held))
     if pos != end:
         raise FormatError(f"channel sections end at byte {pos}, the payload at {end}")
     return out
@@ -104,4 +114,6 @@ def channel_section(data: ChannelData, header: BlobHeader) -> bytes:
         if data.band.anchors.shape[1] != header.band_rows:
             raise FormatError(f"tonal_band_phase blob with a band of other than its {header.band_rows} bins")
         parts.append(to_bytes(data.band, header.phase_bits))
+    if header.track_frames and data.tracks is not None:  # (a packet without them says so in its flags)
+        parts.append(tracks_to_bytes(data.tracks[1]))
     return b"".join(parts)

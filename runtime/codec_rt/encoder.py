@@ -40,7 +40,7 @@ from .model import (
 )
 from .packets import Totals, write_packet
 from .resample import StreamResampler, resample
-from .tracks import Block, block_range
+from .tracks import Block, block_range, lookahead
 
 F32 = npt.NDArray[np.float32]
 
@@ -62,7 +62,8 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     track_blocks = None
     if header.track_frames:  # the model codes what the tracks leave (tracks.py)
         last = len(block_range(0, header.n_frames, header.track_frames)) - 1
-        pairs = [track_analysis.analyse(c, cfg.sample_rate, header.track_frames * cfg.hop, last) for c in xm]
+        pairs = [track_analysis.analyse(c, cfg.sample_rate, header.track_frames * cfg.hop,
+                                        lookahead(cfg.n_fft, cfg.hop), last) for c in xm]
         xm = np.stack([r for r, _ in pairs])
         track_blocks = [b for _, b in pairs]
     gains = input_gain(xm)
@@ -213,8 +214,8 @@ class StreamEncoder:
     def initial_state(self) -> EncoderState:
         """A fresh state: nothing pushed yet."""
         cfg, h = self.config, self.header
-        tracks = [track_analysis.Analyzer(cfg.sample_rate, h.track_frames * cfg.hop) for _ in range(self.channels)
-                  ] if h.track_frames else None
+        tracks = [track_analysis.Analyzer(cfg.sample_rate, h.track_frames * cfg.hop, lookahead(cfg.n_fft, cfg.hop))
+                  for _ in range(self.channels)] if h.track_frames else None
         return EncoderState(np.zeros((self.channels, 0), np.float32),
                             StreamResampler(self.sample_rate, self.config.sample_rate, self.channels),
                             head=np.zeros((self.channels, 0), np.float32),
@@ -266,15 +267,16 @@ class StreamEncoder:
         self._append(st.resampler.process(x, last=True))
         # the coded signal (lead-in, audio, lead-out) of the header the last packet completes
         coded = replace(h, num_samples=st.received).coded_length(cfg.sample_rate)
+        n_frames = stft.n_frames(coded, cfg.hop)
+        if st.tracks is not None:  # the rest of the residual, and the blocks up to the last frame's
+            last = len(block_range(0, n_frames, h.track_frames)) - 1
+            rest = np.stack([a.finish(coded, last) for a in st.tracks])
+            st.samples = np.concatenate([st.samples, rest], axis=1)
         have = st.start + st.samples.shape[1]
         if have > coded:
             st.samples = st.samples[:, : max(0, coded - st.start)]
-        elif have < coded:  # (through the tracks: what they add there is taken out too)
-            self._append(np.zeros((self.channels, coded - have), np.float32))
-        n_frames = stft.n_frames(coded, cfg.hop)
-        if st.tracks is not None:  # the blocks that start after the last sample, up to the last frame
-            for a in st.tracks:
-                a.decide_through(len(block_range(0, n_frames, h.track_frames)) - 1)
+        elif have < coded:
+            st.samples = np.pad(st.samples, ((0, 0), (0, coded - have)))
         end = End(coded, n_frames, cfg.latent_steps(n_frames))
         n_packets = -(-end.steps // self.packet_steps)
         out = [self._header_bytes(), *self._packets(range(st.next_packet, n_packets), end)]

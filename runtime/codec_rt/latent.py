@@ -81,7 +81,7 @@ def coding_options(cfg: ModelConfig, bits: int | None = None, mode: str | int = 
     if not isinstance(tracks, (bool, np.bool_)):
         raise CodecError(f"tracks must be True or False, got {tracks!r}")
     opts = _options(cfg, bits, mode, phase_bits, joint_stereo, phase_bins, rate_lambda)
-    return opts._replace(track_frames=default_track_frames(cfg.sample_rate, cfg.hop) if tracks else 0)
+    return opts._replace(track_frames=default_track_frames(cfg.n_fft, cfg.hop) if tracks else 0)
 
 
 def _options(cfg: ModelConfig, bits: int | None, mode: str | int, phase_bits: int | None, joint_stereo: bool,

@@ -1,20 +1,26 @@
 """The encoder's side of the sinusoidal tracks (`tracks.py`): find the steady partials of one coded channel
 at the model rate, code each block's tracks, and subtract what the decoder will synthesize from them.
 
-Causal, with no lookahead: block i's codes come from the input before its first sample, so tracks add
-nothing to a stream's latency. Each block:
+Block i's codes come from the input up to `tracks.lookahead` samples past its first, what the encoder has
+when it must code them, so tracks add nothing to a stream's latency. Every DETECT_S_EVERY seconds:
 
-1. Peaks of the last DETECT_SAMPLES of input (a 4-term Blackman-Harris window, whose side lobes lie 92 dB
-   down, zero-padded to DETECT_FFT; each peak's frequency at the vertex of the parabola through its
+1. Peaks of the last DETECT_S of input (a 4-term Blackman-Harris window, whose side lobes lie 92 dB down,
+   zero-padded DETECT_PAD times; each peak's frequency at the vertex of the parabola through its
    log-magnitude and its neighbours': Smith and Serra, PARSHL, 1987), kept where they stand PROMINENCE_DB
-   over the valleys either side, within RANGE_DB of the strongest and over FLOOR_DBFS.
-2. A peak that stays within STEADY_HZ of where it was for STEADY_BLOCKS blocks in a row is a steady
+   over the valleys either side, within RANGE_DB of the strongest and over FLOOR_DBFS, from MIN_HZ up.
+2. A peak that stays within STEADY_HZ of where it was for STEADY_RUNS detections in a row is a steady
    partial; a new track starts on it unless a track is within SPACING_HZ. Speech seldom holds a partial
-   that still (on 20 development clips 0.01 kbps went to tracks), a tone or a chord at once.
-3. The complex amplitudes of every track at the block's first sample, by least squares over the last
-   FIT_SAMPLES at their coded frequencies; a track whose peak moved or went ends, and so does one whose
-   amplitude over the last block alone fell to under half its fit (a tone that stops).
-4. Amplitude and phase steps towards those amplitudes, clipped to the codes' range: a track's phase
+   that still (on 20 development clips 0.01 kbps went to tracks), a tone or a chord at once; not where the
+   input's last DETECT_S_EVERY holds under BIRTH_RATIO of the tracks' power (a tone that stopped is still
+   steady in the window). A track whose peak moved or went ends.
+
+Every block:
+
+3. Where the block's input holds under STOP_RATIO of the power of the tracks going on unchanged over it,
+   every track ends (a sound that stops: the track fades out over the block, as the input did).
+4. The complex amplitudes of every track at the block's first sample, by least squares over the last
+   FIT_S at their coded frequencies; amplitude and phase steps towards them, past a dead band of
+   DEAD_BAND steps (noise in the fit would step every block), clipped to the codes' range: a track's phase
    follows the input's as a phase-locked loop does.
 """
 
@@ -43,16 +49,19 @@ from .tracks import (
 
 F64 = npt.NDArray[np.float64]
 
-DETECT_S = 0.128  # seconds of input a block's peaks are found in
+DETECT_S = 0.128  # seconds of input the peaks are found in
+DETECT_S_EVERY = 0.02  # seconds between two detections
 DETECT_PAD = 8  # zero padding of that window
 FIT_S = 0.064  # seconds the amplitudes are fitted over
 PROMINENCE_DB = 20.0
 RANGE_DB = 40.0
 FLOOR_DBFS = -67.0
 STEADY_HZ = 0.6
-STEADY_BLOCKS = 3
+STEADY_RUNS = 3
 SPACING_HZ = 20.0
-STOP_RATIO = 0.5
+STOP_RATIO = 0.25  # of the power
+BIRTH_RATIO = 0.5  # of the power of the tracks, in the input's last DETECT_S_EVERY, for a track to start
+DEAD_BAND = 0.75
 MIN_HZ = 40.0  # the encoder takes infrasound out of what the model codes (`level.remove_dc`), tracks too
 _LO = -(1 << (DELTA_BITS - 1))
 _HI = (1 << (DELTA_BITS - 1)) - 1
@@ -96,9 +105,10 @@ def _peaks(x: F64, rate: int) -> list[float]:
     return out
 
 
-def _fit(x: F64, freqs: list[int]) -> npt.NDArray[np.complex128]:
-    """Complex amplitudes `c` (x ~ sum Re(c exp(i w (n - N)))) at the sample after `x`, by least squares."""
-    n = np.arange(-x.size, 0, dtype=np.int64)
+def _fit(x: F64, freqs: list[int], after: int) -> npt.NDArray[np.complex128]:
+    """Complex amplitudes `c` (x ~ sum Re(c exp(2 pi i F (n - N) / TURN))) at sample N, `after` samples
+    before the sample after `x`, by least squares."""
+    n = np.arange(-x.size, 0, dtype=np.int64) + after
     cols = []
     for f in freqs:
         w = 2.0 * np.pi * ((f * n) % TURN).astype(np.float64) / TURN
@@ -114,66 +124,78 @@ def _amp_code(a: float) -> int:
 
 @dataclass
 class Analyzer:
-    """One coded channel's tracks on the encoder's side: model-rate input in, the residual out, each block's
-    codes kept in `blocks` (by index) for the packets that hold them."""
+    """One coded channel's tracks on the encoder's side: model-rate input in, the residual (the input less the
+    tracks) out as it becomes final, each block's codes kept in `blocks` (by index) for the packets that
+    hold them."""
 
     rate: int  # the model rate, Hz
     block_len: int  # Q: model-rate samples a block
+    ahead: int  # `tracks.lookahead`: input samples past a block's first that its codes may use
     synth: Synth = field(init=False)
-    history: F64 = field(init=False)  # the last input samples, up to `received`
+    history: F64 = field(init=False)  # input samples [received - history.size, received)
     received: int = 0
+    emitted: int = 0  # residual samples out
     decided: int = 0  # blocks decided (0 .. decided - 1)
-    rendered: F64 = field(init=False)  # the synthesis of the decided blocks from `rendered_pos` on
-    rendered_pos: int = 0
+    rendered: F64 = field(init=False)  # the synthesis of the decided blocks from `emitted` on
     blocks: dict[int, Block] = field(default_factory=dict)
-    _steady: list[tuple[float, int]] = field(default_factory=list)  # (Hz, blocks in a row)
+    _steady: list[tuple[float, int]] = field(default_factory=list)  # (Hz, detections in a row)
     _freqs: list[float] = field(default_factory=list)  # each alive track's measured frequency (Hz)
 
     def __post_init__(self) -> None:
         self.synth = Synth(self.block_len)
-        self.history = np.zeros(self._keep)
+        self.history = np.zeros(0)
         self.rendered = np.zeros(0)
 
     @property
-    def _keep(self) -> int:
-        return max(round(DETECT_S * self.rate), round(FIT_S * self.rate))
+    def _every(self) -> int:
+        return max(1, round(DETECT_S_EVERY * self.rate / self.block_len))
 
     def process(self, x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
-        """The next input samples `[n]` -> the residual over them `[n] float32`: the input less the tracks."""
+        """The next input samples `[n]` -> the residual samples now final (those of the blocks decided: up
+        to `ahead` fewer than have come in)."""
         x = np.asarray(x, np.float64)
-        out = np.empty(x.size, np.float32)
-        done = 0
-        while done < x.size:
-            pos = self.received
-            if pos >= self.decided * self.block_len:  # a block's first sample: decide it on the input before
-                self.decide_through(pos // self.block_len)
-            n = min(x.size - done, self.decided * self.block_len - pos)
-            self.history = np.concatenate([self.history, x[done : done + n]])[-self._keep :]
-            self.received += n
-            off = pos - self.rendered_pos
-            out[done : done + n] = (x[done : done + n] - self.rendered[off : off + n]).astype(np.float32)
-            done += n
-        drop = (self.received - self.rendered_pos) // self.block_len * self.block_len
-        self.rendered, self.rendered_pos = self.rendered[drop:], self.rendered_pos + drop
-        return out
+        # what the next blocks read: the samples not yet emitted and the analysis windows before them
+        keep = self.received + x.size - self.emitted + max(round(DETECT_S * self.rate), round(FIT_S * self.rate))
+        self.history = np.concatenate([self.history, x])[-(keep + self.block_len) :]
+        self.received += x.size
+        while self.decided * self.block_len + self.ahead <= self.received:
+            self._next()
+        return self._emit(min(self.received, self.decided * self.block_len))
 
-    def decide_through(self, last: int) -> None:
-        """Decide blocks up to `last` (on the input received so far: at a stream's end, zeros after it)."""
-        while self.decided <= last:
-            b = self._decide(self.decided)
-            self.blocks[self.decided] = b
-            self.rendered = np.concatenate([self.rendered, self.synth.render(b)])
-            self.decided += 1
+    def finish(self, coded: int, last_block: int) -> npt.NDArray[np.float32]:
+        """The stream's end: `coded` samples in all (zeros after the input), blocks up to `last_block`
+        decided -> the rest of the residual, up to `coded`."""
+        if self.received < coded:
+            out = self.process(np.zeros(coded - self.received))
+        else:
+            out = np.zeros(0, np.float32)
+        while self.decided <= last_block or self.decided * self.block_len < coded:
+            self._next()
+        return np.concatenate([out, self._emit(coded)])
 
     def drop_before(self, block: int) -> None:
         """Forget the codes of blocks before `block` (their packets are written)."""
         for i in [i for i in self.blocks if i < block]:
             del self.blocks[i]
 
-    def _input_before(self, i: int, n: int) -> F64:
-        """The `n` input samples before block i's first (zeros before the stream and after what arrived)."""
-        end = i * self.block_len
-        h0 = self.received - self.history.size  # the history holds input [h0, received)
+    def _next(self) -> None:
+        i = self.decided
+        b = self._decide(i)
+        self.blocks[i] = b
+        self.rendered = np.concatenate([self.rendered, self.synth.render(b)])
+        self.decided += 1
+
+    def _emit(self, upto: int) -> npt.NDArray[np.float32]:
+        n = max(0, min(upto, self.received) - self.emitted)
+        h0 = self.received - self.history.size
+        x = self.history[self.emitted - h0 : self.emitted - h0 + n]
+        out = (x - self.rendered[:n]).astype(np.float32)
+        self.rendered, self.emitted = self.rendered[n:], self.emitted + n
+        return out
+
+    def _input(self, end: int, n: int) -> F64:
+        """Input samples `[end - n, end)` (zeros before the stream and after what arrived)."""
+        h0 = self.received - self.history.size
         out = np.zeros(n)
         lo, hi = max(end - n, h0), min(end, self.received)
         if hi > lo:
@@ -181,35 +203,47 @@ class Analyzer:
         return out
 
     def _decide(self, i: int) -> Block:
-        rate = self.rate
-        peaks = _peaks(self._input_before(i, round(DETECT_S * rate)), rate)
-        steady = []
-        for f in peaks:
-            before = [c for c in self._steady if abs(c[0] - f) < STEADY_HZ]
-            steady.append((f, before[0][1] + 1 if before else 1))
-        self._steady = steady
+        rate, q = self.rate, self.block_len
+        start, seen = i * q, i * q + self.ahead  # the block's first sample; the input up to `seen` is known
         tracks = self.synth.tracks
-        ends = [not any(abs(f - g) < STEADY_HZ for f in peaks) for g in self._freqs]
+        ends = [False] * len(tracks)
         births: list[float] = []
-        for f, run in steady:
-            if run >= STEADY_BLOCKS and len(tracks) - sum(ends) + len(births) < MAX_TRACKS and not any(
-                    abs(f - g) < SPACING_HZ for g in [*self._freqs, *births]):
-                births.append(f)
+        if i % self._every == 0:
+            peaks = _peaks(self._input(seen, round(DETECT_S * rate)), rate)
+            steady = []
+            for f in peaks:
+                before = [c for c in self._steady if abs(c[0] - f) < STEADY_HZ]
+                steady.append((f, before[0][1] + 1 if before else 1))
+            self._steady = steady
+            ends = [not any(abs(f - g) < STEADY_HZ for f in peaks) for g in self._freqs]
+            for f, run in steady:
+                if run >= STEADY_RUNS and len(tracks) - sum(ends) + len(births) < MAX_TRACKS and not any(
+                        abs(f - g) < SPACING_HZ for g in [*self._freqs, *births]):
+                    births.append(f)
+        if tracks:  # a sound that stops in the block: every track ends with it
+            n = min(q, seen - start)
+            j = np.arange(n, dtype=np.int64)
+            going_on = sum((t.level * np.cos(2.0 * np.pi * ((t.phase + t.freq * j) % TURN) / TURN) for t in tracks),
+                           np.zeros(n))
+            if n and np.sum(self._input(start + n, n) ** 2) < STOP_RATIO * np.sum(going_on**2):
+                ends = [True] * len(tracks)
         codes = [t.freq for t in tracks] + [min(max(round(f * TURN / rate), 1), (1 << FREQ_BITS) - 1) for f in births]
         if not codes:
             return Block()
-        fit_x = self._input_before(i, round(FIT_S * rate))
-        c = _fit(fit_x, codes)
-        short = np.abs(_fit(fit_x[-self.block_len :], codes))
+        c = _fit(self._input(seen, round(FIT_S * rate)), codes, seen - start)
         steps: list[tuple[int, int]] = []
         for k, t in enumerate(tracks):
-            if not ends[k] and (abs(c[k]) < 10 ** (FLOOR_DBFS / 20) or short[k] < STOP_RATIO * abs(c[k])):
+            if not ends[k] and abs(c[k]) < 10 ** (FLOOR_DBFS / 20):
                 ends[k] = True
             if ends[k]:
                 continue
-            da = int(np.clip(_amp_code(abs(c[k])) - t.amp, _LO, _HI))
+            da = _step(20.0 * math.log10(max(abs(c[k]), 1e-12)) / AMP_STEP_DB + AMP_UNITY - t.amp)
             err = (np.angle(c[k]) / (2 * np.pi) - t.phase / TURN + 0.5) % 1.0 - 0.5  # turns
-            steps.append((da, int(np.clip(round(err * PHASE_STEPS), _LO, _HI))))
+            steps.append((da, _step(err * PHASE_STEPS)))
+        if births:  # what stopped in the detection window can still be steady in it: not born from the past
+            power = sum(0.5 * abs(v) ** 2 for v in c)
+            if np.mean(self._input(seen, round(DETECT_S_EVERY * rate)) ** 2) < BIRTH_RATIO * power:
+                births, codes, c = [], codes[: len(tracks)], c[: len(tracks)]
         born = [Birth(codes[len(tracks) + j], round((np.angle(c[len(tracks) + j]) / (2 * np.pi)) % 1.0
                                                         * (1 << START_BITS)) % (1 << START_BITS),
                       _amp_code(abs(c[len(tracks) + j]))) for j in range(len(births))]
@@ -217,10 +251,14 @@ class Analyzer:
         return Block(tuple(ends), tuple(steps), tuple(born))
 
 
-def analyse(x: npt.NDArray[np.floating], rate: int, block_len: int, last_block: int) -> tuple[
+def _step(err: float) -> int:
+    """A step of a code towards `err` steps away: none within the dead band, else rounded and clipped."""
+    return 0 if abs(err) <= DEAD_BAND else int(np.clip(round(err), _LO, _HI))
+
+
+def analyse(x: npt.NDArray[np.floating], rate: int, block_len: int, ahead: int, last_block: int) -> tuple[
         npt.NDArray[np.float32], list[Block]]:
     """A whole coded channel `x [n]` at the model rate -> (the residual `[n] float32`, blocks 0..last_block)."""
-    a = Analyzer(rate, block_len)
-    r = a.process(x)
-    a.decide_through(last_block)
+    a = Analyzer(rate, block_len, ahead)
+    r = np.concatenate([a.process(x), a.finish(x.size, last_block)])
     return r, [a.blocks[i] for i in range(last_block + 1)]

@@ -19,6 +19,7 @@ with zero bits to a byte (self-delimiting: its length is what its fields say):
 
     alive                     ALIVE_BITS   tracks alive at the first block's start (what the decoder holds)
     then for each block:
+      change:                 1 bit        0 = every track goes on unchanged and none is born: nothing follows
       for each alive track:   1 bit        1 = it ends in this block (fades out), 0 = it goes on
       for each going on:      1 bit        1 = a step follows: DELTA_BITS amplitude step, DELTA_BITS phase step
                                            (two's complement, -8..7); 0 = both 0
@@ -54,12 +55,20 @@ AMP_UNITY = 487  # the amplitude code of full scale: the codes reach 6 dB over i
 PHASE_STEPS = 128  # a phase step's unit: 1/128 turn
 TURN = 1 << 17  # the phase's unit: 2^-17 turn; a frequency code F advances it F each sample
 MAX_TRACK_FRAMES = 64
-BLOCK_S = 0.02  # the encoder's block: 20 ms (a step of amplitude and phase every 20 ms follows a note's decay)
 
 
-def default_frames(sample_rate: int, hop: int) -> int:
-    """STFT frames a block by default: those nearest BLOCK_S, 1..MAX_TRACK_FRAMES."""
-    return max(1, min(MAX_TRACK_FRAMES, round(BLOCK_S * sample_rate / hop)))
+def default_frames(n_fft: int, hop: int) -> int:
+    """STFT frames a block by default: as many as the encoder sees of a block before it must code it (its
+    lookahead, `lookahead`), at least 1: a block whose input is all known ends a tone that stops in it,
+    where a longer one would ring on until its end (docs/MEASURED.md, "Tracks")."""
+    return max(1, min(MAX_TRACK_FRAMES, lookahead(n_fft, hop) // hop))
+
+
+def lookahead(n_fft: int, hop: int) -> int:
+    """Model-rate samples past a block's first that its codes can depend on at no cost in latency: the first
+    frame whose window reaches the block (one before the block's first frame) ends n_fft / 2 - hop samples
+    into it, and the encoder needs the block's codes to code that frame."""
+    return max(0, n_fft // 2 - hop)
 
 
 def amplitude(code: int) -> float:
@@ -70,7 +79,7 @@ def amplitude(code: int) -> float:
 def max_field_size(m: int) -> int:
     """The most bytes a track field of `m` blocks can take (MAX_TRACKS alive in each, all stepping, as
     many born as can be)."""
-    per_block = MAX_TRACKS * (2 + 2 * DELTA_BITS) + 1 + COUNT_BITS + MAX_TRACKS * (FREQ_BITS + START_BITS + AMP_BITS)
+    per_block = 2 + MAX_TRACKS * (2 + 2 * DELTA_BITS) + COUNT_BITS + MAX_TRACKS * (FREQ_BITS + START_BITS + AMP_BITS)
     return (ALIVE_BITS + m * per_block + 7) // 8
 
 
@@ -108,6 +117,11 @@ class Block:
     @property
     def empty(self) -> bool:
         return not self.ends and not self.births
+
+    @property
+    def unchanged(self) -> bool:
+        """Every track goes on with no step and none is born (its `change` bit is 0)."""
+        return not any(self.ends) and not any(da or dp for da, dp in self.steps) and not self.births
 
 
 class _Bits:
@@ -150,6 +164,9 @@ def to_bytes(blocks: list[Block]) -> bytes:
     w = _Bits()
     w.put(len(blocks[0].ends) if blocks else 0, ALIVE_BITS)
     for b in blocks:
+        w.put(int(not b.unchanged), 1)
+        if b.unchanged:
+            continue
         for end in b.ends:
             w.put(int(end), 1)
         for da, dp in b.steps:
@@ -177,6 +194,9 @@ def from_bytes(data: bytes, pos: int, end: int, m: int) -> tuple[int, list[Block
     for _ in range(m):
         if alive > MAX_TRACKS:
             raise FormatError(f"a track field holds {alive} tracks, at most {MAX_TRACKS}")
+        if not r.get(1):
+            blocks.append(Block((False,) * alive, ((0, 0),) * alive))
+            continue
         ends = tuple(bool(r.get(1)) for _ in range(alive))
         steps = []
         for _ in range(alive - sum(ends)):

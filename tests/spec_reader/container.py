@@ -35,6 +35,9 @@ class Section:
     coded: bytes = b""
     phase: np.ndarray | None = None
     band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # 4.8: flags, edges, anchors, cycles
+    # 4.9: (alive, blocks); a block is (ends, steps, births): ends [bool] per alive track, steps [(da, dp)] per
+    # track that goes on, births [(freq, start, amp)]
+    tracks: tuple[int, list[tuple[list[bool], list[tuple[int, int]], list[tuple[int, int, int]]]]] | None = None
 
 
 @dataclass
@@ -100,13 +103,69 @@ def read_band(h: dict[str, Any], body: bytes, pos: int, m: int) -> tuple[tuple[n
     return (flags, edges, anchors.reshape(-1, r), cycles.reshape(-1, r)), pos
 
 
+def blocks(h: dict[str, Any], f0: int, frames: int) -> range:
+    """4.9: the track blocks that start in frames [f0, f0 + frames)."""
+    b = h["track_frames"]
+    return range(-(-f0 // b), -(-(f0 + frames) // b))
+
+
+def tracks_min(b: int) -> int:
+    return -(-(5 + b) // 8)
+
+
+def tracks_max(b: int) -> int:
+    return -(-(5 + b * (2 + 16 * 10 + 4 + 16 * 31)) // 8)
+
+
+class Bits:
+    """4.9's bit string: fields MSB first, back to back, from byte `pos` of `data` up to byte `end`."""
+
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
+        self.data, self.at, self.end = data, 8 * pos, 8 * end
+
+    def read(self, n: int, signed: bool = False) -> int:
+        if self.at + n > self.end:
+            raise SpecError("FormatError", "the section ends inside its track field")
+        v = 0
+        for _ in range(n):
+            v = 2 * v + (self.data[self.at // 8] >> (7 - self.at % 8) & 1)
+            self.at += 1
+        return v - (1 << n) if signed and v >= 1 << (n - 1) else v
+
+
+def read_tracks(body: bytes, pos: int, end: int, m: int) -> tuple[tuple[int, list[Any]], int]:
+    """4.9: a track field of m blocks at body[pos:end] -> ((alive, blocks), the byte after its padding)."""
+    r = Bits(body, pos, end)
+    alive = first = r.read(5)
+    out = []
+    for _ in range(m):
+        if alive > 16:
+            raise SpecError("FormatError", "more than 16 tracks")
+        if not r.read(1):  # change 0: every track goes on with no step, none born
+            out.append(([False] * alive, [(0, 0)] * alive, []))
+            continue
+        ends = [bool(r.read(1)) for _ in range(alive)]
+        steps = [(r.read(4, True), r.read(4, True)) if r.read(1) else (0, 0) for _ in range(alive - sum(ends))]
+        births = []
+        if r.read(1):
+            for _ in range(r.read(4) + 1):
+                births.append((r.read(16), r.read(6), r.read(9)))
+                if births[-1][0] == 0:
+                    raise SpecError("FormatError", "a track's freq is 0")
+        alive = alive - sum(ends) + len(births)
+        out.append((ends, steps, births))
+    if alive > 16:
+        raise SpecError("FormatError", "more than 16 tracks")
+    return (first, out), -(-r.at // 8)
+
+
 def section0(h: dict[str, Any], steps: int, frames: int) -> int:
     values = h["latent_channels"] * h["latent_bins"] * steps
     return 4 + 4 * h["latent_channels"] + -(-values * h["bits"] // 8) + phase_size(h, frames)
 
 
 def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: int, f0: int = 0,
-                  band: bool = True) -> list[Section]:
+                  band: bool = True, tracks: bool = True) -> list[Section]:
     """4.3: the channel sections filling body[pos:], each over `steps` latent steps and `frames` frames from
     the stream's frame f0; in mode 3 with their bands where `band` (4.5's flag bit 1; whole: always)."""
     out, end = [], len(body)
@@ -144,6 +203,8 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
             pos += n
         if h["mode"] == 3 and band:
             sec.band, pos = read_band(h, body[:end], pos, len(intervals(h, f0, frames)))
+        if h["track_frames"] and tracks:
+            sec.tracks, pos = read_tracks(body, pos, end, len(blocks(h, f0, frames)))
         out.append(sec)
     if pos != end:
         raise SpecError("FormatError", "the sections do not fill the payload")
@@ -152,7 +213,7 @@ def read_sections(h: dict[str, Any], body: bytes, pos: int, steps: int, frames: 
 
 # 4.1: from 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes: (minor, offset, name).
 APPENDED = ((5, 64, "pre_skip"), (6, 72, "post_skip"), (7, 80, "gain_smoothing"), (8, 88, "phase_bins"),
-            (11, 96, "phase_stride"))
+            (11, 96, "phase_stride"), (12, 104, "track_frames"))
 
 
 def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
@@ -203,7 +264,7 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
         min(h["latent_channels"], h["latent_bins"], h["n_bins"]) >= 1,
         (1 <= stride <= 64 and 1 <= psteps <= 65535) if layout else (stride == psteps == 0),
         layout == 1 or min(h["n_frames"], h["latent_steps"]) >= 1,
-        h["pre_skip"] <= 65536, h["post_skip"] <= 65536, h["gain_smoothing"] <= 2,
+        h["pre_skip"] <= 65536, h["post_skip"] <= 65536, h["gain_smoothing"] <= 2, h["track_frames"] <= 64,
     ]
     if not all(rules):
         raise SpecError("FormatError", f"header field rule {rules.index(False)}")
@@ -214,10 +275,13 @@ def read_blob(data: bytes) -> tuple[dict[str, Any], list[Packet]]:
     plen = h["payload_len"]
     m = len(intervals(h, 0, h["n_frames"])) if h["mode"] == 3 else 0
     band = plen - h["channels"] * section0(h, h["latent_steps"], h["n_frames"])
-    if h["coder"] == 0 and not (band == 0 if h["mode"] != 3 else
-                                h["channels"] * -(-m // 8) <= band <= h["channels"] * band_max(h, m)):
+    lo, hi = (-(-m // 8), band_max(h, m)) if h["mode"] == 3 else (0, 0)
+    if h["track_frames"]:
+        b = len(blocks(h, 0, h["n_frames"]))
+        lo, hi = lo + tracks_min(b), hi + tracks_max(b)
+    if h["coder"] == 0 and not h["channels"] * lo <= band <= h["channels"] * hi:
         raise SpecError("FormatError", "payload_len")
-    if h["coder"] != 0 and plen < h["channels"] * (8 + phase_size(h, h["n_frames"]) + -(-m // 8)):
+    if h["coder"] != 0 and plen < h["channels"] * (8 + phase_size(h, h["n_frames"]) + lo):
         raise SpecError("FormatError", "payload_len")
     end = header_size + plen
     if len(data) != end + 4:
@@ -237,6 +301,8 @@ def max_packet_body(h: dict[str, Any]) -> int:
         section = 8 + 3 * h["latent_channels"] * h["latent_bins"] * p + 64 + phase_size(h, p * s)
     if h["mode"] == 3:
         section += band_max(h, -(-(p * s + h["phase_stride"]) // h["phase_stride"]))
+    if h["track_frames"]:
+        section += tracks_max(p * s // h["track_frames"] + 1)
     return 1 + 16 + h["channels"] * section
 
 
@@ -258,11 +324,11 @@ def read_packets(h: dict[str, Any], data: bytes, pos: int) -> list[Packet]:
         if crc != struct.unpack_from("<I", data, pos + 4 + body_len)[0]:
             raise SpecError("ChecksumError", f"packet {k}")
         pos += 8 + body_len
-        if body[0] & ~(3 if h["mode"] == 3 else 1):
+        if body[0] & ~(1 | (2 if h["mode"] == 3 else 0) | (4 if h["track_frames"] else 0)):
             raise SpecError("FormatError", "flags")
-        band = bool(body[0] & 2)
+        band, tracks = bool(body[0] & 2), bool(body[0] & 4)
         if not body[0] & 1:
-            packets.append(Packet(p, p * s, read_sections(h, body, 1, p, p * s, k * p * s, band)))
+            packets.append(Packet(p, p * s, read_sections(h, body, 1, p, p * s, k * p * s, band, tracks)))
             continue
         if len(body) < 17:
             raise SpecError("FormatError", "last packet too short")
@@ -272,7 +338,7 @@ def read_packets(h: dict[str, Any], data: bytes, pos: int) -> list[Packet]:
                 and 1 <= last_steps <= p and last_frames >= 1):
             raise SpecError("FormatError", "the last packet's lengths")
         packets.append(Packet(last_steps, last_frames, read_sections(h, body, 17, last_steps, last_frames, k * p * s,
-                                                                    band)))
+                                                                    band, tracks)))
         if pos != len(data):
             raise SpecError("FormatError", "bytes after the last packet")
         h.update(num_samples=num_samples, n_frames=n_frames, latent_steps=steps)

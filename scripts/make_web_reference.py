@@ -181,6 +181,12 @@ def make(out: Path) -> None:
             if clip == "speech16":
                 seeds.append((data, point.path))
 
+    # The low-latency point as it ships, its chord in sinusoidal tracks (format 1.12): for the decoder alone
+    # (the JavaScript encoder writes no tracks, so this case names no input to encode).
+    ll = ladder.choose(None, low_latency=True)
+    x, rate = clips["chord16"]
+    case(f"{ll.path.name}_chord16_framed_tracks", Codec.for_point(ll).encode(x, rate, framed=True), ll.path)
+
     # A framed blob cut inside its third packet: codec-rt decodes its two whole packets.
     x, rate = clips["speech16"]
     model_dir = MODELS / "rd6k"

@@ -6,10 +6,11 @@
 
 import { crc32 } from './crc32.js';
 import { ChecksumError, FormatError, TruncatedError, UnsupportedVersionError } from './errors.js';
+import { blockRange, parseTracks, tracksMax, tracksMin } from './tracks.js';
 
 export const MAGIC = [0x43, 0x52, 0x54, 0x42]; // "CRTB"
 export const MAJOR = 1;
-export const MINOR = 11;
+export const MINOR = 12;
 /** Stored phase codes are dithered from this minor on (4.3, `phaseDither`). */
 export const PHASE_DITHER_MINOR = 10;
 export const HEADER_SIZE = 56; // formats 1.0 and 1.1
@@ -18,11 +19,12 @@ export const HEADER_SIZE_1_2 = 64; // formats 1.2 to 1.4
  * From format 1.5 on each minor appends a u32 field and the CRC-32 of its 4 bytes (4.1), in this order:
  * [minor, Header property, the spec's name, its largest value]. 1.5: pre_skip at 64, 1.6: post_skip at 72,
  * 1.7: gain_smoothing at 80, 1.8: phase_bins at 88; 1.9 appends nothing (mode 2 with a causal model, 6.3),
- * nor does 1.10 (dithered phase codes, 4.3); 1.11: phase_stride at 96 (mode 3's tonal band, 4.8).
+ * nor does 1.10 (dithered phase codes, 4.3); 1.11: phase_stride at 96 (mode 3's tonal band, 4.8); 1.12:
+ * track_frames at 104 (sinusoidal tracks, 4.9).
  */
 export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [6, 'postSkip', 'post_skip', 65536],
   [7, 'gainSmoothing', 'gain_smoothing', 2], [8, 'phaseBins', 'phase_bins', 65535],
-  [11, 'phaseStride', 'phase_stride', 64]]);
+  [11, 'phaseStride', 'phase_stride', 64], [12, 'trackFrames', 'track_frames', 64]]);
 /** Mode 3's first minor (4.8). */
 export const TONAL_MINOR = 11;
 /** A tonal band's anchor bits at most (4.1), and its cycle codes' bits (4.8). */
@@ -46,6 +48,8 @@ const MAX_GAIN = 64;
 export const FLAG_LAST = 1;
 /** Mode 3 (1.11): a packet whose sections hold their tonal bands (4.5). */
 export const FLAG_BAND = 2;
+/** track_frames > 0 (1.12): a packet whose sections hold their track fields (4.5). */
+export const FLAG_TRACKS = 4;
 
 /**
  * @typedef {object} Header
@@ -77,6 +81,7 @@ export const FLAG_BAND = 2;
  *   the log-gain (6.2; format 1.7 on, 0..2; 0 below)
  * @property {number} phaseBins modes 2 and 3 (format 1.8 on): the STFT bins [0, phaseBins) whose phase the blob holds
  * @property {number} phaseStride mode 3 (format 1.11 on): frames from one anchor of the tonal band to the next
+ * @property {number} trackFrames format 1.12 on: STFT frames a block of sinusoidal tracks (4.9); 0: no tracks
  */
 
 /**
@@ -88,6 +93,7 @@ export const FLAG_BAND = 2;
  * @property {Uint8Array | null} coded coders 1 and 2: the range-coded words' bytes
  * @property {Uint16Array | null} phase mode 1: [nBins, frames]; mode 2: [phaseBins, frames]
  * @property {Band | null} [band] mode 3: the tonal band (4.8)
+ * @property {{alive: number, blocks: import('./tracks.js').TrackBlock[]} | null} [tracks] 1.12: the track field (4.9)
  */
 
 /**
@@ -195,7 +201,8 @@ export function maxPacketBody(h) {
     ? Number(section0(h, BigInt(p), BigInt(frames)))
     : 8 + 3 * h.latentChannels * h.latentBins * p + 64 + phaseSize(h, frames);
   const band = h.mode === 3 ? bandMax(h, Math.ceil((frames + h.phaseStride) / h.phaseStride)) : 0;
-  return 1 + 16 + h.channels * (section + band);
+  const tracks = h.trackFrames ? tracksMax(Math.floor(frames / h.trackFrames) + 1) : 0;
+  return 1 + 16 + h.channels * (section + band + tracks);
 }
 
 /** @param {string} msg */
@@ -276,7 +283,7 @@ export function readHeader(data) {
   let stereo = 0;
   let timeStride = 0;
   let packetSteps = 0;
-  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 0, phaseStride: 0 };
+  const skips = { preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 0, phaseStride: 0, trackFrames: 0 };
   if (minor >= 2) {
     if (data.length < HEADER_SIZE_1_2) {
       throw new TruncatedError(`blob is ${data.length} bytes, its header alone needs ${headerSize}`);
@@ -326,7 +333,11 @@ export function readHeader(data) {
   const phase = ceilDiv(BigInt(phaseRows(h)) * BigInt(h.nFrames) * BigInt(h.phaseBits), 8n);
   // mode 3: the band's flags at least, every interval held at most (4.4)
   const m = h.mode === 3 ? Math.ceil(h.nFrames / h.phaseStride) : 0;
-  const [least, most] = h.mode === 3 ? [BigInt(packedSize(m, 1)), BigInt(bandMax(h, m))] : [0n, 0n];
+  let [least, most] = h.mode === 3 ? [BigInt(packedSize(m, 1)), BigInt(bandMax(h, m))] : [0n, 0n];
+  if (h.trackFrames) { // and each section's track field, no track at least, every one at most (4.4)
+    const b = Math.ceil(h.nFrames / h.trackFrames);
+    [least, most] = [least + BigInt(tracksMin(b)), most + BigInt(tracksMax(b))];
+  }
   if (h.coder === 0) {
     const want = BigInt(h.channels) * section0(h, BigInt(h.latentSteps), BigInt(h.nFrames));
     const band = payloadLen - want;
@@ -391,12 +402,14 @@ function parseBand(d, pos, end, h, m) {
 
 /**
  * The channel sections filling `d[pos:end]`, each over `steps` latent steps and `frames` STFT frames from
- * the stream's frame `f0` (4.3), in mode 3 with their tonal bands where `band` (4.5's flag; whole: always).
+ * the stream's frame `f0` (4.3), in mode 3 with their tonal bands where `band` and with track_frames > 0
+ * their track fields where `tracks` (4.5's flags; whole: always).
  * @param {Uint8Array} d @param {number} pos @param {number} end @param {Header} h
  * @param {number} steps @param {number} frames @param {number} [f0] @param {boolean} [band]
+ * @param {boolean} [tracks]
  * @returns {Section[]}
  */
-export function parseSections(d, pos, end, h, steps, frames, f0 = 0, band = true) {
+export function parseSections(d, pos, end, h, steps, frames, f0 = 0, band = true, tracks = true) {
   const v = view(d);
   const out = [];
   const nLatent = h.latentChannels * h.latentBins * steps;
@@ -406,7 +419,7 @@ export function parseSections(d, pos, end, h, steps, frames, f0 = 0, band = true
     const gain = v.getFloat32(pos, true);
     pos += 4;
     /** @type {Section} */
-    const sec = { gain, scales: null, codes: null, coded: null, phase: null, band: null };
+    const sec = { gain, scales: null, codes: null, coded: null, phase: null, band: null, tracks: null };
     let scalesOk = true;
     if (h.coder === 0) {
       const size = packedSize(nLatent, h.bits);
@@ -443,6 +456,10 @@ export function parseSections(d, pos, end, h, steps, frames, f0 = 0, band = true
     if (h.mode === 3 && band) {
       const [i0, i1] = bandIntervals(h, f0, frames);
       [sec.band, pos] = parseBand(d, pos, end, h, i1 - i0);
+    }
+    if (h.trackFrames && tracks) {
+      const [i0, i1] = blockRange(h.trackFrames, f0, frames);
+      [sec.tracks, pos] = parseTracks(d, pos, end, i1 - i0);
     }
     out.push(sec);
   }
@@ -520,12 +537,13 @@ function readPackets(data, h, allowCut) {
     const body = data.subarray(pos + 4, pos + 4 + bodyLen);
     pos += 8 + bodyLen;
     const flags = body[0];
-    if (flags & ~(FLAG_LAST | (h.mode === 3 ? FLAG_BAND : 0))) {
+    if (flags & ~(FLAG_LAST | (h.mode === 3 ? FLAG_BAND : 0) | (h.trackFrames ? FLAG_TRACKS : 0))) {
       throw new FormatError(`${where} has unknown flags 0x${flags.toString(16).padStart(2, '0')}`);
     }
     const band = !!(flags & FLAG_BAND);
+    const tracks = !!(flags & FLAG_TRACKS);
     if (!(flags & FLAG_LAST)) {
-      packets.push({ index: k, steps: p, frames: p * s, sections: parseSections(body, 1, body.length, h, p, p * s, k * p * s, band) });
+      packets.push({ index: k, steps: p, frames: p * s, sections: parseSections(body, 1, body.length, h, p, p * s, k * p * s, band, tracks) });
       continue;
     }
     if (body.length < 17) throw new FormatError(`${where} is too short for the stream's lengths`);
@@ -545,7 +563,7 @@ function readPackets(data, h, allowCut) {
       throw new FormatError(`${where} is the last, but the stream's ${latentSteps} latent steps make `
         + `${Math.ceil(latentSteps / p)} packets`);
     }
-    packets.push({ index: k, steps, frames, sections: parseSections(body, 17, body.length, h, steps, frames, k * p * s, band) });
+    packets.push({ index: k, steps, frames, sections: parseSections(body, 17, body.length, h, steps, frames, k * p * s, band, tracks) });
     if (pos !== data.length) throw new FormatError(`${data.length - pos} unexpected bytes after the last packet`);
     return { header: { ...h, numSamples, nFrames, latentSteps }, packets, cut: null };
   }

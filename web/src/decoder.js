@@ -22,6 +22,7 @@ import { codedLength } from './model.js';
 import { GradientStart, jointStart } from './phase_gradient.js';
 import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
+import { addTracks } from './tracks.js';
 
 export const BLOCK_FRAMES = 128;
 /** A causal model's decoder graph runs over windows of this many frames, fixed in time (grid.CAUSAL_WINDOW). */
@@ -185,6 +186,7 @@ export async function decodeBlob(model, data, opts = {}) {
   const audio = c.causal
     ? await causalAudio(model, h, lat, end, iters, kappa)
     : await blockAudio(model, h, lat, end, iters, kappa, opts.highpass ?? true, phaseStart === 1);
+  if (h.trackFrames) addTracks(blob, audio, c.hop); // 6.10: into the coded channels at the model rate
   if (h.stereo) { // mid and side -> left and right
     const [m, d] = audio;
     for (let i = 0; i < m.length; i++) {

@@ -527,6 +527,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     gainSmoothing: preSkip && framed ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
     phaseBins, // modes 2 and 3 (format 1.8): the band's bins
     phaseStride, // mode 3 (format 1.11): frames from one anchor to the next
+    trackFrames: 0, // this encoder codes no sinusoidal tracks (format 1.12; docs/JAVASCRIPT.md)
   };
   const hop = c.hop;
   const half = c.nFft / 2;

@@ -292,7 +292,7 @@ describe('the tonal band (format 1.11)', () => {
       minor: 11, headerSize: 0, mode: 3, bits: 0, phaseBits: 3, coder: 1, sampleRate: 16000, channels: 1,
       latentChannels: 3, latentBins: 5, nBins: 9, numSamples: 0, nFrames: 0, latentSteps: 0, modelId: '0123456789abcdef',
       layout: 1, stereo: 0, timeStride: 3, packetSteps: 2, preSkip: 0, postSkip: 0, gainSmoothing: 0, phaseBins: 4,
-      phaseStride: 8,
+      phaseStride: 8, trackFrames: 0,
     };
     const band = { flags: Uint8Array.of(1), edges: Uint16Array.of(3), anchors: new Uint16Array(8).fill(1), cycles: new Uint16Array(4).fill(8) };
     const coded = new Uint8Array(8);

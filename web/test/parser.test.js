@@ -123,7 +123,7 @@ function header(minor, preSkip, postSkip = 0, gainSmoothing = 0) {
     minor, headerSize: 0, mode: 0, bits: 0, phaseBits: 0, coder: 2, sampleRate: 16000, channels: 1,
     latentChannels: 2, latentBins: 33, nBins: 257, numSamples: 0, nFrames: 0, latentSteps: 0,
     modelId: 'eace621bf5d21b4e', layout: 1, stereo: 0, timeStride: 4, packetSteps: 8, preSkip, postSkip,
-    gainSmoothing, phaseBins: 0, phaseStride: 0,
+    gainSmoothing, phaseBins: 0, phaseStride: 0, trackFrames: 0,
   }, 0);
 }
 

@@ -296,9 +296,8 @@ class StreamDecoder:
             pieces += self._blocks(windows)
         if windows:
             self._trim()
-        y = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
-        add_tracks(st, y)  # format 1.12's sinusoids, into the coded channels at the model rate
-        y = from_coded(y, h.stereo)
+        coded = np.concatenate(pieces, axis=1) if pieces else np.zeros((h.channels, 0), np.float32)
+        y = from_coded(add_tracks(st, coded), h.stereo)  # format 1.12's tracks, at the model rate
         done = st.end is not None and st.block * self.block_frames >= st.end.model.frames
         if st.drained:
             return y

@@ -103,18 +103,22 @@ def _append_tracks(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig)
     first = p.index * h.packet_steps * h.time_stride  # FORMAT.md 4.5: packet k's first frame; whole: 0
     rng = block_range(first, p.n_frames, h.track_frames)
     for player, ch in zip(st.tracks, p.channels, strict=True):
+        if ch.tracks is None and player.alive:
+            raise FormatError(f"packet {p.index} holds no track field while {player.alive} tracks are alive")
         alive, blocks = (0, [Block() for _ in rng]) if ch.tracks is None else ch.tracks
         if alive != player.alive:
             raise FormatError(f"packet {p.index} says {alive} tracks are alive, not {player.alive}")
         player.push(rng.start, blocks)
 
 
-def add_tracks(st: DecoderState, y: F32) -> None:
-    """Add the tracks to the next decoded model-rate samples of the coded channels, `y [channels, n]`."""
+def add_tracks(st: DecoderState, y: F32) -> F32:
+    """The next decoded model-rate samples of the coded channels, `y [channels, n]`, with their tracks added
+    (in place; FORMAT.md 6.10)."""
     if st.tracks is not None:
         for player, row in zip(st.tracks, y, strict=True):
             player.add_to(row, st.track_pos)
     st.track_pos += y.shape[1]
+    return y
 
 
 def _append_band(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig) -> None:

@@ -10,18 +10,19 @@ when it must code them, so tracks add nothing to a stream's latency. Every DETEC
    over the valleys either side, within RANGE_DB of the strongest and over FLOOR_DBFS, from MIN_HZ up.
 2. A peak that stays within STEADY_HZ of where it was for STEADY_RUNS detections in a row is a steady
    partial; a new track starts on it unless a track is within SPACING_HZ. Speech seldom holds a partial
-   that still (on 20 development clips 0.01 kbps went to tracks), a tone or a chord at once; not where the
-   input's last DETECT_S_EVERY holds under BIRTH_RATIO of the tracks' power (a tone that stopped is still
-   steady in the window). A track whose peak moved or went ends.
+   that still, a tone or a chord at once; not where the input's last DETECT_S_EVERY holds under
+   BIRTH_RATIO of the tracks' power (a tone that stopped is still steady in the window), nor where the
+   tracks would carry under TONAL_SHARE of the input's power (a note or two of a mix: such tracks churn,
+   each a few blocks long, and cost more than they bring). A track whose peak moved or went ends.
+3. The complex amplitudes of every track at the block's first sample, by least squares over the last
+   FIT_S at their coded frequencies; amplitude and phase steps towards them, past a dead band of
+   DEAD_BAND steps (noise in the fit would step every time), clipped to the codes' range: a track's phase
+   follows the input's as a phase-locked loop does.
 
 Every block:
 
-3. Where the block's input holds under STOP_RATIO of the power of the tracks going on unchanged over it,
+4. Where the block's input holds under STOP_RATIO of the power of the tracks going on unchanged over it,
    every track ends (a sound that stops: the track fades out over the block, as the input did).
-4. The complex amplitudes of every track at the block's first sample, by least squares over the last
-   FIT_S at their coded frequencies; amplitude and phase steps towards them, past a dead band of
-   DEAD_BAND steps (noise in the fit would step every block), clipped to the codes' range: a track's phase
-   follows the input's as a phase-locked loop does.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ STEADY_RUNS = 3
 SPACING_HZ = 20.0
 STOP_RATIO = 0.25  # of the power
 BIRTH_RATIO = 0.5  # of the power of the tracks, in the input's last DETECT_S_EVERY, for a track to start
+TONAL_SHARE = 0.5  # of the input's power over FIT_S that the tracks must carry for a track to start
 DEAD_BAND = 0.75
 MIN_HZ = 40.0  # the encoder takes infrasound out of what the model codes (`level.remove_dc`), tracks too
 _LO = -(1 << (DELTA_BITS - 1))
@@ -86,23 +88,18 @@ def _peaks(x: F64, rate: int) -> list[float]:
         return []
     top = float(ldb[k].max())
     far = round(45.0 * n / rate)
-    out = []
-    first = round(MIN_HZ * n / rate)
-    for i in (int(v) for v in k):
-        if i < first or ldb[i] < max(FLOOR_DBFS, top - RANGE_DB):
-            continue
-        lo = i  # down to the valley on each side: a neighbouring partial's lobe is no floor
-        while lo > max(0, i - far) and ldb[lo - 1] <= ldb[lo]:
-            lo -= 1
-        hi = i
-        while hi < min(ldb.size - 1, i + far) and ldb[hi + 1] <= ldb[hi]:
-            hi += 1
-        if ldb[i] - max(ldb[lo], ldb[hi]) < PROMINENCE_DB:
-            continue
-        a, b, c = ldb[i - 1], ldb[i], ldb[i + 1]
-        d = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
-        out.append(float((i + d) * rate / n))
-    return out
+    k = k[(k >= round(MIN_HZ * n / rate)) & (ldb[k] >= max(FLOOR_DBFS, top - RANGE_DB))]
+    # down to the valley on each side (a neighbouring partial's lobe is no floor), at most `far` bins: the
+    # walk left stops at the first bin whose left neighbour is higher, the walk right likewise
+    stop_left = np.concatenate([[0], np.flatnonzero(ldb[:-1] > ldb[1:]) + 1])
+    stop_right = np.concatenate([np.flatnonzero(ldb[1:] > ldb[:-1]), [ldb.size - 1]])
+    lo = np.maximum(stop_left[np.searchsorted(stop_left, k, side="right") - 1], np.maximum(k - far, 0))
+    hi = np.minimum(stop_right[np.searchsorted(stop_right, k)], np.minimum(k + far, ldb.size - 1))
+    k = k[ldb[k] - np.maximum(ldb[lo], ldb[hi]) >= PROMINENCE_DB]
+    a, b, c = ldb[k - 1], ldb[k], ldb[k + 1]
+    curve = a - 2 * b + c
+    d = np.where(curve < 0, 0.5 * (a - c) / np.where(curve < 0, curve, -1.0), 0.0)
+    return [float(v) for v in (k + d) * rate / n]
 
 
 def _fit(x: F64, freqs: list[int], after: int) -> npt.NDArray[np.complex128]:
@@ -207,30 +204,28 @@ class Analyzer:
         start, seen = i * q, i * q + self.ahead  # the block's first sample; the input up to `seen` is known
         tracks = self.synth.tracks
         ends = [False] * len(tracks)
+        if tracks and self._stops(start, min(q, seen - start)):
+            ends = [True] * len(tracks)
+        if i % self._every:  # between detections: a stop, or every track going on unchanged
+            self._freqs = [] if any(ends) else self._freqs
+            return Block(tuple(ends), ((0, 0),) * (len(tracks) - sum(ends)))
         births: list[float] = []
-        if i % self._every == 0:
-            peaks = _peaks(self._input(seen, round(DETECT_S * rate)), rate)
-            steady = []
-            for f in peaks:
-                before = [c for c in self._steady if abs(c[0] - f) < STEADY_HZ]
-                steady.append((f, before[0][1] + 1 if before else 1))
-            self._steady = steady
-            ends = [not any(abs(f - g) < STEADY_HZ for f in peaks) for g in self._freqs]
-            for f, run in steady:
-                if run >= STEADY_RUNS and len(tracks) - sum(ends) + len(births) < MAX_TRACKS and not any(
-                        abs(f - g) < SPACING_HZ for g in [*self._freqs, *births]):
-                    births.append(f)
-        if tracks:  # a sound that stops in the block: every track ends with it
-            n = min(q, seen - start)
-            j = np.arange(n, dtype=np.int64)
-            going_on = sum((t.level * np.cos(2.0 * np.pi * ((t.phase + t.freq * j) % TURN) / TURN) for t in tracks),
-                           np.zeros(n))
-            if n and np.sum(self._input(start + n, n) ** 2) < STOP_RATIO * np.sum(going_on**2):
-                ends = [True] * len(tracks)
+        peaks = _peaks(self._input(seen, round(DETECT_S * rate)), rate)
+        steady = []
+        for f in peaks:
+            before = [c for c in self._steady if abs(c[0] - f) < STEADY_HZ]
+            steady.append((f, before[0][1] + 1 if before else 1))
+        self._steady = steady
+        ends = [e or not any(abs(f - g) < STEADY_HZ for f in peaks) for e, g in zip(ends, self._freqs, strict=True)]
+        for f, run in steady:
+            if run >= STEADY_RUNS and len(tracks) - sum(ends) + len(births) < MAX_TRACKS and not any(
+                    abs(f - g) < SPACING_HZ for g in [*self._freqs, *births]):
+                births.append(f)
         codes = [t.freq for t in tracks] + [min(max(round(f * TURN / rate), 1), (1 << FREQ_BITS) - 1) for f in births]
         if not codes:
             return Block()
-        c = _fit(self._input(seen, round(FIT_S * rate)), codes, seen - start)
+        fit_x = self._input(seen, round(FIT_S * rate))
+        c = _fit(fit_x, codes, seen - start)
         steps: list[tuple[int, int]] = []
         for k, t in enumerate(tracks):
             if not ends[k] and abs(c[k]) < 10 ** (FLOOR_DBFS / 20):
@@ -240,15 +235,26 @@ class Analyzer:
             da = _step(20.0 * math.log10(max(abs(c[k]), 1e-12)) / AMP_STEP_DB + AMP_UNITY - t.amp)
             err = (np.angle(c[k]) / (2 * np.pi) - t.phase / TURN + 0.5) % 1.0 - 0.5  # turns
             steps.append((da, _step(err * PHASE_STEPS)))
-        if births:  # what stopped in the detection window can still be steady in it: not born from the past
-            power = sum(0.5 * abs(v) ** 2 for v in c)
-            if np.mean(self._input(seen, round(DETECT_S_EVERY * rate)) ** 2) < BIRTH_RATIO * power:
+        if births:
+            power = sum(0.5 * abs(v) ** 2 for k, v in enumerate(c) if k >= len(tracks) or not ends[k])
+            recent = np.mean(self._input(seen, round(DETECT_S_EVERY * rate)) ** 2)
+            # not from the past (a tone that stopped is still steady in the window), and only where the
+            # tracks would carry most of the sound (not a note or two of a mix, whose tracks churn)
+            if recent < BIRTH_RATIO * power or power < TONAL_SHARE * np.mean(fit_x**2):
                 births, codes, c = [], codes[: len(tracks)], c[: len(tracks)]
         born = [Birth(codes[len(tracks) + j], round((np.angle(c[len(tracks) + j]) / (2 * np.pi)) % 1.0
                                                         * (1 << START_BITS)) % (1 << START_BITS),
                       _amp_code(abs(c[len(tracks) + j]))) for j in range(len(births))]
         self._freqs = [g for g, e in zip(self._freqs, ends, strict=True) if not e] + births
         return Block(tuple(ends), tuple(steps), tuple(born))
+
+    def _stops(self, start: int, n: int) -> bool:
+        """Whether the input's `n` samples from `start` hold under STOP_RATIO of the power of the tracks going
+        on unchanged over them."""
+        j = np.arange(n, dtype=np.int64)
+        going_on = sum((t.level * np.cos(2.0 * np.pi * ((t.phase + t.freq * j) % TURN) / TURN)
+                        for t in self.synth.tracks), np.zeros(n))
+        return bool(n) and float(np.sum(self._input(start + n, n) ** 2)) < STOP_RATIO * float(np.sum(going_on**2))
 
 
 def _step(err: float) -> int:

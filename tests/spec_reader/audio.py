@@ -544,7 +544,7 @@ def tracks(h: dict[str, Any], packets: list[Packet], ch: int, hop: int, coded_le
             going = iter(steps)
             after = []
             todo = []
-            for t, end in zip(alive, ends):
+            for t, end in zip(alive, ends, strict=True):
                 da, dp = (0, 0) if end else next(going)
                 a = t["A"] + da
                 if not 0 <= a <= 511:

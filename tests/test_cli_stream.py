@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import codec_rt
 from codec_rt import Codec, StreamEncoder, blob, packets
 from codec_rt.config import Coder, Layout
 
@@ -80,12 +81,14 @@ def test_a_damaged_packet_is_refused_and_nothing_is_written(tmp_path: Path) -> N
 
 def test_layout_whole_writes_the_oldest_format_that_holds_it(tmp_path: Path) -> None:
     """1.6 with a non-causal model's lead-in and lead-out (FORMAT.md 7.5), 1.11 with a tonal band (the
-    points' own mode); without them (the causal low-latency point) 1.1, every 1.x reader's, or 1.3 for
-    context coding (coder 2)."""
+    points' own mode), 1.12 with tracks (the low-latency point's); without any (the causal model on its own,
+    with no point's options) 1.1, every 1.x reader's, or 1.3 for context coding (coder 2)."""
     lead = 16 * 128
+    causal = str(Path(codec_rt.__file__).parent / "models" / "ll12k")
     for name, point, want in (("fixed", ["--bits", "5", "--mode", "predicted"], (6, Coder.FIXED, lead)),
                               ("12", ["--bitrate", "12"], (11, Coder.CONTEXT, lead)),
-                              ("ll", ["--low-latency", "--mode", "predicted"], (3, Coder.CONTEXT, 0))):
+                              ("ll", ["--low-latency", "--mode", "predicted"], (12, Coder.CONTEXT, 0)),
+                              ("causal", ["--model", causal, "--mode", "predicted"], (3, Coder.CONTEXT, 0))):
         r = run("encode", str(DATA / "speech_fr_16k.flac"), "-o", f"w{name}.cra", "--layout", "whole", *point,
                 cwd=tmp_path)
         assert r.returncode == 0

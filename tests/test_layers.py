@@ -15,7 +15,7 @@ LAYERS = [
     ["errors", "version"],
     ["config"],
     ["audio", "stft", "resample", "pitch", "phase", "phase_gradient", "postfilter", "peaks", "level", "lead"],  # signal
-    ["quantize", "entropy", "tonal"],  # coding
+    ["quantize", "entropy", "tonal", "tracks", "track_analysis"],  # coding
     ["blob", "section", "packets"],  # container
     ["ladder", "model"],
     ["latent"],

@@ -102,10 +102,12 @@ def test_the_decoder_drops_the_lead_in_and_lead_out_exactly() -> None:
         assert (header.minor, header.pre_skip, header.post_skip) == (11, skip, skip)  # the point's tonal band
         y, sr = codec.decode(data)
         assert (y.shape, sr) == (x.shape, rate)
-    # a causal model adds no latency: no lead-in or lead-out (format 1.4; 1.10 in the point's low_band_phase)
+    # a causal model adds no latency: no lead-in or lead-out (format 1.4; 1.10 in the point's low_band_phase;
+    # 1.12 with the point's tracks)
     ll = Codec.load(low_latency=True)
-    for mode, minor in (("predicted", 4), ("low_band_phase", 10)):
-        header = packets.read_packets(ll.encode(np.zeros((1, 8000), np.float32), 16000, mode=mode, framed=True))[0]
+    for mode, tracks, minor in (("predicted", False, 4), ("low_band_phase", False, 10), ("low_band_phase", True, 12)):
+        x = np.zeros((1, 8000), np.float32)
+        header = packets.read_packets(ll.encode(x, 16000, mode=mode, framed=True, tracks=tracks))[0]
         assert (header.minor, header.pre_skip, header.post_skip) == (minor, 0, 0)
 
 

@@ -130,16 +130,19 @@ def test_spectral_flatness_tells_noise_from_tones_and_speech(speech: tuple[np.nd
 
 
 def test_a_causal_models_sections_are_matched_unless_noise_like() -> None:
-    """The low-latency point stores a tone's matched gain (its level within 1 dB, 1.8 dB low unmatched) and
-    the gain applied for noise, whose level a gain moved from packet to packet would step (FORMAT.md 7.7)."""
+    """The low-latency model stores a tone's matched gain (its level within 1 dB, 1.8 dB low unmatched) and
+    the gain applied for noise, whose level a gain moved from packet to packet would step (FORMAT.md 7.7); with
+    the point's tracks (1.12) a packet that holds them keeps the gain applied too, as the track carries the
+    tone's level (FORMAT.md 7.8)."""
     ll = Codec.load(low_latency=True)
     t = np.arange(3 * RATE) / RATE
     tone = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)[None]
     noise = (0.05 * np.random.default_rng(1).standard_normal(3 * RATE)).astype(np.float32)[None]
-    for x, moves in ((tone, True), (noise, False)):
-        _, matched = packets.read_packets(ll.encode(x, RATE, framed=True))
-        _, applied = packets.read_packets(ll.encode(x, RATE, framed=True, level_match=False))
+    for x, tracks, moves in ((tone, False, True), (noise, False, False), (tone, True, False)):
+        _, matched = packets.read_packets(ll.encode(x, RATE, framed=True, tracks=tracks))
+        _, applied = packets.read_packets(ll.encode(x, RATE, framed=True, level_match=False, tracks=tracks))
         differ = [a.channels[0].gain != b.channels[0].gain for a, b in zip(matched, applied, strict=True)]
         assert any(differ) == moves, differ
-    y, _ = ll.decode(ll.encode(tone, RATE, framed=True))
-    assert abs(steady_level_db(y, tone)) < 1
+    for tracks in (False, True):
+        y, _ = ll.decode(ll.encode(tone, RATE, framed=True, tracks=tracks))
+        assert abs(steady_level_db(y, tone)) < 1

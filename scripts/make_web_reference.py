@@ -181,11 +181,16 @@ def make(out: Path) -> None:
             if clip == "speech16":
                 seeds.append((data, point.path))
 
-    # The low-latency point as it ships, its chord in sinusoidal tracks (format 1.12): for the decoder alone
-    # (the JavaScript encoder writes no tracks, so this case names no input to encode).
+    # The low-latency point as it ships, its chord and a tone that stops in sinusoidal tracks (format 1.12),
+    # framed and whole
     ll = ladder.choose(None, low_latency=True)
-    x, rate = clips["chord16"]
-    case(f"{ll.path.name}_chord16_framed_tracks", Codec.for_point(ll).encode(x, rate, framed=True), ll.path)
+    for clip in ("chord16", "tone16"):
+        x, rate = clips[clip]
+        for framed in (True, False):
+            data = Codec.for_point(ll).encode(x, rate, framed=framed)
+            case(f"{ll.path.name}_{clip}_{'framed' if framed else 'whole'}_tracks", data, ll.path, input=clip,
+                 framed=framed, mode=ll.mode, point=ll.path.name, kbps=ll.kbps, low_latency=True, rate_lambda=0.0,
+                 phase_bins=None, phase_bits=None, tracks=True)
 
     # A framed blob cut inside its third packet: codec-rt decodes its two whole packets.
     x, rate = clips["speech16"]

@@ -75,7 +75,7 @@ export class ModelStore {
 /** Each option's type where it is given (null and undefined: the default; rateLambda has its own check): a
  * string 'no' for a flag counted as true and '1.2' for a number passed unchecked; codec-rt's API refuses both. */
 const OPTION_TYPES = {
-  boolean: ['lowLatency', 'framed', 'jointStereo', 'levelMatch', 'highpass', 'strict'],
+  boolean: ['lowLatency', 'framed', 'jointStereo', 'levelMatch', 'highpass', 'strict', 'tracks'],
   number: ['phaseIters', 'contrast', 'phaseStart', 'bits', 'phaseBits', 'phaseBins', 'packetSteps',
     'bitrate', 'threads'],
   function: ['onWarning'],
@@ -126,7 +126,7 @@ export async function encode(models, channels, sampleRate, opts = {}) {
   // the point's band, in the point's own mode only
   const low = mode === point.mode ? { phaseBins: point.phaseBins, phaseBits: point.phaseBits } : {};
   return encodeAudio(await models.load(point.dir), channels, sampleRate, {
-    ...opts, mode, rateLambda: opts.rateLambda ?? point.rateLambda,
+    ...opts, mode, rateLambda: opts.rateLambda ?? point.rateLambda, tracks: opts.tracks ?? point.tracks,
     phaseBins: opts.phaseBins ?? low.phaseBins, phaseBits: opts.phaseBits ?? low.phaseBits,
   });
 }

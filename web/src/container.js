@@ -27,6 +27,8 @@ export const SKIPS = /** @type {const} */ ([[5, 'preSkip', 'pre_skip', 65536], [
   [11, 'phaseStride', 'phase_stride', 64], [12, 'trackFrames', 'track_frames', 64]]);
 /** Mode 3's first minor (4.8). */
 export const TONAL_MINOR = 11;
+/** Sinusoidal tracks' first minor (4.9). */
+export const TRACKS_MINOR = 12;
 /** A tonal band's anchor bits at most (4.1), and its cycle codes' bits (4.8). */
 export const TONAL_MAX_BITS = 8;
 export const CYCLE_BITS = 4;

@@ -6,7 +6,9 @@
  * a non-causal model's blob codes a lead-in before the audio and a lead-out after it, `lead.js`).
  */
 
-import { PHASE_DITHER_MINOR, TONAL_MAX_BITS, TONAL_MINOR, phaseDither, phaseRows } from './container.js';
+import { PHASE_DITHER_MINOR, TONAL_MAX_BITS, TONAL_MINOR, TRACKS_MINOR, phaseDither, phaseRows } from './container.js';
+import { analyseTracks } from './track_analysis.js';
+import { blockRange } from './tracks.js';
 import { TONAL_BITS, TONAL_HZ, defaultStride, tonalBand } from './tonal.js';
 import { MAX_LOGMAG, decoderSteps, dequantize } from './decoder.js';
 import { concat, packHeader, packSection, writePacket, writeWhole } from './writer.js';
@@ -57,6 +59,9 @@ const MATCH_BLOCK_STEPS = 32;
  *   or (a causal model's) whose input is not noise-like, and holds a non-causal model's packet's own gain to
  *   at most twice that of its window from its own first sample on (7.6), as codec-rt does; false: the gain
  *   applied stored everywhere, the own gain not held so. Default true
+ * @property {boolean} [tracks] send the steady partials as sinusoidal tracks (format 1.12, FORMAT.md 4.9 and
+ *   7.8; codec-rt's `tracks`), the model coding the rest; default false (the ladder's point says, through
+ *   `encode`)
  */
 
 export { rint };
@@ -153,8 +158,11 @@ function check(model, channels, rate, opts) {
     throw new CodecError('rate_lambda is for a range-coded model: a fixed-width one has no entropy tables');
   }
   const phaseStride = tonal ? defaultStride(c.sampleRate, c.hop) : 0;
+  if (opts.tracks != null && typeof opts.tracks !== 'boolean') throw new CodecError(`tracks must be true or false, got ${JSON.stringify(opts.tracks)}`);
+  // codec-rt's tracks.default_frames: blocks as long as the encoder sees past a block's first sample
+  const trackFrames = opts.tracks ? Math.max(1, Math.min(64, Math.floor(Math.max(0, c.nFft / 2 - c.hop) / c.hop))) : 0;
   return { mode: { predicted: 0, store_phase: 1, low_band_phase: 2, tonal_band_phase: 3 }[mode], bits, phaseBits,
-    phaseBins, phaseStride, n, rateLambda };
+    phaseBins, phaseStride, n, rateLambda, trackFrames };
 }
 
 // codec-rt's quantize.SCALE_FRACTIONS and SCALE_TIE: the fractions of the max-norm scale a fitted one tries
@@ -394,10 +402,11 @@ function spectralFlatness(feats, channels, nBins, framesAll, f0, nFrames) {
  * @param {Float32Array | null} [zq] z as `codedLatent` coded it (the level match): its symbols, not rounded again
  * @param {Float64Array[] | null} [w] per channel, each step's input power `[T]` (`stepPower`): coder 0's scales
  *   are fitted with it, and rate-aware rounding keeps plain rounding at transients alone by it
+ * @param {import('./tracks.js').TrackBlock[][] | null} [tracks] per channel, the track blocks the sections hold
  * @returns {{bytes: Uint8Array, band: boolean}} the sections, and whether they hold their tonal bands (mode 3)
  */
 function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFrames, first, rateLambda, bands, zq = null,
-  w = null) {
+  w = null, tracks = null) {
   const c = model.config;
   const rows = c.channels * c.latentBins;
   const parts = [];
@@ -426,6 +435,7 @@ function sections(model, h, z, t0, tAll, steps, gains, feats, framesAll, f0, nFr
       sec.coded = rangeEncode(symbols, t, steps);
     }
     if (band && bands) sec.band = bands[ch];
+    if (tracks) sec.tracks = tracks[ch];
     const nRows = phaseRows(h);
     if (nRows && feats) {
       const levels = 2 ** h.phaseBits;
@@ -479,7 +489,7 @@ function featuresOf(segs, frames, nFft, hop, phaseFloor) {
  */
 export async function encodeAudio(model, channels, rate, opts = {}) {
   const c = model.config;
-  const { mode, bits, phaseBits, phaseBins, phaseStride, n, rateLambda } = check(model, channels, rate, opts);
+  const { mode, bits, phaseBits, phaseBins, phaseStride, n, rateLambda, trackFrames } = check(model, channels, rate, opts);
   const stereo = (opts.jointStereo ?? prefersMidSide(channels)) && channels.length === 2 ? 1 : 0;
   const levelMatch = opts.levelMatch ?? true; // 7.7
   let coded = channels;
@@ -501,6 +511,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   const [preSkip, leadLen] = c.causal ? [0, 0] : leadLengths(LEAD_IN_FRAMES * c.hop, c.sampleRate, rate);
   const postSkip = preSkip;
   const cLen = preSkip + mLen + postSkip; // coded_len (4.6)
+  /** @type {Float32Array[]} */
   const xs = [];
   for (const x of coded) {
     let y = x;
@@ -519,7 +530,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   if (framed && !(Number.isInteger(P) && P >= 1 && P <= 0xffff)) throw new CodecError(`packet_steps must be in 1..65535, got ${P}`);
   /** @type {import('./container.js').Header} */
   const h = {
-    minor: mode === 3 ? TONAL_MINOR : mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? (framed ? 7 : 6) : framed || stereo ? 4 : c.coder === 2 ? 3 : 1,
+    minor: trackFrames ? TRACKS_MINOR : mode === 3 ? TONAL_MINOR : mode !== 0 ? PHASE_DITHER_MINOR : preSkip ? (framed ? 7 : 6) : framed || stereo ? 4 : c.coder === 2 ? 3 : 1,
     headerSize: 0, mode, bits, phaseBits, coder: c.coder,
     sampleRate: rate, channels: channels.length, latentChannels: c.channels, latentBins: c.latentBins, nBins: c.nBins,
     numSamples: n, nFrames: N, latentSteps: L, modelId: model.modelId, layout: framed ? 1 : 0, stereo,
@@ -527,22 +538,44 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     gainSmoothing: preSkip && framed ? GAIN_SMOOTHING_STEPS : 0, // 6.2: the decoder averages the log-gain (format 1.7)
     phaseBins, // modes 2 and 3 (format 1.8): the band's bins
     phaseStride, // mode 3 (format 1.11): frames from one anchor to the next
-    trackFrames: 0, // this encoder codes no sinusoidal tracks (format 1.12; docs/JAVASCRIPT.md)
+    trackFrames, // format 1.12: STFT frames a block of sinusoidal tracks; 0: none
+  };
+  // the model codes what the tracks leave (7.8): framed, the coded signal as resampled (each window loses its
+  // DC later, as codec-rt's stream does); whole, after the DC removal, as codec-rt's whole encoder
+  /** @type {import('./tracks.js').TrackBlock[][] | null} */
+  let trackBlocks = null;
+  const takeTracks = () => {
+    const lastBlock = Math.ceil(N / trackFrames) - 1;
+    trackBlocks = xs.map((x, ch) => {
+      const { residual, blocks } = analyseTracks(x, c.sampleRate, trackFrames * c.hop, Math.max(0, c.nFft / 2 - c.hop), lastBlock);
+      xs[ch] = residual;
+      return blocks;
+    });
+  };
+  /** each channel's blocks that start in frames [f0, f0 + frames), null where none holds a track (4.5) */
+  const blocksOf = (/** @type {number} */ f0, /** @type {number} */ frames) => {
+    if (!trackBlocks) return null;
+    const [i0, i1] = blockRange(trackFrames, f0, frames);
+    const out = trackBlocks.map((b) => b.slice(i0, i1));
+    return out.some((ch) => ch.some((b) => b.ends.length || b.births.length)) ? out : null;
   };
   const hop = c.hop;
   const half = c.nFft / 2;
   if (!framed) {
     for (const x of xs) removeDc(x, c.sampleRate);
+    if (trackFrames) takeTracks();
     const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop, c.phaseFloor);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
     const w = stepPower(h, rateLambda, feats, c.nBins, N, L, c.timeStride);
     const flat = c.causal ? spectralFlatness(feats, xs.length, c.nBins, N, 0, N) : null;
-    const zq = levelMatch && matched(bands, rateLambda, flat) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
+    const held = blocksOf(0, N) !== null; // 7.8: a section that holds tracks keeps the gain applied
+    const zq = levelMatch && !held && matched(bands, rateLambda, flat) ? codedLatent(model, h, z, L, rateLambda, null, w) : null;
     const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
-    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w).bytes);
+    return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w, trackBlocks).bytes);
   }
+  if (trackFrames) takeTracks();
   const parts = [packHeader(h, 0)];
   // the whole audio is here, as a file's (7.6); no samples hold no level: each packet keeps its own gain, as
   // codec-rt's
@@ -578,10 +611,11 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const bands = tonalBands(model, h, feats, t1 - t0, f0, nFrames, j0 * s);
     const w = stepPower(h, rateLambda, feats, c.nBins, t1 - t0, tAll, s);
     const flat = c.causal ? spectralFlatness(feats, xs.length, c.nBins, t1 - t0, f0, nFrames) : null;
-    const zq = levelMatch && matched(bands, rateLambda, flat) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
+    const blocks = blocksOf(j0 * s, nFrames); // 7.8: a packet that holds tracks keeps the gain applied
+    const zq = levelMatch && !blocks && matched(bands, rateLambda, flat) ? codedLatent(model, h, z, tAll, rateLambda, [j0 - t0 / s, j1 - t0 / s], w) : null;
     const stored = zq ? await matchedGains(model, h, zq, tAll, gains, feats, t1 - t0, f0, nFrames) : gains;
-    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq, w);
-    parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band));
+    const secs = sections(model, h, z, j0 - t0 / s, tAll, j1 - j0, stored, feats, t1 - t0, f0, nFrames, j0 * s, rateLambda, bands, zq, w, blocks);
+    parts.push(writePacket(k, secs.bytes, j1 === L ? [n, N, L] : null, secs.band, blocks !== null));
   }
   return concat(parts);
 }

@@ -22,7 +22,15 @@ import { isRateLambda } from './rangecoder.js';
  * @property {number | undefined} phaseBins mode low_band_phase: the low band's STFT bins (undefined: the
  *   model's default; 18 kbps: the 12 kbps model with 16 bins at 3 bits)
  * @property {number | undefined} phaseBits mode low_band_phase: their phase's bits (undefined: the model's default)
+ * @property {boolean} tracks its steady partials as sinusoidal tracks (format 1.12; the low-latency point)
  */
+
+/** A point's `tracks`: true or false, false where absent. @param {any} p */
+function tracksOf(p) {
+  const v = p.tracks ?? false;
+  if (typeof v !== 'boolean') throw new Error(`tracks must be true or false: ${JSON.stringify(v)}`);
+  return v;
+}
 
 /**
  * @typedef {object} Ladder
@@ -55,7 +63,7 @@ export function parseLadder(json) {
       });
       return {
         kbps: Number(p.kbps ?? 0), dir: p.dir, modelId: String(p.model_id), lowLatency: !!p.low_latency,
-        fixedWidth: !!p.fixed_width, mode, rateLambda, phaseBins, phaseBits,
+        fixedWidth: !!p.fixed_width, mode, rateLambda, phaseBins, phaseBits, tracks: tracksOf(p),
       };
     };
     const points = d.points.map(point);

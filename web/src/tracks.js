@@ -75,7 +75,85 @@ export function parseTracks(d, pos, end, m) {
 }
 
 /** 4.9: a track's amplitude code -> its amplitude (full scale 1). @param {number} a */
-const amplitude = (a) => 10 ** (((a - 487) * 0.25) / 20);
+export const amplitude = (a) => 10 ** (((a - 487) * 0.25) / 20);
+
+/** A track as the decoder (and the encoder's copy of it) holds it. @typedef {{freq: number, amp: number, phase: number, level: number}} Track */
+
+/**
+ * Apply block `codes` to `tracks` (6.10) -> [its `q` samples, the tracks alive after it]. The tracks are
+ * updated in place. FormatError where a step takes an amplitude code out of range.
+ * @param {Track[]} tracks @param {TrackBlock} codes @param {number} q
+ * @returns {[Float64Array, Track[]]}
+ */
+export function renderBlock(tracks, codes, q) {
+  if (codes.ends.length !== tracks.length) {
+    throw new FormatError(`a block codes ${codes.ends.length} tracks where ${tracks.length} are alive`);
+  }
+  const s = new Float64Array(q);
+  /** @type {Track[]} */
+  const kept = [];
+  let k = 0;
+  const render = (/** @type {Track} */ t, /** @type {number} */ target, /** @type {number} */ d) => {
+    for (let j = 0; j < q; j++) {
+      const turns = ((t.phase + t.freq * j) % TURN) / TURN + (d * j) / (128 * q);
+      s[j] += (t.level + (target - t.level) * ((j + 1) / q)) * Math.cos(2 * Math.PI * turns);
+    }
+    t.phase = (((t.phase + t.freq * q + d * 1024) % TURN) + TURN) % TURN;
+    t.level = target;
+  };
+  tracks.forEach((t, i) => {
+    if (codes.ends[i]) return render(t, 0, 0);
+    const [da, dp] = codes.steps[k++];
+    t.amp += da;
+    if (!(t.amp >= 0 && t.amp <= 511)) throw new FormatError(`a track's amplitude code steps to ${t.amp}, outside 0..511`);
+    render(t, amplitude(t.amp), dp);
+    kept.push(t);
+  });
+  for (const [freq, start, amp] of codes.births) {
+    const t = { freq, amp, phase: start * 2048, level: 0 };
+    render(t, amplitude(amp), 0);
+    kept.push(t);
+  }
+  return [s, kept];
+}
+
+/**
+ * A section's track field of `blocks` (4.9; each block's `ends` as long as the tracks alive then) -> bytes.
+ * @param {TrackBlock[]} blocks
+ */
+export function packTracks(blocks) {
+  /** @type {number[]} */
+  const bits = [];
+  const put = (/** @type {number} */ v, /** @type {number} */ n) => {
+    for (let i = n - 1; i >= 0; i--) bits.push(((v < 0 ? v + 2 ** n : v) >> i) & 1);
+  };
+  put(blocks.length ? blocks[0].ends.length : 0, 5);
+  for (const b of blocks) {
+    const change = b.ends.some((e) => e) || b.steps.some(([da, dp]) => da || dp) || b.births.length > 0;
+    put(change ? 1 : 0, 1);
+    if (!change) continue;
+    for (const e of b.ends) put(e ? 1 : 0, 1);
+    for (const [da, dp] of b.steps) {
+      put(da || dp ? 1 : 0, 1);
+      if (da || dp) {
+        put(da, 4);
+        put(dp, 4);
+      }
+    }
+    put(b.births.length ? 1 : 0, 1);
+    if (b.births.length) {
+      put(b.births.length - 1, 4);
+      for (const [freq, start, amp] of b.births) {
+        put(freq, 16);
+        put(start, 6);
+        put(amp, 9);
+      }
+    }
+  }
+  const out = new Uint8Array(Math.ceil(bits.length / 8));
+  bits.forEach((b, i) => { out[i >> 3] |= b << (7 - (i & 7)); });
+  return out;
+}
 
 /**
  * Add each coded channel's tracks (6.10) to its model-rate samples `audio` (the coded signal, from its
@@ -89,41 +167,21 @@ export function addTracks(blob, audio, hop) {
   const q = b * hop;
   for (let ch = 0; ch < h.channels; ch++) {
     const y = audio[ch];
-    /** @type {{freq: number, amp: number, phase: number, level: number}[]} */
+    /** @type {Track[]} */
     let tracks = [];
     let block = 0;
     for (const p of blob.packets) {
       const [i0, i1] = blockRange(b, p.index * h.packetSteps * h.timeStride, p.frames);
-      const field = p.sections[ch].tracks ?? { alive: 0, blocks: Array.from({ length: i1 - i0 }, () => ({ ends: [], steps: [], births: [] })) };
+      const own = p.sections[ch].tracks;
+      if (!own && tracks.length) {
+        throw new FormatError(`packet ${p.index} holds no track field while ${tracks.length} tracks are alive`);
+      }
+      const field = own ?? { alive: 0, blocks: Array.from({ length: i1 - i0 }, () => ({ ends: [], steps: [], births: [] })) };
       if (field.alive !== tracks.length) {
         throw new FormatError(`packet ${p.index} says ${field.alive} tracks are alive, not ${tracks.length}`);
       }
       for (const codes of field.blocks) {
-        const s = new Float64Array(q);
-        /** @type {typeof tracks} */
-        const kept = [];
-        let k = 0;
-        const render = (/** @type {typeof tracks[0]} */ t, /** @type {number} */ target, /** @type {number} */ d) => {
-          for (let j = 0; j < q; j++) {
-            const turns = ((t.phase + t.freq * j) % TURN) / TURN + (d * j) / (128 * q);
-            s[j] += (t.level + (target - t.level) * ((j + 1) / q)) * Math.cos(2 * Math.PI * turns);
-          }
-          t.phase = (((t.phase + t.freq * q + d * 1024) % TURN) + TURN) % TURN;
-          t.level = target;
-        };
-        tracks.forEach((t, i) => {
-          if (codes.ends[i]) return render(t, 0, 0);
-          const [da, dp] = codes.steps[k++];
-          t.amp += da;
-          if (!(t.amp >= 0 && t.amp <= 511)) throw new FormatError(`a track's amplitude code steps to ${t.amp}, outside 0..511`);
-          render(t, amplitude(t.amp), dp);
-          kept.push(t);
-        });
-        for (const [freq, start, amp] of codes.births) {
-          const t = { freq, amp, phase: start * 2048, level: 0 };
-          render(t, amplitude(amp), 0);
-          kept.push(t);
-        }
+        const [s, kept] = renderBlock(tracks, codes, q);
         tracks = kept;
         const at = block * q;
         for (let j = 0; j < q && at + j < y.length; j++) y[at + j] += Math.fround(s[j]);

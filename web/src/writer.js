@@ -3,9 +3,10 @@
  * the framed layout's packets. `container.js` reads them.
  */
 
-import { CYCLE_BITS, FLAG_BAND, FLAG_LAST, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize, phaseRows } from './container.js';
+import { CYCLE_BITS, FLAG_BAND, FLAG_LAST, FLAG_TRACKS, HEADER_SIZE_1_2, MAGIC, MAJOR, SKIPS, leastHeaderSize, packedSize, phaseRows } from './container.js';
 import { crc32 } from './crc32.js';
 import { FormatError } from './errors.js';
+import { packTracks } from './tracks.js';
 
 /** @typedef {import('./container.js').Header} Header */
 
@@ -85,7 +86,7 @@ export function packHeader(h, payloadLen) {
  * One channel's section bytes (4.3).
  * @param {Header} h
  * @param {{gain: number, scales?: Float32Array, codes?: ArrayLike<number>, coded?: Uint8Array, phase?: ArrayLike<number> | null,
- *   band?: import('./container.js').Band | null}} sec
+ *   band?: import('./container.js').Band | null, tracks?: import('./tracks.js').TrackBlock[] | null}} sec
  */
 export function packSection(h, sec) {
   const parts = [];
@@ -110,6 +111,7 @@ export function packSection(h, sec) {
     parts.push(packBits(b.flags, 1), packBits(b.edges, Math.max(1, 32 - Math.clz32(h.phaseBins - 1))),
       packBits(b.anchors, h.phaseBits), packBits(b.cycles, CYCLE_BITS));
   }
+  if (h.trackFrames && sec.tracks) parts.push(packTracks(sec.tracks)); // 4.9 (a packet without: its flags)
   return concat(parts);
 }
 
@@ -135,13 +137,13 @@ export function writeWhole(h, payload) {
 
 /**
  * Packet `index` of the framed layout (4.5); `totals` (num_samples, n_frames, latent_steps) makes it the last;
- * `band`: its sections hold their tonal bands (mode 3).
+ * `band`: its sections hold their tonal bands (mode 3); `tracks`: their track fields (format 1.12).
  * @param {number} index @param {Uint8Array} sections @param {[number, number, number] | null} totals
- * @param {boolean} [band]
+ * @param {boolean} [band] @param {boolean} [tracks]
  */
-export function writePacket(index, sections, totals, band = false) {
+export function writePacket(index, sections, totals, band = false, tracks = false) {
   const head = new Uint8Array(totals ? 17 : 1);
-  head[0] = (totals ? FLAG_LAST : 0) | (band ? FLAG_BAND : 0);
+  head[0] = (totals ? FLAG_LAST : 0) | (band ? FLAG_BAND : 0) | (tracks ? FLAG_TRACKS : 0);
   if (totals) {
     const v = view(head);
     v.setBigUint64(1, BigInt(totals[0]), true);

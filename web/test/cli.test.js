@@ -211,9 +211,9 @@ describe('codec-rt-web', () => {
       assert.equal(r.status, 0, r.stderr);
       const { header: h } = readBlob(new Uint8Array(readFileSync(out)));
       // framed: a lead-in, a lead-out and smoothed gains, 1.11 for the 6 kbps point's tonal band; the causal
-      // point has none of them, and 1.10 for its low band's phase in the blob (its point's mode, dithered codes)
+      // point has none of them, and 1.12 for its sinusoidal tracks (beside its low band's phase, its mode)
       const low = opt.includes('--low-latency');
-      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 10 : 11, 2, stereo, !low, !low]);
+      assert.deepEqual([h.minor, h.channels, h.stereo, h.preSkip > 0, h.postSkip > 0], [low ? 12 : 11, 2, stereo, !low, !low]);
     }
   });
 

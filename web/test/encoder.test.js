@@ -203,7 +203,7 @@ describe('JavaScript blobs against codec-rt\'s', () => {
       const x = split(f32(input.file), input.channels);
       const blob = await encode(x, input.sample_rate, {
         model, framed: c.framed, mode: c.mode, rateLambda: c.rate_lambda, phaseBins: c.phase_bins ?? undefined,
-        phaseBits: c.phase_bits ?? undefined,
+        phaseBits: c.phase_bits ?? undefined, tracks: c.tracks ?? false,
       });
       const ours = readBlob(blob);
       const theirs = readBlob(bytes(c.blob));

@@ -173,6 +173,23 @@ def _major_2(data: bytes) -> bytes:
     return bytes(b) + struct.pack("<I", zlib.crc32(bytes(b)))
 
 
+def _forged_track_count(tmp: Path, codec: Codec) -> None:
+    """A low-latency chord whose first packet with tracks after the one that starts them says one track more
+    is alive than there is (its CRC re-sealed): well formed alone, refused by the decoder that holds them."""
+    from codec_rt import packets, section, tracks
+
+    t = np.arange(32000) / 16000
+    chord = sum(0.15 * np.sin(2 * np.pi * f * t) for f in (262.0, 330.0, 392.0)).astype(np.float32)[None]
+    data = Codec.load(low_latency=True).encode(chord, 16000, framed=True, packet_steps=25)
+    h, pk = packets.read_packets(data)
+    k = next(i for i, p in enumerate(pk[:-1]) if p.channels[0].tracks is not None and p.channels[0].tracks[0])
+    sec = bytearray(section.channel_section(pk[k].channels[0], h))
+    at = len(sec) - len(tracks.to_bytes(pk[k].channels[0].tracks[1]))  # the track field ends the section
+    sec[at] += 1 << 3  # its first 5 bits: the tracks alive
+    body = packets.write_packet(k, bytes(sec), None, tracks=True)
+    (tmp / "s.cra").write_bytes(data[: pk[k].offset] + body + data[pk[k + 1].offset :])
+
+
 def _link(name: str, target: str) -> Callable[[Path, Codec], None]:
     def make(tmp: Path, codec: Codec) -> None:
         (tmp / name).symlink_to(target)
@@ -245,6 +262,8 @@ REFUSED = [
     Refused("trailing-bytes", blob(edit=lambda d: d + b"\0"), BLOB_COMMANDS, r"1 unexpected bytes after the blob"),
     Refused("not-a-blob", text("s.cra"), BLOB_COMMANDS, r"not a codec-rt blob"),
     Refused("future-major-version", blob(edit=_major_2), BLOB_COMMANDS, r"blob format 2\.\d+; this runtime reads 1\.x"),
+    Refused("forged-track-count", _forged_track_count, [("decode", "s.cra", "-o", "out.wav")],
+            r"packet \d+ says \d+ tracks are alive, not \d+"),
     Refused("wrong-model", blob(), [("decode", "s.cra", "-o", "x.wav", "--model", str(DATA / "golden_model"))],
             r"encoded with model [0-9a-f]{16}, but the loaded model is c34e345da8f67bf8"),
     Refused("unknown-model", text("s.cra", (DATA / "golden_v1_0_predicted.cra").read_bytes()),
@@ -313,7 +332,7 @@ API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-n
                "api-band-outside-its-mode", "api-fractional-band", "api-packets-of-the-whole-layout",
                "api-blob-not-bytes", "api-contrast-not-a-number", "api-not-a-codec", "api-model-path-not-a-path",
                "api-workers-not-a-count", "api-channels-not-a-count", "api-loading-options-with-a-model",
-               "api-provider-missing-at-once"]
+               "api-provider-missing-at-once", "api-tracks-not-a-bool"]
 
 
 @pytest.mark.parametrize(
@@ -335,6 +354,7 @@ API_OPTIONS = ["api-fractional-rate", "api-bitrate-not-a-number", "api-threads-n
         (lambda c, x: StreamDecoder(c, provider="cuda"), "provider, threads and model_dir are for a StreamDecoder "
                                                           "that loads its model"),
         (lambda c, x: StreamDecoder(provider="tpu"), "unknown provider 'tpu'"),
+        (lambda c, x: c.encode(x, 16000, tracks="yes"), "tracks must be True or False, got 'yes'"),
     ],
     ids=API_OPTIONS,
 )

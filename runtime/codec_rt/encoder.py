@@ -64,9 +64,11 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
         last = len(block_range(0, header.n_frames, header.track_frames)) - 1
         pairs = [track_analysis.analyse(c, cfg.sample_rate, header.track_frames * cfg.hop,
                                         lookahead(cfg.n_fft, cfg.hop), last) for c in xm]
+        gains = input_gain(xm)  # the input's level, tracks and all
         xm = np.stack([r for r, _ in pairs])
         track_blocks = [b for _, b in pairs]
-    gains = input_gain(xm)
+    else:
+        gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
     feats = stft.to_features(spec, bool(cfg.phase_floor))
     z = model.encode(feats)  # [C, Lc, Lf, steps]
@@ -127,7 +129,8 @@ class EncoderState:
     own rate, held until the lead-in can be made from them; None once it is. tail: its last samples at its
     own rate, as many as the lead-out has (made from them at the end). received: input samples pushed so
     far, per channel. next_packet: the next packet to write. tracks: each coded channel's sinusoidal tracks
-    (format 1.12), which take their share out of the samples as they arrive; None without.
+    (format 1.12), which take their share out of the samples as they arrive; None without. inputs: with
+    tracks, the samples before they took it, from `start` on (the level gains are the input's).
     resampler: the streaming resampler (holding soxr's state when the input rate is not the model's, which
     cannot be copied; every other state can, with copy.deepcopy).
     """
@@ -142,6 +145,7 @@ class EncoderState:
     head: F32 | None = None
     tail: F32 | None = None
     tracks: list[track_analysis.Analyzer] | None = None
+    inputs: F32 | None = None
 
 
 class StreamEncoder:
@@ -219,7 +223,8 @@ class StreamEncoder:
         return EncoderState(np.zeros((self.channels, 0), np.float32),
                             StreamResampler(self.sample_rate, self.config.sample_rate, self.channels),
                             head=np.zeros((self.channels, 0), np.float32),
-                            tail=np.zeros((self.channels, 0), np.float32), tracks=tracks)
+                            tail=np.zeros((self.channels, 0), np.float32), tracks=tracks,
+                            inputs=None if tracks is None else np.zeros((self.channels, 0), np.float32))
 
     def reset(self) -> None:
         """Forget the stream: the next push starts a new one (with its own header)."""
@@ -272,11 +277,13 @@ class StreamEncoder:
             last = len(block_range(0, n_frames, h.track_frames)) - 1
             rest = np.stack([a.finish(coded, last) for a in st.tracks])
             st.samples = np.concatenate([st.samples, rest], axis=1)
-        have = st.start + st.samples.shape[1]
-        if have > coded:
-            st.samples = st.samples[:, : max(0, coded - st.start)]
-        elif have < coded:
-            st.samples = np.pad(st.samples, ((0, 0), (0, coded - have)))
+        for name in ("samples", "inputs") if st.inputs is not None else ("samples",):
+            buf = getattr(st, name)
+            have = st.start + buf.shape[1]
+            if have > coded:
+                setattr(st, name, buf[:, : max(0, coded - st.start)])
+            elif have < coded:
+                setattr(st, name, np.pad(buf, ((0, 0), (0, coded - have))))
         end = End(coded, n_frames, cfg.latent_steps(n_frames))
         n_packets = -(-end.steps // self.packet_steps)
         out = [self._header_bytes(), *self._packets(range(st.next_packet, n_packets), end)]
@@ -286,10 +293,12 @@ class StreamEncoder:
     # ---------------------------------------------------------------------------------- internals
 
     def _append(self, y: F32) -> None:
+        st = self.state
         if y.shape[1]:
-            if self.state.tracks is not None:
-                y = np.stack([a.process(c) for a, c in zip(self.state.tracks, y, strict=True)])
-            self.state.samples = np.concatenate([self.state.samples, y], axis=1)
+            if st.tracks is not None and st.inputs is not None:
+                st.inputs = np.concatenate([st.inputs, y], axis=1)
+                y = np.stack([a.process(c) for a, c in zip(st.tracks, y, strict=True)])
+            st.samples = np.concatenate([st.samples, y], axis=1)
 
     def _resample(self, x: F32) -> None:
         """Coded channels at the input rate -> the buffer at the model rate, the lead-in first: the audio's
@@ -321,14 +330,16 @@ class StreamEncoder:
         self.state.header_sent = True
         return self.header.pack(0)
 
-    def _segment(self, a: int, b: int) -> F32:
-        """Model-rate samples [a, b) from the buffer without their DC (`level.remove_dc` over the samples
-        there), zeros before 0 and past the buffer's end (as the whole-file STFT pads)."""
+    def _segment(self, a: int, b: int, inputs: bool = False) -> F32:
+        """Model-rate samples [a, b) from the buffer (with `inputs`, of the input before the tracks took
+        their share) without their DC (`level.remove_dc` over the samples there), zeros before 0 and past
+        the buffer's end (as the whole-file STFT pads)."""
         st = self.state
+        buf = st.inputs if inputs and st.inputs is not None else st.samples
         out = np.zeros((self.channels, b - a), np.float32)
-        lo, hi = max(a, st.start), min(b, st.start + st.samples.shape[1])
+        lo, hi = max(a, st.start), min(b, st.start + buf.shape[1])
         if hi > lo:
-            out[:, lo - a : hi - a] = remove_dc(st.samples[:, lo - st.start : hi - st.start], self.config.sample_rate)
+            out[:, lo - a : hi - a] = remove_dc(buf[:, lo - st.start : hi - st.start], self.config.sample_rate)
         return out
 
     def _packets(self, ks: range, end: End | None) -> list[bytes]:
@@ -346,6 +357,8 @@ class StreamEncoder:
         keep = min(nt0 * cfg.hop - cfg.n_fft // 2, st.next_packet * self.packet_steps * cfg.time_stride * cfg.hop)
         if keep > st.start:
             st.samples = st.samples[:, min(keep - st.start, st.samples.shape[1]) :]
+            if st.inputs is not None:
+                st.inputs = st.inputs[:, min(keep - st.start, st.inputs.shape[1]) :]
             st.start = keep
         if st.tracks is not None:
             first = block_range(0, st.next_packet * self.packet_steps * cfg.time_stride, self.header.track_frames).stop
@@ -361,9 +374,11 @@ class StreamEncoder:
         span_end = j1 * s * hop if end is None else min(j1 * s * hop, end.samples)
         seg = self._segment(t0 * hop - half, (t1 - 1) * hop + half)
         own = j0 * s * hop - (t0 * hop - half)  # the packet's own samples in the window
-        own_gain = input_gain(seg[:, own : own + span_end - j0 * s * hop])
+        # the input's level, tracks and all: a residual the tracks left 25 dB down is coded that far down
+        level = seg if self.state.inputs is None else self._segment(t0 * hop - half, (t1 - 1) * hop + half, True)
+        own_gain = input_gain(level[:, own : own + span_end - j0 * s * hop])
         if self.level_match and not cfg.causal:  # non-causal models only (FORMAT.md 7.6)
-            own_gain = window_capped(own_gain, input_gain(seg[:, own:]))
+            own_gain = window_capped(own_gain, input_gain(level[:, own:]))
         gains = packet_gains(own_gain, self.reference)
         spec = stft.frames_of(seg * gains[:, None], cfg.n_fft, hop, t1 - t0)  # [C, F, t1 - t0]
         feats = stft.to_features(spec, bool(cfg.phase_floor))

@@ -13,7 +13,8 @@ when it must code them, so tracks add nothing to a stream's latency. Every DETEC
    that still, a tone or a chord at once; not where the input's last DETECT_S_EVERY holds under
    BIRTH_RATIO of the tracks' power (a tone that stopped is still steady in the window), nor where the
    tracks would carry under TONAL_SHARE of the input's power (a note or two of a mix: such tracks churn,
-   each a few blocks long, and cost more than they bring). A track whose peak moved or went ends.
+   each a few blocks long, and cost more than they bring). A track ends where no peak is within TRACK_HZ
+   of its birth's frequency (a slow vibrato keeps its track; the phase steps follow it).
 3. The complex amplitudes of every track at the block's first sample, by least squares over the last
    FIT_S at their coded frequencies; amplitude and phase steps towards them, past a dead band of
    DEAD_BAND steps (noise in the fit would step every time), clipped to the codes' range: a track's phase
@@ -21,8 +22,10 @@ when it must code them, so tracks add nothing to a stream's latency. Every DETEC
 
 Every block:
 
-4. Where the block's input holds under STOP_RATIO of the power of the tracks going on unchanged over it,
-   every track ends (a sound that stops: the track fades out over the block, as the input did).
+4. Where the tracks no longer carry the block's input, going on at their last fit's amplitudes, every
+   track ends (fading out over the block): the input holds under STOP_RATIO of their power (a sound that
+   stops), or what they leave of it more than MISMATCH times it (one that changes: a new note at the old
+   one's level). Between detections the amplitudes step towards the last fit's.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ STEADY_HZ = 0.6
 STEADY_RUNS = 3
 SPACING_HZ = 20.0
 STOP_RATIO = 0.25  # of the power
+MISMATCH = 1.0  # of the tracks' power, what they leave of a block's input where they no longer carry it
+TRACK_HZ = 2.0  # a track's peak may move this far from its birth's before it ends (a slow vibrato)
 BIRTH_RATIO = 0.5  # of the power of the tracks, in the input's last DETECT_S_EVERY, for a track to start
 TONAL_SHARE = 0.5  # of the input's power over FIT_S that the tracks must carry for a track to start
 DEAD_BAND = 0.75
@@ -104,19 +109,24 @@ def _peaks(x: F64, rate: int) -> list[float]:
 
 def _fit(x: F64, freqs: list[int], after: int) -> npt.NDArray[np.complex128]:
     """Complex amplitudes `c` (x ~ sum Re(c exp(2 pi i F (n - N) / TURN))) at sample N, `after` samples
-    before the sample after `x`, by least squares."""
+    before the sample after `x`, by least squares (the normal equations: a few columns, many rows)."""
     n = np.arange(-x.size, 0, dtype=np.int64) + after
-    cols = []
-    for f in freqs:
-        w = 2.0 * np.pi * ((f * n) % TURN).astype(np.float64) / TURN
-        cols += [np.cos(w), -np.sin(w)]
-    sol = np.linalg.lstsq(np.stack(cols, 1), x, rcond=None)[0]
+    w = 2.0 * np.pi * (np.outer(freqs, n) % TURN).astype(np.float64) / TURN  # [K, N]
+    a = np.empty((2 * len(freqs), x.size))
+    a[0::2], a[1::2] = np.cos(w), -np.sin(w)
+    sol = np.linalg.solve(a @ a.T, a @ x)
     out: npt.NDArray[np.complex128] = sol[0::2] + 1j * sol[1::2]
     return out
 
 
+def _amp_exact(a: float) -> float:
+    """An amplitude in amplitude-code units (unrounded)."""
+    return 20.0 * math.log10(max(a, 1e-12)) / AMP_STEP_DB + AMP_UNITY
+
+
 def _amp_code(a: float) -> int:
-    return int(np.clip(round(20.0 * math.log10(max(a, 1e-12)) / AMP_STEP_DB) + AMP_UNITY, 0, (1 << AMP_BITS) - 1))
+    """The code nearest amplitude `a`."""
+    return int(np.clip(round(_amp_exact(a)), 0, (1 << AMP_BITS) - 1))
 
 
 @dataclass
@@ -133,10 +143,12 @@ class Analyzer:
     received: int = 0
     emitted: int = 0  # residual samples out
     decided: int = 0  # blocks decided (0 .. decided - 1)
-    rendered: F64 = field(init=False)  # the synthesis of the decided blocks from `emitted` on
+    rendered: F64 = field(init=False)  # the synthesis of the decided blocks from `emitted` on (and `_parts`)
     blocks: dict[int, Block] = field(default_factory=dict)
     _steady: list[tuple[float, int]] = field(default_factory=list)  # (Hz, detections in a row)
-    _freqs: list[float] = field(default_factory=list)  # each alive track's measured frequency (Hz)
+    _freqs: list[float] = field(default_factory=list)  # each alive track's frequency at its birth (Hz)
+    _targets: list[float] = field(default_factory=list)  # each alive track's last fitted amplitude (code units)
+    _parts: list[F64] = field(default_factory=list)  # blocks rendered since `rendered` was last joined
 
     def __post_init__(self) -> None:
         self.synth = Synth(self.block_len)
@@ -179,13 +191,15 @@ class Analyzer:
         i = self.decided
         b = self._decide(i)
         self.blocks[i] = b
-        self.rendered = np.concatenate([self.rendered, self.synth.render(b)])
+        self._parts.append(self.synth.render(b))  # joined once per push: a whole file's blocks, linearly
         self.decided += 1
 
     def _emit(self, upto: int) -> npt.NDArray[np.float32]:
         n = max(0, min(upto, self.received) - self.emitted)
         h0 = self.received - self.history.size
         x = self.history[self.emitted - h0 : self.emitted - h0 + n]
+        if self._parts:
+            self.rendered, self._parts = np.concatenate([self.rendered, *self._parts]), []
         out = (x - self.rendered[:n]).astype(np.float32)
         self.rendered, self.emitted = self.rendered[n:], self.emitted + n
         return out
@@ -204,11 +218,13 @@ class Analyzer:
         start, seen = i * q, i * q + self.ahead  # the block's first sample; the input up to `seen` is known
         tracks = self.synth.tracks
         ends = [False] * len(tracks)
-        if tracks and self._stops(start, min(q, seen - start)):
+        if tracks and self._lost(start, min(q, seen - start)):
             ends = [True] * len(tracks)
-        if i % self._every:  # between detections: a stop, or every track going on unchanged
-            self._freqs = [] if any(ends) else self._freqs
-            return Block(tuple(ends), ((0, 0),) * (len(tracks) - sum(ends)))
+        if i % self._every:  # between detections: a stop, or the amplitudes on their way to the last fit's
+            if any(ends):
+                self._freqs, self._targets = [], []
+                return Block(tuple(ends))
+            return Block(tuple(ends), tuple((_step(a - t.amp), 0) for a, t in zip(self._targets, tracks, strict=True)))
         births: list[float] = []
         peaks = _peaks(self._input(seen, round(DETECT_S * rate)), rate)
         steady = []
@@ -216,7 +232,7 @@ class Analyzer:
             before = [c for c in self._steady if abs(c[0] - f) < STEADY_HZ]
             steady.append((f, before[0][1] + 1 if before else 1))
         self._steady = steady
-        ends = [e or not any(abs(f - g) < STEADY_HZ for f in peaks) for e, g in zip(ends, self._freqs, strict=True)]
+        ends = [e or not any(abs(f - g) < TRACK_HZ for f in peaks) for e, g in zip(ends, self._freqs, strict=True)]
         for f, run in steady:
             if run >= STEADY_RUNS and len(tracks) - sum(ends) + len(births) < MAX_TRACKS and not any(
                     abs(f - g) < SPACING_HZ for g in [*self._freqs, *births]):
@@ -227,14 +243,15 @@ class Analyzer:
         fit_x = self._input(seen, round(FIT_S * rate))
         c = _fit(fit_x, codes, seen - start)
         steps: list[tuple[int, int]] = []
+        targets: list[float] = []
         for k, t in enumerate(tracks):
             if not ends[k] and abs(c[k]) < 10 ** (FLOOR_DBFS / 20):
                 ends[k] = True
             if ends[k]:
                 continue
-            da = _step(20.0 * math.log10(max(abs(c[k]), 1e-12)) / AMP_STEP_DB + AMP_UNITY - t.amp)
+            targets.append(_amp_exact(abs(c[k])))
             err = (np.angle(c[k]) / (2 * np.pi) - t.phase / TURN + 0.5) % 1.0 - 0.5  # turns
-            steps.append((da, _step(err * PHASE_STEPS)))
+            steps.append((_step(targets[-1] - t.amp), _step(err * PHASE_STEPS)))
         if births:
             power = sum(0.5 * abs(v) ** 2 for k, v in enumerate(c) if k >= len(tracks) or not ends[k])
             recent = np.mean(self._input(seen, round(DETECT_S_EVERY * rate)) ** 2)
@@ -242,19 +259,28 @@ class Analyzer:
             # tracks would carry most of the sound (not a note or two of a mix, whose tracks churn)
             if recent < BIRTH_RATIO * power or power < TONAL_SHARE * np.mean(fit_x**2):
                 births, codes, c = [], codes[: len(tracks)], c[: len(tracks)]
-        born = [Birth(codes[len(tracks) + j], round((np.angle(c[len(tracks) + j]) / (2 * np.pi)) % 1.0
-                                                        * (1 << START_BITS)) % (1 << START_BITS),
-                      _amp_code(abs(c[len(tracks) + j]))) for j in range(len(births))]
+        born = []
+        for j in range(len(births)):
+            v = c[len(tracks) + j]
+            targets.append(_amp_exact(abs(v)))
+            born.append(Birth(codes[len(tracks) + j], round((np.angle(v) / (2 * np.pi)) % 1.0 * (1 << START_BITS))
+                              % (1 << START_BITS), _amp_code(abs(v))))
         self._freqs = [g for g, e in zip(self._freqs, ends, strict=True) if not e] + births
+        self._targets = targets
         return Block(tuple(ends), tuple(steps), tuple(born))
 
-    def _stops(self, start: int, n: int) -> bool:
-        """Whether the input's `n` samples from `start` hold under STOP_RATIO of the power of the tracks going
-        on unchanged over them."""
+    def _lost(self, start: int, n: int) -> bool:
+        """Whether the tracks, going on over the input's `n` samples from `start` at their last fit's
+        amplitudes, no longer carry it: the input holds under STOP_RATIO of their power (a sound that
+        stops), or what they leave of it holds more than MISMATCH times their power (one that changes)."""
         j = np.arange(n, dtype=np.int64)
-        going_on = sum((t.level * np.cos(2.0 * np.pi * ((t.phase + t.freq * j) % TURN) / TURN)
-                        for t in self.synth.tracks), np.zeros(n))
-        return bool(n) and float(np.sum(self._input(start + n, n) ** 2)) < STOP_RATIO * float(np.sum(going_on**2))
+        going_on = sum((10.0 ** ((a - AMP_UNITY) * AMP_STEP_DB / 20.0)
+                        * np.cos(2.0 * np.pi * ((t.phase + t.freq * j) % TURN) / TURN)
+                        for a, t in zip(self._targets, self.synth.tracks, strict=True)), np.zeros(n))
+        x = self._input(start + n, n)
+        power = float(np.sum(going_on**2))
+        return bool(n) and (float(np.sum(x**2)) < STOP_RATIO * power
+                            or float(np.sum((x - going_on) ** 2)) > MISMATCH * power)
 
 
 def _step(err: float) -> int:

@@ -563,8 +563,8 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
   const half = c.nFft / 2;
   if (!framed) {
     for (const x of xs) removeDc(x, c.sampleRate);
+    const gains = xs.map((x) => inputGain(x, 0, cLen)); // the input's level, tracks and all (7.8)
     if (trackFrames) takeTracks();
-    const gains = xs.map((x) => inputGain(x, 0, cLen));
     const feats = featuresOf(xs.map((x, ch) => scaled(x, -half, cLen + half, gains[ch], c.sampleRate, false)), N, c.nFft, hop, c.phaseFloor);
     const z = await model.encode(feats, xs.length, N);
     const bands = tonalBands(model, h, feats, N, 0, N, 0);
@@ -575,6 +575,7 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const stored = zq ? await matchedGains(model, h, zq, L, gains, feats, N, 0, N) : gains;
     return writeWhole(h, sections(model, h, z, 0, L, L, stored, feats, N, 0, N, 0, rateLambda, bands, zq, w, trackBlocks).bytes);
   }
+  const inputs = xs.slice(); // the input's level, tracks and all (7.8): a residual 25 dB down is coded so
   if (trackFrames) takeTracks();
   const parts = [packHeader(h, 0)];
   // the whole audio is here, as a file's (7.6); no samples hold no level: each packet keeps its own gain, as
@@ -590,11 +591,12 @@ export async function encodeAudio(model, channels, rate, opts = {}) {
     const b = (t1 - 1) * hop + half;
     // the window's samples without their DC (over what the file has there), and the packet's own span's gain
     const segs = xs.map((x) => scaled(x, a, b, 1, c.sampleRate, true));
+    const levels = trackBlocks ? inputs.map((x) => scaled(x, a, b, 1, c.sampleRate, true)) : segs;
     const own = j0 * s * hop - a;
     const span = Math.min(j1 * s * hop, cLen) - j0 * s * hop;
     // its own span's gain, held to at most twice that of the window from its own first sample on, with the
     // level match and a non-causal model (codec-rt's level.window_capped, FORMAT.md 7.6)
-    const gains = segs.map((x, ch) => {
+    const gains = levels.map((x, ch) => {
       const g = !levelMatch || c.causal ? inputGain(x, own, own + span)
         : Math.min(inputGain(x, own, own + span), f32(REFERENCE_SPAN * inputGain(x, own, x.length)));
       return level ? packetGain(g, level[ch]) : g;

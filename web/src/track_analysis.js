@@ -20,6 +20,8 @@ const STEADY_HZ = 0.6;
 const STEADY_RUNS = 3;
 const SPACING_HZ = 20;
 const STOP_RATIO = 0.25;
+const MISMATCH = 1;
+const TRACK_HZ = 2;
 const BIRTH_RATIO = 0.5;
 const TONAL_SHARE = 0.5;
 const DEAD_BAND = 0.75;
@@ -130,8 +132,11 @@ function fit(x, freqs, after) {
   return freqs.map((_, k) => [y[2 * k], y[2 * k + 1]]);
 }
 
-/** @param {number} a */
-const ampCode = (a) => Math.min(Math.max(round((20 * Math.log10(Math.max(a, 1e-12))) / 0.25) + 487, 0), 511);
+/** An amplitude in amplitude-code units (unrounded). @param {number} a */
+const ampExact = (a) => (20 * Math.log10(Math.max(a, 1e-12))) / 0.25 + 487;
+
+/** The code nearest amplitude `a`. @param {number} a */
+const ampCode = (a) => Math.min(Math.max(round(ampExact(a)), 0), 511);
 
 /** A step of a code towards `err` steps away: none within the dead band. @param {number} err */
 const step = (err) => (Math.abs(err) <= DEAD_BAND ? 0 : Math.min(Math.max(round(err), -8), 7));
@@ -156,38 +161,49 @@ export function analyseTracks(x, rate, q, ahead, lastBlock) {
   /** @type {[number, number][]} */
   let steady = [];
   /** @type {number[]} */
-  let freqs = [];
+  let freqs = []; // each track's frequency at its birth
+  /** @type {number[]} */
+  let targets = []; // each track's last fitted amplitude, in code units
   const blocks = [];
   const synth = new Float64Array(Math.max(x.length, (lastBlock + 1) * q) + q);
   for (let i = 0; i <= lastBlock || i * q < x.length; i++) {
     const start = i * q;
     const seen = start + ahead;
     let ends = tracks.map(() => false);
-    if (tracks.length) { // a sound that stops in the block: every track ends with it
+    if (tracks.length) { // the tracks no longer carry the block: a stop, or a change
       const n = Math.min(q, seen - start);
       const got = input(start + n, n);
       let e = 0;
       let g = 0;
+      let r = 0;
       for (let j = 0; j < n; j++) {
         let v = 0;
-        for (const t of tracks) v += t.level * Math.cos((2 * Math.PI * ((t.phase + t.freq * j) % TURN)) / TURN);
+        tracks.forEach((t, k) => {
+          v += 10 ** (((targets[k] - 487) * 0.25) / 20) * Math.cos((2 * Math.PI * ((t.phase + t.freq * j) % TURN)) / TURN);
+        });
         g += v * v;
         e += got[j] * got[j];
+        r += (got[j] - v) * (got[j] - v);
       }
-      if (n && e < STOP_RATIO * g) ends = tracks.map(() => true);
+      if (n && (e < STOP_RATIO * g || r > MISMATCH * g)) ends = tracks.map(() => true);
     }
     /** @type {import('./tracks.js').TrackBlock} */
     let codes;
-    if (i % every) {
-      if (ends.some((e) => e)) freqs = [];
-      codes = { ends, steps: ends.filter((e) => !e).map(() => [0, 0]), births: [] };
+    if (i % every) { // between detections: a stop, or the amplitudes on their way to the last fit's
+      if (ends.some((v) => v)) {
+        freqs = [];
+        targets = [];
+        codes = { ends, steps: [], births: [] };
+      } else {
+        codes = { ends, steps: tracks.map((t, k) => [step(targets[k] - t.amp), 0]), births: [] };
+      }
     } else {
       const found = peaks(input(seen, round(DETECT_S * rate)), rate);
       steady = found.map((f) => {
         const before = steady.find((c) => Math.abs(c[0] - f) < STEADY_HZ);
         return [f, before ? before[1] + 1 : 1];
       });
-      ends = ends.map((e, k) => e || !found.some((f) => Math.abs(f - freqs[k]) < STEADY_HZ));
+      ends = ends.map((e, k) => e || !found.some((f) => Math.abs(f - freqs[k]) < TRACK_HZ));
       /** @type {number[]} */
       let births = [];
       for (const [f, run] of steady) {
@@ -202,13 +218,15 @@ export function analyseTracks(x, rate, q, ahead, lastBlock) {
         let c = fit(fitX, fcodes, seen - start);
         /** @type {[number, number][]} */
         const steps = [];
+        /** @type {number[]} */
+        const next = [];
         tracks.forEach((t, k) => {
           const mag = Math.hypot(c[k][0], c[k][1]);
           if (!ends[k] && mag < 10 ** (FLOOR_DBFS / 20)) ends[k] = true;
           if (ends[k]) return;
-          const da = step((20 * Math.log10(Math.max(mag, 1e-12))) / 0.25 + 487 - t.amp);
+          next.push(ampExact(mag));
           const err = mod(Math.atan2(c[k][1], c[k][0]) / (2 * Math.PI) - t.phase / TURN + 0.5, 1) - 0.5;
-          steps.push([da, step(err * 128)]);
+          steps.push([step(next[next.length - 1] - t.amp), step(err * 128)]);
         });
         if (births.length) {
           let power = 0;
@@ -227,9 +245,11 @@ export function analyseTracks(x, rate, q, ahead, lastBlock) {
         /** @type {[number, number, number][]} */
         const born = births.map((_, j) => {
           const [re, im] = c[tracks.length + j];
+          next.push(ampExact(Math.hypot(re, im)));
           return [fcodes[tracks.length + j], round(mod(Math.atan2(im, re) / (2 * Math.PI), 1) * 64) % 64, ampCode(Math.hypot(re, im))];
         });
         freqs = [...freqs.filter((_, k) => !ends[k]), ...births];
+        targets = next;
         codes = { ends, steps, births: born };
       }
     }

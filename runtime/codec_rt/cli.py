@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import batch, packets
+from . import batch, packets, tracks
 from .audio_in import read_audio
 from .blob import MAJOR, BlobHeader
 from .cli_options import (
@@ -182,10 +182,13 @@ def decode(
 
 @app.command()
 def info(blob: Annotated[Path, typer.Argument(help="codec-rt blob; - reads stdin")]) -> None:
-    """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too, and a
-    shipped model's blob against its model, as decode does)."""
+    """Print a blob's header, size, actual bitrate and its model's latency (checks every checksum too, its
+    sinusoidal tracks' fields against each other, and a shipped model's blob against its model, as decode
+    does)."""
     data = read_blob(blob)
     header, blob_packets = packets.read_packets(data)
+    for c in range(header.channels if header.track_frames else 0):  # the decoder's checks of the tracks (4.9)
+        tracks.follow([(p.index, p.channels[c].tracks) for p in blob_packets])
     seconds = header.num_samples / header.sample_rate
     d: dict[str, Any] = {"format": f"{MAJOR}.{header.minor}", **header.to_dict(), "mode": header.mode_name,
                          "coder": header.coder_name, "layout": header.layout_name,

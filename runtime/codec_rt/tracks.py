@@ -33,6 +33,7 @@ AMP_STEP_DB / 20)` (A in 0..2^AMP_BITS - 1, AMP_UNITY at full scale), its phase 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,6 +214,29 @@ def from_bytes(data: bytes, pos: int, end: int, m: int) -> tuple[int, list[Block
     if alive > MAX_TRACKS:
         raise FormatError(f"a track field holds {alive} tracks, at most {MAX_TRACKS}")
     return first, blocks, (r.bit + 7) // 8
+
+
+def follow(fields: Sequence[tuple[int, tuple[int, list[Block]] | None]]) -> None:
+    """Check that one channel's track fields follow each other (FORMAT.md 4.9's decoder checks), without
+    synthesizing them: each a packet's index and its field (None: a packet without them). FormatError as a
+    decoder raises it; `codec-rt info` runs this, so that it prints no blob that `decode` refuses."""
+    amps: list[int] = []
+    for index, held in fields:
+        if held is None:
+            if amps:
+                raise FormatError(f"packet {index} holds no track field while {len(amps)} tracks are alive")
+            continue
+        if held[0] != len(amps):
+            raise FormatError(f"packet {index} says {held[0]} tracks are alive, not {len(amps)}")
+        for b in held[1]:
+            steps, kept = iter(b.steps), []
+            for amp, end in zip(amps, b.ends, strict=True):
+                if not end:
+                    kept.append(amp + next(steps)[0])
+                    if not 0 <= kept[-1] < 1 << AMP_BITS:
+                        raise FormatError(f"a track's amplitude code steps to {kept[-1]}, outside "
+                                          f"0..{(1 << AMP_BITS) - 1}")
+            amps = kept + [n.amp for n in b.births]
 
 
 @dataclass

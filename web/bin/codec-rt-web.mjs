@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodecError, ModelMismatchError, decode, encode, loadModel, readBlob, store as openStore } from '../src/node.js';
 import { readWav, writeWav } from '../src/wav.js';
+import { followTracks } from '../src/tracks.js';
 
 const USAGE = `usage:
   codec-rt-web decode IN.cra -o OUT.wav [--phase-iters N] [--contrast X]
@@ -165,6 +166,7 @@ async function main() {
       }
     }
     checked?.checkCompatible(h);
+    followTracks(readBlob(data)); // the tracks' fields against each other (4.9), as decode checks them
     console.log(JSON.stringify({
       ...h, packets: packets.length, bytes: data.length, kbps: seconds ? (8 * data.length) / seconds / 1000 : 0,
       model: checked ? 'checked' : 'not in the ladder',

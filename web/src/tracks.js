@@ -156,6 +156,40 @@ export function packTracks(blocks) {
 }
 
 /**
+ * Check that each channel's track fields follow each other (4.9's decoder checks) without synthesizing them,
+ * as codec-rt's `tracks.follow`: `info` prints no blob that `decode` refuses. FormatError as a decoder's.
+ * @param {import('./container.js').Blob} blob
+ */
+export function followTracks(blob) {
+  const h = blob.header;
+  for (let ch = 0; ch < (h.trackFrames ? h.channels : 0); ch++) {
+    /** @type {number[]} */
+    let amps = [];
+    for (const p of blob.packets) {
+      const held = p.sections[ch].tracks;
+      if (!held) {
+        if (amps.length) throw new FormatError(`packet ${p.index} holds no track field while ${amps.length} tracks are alive`);
+        continue;
+      }
+      if (held.alive !== amps.length) throw new FormatError(`packet ${p.index} says ${held.alive} tracks are alive, not ${amps.length}`);
+      for (const b of held.blocks) {
+        let k = 0;
+        /** @type {number[]} */
+        const kept = [];
+        amps.forEach((a, i) => {
+          if (b.ends[i]) return;
+          kept.push(a + b.steps[k++][0]);
+          if (!(kept[kept.length - 1] >= 0 && kept[kept.length - 1] <= 511)) {
+            throw new FormatError(`a track's amplitude code steps to ${kept[kept.length - 1]}, outside 0..511`);
+          }
+        });
+        amps = [...kept, ...b.births.map((n) => n[2])];
+      }
+    }
+  }
+}
+
+/**
  * Add each coded channel's tracks (6.10) to its model-rate samples `audio` (the coded signal, from its
  * first sample), in place. FormatError where a section's count of tracks alive is not the decoder's, a
  * packet without track fields comes while tracks are alive, or a step takes an amplitude code out of range.

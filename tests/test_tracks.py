@@ -165,7 +165,8 @@ def test_the_decoder_adds_back_exactly_what_the_encoder_took_out() -> None:
     assert np.std(r[RATE // 2 :]) < 10 ** (-28 / 20) * np.std(x)  # the chord is in the tracks
     data = tracks.to_bytes(bl)
     player = tracks.Player(tracks.Synth(64))
-    player.push(0, tracks.from_bytes(data, 0, len(data), len(bl))[1])
+    alive, read, _ = tracks.from_bytes(data, 0, len(data), len(bl))
+    player.push(0, range(len(bl)), (alive, read))
     y = r.astype(np.float32)
     for a in range(0, y.size, 1000):  # in pieces, as a stream decoder adds them
         player.add_to(y[a : a + 1000], a)

@@ -21,7 +21,7 @@ from .phase import crossfade
 from .phase_gradient import GradientStart
 from .pitch import LowBandPitch
 from .resample import StreamResampler
-from .tracks import Block, Player, Synth, block_range
+from .tracks import Player, Synth, block_range
 
 F32 = npt.NDArray[np.float32]
 
@@ -97,18 +97,12 @@ def append_packet(st: DecoderState, p: Packet, decoded: Decoded, h: BlobHeader, 
 
 def _append_tracks(st: DecoderState, p: Packet, h: BlobHeader, cfg: ModelConfig) -> None:
     """A packet's track blocks (FORMAT.md 4.9): a packet without track fields holds none, and no track may
-    be alive then; a field's count of tracks alive must be the decoder's (FormatError)."""
+    be alive then; a field's count of tracks alive must be the decoder's (FormatError, `tracks.Follower`)."""
     if st.tracks is None:
         st.tracks = [Player(Synth(h.track_frames * cfg.hop)) for _ in range(h.channels)]
     first = p.index * h.packet_steps * h.time_stride  # FORMAT.md 4.5: packet k's first frame; whole: 0
-    rng = block_range(first, p.n_frames, h.track_frames)
     for player, ch in zip(st.tracks, p.channels, strict=True):
-        if ch.tracks is None and player.alive:
-            raise FormatError(f"packet {p.index} holds no track field while {player.alive} tracks are alive")
-        alive, blocks = (0, [Block() for _ in rng]) if ch.tracks is None else ch.tracks
-        if alive != player.alive:
-            raise FormatError(f"packet {p.index} says {alive} tracks are alive, not {player.alive}")
-        player.push(rng.start, blocks)
+        player.push(p.index, block_range(first, p.n_frames, h.track_frames), ch.tracks)
 
 
 def add_tracks(st: DecoderState, y: F32) -> F32:

@@ -33,6 +33,7 @@ AMP_STEP_DB / 20)` (A in 0..2^AMP_BITS - 1, AMP_UNITY at full scale), its phase 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -216,27 +217,38 @@ def from_bytes(data: bytes, pos: int, end: int, m: int) -> tuple[int, list[Block
     return first, blocks, (r.bit + 7) // 8
 
 
-def follow(fields: Sequence[tuple[int, tuple[int, list[Block]] | None]]) -> None:
-    """Check that one channel's track fields follow each other (FORMAT.md 4.9's decoder checks), without
-    synthesizing them: each a packet's index and its field (None: a packet without them). FormatError as a
-    decoder raises it; `codec-rt info` runs this, so that it prints no blob that `decode` refuses."""
-    amps: list[int] = []
-    for index, held in fields:
+@dataclass
+class Follower:
+    """One channel's track fields, packet after packet, checked against each other without synthesizing them
+    (FORMAT.md 4.9's decoder checks): the tracks alive, by their amplitude codes."""
+
+    amps: list[int] = field(default_factory=list)
+
+    def push(self, index: int, held: tuple[int, list[Block]] | None) -> None:
+        """Packet `index`'s field (None: a packet without them). FormatError where it does not follow."""
         if held is None:
-            if amps:
-                raise FormatError(f"packet {index} holds no track field while {len(amps)} tracks are alive")
-            continue
-        if held[0] != len(amps):
-            raise FormatError(f"packet {index} says {held[0]} tracks are alive, not {len(amps)}")
+            if self.amps:
+                raise FormatError(f"packet {index} holds no track field while {len(self.amps)} tracks are alive")
+            return
+        if held[0] != len(self.amps):
+            raise FormatError(f"packet {index} says {held[0]} tracks are alive, not {len(self.amps)}")
         for b in held[1]:
             steps, kept = iter(b.steps), []
-            for amp, end in zip(amps, b.ends, strict=True):
+            for amp, end in zip(self.amps, b.ends, strict=True):
                 if not end:
                     kept.append(amp + next(steps)[0])
                     if not 0 <= kept[-1] < 1 << AMP_BITS:
                         raise FormatError(f"a track's amplitude code steps to {kept[-1]}, outside "
                                           f"0..{(1 << AMP_BITS) - 1}")
-            amps = kept + [n.amp for n in b.births]
+            self.amps = kept + [n.amp for n in b.births]
+
+
+def follow(fields: Sequence[tuple[int, tuple[int, list[Block]] | None]]) -> None:
+    """Check one channel's track fields, each a packet's index and its field, as a decoder does (`Follower`):
+    `codec-rt info` runs this, so that it prints no blob that `decode` refuses."""
+    f = Follower()
+    for index, held in fields:
+        f.push(index, held)
 
 
 @dataclass
@@ -253,10 +265,6 @@ class Synth:
 
     block_len: int  # Q: model-rate samples a block
     tracks: list[_Track] = field(default_factory=list)
-
-    @property
-    def alive(self) -> int:
-        return len(self.tracks)
 
     def render(self, b: Block) -> F64:
         """Apply block `b` -> its `block_len` samples `[Q] float64` (FORMAT.md 6.10). FormatError where its
@@ -301,27 +309,24 @@ class Synth:
 
 @dataclass
 class Player:
-    """A decoder's tracks for one coded channel: blocks in as packets arrive, samples out in order."""
+    """A decoder's tracks for one coded channel: packets' fields in as they arrive (checked by a `Follower`),
+    samples out in order."""
 
     synth: Synth
-    blocks: list[Block] = field(default_factory=list)  # pushed, not yet rendered
+    follower: Follower = field(default_factory=Follower)
+    blocks: deque[Block] = field(default_factory=deque)  # pushed, not yet rendered
     buffer: F64 = field(default_factory=lambda: np.zeros(0))  # rendered samples from `pos` on
     pos: int = 0  # the model-rate sample `buffer` starts at
     pushed: int = 0  # blocks pushed so far (block indices 0 .. pushed - 1)
 
-    @property
-    def alive(self) -> int:
-        """Tracks alive once every block pushed is rendered."""
-        n = self.synth.alive
-        for b in self.blocks:
-            n = b.alive_after
-        return n
-
-    def push(self, first: int, blocks: list[Block]) -> None:
-        """Blocks `first, first + 1, ...` (a section's). FormatError if they do not follow those before."""
-        if first != self.pushed:
-            raise FormatError(f"track block {first} follows block {self.pushed - 1}")
-        self.blocks += blocks
+    def push(self, index: int, blocks: range, held: tuple[int, list[Block]] | None) -> None:
+        """Packet `index`'s field `held` over `blocks`, the block indices that start in its frames (None:
+        a packet without track fields, whose blocks hold no track). FormatError where it does not follow
+        the packets before."""
+        self.follower.push(index, held)
+        if blocks.start != self.pushed:
+            raise FormatError(f"track block {blocks.start} follows block {self.pushed - 1}")
+        self.blocks.extend([Block()] * len(blocks) if held is None else held[1])
         self.pushed += len(blocks)
 
     def add_to(self, y: npt.NDArray[np.float32], start: int) -> None:
@@ -332,10 +337,13 @@ class Player:
         if start < self.pos:
             raise FormatError("track samples asked for out of order")
         q = self.synth.block_len
-        while self.pos + self.buffer.size < start + n:
+        parts, have = [self.buffer], self.pos + self.buffer.size
+        while have < start + n:  # (joined once: a whole file's blocks, linearly)
             if not self.blocks:
-                raise FormatError(f"no track block for model-rate sample {self.pos + self.buffer.size}")
-            self.buffer = np.concatenate([self.buffer, self.synth.render(self.blocks.pop(0))])
+                raise FormatError(f"no track block for model-rate sample {have}")
+            parts.append(self.synth.render(self.blocks.popleft()))
+            have += q
+        self.buffer = np.concatenate(parts) if len(parts) > 1 else self.buffer
         off = start - self.pos
         y += self.buffer[off : off + n].astype(np.float32)
         drop = (start + n - self.pos) // q * q

@@ -22,7 +22,7 @@ import { codedLength } from './model.js';
 import { GradientStart, jointStart } from './phase_gradient.js';
 import { rangeDecode } from './rangecoder.js';
 import { resample } from './resample.js';
-import { addTracks } from './tracks.js';
+import { addTracks, followTracks } from './tracks.js';
 
 export const BLOCK_FRAMES = 128;
 /** A causal model's decoder graph runs over windows of this many frames, fixed in time (grid.CAUSAL_WINDOW). */
@@ -160,6 +160,7 @@ export async function decodeBlob(model, data, opts = {}) {
   const blob = readBlob(data, { allowCut: !opts.strict });
   const h = blob.header;
   model.checkCompatible(h);
+  followTracks(blob); // 4.9: the track fields against each other, before any decoding
   if (h.mode === 2 && c.causal && h.minor < 9) {
     throw new FormatError(`format 1.${h.minor} has no mode low_band_phase with a causal model (1.9 on)`);
   }

@@ -191,8 +191,7 @@ export function followTracks(blob) {
 
 /**
  * Add each coded channel's tracks (6.10) to its model-rate samples `audio` (the coded signal, from its
- * first sample), in place. FormatError where a section's count of tracks alive is not the decoder's, a
- * packet without track fields comes while tracks are alive, or a step takes an amplitude code out of range.
+ * first sample), in place; the fields checked by `followTracks` first.
  * @param {import('./container.js').Blob} blob @param {Float32Array[]} audio @param {number} hop
  */
 export function addTracks(blob, audio, hop) {
@@ -206,14 +205,7 @@ export function addTracks(blob, audio, hop) {
     let block = 0;
     for (const p of blob.packets) {
       const [i0, i1] = blockRange(b, p.index * h.packetSteps * h.timeStride, p.frames);
-      const own = p.sections[ch].tracks;
-      if (!own && tracks.length) {
-        throw new FormatError(`packet ${p.index} holds no track field while ${tracks.length} tracks are alive`);
-      }
-      const field = own ?? { alive: 0, blocks: Array.from({ length: i1 - i0 }, () => ({ ends: [], steps: [], births: [] })) };
-      if (field.alive !== tracks.length) {
-        throw new FormatError(`packet ${p.index} says ${field.alive} tracks are alive, not ${tracks.length}`);
-      }
+      const field = p.sections[ch].tracks ?? { alive: 0, blocks: Array.from({ length: i1 - i0 }, () => ({ ends: [], steps: [], births: [] })) };
       for (const codes of field.blocks) {
         const [s, kept] = renderBlock(tracks, codes, q);
         tracks = kept;

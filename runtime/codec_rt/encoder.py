@@ -59,16 +59,14 @@ def encode_whole(model: Model, audio: npt.ArrayLike, sample_rate: int, opts: lat
     if n_lead := header.lead_in_samples(cfg.sample_rate):
         coded = np.concatenate([lead_in(coded, n_lead), coded, lead_out(coded, n_lead)], axis=1)
     xm = remove_dc(resample(coded, rate, cfg.sample_rate, header.coded_length(cfg.sample_rate)), cfg.sample_rate)
+    gains = input_gain(xm)  # the input's level, tracks and all (FORMAT.md 7.8)
     track_blocks = None
     if header.track_frames:  # the model codes what the tracks leave (tracks.py)
         last = len(block_range(0, header.n_frames, header.track_frames)) - 1
         pairs = [track_analysis.analyse(c, cfg.sample_rate, header.track_frames * cfg.hop,
                                         lookahead(cfg.n_fft, cfg.hop), last) for c in xm]
-        gains = input_gain(xm)  # the input's level, tracks and all
         xm = np.stack([r for r, _ in pairs])
         track_blocks = [b for _, b in pairs]
-    else:
-        gains = input_gain(xm)
     spec = stft.stft(xm * gains[:, None], cfg.n_fft, cfg.hop)  # [C, F, T]
     feats = stft.to_features(spec, bool(cfg.phase_floor))
     z = model.encode(feats)  # [C, Lc, Lf, steps]
@@ -101,7 +99,7 @@ def matched(bands: list[tonal.Band] | None, rate_lambda: float, flatness: float 
     rate-aware (which pulls the level down); with a causal model's `flatness` (`latent.spectral_flatness`),
     where its input is not noise-like and no channel holds `tracks` (a tone's first blocks, before its track
     starts, are all the model has of it there, and matched over them alone come out louder than its track:
-    docs/MEASURED.md, "Tracks"). Not on every section of a non-causal model: the decoder graph run on
+    docs/MEASURED.md, "Sinusoidal tracks"). Not on every section of a non-causal model: the decoder graph run on
     each slowed encoding (docs/MEASURED.md)."""
     if tracks is not None and any(not b.empty for c in tracks for b in c):
         return False

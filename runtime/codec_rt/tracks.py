@@ -3,7 +3,7 @@ latent, and synthesized by the decoder into the coded channel at the model rate.
 
 A model decodes a steady partial with a magnitude that wanders by a dB or two from frame to frame: a
 chord's tones inside one STFT bin beat against each other, a harmonic-rich tone's partials come back low
-and smeared, and the wander is heard (and measured) as components beside them (docs/MEASURED.md, "Tracks").
+and smeared, and the wander is heard (and measured) as components beside them (docs/MEASURED.md, "Sinusoidal tracks").
 A partial that holds its frequency for a while is cheaper and exact as a sinusoid: its frequency once, then
 a step of its amplitude and phase every block. The encoder subtracts what the decoder will synthesize from
 the input (closed loop, `track_analysis.py`), so the model codes only what the tracks leave; the decoder adds
@@ -62,7 +62,7 @@ MAX_TRACK_FRAMES = 64
 def default_frames(n_fft: int, hop: int) -> int:
     """STFT frames a block by default: as many as the encoder sees of a block before it must code it (its
     lookahead, `lookahead`), at least 1: a block whose input is all known ends a tone that stops in it,
-    where a longer one would ring on until its end (docs/MEASURED.md, "Tracks")."""
+    where a longer one would ring on until its end (docs/MEASURED.md, "Sinusoidal tracks")."""
     return max(1, min(MAX_TRACK_FRAMES, lookahead(n_fft, hop) // hop))
 
 
